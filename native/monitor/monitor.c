@@ -1,0 +1,946 @@
+/*
+ * berth-monitor: one small process per container (or exec). It holds the process's stdio,
+ * appends its output to a log, serves attach clients on a unix socket and records the
+ * exit status, so containers outlive the daemon. The wire protocol, the exit-status JSON
+ * and the log record format are fixed in src/runtime/monitor/protocol.ts.
+ *
+ *   berth-monitor --socket PATH [--log PATH] [--exit-file PATH] [--pid-file PATH]
+ *                 [--tty --console-socket PATH] [--stdin] [--wait-start] [--sync-fd N]
+ *                 -- RUNTIME_ARGV...
+ *
+ * With --pid-file the runtime (runc run -d / runc exec -d) starts the process and exits;
+ * the process is reparented to the monitor (a child subreaper) and its pid read from the
+ * pid file. Without --pid-file RUNTIME_ARGV is the process itself.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+  FRAME_STDIN = 0,
+  FRAME_STDOUT = 1,
+  FRAME_STDERR = 2,
+  FRAME_STDIN_CLOSE = 3,
+  FRAME_RESIZE = 4,
+  FRAME_START = 5,
+  FRAME_STARTED = 16,
+  FRAME_EXITED = 17,
+  FRAME_ERROR = 18,
+};
+
+#define FRAME_HEADER 5
+#define CLIENT_OUTPUT_CAP (1u << 20)  /* a client further behind than this is dropped */
+#define CLIENT_FRAME_CAP (1u << 20)   /* largest frame accepted from a client */
+#define STDIN_BUFFER_CAP (1u << 20)   /* clients stop being read while stdin is this far behind */
+#define RUNTIME_ERROR_CAP 4096
+#define DRAIN_MS 2000                 /* output drain after the process exits */
+#define FLUSH_MS 2000                 /* client flush before the monitor exits */
+#define MAX_CLIENTS 128
+#define REAPED_MEMORY 64
+
+struct buffer {
+  char *data;
+  size_t start, end, size;
+};
+
+struct client {
+  int fd;
+  struct buffer out;
+  struct buffer in;
+};
+
+struct options {
+  const char *socket_path;
+  const char *log_path;
+  const char *exit_file;
+  const char *pid_file;
+  const char *console_socket;
+  int tty;
+  int stdin_enabled;
+  int wait_start;
+  int sync_fd;
+  char **runtime_argv;
+};
+
+static struct options opt = {.sync_fd = -1};
+
+/* Monitor state. */
+static int listen_fd = -1, console_listen_fd = -1, signal_fd = -1, log_fd = -1;
+static int out_fd = -1, err_fd = -1;    /* process stdout/stderr pipes, or the pty master as out_fd */
+static int stdin_fd = -1;               /* stdin pipe write end, or the pty master */
+static int runtime_err_fd = -1;         /* tty mode: the runtime's own stderr, kept for error messages */
+static int master_fd = -1;
+static struct buffer stdin_buffer;
+static int stdin_close_requested = 0;
+static int pending_rows = 0, pending_cols = 0;
+static pid_t runtime_pid = -1, process_pid = -1;
+static int runtime_started = 0, runtime_done = 0, process_started = 0, process_exited = 0;
+static int process_status = 0;
+static char runtime_error[RUNTIME_ERROR_CAP];
+static size_t runtime_error_length = 0;
+static char *exit_json = NULL;
+static char *error_message = NULL;
+static struct client clients[MAX_CLIENTS];
+static int client_count = 0;
+static struct {
+  pid_t pid;
+  int status;
+} reaped[REAPED_MEMORY];
+static int reaped_next = 0;
+
+/* ---------- small helpers ---------- */
+
+static void sync_message(const char *format, ...) {
+  if (opt.sync_fd < 0) return;
+  char message[1024];
+  va_list args;
+  va_start(args, format);
+  int length = vsnprintf(message, sizeof message, format, args);
+  va_end(args);
+  if (length < 0) return;
+  if ((size_t)length >= sizeof message) length = sizeof message - 1;
+  ssize_t ignored = write(opt.sync_fd, message, (size_t)length);
+  (void)ignored;
+  close(opt.sync_fd);
+  opt.sync_fd = -1;
+}
+
+static void fail_setup(const char *format, ...) {
+  char message[900];
+  va_list args;
+  va_start(args, format);
+  vsnprintf(message, sizeof message, format, args);
+  va_end(args);
+  sync_message("error: %s\n", message);
+  if (opt.socket_path) unlink(opt.socket_path);
+  if (opt.console_socket) unlink(opt.console_socket);
+  _exit(1);
+}
+
+static void set_nonblocking(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void put_u32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)(v >> 24);
+  p[1] = (unsigned char)(v >> 16);
+  p[2] = (unsigned char)(v >> 8);
+  p[3] = (unsigned char)v;
+}
+
+static size_t buffer_length(const struct buffer *b) { return b->end - b->start; }
+
+static int buffer_append(struct buffer *b, const void *data, size_t length) {
+  if (b->end + length > b->size) {
+    size_t used = buffer_length(b);
+    if (b->start > 0) {
+      memmove(b->data, b->data + b->start, used);
+      b->start = 0;
+      b->end = used;
+    }
+    if (used + length > b->size) {
+      size_t size = b->size ? b->size : 4096;
+      while (size < used + length) size *= 2;
+      char *grown = realloc(b->data, size);
+      if (grown == NULL) return -1;
+      b->data = grown;
+      b->size = size;
+    }
+  }
+  memcpy(b->data + b->end, data, length);
+  b->end += length;
+  return 0;
+}
+
+static void buffer_consume(struct buffer *b, size_t length) {
+  b->start += length;
+  if (b->start == b->end) {
+    b->start = b->end = 0;
+    /* Give memory back after a burst so an idle monitor stays small. */
+    if (b->size > 65536) {
+      free(b->data);
+      b->data = NULL;
+      b->size = 0;
+    }
+  }
+}
+
+static void buffer_free(struct buffer *b) {
+  free(b->data);
+  memset(b, 0, sizeof *b);
+}
+
+/* RFC 3339 with nanoseconds in UTC, trailing zeros trimmed (Go's RFC3339Nano, as Docker prints). */
+static void format_time(int64_t ns, char *out, size_t size) {
+  time_t seconds = (time_t)(ns / 1000000000);
+  long fraction = (long)(ns % 1000000000);
+  struct tm tm;
+  gmtime_r(&seconds, &tm);
+  char date[32];
+  strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (fraction == 0) {
+    snprintf(out, size, "%sZ", date);
+    return;
+  }
+  char digits[16];
+  snprintf(digits, sizeof digits, "%09ld", fraction);
+  for (int i = 8; i > 0 && digits[i] == '0'; i--) digits[i] = '\0';
+  snprintf(out, size, "%s.%sZ", date, digits);
+}
+
+static void json_escape(const char *in, char *out, size_t size) {
+  size_t o = 0;
+  for (const unsigned char *p = (const unsigned char *)in; *p && o + 7 < size; p++) {
+    if (*p == '"' || *p == '\\') {
+      out[o++] = '\\';
+      out[o++] = (char)*p;
+    } else if (*p == '\n') {
+      out[o++] = '\\';
+      out[o++] = 'n';
+    } else if (*p < 0x20) {
+      o += (size_t)snprintf(out + o, size - o, "\\u%04x", *p);
+    } else {
+      out[o++] = (char)*p;
+    }
+  }
+  out[o] = '\0';
+}
+
+/* ---------- clients ---------- */
+
+static void drop_client(int index) {
+  close(clients[index].fd);
+  buffer_free(&clients[index].out);
+  buffer_free(&clients[index].in);
+  clients[index] = clients[client_count - 1];
+  memset(&clients[client_count - 1], 0, sizeof clients[0]);
+  client_count--;
+}
+
+/* Writes what the socket takes now; returns -1 when the client is gone. */
+static int flush_client(struct client *c) {
+  while (buffer_length(&c->out) > 0) {
+    ssize_t n = send(c->fd, c->out.data + c->out.start, buffer_length(&c->out), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      buffer_consume(&c->out, (size_t)n);
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return 0;
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int queue_frame(struct client *c, int type, const void *payload, size_t length) {
+  if (buffer_length(&c->out) + FRAME_HEADER + length > CLIENT_OUTPUT_CAP) return -1;
+  unsigned char header[FRAME_HEADER];
+  header[0] = (unsigned char)type;
+  put_u32(header + 1, (uint32_t)length);
+  if (buffer_append(&c->out, header, sizeof header) != 0) return -1;
+  if (length > 0 && buffer_append(&c->out, payload, length) != 0) return -1;
+  return flush_client(c);
+}
+
+static void broadcast(int type, const void *payload, size_t length) {
+  for (int i = client_count - 1; i >= 0; i--) {
+    if (queue_frame(&clients[i], type, payload, length) != 0) drop_client(i);
+  }
+}
+
+static void send_started(struct client *c) {
+  char pid[32];
+  int length = snprintf(pid, sizeof pid, "%d", (int)process_pid);
+  if (c != NULL) {
+    queue_frame(c, FRAME_STARTED, pid, (size_t)length);
+  } else {
+    broadcast(FRAME_STARTED, pid, (size_t)length);
+  }
+}
+
+/* ---------- log ---------- */
+
+static void log_record(int stream, const char *data, size_t length) {
+  if (log_fd < 0) return;
+  unsigned char header[13];
+  uint64_t ns = (uint64_t)now_ns();
+  header[0] = (unsigned char)stream;
+  for (int i = 0; i < 8; i++) header[1 + i] = (unsigned char)(ns >> (56 - 8 * i));
+  put_u32(header + 9, (uint32_t)length);
+  struct iovec iov[2] = {{header, sizeof header}, {(void *)data, length}};
+  size_t total = sizeof header + length;
+  ssize_t n = writev(log_fd, iov, 2);
+  if (n >= 0 && (size_t)n < total) {
+    /* A short write to a regular file (disk full): finish it so records stay aligned. */
+    size_t done = (size_t)n;
+    while (done < total) {
+      const char *p = done < sizeof header ? (const char *)header + done : data + (done - sizeof header);
+      size_t left = done < sizeof header ? sizeof header - done : total - done;
+      ssize_t m = write(log_fd, p, left);
+      if (m <= 0) break;
+      done += (size_t)m;
+    }
+  }
+}
+
+/* ---------- process output and input ---------- */
+
+static char io_buffer[32768];
+
+/* Reads what is available from an output fd; returns -1 at EOF (or EIO on a pty). */
+static int pump_output(int fd, int stream) {
+  for (int rounds = 0; rounds < 16; rounds++) {
+    ssize_t n = read(fd, io_buffer, sizeof io_buffer);
+    if (n > 0) {
+      log_record(stream, io_buffer, (size_t)n);
+      broadcast(stream, io_buffer, (size_t)n);
+      if (stream == FRAME_STDERR && !runtime_done) {
+        /* Before the runtime is done, stderr may be the runtime's own complaint: keep its tail. */
+        size_t keep = (size_t)n < RUNTIME_ERROR_CAP - 1 ? (size_t)n : RUNTIME_ERROR_CAP - 1;
+        if (runtime_error_length + keep > RUNTIME_ERROR_CAP - 1) runtime_error_length = 0;
+        memcpy(runtime_error + runtime_error_length, io_buffer + n - keep, keep);
+        runtime_error_length += keep;
+      }
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
+    return -1;
+  }
+  return 0;
+}
+
+static void pump_runtime_errors(void) {
+  ssize_t n = read(runtime_err_fd, io_buffer, sizeof io_buffer);
+  if (n > 0) {
+    size_t keep = (size_t)n < RUNTIME_ERROR_CAP - 1 ? (size_t)n : RUNTIME_ERROR_CAP - 1;
+    if (runtime_error_length + keep > RUNTIME_ERROR_CAP - 1) runtime_error_length = 0;
+    memcpy(runtime_error + runtime_error_length, io_buffer + n - keep, keep);
+    runtime_error_length += keep;
+  } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+    close(runtime_err_fd);
+    runtime_err_fd = -1;
+  }
+}
+
+static void close_stdin_if_requested(void) {
+  if (!stdin_close_requested || buffer_length(&stdin_buffer) > 0 || opt.tty) return;
+  if (stdin_fd >= 0) {
+    close(stdin_fd);
+    stdin_fd = -1;
+  }
+}
+
+static void flush_stdin(void) {
+  while (stdin_fd >= 0 && buffer_length(&stdin_buffer) > 0) {
+    ssize_t n = write(stdin_fd, stdin_buffer.data + stdin_buffer.start, buffer_length(&stdin_buffer));
+    if (n > 0) {
+      buffer_consume(&stdin_buffer, (size_t)n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && errno == EAGAIN) {
+      return;
+    } else {
+      /* The reader is gone (EPIPE): nothing will ever read this input. */
+      buffer_consume(&stdin_buffer, buffer_length(&stdin_buffer));
+      if (!opt.tty) {
+        close(stdin_fd);
+        stdin_fd = -1;
+      }
+      return;
+    }
+  }
+  close_stdin_if_requested();
+}
+
+static void apply_winsize(void) {
+  if (master_fd < 0 || pending_rows <= 0 || pending_cols <= 0) return;
+  struct winsize ws = {.ws_row = (unsigned short)pending_rows, .ws_col = (unsigned short)pending_cols};
+  ioctl(master_fd, TIOCSWINSZ, &ws);
+}
+
+/* ---------- runtime ---------- */
+
+static void reset_child_signals(void) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  /* Ignored signals survive exec: the container must not inherit our SIGPIPE/SIGHUP policy. */
+  signal(SIGPIPE, SIG_DFL);
+  signal(SIGHUP, SIG_DFL);
+}
+
+static void start_runtime(void) {
+  if (runtime_started) return;
+  runtime_started = 1;
+  int child_in = -1, child_out = -1, child_err = -1;
+  int pipe_in[2] = {-1, -1}, pipe_out[2], pipe_err[2];
+  if (opt.tty) {
+    child_in = open("/dev/null", O_RDWR | O_CLOEXEC);
+    child_out = child_in;
+    if (pipe2(pipe_err, O_CLOEXEC) != 0) goto fail;
+    child_err = pipe_err[1];
+    runtime_err_fd = pipe_err[0];
+    set_nonblocking(runtime_err_fd);
+  } else {
+    if (opt.stdin_enabled) {
+      if (pipe2(pipe_in, O_CLOEXEC) != 0) goto fail;
+      child_in = pipe_in[0];
+      stdin_fd = pipe_in[1];
+      set_nonblocking(stdin_fd);
+    } else {
+      child_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    if (pipe2(pipe_out, O_CLOEXEC) != 0 || pipe2(pipe_err, O_CLOEXEC) != 0) goto fail;
+    child_out = pipe_out[1];
+    child_err = pipe_err[1];
+    out_fd = pipe_out[0];
+    err_fd = pipe_err[0];
+    set_nonblocking(out_fd);
+    set_nonblocking(err_fd);
+  }
+  runtime_pid = fork();
+  if (runtime_pid < 0) goto fail;
+  if (runtime_pid == 0) {
+    reset_child_signals();
+    /* dup2 clears FD_CLOEXEC on the targets; fds 0-2 are /dev/null until now. */
+    if (dup2(child_in, 0) < 0 || dup2(child_out, 1) < 0 || dup2(child_err, 2) < 0) _exit(126);
+    execvp(opt.runtime_argv[0], opt.runtime_argv);
+    dprintf(2, "berth-monitor: cannot run %s: %s\n", opt.runtime_argv[0], strerror(errno));
+    _exit(127);
+  }
+  close(child_in);
+  if (child_out != child_in) close(child_out);
+  close(child_err);
+  if (opt.pid_file == NULL) {
+    /* Direct mode: the runtime is the process. */
+    process_pid = runtime_pid;
+    process_started = 1;
+    send_started(NULL);
+  }
+  flush_stdin();
+  return;
+fail:
+  snprintf(runtime_error, sizeof runtime_error, "cannot start runtime: %s", strerror(errno));
+  runtime_error_length = strlen(runtime_error);
+  error_message = strdup(runtime_error);
+  broadcast(FRAME_ERROR, error_message, strlen(error_message));
+  runtime_done = 1;
+  process_exited = 1;
+  process_status = -1;
+}
+
+static pid_t read_pid_file(void) {
+  char text[32] = {0};
+  int fd = open(opt.pid_file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  long pid = strtol(text, NULL, 10);
+  return pid > 0 ? (pid_t)pid : -1;
+}
+
+static void set_runtime_error(int status) {
+  char message[RUNTIME_ERROR_CAP + 128];
+  int length;
+  if (WIFSIGNALED(status)) {
+    length = snprintf(message, sizeof message, "runtime killed by signal %d", WTERMSIG(status));
+  } else {
+    length = snprintf(message, sizeof message, "runtime exited with status %d", WEXITSTATUS(status));
+  }
+  /* Keep the last line the runtime printed: usually the reason. */
+  while (runtime_error_length > 0 && (runtime_error[runtime_error_length - 1] == '\n' || runtime_error[runtime_error_length - 1] == '\r')) {
+    runtime_error_length--;
+  }
+  if (runtime_error_length > 0 && length > 0 && (size_t)length < sizeof message) {
+    snprintf(message + length, sizeof message - (size_t)length, ": %.*s", (int)runtime_error_length, runtime_error);
+  }
+  free(error_message);
+  error_message = strdup(message);
+}
+
+static int take_reaped(pid_t pid, int *status) {
+  for (int i = 0; i < REAPED_MEMORY; i++) {
+    if (reaped[i].pid == pid) {
+      *status = reaped[i].status;
+      reaped[i].pid = 0;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static void on_process_exit(int status) {
+  process_exited = 1;
+  process_status = status;
+}
+
+static void on_runtime_exit(int status) {
+  runtime_done = 1;
+  if (opt.pid_file == NULL) {
+    on_process_exit(status);
+    return;
+  }
+  pid_t pid = (WIFEXITED(status) && WEXITSTATUS(status) == 0) ? read_pid_file() : -1;
+  if (pid <= 0) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      runtime_error_length = (size_t)snprintf(runtime_error, sizeof runtime_error, "no pid in %s", opt.pid_file);
+      status = 1 << 8;
+    }
+    set_runtime_error(status);
+    broadcast(FRAME_ERROR, error_message, strlen(error_message));
+    process_exited = 1;
+    process_status = -1;
+    return;
+  }
+  process_pid = pid;
+  process_started = 1;
+  send_started(NULL);
+  int process_wait_status;
+  if (take_reaped(pid, &process_wait_status)) on_process_exit(process_wait_status);
+}
+
+static void reap_children(void) {
+  for (;;) {
+    int status;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    if (pid == runtime_pid && !runtime_done) {
+      on_runtime_exit(status);
+    } else if (process_started && pid == process_pid) {
+      on_process_exit(status);
+    } else {
+      /* An orphan, or the process before its pid was known: remember it briefly. */
+      reaped[reaped_next].pid = pid;
+      reaped[reaped_next].status = status;
+      reaped_next = (reaped_next + 1) % REAPED_MEMORY;
+    }
+  }
+}
+
+/* ---------- console socket (tty) ---------- */
+
+static void receive_console(void) {
+  int conn = accept4(console_listen_fd, NULL, NULL, SOCK_CLOEXEC);
+  if (conn < 0) return;
+  char data[256];
+  struct iovec iov = {data, sizeof data};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control;
+  struct msghdr msg = {0};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  /* runc sends the master right after connecting; a short blocking wait is fine here. */
+  struct pollfd p = {conn, POLLIN, 0};
+  if (poll(&p, 1, 5000) > 0 && recvmsg(conn, &msg, MSG_CMSG_CLOEXEC) >= 0) {
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
+      memcpy(&master_fd, CMSG_DATA(cmsg), sizeof(int));
+      set_nonblocking(master_fd);
+      out_fd = master_fd;
+      stdin_fd = master_fd;
+      apply_winsize();
+      flush_stdin();
+      close(console_listen_fd);
+      console_listen_fd = -1;
+      unlink(opt.console_socket);
+    }
+  }
+  close(conn);
+}
+
+/* ---------- client frames ---------- */
+
+static void handle_frame(int type, const char *payload, size_t length) {
+  switch (type) {
+    case FRAME_STDIN:
+      if (opt.stdin_enabled && !stdin_close_requested) {
+        buffer_append(&stdin_buffer, payload, length);
+        flush_stdin();
+      }
+      break;
+    case FRAME_STDIN_CLOSE:
+      stdin_close_requested = 1;
+      flush_stdin();
+      break;
+    case FRAME_RESIZE: {
+      char text[64];
+      size_t n = length < sizeof text - 1 ? length : sizeof text - 1;
+      memcpy(text, payload, n);
+      text[n] = '\0';
+      int rows = 0, cols = 0;
+      if (sscanf(text, "%d %d", &rows, &cols) == 2 && rows > 0 && cols > 0) {
+        pending_rows = rows;
+        pending_cols = cols;
+        apply_winsize();
+      }
+      break;
+    }
+    case FRAME_START:
+      if (opt.wait_start) start_runtime();
+      break;
+    default:
+      break;
+  }
+}
+
+/* Reads and handles a client's frames; returns -1 when the client is gone or misbehaves. */
+static int read_client(struct client *c) {
+  char chunk[16384];
+  ssize_t n = recv(c->fd, chunk, sizeof chunk, MSG_DONTWAIT);
+  if (n == 0) return -1;
+  if (n < 0) return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+  if (buffer_append(&c->in, chunk, (size_t)n) != 0) return -1;
+  while (buffer_length(&c->in) >= FRAME_HEADER) {
+    const unsigned char *p = (const unsigned char *)c->in.data + c->in.start;
+    uint32_t length = ((uint32_t)p[1] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 8) | p[4];
+    if (length > CLIENT_FRAME_CAP) return -1;
+    if (buffer_length(&c->in) < FRAME_HEADER + (size_t)length) break;
+    handle_frame(p[0], (const char *)p + FRAME_HEADER, length);
+    buffer_consume(&c->in, FRAME_HEADER + (size_t)length);
+  }
+  return 0;
+}
+
+static void accept_clients(void) {
+  for (;;) {
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;
+    if (client_count >= MAX_CLIENTS) {
+      close(fd);
+      continue;
+    }
+    struct client *c = &clients[client_count++];
+    memset(c, 0, sizeof *c);
+    c->fd = fd;
+    /* Late clients learn what already happened. */
+    if (process_started) send_started(c);
+    if (error_message != NULL) queue_frame(c, FRAME_ERROR, error_message, strlen(error_message));
+    if (exit_json != NULL) queue_frame(c, FRAME_EXITED, exit_json, strlen(exit_json));
+  }
+}
+
+/* ---------- exit ---------- */
+
+static int write_exit_file(const char *json) {
+  if (opt.exit_file == NULL) return 0;
+  char tmp[PATH_MAX];
+  snprintf(tmp, sizeof tmp, "%s.tmp-%d", opt.exit_file, (int)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return -1;
+  size_t length = strlen(json);
+  int ok = write(fd, json, length) == (ssize_t)length && fsync(fd) == 0;
+  close(fd);
+  if (!ok || rename(tmp, opt.exit_file) != 0) {
+    unlink(tmp);
+    return -1;
+  }
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", opt.exit_file);
+  char *slash = strrchr(dir, '/');
+  if (slash == dir) slash[1] = '\0';
+  else if (slash != NULL) *slash = '\0';
+  else snprintf(dir, sizeof dir, ".");
+  int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    fsync(dir_fd);
+    close(dir_fd);
+  }
+  return 0;
+}
+
+static void build_exit_json(void) {
+  char finished[64];
+  format_time(now_ns(), finished, sizeof finished);
+  char json[RUNTIME_ERROR_CAP * 2 + 256];
+  if (process_status == -1) {
+    char escaped[RUNTIME_ERROR_CAP * 2];
+    json_escape(error_message ? error_message : "runtime failed", escaped, sizeof escaped);
+    snprintf(json, sizeof json, "{\"exitCode\":127,\"finishedAt\":\"%s\",\"error\":\"%s\"}", finished, escaped);
+  } else if (WIFSIGNALED(process_status)) {
+    int sig = WTERMSIG(process_status);
+    snprintf(json, sizeof json, "{\"exitCode\":%d,\"signal\":%d,\"finishedAt\":\"%s\"}", 128 + sig, sig, finished);
+  } else {
+    snprintf(json, sizeof json, "{\"exitCode\":%d,\"finishedAt\":\"%s\"}", WEXITSTATUS(process_status), finished);
+  }
+  exit_json = strdup(json);
+}
+
+/* ---------- main loop ---------- */
+
+static void event_loop(void) {
+  struct pollfd fds[MAX_CLIENTS + 8];
+  int64_t drain_deadline = -1, flush_deadline = -1;
+  for (;;) {
+    if (process_exited && drain_deadline < 0) drain_deadline = monotonic_ms() + DRAIN_MS;
+    int output_open = out_fd >= 0 || err_fd >= 0;
+    if (process_exited && exit_json == NULL && (!output_open || monotonic_ms() >= drain_deadline)) {
+      build_exit_json();
+      write_exit_file(exit_json);
+      broadcast(FRAME_EXITED, exit_json, strlen(exit_json));
+      flush_deadline = monotonic_ms() + FLUSH_MS;
+    }
+    if (exit_json != NULL) {
+      int pending = 0;
+      for (int i = 0; i < client_count; i++) pending |= buffer_length(&clients[i].out) > 0;
+      if (!pending || monotonic_ms() >= flush_deadline) return;
+    }
+
+    int n = 0;
+    int listen_index = n;
+    fds[n++] = (struct pollfd){listen_fd, POLLIN, 0};
+    int signal_index = n;
+    fds[n++] = (struct pollfd){signal_fd, POLLIN, 0};
+    int console_index = n;
+    fds[n++] = (struct pollfd){console_listen_fd, POLLIN, 0};
+    int out_index = n;
+    fds[n++] = (struct pollfd){out_fd, POLLIN, 0};
+    int err_index = n;
+    fds[n++] = (struct pollfd){err_fd, POLLIN, 0};
+    int runtime_err_index = n;
+    fds[n++] = (struct pollfd){runtime_err_fd, POLLIN, 0};
+    int stdin_index = n;
+    int stdin_waiting = stdin_fd >= 0 && buffer_length(&stdin_buffer) > 0;
+    /* The pty master is polled for input above; for writing it gets a separate entry. */
+    fds[n++] = (struct pollfd){stdin_waiting ? stdin_fd : -1, POLLOUT, 0};
+    int first_client = n;
+    int read_clients = buffer_length(&stdin_buffer) < STDIN_BUFFER_CAP;
+    for (int i = 0; i < client_count; i++) {
+      short events = (short)((read_clients ? POLLIN : 0) | (buffer_length(&clients[i].out) > 0 ? POLLOUT : 0));
+      fds[n++] = (struct pollfd){clients[i].fd, events, 0};
+    }
+
+    int timeout = -1;
+    if (process_exited && exit_json == NULL) timeout = (int)(drain_deadline - monotonic_ms());
+    if (exit_json != NULL) timeout = (int)(flush_deadline - monotonic_ms());
+    if (timeout < -1) timeout = 0;
+    if (poll(fds, (nfds_t)n, timeout) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+
+    if (fds[signal_index].revents & POLLIN) {
+      struct signalfd_siginfo info;
+      while (read(signal_fd, &info, sizeof info) == sizeof info) {
+      }
+      reap_children();
+    }
+    if (fds[out_index].revents & (POLLIN | POLLHUP | POLLERR)) {
+      if (pump_output(out_fd, FRAME_STDOUT) != 0) {
+        if (out_fd == master_fd) {
+          /* EIO on the master: every slave is closed. Input has nowhere to go either. */
+          master_fd = -1;
+          stdin_fd = -1;
+        }
+        close(out_fd);
+        out_fd = -1;
+      }
+    }
+    if (fds[err_index].revents & (POLLIN | POLLHUP | POLLERR)) {
+      if (pump_output(err_fd, FRAME_STDERR) != 0) {
+        close(err_fd);
+        err_fd = -1;
+      }
+    }
+    if (fds[runtime_err_index].revents & (POLLIN | POLLHUP | POLLERR)) pump_runtime_errors();
+    if (fds[stdin_index].revents & (POLLOUT | POLLERR | POLLHUP)) flush_stdin();
+    if (fds[console_index].revents & POLLIN) receive_console();
+    /* Clients: walk backwards so drop_client's swap-with-last keeps the indexes valid. */
+    int polled_clients = n - first_client;
+    for (int i = polled_clients - 1; i >= 0; i--) {
+      short revents = fds[first_client + i].revents;
+      if (revents == 0) continue;
+      int gone = 0;
+      if (revents & POLLIN) gone = read_client(&clients[i]) != 0;
+      if (!gone && (revents & POLLOUT)) gone = flush_client(&clients[i]) != 0;
+      if (!gone && (revents & (POLLHUP | POLLERR)) && !(revents & POLLIN)) gone = 1;
+      if (gone) drop_client(i);
+    }
+    if (fds[listen_index].revents & POLLIN) accept_clients();
+  }
+}
+
+/* ---------- setup ---------- */
+
+static void usage(const char *message) {
+  fprintf(stderr, "berth-monitor: %s\n", message);
+  fprintf(stderr,
+          "usage: berth-monitor --socket PATH [--log PATH] [--exit-file PATH] [--pid-file PATH]\n"
+          "       [--tty --console-socket PATH] [--stdin] [--wait-start] [--sync-fd N] -- RUNTIME_ARGV...\n");
+  exit(2);
+}
+
+static void parse_args(int argc, char **argv) {
+  int i = 1;
+  for (; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--") == 0) {
+      i++;
+      break;
+    }
+    const char **target = NULL;
+    if (strcmp(a, "--socket") == 0) target = &opt.socket_path;
+    else if (strcmp(a, "--log") == 0) target = &opt.log_path;
+    else if (strcmp(a, "--exit-file") == 0) target = &opt.exit_file;
+    else if (strcmp(a, "--pid-file") == 0) target = &opt.pid_file;
+    else if (strcmp(a, "--console-socket") == 0) target = &opt.console_socket;
+    else if (strcmp(a, "--tty") == 0) opt.tty = 1;
+    else if (strcmp(a, "--stdin") == 0) opt.stdin_enabled = 1;
+    else if (strcmp(a, "--wait-start") == 0) opt.wait_start = 1;
+    else if (strcmp(a, "--sync-fd") == 0) {
+      if (i + 1 >= argc) usage("--sync-fd needs a value");
+      opt.sync_fd = atoi(argv[++i]);
+    } else {
+      usage("unknown option");
+    }
+    if (target != NULL) {
+      if (i + 1 >= argc) usage("option needs a value");
+      *target = argv[++i];
+    }
+  }
+  if (opt.sync_fd >= 0 && fcntl(opt.sync_fd, F_GETFD) < 0) opt.sync_fd = -1;
+  if (opt.socket_path == NULL) fail_setup("--socket is required");
+  if (i >= argc) fail_setup("no runtime command after --");
+  if (opt.tty && opt.console_socket == NULL) fail_setup("--tty needs --console-socket");
+  opt.runtime_argv = argv + i;
+}
+
+/* Closes every fd from 3 up except the sync pipe. */
+static void close_inherited_fds(void) {
+  int keep = opt.sync_fd;
+  if (keep < 3) {
+    if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
+  } else if (syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U) == 0 &&
+             syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U) == 0) {
+    return;
+  }
+  for (int fd = 3; fd < 4096; fd++) {
+    if (fd != keep) close(fd);
+  }
+}
+
+static int listen_unix(const char *path, char *error, size_t error_size) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof addr.sun_path) {
+    snprintf(error, error_size, "socket path too long: %s", path);
+    return -1;
+  }
+  strcpy(addr.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    snprintf(error, error_size, "socket: %s", strerror(errno));
+    return -1;
+  }
+  unlink(path); /* a stale socket from an earlier monitor */
+  mode_t old = umask(0177);
+  int rc = bind(fd, (struct sockaddr *)&addr, sizeof addr);
+  umask(old);
+  if (rc != 0 || listen(fd, 64) != 0) {
+    snprintf(error, error_size, "listen on %s: %s", path, strerror(errno));
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static void detach(void) {
+  /* Double fork: the caller's child exits at once, so the monitor is nobody's child but init's. */
+  pid_t first = fork();
+  if (first < 0) fail_setup("fork: %s", strerror(errno));
+  if (first > 0) {
+    int status;
+    waitpid(first, &status, 0);
+    _exit(0);
+  }
+  if (setsid() < 0) fail_setup("setsid: %s", strerror(errno));
+  pid_t second = fork();
+  if (second < 0) fail_setup("fork: %s", strerror(errno));
+  if (second > 0) _exit(0);
+}
+
+int main(int argc, char **argv) {
+  parse_args(argc, argv);
+  close_inherited_fds();
+  detach();
+
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) fail_setup("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd < 0) fail_setup("signalfd: %s", strerror(errno));
+
+  /* stdio of the monitor itself goes nowhere: errors travel through the sync pipe. */
+  int null_fd = open("/dev/null", O_RDWR);
+  if (null_fd >= 0) {
+    dup2(null_fd, 0);
+    dup2(null_fd, 1);
+    dup2(null_fd, 2);
+    if (null_fd > 2) close(null_fd);
+  }
+
+  if (opt.log_path != NULL) {
+    log_fd = open(opt.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (log_fd < 0) fail_setup("open log %s: %s", opt.log_path, strerror(errno));
+  }
+  char error[512];
+  if (opt.tty) {
+    console_listen_fd = listen_unix(opt.console_socket, error, sizeof error);
+    if (console_listen_fd < 0) fail_setup("%s", error);
+  }
+  listen_fd = listen_unix(opt.socket_path, error, sizeof error);
+  if (listen_fd < 0) fail_setup("%s", error);
+
+  sync_message("ready\n");
+  if (!opt.wait_start) start_runtime();
+  event_loop();
+
+  for (int i = client_count - 1; i >= 0; i--) drop_client(i);
+  unlink(opt.socket_path);
+  if (console_listen_fd >= 0) unlink(opt.console_socket);
+  if (log_fd >= 0) fsync(log_fd);
+  return 0;
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Debian packages berth needs at run time (runc, busybox-static for the built-in busybox
+# image, debootstrap for the Debian image) and for its tests (docker.io for the docker CLI
+# 20.10 and dockerd cross-tests, docker-registry).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+packages=(runc busybox-static debootstrap iptables procps ca-certificates)
+if [ "${BERTH_TEST_DEPS:-1}" = 1 ]; then
+  packages+=(docker.io)
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,158 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex, Readable, Writable } from 'node:stream';
+import { errorResponse } from '../errors-to-status';
+import { invalidArgument, messageOf } from '../../errors';
+import { Query } from './query';
+
+/** Largest JSON request body accepted (create bodies are a few KB; Docker has no limit). */
+const MAX_JSON_BODY = 16 * 1024 * 1024;
+
+/**
+ * The transport after a hijack: raw bytes both ways. `input` carries what the client sends
+ * (its 'end' is the client's half-close); `output` goes straight to the client; `close()`
+ * ends the connection once output is flushed.
+ */
+export interface HijackedStream {
+  input: Readable;
+  output: Writable;
+  /** True when `input` ending means the client half-closed (the Upgrade form). */
+  inputEndIsHalfClose: boolean;
+  close(): void;
+}
+
+/**
+ * One request and its response. Arrives either as a plain request (res from node) or from
+ * node's 'upgrade' event (a ServerResponse built on the raw socket), so routes need not care,
+ * except that hijacking answers 101 only when the client asked to upgrade.
+ */
+export class Exchange {
+  readonly query: Query;
+  params: Record<string, string> = {};
+  apiVersion = '';
+  hijacked = false;
+  private readonly abort = new AbortController();
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly path: string,
+    searchParams: URLSearchParams,
+    /** The raw socket when the request came through node's 'upgrade' event. */
+    private readonly upgradeSocket?: Duplex,
+  ) {
+    this.query = new Query(searchParams);
+    res.on('close', () => {
+      if (!res.writableFinished) this.abort.abort();
+    });
+  }
+
+  /** Aborted when the client goes away before the response ends, or the server shuts down. */
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  cancel(): void {
+    this.abort.abort();
+  }
+
+  get headersSent(): boolean {
+    return this.hijacked || this.res.headersSent;
+  }
+
+  get wantsUpgrade(): boolean {
+    return this.upgradeSocket !== undefined || this.req.headers.upgrade !== undefined;
+  }
+
+  param(name: string): string {
+    const value = this.params[name];
+    if (value === undefined) throw new Error(`route has no parameter ${name}`);
+    return value;
+  }
+
+  json(status: number, body: unknown): void {
+    // Go's json.Encoder ends each value with a newline; clients tolerate both, tests compare.
+    const text = JSON.stringify(body) + '\n';
+    this.res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+    this.res.end(text);
+  }
+
+  empty(status: number): void {
+    this.res.writeHead(status, status === 204 || status === 304 ? {} : { 'Content-Length': 0 });
+    this.res.end();
+  }
+
+  text(status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
+    this.res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
+    this.res.end(body);
+  }
+
+  error(err: unknown): void {
+    const { status, body } = errorResponse(err);
+    if (status === 304) this.empty(304);
+    else this.json(status, body);
+  }
+
+  /** Starts a streamed 200 response and flushes its headers at once. */
+  startStream(contentType: string, extraHeaders: Record<string, string> = {}): Writable {
+    this.res.writeHead(200, { 'Content-Type': contentType, ...extraHeaders });
+    this.res.flushHeaders();
+    return this.res;
+  }
+
+  /** The request body as JSON; undefined when empty. 400 when malformed. */
+  async readJson<T>(): Promise<T | undefined> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of this.req) {
+      const buf = chunk as Buffer;
+      size += buf.length;
+      if (size > MAX_JSON_BODY) throw invalidArgument('request body too large');
+      chunks.push(buf);
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
+    if (text.trim() === '') return undefined;
+    try {
+      return JSON.parse(text) as T;
+    } catch (err: unknown) {
+      throw invalidArgument(messageOf(err), err);
+    }
+  }
+
+  /**
+   * Takes over the connection like moby's HijackConnection: answers "101 UPGRADED" when the
+   * client sent `Upgrade`, else a close-delimited "200 OK" (older clients), with this
+   * response's headers copied, then hands over the raw socket.
+   */
+  hijack(contentType: string): HijackedStream {
+    this.hijacked = true;
+    const socket = this.upgradeSocket ?? this.req.socket;
+    const head = this.upgradeSocket
+      ? `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n`
+      : `HTTP/1.1 200 OK\r\nContent-Type: ${contentType}\r\n`;
+    let extra = '';
+    for (const [name, value] of Object.entries(this.res.getHeaders())) {
+      if (value === undefined) continue;
+      for (const v of Array.isArray(value) ? value : [String(value)]) extra += `${canonicalHeader(name)}: ${v}\r\n`;
+    }
+    if (this.upgradeSocket) this.res.detachSocket(this.upgradeSocket as never);
+    socket.write(head + extra + '\r\n');
+    socket.on('error', () => this.abort.abort());
+    socket.on('close', () => this.abort.abort());
+    const close = () => {
+      if (socket.destroyed) return;
+      socket.end();
+      // A client that never closes its side must not keep the socket forever.
+      setTimeout(() => socket.destroy(), 2000).unref();
+    };
+    if (this.upgradeSocket) {
+      return { input: socket, output: socket, inputEndIsHalfClose: true, close };
+    }
+    // Plain form: node's parser still owns the socket's input, so stdin comes from the body.
+    return { input: this.req, output: socket, inputEndIsHalfClose: false, close };
+  }
+}
+
+/** "api-version" → "Api-Version", as Go prints header names. */
+export function canonicalHeader(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_m, dash: string, ch: string) => dash + ch.toUpperCase());
+}

@@ -1,0 +1,2 @@
+export { createApiServer, buildRouter, type ApiServer, type ApiServerOptions } from './server';
+export { MAX_API_VERSION, MIN_API_VERSION } from './api-version';

@@ -1,0 +1,34 @@
+import { messageOf } from '../../errors';
+import type { Exchange } from './exchange';
+
+/**
+ * Writes an async sequence of objects as Docker's JSON stream (one JSON value per line).
+ * Headers go out with the first message, so a failure before it is a normal HTTP error
+ * (thrown to the caller); a later one becomes an in-band {"errorDetail":...,"error":...}.
+ * Stops early when the client goes away.
+ */
+export async function sendJsonStream(ex: Exchange, messages: AsyncIterable<unknown>, opts: { flushHeadersAtOnce?: boolean } = {}): Promise<void> {
+  const iterator = messages[Symbol.asyncIterator]();
+  const onAbort = () => void iterator.return?.();
+  ex.signal.addEventListener('abort', onAbort, { once: true });
+  let out = opts.flushHeadersAtOnce ? ex.startStream('application/json') : undefined;
+  try {
+    for (;;) {
+      let next: IteratorResult<unknown>;
+      try {
+        next = await iterator.next();
+      } catch (err: unknown) {
+        if (!out) throw err;
+        const message = messageOf(err);
+        out.write(JSON.stringify({ errorDetail: { message }, error: message }) + '\n');
+        break;
+      }
+      if (next.done || ex.signal.aborted) break;
+      out ??= ex.startStream('application/json');
+      out.write(JSON.stringify(next.value) + '\n');
+    }
+    (out ?? ex.startStream('application/json')).end();
+  } finally {
+    ex.signal.removeEventListener('abort', onAbort);
+  }
+}

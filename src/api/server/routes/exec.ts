@@ -1,0 +1,45 @@
+import type { ExecBackend } from '../../backend';
+import type { ExecConfig, ExecStartConfig } from '../../types/exec';
+import { invalidArgument } from '../../../errors';
+import type { Logger } from '../../../util/logger';
+import type { Router } from '../router';
+import { versionAtLeast } from '../api-version';
+import { pumpAttach } from '../pump-attach';
+import { streamContentType } from '../stdio-framing';
+import { readSize } from './containers';
+
+/** Exec routes, after moby's postContainerExecCreate/Start. */
+export function addExecRoutes(router: Router, backend: ExecBackend, logger: Logger): void {
+  router.post('/containers/{name}/exec', async (ex) => {
+    const config = await ex.readJson<ExecConfig>();
+    if (config === undefined || !Array.isArray(config.Cmd) || config.Cmd.length === 0) {
+      throw invalidArgument('No exec command specified');
+    }
+    const created = await backend.create(ex.param('name'), config);
+    ex.json(201, { Id: created.Id });
+  });
+
+  router.post('/exec/{name}/start', async (ex) => {
+    const body = (await ex.readJson<ExecStartConfig>()) ?? {};
+    const detach = body.Detach === true;
+    const tty = body.Tty === true;
+    const consoleSize = Array.isArray(body.ConsoleSize) && body.ConsoleSize.length === 2 ? body.ConsoleSize : undefined;
+    const session = await backend.start(ex.param('name'), { detach, tty, consoleSize });
+    if (detach || session === undefined) {
+      ex.empty(200);
+      return;
+    }
+    const contentType = ex.wantsUpgrade ? streamContentType(session.tty, versionAtLeast(ex.apiVersion, '1.42')) : streamContentType(true, false);
+    await pumpAttach(session, ex.hijack(contentType), logger);
+  });
+
+  router.post('/exec/{name}/resize', async (ex) => {
+    const { height, width } = readSize(ex);
+    await backend.resize(ex.param('name'), height, width);
+    ex.empty(200);
+  });
+
+  router.get('/exec/{name}/json', async (ex) => {
+    ex.json(200, await backend.inspect(ex.param('name')));
+  });
+}

@@ -1,0 +1,147 @@
+import * as http from 'node:http';
+import { promises as fs } from 'node:fs';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Backends } from '../backend';
+import { statusOf } from '../errors-to-status';
+import { messageOf } from '../../errors';
+import type { Logger } from '../../util/logger';
+import { MAX_API_VERSION, negotiateVersion } from './api-version';
+import { Exchange } from './exchange';
+import { Router } from './router';
+import { prepareSocketPath, secureSocket } from './socket-file';
+import { addContainerRoutes } from './routes/containers';
+import { addExecRoutes } from './routes/exec';
+import { addImageRoutes } from './routes/images';
+import { addSystemRoutes } from './routes/system';
+
+export interface ApiServerOptions {
+  logger: Logger;
+  socketPath: string;
+  /** Shown in the Server header as "Berth/<version> (linux)". */
+  serverVersion?: string;
+}
+
+export interface ApiServer {
+  /** Removes a stale socket (refusing if a live daemon answers), listens, sets mode 0660. */
+  listen(): Promise<void>;
+  /** Stops accepting, ends long streams and hijacked sessions, removes the socket file. */
+  close(): Promise<void>;
+}
+
+/** How long close() lets in-flight requests finish after cancelling them. */
+const CLOSE_GRACE_MS = 2000;
+
+const VERSION_PREFIX = /^\/v([0-9.]+)(\/.*)$/;
+
+export function buildRouter(backends: Backends, logger: Logger): Router {
+  const router = new Router();
+  addSystemRoutes(router, backends.system);
+  addContainerRoutes(router, backends.containers, logger);
+  addExecRoutes(router, backends.exec, logger);
+  addImageRoutes(router, backends.images);
+  return router;
+}
+
+/**
+ * The Docker Engine API on a unix socket. Plain requests and `Upgrade: tcp` requests (node's
+ * 'upgrade' event) go through the same router; the latter get a ServerResponse bound to the
+ * raw socket so routes answer errors normally and hijack only when they mean to.
+ */
+export function createApiServer(backends: Backends, options: ApiServerOptions): ApiServer {
+  const { logger, socketPath } = options;
+  const serverHeader = `Berth/${options.serverVersion ?? '0.0.0'} (linux)`;
+  const router = buildRouter(backends, logger);
+  const inflight = new Set<Exchange>();
+  const sockets = new Set<Socket>();
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse, upgradeSocket?: Duplex): Promise<void> => {
+    const rawUrl = req.url ?? '/';
+    const queryAt = rawUrl.indexOf('?');
+    let path = queryAt < 0 ? rawUrl : rawUrl.slice(0, queryAt);
+    const search = new URLSearchParams(queryAt < 0 ? '' : rawUrl.slice(queryAt + 1));
+    const prefixed = VERSION_PREFIX.exec(path);
+    if (prefixed) path = prefixed[2]!;
+
+    res.setHeader('Server', serverHeader);
+    res.setHeader('Api-Version', MAX_API_VERSION);
+    res.setHeader('Docker-Experimental', 'false');
+    res.setHeader('Ostype', 'linux');
+
+    const ex = new Exchange(req, res, path, search, upgradeSocket);
+    inflight.add(ex);
+    const method = req.method ?? 'GET';
+    try {
+      const match = router.match(method, path);
+      if (!match) {
+        ex.json(404, { message: 'page not found' });
+        return;
+      }
+      ex.apiVersion = negotiateVersion(prefixed?.[1]);
+      ex.params = match.params;
+      await match.handler(ex);
+    } catch (err: unknown) {
+      const status = statusOf(err);
+      if (status >= 500) logger.error('request failed', { method, url: rawUrl, error: messageOf(err) });
+      else logger.debug('request refused', { method, url: rawUrl, status, error: messageOf(err) });
+      if (!ex.headersSent) ex.error(err);
+      else if (!ex.hijacked) res.destroy();
+    } finally {
+      inflight.delete(ex);
+      logger.debug('request', { method, url: rawUrl, status: ex.hijacked ? 'hijacked' : res.statusCode });
+    }
+  };
+
+  // requestTimeout 0: image loads and archive uploads may take longer than node's default.
+  const server = http.createServer({ requestTimeout: 0 }, (req, res) => void handle(req, res));
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (head.length > 0) socket.unshift(head);
+    const res = new http.ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as Socket);
+    res.on('finish', () => {
+      res.detachSocket(socket as Socket);
+      socket.end();
+    });
+    void handle(req, res, socket);
+  });
+  server.on('clientError', (err: Error, socket: Duplex) => {
+    logger.debug('client error', { error: err.message });
+    if (!socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  });
+
+  const cancelAll = () => {
+    for (const ex of inflight) ex.cancel();
+  };
+  backends.system.onShutdown(cancelAll);
+
+  return {
+    async listen() {
+      await prepareSocketPath(socketPath);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(socketPath, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      await secureSocket(socketPath);
+      logger.info('API listening', { socket: socketPath });
+    },
+
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      cancelAll();
+      const deadline = Date.now() + CLOSE_GRACE_MS;
+      while (inflight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const socket of sockets) socket.destroy();
+      server.closeAllConnections();
+      await closed;
+      await fs.rm(socketPath, { force: true });
+    },
+  };
+}

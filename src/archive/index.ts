@@ -1,0 +1,7 @@
+/** docker cp / export / import on container root file systems. */
+export { statPath } from './path-stat';
+export type { PathStat } from './path-stat';
+export { archivePath, exportRootfs } from './archive-path';
+export { extractArchive } from './extract-archive';
+export type { ExtractArchiveOptions } from './extract-archive';
+export { goFileMode, rfc3339Nano } from './file-mode';

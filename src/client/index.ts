@@ -1,0 +1,10 @@
+export { EngineClient, CLIENT_API_VERSION, compareApiVersions } from './engine-client';
+export type { EngineClientOptions, PingResult, ContainerListOptions, LogsOptions, AttachOptions, EventsOptions, CommitOptions, ImportOptions, ArchiveDownload } from './engine-client';
+export { ClientError, ConnectError, isClientError, isNotFoundError } from './errors';
+export { DEFAULT_HOST, resolveHost, parseHost, isDefaultHost } from './host';
+export type { DaemonHost } from './host';
+export type { Hijacked, Query, RequestOptions } from './transport';
+export { parseJsonStream, streamMessageError } from './json-stream';
+export { FrameDemuxer, demuxFrames, demuxTo, encodeFrame } from './stdcopy';
+export type { Frame, FrameStream } from './stdcopy';
+export type * from './types';

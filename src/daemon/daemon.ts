@@ -1,0 +1,114 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { DaemonConfig } from './config';
+import type { Logger } from '../util/logger';
+import { messageOf } from '../errors';
+import { LocalContentStore } from '../content/local/store';
+import { OverlayLayerStore } from '../snapshots/overlay/layer-store';
+import { OverlayRootfsStore, listMountsUnder } from '../snapshots/overlay/rootfs-store';
+import { ImageMetadataStore } from '../metadata/images';
+import { ImageService } from '../engine/images/image-service';
+import { ContainerStore } from '../metadata/containers';
+import { RuncDriver } from '../runtime/driver/runc-driver';
+import { LocalVolumes } from '../volumes/local-volumes';
+import { EventBus } from '../engine/events/event-bus';
+import { ContainerService } from '../engine/containers/container-service';
+import { ExecService } from '../engine/exec/exec-service';
+import { SystemService } from '../engine/system/system-service';
+import { ContainersBackendImpl } from '../engine/containers/containers-backend';
+import { ExecBackendImpl } from '../engine/exec/exec-backend';
+import { SystemBackendImpl } from '../engine/system/system-backend';
+import { ImagesBackendImpl } from '../engine/images/images-backend';
+import { ImageLookupAdapter } from '../engine/images/image-lookup';
+import { diskUsage } from '../engine/system/disk-usage';
+import { createApiServer } from '../api/server/server';
+import { native, UnmountFlags } from '../native';
+
+export interface RunningDaemon {
+  /** Stops serving; running containers keep running under their monitors. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: builds stores, drivers and services, restores state left by an
+ * earlier run (re-adopting live containers, unmounting orphan mounts), then serves the API.
+ */
+export async function startDaemon(config: DaemonConfig, logger: Logger): Promise<RunningDaemon> {
+  const { dataRoot, execRoot } = config;
+  await fs.mkdir(dataRoot, { recursive: true, mode: 0o711 });
+  await fs.mkdir(execRoot, { recursive: true, mode: 0o711 });
+
+  const content = new LocalContentStore(path.join(dataRoot, 'content'));
+  const layers = new OverlayLayerStore(path.join(dataRoot, 'layers'));
+  const rootfs = new OverlayRootfsStore(path.join(dataRoot, 'rootfs'), layers);
+  const imageMetadata = new ImageMetadataStore(path.join(dataRoot, 'images'));
+  const containerStore = new ContainerStore(path.join(dataRoot, 'containers'));
+  const volumes = new LocalVolumes(path.join(dataRoot, 'volumes'));
+  await Promise.all([content.init(), layers.init(), rootfs.init(), imageMetadata.init(), containerStore.init(), volumes.init()]);
+
+  const events = new EventBus();
+  const images = new ImageService({ content, layers, metadata: imageMetadata, logger });
+  const runtime = new RuncDriver({ runtimeRoot: path.join(execRoot, 'runc'), execRoot, logger });
+  const containers = new ContainerService({
+    store: containerStore,
+    images: new ImageLookupAdapter(images),
+    rootfs,
+    runtime,
+    volumes,
+    events,
+    logger,
+  });
+  const execs = new ExecService({ containers, runtime, events, logger });
+
+  await containers.restore();
+  await unmountOrphans(rootfs, containers, logger);
+
+  const system = new SystemService({ containers, countImages: async () => (await images.list({ all: false })).length, paths: { dataRoot, execRoot } });
+  const systemBackend = new SystemBackendImpl({ system, events, diskUsage: (types) => diskUsage({ types, images, containers, volumes }) });
+  const imagesBackend = new ImagesBackendImpl(images, containers, events);
+  const server = createApiServer(
+    {
+      containers: new ContainersBackendImpl(containers, { volumes, rootfs, images: imagesBackend, execIdsOf: (id) => execs.idsFor(id) }),
+      exec: new ExecBackendImpl(execs),
+      images: imagesBackend,
+      system: systemBackend,
+    },
+    { logger, socketPath: config.socketPath },
+  );
+  await server.listen();
+  events.publish('daemon', 'start', system.version().Version as string);
+
+  return {
+    async stop() {
+      systemBackend.shutdown();
+      await server.close();
+      containers.detachAll();
+    },
+  };
+}
+
+/** Unmounts container roots left mounted by a crash, except those of running containers. */
+async function unmountOrphans(rootfs: OverlayRootfsStore, containers: ContainerService, logger: Logger): Promise<void> {
+  const live = new Set(
+    containers
+      .list()
+      .filter((c) => c.State.Status === 'running' || c.State.Status === 'paused')
+      .map((c) => rootfs.mountPoint(c.Id)),
+  );
+  const known = new Set(containers.list().map((c) => c.Id));
+  for (const mount of await listMountsUnder(rootfs.root)) {
+    if (live.has(mount)) continue;
+    try {
+      native.umount(mount, UnmountFlags.MNT_DETACH);
+      logger.info('unmounted orphan mount', { mount });
+    } catch (err) {
+      logger.warn('cannot unmount orphan mount', { mount, error: messageOf(err) });
+    }
+  }
+  for (const id of await rootfs.list()) {
+    if (!known.has(id)) {
+      logger.info('removing orphan container root file system', { id });
+      await rootfs.remove(id).catch((err: unknown) => logger.warn('cannot remove orphan rootfs', { id, error: messageOf(err) }));
+    }
+  }
+}

@@ -1,0 +1,640 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import { conflict, EngineError, invalidArgument, isENOENT, messageOf, notModified, errorKind } from '../../errors';
+import { KeyedMutex } from '../../util/mutex';
+import type { Logger } from '../../util/logger';
+import {
+  ContainerRecord,
+  ContainerStore,
+  newContainerId,
+  newContainerState,
+  validateContainerName,
+} from '../../metadata/containers';
+import type { RootfsStore, Change } from '../../snapshots/types';
+import type { EventBus } from '../events/event-bus';
+import type { AttachSession, LogSession } from '../streams';
+import type { ExitStatus } from '../../runtime/monitor/protocol';
+import { MonitorConnection } from '../../runtime/monitor/client';
+import { readLog, formatRfc3339Nano } from '../../runtime/monitor/log-reader';
+import type { ContainerUpdateRequest } from '../../api/types/containers';
+import { ContainerConfig, HostConfig, mergeImageConfig, normalizeNetworkMode, parseBind, processArgs } from './create-config';
+import { MonitorAttachSession, parseDetachKeys } from './attach';
+import { generateName } from './names';
+import type { ContainerRuntime, ImageLookup, TaskPaths } from './ports';
+import { directorySize, type LocalVolumes } from '../../volumes/local-volumes';
+import { prepareRuntimeSpec } from './runtime-spec';
+
+export type Container = ContainerRecord<ContainerConfig, HostConfig>;
+
+export interface ContainerServiceDeps {
+  store: ContainerStore;
+  images: ImageLookup;
+  rootfs: RootfsStore;
+  runtime: ContainerRuntime;
+  volumes: LocalVolumes;
+  events: EventBus;
+  logger: Logger;
+}
+
+export interface CreateRequest extends ContainerConfig {
+  HostConfig?: HostConfig;
+  NetworkingConfig?: unknown;
+}
+
+type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+interface Waiter {
+  condition: WaitCondition;
+  resolve: (result: { StatusCode: number; Error: { Message: string } | null }) => void;
+}
+
+const DEFAULT_STOP_TIMEOUT_SECONDS = 10;
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+function nowRfc3339(): string {
+  return formatRfc3339Nano(BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n));
+}
+
+/** Maps a runtime start failure to Docker's exit code for `docker run`. */
+function startFailureExitCode(message: string): number {
+  if (/executable file not found|no such file or directory/i.test(message)) return 127;
+  if (/permission denied/i.test(message)) return 126;
+  return 128;
+}
+
+/**
+ * Container lifecycle: create → start → stop/kill → remove, plus attach, logs, wait and
+ * the file-system verbs. Operations on one container are serialized by a per-id mutex,
+ * so concurrent API calls cannot interleave check-then-act sequences.
+ */
+export class ContainerService {
+  private readonly lock = new KeyedMutex();
+  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly pendingAttaches = new Map<string, MonitorAttachSession[]>();
+  /** The daemon's own connection to each running container's monitor, for exit events. */
+  private readonly controls = new Map<string, MonitorConnection>();
+  private readonly taskPaths = new Map<string, TaskPaths>();
+  /** Set at daemon shutdown: monitor connections close, but the containers live on. */
+  private detached = false;
+
+  constructor(private readonly deps: ContainerServiceDeps) {}
+
+  get store(): ContainerStore {
+    return this.deps.store;
+  }
+
+  // ---- create -------------------------------------------------------------------------
+
+  async create(name: string | undefined, request: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
+    const { store, images, rootfs } = this.deps;
+    const imageRef = request.Image;
+    if (!imageRef) throw invalidArgument('config cannot be empty in order to create a container');
+    const hostConfig: HostConfig = { ...(request.HostConfig ?? {}) };
+    normalizeNetworkMode(hostConfig.NetworkMode);
+    for (const bind of hostConfig.Binds ?? []) parseBind(bind);
+    if (hostConfig.AutoRemove && hostConfig.RestartPolicy?.Name && !['', 'no'].includes(hostConfig.RestartPolicy.Name)) {
+      throw invalidArgument("can't create 'AutoRemove' container with restart policy");
+    }
+    const image = await images.resolve(imageRef);
+    const { HostConfig: _h, NetworkingConfig: _n, ...configRequest } = request;
+    const config = mergeImageConfig(configRequest, image.config);
+    const argv = processArgs(config);
+
+    const id = newContainerId();
+    const containerName = validateContainerName(name && name.length > 0 ? name : generateName((n) => store.find(n) !== undefined));
+    store.reserveName(containerName, id);
+    try {
+      const chainId = await images.ensureUnpacked(image);
+      config.Hostname = config.Hostname || id.slice(0, 12);
+      config.Image = imageRef;
+      const record: Container = {
+        Id: id,
+        Name: containerName,
+        Created: nowRfc3339(),
+        ImageName: imageRef,
+        ImageId: image.id,
+        ImageChainId: chainId,
+        Path: argv[0]!,
+        Args: argv.slice(1),
+        Config: config,
+        HostConfig: hostConfig,
+        State: newContainerState(),
+        RestartCount: 0,
+      };
+      await rootfs.create(id, chainId as ContainerRecord['ImageChainId'] as never);
+      await store.save(record as ContainerRecord);
+      this.deps.events.publish('container', 'create', id, { image: imageRef, name: containerName.slice(1) });
+      return { Id: id, Warnings: [] };
+    } catch (err) {
+      store.releaseName(containerName, id);
+      await rootfs.remove(id).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  // ---- start --------------------------------------------------------------------------
+
+  start(ref: string): Promise<void> {
+    const container = this.get(ref);
+    return this.lock.run(container.Id, () => this.startLocked(container.Id));
+  }
+
+  private async startLocked(id: string): Promise<void> {
+    const container = this.get(id);
+    if (container.State.Status === 'running' || container.State.Status === 'paused') {
+      throw notModified('container already started');
+    }
+    const { rootfs, runtime, store } = this.deps;
+    const containerDir = store.dir(id);
+    await runtime.delete(id).catch(() => undefined);
+    const mountPoint = await rootfs.mount(id);
+    let paths: TaskPaths | undefined;
+    try {
+      const spec = await prepareRuntimeSpec({ container, containerDir, rootfsPath: mountPoint, volumes: this.deps.volumes });
+      await fs.rm(path.join(containerDir, 'exit.json'), { force: true });
+      paths = await runtime.create({
+        id,
+        bundleDir: path.join(containerDir, 'bundle'),
+        spec,
+        tty: Boolean(container.Config.Tty),
+        openStdin: Boolean(container.Config.OpenStdin),
+        logPath: path.join(containerDir, 'container.log'),
+        exitFile: path.join(containerDir, 'exit.json'),
+      });
+      this.taskPaths.set(id, paths);
+      for (const session of this.pendingAttaches.get(id) ?? []) {
+        session.bind(await MonitorConnection.connect(paths.socketPath));
+      }
+      this.pendingAttaches.delete(id);
+      const control = await MonitorConnection.connect(paths.socketPath);
+      const exited = control.waitExited();
+      control.start();
+      const pid = await control.waitStarted();
+      this.watchExit(id, control, exited);
+      container.State = {
+        ...container.State,
+        Status: 'running',
+        Pid: pid,
+        ExitCode: 0,
+        Error: '',
+        StartedAt: nowRfc3339(),
+        FinishedAt: ZERO_TIME,
+      };
+      await store.save(container as ContainerRecord);
+      this.deps.events.publish('container', 'start', id, this.eventAttributes(container));
+    } catch (err) {
+      const message = messageOf(err);
+      for (const session of this.pendingAttaches.get(id) ?? []) session.finish();
+      this.pendingAttaches.delete(id);
+      await runtime.delete(id).catch(() => undefined);
+      await rootfs.unmount(id).catch(() => undefined);
+      container.State = { ...container.State, Status: 'exited', Pid: 0, ExitCode: startFailureExitCode(message), Error: message, FinishedAt: nowRfc3339() };
+      await store.save(container as ContainerRecord);
+      this.notifyWaiters(container, 'exit');
+      if (errorKind(err) !== undefined) throw err;
+      throw new EngineError(/executable file not found|no such file or directory|permission denied/i.test(message) ? 'InvalidArgument' : 'Internal', message, { cause: err });
+    }
+  }
+
+  private watchExit(id: string, control: MonitorConnection, exited: Promise<ExitStatus>): void {
+    this.controls.set(id, control);
+    let handled = false;
+    const onGone = async (status: ExitStatus | undefined) => {
+      if (handled || this.detached) return;
+      handled = true;
+      this.controls.delete(id);
+      control.close();
+      await this.handleExit(id, status).catch((err: unknown) => this.deps.logger.error('handling container exit failed', { id, error: messageOf(err) }));
+    };
+    exited.then((status) => onGone(status), () => onGone(undefined));
+    control.on('close', () => void onGone(undefined));
+  }
+
+  /** Records an exit (status from the monitor, or from its exit file if the connection dropped). */
+  private handleExit(id: string, status: ExitStatus | undefined): Promise<void> {
+    return this.lock.run(id, async () => {
+      const container = this.deps.store.find(id) as Container | undefined;
+      if (!container || (container.State.Status !== 'running' && container.State.Status !== 'paused')) return;
+      const final = status ?? (await this.readExitFile(id));
+      await this.deps.runtime.delete(id).catch(() => undefined);
+      await this.deps.rootfs.unmount(id).catch((err: unknown) => this.deps.logger.warn('unmount failed', { id, error: messageOf(err) }));
+      this.taskPaths.delete(id);
+      container.State = {
+        ...container.State,
+        Status: 'exited',
+        Pid: 0,
+        ExitCode: final?.exitCode ?? 255,
+        Error: final ? (final.error ?? '') : 'container monitor exited unexpectedly',
+        FinishedAt: final?.finishedAt ?? nowRfc3339(),
+      };
+      await this.deps.store.save(container as ContainerRecord);
+      this.deps.events.publish('container', 'die', id, { ...this.eventAttributes(container), exitCode: String(container.State.ExitCode) });
+      this.notifyWaiters(container, 'exit');
+      if (container.HostConfig.AutoRemove) {
+        await this.removeLocked(id, { force: true, volumes: true });
+      }
+    });
+  }
+
+  private async readExitFile(id: string): Promise<ExitStatus | undefined> {
+    try {
+      return JSON.parse(await fs.readFile(path.join(this.deps.store.dir(id), 'exit.json'), 'utf8')) as ExitStatus;
+    } catch (err) {
+      if (isENOENT(err)) return undefined;
+      throw err;
+    }
+  }
+
+  // ---- stop / kill / restart / pause --------------------------------------------------
+
+  stop(ref: string, options: { signal?: string; timeout?: number } = {}): Promise<void> {
+    const container = this.get(ref);
+    return this.lock.run(container.Id, () => this.stopLocked(container.Id, options));
+  }
+
+  private async stopLocked(id: string, options: { signal?: string; timeout?: number }): Promise<void> {
+    const container = this.get(id);
+    if (container.State.Status !== 'running' && container.State.Status !== 'paused') throw notModified('container already stopped');
+    container.HasBeenManuallyStopped = true;
+    const signal = options.signal || container.Config.StopSignal || 'SIGTERM';
+    const timeout = options.timeout ?? container.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_SECONDS;
+    const exited = this.exitPromise(id);
+    if (container.State.Status === 'paused') await this.deps.runtime.resume(id).catch(() => undefined);
+    await this.deps.runtime.kill(id, signal).catch(() => undefined);
+    const stoppedInTime = timeout < 0 ? await exited.then(() => true) : await Promise.race([exited.then(() => true), delay(timeout * 1000).then(() => false)]);
+    if (!stoppedInTime) {
+      await this.deps.runtime.kill(id, 'SIGKILL').catch(() => undefined);
+      await exited;
+    }
+    this.deps.events.publish('container', 'stop', id, this.eventAttributes(container));
+  }
+
+  /** Resolves when the control connection reports the exit (outside the container lock). */
+  private exitPromise(id: string): Promise<void> {
+    const control = this.controls.get(id);
+    if (!control) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => resolve();
+      control.once('exited', done);
+      control.once('close', done);
+    }).then(() => this.waitForStatus(id));
+  }
+
+  /** Waits until handleExit has recorded the exit (it runs under the lock we may hold). */
+  private async waitForStatus(id: string): Promise<void> {
+    for (let i = 0; i < 200; i++) {
+      const container = this.deps.store.find(id);
+      if (!container || (container.State.Status !== 'running' && container.State.Status !== 'paused')) return;
+      await delay(5);
+    }
+  }
+
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const container = this.get(ref);
+    const number = this.deps.runtime.parseSignal(signal);
+    await this.lock.run(container.Id, async () => {
+      if (container.State.Status !== 'running' && container.State.Status !== 'paused') {
+        throw conflict(`Cannot kill container: ${ref}: Container ${container.Id} is not running`);
+      }
+      if (number === 9 || number === 15) container.HasBeenManuallyStopped = true;
+      await this.deps.runtime.kill(container.Id, number);
+      this.deps.events.publish('container', 'kill', container.Id, { ...this.eventAttributes(container), signal: String(number) });
+    });
+  }
+
+  async restart(ref: string, options: { signal?: string; timeout?: number } = {}): Promise<void> {
+    const container = this.get(ref);
+    await this.lock.run(container.Id, async () => {
+      if (container.State.Status === 'running' || container.State.Status === 'paused') {
+        await this.stopLocked(container.Id, options);
+      }
+      await this.waitForExitRecorded(container.Id);
+    });
+    await this.start(container.Id);
+    this.deps.events.publish('container', 'restart', container.Id, this.eventAttributes(container));
+  }
+
+  private async waitForExitRecorded(id: string): Promise<void> {
+    await this.waitForStatus(id);
+  }
+
+  async pause(ref: string): Promise<void> {
+    const container = this.get(ref);
+    await this.lock.run(container.Id, async () => {
+      if (container.State.Status === 'paused') throw conflict(`Container ${container.Id} is already paused`);
+      if (container.State.Status !== 'running') throw conflict(`Container ${container.Id} is not running`);
+      await this.deps.runtime.pause(container.Id);
+      container.State = { ...container.State, Status: 'paused' };
+      await this.deps.store.save(container as ContainerRecord);
+      this.deps.events.publish('container', 'pause', container.Id, this.eventAttributes(container));
+    });
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const container = this.get(ref);
+    await this.lock.run(container.Id, async () => {
+      if (container.State.Status !== 'paused') throw conflict(`Container ${container.Id} is not paused`);
+      await this.deps.runtime.resume(container.Id);
+      container.State = { ...container.State, Status: 'running' };
+      await this.deps.store.save(container as ContainerRecord);
+      this.deps.events.publish('container', 'unpause', container.Id, this.eventAttributes(container));
+    });
+  }
+
+  // ---- remove / rename ----------------------------------------------------------------
+
+  async remove(ref: string, options: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    const container = this.get(ref);
+    if (container.State.Status === 'running' || container.State.Status === 'paused') {
+      if (!options.force) {
+        throw conflict(
+          `You cannot remove a ${container.State.Status} container ${container.Id}. ${container.State.Status === 'paused' ? 'Unpause and then stop' : 'Stop'} the container before attempting removal or force remove`,
+        );
+      }
+      await this.lock.run(container.Id, async () => {
+        if (container.State.Status === 'paused') await this.deps.runtime.resume(container.Id).catch(() => undefined);
+        const exited = this.exitPromise(container.Id);
+        await this.deps.runtime.kill(container.Id, 'SIGKILL').catch(() => undefined);
+        container.HasBeenManuallyStopped = true;
+        await exited;
+      });
+    }
+    await this.lock.run(container.Id, () => this.removeLocked(container.Id, options));
+  }
+
+  private async removeLocked(id: string, options: { force?: boolean; volumes?: boolean }): Promise<void> {
+    const container = this.deps.store.find(id) as Container | undefined;
+    if (!container) return;
+    const { runtime, rootfs, store } = this.deps;
+    await runtime.delete(id).catch(() => undefined);
+    await rootfs.unmount(id);
+    await store.delete(id);
+    await rootfs.remove(id);
+    this.deps.events.publish('container', 'destroy', id, this.eventAttributes(container));
+    this.notifyWaiters(container, 'removed');
+  }
+
+  async rename(ref: string, newName: string): Promise<void> {
+    const container = this.get(ref);
+    const name = validateContainerName(newName);
+    await this.lock.run(container.Id, async () => {
+      if (name === container.Name) throw conflict(`Renaming a container with the same name as its current name`);
+      const old = container.Name;
+      this.deps.store.reserveName(name, container.Id);
+      container.Name = name;
+      try {
+        await this.deps.store.save(container as ContainerRecord);
+      } catch (err) {
+        container.Name = old;
+        this.deps.store.releaseName(name, container.Id);
+        throw err;
+      }
+      this.deps.store.releaseName(old, container.Id);
+      this.deps.events.publish('container', 'rename', container.Id, { ...this.eventAttributes(container), oldName: old });
+    });
+  }
+
+  /** Changes resource limits (and the restart policy); a running container gets them at once. */
+  async update(ref: string, body: ContainerUpdateRequest): Promise<{ Warnings: string[] }> {
+    const container = this.get(ref);
+    return this.lock.run(container.Id, async () => {
+      const { RestartPolicy, ...resources } = body;
+      const updated: HostConfig = { ...container.HostConfig, ...resources };
+      if (RestartPolicy) {
+        if (updated.AutoRemove && RestartPolicy.Name && RestartPolicy.Name !== 'no') {
+          throw invalidArgument('Restart policy cannot be updated because AutoRemove is enabled for the container');
+        }
+        updated.RestartPolicy = RestartPolicy;
+      }
+      if (container.State.Status === 'running' || container.State.Status === 'paused') {
+        await this.deps.runtime.update(container.Id, resources);
+      }
+      container.HostConfig = updated;
+      await this.deps.store.save(container as ContainerRecord);
+      this.deps.events.publish('container', 'update', container.Id, this.eventAttributes(container));
+      return { Warnings: [] };
+    });
+  }
+
+  // ---- wait / attach / logs / resize --------------------------------------------------
+
+  wait(ref: string, condition: WaitCondition = 'not-running'): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
+    const container = this.get(ref);
+    const running = container.State.Status === 'running' || container.State.Status === 'paused';
+    if (condition === 'not-running' && !running) {
+      return Promise.resolve({ StatusCode: container.State.ExitCode, Error: null });
+    }
+    return new Promise((resolve) => {
+      const list = this.waiters.get(container.Id) ?? [];
+      list.push({ condition, resolve });
+      this.waiters.set(container.Id, list);
+    });
+  }
+
+  private notifyWaiters(container: Container, event: 'exit' | 'removed'): void {
+    const list = this.waiters.get(container.Id);
+    if (!list) return;
+    const result = { StatusCode: container.State.ExitCode, Error: container.State.Error ? { Message: container.State.Error } : null };
+    const remaining = list.filter((waiter) => {
+      const fires = event === 'removed' || waiter.condition !== 'removed';
+      if (fires) waiter.resolve(result);
+      return !fires;
+    });
+    if (remaining.length > 0) this.waiters.set(container.Id, remaining);
+    else this.waiters.delete(container.Id);
+  }
+
+  async attach(ref: string, options: { stdin?: boolean; stdout?: boolean; stderr?: boolean; detachKeys?: string }): Promise<AttachSession> {
+    const container = this.get(ref);
+    const config = container.Config;
+    let detachKeys: Buffer | undefined;
+    try {
+      detachKeys = parseDetachKeys(options.detachKeys || 'ctrl-p,ctrl-q');
+    } catch (err) {
+      throw invalidArgument(messageOf(err));
+    }
+    const session = new MonitorAttachSession(Boolean(config.Tty), {
+      stdin: Boolean(options.stdin && config.OpenStdin),
+      stdout: options.stdout !== false,
+      stderr: options.stderr !== false,
+      closeStdinOnEnd: Boolean(config.StdinOnce),
+      detachKeys: config.Tty ? detachKeys : undefined,
+    });
+    const paths = this.taskPaths.get(container.Id);
+    if ((container.State.Status === 'running' || container.State.Status === 'paused') && paths) {
+      session.bind(await MonitorConnection.connect(paths.socketPath));
+    } else {
+      const list = this.pendingAttaches.get(container.Id) ?? [];
+      list.push(session);
+      this.pendingAttaches.set(container.Id, list);
+      session.output.on('close', () => {
+        const current = this.pendingAttaches.get(container.Id);
+        if (current) this.pendingAttaches.set(container.Id, current.filter((s) => s !== session));
+      });
+    }
+    this.deps.events.publish('container', 'attach', container.Id, this.eventAttributes(container));
+    return session;
+  }
+
+  async resize(ref: string, height: number, width: number): Promise<void> {
+    const container = this.get(ref);
+    if (container.State.Status !== 'running' && container.State.Status !== 'paused') {
+      throw conflict(`Container ${container.Id} is not running`);
+    }
+    const paths = this.taskPaths.get(container.Id);
+    if (!paths) return;
+    const control = this.controls.get(container.Id);
+    control?.resize(height, width);
+  }
+
+  logs(ref: string, options: { follow?: boolean; since?: number; until?: number; tail?: number | 'all'; stdout?: boolean; stderr?: boolean; signal?: AbortSignal }): LogSession {
+    const container = this.get(ref);
+    if (!options.stdout && !options.stderr) throw invalidArgument('You must choose at least one stream');
+    const logPath = path.join(this.deps.store.dir(container.Id), 'container.log');
+    const isDone = () => {
+      const current = this.deps.store.find(container.Id);
+      return !current || (current.State.Status !== 'running' && current.State.Status !== 'paused');
+    };
+    const source = readLog(logPath, { follow: options.follow, since: options.since, until: options.until, tail: options.tail, signal: options.signal, isDone });
+    const wantStdout = options.stdout !== false;
+    const wantStderr = options.stderr !== false;
+    async function* lines() {
+      try {
+        for await (const entry of source) {
+          if ((entry.stream === 'stdout' && !wantStdout) || (entry.stream === 'stderr' && !wantStderr)) continue;
+          yield { stream: entry.stream, time: formatRfc3339Nano(entry.timeNanos), line: entry.line };
+        }
+      } catch (err) {
+        if (!isENOENT(err)) throw err;
+      }
+    }
+    return { tty: Boolean(container.Config.Tty), lines: lines() };
+  }
+
+  // ---- file system views --------------------------------------------------------------
+
+  async changes(ref: string): Promise<Change[]> {
+    const container = this.get(ref);
+    return this.deps.rootfs.changes(container.Id);
+  }
+
+  /** Runs `fn` with the container's root file system mounted (mounting it for a stopped container). */
+  async withRootfs<T>(ref: string, fn: (root: string, container: Container) => Promise<T>): Promise<T> {
+    const container = this.get(ref);
+    const running = () => container.State.Status === 'running' || container.State.Status === 'paused';
+    const root = await this.lock.run(container.Id, () => this.deps.rootfs.mount(container.Id));
+    try {
+      return await fn(root, container);
+    } finally {
+      await this.lock.run(container.Id, async () => {
+        if (!running()) await this.deps.rootfs.unmount(container.Id).catch(() => undefined);
+      });
+    }
+  }
+
+  async exportStream(ref: string, makeTar: (root: string) => Readable): Promise<Readable> {
+    const container = this.get(ref);
+    const root = await this.lock.run(container.Id, () => this.deps.rootfs.mount(container.Id));
+    const stream = makeTar(root);
+    const release = () => {
+      void this.lock.run(container.Id, async () => {
+        if (container.State.Status !== 'running' && container.State.Status !== 'paused') await this.deps.rootfs.unmount(container.Id).catch(() => undefined);
+      });
+    };
+    stream.once('close', release);
+    this.deps.events.publish('container', 'export', container.Id, this.eventAttributes(container));
+    return stream;
+  }
+
+  async top(ref: string): Promise<number[]> {
+    const container = this.get(ref);
+    if (container.State.Status !== 'running' && container.State.Status !== 'paused') {
+      throw conflict(`Container ${container.Id} is not running`);
+    }
+    return this.deps.runtime.top(container.Id);
+  }
+
+  // ---- queries ------------------------------------------------------------------------
+
+  get(ref: string): Container {
+    return this.deps.store.get(ref) as Container;
+  }
+
+  list(): Container[] {
+    return this.deps.store.list() as Container[];
+  }
+
+  isImageInUse(imageId: string): boolean {
+    return this.list().some((c) => c.ImageId === imageId);
+  }
+
+  chainIdsInUse(): Set<string> {
+    return new Set(this.list().flatMap((c) => (c.ImageChainId ? [c.ImageChainId] : [])));
+  }
+
+  async prune(filter: (c: Container) => boolean = () => true): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (const container of this.list()) {
+      if (container.State.Status === 'running' || container.State.Status === 'paused' || !filter(container)) continue;
+      const size = await this.rwSize(container.Id);
+      await this.remove(container.Id, {});
+      deleted.push(container.Id);
+      reclaimed += size;
+    }
+    return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
+  }
+
+  async rwSize(id: string): Promise<number> {
+    return directorySize(path.join(path.dirname(this.deps.rootfs.mountPoint(id)), 'upper'));
+  }
+
+  socketPathOf(id: string): string | undefined {
+    return this.taskPaths.get(id)?.socketPath;
+  }
+
+  eventAttributes(container: Container): Record<string, string> {
+    return { image: container.ImageName, name: container.Name.slice(1), ...(container.Config.Labels ?? {}) };
+  }
+
+  // ---- daemon start / stop ------------------------------------------------------------
+
+  /**
+   * Re-adopts containers after a daemon (re)start: a running container whose monitor still
+   * listens is watched again; one whose monitor is gone gets its exit status from the exit
+   * file (or is marked dead).
+   */
+  async restore(): Promise<void> {
+    for (const container of this.list()) {
+      if (container.State.Status !== 'running' && container.State.Status !== 'paused') {
+        await this.deps.rootfs.unmount(container.Id).catch(() => undefined);
+        continue;
+      }
+      const paths = this.deps.runtime.pathsFor(container.Id);
+      try {
+        const control = await MonitorConnection.connect(paths.socketPath);
+        this.taskPaths.set(container.Id, paths);
+        this.watchExit(container.Id, control, control.waitExited());
+        this.deps.logger.info('re-adopted running container', { id: container.Id });
+      } catch {
+        await this.handleExit(container.Id, await this.readExitFile(container.Id));
+      }
+    }
+  }
+
+  /** Closes the daemon's monitor connections; containers keep running. */
+  detachAll(): void {
+    this.detached = true;
+    for (const control of this.controls.values()) {
+      control.removeAllListeners('close');
+      control.removeAllListeners('exited');
+      control.close();
+    }
+    this.controls.clear();
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

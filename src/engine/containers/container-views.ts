@@ -1,0 +1,224 @@
+import * as path from 'node:path';
+import type { ContainerInspect, ContainerSummary, MountPoint } from '../../api/types/containers';
+import type { Filters } from '../../api/types/common';
+import { invalidArgument } from '../../errors';
+import type { Container } from './container-service';
+import { normalizeNetworkMode, parseBind } from './create-config';
+
+/** Docker's human status column: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". */
+export function humanStatus(container: Container, now = Date.now()): string {
+  const state = container.State;
+  switch (state.Status) {
+    case 'running':
+      return `Up ${humanDuration(now - Date.parse(state.StartedAt))}`;
+    case 'paused':
+      return `Up ${humanDuration(now - Date.parse(state.StartedAt))} (Paused)`;
+    case 'exited':
+      if (state.FinishedAt.startsWith('0001')) return 'Created';
+      return `Exited (${state.ExitCode}) ${humanDuration(now - Date.parse(state.FinishedAt))} ago`;
+    case 'created':
+      return 'Created';
+    case 'removing':
+      return 'Removal In Progress';
+    case 'dead':
+      return 'Dead';
+    default:
+      return state.Status;
+  }
+}
+
+/** go-units HumanDuration, which docker uses for its status column. */
+export function humanDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.round(seconds / 3600);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(hours / 24 / 365)} years`;
+}
+
+function shellQuoteForList(args: string[]): string {
+  return args.join(' ');
+}
+
+export function mountPoints(container: Container, volumeDataPath: (name: string) => string): MountPoint[] {
+  const points: MountPoint[] = [];
+  for (const spec of container.HostConfig.Binds ?? []) {
+    const bind = parseBind(spec);
+    const mode = spec.split(':')[2] ?? '';
+    if (bind.type === 'bind') {
+      points.push({ Type: 'bind', Source: bind.source, Destination: bind.destination, Mode: mode, RW: !bind.readonly, Propagation: 'rprivate' });
+    } else {
+      points.push({ Type: 'volume', Name: bind.source, Source: volumeDataPath(bind.source), Destination: bind.destination, Driver: 'local', Mode: mode || 'z', RW: !bind.readonly, Propagation: '' });
+    }
+  }
+  for (const mount of container.HostConfig.Mounts ?? []) {
+    points.push({
+      Type: mount.Type ?? 'bind',
+      Source: mount.Type === 'volume' && mount.Source ? volumeDataPath(mount.Source) : (mount.Source ?? ''),
+      Destination: mount.Target ?? '',
+      Mode: '',
+      RW: !mount.ReadOnly,
+      Propagation: mount.Type === 'bind' ? 'rprivate' : '',
+      ...(mount.Type === 'volume' ? { Name: mount.Source, Driver: 'local' } : {}),
+    });
+  }
+  return points;
+}
+
+function networkName(container: Container): string {
+  const mode = normalizeNetworkMode(container.HostConfig.NetworkMode);
+  return mode === 'default' ? 'bridge' : mode;
+}
+
+function networks(container: Container) {
+  return {
+    [networkName(container)]: {
+      IPAMConfig: null,
+      Links: null,
+      Aliases: null,
+      NetworkID: '',
+      EndpointID: '',
+      Gateway: '',
+      IPAddress: '',
+      IPPrefixLen: 0,
+      IPv6Gateway: '',
+      GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0,
+      MacAddress: '',
+      DriverOpts: null,
+    },
+  };
+}
+
+export function toSummary(container: Container, volumeDataPath: (name: string) => string): ContainerSummary {
+  return {
+    Id: container.Id,
+    Names: [container.Name],
+    Image: container.ImageName,
+    ImageID: container.ImageId,
+    Command: shellQuoteForList([container.Path, ...container.Args]),
+    Created: Math.floor(Date.parse(container.Created) / 1000),
+    Ports: [],
+    Labels: container.Config.Labels ?? {},
+    State: container.State.Status,
+    Status: humanStatus(container),
+    HostConfig: { NetworkMode: container.HostConfig.NetworkMode || 'default' },
+    NetworkSettings: { Networks: networks(container) },
+    Mounts: mountPoints(container, volumeDataPath),
+  };
+}
+
+export interface InspectPaths {
+  containerDir: string;
+  rootfs: { upper: string; merged: string; lower: string; work: string };
+}
+
+export function toInspect(container: Container, paths: InspectPaths, volumeDataPath: (name: string) => string, execIds: string[]): ContainerInspect {
+  const state = container.State;
+  return {
+    Id: container.Id,
+    Created: container.Created,
+    Path: container.Path,
+    Args: container.Args,
+    State: {
+      Status: state.Status,
+      Running: state.Status === 'running' || state.Status === 'paused',
+      Paused: state.Status === 'paused',
+      Restarting: state.Status === 'restarting',
+      OOMKilled: state.OOMKilled,
+      Dead: state.Status === 'dead',
+      Pid: state.Pid,
+      ExitCode: state.ExitCode,
+      Error: state.Error,
+      StartedAt: state.StartedAt,
+      FinishedAt: state.FinishedAt,
+    },
+    Image: container.ImageId,
+    ResolvConfPath: path.join(paths.containerDir, 'resolv.conf'),
+    HostnamePath: path.join(paths.containerDir, 'hostname'),
+    HostsPath: path.join(paths.containerDir, 'hosts'),
+    LogPath: path.join(paths.containerDir, 'container.log'),
+    Name: container.Name,
+    RestartCount: container.RestartCount,
+    Driver: 'overlay2',
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: execIds.length > 0 ? execIds : null,
+    HostConfig: {
+      NetworkMode: 'default',
+      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+      LogConfig: { Type: 'local', Config: {} },
+      ...container.HostConfig,
+    },
+    GraphDriver: {
+      Name: 'overlay2',
+      Data: { LowerDir: paths.rootfs.lower, MergedDir: paths.rootfs.merged, UpperDir: paths.rootfs.upper, WorkDir: paths.rootfs.work },
+    },
+    Mounts: mountPoints(container, volumeDataPath),
+    Config: container.Config,
+    NetworkSettings: {
+      Bridge: '',
+      SandboxID: '',
+      Ports: {},
+      SandboxKey: state.Pid > 0 && networkName(container) !== 'host' ? `/proc/${state.Pid}/ns/net` : '',
+      Networks: networks(container),
+    },
+  };
+}
+
+/** Applies `docker ps --filter` (id, name, status, label, exited, ancestor, before, since). */
+export function containerFilter(filters: Filters, lookup: (ref: string) => Container | undefined, imageMatches: (c: Container, ref: string) => boolean) {
+  const known = new Set(['id', 'name', 'status', 'label', 'exited', 'ancestor', 'before', 'since', 'volume', 'network', 'health', 'isolation', 'is-task', 'publish', 'expose']);
+  for (const key of Object.keys(filters)) {
+    if (!known.has(key)) throw invalidArgument(`invalid filter '${key}'`);
+  }
+  const statuses = filters.status ?? [];
+  for (const status of statuses) {
+    if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(status)) {
+      throw invalidArgument(`invalid filter 'status=${status}'`);
+    }
+  }
+  const exited = (filters.exited ?? []).map((value) => {
+    const code = Number(value);
+    if (!Number.isInteger(code)) throw invalidArgument(`invalid filter 'exited=${value}'`);
+    return code;
+  });
+  const createdOf = (ref: string, key: string) => {
+    const other = lookup(ref);
+    if (!other) throw invalidArgument(`invalid filter '${key}=${ref}': No such container: ${ref}`);
+    return Date.parse(other.Created);
+  };
+  const before = filters.before?.map((ref) => createdOf(ref, 'before'));
+  const since = filters.since?.map((ref) => createdOf(ref, 'since'));
+  return (container: Container): boolean => {
+    if (filters.id?.length && !filters.id.some((id) => container.Id.startsWith(id))) return false;
+    if (filters.name?.length && !filters.name.some((n) => new RegExp(n).test(container.Name.slice(1)) || container.Name === n)) return false;
+    if (statuses.length && !statuses.includes(container.State.Status)) return false;
+    if (exited.length && (container.State.Status !== 'exited' || !exited.includes(container.State.ExitCode))) return false;
+    if (filters.label?.length) {
+      const labels = container.Config.Labels ?? {};
+      for (const label of filters.label) {
+        const eq = label.indexOf('=');
+        const key = eq < 0 ? label : label.slice(0, eq);
+        if (!(key in labels)) return false;
+        if (eq >= 0 && labels[key] !== label.slice(eq + 1)) return false;
+      }
+    }
+    if (filters.ancestor?.length && !filters.ancestor.some((ref) => imageMatches(container, ref))) return false;
+    const created = Date.parse(container.Created);
+    if (before?.length && !before.every((t) => created < t)) return false;
+    if (since?.length && !since.every((t) => created > t)) return false;
+    return true;
+  };
+}

@@ -1,0 +1,240 @@
+import type { Readable } from 'node:stream';
+import type {
+  ArchiveGetResult,
+  ArchivePutOptions,
+  AttachOptions,
+  CommitOptions,
+  ContainerListOptions,
+  ContainersBackend,
+  LogsOptions,
+  WaitHandle,
+} from '../../api/backend';
+import type { Filters } from '../../api/types/common';
+import type {
+  ContainerChangeResponseItem,
+  ContainerCreateRequest,
+  ContainerCreateResponse,
+  ContainerInspect,
+  ContainerPruneResponse,
+  ContainerSummary,
+  ContainerTopResponse,
+  ContainerUpdateRequest,
+  ContainerUpdateResponse,
+  PathStat,
+  WaitCondition,
+} from '../../api/types/containers';
+import { conflict, invalidArgument, isENOENT, isNotFound, notFound } from '../../errors';
+import { run } from '../../util/exec';
+import { archivePath, extractArchive, exportRootfs, statPath } from '../../archive';
+import type { AttachSession, LogSession } from '../streams';
+import type { Container, ContainerService } from './container-service';
+import { containerFilter, toInspect, toSummary } from './container-views';
+import type { LocalVolumes } from '../../volumes/local-volumes';
+import type { OverlayRootfsStore } from '../../snapshots/overlay/rootfs-store';
+
+/** What commit needs from the image side. */
+export interface ImageCommitter {
+  commitContainer(options: {
+    container: Container;
+    diffTar: Readable;
+    repo?: string;
+    tag?: string;
+    comment?: string;
+    author?: string;
+    changes: string[];
+    config?: ContainerCreateRequest;
+  }): Promise<string>;
+  /** True when `ref` names the image `imageId` (by name, tag or id prefix). */
+  matches(imageId: string, ref: string): boolean;
+}
+
+/** Maps the Engine API's container routes onto the container service. */
+export class ContainersBackendImpl implements ContainersBackend {
+  constructor(
+    private readonly service: ContainerService,
+    private readonly deps: { volumes: LocalVolumes; rootfs: OverlayRootfsStore; images: ImageCommitter; execIdsOf: (id: string) => string[] },
+  ) {}
+
+  create(name: string | undefined, body: ContainerCreateRequest, opts: { platform?: string }): Promise<ContainerCreateResponse> {
+    if (opts.platform && !/^linux(\/(amd64|x86_64))?$/.test(opts.platform)) {
+      throw invalidArgument(`image with reference ${body.Image ?? ''} was found but does not match the specified platform: wanted ${opts.platform}, actual: linux/amd64`);
+    }
+    return this.service.create(name, body);
+  }
+
+  start(id: string): Promise<void> {
+    return this.service.start(id);
+  }
+
+  stop(id: string, opts: { signal?: string; timeout?: number }): Promise<void> {
+    return this.service.stop(id, opts);
+  }
+
+  restart(id: string, opts: { signal?: string; timeout?: number }): Promise<void> {
+    return this.service.restart(id, opts);
+  }
+
+  kill(id: string, signal?: string): Promise<void> {
+    return this.service.kill(id, signal || 'SIGKILL');
+  }
+
+  async wait(id: string, condition: WaitCondition, _signal: AbortSignal): Promise<WaitHandle> {
+    this.service.get(id);
+    return { result: this.service.wait(id, condition) };
+  }
+
+  remove(id: string, opts: { force: boolean; volumes: boolean; link: boolean }): Promise<void> {
+    if (opts.link) throw invalidArgument('Conflict, cannot remove the default link name of the container');
+    return this.service.remove(id, opts);
+  }
+
+  async list(opts: ContainerListOptions): Promise<ContainerSummary[]> {
+    const matches = containerFilter(opts.filters, (ref) => this.service.store.find(ref) as Container | undefined, (c, ref) => this.deps.images.matches(c.ImageId, ref));
+    let containers = this.service
+      .list()
+      .filter((c) => opts.all || c.State.Status === 'running' || c.State.Status === 'paused' || opts.filters.status !== undefined || opts.limit !== undefined)
+      .filter(matches)
+      .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
+    if (opts.limit !== undefined && opts.limit > 0) containers = containers.slice(0, opts.limit);
+    const summaries = containers.map((c) => toSummary(c, (name) => this.deps.volumes.dataPath(name)));
+    if (opts.size) {
+      for (const summary of summaries) summary.SizeRw = await this.service.rwSize(summary.Id);
+    }
+    return summaries;
+  }
+
+  async inspect(id: string, opts: { size: boolean }): Promise<ContainerInspect> {
+    const container = this.service.get(id);
+    const rootfs = this.deps.rootfs.paths(container.Id);
+    const lower = (await this.deps.rootfs.lowerDirsOf(container.Id).catch(() => [])).join(':');
+    const result = toInspect(
+      container,
+      { containerDir: this.service.store.dir(container.Id), rootfs: { ...rootfs, lower } },
+      (name) => this.deps.volumes.dataPath(name),
+      this.deps.execIdsOf(container.Id),
+    );
+    if (opts.size) result.SizeRw = await this.service.rwSize(container.Id);
+    return result;
+  }
+
+  async logs(id: string, opts: LogsOptions): Promise<LogSession> {
+    return this.service.logs(id, opts);
+  }
+
+  attach(id: string, opts: AttachOptions): Promise<AttachSession> {
+    return this.service.attach(id, opts);
+  }
+
+  resize(id: string, height: number, width: number): Promise<void> {
+    return this.service.resize(id, height, width);
+  }
+
+  async top(id: string, psArgs: string): Promise<ContainerTopResponse> {
+    const pids = new Set((await this.service.top(id)).map(String));
+    const args = (psArgs || '-ef').split(/\s+/).filter(Boolean);
+    const { stdout } = await run('ps', args).catch((err: unknown) => {
+      throw invalidArgument(`Error running ps: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    const lines = stdout.toString().split('\n').filter((l) => l.length > 0);
+    const header = lines[0] ?? '';
+    const titles = header.trim().split(/\s+/);
+    const pidIndex = titles.indexOf('PID');
+    if (pidIndex < 0) throw invalidArgument(`Couldn't find PID field in ps output`);
+    const processes: string[][] = [];
+    for (const line of lines.slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (!pids.has(fields[pidIndex] ?? '')) continue;
+      const head = fields.slice(0, titles.length - 1);
+      processes.push([...head, fields.slice(titles.length - 1).join(' ')]);
+    }
+    return { Titles: titles, Processes: processes };
+  }
+
+  changes(id: string): Promise<ContainerChangeResponseItem[]> {
+    return this.service.changes(id);
+  }
+
+  export(id: string): Promise<Readable> {
+    return this.service.exportStream(id, (root) => exportRootfs(root));
+  }
+
+  archiveStat(id: string, path: string): Promise<PathStat> {
+    return this.service.withRootfs(id, async (root) => {
+      try {
+        return statPath(root, path);
+      } catch (err) {
+        if (isNotFound(err) || isENOENT(err)) throw notFound(`Could not find the file ${path} in container ${id}`, err);
+        throw err;
+      }
+    });
+  }
+
+  async archiveGet(id: string, path: string): Promise<ArchiveGetResult> {
+    const stat = await this.archiveStat(id, path);
+    const tar = await this.service.exportStream(id, (root) => archivePath(root, path));
+    return { stat, tar };
+  }
+
+  archivePut(id: string, tar: Readable, opts: ArchivePutOptions): Promise<void> {
+    const container = this.service.get(id);
+    if (container.HostConfig.ReadonlyRootfs) throw conflict('container rootfs is marked read-only');
+    return this.service.withRootfs(id, (root) => extractArchive(root, opts.path, tar, { noOverwriteDirNonDir: opts.noOverwriteDirNonDir, copyUIDGID: opts.copyUIDGID }));
+  }
+
+  pause(id: string): Promise<void> {
+    return this.service.pause(id);
+  }
+
+  unpause(id: string): Promise<void> {
+    return this.service.unpause(id);
+  }
+
+  rename(id: string, newName: string): Promise<void> {
+    return this.service.rename(id, newName);
+  }
+
+  async update(id: string, body: ContainerUpdateRequest): Promise<ContainerUpdateResponse> {
+    return this.service.update(id, body);
+  }
+
+  async commit(opts: CommitOptions): Promise<{ Id: string }> {
+    const container = this.service.get(opts.container);
+    const running = container.State.Status === 'running';
+    if (running && opts.pause) await this.service.pause(container.Id);
+    try {
+      const id = await this.service.withRootfs(container.Id, async () =>
+        this.deps.images.commitContainer({
+          container,
+          diffTar: this.deps.rootfs.diffTar(container.Id),
+          repo: opts.repo,
+          tag: opts.tag,
+          comment: opts.comment,
+          author: opts.author,
+          changes: opts.changes,
+          config: opts.config,
+        }),
+      );
+      return { Id: id };
+    } finally {
+      if (running && opts.pause) await this.service.unpause(container.Id).catch(() => undefined);
+    }
+  }
+
+  async prune(filters: Filters): Promise<ContainerPruneResponse> {
+    const until = filters.until?.[0];
+    const untilMs = until === undefined ? undefined : parseTimestamp(until);
+    const matches = containerFilter({ label: filters.label ?? [] }, () => undefined, () => false);
+    const result = await this.service.prune((c) => matches(c) && (untilMs === undefined || Date.parse(c.Created) < untilMs));
+    return { ContainersDeleted: result.ContainersDeleted.length > 0 ? result.ContainersDeleted : null, SpaceReclaimed: result.SpaceReclaimed };
+  }
+}
+
+/** Docker's timestamp filters: unix seconds, RFC 3339, or a Go duration back from now ("10m"). */
+export function parseTimestamp(value: string): number {
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  const duration = /^(\d+)(s|m|h)$/.exec(value);
+  if (duration) return Date.now() - Number(duration[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[duration[2] as 's' | 'm' | 'h'];
+  const parsed = Date.parse(value);
+  if (Number.isNaN(parsed)) throw invalidArgument(`invalid timestamp: ${value}`);
+  return parsed;
+}

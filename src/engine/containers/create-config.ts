@@ -1,0 +1,105 @@
+import * as path from 'node:path';
+import { invalidArgument } from '../../errors';
+import type { ContainerConfig } from '../../api/types/containers';
+
+export type { ContainerConfig, HostConfig } from '../../api/types/containers';
+
+/** Image config fields that seed a container's config (OCI image config "config"). */
+export interface ImageRuntimeDefaults {
+  Env?: string[] | null;
+  Cmd?: string[] | null;
+  Entrypoint?: string[] | null;
+  WorkingDir?: string;
+  User?: string;
+  StopSignal?: string;
+  Labels?: Record<string, string> | null;
+  ExposedPorts?: Record<string, Record<string, never>> | null;
+  Volumes?: Record<string, Record<string, never>> | null;
+}
+
+function asList(value: string[] | string | null | undefined): string[] | null {
+  // Docker accepts a plain string for Cmd/Entrypoint from old clients: it runs through a shell.
+  if (value === null || value === undefined) return null;
+  return typeof value === 'string' ? ['/bin/sh', '-c', value] : value;
+}
+
+/** Merges `KEY=value` lists; a later entry replaces an earlier one with the same key. */
+export function mergeEnv(base: string[], overrides: string[]): string[] {
+  const result = new Map<string, string>();
+  for (const entry of [...base, ...overrides]) {
+    const key = entry.split('=', 1)[0]!;
+    result.set(key, entry);
+  }
+  return [...result.values()];
+}
+
+/**
+ * Fills a create request's Config from the image, as Docker does: env merged by key, the
+ * image's Cmd dropped when the request sets an Entrypoint, and so on.
+ */
+export function mergeImageConfig(request: ContainerConfig, image: ImageRuntimeDefaults): ContainerConfig {
+  const entrypointOverride = asList(request.Entrypoint);
+  let cmd = asList(request.Cmd);
+  let entrypoint = entrypointOverride;
+  if (entrypoint === null) entrypoint = image.Entrypoint ?? null;
+  if (cmd === null || cmd.length === 0) cmd = entrypointOverride !== null ? null : (image.Cmd ?? null);
+  if (entrypoint !== null && entrypoint.length === 1 && entrypoint[0] === '') entrypoint = null;
+  for (const value of request.Env ?? []) {
+    if (value.startsWith('=') || value === '') throw invalidArgument(`invalid environment variable: ${value}`);
+  }
+  return {
+    ...request,
+    Env: mergeEnv(image.Env ?? [], request.Env ?? []),
+    Cmd: cmd,
+    Entrypoint: entrypoint,
+    WorkingDir: request.WorkingDir || image.WorkingDir || '',
+    User: request.User || image.User || '',
+    StopSignal: request.StopSignal || image.StopSignal || undefined,
+    Labels: { ...(image.Labels ?? {}), ...(request.Labels ?? {}) },
+    ExposedPorts: request.ExposedPorts ?? image.ExposedPorts ?? null,
+    Volumes: request.Volumes ?? image.Volumes ?? null,
+  };
+}
+
+/** The process argv (entrypoint + cmd); refuses an empty one like Docker. */
+export function processArgs(config: ContainerConfig): string[] {
+  const argv = [...(asList(config.Entrypoint) ?? []), ...(asList(config.Cmd) ?? [])];
+  if (argv.length === 0) throw invalidArgument('No command specified');
+  return argv;
+}
+
+export interface ParsedBind {
+  type: 'bind' | 'volume';
+  source: string;
+  destination: string;
+  readonly: boolean;
+}
+
+const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** Parses `-v` binds: `/host:/ctr[:ro|rw]` and `name:/ctr[:ro]` (local named volumes). */
+export function parseBind(spec: string): ParsedBind {
+  const parts = spec.split(':');
+  if (parts.length < 2 || parts.length > 3) throw invalidArgument(`invalid volume specification: '${spec}'`);
+  const [source, destination, mode = 'rw'] = parts as [string, string, string?];
+  if (!path.isAbsolute(destination)) {
+    throw invalidArgument(`invalid volume specification: '${spec}': invalid mount config for type "bind": invalid mount path: '${destination}' mount path must be absolute`);
+  }
+  const options = mode.split(',');
+  for (const option of options) {
+    if (!['ro', 'rw', 'z', 'Z', 'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave', 'nocopy'].includes(option)) {
+      throw invalidArgument(`invalid mode: ${mode}`);
+    }
+  }
+  const readonly = options.includes('ro');
+  if (path.isAbsolute(source)) return { type: 'bind', source: path.normalize(source), destination: path.normalize(destination), readonly };
+  if (!VOLUME_NAME.test(source)) throw invalidArgument(`invalid volume specification: '${spec}'`);
+  return { type: 'volume', source, destination: path.normalize(destination), readonly };
+}
+
+/** Docker's container names for the default network mode: ''/default/bridge mean the default. */
+export function normalizeNetworkMode(mode: string | undefined): 'none' | 'host' | 'default' {
+  if (!mode || mode === 'default' || mode === 'bridge') return 'default';
+  if (mode === 'none' || mode === 'host') return mode;
+  throw invalidArgument(`network ${mode} not found`);
+}

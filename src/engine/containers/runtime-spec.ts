@@ -1,0 +1,151 @@
+import * as path from 'node:path';
+import { promises as fs } from 'node:fs';
+import type { ContainerRecord } from '../../metadata/containers';
+import type { ContainerConfig, HostConfig } from './create-config';
+import { normalizeNetworkMode, parseBind } from './create-config';
+import type { ContainerMountConfig, ContainerRuntimeConfig, NetworkConfig } from '../../runtime/spec/container-config';
+import { buildSpec } from '../../runtime/spec/build-spec';
+import { resolveUser } from '../../runtime/user/resolve-user';
+import { hostnameContent, hostsContent, readHostResolvConf, resolvConfContent, writeEtcFiles } from '../../runtime/etc-files';
+import type { LocalVolumes } from '../../volumes/local-volumes';
+import { invalidArgument, isENOENT } from '../../errors';
+import { native } from '../../native';
+
+export interface PrepareSpecInput {
+  container: ContainerRecord<ContainerConfig, HostConfig>;
+  containerDir: string;
+  rootfsPath: string;
+  volumes: LocalVolumes;
+}
+
+/**
+ * Turns a container record into its OCI spec: resolves the user inside the image, writes
+ * the managed /etc files, and maps Docker's HostConfig onto the runtime's config.
+ */
+export async function prepareRuntimeSpec(input: PrepareSpecInput): Promise<object> {
+  const { container, containerDir, rootfsPath } = input;
+  const config = container.Config;
+  const host = container.HostConfig;
+  const networkMode = normalizeNetworkMode(host.NetworkMode);
+  const user = await resolveUser(rootfsPath, config.User ?? '');
+  const hostname = config.Hostname || container.Id.slice(0, 12);
+  const etcFiles = await writeEtcFiles(containerDir, {
+    hostname: hostnameContent(hostname),
+    hosts: hostsContent({
+      hostname,
+      domainname: config.Domainname || undefined,
+      extraHosts: (host.ExtraHosts ?? []).map(parseExtraHost),
+    }),
+    resolvConf: resolvConfContent({
+      hostResolvConf: await readHostResolvConf(),
+      hostNetwork: networkMode === 'host',
+      dns: host.Dns ?? undefined,
+      dnsSearch: host.DnsSearch ?? undefined,
+      dnsOptions: host.DnsOptions ?? undefined,
+    }),
+  });
+  const runtimeConfig: ContainerRuntimeConfig = {
+    id: container.Id,
+    rootfsPath,
+    args: [container.Path, ...container.Args],
+    env: withDefaultEnv(config.Env ?? [], hostname, Boolean(config.Tty), user.home),
+    cwd: config.WorkingDir || '/',
+    user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+    hostname,
+    domainname: config.Domainname || undefined,
+    tty: Boolean(config.Tty),
+    openStdin: Boolean(config.OpenStdin),
+    readonlyRootfs: Boolean(host.ReadonlyRootfs),
+    privileged: Boolean(host.Privileged),
+    capAdd: host.CapAdd ?? [],
+    capDrop: host.CapDrop ?? [],
+    securityOpt: host.SecurityOpt ?? [],
+    mounts: await resolveMounts(host, input.volumes),
+    etcFiles,
+    network: networkFor(networkMode),
+    ipcMode: host.IpcMode === 'host' ? 'host' : 'private',
+    pidMode: host.PidMode === 'host' ? 'host' : 'private',
+    utsMode: host.UTSMode === 'host' ? 'host' : 'private',
+    resources: {
+      memory: host.Memory || undefined,
+      memorySwap: host.MemorySwap || undefined,
+      cpuShares: host.CpuShares || undefined,
+      nanoCpus: host.NanoCpus || undefined,
+      cpuQuota: host.CpuQuota || undefined,
+      cpuPeriod: host.CpuPeriod || undefined,
+      cpusetCpus: host.CpusetCpus || undefined,
+      pidsLimit: host.PidsLimit && host.PidsLimit > 0 ? host.PidsLimit : undefined,
+    },
+    cgroupsPath: `/berth/${container.Id}`,
+    shmSize: host.ShmSize || undefined,
+  };
+  await ensureWorkingDir(rootfsPath, runtimeConfig.cwd);
+  return buildSpec(runtimeConfig);
+}
+
+function networkFor(mode: 'none' | 'host' | 'default'): NetworkConfig {
+  if (mode === 'host') return { mode: 'host' };
+  // Until bridge networking lands, the default network is a private namespace with loopback.
+  return mode === 'none' ? { mode: 'none' } : { mode: 'private' };
+}
+
+/** Docker adds PATH, HOSTNAME, HOME (and TERM with a TTY) when the image does not set them. */
+export function withDefaultEnv(env: string[], hostname: string, tty: boolean, home: string | undefined): string[] {
+  const keys = new Set(env.map((e) => e.split('=', 1)[0]));
+  const result = [...env];
+  if (!keys.has('PATH')) result.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  if (!keys.has('HOSTNAME')) result.push(`HOSTNAME=${hostname}`);
+  if (tty && !keys.has('TERM')) result.push('TERM=xterm');
+  if (!keys.has('HOME')) result.push(`HOME=${home || '/root'}`);
+  return result;
+}
+
+async function resolveMounts(host: HostConfig, volumes: LocalVolumes): Promise<ContainerMountConfig[]> {
+  const mounts: ContainerMountConfig[] = [];
+  for (const spec of host.Binds ?? []) {
+    const bind = parseBind(spec);
+    if (bind.type === 'bind') {
+      await fs.stat(bind.source).catch(async (err: unknown) => {
+        // Docker creates a missing bind source as a directory.
+        if (isENOENT(err)) await fs.mkdir(bind.source, { recursive: true });
+        else throw err;
+      });
+      mounts.push({ type: 'bind', source: bind.source, destination: bind.destination, readonly: bind.readonly });
+    } else {
+      mounts.push({ type: 'volume', source: await volumes.ensure(bind.source), destination: bind.destination, readonly: bind.readonly });
+    }
+  }
+  for (const mount of host.Mounts ?? []) {
+    const target = mount.Target;
+    if (!target || !path.isAbsolute(target)) throw invalidArgument(`invalid mount config: target must be an absolute path`);
+    if (mount.Type === 'tmpfs') {
+      mounts.push({ type: 'tmpfs', source: 'tmpfs', destination: target, readonly: Boolean(mount.ReadOnly) });
+    } else if (mount.Type === 'volume') {
+      if (!mount.Source) throw invalidArgument('invalid mount config for type "volume": anonymous volumes are not supported yet');
+      mounts.push({ type: 'volume', source: await volumes.ensure(mount.Source), destination: target, readonly: Boolean(mount.ReadOnly) });
+    } else {
+      if (!mount.Source || !path.isAbsolute(mount.Source)) throw invalidArgument(`invalid mount config for type "bind": invalid mount path: '${mount.Source ?? ''}'`);
+      await fs.stat(mount.Source).catch(() => {
+        throw invalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${mount.Source}`);
+      });
+      mounts.push({ type: 'bind', source: mount.Source, destination: target, readonly: Boolean(mount.ReadOnly) });
+    }
+  }
+  for (const [target, options] of Object.entries(host.Tmpfs ?? {})) {
+    mounts.push({ type: 'tmpfs', source: 'tmpfs', destination: target, readonly: false, options: options ? options.split(',') : [] });
+  }
+  return mounts;
+}
+
+/** Docker creates the working directory inside the container when it is missing. */
+async function ensureWorkingDir(rootfsPath: string, cwd: string): Promise<void> {
+  const hostPath = native.resolveInRoot(rootfsPath, cwd);
+  await fs.mkdir(hostPath, { recursive: true, mode: 0o755 });
+}
+
+/** `--add-host name:ip` (Docker also accepts `name=ip`). */
+function parseExtraHost(entry: string): { host: string; ip: string } {
+  const separator = entry.includes('=') ? entry.indexOf('=') : entry.indexOf(':');
+  if (separator <= 0) throw invalidArgument(`invalid IP address in add-host: ""`);
+  return { host: entry.slice(0, separator), ip: entry.slice(separator + 1).replace(/^\[|\]$/g, '') };
+}

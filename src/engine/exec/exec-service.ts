@@ -1,0 +1,174 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { conflict, invalidArgument, notFound, messageOf } from '../../errors';
+import { MonitorConnection } from '../../runtime/monitor/client';
+import { resolveUser } from '../../runtime/user/resolve-user';
+import type { ContainerService } from '../containers/container-service';
+import type { ContainerRuntime } from '../containers/ports';
+import { MonitorAttachSession, parseDetachKeys } from '../containers/attach';
+import { mergeEnv } from '../containers/create-config';
+import type { AttachSession } from '../streams';
+import type { EventBus } from '../events/event-bus';
+import type { Logger } from '../../util/logger';
+import type { ExecConfig } from '../../api/types/exec';
+
+interface ExecRecord {
+  id: string;
+  containerId: string;
+  config: ExecConfig;
+  running: boolean;
+  started: boolean;
+  exitCode: number | null;
+  pid: number;
+  control?: MonitorConnection;
+}
+
+const EXEC_KEEP_AFTER_EXIT_MS = 5 * 60 * 1000;
+
+/**
+ * `docker exec`: processes started inside a running container through `runc exec`, each
+ * under its own monitor. Exec records live in memory, as in Docker.
+ */
+export class ExecService {
+  private readonly execs = new Map<string, ExecRecord>();
+
+  constructor(
+    private readonly deps: { containers: ContainerService; runtime: ContainerRuntime; events: EventBus; logger: Logger },
+  ) {}
+
+  create(containerRef: string, config: ExecConfig): { Id: string } {
+    const container = this.deps.containers.get(containerRef);
+    if (container.State.Status === 'paused') throw conflict(`Container ${container.Id} is paused, unpause the container before exec`);
+    if (container.State.Status !== 'running') throw conflict(`Container ${container.Id} is not running`);
+    if (!config.Cmd || config.Cmd.length === 0) throw invalidArgument('No exec command specified');
+    if (config.DetachKeys) {
+      try {
+        parseDetachKeys(config.DetachKeys);
+      } catch (err) {
+        throw invalidArgument(messageOf(err));
+      }
+    }
+    const id = randomBytes(32).toString('hex');
+    this.execs.set(id, { id, containerId: container.Id, config, running: false, started: false, exitCode: null, pid: 0 });
+    this.deps.events.publish('container', `exec_create: ${config.Cmd.join(' ')}`, container.Id, { ...this.deps.containers.eventAttributes(container), execID: id });
+    return { Id: id };
+  }
+
+  private get(id: string): ExecRecord {
+    const exec = this.execs.get(id);
+    if (!exec) throw notFound(`No such exec instance: ${id}`);
+    return exec;
+  }
+
+  /** Starts the exec; returns the attach session unless detached. */
+  async start(id: string, options: { detach?: boolean; tty?: boolean }): Promise<AttachSession | undefined> {
+    const exec = this.get(id);
+    if (exec.started) throw conflict(`Exec instance ${id} has already been started`);
+    const container = this.deps.containers.get(exec.containerId);
+    if (container.State.Status !== 'running') throw conflict(`Container ${container.Id} is not running`);
+    exec.started = true;
+    const tty = options.tty ?? Boolean(exec.config.Tty);
+    const process = await this.processSpec(exec, tty);
+    const paths = await this.deps.runtime.exec(container.Id, id, process, { tty, openStdin: Boolean(exec.config.AttachStdin) });
+    let session: MonitorAttachSession | undefined;
+    if (!options.detach) {
+      session = new MonitorAttachSession(tty, {
+        stdin: Boolean(exec.config.AttachStdin),
+        stdout: exec.config.AttachStdout !== false,
+        stderr: exec.config.AttachStderr !== false,
+        closeStdinOnEnd: true,
+        detachKeys: tty ? parseDetachKeys(exec.config.DetachKeys || 'ctrl-p,ctrl-q') : undefined,
+      });
+      session.bind(await MonitorConnection.connect(paths.socketPath));
+    }
+    const control = await MonitorConnection.connect(paths.socketPath);
+    exec.control = control;
+    const exited = control.waitExited();
+    control.start();
+    try {
+      exec.pid = await control.waitStarted();
+    } catch (err) {
+      exec.exitCode = /executable file not found|no such file/i.test(messageOf(err)) ? 127 : 126;
+      session?.finish();
+      control.close();
+      await this.deps.runtime.deleteExec?.(container.Id, id).catch(() => undefined);
+      throw conflict(messageOf(err));
+    }
+    exec.running = true;
+    this.deps.events.publish('container', `exec_start: ${(exec.config.Cmd ?? []).join(' ')}`, container.Id, { ...this.deps.containers.eventAttributes(container), execID: id });
+    const finish = (code: number) => {
+      if (!exec.running) return;
+      exec.running = false;
+      exec.exitCode = code;
+      exec.control = undefined;
+      control.close();
+      void this.deps.runtime.deleteExec?.(container.Id, id).catch(() => undefined);
+      this.deps.events.publish('container', 'exec_die', container.Id, { ...this.deps.containers.eventAttributes(container), execID: id, exitCode: String(code) });
+      setTimeout(() => this.execs.delete(id), EXEC_KEEP_AFTER_EXIT_MS).unref();
+    };
+    exited.then((status) => finish(status.exitCode), () => finish(exec.exitCode ?? 126));
+    return session;
+  }
+
+  /** Ids of the execs of one container (inspect's ExecIDs). */
+  idsFor(containerId: string): string[] {
+    return [...this.execs.values()].filter((e) => e.containerId === containerId).map((e) => e.id);
+  }
+
+  resize(id: string, height: number, width: number): void {
+    const exec = this.get(id);
+    if (!exec.running || !exec.control) throw conflict(`Exec ${id} is not running`);
+    exec.control.resize(height, width);
+  }
+
+  inspect(id: string): Record<string, unknown> {
+    const exec = this.get(id);
+    return {
+      ID: exec.id,
+      Running: exec.running,
+      ExitCode: exec.exitCode,
+      ProcessConfig: {
+        tty: Boolean(exec.config.Tty),
+        entrypoint: exec.config.Cmd?.[0] ?? '',
+        arguments: exec.config.Cmd?.slice(1) ?? [],
+        privileged: Boolean(exec.config.Privileged),
+        user: exec.config.User ?? '',
+      },
+      OpenStdin: Boolean(exec.config.AttachStdin),
+      OpenStderr: exec.config.AttachStderr !== false,
+      OpenStdout: exec.config.AttachStdout !== false,
+      CanRemove: false,
+      ContainerID: exec.containerId,
+      DetachKeys: exec.config.DetachKeys ?? '',
+      Pid: exec.pid,
+    };
+  }
+
+  /** The exec's OCI process: the container's process settings with the exec's overrides. */
+  private async processSpec(exec: ExecRecord, tty: boolean): Promise<object> {
+    const containerDir = this.deps.containers.store.dir(exec.containerId);
+    const spec = JSON.parse(await fs.readFile(path.join(containerDir, 'bundle', 'config.json'), 'utf8')) as {
+      root: { path: string };
+      process: { env?: string[]; user?: unknown; cwd?: string; capabilities?: Record<string, string[]> } & Record<string, unknown>;
+    };
+    const container = this.deps.containers.get(exec.containerId);
+    const userSpec = exec.config.User || container.Config.User || '';
+    const user = await resolveUser(spec.root.path, userSpec);
+    const env = mergeEnv(spec.process.env ?? [], exec.config.Env ?? []);
+    const process: Record<string, unknown> = {
+      ...spec.process,
+      terminal: tty,
+      args: exec.config.Cmd,
+      env,
+      cwd: exec.config.WorkingDir || spec.process.cwd || '/',
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+    };
+    delete process.consoleSize;
+    if (exec.config.Privileged && spec.process.capabilities) {
+      const all = [...new Set(Object.values(spec.process.capabilities).flat())];
+      process.capabilities = { bounding: all, effective: all, permitted: all };
+    }
+    return process;
+  }
+}

@@ -1,0 +1,85 @@
+import { Readable } from 'node:stream';
+import * as tarStream from 'tar-stream';
+import type { ContentStore } from '../../content/types';
+import { Digest, hexOf } from '../../util/digest';
+import type { Descriptor, ImageManifest } from '../models';
+import { ANNOTATION_CONTAINERD_IMAGE_NAME, ANNOTATION_REF_NAME } from '../models';
+import { MediaTypes } from '../media-types';
+import { Reference, familiarString, referenceString } from '../reference';
+
+/**
+ * Writes `docker save` archives in the layout Docker 25+ writes: an OCI image layout
+ * (oci-layout, index.json, blobs/sha256/...) plus the legacy manifest.json, whose
+ * Config/Layers paths point into blobs/. Docker 20.10's `docker load` reads manifest.json
+ * (any path, layers compressed or not), containerd and Docker 25 read index.json.
+ */
+export interface ArchiveImage {
+  /** Manifest descriptor and its parsed body. */
+  manifest: Descriptor;
+  body: ImageManifest;
+  /** Tags to record (name:tag refs); empty for an image saved by ID. */
+  tags: Reference[];
+}
+
+/** Fixed mtime: the archive depends only on its content. */
+const MTIME = new Date(0);
+
+export function writeArchive(images: readonly ArchiveImage[], content: ContentStore): Readable {
+  const pack = tarStream.pack();
+  const produce = async () => {
+    const written = new Set<Digest>();
+    const addFile = (name: string, data: Buffer) =>
+      new Promise<void>((resolve, reject) => {
+        pack.entry({ name, size: data.length, mode: 0o644, mtime: MTIME }, data, (err) => (err ? reject(err) : resolve()));
+      });
+    const addDir = (name: string) =>
+      new Promise<void>((resolve, reject) => {
+        pack.entry({ name, type: 'directory', mode: 0o755, mtime: MTIME }, (err) => (err ? reject(err) : resolve()));
+      });
+    const addBlob = async (d: Descriptor) => {
+      if (written.has(d.digest)) return;
+      written.add(d.digest);
+      const info = await content.info(d.digest);
+      await new Promise<void>((resolve, reject) => {
+        const sink = pack.entry({ name: `blobs/sha256/${hexOf(d.digest)}`, size: info.size, mode: 0o644, mtime: MTIME }, (err) =>
+          err ? reject(err) : resolve(),
+        );
+        const source = content.createReadStream(d.digest, { verify: true });
+        source.on('error', (err) => {
+          sink.destroy(err);
+          reject(err);
+        });
+        source.pipe(sink as unknown as NodeJS.WritableStream);
+      });
+    };
+
+    await addDir('blobs/');
+    await addDir('blobs/sha256/');
+    const index: Descriptor[] = [];
+    const manifestJson: Array<{ Config: string; RepoTags: string[] | null; Layers: string[] }> = [];
+    for (const image of images) {
+      await addBlob(image.manifest);
+      await addBlob(image.body.config);
+      for (const layer of image.body.layers) await addBlob(layer);
+      const base = { mediaType: image.manifest.mediaType, digest: image.manifest.digest, size: image.manifest.size };
+      if (image.tags.length === 0) index.push(base);
+      for (const tag of image.tags) {
+        index.push({
+          ...base,
+          annotations: { [ANNOTATION_CONTAINERD_IMAGE_NAME]: referenceString(tag), [ANNOTATION_REF_NAME]: tag.tag ?? 'latest' },
+        });
+      }
+      manifestJson.push({
+        Config: `blobs/sha256/${hexOf(image.body.config.digest)}`,
+        RepoTags: image.tags.length > 0 ? image.tags.map(familiarString) : null,
+        Layers: image.body.layers.map((l) => `blobs/sha256/${hexOf(l.digest)}`),
+      });
+    }
+    await addFile('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: index })));
+    await addFile('manifest.json', Buffer.from(JSON.stringify(manifestJson)));
+    await addFile('oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
+    pack.finalize();
+  };
+  produce().catch((err: unknown) => pack.destroy(err instanceof Error ? err : new Error(String(err))));
+  return Readable.from(pack as unknown as AsyncIterable<Buffer>, { objectMode: false });
+}

@@ -1,0 +1,3 @@
+export * from './runc-driver';
+export * from './signals';
+export * from './runtime-start-error';

@@ -1,0 +1,266 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readJsonIfExists, writeJsonAtomic } from '../../util/atomic-fs';
+import { Logger, silentLogger } from '../../util/logger';
+import { internal, invalidArgument, isNotFound, messageOf } from '../../errors';
+import { Runc, readRuntimeError } from '../runc/runc';
+import { spawnMonitor } from '../monitor/spawn-monitor';
+import { MonitorConnection } from '../monitor/client';
+import type { ExitStatus } from '../monitor/protocol';
+import type { OciProcess, OciSpec } from '../spec/oci-types';
+import { runtimeStartError } from './runtime-start-error';
+import { parseSignal } from './signals';
+import { findMonitors, killPids } from './monitor-processes';
+
+/** Unix socket paths must fit in sun_path (108 bytes) with room for <id12>/<exec12>/console.sock. */
+const MAX_EXEC_ROOT_LENGTH = 60;
+const SHORT_ID_LENGTH = 12;
+/** How long delete waits for a started task's monitor to record the exit before killing it. */
+const MONITOR_EXIT_GRACE_MS = 2000;
+
+/** Where a task's (container's or exec's) monitor and runtime files live. */
+export interface TaskPaths {
+  kind: 'container' | 'exec';
+  /** The task's dir under execRoot. */
+  dir: string;
+  /** The monitor's attach socket. */
+  socketPath: string;
+  /** runc --pid-file (the monitor reads the pid from it). */
+  pidFile: string;
+  /** Set for a TTY task: runc sends the pty master here. */
+  consoleSocketPath?: string;
+  /** runc --log (JSON), read back on a start failure. */
+  runtimeLogFile: string;
+  /** The monitor writes the ExitStatus JSON here. */
+  exitFile?: string;
+}
+
+export interface CreateTaskOptions {
+  id: string;
+  bundleDir: string;
+  spec: OciSpec;
+  tty: boolean;
+  openStdin: boolean;
+  /** Container log written by the monitor. */
+  logPath: string;
+  exitFile: string;
+}
+
+export interface ExecTaskOptions {
+  tty: boolean;
+  openStdin: boolean;
+}
+
+export interface RuncDriverOptions {
+  /** runc --root. */
+  runtimeRoot: string;
+  /** Short dir for sockets and pid files (keep < 60 chars). */
+  execRoot: string;
+  logger?: Logger;
+  runcBinary?: string;
+}
+
+const shortId = (id: string) => id.slice(0, SHORT_ID_LENGTH);
+
+/**
+ * Runs containers with runc, one berth-monitor per container or exec. Lifecycle:
+ * create (bundle written, monitor waiting) → start (START frame; runc runs) → kill /
+ * pause / resume / exec while running → delete (runc state and task dir gone).
+ * The monitor, not this process, is the container's parent, so containers outlive a
+ * daemon restart; every method works from the id alone after one.
+ */
+export class RuncDriver {
+  readonly runc: Runc;
+  private readonly execRoot: string;
+  private readonly logger: Logger;
+
+  constructor(opts: RuncDriverOptions) {
+    if (opts.execRoot.length > MAX_EXEC_ROOT_LENGTH) {
+      throw invalidArgument(`execRoot ${opts.execRoot} is too long for unix socket paths (max ${MAX_EXEC_ROOT_LENGTH} chars)`);
+    }
+    this.execRoot = opts.execRoot;
+    this.logger = opts.logger ?? silentLogger;
+    this.runc = new Runc({ binary: opts.runcBinary, root: opts.runtimeRoot, logger: this.logger });
+  }
+
+  /** The task dir for a container, or for one of its execs. */
+  taskDir(containerId: string, execId?: string): string {
+    const base = path.join(this.execRoot, shortId(containerId));
+    return execId ? path.join(base, shortId(execId)) : base;
+  }
+
+  private taskPaths(kind: TaskPaths['kind'], dir: string, tty: boolean, runtimeLogFile: string, exitFile?: string): TaskPaths {
+    const paths: TaskPaths = {
+      kind,
+      dir,
+      socketPath: path.join(dir, 'attach.sock'),
+      pidFile: path.join(dir, 'pid'),
+      runtimeLogFile,
+    };
+    if (tty) paths.consoleSocketPath = path.join(dir, 'console.sock');
+    if (exitFile) paths.exitFile = exitFile;
+    return paths;
+  }
+
+  /** Paths of an existing container task, from its id alone (e.g. after a daemon restart). */
+  containerPaths(id: string, bundleDir: string, tty: boolean, exitFile?: string): TaskPaths {
+    return this.taskPaths('container', this.taskDir(id), tty, path.join(bundleDir, 'runc.log'), exitFile);
+  }
+
+  /** Writes config.json and spawns the container's monitor, which waits for START. */
+  async create(opts: CreateTaskOptions): Promise<TaskPaths> {
+    const paths = this.containerPaths(opts.id, opts.bundleDir, opts.tty, opts.exitFile);
+    await fs.mkdir(opts.bundleDir, { recursive: true });
+    await writeJsonAtomic(path.join(opts.bundleDir, 'config.json'), opts.spec);
+    await this.resetTaskDir(paths);
+    await fs.rm(opts.exitFile, { force: true });
+    const runtimeArgv = this.runc.runArgv(opts.id, {
+      bundle: opts.bundleDir,
+      pidFile: paths.pidFile,
+      consoleSocket: paths.consoleSocketPath,
+      detach: true,
+      logFile: paths.runtimeLogFile,
+    });
+    this.logger.debug('spawning container monitor', { id: opts.id, runtimeArgv });
+    await spawnMonitor({
+      socketPath: paths.socketPath,
+      logPath: opts.logPath,
+      exitFile: opts.exitFile,
+      pidFile: paths.pidFile,
+      tty: opts.tty,
+      consoleSocketPath: paths.consoleSocketPath,
+      stdin: opts.openStdin,
+      waitStart: true,
+      runtimeArgv,
+      cwd: opts.bundleDir,
+    });
+    return paths;
+  }
+
+  /**
+   * Sends START and waits for the process to run. On a runtime failure, throws a
+   * RuntimeStartError with Docker's message ("OCI runtime create failed: ...").
+   * Pass `connection` to reuse an attach connection opened before start, so no output is missed.
+   */
+  async start(id: string, paths: TaskPaths, connection?: MonitorConnection): Promise<{ pid: number }> {
+    const conn = connection ?? (await MonitorConnection.connect(paths.socketPath));
+    try {
+      conn.start();
+      const pid = await conn.waitStarted();
+      return { pid };
+    } catch (err: unknown) {
+      const logged = await readRuntimeError(paths.runtimeLogFile);
+      const phase = paths.kind === 'exec' ? 'exec' : 'create';
+      this.logger.debug('runtime start failed', { id, error: messageOf(err), logged });
+      throw runtimeStartError(phase, logged ?? messageOf(err), err);
+    } finally {
+      if (!connection) conn.close();
+    }
+  }
+
+  /** A new client connection to the container's monitor (stdio, resize, exit). */
+  attach(id: string, execId?: string): Promise<MonitorConnection> {
+    return MonitorConnection.connect(path.join(this.taskDir(id, execId), 'attach.sock'));
+  }
+
+  async kill(id: string, signal: string | number, opts: { all?: boolean } = {}): Promise<void> {
+    await this.runc.kill(id, parseSignal(signal), opts);
+  }
+
+  pause(id: string): Promise<void> {
+    return this.runc.pause(id);
+  }
+
+  resume(id: string): Promise<void> {
+    return this.runc.resume(id);
+  }
+
+  /** Host pids of the container's processes. */
+  top(id: string): Promise<number[]> {
+    return this.runc.ps(id);
+  }
+
+  /**
+   * runc delete --force, then the task dir. Idempotent: a missing container is fine.
+   * Monitors that never ran their runtime (created, never started) wait forever, so
+   * they are killed; the others exit by themselves once their process is gone.
+   */
+  async delete(id: string): Promise<void> {
+    try {
+      await this.runc.delete(id, { force: true });
+    } catch (err: unknown) {
+      if (!isNotFound(err)) throw err;
+    }
+    await this.stopIdleMonitors(this.taskDir(id));
+    await fs.rm(this.taskDir(id), { recursive: true, force: true });
+  }
+
+  /**
+   * Kills monitors under `dir` whose runtime never ran (no pid file beside their socket:
+   * they would wait for START forever); started ones get a grace period to record the exit.
+   */
+  private async stopIdleMonitors(dir: string): Promise<void> {
+    const deadline = Date.now() + MONITOR_EXIT_GRACE_MS;
+    for (;;) {
+      const monitors = await findMonitors(dir);
+      const idle: number[] = [];
+      for (const m of monitors) {
+        const started = await fs.access(path.join(path.dirname(m.socketPath), 'pid')).then(() => true, () => false);
+        if (!started || Date.now() >= deadline) idle.push(m.pid);
+      }
+      if (idle.length) {
+        this.logger.debug('killing idle monitors', { dir, pids: idle });
+        killPids(idle);
+      }
+      if (idle.length === monitors.length) return;
+      await sleep(20);
+    }
+  }
+
+  /**
+   * Prepares an exec: writes process.json and spawns a monitor waiting for START
+   * (`runc exec --detach --process ...`). Start it with start(containerId, paths).
+   */
+  async exec(containerId: string, execId: string, processSpec: OciProcess, opts: ExecTaskOptions): Promise<TaskPaths> {
+    const dir = this.taskDir(containerId, execId);
+    const paths = this.taskPaths('exec', dir, opts.tty, path.join(dir, 'runc.log'), path.join(dir, 'exit.json'));
+    await this.resetTaskDir(paths);
+    const processJsonPath = path.join(dir, 'process.json');
+    await writeJsonAtomic(processJsonPath, { ...processSpec, terminal: opts.tty });
+    const runtimeArgv = this.runc.execArgv(containerId, {
+      processJsonPath,
+      pidFile: paths.pidFile,
+      consoleSocket: paths.consoleSocketPath,
+      detach: true,
+      logFile: paths.runtimeLogFile,
+    });
+    await spawnMonitor({
+      socketPath: paths.socketPath,
+      exitFile: paths.exitFile,
+      pidFile: paths.pidFile,
+      tty: opts.tty,
+      consoleSocketPath: paths.consoleSocketPath,
+      stdin: opts.openStdin,
+      waitStart: true,
+      runtimeArgv,
+      cwd: dir,
+    });
+    return paths;
+  }
+
+  /** Removes an exec's task dir once its exit has been recorded (killing its monitor if it never started). */
+  async removeExec(containerId: string, execId: string): Promise<void> {
+    await this.stopIdleMonitors(this.taskDir(containerId, execId));
+    await fs.rm(this.taskDir(containerId, execId), { recursive: true, force: true });
+  }
+
+  /** A fresh task dir: stale sockets from an earlier run would make the monitor's bind fail. */
+  private async resetTaskDir(paths: TaskPaths): Promise<void> {
+    for (const f of [paths.socketPath, paths.pidFile, paths.consoleSocketPath, paths.runtimeLogFile, paths.exitFile]) {
+      if (f) await fs.rm(f, { force: true });
+    }
+    await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
+    if (paths.socketPath.length >= 108) throw internal(`socket path too long: ${paths.socketPath}`);
+  }
+}

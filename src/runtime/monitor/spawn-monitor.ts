@@ -1,0 +1,88 @@
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import { internal } from '../../errors';
+import { nativeBuildDir } from '../../native/build-dir';
+
+export interface SpawnMonitorOptions {
+  /** Where the monitor serves clients (unix socket, mode 0600). Keep it under 108 bytes. */
+  socketPath: string;
+  /** Container log (records as in protocol.ts); appended to. */
+  logPath?: string;
+  /** Written atomically with the ExitStatus JSON when the process exits. */
+  exitFile?: string;
+  /** The runtime's --pid-file. Without it, runtimeArgv is the process itself. */
+  pidFile?: string;
+  tty: boolean;
+  /** Required with tty: the monitor listens here for the pty master (runc --console-socket). */
+  consoleSocketPath?: string;
+  /** Give the process a stdin pipe fed by STDIN frames (else /dev/null). */
+  stdin: boolean;
+  /** Run the runtime only after the first START frame, so attach streams miss nothing. */
+  waitStart: boolean;
+  runtimeArgv: string[];
+  cwd?: string;
+}
+
+const READY_TIMEOUT_MS = 10_000;
+
+/** The berth-monitor executable built by node-gyp beside the addon. */
+export function monitorBinaryPath(): string {
+  return path.join(nativeBuildDir(), 'berth-monitor');
+}
+
+export function monitorArgv(opts: SpawnMonitorOptions, syncFd: number): string[] {
+  const args = ['--socket', opts.socketPath, '--sync-fd', String(syncFd)];
+  if (opts.logPath !== undefined) args.push('--log', opts.logPath);
+  if (opts.exitFile !== undefined) args.push('--exit-file', opts.exitFile);
+  if (opts.pidFile !== undefined) args.push('--pid-file', opts.pidFile);
+  if (opts.tty) {
+    if (opts.consoleSocketPath === undefined) throw internal('spawnMonitor: tty needs consoleSocketPath');
+    args.push('--tty', '--console-socket', opts.consoleSocketPath);
+  }
+  if (opts.stdin) args.push('--stdin');
+  if (opts.waitStart) args.push('--wait-start');
+  args.push('--', ...opts.runtimeArgv);
+  return args;
+}
+
+function collect(stream: Readable | null | undefined, sink: Buffer[]): Promise<void> {
+  return new Promise((resolve) => {
+    if (!stream) return resolve();
+    stream.on('data', (chunk: Buffer) => sink.push(chunk));
+    stream.on('error', () => resolve());
+    stream.on('close', () => resolve());
+  });
+}
+
+/**
+ * Starts a detached berth-monitor (it double-forks, so it is not our child and survives
+ * the daemon) and resolves once its socket is listening. With waitStart the runtime has
+ * not run yet: connect, then send START.
+ */
+export async function spawnMonitor(opts: SpawnMonitorOptions): Promise<void> {
+  const syncFd = 3;
+  const argv = [monitorBinaryPath(), ...monitorArgv(opts, syncFd)];
+  const child = spawn(argv[0]!, argv.slice(1), {
+    cwd: opts.cwd,
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+  });
+  const sync: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  const spawnError = new Promise<Error>((resolve) => child.on('error', resolve));
+  const done = Promise.all([collect(child.stdio[3] as Readable, sync), collect(child.stderr, stderr)]);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), READY_TIMEOUT_MS);
+  });
+  const outcome = await Promise.race([done.then(() => 'done' as const), spawnError, timeout]);
+  clearTimeout(timer);
+  const reply = Buffer.concat(sync).toString().trim();
+  if (outcome === 'done' && reply === 'ready') return;
+  let reason: string;
+  if (outcome instanceof Error) reason = outcome.message;
+  else if (outcome === 'timeout') reason = `no answer within ${READY_TIMEOUT_MS} ms`;
+  else reason = reply.replace(/^error: /, '') || Buffer.concat(stderr).toString().trim() || 'exited without a word';
+  if (outcome === 'timeout') child.kill('SIGKILL');
+  throw internal(`berth-monitor failed to start (${argv.join(' ')}): ${reason}`);
+}

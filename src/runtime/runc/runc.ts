@@ -1,0 +1,171 @@
+import { promises as fs } from 'node:fs';
+import { ExecError, ExecResult, run } from '../../util/exec';
+import { Logger, silentLogger } from '../../util/logger';
+import { isENOENT, notFound } from '../../errors';
+import type { OciResources } from '../spec/oci-types';
+
+/** `runc state` output. */
+export interface RuncState {
+  ociVersion: string;
+  id: string;
+  pid: number;
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+  bundle: string;
+  rootfs: string;
+  created: string;
+  owner?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface RuncOptions {
+  binary?: string;
+  /** runc --root: the state directory, one per engine. */
+  root: string;
+  logger?: Logger;
+}
+
+export interface RunArgvOptions {
+  bundle: string;
+  pidFile: string;
+  /** Set for a TTY container: runc sends the pty master over this socket. */
+  consoleSocket?: string;
+  detach: true;
+  /** runc --log, in JSON, read back by readRuntimeError. */
+  logFile: string;
+}
+
+export interface ExecArgvOptions {
+  processJsonPath: string;
+  pidFile: string;
+  consoleSocket?: string;
+  detach: true;
+  logFile: string;
+}
+
+/**
+ * A thin wrapper over the runc CLI, in go-runc's shape: one method per subcommand, an
+ * options object that becomes argv, and errors that carry runc's stderr. No engine logic.
+ * `runArgv` / `execArgv` only build argv: the monitor process runs them, so it becomes
+ * the container's parent (subreaper) and holds its stdio.
+ */
+export class Runc {
+  readonly binary: string;
+  readonly root: string;
+  private readonly logger: Logger;
+
+  constructor(opts: RuncOptions) {
+    this.binary = opts.binary ?? 'runc';
+    this.root = opts.root;
+    this.logger = opts.logger ?? silentLogger;
+  }
+
+  private globalArgs(logFile?: string): string[] {
+    const args = ['--root', this.root];
+    if (logFile) args.push('--log', logFile, '--log-format', 'json');
+    return args;
+  }
+
+  private async exec(args: string[], input?: string): Promise<ExecResult> {
+    const argv = [...this.globalArgs(), ...args];
+    this.logger.debug('runc', { argv });
+    try {
+      return await run(this.binary, argv, { input });
+    } catch (err: unknown) {
+      if (err instanceof ExecError) {
+        this.logger.debug('runc failed', { argv, stderr: err.stderr });
+        // runc says "container does not exist" (or "... not exist") for unknown ids.
+        if (/does not exist|not exist/.test(err.stderr)) throw notFound(`runc: container does not exist: ${args[args.length - 1]}`, err);
+      }
+      throw err;
+    }
+  }
+
+  /** Full argv (binary first) for `runc run --detach`, for the monitor to exec. */
+  runArgv(id: string, o: RunArgvOptions): string[] {
+    const args = [this.binary, ...this.globalArgs(o.logFile), 'run', '--bundle', o.bundle, '--pid-file', o.pidFile];
+    if (o.consoleSocket) args.push('--console-socket', o.consoleSocket);
+    if (o.detach) args.push('--detach');
+    args.push(id);
+    return args;
+  }
+
+  /** Full argv for `runc exec --detach --process <json>`. */
+  execArgv(id: string, o: ExecArgvOptions): string[] {
+    const args = [this.binary, ...this.globalArgs(o.logFile), 'exec', '--process', o.processJsonPath, '--pid-file', o.pidFile];
+    if (o.consoleSocket) args.push('--console-socket', o.consoleSocket);
+    if (o.detach) args.push('--detach');
+    args.push(id);
+    return args;
+  }
+
+  async state(id: string): Promise<RuncState> {
+    const { stdout } = await this.exec(['state', id]);
+    return JSON.parse(stdout.toString()) as RuncState;
+  }
+
+  async list(): Promise<RuncState[]> {
+    const { stdout } = await this.exec(['list', '--format', 'json']);
+    const parsed = JSON.parse(stdout.toString() || 'null') as RuncState[] | null;
+    return parsed ?? [];
+  }
+
+  async kill(id: string, signal: string | number, opts: { all?: boolean } = {}): Promise<void> {
+    const args = ['kill'];
+    if (opts.all) args.push('--all');
+    args.push(id, String(signal));
+    await this.exec(args);
+  }
+
+  async pause(id: string): Promise<void> {
+    await this.exec(['pause', id]);
+  }
+
+  async resume(id: string): Promise<void> {
+    await this.exec(['resume', id]);
+  }
+
+  /** Host pids of every process in the container. */
+  async ps(id: string): Promise<number[]> {
+    const { stdout } = await this.exec(['ps', '--format', 'json', id]);
+    return (JSON.parse(stdout.toString() || 'null') as number[] | null) ?? [];
+  }
+
+  async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
+    const args = ['delete'];
+    if (opts.force) args.push('--force');
+    args.push(id);
+    await this.exec(args);
+  }
+
+  /** `runc update --resources -`: the OCI LinuxResources object on stdin. */
+  async update(id: string, resources: OciResources): Promise<void> {
+    await this.exec(['update', '--resources', '-', id], JSON.stringify(resources));
+  }
+}
+
+/**
+ * The last error-level message in a runc --log-format json file, e.g.
+ * `runc run failed: unable to start container process: exec: "x": executable file not found in $PATH`.
+ */
+export async function readRuntimeError(logFile: string): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(logFile, 'utf8');
+  } catch (err: unknown) {
+    if (isENOENT(err)) return undefined;
+    throw err;
+  }
+  let last: string | undefined;
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const entry = JSON.parse(line) as { level?: string; msg?: string };
+      if ((entry.level === 'error' || entry.level === 'fatal') && entry.msg) last = entry.msg;
+    } catch {
+      // runc may print plain text before it sets up the JSON logger; keep it as a fallback.
+      if (!last) last = line.trim();
+    }
+  }
+  return last;
+}
+

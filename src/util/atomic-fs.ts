@@ -1,0 +1,66 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { isENOENT } from '../errors';
+
+/**
+ * Crash-consistent file replacement: write a temp file in the same directory, fsync it,
+ * rename it over the target, fsync the directory. A kill -9 at any instant leaves either
+ * the old content or the new one, never a torn file.
+ */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.tmp-${path.basename(file)}-${randomBytes(6).toString('hex')}`);
+  const handle = await fs.open(tmp, 'w', mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (err) {
+    await handle.close();
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+  await handle.close();
+  try {
+    await fs.rename(tmp, file);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(dir);
+}
+
+export async function writeJsonAtomic(file: string, value: unknown, mode = 0o644): Promise<void> {
+  await writeFileAtomic(file, JSON.stringify(value, null, 1) + '\n', mode);
+}
+
+/** Reads JSON, or returns undefined when the file does not exist. */
+export async function readJsonIfExists<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+  } catch (err) {
+    if (isENOENT(err)) return undefined;
+    throw err;
+  }
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Removes stale `.tmp-*` files left by a crash between write and rename. */
+export async function removeStaleTempFiles(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (err) {
+    if (isENOENT(err)) return;
+    throw err;
+  }
+  await Promise.all(names.filter((n) => n.startsWith('.tmp-')).map((n) => fs.rm(path.join(dir, n), { force: true, recursive: true })));
+}

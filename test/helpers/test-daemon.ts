@@ -1,0 +1,138 @@
+import { spawn, ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** The repository root (dist/test/helpers → ../../..). */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+export const DAEMON_MAIN = path.join(REPO_ROOT, 'dist', 'src', 'daemon', 'main.js');
+export const CLI_MAIN = path.join(REPO_ROOT, 'bin', 'berth');
+
+export interface TestDaemon {
+  root: string;
+  dataRoot: string;
+  execRoot: string;
+  socket: string;
+  /** `unix://<socket>` for DOCKER_HOST / -H. */
+  host: string;
+  process: ChildProcess;
+  logs(): Promise<string>;
+  /** Stops the daemon (SIGTERM), then removes what its containers left. */
+  stop(options?: { keepContainers?: boolean }): Promise<void>;
+  /** SIGKILL, leaving state on disk (for restart tests). */
+  crash(): Promise<void>;
+  /** Starts a new daemon process on the same roots. */
+  restart(): Promise<void>;
+}
+
+export const isRoot = process.getuid?.() === 0;
+
+/** Starts berthd on a temp data root and socket; resolves once /_ping answers. */
+export async function startTestDaemon(): Promise<TestDaemon> {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bt-'));
+  const dataRoot = path.join(root, 'data');
+  const execRoot = path.join(root, 'x');
+  const socket = path.join(execRoot, 'berth.sock');
+  const logFile = path.join(root, 'berthd.log');
+  const launch = async (): Promise<ChildProcess> => {
+    const log = await fs.open(logFile, 'a');
+    const child = spawn(process.execPath, [DAEMON_MAIN, '--data-root', dataRoot, '--exec-root', execRoot, '--host', `unix://${socket}`, '--log-level', 'debug'], {
+      stdio: ['ignore', log.fd, log.fd],
+    });
+    await log.close();
+    await waitForPing(socket, child, logFile);
+    return child;
+  };
+  const daemon: TestDaemon = {
+    root,
+    dataRoot,
+    execRoot,
+    socket,
+    host: `unix://${socket}`,
+    process: await launch(),
+    logs: () => fs.readFile(logFile, 'utf8'),
+    async stop(options = {}) {
+      if (!options.keepContainers) await removeAllContainers(socket).catch(() => undefined);
+      await terminate(daemon.process, 'SIGTERM');
+      await cleanupRoots(root);
+    },
+    async crash() {
+      await terminate(daemon.process, 'SIGKILL');
+    },
+    async restart() {
+      daemon.process = await launch();
+    },
+  };
+  return daemon;
+}
+
+async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Unmounts anything left under the test root and deletes it. */
+async function cleanupRoots(root: string): Promise<void> {
+  const mountinfo = await fs.readFile('/proc/self/mountinfo', 'utf8');
+  const mounts = mountinfo
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((m): m is string => m !== undefined && m.startsWith(root + '/'))
+    .sort((a, b) => b.length - a.length);
+  for (const mount of mounts) {
+    await new Promise<void>((resolve) => spawn('umount', ['-l', mount]).on('exit', () => resolve()).on('error', () => resolve()));
+  }
+  await fs.rm(root, { recursive: true, force: true });
+}
+
+export function apiRequest(socket: string, method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = http.request(
+      { socketPath: socket, method, path: urlPath, headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {} },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+async function waitForPing(socket: string, child: ChildProcess, logFile: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      throw new Error(`berthd exited with ${child.exitCode}: ${await fs.readFile(logFile, 'utf8').catch(() => '')}`);
+    }
+    try {
+      const res = await apiRequest(socket, 'GET', '/_ping');
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`berthd did not answer on ${socket}: ${await fs.readFile(logFile, 'utf8').catch(() => '')}`);
+}
+
+async function removeAllContainers(socket: string): Promise<void> {
+  const res = await apiRequest(socket, 'GET', '/containers/json?all=1');
+  for (const c of JSON.parse(res.body) as Array<{ Id: string }>) {
+    await apiRequest(socket, 'DELETE', `/containers/${c.Id}?force=1`);
+  }
+}
+
+/** Bootstraps the busybox image into the daemon (berth's own endpoint). */
+export async function bootstrapBusybox(daemon: TestDaemon): Promise<void> {
+  const res = await apiRequest(daemon.socket, 'POST', '/berth/images/bootstrap?name=busybox');
+  if (res.status !== 200 || res.body.includes('"error"')) throw new Error(`bootstrap failed: ${res.status} ${res.body}`);
+}

@@ -1,0 +1,94 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { MonitorConnection } from '../../../src/runtime/monitor/client';
+import { spawnMonitor, SpawnMonitorOptions } from '../../../src/runtime/monitor/spawn-monitor';
+
+/**
+ * A stand-in for `runc run -d`: starts the command in the background with the script's
+ * stdio (so it inherits the monitor's pipes, like a container), writes its pid and exits 0.
+ * The command is then reparented to the monitor, exercising the subreaper path.
+ */
+const FAKE_RUNTIME = `#!/bin/sh
+pidfile=$1; shift
+exec 3<&0
+"$@" <&3 3<&- &
+echo $! > "$pidfile"
+`;
+
+export interface MonitorFixture {
+  dir: string;
+  socketPath: string;
+  logPath: string;
+  exitFile: string;
+  pidFile: string;
+  fakeRuntime: string;
+  cleanup(): void;
+}
+
+export function makeFixture(): MonitorFixture {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bm-'));
+  const fakeRuntime = path.join(dir, 'fake-runc');
+  fs.writeFileSync(fakeRuntime, FAKE_RUNTIME, { mode: 0o755 });
+  return {
+    dir,
+    socketPath: path.join(dir, 'm.sock'),
+    logPath: path.join(dir, 'log'),
+    exitFile: path.join(dir, 'exit.json'),
+    pidFile: path.join(dir, 'pid'),
+    fakeRuntime,
+    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Monitor options running `sh -c script` through the fake runtime. */
+export function fakeRunOptions(f: MonitorFixture, script: string, extra: Partial<SpawnMonitorOptions> = {}): SpawnMonitorOptions {
+  return {
+    socketPath: f.socketPath,
+    logPath: f.logPath,
+    exitFile: f.exitFile,
+    pidFile: f.pidFile,
+    tty: false,
+    stdin: false,
+    waitStart: true,
+    runtimeArgv: [f.fakeRuntime, f.pidFile, 'sh', '-c', script],
+    ...extra,
+  };
+}
+
+export interface Collected {
+  stdout: Buffer[];
+  stderr: Buffer[];
+}
+
+export function collect(conn: MonitorConnection): Collected {
+  const out: Collected = { stdout: [], stderr: [] };
+  conn.on('stdout', (b) => out.stdout.push(b));
+  conn.on('stderr', (b) => out.stderr.push(b));
+  return out;
+}
+
+export const text = (chunks: Buffer[]) => Buffer.concat(chunks).toString();
+
+export async function startAndConnect(opts: SpawnMonitorOptions): Promise<MonitorConnection> {
+  await spawnMonitor(opts);
+  return MonitorConnection.connect(opts.socketPath);
+}
+
+export async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for condition');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export function parentPid(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]);
+}
+
+export function rssKb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1]);
+}

@@ -1,0 +1,213 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MonitorConnection } from '../../../src/runtime/monitor/client';
+import { spawnMonitor } from '../../../src/runtime/monitor/spawn-monitor';
+import { readLog } from '../../../src/runtime/monitor/log-reader';
+import { LOG_RECORD_HEADER_SIZE, type ExitStatus } from '../../../src/runtime/monitor/protocol';
+import { collect, fakeRunOptions, makeFixture, parentPid, rssKb, startAndConnect, text, waitFor } from './helpers';
+
+const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
+
+test('runs through a detaching runtime, streams output, logs it and records the exit', async () => {
+  const f = makeFixture();
+  try {
+    const conn = await startAndConnect(fakeRunOptions(f, 'echo hi; echo err >&2; exit 3'));
+    const out = collect(conn);
+    conn.start();
+    const pid = await conn.waitStarted();
+    assert.ok(pid > 0);
+    const status = await conn.waitExited();
+    assert.equal(status.exitCode, 3);
+    assert.equal(status.signal, undefined);
+    assert.match(status.finishedAt, RFC3339_NANO);
+    assert.equal(text(out.stdout), 'hi\n');
+    assert.equal(text(out.stderr), 'err\n');
+
+    const fromFile = JSON.parse(fs.readFileSync(f.exitFile, 'utf8')) as ExitStatus;
+    assert.deepEqual(fromFile, status);
+
+    // Raw records: stream byte, ns timestamp, length, data.
+    const raw = fs.readFileSync(f.logPath);
+    const records: Array<{ stream: number; data: string; ns: bigint }> = [];
+    for (let o = 0; o < raw.length; ) {
+      const length = raw.readUInt32BE(o + 9);
+      records.push({ stream: raw[o]!, ns: raw.readBigUInt64BE(o + 1), data: raw.subarray(o + 13, o + 13 + length).toString() });
+      o += LOG_RECORD_HEADER_SIZE + length;
+    }
+    assert.deepEqual(records.map((r) => [r.stream, r.data]).sort(), [[1, 'hi\n'], [2, 'err\n']]);
+    const nowNs = BigInt(Date.now()) * 1_000_000n;
+    for (const r of records) assert.ok(r.ns > nowNs - 60_000_000_000n && r.ns <= nowNs);
+
+    const lines = [];
+    for await (const line of readLog(f.logPath)) lines.push(`${line.stream}:${line.line.toString()}`);
+    assert.deepEqual(lines.sort(), ['stderr:err\n', 'stdout:hi\n']);
+
+    await waitFor(() => !fs.existsSync(f.socketPath));
+    await waitFor(() => conn.isClosed);
+  } finally {
+    f.cleanup();
+  }
+});
+
+test('without wait-start the runtime runs at once and the monitor outlives its caller', async () => {
+  const f = makeFixture();
+  try {
+    await spawnMonitor(fakeRunOptions(f, 'sleep 1; echo done', { waitStart: false }));
+    const conn = await MonitorConnection.connect(f.socketPath);
+    const pid = await conn.waitStarted();
+    // The process was reparented to the monitor (subreaper); the monitor is not our child.
+    const monitorPid = parentPid(pid);
+    assert.notEqual(monitorPid, process.pid);
+    assert.notEqual(parentPid(monitorPid), process.pid);
+    const rss = rssKb(monitorPid);
+    console.log(`berth-monitor VmRSS while the process runs: ${rss} kB`);
+    assert.ok(rss < 2560, `monitor RSS ${rss} kB`);
+    const status = await conn.waitExited();
+    assert.equal(status.exitCode, 0);
+    await waitFor(() => fs.existsSync(f.exitFile));
+  } finally {
+    f.cleanup();
+  }
+});
+
+test('wait-start holds the runtime until START', async () => {
+  const f = makeFixture();
+  try {
+    const marker = path.join(f.dir, 'ran');
+    const conn = await startAndConnect(fakeRunOptions(f, `touch ${marker}`));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(fs.existsSync(marker), false);
+    assert.equal(fs.existsSync(f.pidFile), false);
+    conn.start();
+    conn.start(); // only the first START counts
+    assert.equal((await conn.waitExited()).exitCode, 0);
+    assert.equal(fs.existsSync(marker), true);
+  } finally {
+    f.cleanup();
+  }
+});
+
+test('stdin round trip through cat, closed by STDIN_CLOSE', async () => {
+  const f = makeFixture();
+  try {
+    const conn = await startAndConnect(fakeRunOptions(f, 'exec cat', { stdin: true }));
+    const out = collect(conn);
+    // Input sent before the process runs is buffered, not lost.
+    conn.writeStdin(Buffer.from('early\n'));
+    conn.start();
+    await conn.waitStarted();
+    conn.writeStdin(Buffer.from('hello '));
+    conn.writeStdin(Buffer.from('world\n'));
+    conn.closeStdin();
+    assert.equal((await conn.waitExited()).exitCode, 0);
+    assert.equal(text(out.stdout), 'early\nhello world\n');
+  } finally {
+    f.cleanup();
+  }
+});
+
+test('two clients both get the output and the exit', async () => {
+  const f = makeFixture();
+  try {
+    const a = await startAndConnect(fakeRunOptions(f, 'echo one; sleep 0.2; echo two'));
+    const b = await MonitorConnection.connect(f.socketPath);
+    const outA = collect(a);
+    const outB = collect(b);
+    b.start();
+    const [sa, sb] = await Promise.all([a.waitExited(), b.waitExited()]);
+    assert.deepEqual(sa, sb);
+    assert.equal(text(outA.stdout), 'one\ntwo\n');
+    assert.equal(text(outB.stdout), 'one\ntwo\n');
+  } finally {
+    f.cleanup();
+  }
+});
+
+test('a process killed by a signal reports 128+signal', async () => {
+  const f = makeFixture();
+  try {
+    const conn = await startAndConnect(fakeRunOptions(f, 'kill -9 $$'));
+    conn.start();
+    const status = await conn.waitExited();
+    assert.equal(status.exitCode, 137);
+    assert.equal(status.signal, 9);
+  } finally {
+    f.cleanup();
+  }
+});
+
+test('a failing runtime sends ERROR and writes exit code 127 with the reason', async () => {
+  const f = makeFixture();
+  try {
+    const conn = await startAndConnect({
+      ...fakeRunOptions(f, ''),
+      runtimeArgv: ['sh', '-c', 'echo "container_linux.go: no such image" >&2; exit 2'],
+    });
+    conn.start();
+    await assert.rejects(conn.waitStarted(), /runtime exited with status 2: container_linux.go: no such image/);
+    const status = await conn.waitExited();
+    assert.equal(status.exitCode, 127);
+    assert.match(status.error ?? '', /status 2/);
+    await waitFor(() => fs.existsSync(f.exitFile));
+    assert.equal((JSON.parse(fs.readFileSync(f.exitFile, 'utf8')) as ExitStatus).exitCode, 127);
+  } finally {
+    f.cleanup();
+  }
+});
+
+test('direct mode (no pid file): the argv is the process', async () => {
+  const f = makeFixture();
+  try {
+    const conn = await startAndConnect({
+      socketPath: f.socketPath,
+      exitFile: f.exitFile,
+      tty: false,
+      stdin: false,
+      waitStart: true,
+      runtimeArgv: ['sh', '-c', 'echo direct; exit 5'],
+    });
+    const out = collect(conn);
+    conn.start();
+    assert.ok((await conn.waitStarted()) > 0);
+    assert.equal((await conn.waitExited()).exitCode, 5);
+    assert.equal(text(out.stdout), 'direct\n');
+  } finally {
+    f.cleanup();
+  }
+});
+
+test('a client that reads nothing does not stall the process', async () => {
+  const f = makeFixture();
+  try {
+    const slow = await startAndConnect(fakeRunOptions(f, 'head -c 8000000 /dev/zero; echo end'));
+    const reader = await MonitorConnection.connect(f.socketPath);
+    // Stop reading on `slow`: its socket buffers fill, and the monitor must drop it.
+    (slow as unknown as { socket: { pause(): void } }).socket.pause();
+    let received = 0;
+    reader.on('stdout', (b) => (received += b.length));
+    reader.start();
+    const status = await reader.waitExited();
+    assert.equal(status.exitCode, 0);
+    assert.equal(received, 8_000_004);
+    slow.close();
+  } finally {
+    f.cleanup();
+  }
+});
+
+test('spawnMonitor reports setup failures with the argv', async () => {
+  const f = makeFixture();
+  try {
+    await assert.rejects(
+      spawnMonitor(fakeRunOptions(f, 'true', { socketPath: path.join(f.dir, 'missing', 'm.sock') })),
+      (err: Error) => {
+        assert.match(err.message, /berth-monitor failed to start \(.*berth-monitor --socket .*missing\/m\.sock.*\): listen on .*No such file or directory/);
+        return true;
+      },
+    );
+  } finally {
+    f.cleanup();
+  }
+});

@@ -1,0 +1,199 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { collect, createContainer, Harness, makeHarness, newId, runToExit, runtimeConfig, skipReason } from './fixture';
+import { RuntimeStartError } from '../../../src/runtime/driver';
+import { hostnameContent, hostsContent, resolvConfContent, writeEtcFiles } from '../../../src/runtime/etc-files';
+import { resolveUser } from '../../../src/runtime/user/resolve-user';
+import { errorKind } from '../../../src/errors';
+import type { OciProcess } from '../../../src/runtime/spec';
+import { MonitorConnection } from '../../../src/runtime/monitor/client';
+
+const skip = skipReason();
+
+describe('RuncDriver with real runc', { skip }, () => {
+  let h: Harness;
+  before(async () => {
+    h = await makeHarness();
+  });
+  after(async () => {
+    await h.cleanup();
+  });
+
+  test('stdout, stderr and exit code 7 through the monitor', async () => {
+    const r = await runToExit(h, runtimeConfig(h, newId(), { args: ['sh', '-c', 'echo out; echo err >&2; exit 7'] }));
+    assert.equal(r.stdout, 'out\n');
+    assert.equal(r.stderr, 'err\n');
+    assert.equal(r.status.exitCode, 7);
+  });
+
+  test('Docker defaults inside: caps, masked kcore, hostname, only lo, pid 1, etc files', async () => {
+    const id = newId();
+    const etcDir = path.join(h.dir, `etc-${id.slice(0, 8)}`);
+    const etcFiles = await writeEtcFiles(etcDir, {
+      hostname: hostnameContent('boxy'),
+      hosts: hostsContent({ hostname: 'boxy' }),
+      resolvConf: resolvConfContent({ hostResolvConf: 'nameserver 127.0.0.53\n' }),
+    });
+    const script = [
+      'grep -E "^Cap(Eff|Bnd)" /proc/self/status',
+      'echo kcore=$(stat -c %t:%T /proc/kcore 2>/dev/null || echo absent)',
+      'echo keys=$(stat -c %t:%T /proc/keys) keycount=$(wc -c < /proc/keys)',
+      'echo acpi=$(stat -f -c %T /proc/acpi)',
+      'echo host=$(hostname) file=$(cat /etc/hostname)',
+      'echo ifs=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " ")',
+      'echo pid=$$',
+      'echo ns=$(grep nameserver /etc/resolv.conf | head -1)',
+      'echo sysrq=$(echo 1 > /proc/sysrq-trigger 2>&1 && echo writable || echo ro)',
+      'echo shm=$(df -k /dev/shm | tail -1 | awk "{print \\$2}")',
+    ].join('; ');
+    const r = await runToExit(h, runtimeConfig(h, id, { args: ['sh', '-c', script], hostname: 'boxy', etcFiles }));
+    assert.equal(r.status.exitCode, 0, r.stderr);
+    assert.match(r.stdout, /CapEff:\s+00000000a80425fb/);
+    assert.match(r.stdout, /CapBnd:\s+00000000a80425fb/);
+    // Masked files are /dev/null (char 1:3) binds, dirs an empty read-only tmpfs; this kernel may lack /proc/kcore.
+    const hostHasKcore = await fs.access('/proc/kcore').then(() => true, () => false);
+    assert.match(r.stdout, hostHasKcore ? /kcore=1:3\n/ : /kcore=absent\n/);
+    assert.match(r.stdout, /keys=1:3 keycount=0\n/);
+    assert.match(r.stdout, /acpi=tmpfs\n/);
+    assert.match(r.stdout, /host=boxy file=boxy\n/);
+    assert.match(r.stdout, /ifs=lo\n/);
+    assert.match(r.stdout, /pid=1\n/);
+    assert.match(r.stdout, /ns=nameserver 8\.8\.8\.8\n/);
+    assert.match(r.stdout, /sysrq=ro\n/);
+    assert.match(r.stdout, /shm=65536\n/);
+  });
+
+  test('seccomp blocks mount, cap-add SYS_ADMIN lifts it', async () => {
+    const denied = await runToExit(h, runtimeConfig(h, newId(), { args: ['sh', '-c', 'mkdir /mnt; mount -t tmpfs t /mnt && echo mounted'] }));
+    assert.notEqual(denied.status.exitCode, 0);
+    assert.match(denied.stderr, /not permitted|permission denied/i);
+    const allowed = await runToExit(h, runtimeConfig(h, newId(), { args: ['sh', '-c', 'mkdir -p /mnt; mount -t tmpfs t /mnt && echo mounted'], capAdd: ['SYS_ADMIN'] }));
+    assert.equal(allowed.stdout, 'mounted\n', allowed.stderr);
+  });
+
+  test('user resolution: runs as alice', async () => {
+    const user = await resolveUser(h.rootfs, 'alice');
+    const r = await runToExit(h, runtimeConfig(h, newId(), { args: ['sh', '-c', 'id -u; id -g'], user }));
+    assert.equal(r.stdout, '1000\n1000\n');
+  });
+
+  test('pause, resume, top, kill, isRunning', async () => {
+    const c = await createContainer(h, runtimeConfig(h, newId(), { args: ['sleep', '100'] }));
+    try {
+      const exited = c.conn.waitExited();
+      const { pid } = await h.driver.start(c.id, c.paths, c.conn);
+      assert.ok(pid > 1);
+      assert.equal(await h.driver.isRunning(c.id), true);
+      assert.deepEqual(await h.driver.top(c.id), [pid]);
+      await h.driver.pause(c.id);
+      assert.equal((await h.driver.runc.state(c.id)).status, 'paused');
+      await h.driver.resume(c.id);
+      assert.equal((await h.driver.runc.state(c.id)).status, 'running');
+      await h.driver.kill(c.id, 'SIGKILL');
+      const status = await exited;
+      assert.equal(status.exitCode, 137);
+      assert.equal(status.signal, 9);
+      assert.deepEqual((await h.driver.readExitFile(c.exitFile))?.exitCode, 137);
+      await assert.rejects(h.driver.kill(c.id, 'NOPE'), /Invalid signal: NOPE/);
+    } finally {
+      c.conn.close();
+      await h.driver.delete(c.id);
+      await h.driver.delete(c.id); // idempotent
+    }
+    assert.equal(await h.driver.isRunning(c.id), false);
+  });
+
+  test('exec with output and exit code, and a bad exec command', async () => {
+    const c = await createContainer(h, runtimeConfig(h, newId(), { args: ['sleep', '100'] }));
+    try {
+      await h.driver.start(c.id, c.paths, c.conn);
+      const proc: OciProcess = {
+        args: ['sh', '-c', 'echo in-exec; echo $$ > /dev/null; exit 3'], env: ['PATH=/bin'], cwd: '/',
+        user: { uid: 0, gid: 0 }, terminal: false,
+      };
+      const paths = await h.driver.exec(c.id, newId(), proc, { tty: false, openStdin: false });
+      const conn = await MonitorConnection.connect(paths.socketPath);
+      const output = collect(conn);
+      const exited = conn.waitExited();
+      await h.driver.start(c.id, paths, conn);
+      assert.equal((await exited).exitCode, 3);
+      assert.equal(output().stdout, 'in-exec\n');
+      conn.close();
+
+      const bad = await h.driver.exec(c.id, newId(), { ...proc, args: ['nosuchcmd'] }, { tty: false, openStdin: false });
+      const err = await h.driver.start(c.id, bad).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof RuntimeStartError, String(err));
+      assert.match(err.message, /^OCI runtime exec failed: .*exec: "nosuchcmd": executable file not found in \$PATH: unknown$/);
+      assert.equal(err.exitCode, 127);
+    } finally {
+      c.conn.close();
+      await h.driver.delete(c.id);
+    }
+  });
+
+  test('tty mode with a resize', async () => {
+    const c = await createContainer(h, runtimeConfig(h, newId(), { tty: true, openStdin: true, args: ['sh', '-c', 'sleep 0.5; stty size'] }));
+    try {
+      const exited = c.conn.waitExited();
+      await h.driver.start(c.id, c.paths, c.conn);
+      c.conn.resize(40, 100);
+      const status = await exited;
+      assert.equal(status.exitCode, 0);
+      assert.match(c.output().stdout, /40 100\r?\n/);
+    } finally {
+      c.conn.close();
+      await h.driver.delete(c.id);
+    }
+  });
+
+  test('a missing command gives Docker\'s error shape', async () => {
+    const c = await createContainer(h, runtimeConfig(h, newId(), { args: ['nosuchcmd'] }));
+    try {
+      const err = await h.driver.start(c.id, c.paths, c.conn).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof RuntimeStartError, String(err));
+      assert.equal(
+        err.message,
+        'OCI runtime create failed: runc create failed: unable to start container process: exec: "nosuchcmd": executable file not found in $PATH: unknown',
+      );
+      assert.equal(err.exitCode, 127);
+      assert.equal(errorKind(err), 'InvalidArgument');
+    } finally {
+      c.conn.close();
+      await h.driver.delete(c.id);
+    }
+    await fs.access(h.dir);
+  });
+
+  test('a non-executable file gives permission denied → 126', async () => {
+    await fs.writeFile(path.join(h.rootfs, 'noexec.sh'), 'echo hi\n', { mode: 0o644 });
+    const c = await createContainer(h, runtimeConfig(h, newId(), { args: ['/noexec.sh'] }));
+    try {
+      const err = await h.driver.start(c.id, c.paths, c.conn).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof RuntimeStartError, String(err));
+      assert.match(err.message, /permission denied/);
+      assert.equal(err.exitCode, 126);
+    } finally {
+      c.conn.close();
+      await h.driver.delete(c.id);
+    }
+  });
+
+  test('stdin is forwarded', async () => {
+    const c = await createContainer(h, runtimeConfig(h, newId(), { openStdin: true, args: ['sh', '-c', 'read line; echo got:$line'] }));
+    try {
+      const exited = c.conn.waitExited();
+      await h.driver.start(c.id, c.paths, c.conn);
+      c.conn.writeStdin(Buffer.from('hello\n'));
+      c.conn.closeStdin();
+      assert.equal((await exited).exitCode, 0);
+      assert.equal(c.output().stdout, 'got:hello\n');
+    } finally {
+      c.conn.close();
+      await h.driver.delete(c.id);
+    }
+    await sleep(0);
+  });
+});
