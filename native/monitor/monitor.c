@@ -50,7 +50,9 @@ enum {
 };
 
 #define FRAME_HEADER 5
-#define CLIENT_OUTPUT_CAP (1u << 20)  /* a client further behind than this is dropped */
+#define CLIENT_OUTPUT_CAP (1u << 20)  /* past this, output waits for the client (the process blocks) */
+#define CLIENT_HARD_CAP (8u << 20)    /* past this a client is dropped at once */
+#define SLOW_CLIENT_GRACE_MS 5000     /* a client stuck past CLIENT_OUTPUT_CAP this long is dropped */
 #define CLIENT_FRAME_CAP (1u << 20)   /* largest frame accepted from a client */
 #define STDIN_BUFFER_CAP (1u << 20)   /* clients stop being read while stdin is this far behind */
 #define RUNTIME_ERROR_CAP 4096
@@ -68,6 +70,7 @@ struct client {
   int fd;
   struct buffer out;
   struct buffer in;
+  int64_t full_since_ms; /* when its output buffer reached CLIENT_OUTPUT_CAP; 0 when below */
 };
 
 struct options {
@@ -97,6 +100,9 @@ static int pending_rows = 0, pending_cols = 0;
 static pid_t runtime_pid = -1, process_pid = -1;
 static int runtime_started = 0, runtime_done = 0, process_started = 0, process_exited = 0;
 static int process_status = 0;
+static int process_pidfd = -1; /* when the process is not our child: exit seen, status unknown */
+#define STATUS_RUNTIME_FAILED (-1)
+#define STATUS_UNKNOWN (-2)
 static char runtime_error[RUNTIME_ERROR_CAP];
 static size_t runtime_error_length = 0;
 static char *exit_json = NULL;
@@ -269,7 +275,7 @@ static int flush_client(struct client *c) {
 }
 
 static int queue_frame(struct client *c, int type, const void *payload, size_t length) {
-  if (buffer_length(&c->out) + FRAME_HEADER + length > CLIENT_OUTPUT_CAP) return -1;
+  if (buffer_length(&c->out) + FRAME_HEADER + length > CLIENT_HARD_CAP) return -1;
   unsigned char header[FRAME_HEADER];
   header[0] = (unsigned char)type;
   put_u32(header + 1, (uint32_t)length);
@@ -282,6 +288,30 @@ static void broadcast(int type, const void *payload, size_t length) {
   for (int i = client_count - 1; i >= 0; i--) {
     if (queue_frame(&clients[i], type, payload, length) != 0) drop_client(i);
   }
+}
+
+/*
+ * Whether output must wait for a slow client. A client past CLIENT_OUTPUT_CAP holds the
+ * process's output (as an attached docker client does) for at most SLOW_CLIENT_GRACE_MS;
+ * then it is dropped so the container is never blocked forever.
+ */
+static int output_blocked(void) {
+  int blocked = 0;
+  int64_t now = monotonic_ms();
+  for (int i = client_count - 1; i >= 0; i--) {
+    struct client *c = &clients[i];
+    if (buffer_length(&c->out) < CLIENT_OUTPUT_CAP) {
+      c->full_since_ms = 0;
+      continue;
+    }
+    if (c->full_since_ms == 0) c->full_since_ms = now;
+    if (now - c->full_since_ms > SLOW_CLIENT_GRACE_MS) {
+      drop_client(i);
+    } else {
+      blocked = 1;
+    }
+  }
+  return blocked;
 }
 
 static void send_started(struct client *c) {
@@ -330,6 +360,7 @@ static int pump_output(int fd, int stream) {
     if (n > 0) {
       log_record(stream, io_buffer, (size_t)n);
       broadcast(stream, io_buffer, (size_t)n);
+      if (output_blocked()) return 0;
       if (stream == FRAME_STDERR && !runtime_done) {
         /* Before the runtime is done, stderr may be the runtime's own complaint: keep its tail. */
         size_t keep = (size_t)n < RUNTIME_ERROR_CAP - 1 ? (size_t)n : RUNTIME_ERROR_CAP - 1;
@@ -462,7 +493,7 @@ fail:
   broadcast(FRAME_ERROR, error_message, strlen(error_message));
   runtime_done = 1;
   process_exited = 1;
-  process_status = -1;
+  process_status = STATUS_RUNTIME_FAILED;
 }
 
 static pid_t read_pid_file(void) {
@@ -526,14 +557,25 @@ static void on_runtime_exit(int status) {
     set_runtime_error(status);
     broadcast(FRAME_ERROR, error_message, strlen(error_message));
     process_exited = 1;
-    process_status = -1;
+    process_status = STATUS_RUNTIME_FAILED;
     return;
   }
   process_pid = pid;
   process_started = 1;
   send_started(NULL);
   int process_wait_status;
-  if (take_reaped(pid, &process_wait_status)) on_process_exit(process_wait_status);
+  if (take_reaped(pid, &process_wait_status)) {
+    on_process_exit(process_wait_status);
+    return;
+  }
+  /* The runtime is reaped, so its children were reparented to us already. A process that
+   * is not our child (the runtime waited for it, or it was started elsewhere) can only be
+   * watched through a pidfd, and its status is lost. */
+  siginfo_t info;
+  memset(&info, 0, sizeof info);
+  if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0) return;
+  process_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (process_pidfd < 0) on_process_exit(STATUS_UNKNOWN);
 }
 
 static void reap_children(void) {
@@ -693,7 +735,9 @@ static void build_exit_json(void) {
   char finished[64];
   format_time(now_ns(), finished, sizeof finished);
   char json[RUNTIME_ERROR_CAP * 2 + 256];
-  if (process_status == -1) {
+  if (process_status == STATUS_UNKNOWN) {
+    snprintf(json, sizeof json, "{\"exitCode\":255,\"finishedAt\":\"%s\"}", finished);
+  } else if (process_status == STATUS_RUNTIME_FAILED) {
     char escaped[RUNTIME_ERROR_CAP * 2];
     json_escape(error_message ? error_message : "runtime failed", escaped, sizeof escaped);
     snprintf(json, sizeof json, "{\"exitCode\":127,\"finishedAt\":\"%s\",\"error\":\"%s\"}", finished, escaped);
@@ -714,7 +758,8 @@ static void event_loop(void) {
   for (;;) {
     if (process_exited && drain_deadline < 0) drain_deadline = monotonic_ms() + DRAIN_MS;
     int output_open = out_fd >= 0 || err_fd >= 0;
-    if (process_exited && exit_json == NULL && (!output_open || monotonic_ms() >= drain_deadline)) {
+    int blocked = output_blocked();
+    if (process_exited && exit_json == NULL && (!output_open || (!blocked && monotonic_ms() >= drain_deadline))) {
       build_exit_json();
       write_exit_file(exit_json);
       broadcast(FRAME_EXITED, exit_json, strlen(exit_json));
@@ -734,9 +779,11 @@ static void event_loop(void) {
     int console_index = n;
     fds[n++] = (struct pollfd){console_listen_fd, POLLIN, 0};
     int out_index = n;
-    fds[n++] = (struct pollfd){out_fd, POLLIN, 0};
+    fds[n++] = (struct pollfd){blocked ? -1 : out_fd, POLLIN, 0};
     int err_index = n;
-    fds[n++] = (struct pollfd){err_fd, POLLIN, 0};
+    fds[n++] = (struct pollfd){blocked ? -1 : err_fd, POLLIN, 0};
+    int pidfd_index = n;
+    fds[n++] = (struct pollfd){process_exited ? -1 : process_pidfd, POLLIN, 0};
     int runtime_err_index = n;
     fds[n++] = (struct pollfd){runtime_err_fd, POLLIN, 0};
     int stdin_index = n;
@@ -753,6 +800,7 @@ static void event_loop(void) {
     int timeout = -1;
     if (process_exited && exit_json == NULL) timeout = (int)(drain_deadline - monotonic_ms());
     if (exit_json != NULL) timeout = (int)(flush_deadline - monotonic_ms());
+    if (blocked && (timeout < 0 || timeout > 100)) timeout = 100;
     if (timeout < -1) timeout = 0;
     if (poll(fds, (nfds_t)n, timeout) < 0) {
       if (errno == EINTR) continue;
@@ -781,6 +829,11 @@ static void event_loop(void) {
         close(err_fd);
         err_fd = -1;
       }
+    }
+    if (fds[pidfd_index].revents & POLLIN) {
+      close(process_pidfd);
+      process_pidfd = -1;
+      if (!process_exited) on_process_exit(STATUS_UNKNOWN);
     }
     if (fds[runtime_err_index].revents & (POLLIN | POLLHUP | POLLERR)) pump_runtime_errors();
     if (fds[stdin_index].revents & (POLLOUT | POLLERR | POLLHUP)) flush_stdin();

@@ -1,5 +1,6 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
+import { ByteSource, lazyReadable } from '../util/lazy-readable';
 import { cleanEntryName } from '../util/tar/entry-name';
 
 /**
@@ -9,6 +10,10 @@ import { cleanEntryName } from '../util/tar/entry-name';
  * A name or hardlink target that climbs out of the root is refused (InvalidArgument).
  */
 export function normalizeLayerTar(input: Readable): Readable {
+  return lazyReadable(() => normalize(input) as unknown as ByteSource);
+}
+
+function normalize(input: Readable): tarStream.Pack {
   const extract = tarStream.extract();
   const pack = tarStream.pack();
   extract.on('entry', (header, body, next) => {
@@ -22,7 +27,8 @@ export function normalizeLayerTar(input: Readable): Readable {
         return;
       }
       const out: PackHeader = {
-        name,
+        // Directories end in "/", as in Docker's layer tars.
+        name: header.type === 'directory' ? `${name}/` : name,
         type: header.type === 'contiguous-file' || header.type === undefined ? 'file' : header.type,
         mode: header.mode,
         uid: header.uid,
@@ -53,7 +59,7 @@ export function normalizeLayerTar(input: Readable): Readable {
   extract.on('error', (err: Error) => pack.destroy(err));
   input.on('error', (err) => extract.destroy(err));
   input.pipe(extract);
-  return Readable.from(pack as AsyncIterable<Buffer>, { objectMode: false });
+  return pack;
 }
 
 /** The header argument of tar-stream's pack.entry. */

@@ -30,6 +30,7 @@ export class Exchange {
   params: Record<string, string> = {};
   apiVersion = '';
   hijacked = false;
+  private bodyConsumed = false;
   private readonly abort = new AbortController();
 
   constructor(
@@ -101,15 +102,7 @@ export class Exchange {
 
   /** The request body as JSON; undefined when empty. 400 when malformed. */
   async readJson<T>(): Promise<T | undefined> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of this.req) {
-      const buf = chunk as Buffer;
-      size += buf.length;
-      if (size > MAX_JSON_BODY) throw invalidArgument('request body too large');
-      chunks.push(buf);
-    }
-    const text = Buffer.concat(chunks).toString('utf8');
+    const text = (await this.readSmallBody()).toString('utf8');
     if (text.trim() === '') return undefined;
     try {
       return JSON.parse(text) as T;
@@ -119,11 +112,37 @@ export class Exchange {
   }
 
   /**
+   * The whole (small) body. Node does not parse the body of an Upgrade request, so there
+   * it is read off the raw socket by Content-Length; the docker CLI sends exec start's JSON
+   * body that way. Bytes past the body stay in the socket for the hijacked stream.
+   */
+  private async readSmallBody(): Promise<Buffer> {
+    this.bodyConsumed = true;
+    if (!this.upgradeSocket) {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of this.req) {
+        const buf = chunk as Buffer;
+        size += buf.length;
+        if (size > MAX_JSON_BODY) throw invalidArgument('request body too large');
+        chunks.push(buf);
+      }
+      return Buffer.concat(chunks);
+    }
+    const length = parseInt(this.req.headers['content-length'] ?? '0', 10) || 0;
+    if (length > MAX_JSON_BODY) throw invalidArgument('request body too large');
+    return readExactly(this.upgradeSocket, length);
+  }
+
+  /**
    * Takes over the connection like moby's HijackConnection: answers "101 UPGRADED" when the
    * client sent `Upgrade`, else a close-delimited "200 OK" (older clients), with this
-   * response's headers copied, then hands over the raw socket.
+   * response's headers copied, then hands over the raw socket. A request body nobody read
+   * (dockerode sends its attach options as one) is skipped, not taken for stdin, as moby's
+   * hijack leaves it behind in the HTTP reader.
    */
-  hijack(contentType: string): HijackedStream {
+  async hijack(contentType: string): Promise<HijackedStream> {
+    if (!this.bodyConsumed) await this.readSmallBody();
     this.hijacked = true;
     const socket = this.upgradeSocket ?? this.req.socket;
     const head = this.upgradeSocket
@@ -147,7 +166,8 @@ export class Exchange {
     if (this.upgradeSocket) {
       return { input: socket, output: socket, inputEndIsHalfClose: true, close };
     }
-    // Plain form: node's parser still owns the socket's input, so stdin comes from the body.
+    // Plain form: node's parser still owns the socket's input (the body is read already),
+    // so there is no stdin beyond it; the socket closing still ends the session.
     return { input: this.req, output: socket, inputEndIsHalfClose: false, close };
   }
 }
@@ -155,4 +175,34 @@ export class Exchange {
 /** "api-version" → "Api-Version", as Go prints header names. */
 export function canonicalHeader(name: string): string {
   return name.replace(/(^|-)([a-z])/g, (_m, dash: string, ch: string) => dash + ch.toUpperCase());
+}
+
+/** Reads exactly `length` bytes (fewer if the peer ends first), leaving the rest unread. */
+async function readExactly(socket: Duplex, length: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let got = 0;
+  while (got < length) {
+    const chunk = socket.read() as Buffer | null;
+    if (chunk === null) {
+      if (socket.readableEnded || socket.destroyed) break;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          socket.off('readable', done).off('end', done).off('close', done);
+          resolve();
+        };
+        socket.on('readable', done).on('end', done).on('close', done);
+      });
+      continue;
+    }
+    const need = length - got;
+    if (chunk.length > need) {
+      chunks.push(chunk.subarray(0, need));
+      socket.unshift(chunk.subarray(need));
+      got = length;
+    } else {
+      chunks.push(chunk);
+      got += chunk.length;
+    }
+  }
+  return Buffer.concat(chunks);
 }

@@ -20,6 +20,8 @@ export interface ApiServerOptions {
   socketPath: string;
   /** Shown in the Server header as "Berth/<version> (linux)". */
   serverVersion?: string;
+  /** Routers beyond the four core ones (volumes, networks, build), each adding its routes. */
+  extraRoutes?: ((router: Router) => void)[];
 }
 
 export interface ApiServer {
@@ -52,6 +54,7 @@ export function createApiServer(backends: Backends, options: ApiServerOptions): 
   const { logger, socketPath } = options;
   const serverHeader = `Berth/${options.serverVersion ?? '0.0.0'} (linux)`;
   const router = buildRouter(backends, logger);
+  for (const addRoutes of options.extraRoutes ?? []) addRoutes(router);
   const inflight = new Set<Exchange>();
   const sockets = new Set<Socket>();
 
@@ -71,6 +74,7 @@ export function createApiServer(backends: Backends, options: ApiServerOptions): 
     const ex = new Exchange(req, res, path, search, upgradeSocket);
     inflight.add(ex);
     const method = req.method ?? 'GET';
+    logger.debug('request received', { method, url: rawUrl, upgrade: upgradeSocket !== undefined });
     try {
       const match = router.match(method, path);
       if (!match) {

@@ -352,7 +352,9 @@ export interface ContainerPruneResponse {
 
 /**
  * Stat of a path inside a container: base64(JSON) in the X-Docker-Container-Path-Stat
- * header of HEAD/GET /containers/{id}/archive. Mode is Go's os.FileMode bits.
+ * header of HEAD/GET /containers/{id}/archive. `mode` is Go's os.FileMode, not st_mode:
+ * permission bits plus type bits (directory 1<<31, symlink 1<<27), which `docker cp` tests.
+ * `mtime` is RFC 3339.
  */
 export interface PathStat {
   name: string;

@@ -1,7 +1,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { conflict, EngineError, invalidArgument, isENOENT, messageOf, notModified, errorKind } from '../../errors';
+import { conflict, invalidArgument, isENOENT, messageOf, notModified } from '../../errors';
+import { RuntimeStartError } from '../../runtime/driver/runtime-start-error';
+import { parseSignal } from '../../runtime/driver/signals';
+import { buildResources } from '../../runtime/spec/build-spec';
 import { KeyedMutex } from '../../util/mutex';
 import type { Logger } from '../../util/logger';
 import {
@@ -23,7 +26,7 @@ import { MonitorAttachSession, parseDetachKeys } from './attach';
 import { generateName } from './names';
 import type { ContainerRuntime, ImageLookup, TaskPaths } from './ports';
 import { directorySize, type LocalVolumes } from '../../volumes/local-volumes';
-import { prepareRuntimeSpec } from './runtime-spec';
+import { prepareRuntimeSpec, resourceConfig } from './runtime-spec';
 
 export type Container = ContainerRecord<ContainerConfig, HostConfig>;
 
@@ -54,13 +57,6 @@ const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 function nowRfc3339(): string {
   return formatRfc3339Nano(BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n));
-}
-
-/** Maps a runtime start failure to Docker's exit code for `docker run`. */
-function startFailureExitCode(message: string): number {
-  if (/executable file not found|no such file or directory/i.test(message)) return 127;
-  if (/permission denied/i.test(message)) return 126;
-  return 128;
 }
 
 /**
@@ -169,8 +165,14 @@ export class ContainerService {
       this.pendingAttaches.delete(id);
       const control = await MonitorConnection.connect(paths.socketPath);
       const exited = control.waitExited();
-      control.start();
-      const pid = await control.waitStarted();
+      exited.catch(() => undefined);
+      let pid: number;
+      try {
+        pid = (await runtime.start(id, paths, control)).pid;
+      } catch (err) {
+        control.close();
+        throw err;
+      }
       this.watchExit(id, control, exited);
       container.State = {
         ...container.State,
@@ -189,11 +191,11 @@ export class ContainerService {
       this.pendingAttaches.delete(id);
       await runtime.delete(id).catch(() => undefined);
       await rootfs.unmount(id).catch(() => undefined);
-      container.State = { ...container.State, Status: 'exited', Pid: 0, ExitCode: startFailureExitCode(message), Error: message, FinishedAt: nowRfc3339() };
+      const exitCode = err instanceof RuntimeStartError && err.exitCode !== undefined ? err.exitCode : 128;
+      container.State = { ...container.State, Status: 'exited', Pid: 0, ExitCode: exitCode, Error: message, FinishedAt: nowRfc3339() };
       await store.save(container as ContainerRecord);
       this.notifyWaiters(container, 'exit');
-      if (errorKind(err) !== undefined) throw err;
-      throw new EngineError(/executable file not found|no such file or directory|permission denied/i.test(message) ? 'InvalidArgument' : 'Internal', message, { cause: err });
+      throw err;
     }
   }
 
@@ -292,7 +294,7 @@ export class ContainerService {
 
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
     const container = this.get(ref);
-    const number = this.deps.runtime.parseSignal(signal);
+    const number = parseSignal(signal);
     await this.lock.run(container.Id, async () => {
       if (container.State.Status !== 'running' && container.State.Status !== 'paused') {
         throw conflict(`Cannot kill container: ${ref}: Container ${container.Id} is not running`);
@@ -408,7 +410,7 @@ export class ContainerService {
         updated.RestartPolicy = RestartPolicy;
       }
       if (container.State.Status === 'running' || container.State.Status === 'paused') {
-        await this.deps.runtime.update(container.Id, resources);
+        await this.deps.runtime.update(container.Id, buildResources(resourceConfig(updated)));
       }
       container.HostConfig = updated;
       await this.deps.store.save(container as ContainerRecord);
@@ -611,7 +613,8 @@ export class ContainerService {
         await this.deps.rootfs.unmount(container.Id).catch(() => undefined);
         continue;
       }
-      const paths = this.deps.runtime.pathsFor(container.Id);
+      const containerDir = this.deps.store.dir(container.Id);
+      const paths = this.deps.runtime.containerPaths(container.Id, path.join(containerDir, 'bundle'), Boolean(container.Config.Tty), path.join(containerDir, 'exit.json'));
       try {
         const control = await MonitorConnection.connect(paths.socketPath);
         this.taskPaths.set(container.Id, paths);

@@ -1,6 +1,7 @@
 import type { MonitorConnection } from '../../runtime/monitor/client';
 import type { ImageRuntimeDefaults } from './create-config';
-import type { Resources } from '../../api/types/containers';
+import type { CreateTaskOptions, ExecTaskOptions, TaskPaths } from '../../runtime/driver/runc-driver';
+import type { OciProcess, OciResources } from '../../runtime/spec/oci-types';
 
 /**
  * What the container service needs from the image side and the runtime driver, kept
@@ -19,41 +20,24 @@ export interface ImageLookup {
   ensureUnpacked(image: ImageForContainer): Promise<string | null>;
 }
 
-export interface TaskPaths {
-  socketPath: string;
-}
-
-export interface CreateTaskOptions {
-  id: string;
-  bundleDir: string;
-  spec: object;
-  tty: boolean;
-  openStdin: boolean;
-  logPath: string;
-  exitFile: string;
-}
-
-export interface ExecTaskOptions {
-  tty: boolean;
-  openStdin: boolean;
-}
-
+/** The runtime driver (RuncDriver) as the container and exec services use it. */
 export interface ContainerRuntime {
   /** Writes the bundle and starts the monitor, which waits for START. */
   create(options: CreateTaskOptions): Promise<TaskPaths>;
-  pathsFor(id: string): TaskPaths;
+  /** Sends START over `connection` and resolves with the pid; throws RuntimeStartError. */
+  start(id: string, paths: TaskPaths, connection: MonitorConnection): Promise<{ pid: number }>;
+  /** The paths a running container's task uses (to re-adopt it after a daemon restart). */
+  containerPaths(id: string, bundleDir: string, tty: boolean, exitFile?: string): TaskPaths;
   kill(id: string, signal: string | number): Promise<void>;
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;
   top(id: string): Promise<number[]>;
   /** Idempotent: removes runc state and the task's sockets. */
   delete(id: string): Promise<void>;
-  parseSignal(signal: string | number): number;
-  /** Applies Docker resource fields (Memory, NanoCpus, CpuShares, PidsLimit, ...) to a running container. */
-  update(id: string, resources: Resources): Promise<void>;
-  exec(containerId: string, execId: string, process: object, options: ExecTaskOptions): Promise<TaskPaths>;
+  update(id: string, resources: OciResources): Promise<void>;
+  exec(containerId: string, execId: string, process: OciProcess, options: ExecTaskOptions): Promise<TaskPaths>;
   /** Removes an exec's files once it has exited. */
-  deleteExec?(containerId: string, execId: string): Promise<void>;
+  removeExec(containerId: string, execId: string): Promise<void>;
 }
 
-export type { MonitorConnection };
+export type { MonitorConnection, TaskPaths };

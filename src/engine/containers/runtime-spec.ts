@@ -3,7 +3,9 @@ import { promises as fs } from 'node:fs';
 import type { ContainerRecord } from '../../metadata/containers';
 import type { ContainerConfig, HostConfig } from './create-config';
 import { normalizeNetworkMode, parseBind } from './create-config';
-import type { ContainerMountConfig, ContainerRuntimeConfig, NetworkConfig } from '../../runtime/spec/container-config';
+import type { ContainerMountConfig, ContainerRuntimeConfig, NetworkConfig, ResourceConfig } from '../../runtime/spec/container-config';
+import type { Resources } from '../../api/types/containers';
+import type { OciSpec } from '../../runtime/spec/oci-types';
 import { buildSpec } from '../../runtime/spec/build-spec';
 import { resolveUser } from '../../runtime/user/resolve-user';
 import { hostnameContent, hostsContent, readHostResolvConf, resolvConfContent, writeEtcFiles } from '../../runtime/etc-files';
@@ -22,7 +24,7 @@ export interface PrepareSpecInput {
  * Turns a container record into its OCI spec: resolves the user inside the image, writes
  * the managed /etc files, and maps Docker's HostConfig onto the runtime's config.
  */
-export async function prepareRuntimeSpec(input: PrepareSpecInput): Promise<object> {
+export async function prepareRuntimeSpec(input: PrepareSpecInput): Promise<OciSpec> {
   const { container, containerDir, rootfsPath } = input;
   const config = container.Config;
   const host = container.HostConfig;
@@ -66,21 +68,29 @@ export async function prepareRuntimeSpec(input: PrepareSpecInput): Promise<objec
     ipcMode: host.IpcMode === 'host' ? 'host' : 'private',
     pidMode: host.PidMode === 'host' ? 'host' : 'private',
     utsMode: host.UTSMode === 'host' ? 'host' : 'private',
-    resources: {
-      memory: host.Memory || undefined,
-      memorySwap: host.MemorySwap || undefined,
-      cpuShares: host.CpuShares || undefined,
-      nanoCpus: host.NanoCpus || undefined,
-      cpuQuota: host.CpuQuota || undefined,
-      cpuPeriod: host.CpuPeriod || undefined,
-      cpusetCpus: host.CpusetCpus || undefined,
-      pidsLimit: host.PidsLimit && host.PidsLimit > 0 ? host.PidsLimit : undefined,
-    },
+    resources: resourceConfig(host),
     cgroupsPath: `/berth/${container.Id}`,
     shmSize: host.ShmSize || undefined,
   };
   await ensureWorkingDir(rootfsPath, runtimeConfig.cwd);
   return buildSpec(runtimeConfig);
+}
+
+/** Docker's resource fields in the runtime's terms. */
+export function resourceConfig(host: Resources): ResourceConfig {
+  return {
+    memory: host.Memory || undefined,
+    memorySwap: host.MemorySwap || undefined,
+    memoryReservation: host.MemoryReservation || undefined,
+    cpuShares: host.CpuShares || undefined,
+    nanoCpus: host.NanoCpus || undefined,
+    cpuQuota: host.CpuQuota || undefined,
+    cpuPeriod: host.CpuPeriod || undefined,
+    cpusetCpus: host.CpusetCpus || undefined,
+    cpusetMems: host.CpusetMems || undefined,
+    pidsLimit: host.PidsLimit && host.PidsLimit > 0 ? host.PidsLimit : undefined,
+    blkioWeight: host.BlkioWeight || undefined,
+  };
 }
 
 function networkFor(mode: 'none' | 'host' | 'default'): NetworkConfig {

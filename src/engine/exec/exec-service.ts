@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { conflict, invalidArgument, notFound, messageOf } from '../../errors';
 import { MonitorConnection } from '../../runtime/monitor/client';
 import { resolveUser } from '../../runtime/user/resolve-user';
+import { RuntimeStartError } from '../../runtime/driver/runtime-start-error';
+import type { OciProcess } from '../../runtime/spec/oci-types';
 import type { ContainerService } from '../containers/container-service';
 import type { ContainerRuntime } from '../containers/ports';
 import { MonitorAttachSession, parseDetachKeys } from '../containers/attach';
@@ -85,15 +87,15 @@ export class ExecService {
     const control = await MonitorConnection.connect(paths.socketPath);
     exec.control = control;
     const exited = control.waitExited();
-    control.start();
+    exited.catch(() => undefined);
     try {
-      exec.pid = await control.waitStarted();
+      exec.pid = (await this.deps.runtime.start(container.Id, paths, control)).pid;
     } catch (err) {
-      exec.exitCode = /executable file not found|no such file/i.test(messageOf(err)) ? 127 : 126;
+      exec.exitCode = err instanceof RuntimeStartError && err.exitCode !== undefined ? err.exitCode : 126;
       session?.finish();
       control.close();
-      await this.deps.runtime.deleteExec?.(container.Id, id).catch(() => undefined);
-      throw conflict(messageOf(err));
+      await this.deps.runtime.removeExec(container.Id, id).catch(() => undefined);
+      throw err;
     }
     exec.running = true;
     this.deps.events.publish('container', `exec_start: ${(exec.config.Cmd ?? []).join(' ')}`, container.Id, { ...this.deps.containers.eventAttributes(container), execID: id });
@@ -103,7 +105,7 @@ export class ExecService {
       exec.exitCode = code;
       exec.control = undefined;
       control.close();
-      void this.deps.runtime.deleteExec?.(container.Id, id).catch(() => undefined);
+      void this.deps.runtime.removeExec(container.Id, id).catch(() => undefined);
       this.deps.events.publish('container', 'exec_die', container.Id, { ...this.deps.containers.eventAttributes(container), execID: id, exitCode: String(code) });
       setTimeout(() => this.execs.delete(id), EXEC_KEEP_AFTER_EXIT_MS).unref();
     };
@@ -146,7 +148,7 @@ export class ExecService {
   }
 
   /** The exec's OCI process: the container's process settings with the exec's overrides. */
-  private async processSpec(exec: ExecRecord, tty: boolean): Promise<object> {
+  private async processSpec(exec: ExecRecord, tty: boolean): Promise<OciProcess> {
     const containerDir = this.deps.containers.store.dir(exec.containerId);
     const spec = JSON.parse(await fs.readFile(path.join(containerDir, 'bundle', 'config.json'), 'utf8')) as {
       root: { path: string };
@@ -169,6 +171,6 @@ export class ExecService {
       const all = [...new Set(Object.values(spec.process.capabilities).flat())];
       process.capabilities = { bounding: all, effective: all, permitted: all };
     }
-    return process;
+    return process as unknown as OciProcess;
   }
 }

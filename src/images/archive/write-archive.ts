@@ -1,5 +1,6 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
+import { ByteSource, lazyReadable } from '../../util/lazy-readable';
 import type { ContentStore } from '../../content/types';
 import { Digest, hexOf } from '../../util/digest';
 import type { Descriptor, ImageManifest } from '../models';
@@ -25,6 +26,10 @@ export interface ArchiveImage {
 const MTIME = new Date(0);
 
 export function writeArchive(images: readonly ArchiveImage[], content: ContentStore): Readable {
+  return lazyReadable(() => packArchive(images, content) as unknown as ByteSource);
+}
+
+function packArchive(images: readonly ArchiveImage[], content: ContentStore): tarStream.Pack {
   const pack = tarStream.pack();
   const produce = async () => {
     const written = new Set<Digest>();
@@ -81,5 +86,5 @@ export function writeArchive(images: readonly ArchiveImage[], content: ContentSt
     pack.finalize();
   };
   produce().catch((err: unknown) => pack.destroy(err instanceof Error ? err : new Error(String(err))));
-  return Readable.from(pack as unknown as AsyncIterable<Buffer>, { objectMode: false });
+  return pack;
 }

@@ -1,3 +1,4 @@
+import type { OciResources } from '../spec/oci-types';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -168,6 +169,11 @@ export class RuncDriver {
     await this.runc.kill(id, parseSignal(signal), opts);
   }
 
+  /** Applies new cgroup limits to a running container. */
+  update(id: string, resources: OciResources): Promise<void> {
+    return this.runc.update(id, resources);
+  }
+
   pause(id: string): Promise<void> {
     return this.runc.pause(id);
   }
@@ -216,6 +222,22 @@ export class RuncDriver {
       if (idle.length === monitors.length) return;
       await sleep(20);
     }
+  }
+
+  /** True while runc reports the container running or paused. */
+  async isRunning(id: string): Promise<boolean> {
+    try {
+      const state = await this.runc.state(id);
+      return state.status === 'running' || state.status === 'paused';
+    } catch (err: unknown) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /** The monitor's exit record, or undefined while the process runs (or never ran). */
+  readExitFile(file: string): Promise<ExitStatus | undefined> {
+    return readJsonIfExists<ExitStatus>(file);
   }
 
   /**

@@ -55,9 +55,23 @@ export class MonitorConnection extends EventEmitter<MonitorConnectionEvents> {
     this.send(encodeFrame(FrameType.START));
   }
 
-  /** Returns false when the socket buffer is full (wait for 'drain' on the socket-like backpressure). */
+  /** Returns false when the socket's buffer is full: await drained() before writing more. */
   writeStdin(data: Buffer): boolean {
     return this.send(encodeFrame(FrameType.STDIN, data));
+  }
+
+  /** Resolves once buffered writes are flushed to the monitor (or the connection closed). */
+  drained(): Promise<void> {
+    if (this.closed || this.socket.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
   }
 
   closeStdin(): void {

@@ -73,8 +73,8 @@ export class Runc {
     } catch (err: unknown) {
       if (err instanceof ExecError) {
         this.logger.debug('runc failed', { argv, stderr: err.stderr });
-        // runc says "container does not exist" (or "... not exist") for unknown ids.
-        if (/does not exist|not exist/.test(err.stderr)) throw notFound(`runc: container does not exist: ${args[args.length - 1]}`, err);
+        // runc says "container does not exist" for unknown ids.
+        if (/does not exist/.test(err.stderr)) throw notFound(`runc: container does not exist: ${args[args.length - 1]}`, err);
       }
       throw err;
     }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_SHM_SIZE } from './build-spec';
-import { capabilityMask, DEFAULT_CAPABILITIES, effectiveCapabilities } from './capabilities';
+import { ALL_CAPABILITIES, capabilityMask, DEFAULT_CAPABILITIES, effectiveCapabilities, hostCapabilities } from './capabilities';
 import { ContainerRuntimeConfig } from './container-config';
 import { defaultSeccomp } from './seccomp-profile';
 import { isInvalidArgument } from '../../errors';
@@ -31,11 +31,12 @@ test('cap-add / cap-drop with and without CAP_, ALL, and unknown caps', () => {
   assert.ok(effectiveCapabilities({ capAdd: ['net_admin'] }).includes('CAP_NET_ADMIN'));
   assert.ok(!effectiveCapabilities({ capDrop: ['CAP_CHOWN'] }).includes('CAP_CHOWN'));
   assert.deepEqual(effectiveCapabilities({ capDrop: ['ALL'], capAdd: ['kill'] }), ['CAP_KILL']);
-  const all = effectiveCapabilities({ capAdd: ['all'], capDrop: ['sys_admin'] });
+  const all = effectiveCapabilities({ capAdd: ['all'], capDrop: ['sys_admin'], available: ALL_CAPABILITIES });
   assert.equal(all.length, 40);
   assert.ok(!all.includes('CAP_SYS_ADMIN'));
   assert.throws(() => effectiveCapabilities({ capAdd: ['foo'] }), (e: unknown) => isInvalidArgument(e) && /invalid CapAdd: unknown capability: "CAP_FOO"/.test(String(e)));
-  assert.equal(effectiveCapabilities({ privileged: true }).length, 41);
+  assert.equal(effectiveCapabilities({ privileged: true, available: ALL_CAPABILITIES }).length, 41);
+  assert.deepEqual(effectiveCapabilities({ privileged: true }), hostCapabilities());
 });
 
 test('masked and read-only paths, removed when privileged', () => {
@@ -107,7 +108,10 @@ test('default mounts, shm size, user mounts and etc files', () => {
   assert.ok(spec.mounts.find((m) => m.destination === '/sys')!.options!.includes('ro'));
   assert.equal(spec.mounts.find((m) => m.destination === '/sys/fs/cgroup')!.type, 'cgroup');
   const data = spec.mounts.find((m) => m.destination === '/data')!;
-  assert.deepEqual(data.options, ['rbind', 'rprivate', 'ro']);
+  assert.deepEqual(data.options, ['rbind', 'ro', 'rprivate']);
+  assert.deepEqual(spec.mounts.find((m) => m.destination === '/data/sub')!.options, ['rbind', 'rprivate']);
+  assert.deepEqual(spec.mounts.find((m) => m.destination === '/etc/hosts')!.options, ['rbind', 'rprivate']);
+  assert.deepEqual(spec.mounts.find((m) => m.destination === '/sys/fs/cgroup')!.options, ['ro', 'nosuid', 'noexec', 'nodev']);
   const run = spec.mounts.find((m) => m.destination === '/run')!;
   assert.deepEqual(run.options, ['nosuid', 'nodev', 'noexec', 'size=1m', 'rw']);
   assert.equal(spec.mounts.find((m) => m.destination === '/etc/hosts')!.source, '/x/hosts');

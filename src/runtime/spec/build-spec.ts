@@ -68,7 +68,7 @@ function defaultMounts(cfg: ContainerRuntimeConfig): OciMount[] {
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', sysOpts] },
-    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', sysOpts] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: [sysOpts, 'nosuid', 'noexec', 'nodev'] },
   ];
   if (cfg.ipcMode === 'host') {
     mounts.push({ destination: '/dev/mqueue', type: 'bind', source: '/dev/mqueue', options: ['rbind', 'rprivate'] });
@@ -95,7 +95,8 @@ function userMount(m: ContainerMountConfig): OciMount {
     destination: m.destination,
     type: 'bind',
     source: m.source,
-    options: ['rbind', ...(hasPropagation ? [] : ['rprivate']), ...extra.filter((o) => o !== 'ro' && o !== 'rw'), m.readonly ? 'ro' : 'rw'],
+    // moby's order: rbind, ro when read-only, then propagation (rprivate by default).
+    options: ['rbind', ...(m.readonly ? ['ro'] : []), ...extra.filter((o) => o !== 'ro' && o !== 'rw'), ...(hasPropagation ? [] : ['rprivate'])],
   };
 }
 
@@ -112,7 +113,7 @@ function buildMounts(cfg: ContainerRuntimeConfig): OciMount[] {
   ];
   for (const [source, destination] of etcTargets) {
     if (!source || user.some((m) => m.destination === destination)) continue;
-    etc.push({ destination, type: 'bind', source, options: ['rbind', 'rprivate', cfg.readonlyRootfs ? 'ro' : 'rw'] });
+    etc.push({ destination, type: 'bind', source, options: ['rbind', ...(cfg.readonlyRootfs ? ['ro'] : []), 'rprivate'] });
   }
   if (cfg.init) {
     etc.push({ destination: INIT_PATH_IN_CONTAINER, type: 'bind', source: cfg.init, options: ['bind', 'ro'] });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { invalidArgument } from '../../errors';
 
 /** Every capability runc 1.1 and this kernel know, in bit order (CAP_CHOWN = bit 0). */
@@ -34,16 +35,45 @@ export function normalizeCapabilities(caps: readonly string[], field: 'CapAdd' |
   return out;
 }
 
+let hostCaps: string[] | undefined;
+
+/**
+ * The capabilities this engine itself holds (CapBnd of /proc/self/status). "All" means
+ * these: runc cannot grant a container a capability outside its own bounding set
+ * (a sandboxed host may lack e.g. CAP_SYS_RESOURCE).
+ */
+export function hostCapabilities(): string[] {
+  if (hostCaps) return hostCaps;
+  let caps = [...ALL_CAPABILITIES];
+  try {
+    const m = /^CapBnd:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) {
+      const mask = BigInt(`0x${m[1]}`);
+      caps = ALL_CAPABILITIES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+    }
+  } catch {
+    // not Linux /proc: keep the full list
+  }
+  hostCaps = caps;
+  return caps;
+}
+
 /**
  * The effective capability set for a container, following moby's TweakCapabilities:
  * privileged → all; cap-add ALL → all minus drops; cap-drop ALL → only adds;
- * otherwise defaults minus drops plus adds.
+ * otherwise defaults minus drops plus adds. "All" is `available` (the host's set).
  */
-export function effectiveCapabilities(opts: { capAdd?: readonly string[]; capDrop?: readonly string[]; privileged?: boolean }): string[] {
-  if (opts.privileged) return [...ALL_CAPABILITIES];
+export function effectiveCapabilities(opts: {
+  capAdd?: readonly string[];
+  capDrop?: readonly string[];
+  privileged?: boolean;
+  available?: readonly string[];
+}): string[] {
+  const all = opts.available ?? hostCapabilities();
+  if (opts.privileged) return [...all];
   const adds = normalizeCapabilities(opts.capAdd ?? [], 'CapAdd');
   const drops = normalizeCapabilities(opts.capDrop ?? [], 'CapDrop');
-  if (adds.includes(ALL)) return ALL_CAPABILITIES.filter((c) => !drops.includes(c));
+  if (adds.includes(ALL)) return all.filter((c) => !drops.includes(c));
   if (drops.includes(ALL)) return adds.filter((c) => c !== ALL);
   const caps = DEFAULT_CAPABILITIES.filter((c) => !drops.includes(c));
   for (const c of adds) if (!caps.includes(c)) caps.push(c);

@@ -23,7 +23,8 @@ export async function startHarness(): Promise<Harness> {
   const requests: string[] = [];
   const logger: Logger = {
     debug(msg, fields) {
-      if (msg === 'request' && fields) requests.push(`${fields.method} ${fields.url} -> ${fields.status}`);
+      if (msg === 'request received' && fields) requests.push(`${fields.method} ${fields.url}${fields.upgrade ? ' (Upgrade: tcp)' : ''}`);
+      if (msg === 'request' && fields) requests.push(`  done ${fields.method} ${fields.url} -> ${fields.status}`);
     },
     info() {},
     warn() {},

@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import { createApiServer } from '../../../src/api/server';
 import { silentLogger } from '../../../src/util/logger';
@@ -107,7 +108,6 @@ test('create, list and inspect shapes', async () => {
 test('wait sends headers before the container exits, body after', async () => {
   await request(h.socketPath, 'POST', '/containers/create?name=waiter', { Image: 'busybox', Cmd: ['sh', '-c', 'exit 7'] });
   const gotHeaders = new Promise<{ status: number; body: Promise<string> }>((resolve, reject) => {
-    const http = require('node:http') as typeof import('node:http');
     const req = http.request({ socketPath: h.socketPath, method: 'POST', path: '/containers/waiter/wait?condition=next-exit' }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -191,7 +191,6 @@ test('images: save, load, pull errors and names with slashes', async () => {
 
 test('events stream flushes headers and ends on shutdown', async () => {
   h.backends.system.pastEvents.push({ Type: 'container', Action: 'start', Actor: { ID: 'x', Attributes: {} }, scope: 'local', time: 1, timeNano: 1 });
-  const http = await import('node:http');
   const first = await new Promise<{ line: string; ended: Promise<void> }>((resolve, reject) => {
     const req = http.request({ socketPath: h.socketPath, method: 'GET', path: '/events' }, (res) => {
       assert.equal(res.headers['content-type'], 'application/json');

@@ -5,15 +5,19 @@ import { MonitorConnection } from '../../../src/runtime/monitor/client';
 import { spawnMonitor, SpawnMonitorOptions } from '../../../src/runtime/monitor/spawn-monitor';
 
 /**
- * A stand-in for `runc run -d`: starts the command in the background with the script's
- * stdio (so it inherits the monitor's pipes, like a container), writes its pid and exits 0.
- * The command is then reparented to the monitor, exercising the subreaper path.
+ * A stand-in for `runc run -d`: forks the command with the runtime's stdio (so it inherits
+ * the monitor's pipes, like a container), writes its pid and exits 0 without reaping it.
+ * The command is then reparented to the monitor, exercising the subreaper path. (A shell
+ * script would not do: the shell may reap a quick background job itself.)
  */
-const FAKE_RUNTIME = `#!/bin/sh
-pidfile=$1; shift
-exec 3<&0
-"$@" <&3 3<&- &
-echo $! > "$pidfile"
+const FAKE_RUNTIME = `#!/usr/bin/python3
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+with open(sys.argv[1], "w") as f:
+    f.write(str(pid))
+os._exit(0)
 `;
 
 export interface MonitorFixture {

@@ -178,19 +178,26 @@ test('direct mode (no pid file): the argv is the process', async () => {
   }
 });
 
-test('a client that reads nothing does not stall the process', async () => {
+test('a client that reads nothing does not stall the process forever', { timeout: 30_000 }, async () => {
   const f = makeFixture();
   try {
     const slow = await startAndConnect(fakeRunOptions(f, 'head -c 8000000 /dev/zero; echo end'));
     const reader = await MonitorConnection.connect(f.socketPath);
     // Stop reading on `slow`: its socket buffers fill, and the monitor must drop it.
-    (slow as unknown as { socket: { pause(): void } }).socket.pause();
+    const slowSocket = (slow as unknown as { socket: { pause(): void; resume(): void } }).socket;
+    slowSocket.pause();
     let received = 0;
     reader.on('stdout', (b) => (received += b.length));
     reader.start();
     const status = await reader.waitExited();
     assert.equal(status.exitCode, 0);
     assert.equal(received, 8_000_004);
+    // The stalled client held output for a grace period, then was dropped.
+    let slowReceived = 0;
+    slow.on('stdout', (b) => (slowReceived += b.length));
+    slowSocket.resume();
+    await waitFor(() => slow.isClosed);
+    assert.ok(slowReceived < 8_000_004);
     slow.close();
   } finally {
     f.cleanup();
@@ -208,6 +215,26 @@ test('spawnMonitor reports setup failures with the argv', async () => {
       },
     );
   } finally {
+    f.cleanup();
+  }
+});
+
+test('a process that is not the monitor\'s child is watched by pidfd (status unknown: 255)', async () => {
+  const f = makeFixture();
+  const { spawn } = await import('node:child_process');
+  const stranger = spawn('sleep', ['0.5'], { stdio: 'ignore' });
+  try {
+    const gone = await startAndConnect({
+      ...fakeRunOptions(f, ''),
+      // The "runtime" names a process it does not own and exits 0.
+      runtimeArgv: ['sh', '-c', `echo ${stranger.pid} > ${f.pidFile}`],
+    });
+    gone.start();
+    assert.equal(await gone.waitStarted(), stranger.pid);
+    const status = await gone.waitExited();
+    assert.equal(status.exitCode, 255);
+  } finally {
+    stranger.kill();
     f.cleanup();
   }
 });

@@ -43,6 +43,8 @@ export interface Harness {
   driver: RuncDriver;
   cleanup(): Promise<void>;
   ids: string[];
+  /** cgroup parent unique to this harness, removed by cleanup. */
+  cgroupParent: string;
 }
 
 export async function makeHarness(): Promise<Harness> {
@@ -50,14 +52,19 @@ export async function makeHarness(): Promise<Harness> {
   const rootfs = await makeBusyboxRootfs(dir);
   const driver = new RuncDriver({ runtimeRoot: path.join(dir, 'runc'), execRoot: path.join(dir, 'x') });
   const ids: string[] = [];
+  const cgroupParent = `/${path.basename(dir)}`;
   return {
     dir,
     rootfs,
     driver,
     ids,
+    cgroupParent,
     async cleanup() {
       for (const id of ids) await driver.delete(id).catch(() => undefined);
       await fs.rm(dir, { recursive: true, force: true });
+      for (const hierarchy of await fs.readdir('/sys/fs/cgroup')) {
+        await fs.rmdir(path.join('/sys/fs/cgroup', hierarchy, cgroupParent)).catch(() => undefined);
+      }
     },
   };
 }
@@ -68,7 +75,7 @@ export function runtimeConfig(h: Harness, id: string, over: Partial<ContainerRun
     cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, hostname: id.slice(0, 12), tty: false, openStdin: false,
     readonlyRootfs: false, privileged: false, capAdd: [], capDrop: [], securityOpt: [], mounts: [],
     network: { mode: 'none' }, ipcMode: 'private', pidMode: 'private', utsMode: 'private', resources: {},
-    cgroupsPath: `/berth-test/${id}`, ...over,
+    cgroupsPath: `${h.cgroupParent}/${id}`, ...over,
   };
 }
 
@@ -107,6 +114,7 @@ export async function runToExit(h: Harness, cfg: ContainerRuntimeConfig): Promis
   const c = await createContainer(h, cfg);
   try {
     const exited = c.conn.waitExited();
+    exited.catch(() => undefined); // a start failure is reported by start()
     await h.driver.start(c.id, c.paths, c.conn);
     const status = await exited;
     // Output frames precede EXITED on the same socket, so they are all in.

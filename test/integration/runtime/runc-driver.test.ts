@@ -8,8 +8,9 @@ import { RuntimeStartError } from '../../../src/runtime/driver';
 import { hostnameContent, hostsContent, resolvConfContent, writeEtcFiles } from '../../../src/runtime/etc-files';
 import { resolveUser } from '../../../src/runtime/user/resolve-user';
 import { errorKind } from '../../../src/errors';
-import type { OciProcess } from '../../../src/runtime/spec';
+import { capabilityMask, hostCapabilities, OciProcess } from '../../../src/runtime/spec';
 import { MonitorConnection } from '../../../src/runtime/monitor/client';
+import { findMonitors } from '../../../src/runtime/driver/monitor-processes';
 
 const skip = skipReason();
 
@@ -88,6 +89,10 @@ describe('RuncDriver with real runc', { skip }, () => {
       assert.ok(pid > 1);
       assert.equal(await h.driver.isRunning(c.id), true);
       assert.deepEqual(await h.driver.top(c.id), [pid]);
+      assert.ok((await h.driver.runc.list()).some((st) => st.id === c.id && st.status === 'running'));
+      await h.driver.runc.update(c.id, { memory: { limit: 32 * 1024 * 1024 } });
+      const limit = await fs.readFile(`/sys/fs/cgroup/memory${h.cgroupParent}/${c.id}/memory.limit_in_bytes`, 'utf8');
+      assert.equal(limit.trim(), String(32 * 1024 * 1024));
       await h.driver.pause(c.id);
       assert.equal((await h.driver.runc.state(c.id)).status, 'paused');
       await h.driver.resume(c.id);
@@ -149,6 +154,28 @@ describe('RuncDriver with real runc', { skip }, () => {
     }
   });
 
+  test('exec in tty mode with a resize', async () => {
+    const c = await createContainer(h, runtimeConfig(h, newId(), { args: ['sleep', '100'] }));
+    try {
+      await h.driver.start(c.id, c.paths, c.conn);
+      const execId = newId();
+      const proc: OciProcess = { args: ['sh', '-c', 'sleep 0.3; stty size; tty'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } };
+      const paths = await h.driver.exec(c.id, execId, proc, { tty: true, openStdin: true });
+      const conn = await h.driver.attach(c.id, execId);
+      const output = collect(conn);
+      const exited = conn.waitExited();
+      await h.driver.start(c.id, paths, conn);
+      conn.resize(25, 81);
+      assert.equal((await exited).exitCode, 0);
+      assert.match(output().stdout, /25 81\r?\n\/dev\/pts\/[0-9]+/);
+      conn.close();
+      await h.driver.removeExec(c.id, execId);
+    } finally {
+      c.conn.close();
+      await h.driver.delete(c.id);
+    }
+  });
+
   test('a missing command gives Docker\'s error shape', async () => {
     const c = await createContainer(h, runtimeConfig(h, newId(), { args: ['nosuchcmd'] }));
     try {
@@ -179,6 +206,38 @@ describe('RuncDriver with real runc', { skip }, () => {
       c.conn.close();
       await h.driver.delete(c.id);
     }
+  });
+
+  test('resources, read-only rootfs, privileged', async () => {
+    const limits = await runToExit(h, runtimeConfig(h, newId(), {
+      args: ['sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; touch /x 2>/dev/null || echo rofs'],
+      resources: { memory: 64 * 1024 * 1024, pidsLimit: 50 },
+      readonlyRootfs: true,
+    }));
+    assert.equal(limits.stdout, `${64 * 1024 * 1024}\n50\nrofs\n`, limits.stderr);
+    const priv = await runToExit(h, runtimeConfig(h, newId(), {
+      args: ['sh', '-c', 'grep CapEff /proc/self/status; grep " /sys " /proc/mounts | cut -d" " -f4 | cut -d, -f1'],
+      privileged: true,
+    }));
+    // privileged = every capability the engine itself holds
+    assert.match(priv.stdout, new RegExp(`CapEff:\\s+${capabilityMask(hostCapabilities())}\\nrw\\n`), priv.stderr);
+  });
+
+  test('delete kills monitors that never started (container and exec)', async () => {
+    const created = await createContainer(h, runtimeConfig(h, newId(), { args: ['true'] }));
+    created.conn.close();
+    const dir = h.driver.taskDir(created.id);
+    assert.equal((await findMonitors(dir)).length, 1);
+    await h.driver.delete(created.id);
+    assert.equal((await findMonitors(dir)).length, 0);
+
+    const c = await createContainer(h, runtimeConfig(h, newId(), { args: ['sleep', '100'] }));
+    await h.driver.start(c.id, c.paths, c.conn);
+    await h.driver.exec(c.id, newId(), { args: ['true'], env: [], cwd: '/', user: { uid: 0, gid: 0 } }, { tty: false, openStdin: false });
+    c.conn.close();
+    assert.equal((await findMonitors(h.driver.taskDir(c.id))).length, 2);
+    await h.driver.delete(c.id);
+    assert.equal((await findMonitors(h.driver.taskDir(c.id))).length, 0);
   });
 
   test('stdin is forwarded', async () => {

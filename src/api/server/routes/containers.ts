@@ -6,7 +6,7 @@ import type { Logger } from '../../../util/logger';
 import type { Exchange } from '../exchange';
 import type { Router } from '../router';
 import { versionAtLeast } from '../api-version';
-import { pumpAttach } from '../pump-attach';
+import { hijackAndPump } from '../pump-attach';
 import { frame, streamContentType } from '../stdio-framing';
 
 const WAIT_CONDITIONS: WaitCondition[] = ['not-running', 'next-exit', 'removed'];
@@ -146,13 +146,18 @@ export function addContainerRoutes(router: Router, backend: ContainersBackend, l
     const handle = await backend.wait(ex.param('name'), raw as WaitCondition, ex.signal);
     // Headers now: the CLI waits for them before it starts the container.
     const out = ex.startStream('application/json');
+    const clientGone = new Promise<undefined>((resolve) => {
+      if (ex.signal.aborted) resolve(undefined);
+      ex.signal.addEventListener('abort', () => resolve(undefined), { once: true });
+    });
     let body: unknown;
     try {
-      body = await handle.result;
+      body = await Promise.race([handle.result, clientGone]);
     } catch (err: unknown) {
       body = { StatusCode: -1, Error: { Message: messageOf(err) } };
     }
-    out.end(JSON.stringify(body) + '\n');
+    if (body === undefined) out.end();
+    else out.end(JSON.stringify(body) + '\n');
   });
 
   router.delete('/containers/{name}', async (ex) => {
@@ -172,7 +177,7 @@ export function addContainerRoutes(router: Router, backend: ContainersBackend, l
       detachKeys: q.nonEmpty('detachKeys'),
     });
     const contentType = ex.wantsUpgrade ? streamContentType(session.tty, versionAtLeast(ex.apiVersion, '1.42')) : streamContentType(true, false);
-    await pumpAttach(session, ex.hijack(contentType), logger);
+    await hijackAndPump(ex, session, contentType, logger);
   });
 
   router.head('/containers/{name}/archive', async (ex) => {

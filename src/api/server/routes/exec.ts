@@ -4,7 +4,7 @@ import { invalidArgument } from '../../../errors';
 import type { Logger } from '../../../util/logger';
 import type { Router } from '../router';
 import { versionAtLeast } from '../api-version';
-import { pumpAttach } from '../pump-attach';
+import { hijackAndPump } from '../pump-attach';
 import { streamContentType } from '../stdio-framing';
 import { readSize } from './containers';
 
@@ -23,14 +23,16 @@ export function addExecRoutes(router: Router, backend: ExecBackend, logger: Logg
     const body = (await ex.readJson<ExecStartConfig>()) ?? {};
     const detach = body.Detach === true;
     const tty = body.Tty === true;
-    const consoleSize = Array.isArray(body.ConsoleSize) && body.ConsoleSize.length === 2 ? body.ConsoleSize : undefined;
+    // The CLI sends [0,0] when its terminal has no size; that means "unknown", not 0x0.
+    const size = body.ConsoleSize;
+    const consoleSize = Array.isArray(size) && size.length === 2 && size[0] > 0 && size[1] > 0 ? size : undefined;
     const session = await backend.start(ex.param('name'), { detach, tty, consoleSize });
     if (detach || session === undefined) {
       ex.empty(200);
       return;
     }
     const contentType = ex.wantsUpgrade ? streamContentType(session.tty, versionAtLeast(ex.apiVersion, '1.42')) : streamContentType(true, false);
-    await pumpAttach(session, ex.hijack(contentType), logger);
+    await hijackAndPump(ex, session, contentType, logger);
   });
 
   router.post('/exec/{name}/resize', async (ex) => {

@@ -28,7 +28,11 @@ export function addSystemRoutes(router: Router, backend: SystemBackend): void {
 
   router.get('/version', async (ex) => {
     const version = await backend.version();
-    ex.json(200, { ...version, ApiVersion: MAX_API_VERSION, MinAPIVersion: MIN_API_VERSION });
+    // The CLI prints the Engine component's details; the API versions are ours to state.
+    const Components = version.Components.map((c) =>
+      c.Name === 'Engine' ? { ...c, Details: { ...c.Details, ApiVersion: MAX_API_VERSION, MinAPIVersion: MIN_API_VERSION } } : c,
+    );
+    ex.json(200, { ...version, Components, ApiVersion: MAX_API_VERSION, MinAPIVersion: MIN_API_VERSION });
   });
 
   router.get('/info', async (ex) => {

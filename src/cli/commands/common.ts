@@ -1,0 +1,96 @@
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import type { Filters, JsonStreamMessage } from '../../client/types';
+import { parseJsonStream, streamMessageError } from '../../client/json-stream';
+import type { CliContext } from '../context';
+import { StatusError } from '../command';
+import { ClientError } from '../../client/errors';
+
+/** `--filter key=value` (repeatable) → Docker's filters map. */
+export function parseFilters(list: string[]): Filters {
+  const filters: Filters = {};
+  for (const item of list) {
+    const eq = item.indexOf('=');
+    if (eq === -1) throw new StatusError(1, `bad format of filter (expected name=value)`);
+    const key = item.slice(0, eq).trim().toLowerCase();
+    (filters[key] ??= []).push(item.slice(eq + 1).trim());
+  }
+  return filters;
+}
+
+/**
+ * Runs `action` for each name like docker's stop/rm/kill: prints each name that succeeded,
+ * collects the errors, prints them all and fails with status 1 at the end.
+ */
+export async function forEachName(ctx: CliContext, names: string[], action: (name: string) => Promise<string | void>): Promise<number> {
+  const errors: string[] = [];
+  for (const name of names) {
+    try {
+      const printed = await action(name);
+      ctx.out(`${printed ?? name}\n`);
+    } catch (err: unknown) {
+      errors.push(await errorText(err));
+    }
+  }
+  if (errors.length > 0) throw new StatusError(1, errors.join('\n'));
+  return 0;
+}
+
+/** "Error response from daemon: ..." for daemon errors, the message otherwise. */
+export async function errorText(err: unknown): Promise<string> {
+  if (err instanceof ClientError) return `Error response from daemon: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Writes a download to a file (-o) or stdout, refusing a terminal like docker. */
+export async function writeOutput(ctx: CliContext, stream: Readable, file: string | undefined, what: string): Promise<void> {
+  if (file) {
+    await pipeline(stream, createWriteStream(file));
+    return;
+  }
+  if (ctx.stdout.isTTY) {
+    stream.destroy();
+    throw new StatusError(1, `cowardly refusing to save to a terminal. Use the -o flag or redirect`);
+  }
+  void what;
+  await pipeline(stream, ctx.stdout, { end: false });
+}
+
+/**
+ * Prints a JSON progress stream (pull, load, import, bootstrap) as docker does without a
+ * TTY: "id: status progress" lines and `stream` text; an in-band error fails the command.
+ */
+export async function displayJsonMessages(
+  ctx: CliContext,
+  source: AsyncIterable<Buffer | string>,
+  opts: { quiet?: boolean; onAux?: (aux: Record<string, unknown>) => void } = {},
+): Promise<void> {
+  const out = (text: string) => {
+    if (!opts.quiet) ctx.out(text);
+  };
+  for await (const message of parseJsonStream<JsonStreamMessage>(source)) {
+    const error = streamMessageError(message);
+    if (error !== undefined) throw new StatusError(1, error);
+    if (message.aux && opts.onAux) opts.onAux(message.aux);
+    if (message.stream !== undefined) {
+      out(message.stream);
+      continue;
+    }
+    if (message.status === undefined) continue;
+    if (message.progressDetail && message.progress === undefined && message.status.startsWith('Download')) continue;
+    const id = message.id ? `${message.id}: ` : '';
+    const progress = message.progress ? ` ${message.progress}` : '';
+    out(`${id}${message.status}${progress}\n`);
+  }
+}
+
+/** Splits "name:tag" (the tag after the last colon that follows the last slash). */
+export function splitReference(ref: string): { repo: string; tag?: string } {
+  const at = ref.indexOf('@');
+  if (at !== -1) return { repo: ref.slice(0, at), tag: undefined };
+  const slash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  if (colon > slash) return { repo: ref.slice(0, colon), tag: ref.slice(colon + 1) };
+  return { repo: ref };
+}

@@ -1,0 +1,28 @@
+import type { EngineClient } from '../client/engine-client';
+
+/** What every command gets: how to reach the daemon and where to write. */
+export class CliContext {
+  private clientPromise: Promise<EngineClient> | undefined;
+
+  constructor(
+    readonly program: string,
+    readonly hostFlag: string | undefined,
+    readonly stdout: NodeJS.WriteStream = process.stdout,
+    readonly stderr: NodeJS.WriteStream = process.stderr,
+    readonly stdin: NodeJS.ReadStream = process.stdin,
+  ) {}
+
+  /** A connected client (version negotiated; the daemon started if it may be). */
+  client(): Promise<EngineClient> {
+    this.clientPromise ??= (require('./daemon/connect') as typeof import('./daemon/connect')).connectClient(this.hostFlag);
+    return this.clientPromise;
+  }
+
+  out(text: string): void {
+    this.stdout.write(text);
+  }
+
+  err(text: string): void {
+    this.stderr.write(text);
+  }
+}

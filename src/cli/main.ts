@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { CliContext } from './context';
+import { parseArgs, UsageError, formatFlagHelp } from './args/parser';
+import { COMMANDS, resolveCommand } from './registry';
+import { StatusError, type CommandDefinition } from './command';
+
+const PROGRAM = 'berth';
+
+const GLOBAL_FLAGS = {
+  host: { kind: 'strings', short: 'H', description: 'Daemon socket to connect to', valueName: 'list' },
+  debug: { kind: 'bool', short: 'D', description: 'Enable debug mode' },
+  'log-level': { kind: 'string', short: 'l', description: 'Set the logging level', default: 'info' },
+  version: { kind: 'bool', short: 'v', description: 'Print version information and quit' },
+} as const;
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version?: string };
+    return pkg.version ?? 'dev';
+  } catch {
+    return 'dev';
+  }
+}
+
+const USAGE = `
+Usage:  ${PROGRAM} [OPTIONS] COMMAND
+
+A Docker-compatible container engine
+
+Common Commands:
+  run         Create and run a new container from an image
+  exec        Execute a command in a running container
+  ps          List containers
+  images      List images
+  logs        Fetch the logs of a container
+  inspect     Return low-level information on Docker objects
+  info        Display system-wide information
+  version     Show the Berth version information
+
+Management Commands:
+  container   Manage containers
+  image       Manage images
+  system      Manage Berth
+  daemon      Start, stop and query the Berth daemon
+
+Container commands: attach commit cp create diff export kill pause prune rename restart rm start stop top unpause wait
+Image commands: bootstrap history import load prune pull rm save tag   (also: rmi tag save load import)
+System commands: df events info prune
+
+Global Options:
+${formatFlagHelp(GLOBAL_FLAGS)}
+
+Run '${PROGRAM} COMMAND --help' for more information on a command.
+`;
+
+function commandHelp(name: string, def: CommandDefinition): string {
+  return `\nUsage:  ${PROGRAM} ${def.usage}\n\n${def.description}\n\nOptions:\n${formatFlagHelp(def.flags)}\n`;
+}
+
+async function runCommand(ctx: CliContext, name: string, def: CommandDefinition, argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs(argv, def.flags, { interspersed: def.interspersed });
+  } catch (err: unknown) {
+    if (err instanceof UsageError) {
+      ctx.err(`${err.message}\nSee '${PROGRAM} ${name} --help'.\n`);
+      return 125;
+    }
+    throw err;
+  }
+  if (parsed.help) {
+    ctx.out(commandHelp(name, def));
+    return 0;
+  }
+  const count = parsed.args.length;
+  const min = def.minArgs ?? 0;
+  const max = def.maxArgs ?? Infinity;
+  if (count < min || count > max) {
+    const want = min === max ? `exactly ${min} argument${min === 1 ? '' : 's'}` : count < min ? `at least ${min} argument${min === 1 ? '' : 's'}` : `at most ${max} argument${max === 1 ? '' : 's'}`;
+    const wantText = max === 0 ? 'no arguments' : want;
+    ctx.err(`"${PROGRAM} ${name}" ${max === 0 ? 'accepts' : 'requires'} ${wantText}.\nSee '${PROGRAM} ${name} --help'.\n\nUsage:  ${PROGRAM} ${def.usage}\n\n${def.description}\n`);
+    return 1;
+  }
+  const code = await def.run(ctx, parsed.flags, parsed.args, parsed.changed);
+  return code ?? 0;
+}
+
+/** Maps an error to docker's message and exit status. */
+function reportError(ctx: CliContext, err: unknown): number {
+  if (err instanceof StatusError) {
+    if (err.message) ctx.err(`${err.message}\n`);
+    return err.status;
+  }
+  const { ClientError } = require('../client/errors') as typeof import('../client/errors');
+  if (err instanceof ClientError) {
+    ctx.err(`Error response from daemon: ${err.message}\n`);
+    return 1;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  ctx.err(`${message}\n`);
+  return 1;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let global;
+  try {
+    global = parseArgs(argv, GLOBAL_FLAGS, { interspersed: false });
+  } catch (err: unknown) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\nSee '${PROGRAM} --help'.\n`);
+    return 125;
+  }
+  if (global.flags.version) {
+    process.stdout.write(`Berth version ${packageVersion()}\n`);
+    return 0;
+  }
+  const hosts = global.flags.host;
+  const ctx = new CliContext(PROGRAM, hosts[hosts.length - 1]);
+  if (global.args.length === 0 || (global.help && global.args.length === 0)) {
+    process.stdout.write(USAGE);
+    return global.help ? 0 : global.args.length === 0 ? 0 : 1;
+  }
+  const resolved = resolveCommand(global.args);
+  if (!resolved) {
+    const [first, second] = global.args;
+    const what = second !== undefined && ['container', 'image', 'system'].includes(first!) ? `${first} ${second}` : first;
+    process.stderr.write(`${PROGRAM}: '${what}' is not a ${PROGRAM} command.\nSee '${PROGRAM} --help'\n`);
+    return 1;
+  }
+  try {
+    const def = COMMANDS[resolved.path]!().default;
+    return await runCommand(ctx, resolved.path, def, resolved.rest);
+  } catch (err: unknown) {
+    return reportError(ctx, err);
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => exitAfterFlush(code),
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      exitAfterFlush(1);
+    },
+  );
+}
+
+/** Exits once stdout and stderr have drained (a pipe may still hold output). */
+export function exitAfterFlush(code: number): void {
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}

@@ -1,0 +1,4 @@
+export { bootstrapBusybox, busyboxLayer, BUSYBOX_EPOCH, DEFAULT_PATH } from './busybox';
+export type { BusyboxOptions } from './busybox';
+export { bootstrapDebian, aptMirror } from './debian';
+export type { DebianOptions } from './debian';
