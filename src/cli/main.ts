@@ -129,7 +129,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const def = COMMANDS[resolved.path]!().default;
-    return await runCommand(ctx, resolved.path, def, resolved.rest);
+    return await runCommand(ctx, resolved.typed, def, resolved.rest);
   } catch (err: unknown) {
     return reportError(ctx, err);
   }

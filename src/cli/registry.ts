@@ -99,15 +99,15 @@ export const ALIASES: Record<string, string> = {
 export const MANAGEMENT = ['container', 'image', 'system', 'daemon'];
 
 /** Resolves argv to a command path and the remaining args, or undefined. */
-export function resolveCommand(argv: string[]): { path: string; rest: string[] } | undefined {
+export function resolveCommand(argv: string[]): { path: string; typed: string; rest: string[] } | undefined {
   const [first, second] = argv;
   if (first === undefined) return undefined;
   if (MANAGEMENT.includes(first) && second !== undefined && !second.startsWith('-')) {
     const two = `${first} ${second}`;
     const path = COMMANDS[two] ? two : ALIASES[two];
-    if (path) return { path, rest: argv.slice(2) };
+    if (path) return { path, typed: two, rest: argv.slice(2) };
     if (first !== 'daemon') return undefined;
   }
   const path = COMMANDS[first] ? first : ALIASES[first];
-  return path ? { path, rest: argv.slice(1) } : undefined;
+  return path ? { path, typed: first, rest: argv.slice(1) } : undefined;
 }

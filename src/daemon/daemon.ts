@@ -21,6 +21,7 @@ import { SystemBackendImpl } from '../engine/system/system-backend';
 import { ImagesBackendImpl } from '../engine/images/images-backend';
 import { ImageLookupAdapter } from '../engine/images/image-lookup';
 import { diskUsage } from '../engine/system/disk-usage';
+import { bootstrapRoutes } from '../engine/images/bootstrap-route';
 import { createApiServer } from '../api/server/server';
 import { native, UnmountFlags } from '../native';
 
@@ -63,9 +64,10 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   await containers.restore();
   await unmountOrphans(rootfs, containers, logger);
 
-  const system = new SystemService({ containers, countImages: async () => (await images.list({ all: false })).length, paths: { dataRoot, execRoot } });
-  const systemBackend = new SystemBackendImpl({ system, events, diskUsage: (types) => diskUsage({ types, images, containers, volumes }) });
   const imagesBackend = new ImagesBackendImpl(images, containers, events);
+  await images.removeUnreferenced(imagesBackend.usage());
+  const system = new SystemService({ containers, countImages: async () => (await images.list({ all: false })).length, paths: { dataRoot, execRoot } });
+  const systemBackend = new SystemBackendImpl({ system, events, diskUsage: (types) => diskUsage({ types, images, imagesBackend, containers, volumes }) });
   const server = createApiServer(
     {
       containers: new ContainersBackendImpl(containers, { volumes, rootfs, images: imagesBackend, execIdsOf: (id) => execs.idsFor(id) }),
@@ -73,7 +75,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       images: imagesBackend,
       system: systemBackend,
     },
-    { logger, socketPath: config.socketPath },
+    { logger, socketPath: config.socketPath, extraRoutes: [bootstrapRoutes(images, events)] },
   );
   await server.listen();
   events.publish('daemon', 'start', system.version().Version as string);

@@ -18,6 +18,8 @@ function normalize(input: Readable): tarStream.Pack {
   const pack = tarStream.pack();
   extract.on('entry', (header, body, next) => {
     const done = (err?: unknown) => (err ? next(err as Error) : next());
+    // A failure destroys the entry too; it is reported once, through the extract stream.
+    body.on('error', () => undefined);
     try {
       const name = cleanEntryName(header.name);
       const kept = KEPT_TYPES.has(header.type ?? 'file');

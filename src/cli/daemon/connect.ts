@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync } from 'node:fs';
 import { EngineClient } from '../../client/engine-client';
 import { ConnectError } from '../../client/errors';
 import { isDefaultHost, resolveHost } from '../../client/host';
@@ -17,7 +17,7 @@ export async function connectClient(hostFlag: string | undefined): Promise<Engin
     await client.apiVersion();
     return client;
   } catch (err: unknown) {
-    if (!(err instanceof ConnectError) || !isDefaultHost({ flag: hostFlag }) || process.getuid?.() !== 0) throw err;
+    if (!(err instanceof ConnectError) || !isDefaultHost({ flag: hostFlag }) || process.getuid?.() !== 0 || !existsSync(daemonEntry())) throw err;
   }
   startDaemonInBackground([]);
   await waitForDaemon(client, AUTOSTART_WAIT_MS);

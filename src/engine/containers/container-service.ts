@@ -19,7 +19,7 @@ import type { EventBus } from '../events/event-bus';
 import type { AttachSession, LogSession } from '../streams';
 import type { ExitStatus } from '../../runtime/monitor/protocol';
 import { MonitorConnection } from '../../runtime/monitor/client';
-import { readLog, formatRfc3339Nano } from '../../runtime/monitor/log-reader';
+import { readLog, formatRfc3339Nano, formatRfc3339NanoFixed } from '../../runtime/monitor/log-reader';
 import type { ContainerUpdateRequest } from '../../api/types/containers';
 import { ContainerConfig, HostConfig, mergeImageConfig, normalizeNetworkMode, parseBind, processArgs } from './create-config';
 import { MonitorAttachSession, parseDetachKeys } from './attach';
@@ -505,7 +505,7 @@ export class ContainerService {
       try {
         for await (const entry of source) {
           if ((entry.stream === 'stdout' && !wantStdout) || (entry.stream === 'stderr' && !wantStderr)) continue;
-          yield { stream: entry.stream, time: formatRfc3339Nano(entry.timeNanos), line: entry.line };
+          yield { stream: entry.stream, time: formatRfc3339NanoFixed(entry.timeNanos), line: entry.line };
         }
       } catch (err) {
         if (!isENOENT(err)) throw err;

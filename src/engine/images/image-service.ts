@@ -269,6 +269,53 @@ export class ImageService {
     return { LayersSize: layersSize, Images: summaries };
   }
 
+  /**
+   * Removes what a crash (or a container removal after `rmi -f`) left without an owner:
+   * layers no image references and no container uses, and, with `blobs`, content no image
+   * references. Call it at daemon start once containers are known; `blobs` only while
+   * nothing else (a registry, a build cache) keeps blobs in the same content store.
+   */
+  async removeUnreferenced(usage: ImageUsage, opts: { blobs?: boolean } = {}): Promise<{ layers: Digest[]; blobs: Digest[] }> {
+    return this.gc.run(async () => {
+      const blobsInUse = new Set<Digest>();
+      const chainsInUse = new Set<Digest>();
+      for (const record of this.metadata.list()) {
+        const p = await this.parts(record);
+        blobsInUse.add(record.target.digest);
+        blobsInUse.add(p.manifest.config.digest);
+        for (const l of p.manifest.layers) blobsInUse.add(l.digest);
+        for (const c of chainIds(p.config.rootfs.diff_ids)) chainsInUse.add(c);
+      }
+      const all = await this.layers.list();
+      const parents = new Set(all.map((l) => l.parent).filter((p): p is Digest => p !== null));
+      const removedLayers: Digest[] = [];
+      // Leaves first, repeatedly, so a parent goes only after its children.
+      let remaining = all.filter((l) => !chainsInUse.has(l.chainId) && !usage.layerInUse(l.chainId));
+      for (let progress = true; progress; ) {
+        progress = false;
+        for (const layer of remaining) {
+          if (parents.has(layer.chainId)) continue;
+          await this.layers.remove(layer.chainId);
+          removedLayers.push(layer.chainId);
+          progress = true;
+        }
+        const current = await this.layers.list();
+        parents.clear();
+        for (const l of current) if (l.parent !== null) parents.add(l.parent);
+        remaining = current.filter((l) => !chainsInUse.has(l.chainId) && !usage.layerInUse(l.chainId));
+      }
+      const removedBlobs: Digest[] = [];
+      if (opts.blobs) {
+        for (const blob of await this.content.list()) {
+          if (blobsInUse.has(blob.digest)) continue;
+          await this.content.delete(blob.digest);
+          removedBlobs.push(blob.digest);
+        }
+      }
+      return { layers: removedLayers, blobs: removedBlobs };
+    });
+  }
+
   // ---- creating images --------------------------------------------------------------
 
   /**

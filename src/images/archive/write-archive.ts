@@ -54,6 +54,8 @@ function packArchive(images: readonly ArchiveImage[], content: ContentStore): ta
           sink.destroy(err);
           reject(err);
         });
+        // If the archive is abandoned (client went away), stop reading the blob.
+        sink.on('close', () => source.destroy());
         source.pipe(sink as unknown as NodeJS.WritableStream);
       });
     };

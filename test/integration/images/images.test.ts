@@ -109,6 +109,13 @@ test('a layer under a container survives rmi -f', async (t) => {
   const items = await h.service.remove('busybox', { force: true }, usage);
   assert.deepEqual(items, [{ Untagged: 'busybox:latest' }, { Deleted: id }]);
   assert.ok(await h.layers.get(image.chainId!));
+  // Still in use: kept. Once the container is gone, the orphan layer goes.
+  assert.deepEqual((await h.service.removeUnreferenced(usage, { blobs: true })).layers, []);
+  await h.content.ingest(Buffer.from('orphan blob'));
+  const removed = await h.service.removeUnreferenced({ containers: () => [], layerInUse: () => false }, { blobs: true });
+  assert.deepEqual(removed.layers, [image.chainId]);
+  assert.equal(removed.blobs.length, 1);
+  assert.deepEqual(await h.layers.list(), []);
 });
 
 test('commit on top of an image; children block rmi of the parent', async (t) => {
@@ -216,6 +223,13 @@ test('save then load into another root gives the same image', async (t) => {
   assert.ok(await b.layers.get(loaded.chainId!), 'layers unpacked by load');
   // Nothing extra kept: exactly manifest, config and the layer.
   assert.equal((await b.content.list()).length, 3);
+
+  // An OCI layout alone (no manifest.json), as containerd exports it: names from the annotations.
+  const ociOnly = (await readTar(archive)).filter((e) => e.name !== 'manifest.json');
+  const d = await harness(t);
+  const ociResult = await d.service.load(Readable.from([await writeTarEntries(ociOnly)]));
+  assert.deepEqual(ociResult.loaded.sort(), ['Loaded image: busybox:latest', 'Loaded image: busybox:v2']);
+  assert.equal((await d.service.resolve('busybox:v2')).id, id);
 
   // By ID: no tags.
   const byId = await collect(await a.service.save([id]));

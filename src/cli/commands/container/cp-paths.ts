@@ -44,18 +44,17 @@ export function planArchiveCopy(src: { path: string; isDir: boolean; rebaseName?
   return { ok: true, dir: dstDir, rebase: { from: srcBase, to: dstBase } };
 }
 
-/** Renames a tar entry name whose first component is `from` (or "." entries) to `to`. */
+/** Renames a tar entry whose first component is `from` ("." for a `dir/.` source) to `to`. */
 export function rebaseEntryName(name: string, from: string, to: string): string {
-  const trimmed = name.replace(/^\.\/(?=.)/, from === '.' ? './' : '');
+  const trailing = name.endsWith('/') && name.length > 1 ? '/' : '';
+  const parts = name.split('/').filter((part) => part !== '');
   if (from === '.') {
-    if (name === '.' || name === './') return to;
-    if (name.startsWith('./')) return `${to}/${name.slice(2)}`;
-    return `${to}/${name}`;
+    const rest = parts[0] === '.' ? parts.slice(1) : parts;
+    return rest.length === 0 ? `${to}${trailing}` : `${to}/${rest.join('/')}${trailing}`;
   }
-  const clean = trimmed.replace(/^\.\//, '');
-  if (clean === from || clean === `${from}/`) return clean.endsWith('/') ? `${to}/` : to;
-  if (clean.startsWith(`${from}/`)) return `${to}${clean.slice(from.length)}`;
-  return name;
+  const rest = parts[0] === '.' ? parts.slice(1) : parts;
+  if (rest[0] !== from) return name;
+  return [to, ...rest.slice(1)].join('/') + trailing;
 }
 
 /** Go's os.FileMode bits in the container path stat. */

@@ -2,16 +2,18 @@ import { promises as fs, Stats } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import * as tarStream from 'tar-stream';
+import { extractLayer } from '../../../util/tar/extract';
+import { packDirectory } from '../../../util/tar/pack';
 import { defineCommand, StatusError } from '../../command';
 import type { EngineClient } from '../../../client/engine-client';
 import { ClientError } from '../../../client/errors';
 import type { CliContext } from '../../context';
 import { humanSize } from '../../output/units';
-import { assertsDirectory, isGoDir, isGoSymlink, planArchiveCopy, rebaseEntryName, splitCpArg, splitPathDirEntry } from './cp-paths';
+import { isGoDir, isGoSymlink, planArchiveCopy, rebaseEntryName, splitCpArg, splitPathDirEntry } from './cp-paths';
 
 /** Streams a tar, renaming entries (and hardlink targets) from → to. */
-async function rebaseTar(source: Readable, from: string, to: string): Promise<Readable> {
-  const tarStream = await import('tar-stream');
+function rebaseTar(source: Readable, from: string, to: string): Readable {
   const extract = tarStream.extract();
   const pack = tarStream.pack();
   extract.on('entry', (header, stream, next) => {
@@ -67,8 +69,7 @@ async function copyFromContainer(ctx: CliContext, client: EngineClient, containe
     tar.destroy();
     throw new StatusError(1, `Error: ${plan.error}: ${dstPath}`);
   }
-  const content = plan.rebase ? await rebaseTar(tar, plan.rebase.from, plan.rebase.to) : tar;
-  const { extractLayer } = await import('../../../util/tar/extract');
+  const content = plan.rebase ? rebaseTar(tar, plan.rebase.from, plan.rebase.to) : tar;
   const dest = path.resolve(plan.dir);
   const { size } = await extractLayer(content, dest, { whiteouts: 'none', noOverwriteDirNonDir: true });
   report(ctx, quiet, size, dstPath);
@@ -104,12 +105,11 @@ async function copyToContainer(ctx: CliContext, client: EngineClient, srcPath: s
   if (!plan.ok) throw new StatusError(1, `Error: ${plan.error}: ${container}:${dstPath}`);
   const rebaseName = plan.rebase ? plan.rebase.to : splitPathDirEntry(srcPath).base;
   const sourceDir = splitPathDirEntry(srcPath).base === '.' ? srcPath : path.resolve(srcPath);
-  const { packDirectory } = await import('../../../util/tar/pack');
   let bytes = 0;
   const counter = new PassThrough();
   counter.on('data', (chunk: Buffer) => (bytes += chunk.length));
   const tar = packDirectory(path.resolve(sourceDir), { rebaseName });
-  tar.on('error', (err) => counter.destroy(err));
+  tar.on('error', (err: Error) => counter.destroy(err));
   tar.pipe(counter);
   await client.containerArchivePut(container, plan.dir, counter, { copyUIDGID: archive });
   report(ctx, quiet, bytes, `${container}:${dstPath}`);
@@ -137,7 +137,6 @@ export default defineCommand({
       return copyFromContainer(ctx, client, src.container, src.path, dst.path, flags['follow-link'], flags.quiet);
     }
     if (dst.path === '') throw new StatusError(1, 'destination path cannot be empty');
-    void assertsDirectory;
     return copyToContainer(ctx, client, src.path, dst.container!, dst.path, flags['follow-link'], flags.archive, flags.quiet);
   },
 });

@@ -1,0 +1,17 @@
+import type { ImageForContainer, ImageLookup } from '../containers/ports';
+import type { ImageService } from './image-service';
+import type { Digest } from '../../util/digest';
+
+/** The image service as the container service sees it: resolve, then unpack. */
+export class ImageLookupAdapter implements ImageLookup {
+  constructor(private readonly images: ImageService) {}
+
+  async resolve(ref: string): Promise<ImageForContainer> {
+    const image = await this.images.resolve(ref);
+    return { id: image.id, config: image.runConfig, chainId: image.chainId };
+  }
+
+  async ensureUnpacked(image: ImageForContainer): Promise<string | null> {
+    return this.images.ensureUnpacked(await this.images.resolve(image.id as Digest));
+  }
+}

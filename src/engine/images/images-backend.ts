@@ -1,0 +1,152 @@
+import type { Readable } from 'node:stream';
+import type { ImageImportOptions, ImageListOptions, ImagePullOptions, ImagesBackend } from '../../api/backend';
+import type { Filters, JsonStreamMessage } from '../../api/types/common';
+import type { ContainerCreateRequest } from '../../api/types/containers';
+import type { HistoryResponseItem, ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary } from '../../api/types/images';
+import { invalidArgument, notImplemented } from '../../errors';
+import type { Digest } from '../../util/digest';
+import type { Container, ContainerService } from '../containers/container-service';
+import type { ImageCommitter } from '../containers/containers-backend';
+import type { EventBus } from '../events/event-bus';
+import type { ImageService } from './image-service';
+import type { ImageUsage } from './types';
+import type { ImageRunConfig } from '../../images/models';
+
+/** Maps the Engine API's image routes onto the image service; tells it which images containers use. */
+export class ImagesBackendImpl implements ImagesBackend, ImageCommitter {
+  constructor(
+    private readonly images: ImageService,
+    private readonly containers: ContainerService,
+    private readonly events: EventBus,
+  ) {}
+
+  /** Which containers use an image, and which layer chains are under a container. */
+  usage(): ImageUsage {
+    const containers = this.containers.list();
+    const chains = this.containers.chainIdsInUse();
+    return {
+      containers: (imageId) =>
+        containers.filter((c) => c.ImageId === imageId).map((c) => ({ id: c.Id, running: c.State.Status === 'running' || c.State.Status === 'paused' })),
+      layerInUse: (chainId) => chains.has(chainId),
+    };
+  }
+
+  async list(opts: ImageListOptions): Promise<ImageSummary[]> {
+    const images = await this.images.list({ all: opts.all, filters: opts.filters });
+    if (opts.sharedSize) return images;
+    return images;
+  }
+
+  inspect(name: string): Promise<ImageInspect> {
+    return this.images.inspect(name);
+  }
+
+  history(name: string): Promise<HistoryResponseItem[]> {
+    return this.images.history(name);
+  }
+
+  async tag(name: string, repo: string, tag: string | undefined): Promise<void> {
+    await this.images.tag(name, repo, tag);
+    const image = await this.images.resolve(name);
+    this.events.publish('image', 'tag', image.id, { name: `${repo}:${tag || 'latest'}` });
+  }
+
+  async remove(name: string, opts: { force: boolean; noPrune: boolean }): Promise<ImageDeleteResponseItem[]> {
+    const items = await this.images.remove(name, { force: opts.force, noprune: opts.noPrune }, this.usage());
+    for (const item of items) {
+      if (item.Untagged) this.events.publish('image', 'untag', item.Untagged, { name: item.Untagged });
+      if (item.Deleted) this.events.publish('image', 'delete', item.Deleted, { name: item.Deleted });
+    }
+    return items;
+  }
+
+  save(names: string[]): Promise<Readable> {
+    if (names.length === 0) throw invalidArgument('no images specified');
+    return this.images.save(names);
+  }
+
+  async *load(tar: Readable, opts: { quiet: boolean }): AsyncIterable<JsonStreamMessage> {
+    const result = await this.images.load(tar, { quiet: opts.quiet });
+    for (const id of result.ids) this.events.publish('image', 'load', id, {});
+    for (const line of result.loaded) yield { stream: `${line}\n` };
+  }
+
+  async *import(opts: ImageImportOptions): AsyncIterable<JsonStreamMessage> {
+    if (opts.fromSrc !== '-') throw notImplemented(`importing from a URL is not supported: ${opts.fromSrc}`);
+    if (opts.platform && !/^linux(\/(amd64|x86_64))?$/.test(opts.platform)) throw invalidArgument(`unsupported platform: ${opts.platform}`);
+    const id = await this.images.importTarball(opts.body, { repo: opts.repo, tag: opts.tag, changes: opts.changes, message: opts.message });
+    this.events.publish('image', 'import', id, {});
+    yield { status: id };
+  }
+
+  // eslint-disable-next-line require-yield
+  async *pull(opts: ImagePullOptions): AsyncIterable<JsonStreamMessage> {
+    const name = opts.tag ? `${opts.fromImage}:${opts.tag}` : opts.fromImage;
+    throw notImplemented(
+      `pull access denied for ${name}: berth cannot pull from registries yet; make images locally with \`berth image bootstrap busybox|debian\`, load, import or commit`,
+    );
+  }
+
+  // eslint-disable-next-line require-yield
+  async *push(name: string): AsyncIterable<JsonStreamMessage> {
+    throw notImplemented(`push of ${name}: berth cannot push to registries yet`);
+  }
+
+  async prune(filters: Filters): Promise<ImagePruneResponse> {
+    const all = (filters.dangling ?? []).some((v) => v === 'false' || v === '0');
+    const result = await this.images.prune({ all, filters }, this.usage());
+    for (const item of result.ImagesDeleted) if (item.Deleted) this.events.publish('image', 'delete', item.Deleted, {});
+    return { ImagesDeleted: result.ImagesDeleted.length > 0 ? result.ImagesDeleted : null, SpaceReclaimed: result.SpaceReclaimed };
+  }
+
+  // ---- ImageCommitter --------------------------------------------------------------
+
+  async commitContainer(options: {
+    container: Container;
+    diffTar: Readable;
+    repo?: string;
+    tag?: string;
+    comment?: string;
+    author?: string;
+    changes: string[];
+    config?: ContainerCreateRequest;
+  }): Promise<string> {
+    const { container } = options;
+    const parentImage = await this.images.resolve(container.ImageId as Digest);
+    const id = await this.images.commitLayer({
+      parentImage,
+      diffTar: options.diffTar,
+      config: commitRunConfig(container, options.config),
+      changes: options.changes,
+      comment: options.comment,
+      author: options.author,
+      container: container.Id,
+      repo: options.repo,
+      tag: options.tag,
+    });
+    this.events.publish('container', 'commit', container.Id, { ...this.containers.eventAttributes(container), comment: options.comment ?? '', imageID: id });
+    return id;
+  }
+
+  matches(imageId: string, ref: string): boolean {
+    if (imageId === ref || imageId.slice(7).startsWith(ref) || imageId.startsWith(ref)) return true;
+    const container = this.containers.list().find((c) => c.ImageId === imageId);
+    return container !== undefined && (container.ImageName === ref || container.ImageName === `${ref}:latest`);
+  }
+}
+
+/** The new image's runtime config: the container's config, with the commit request's overrides. */
+function commitRunConfig(container: Container, overrides: ContainerCreateRequest | undefined): ImageRunConfig {
+  const config = { ...container.Config, ...(overrides ?? {}) };
+  return {
+    User: config.User || undefined,
+    Env: config.Env ?? undefined,
+    Cmd: config.Cmd ?? undefined,
+    Entrypoint: config.Entrypoint ?? undefined,
+    WorkingDir: config.WorkingDir || undefined,
+    Labels: config.Labels ?? undefined,
+    StopSignal: config.StopSignal ?? undefined,
+    ExposedPorts: config.ExposedPorts ?? undefined,
+    Volumes: config.Volumes ?? undefined,
+  } as ImageRunConfig;
+}

@@ -1,0 +1,57 @@
+import type { SystemDfResponse, SystemDfType, VolumeUsage } from '../../api/types/system';
+import type { ContainerService } from '../containers/container-service';
+import { toSummary } from '../containers/container-views';
+import { parseBind } from '../containers/create-config';
+import type { ImagesBackendImpl } from '../images/images-backend';
+import type { ImageService } from '../images/image-service';
+import type { LocalVolumes } from '../../volumes/local-volumes';
+
+/** GET /system/df: what images, containers and volumes hold on disk. */
+export async function diskUsage(deps: {
+  types: SystemDfType[];
+  images: ImageService;
+  imagesBackend: ImagesBackendImpl;
+  containers: ContainerService;
+  volumes: LocalVolumes;
+}): Promise<SystemDfResponse> {
+  const want = (type: SystemDfType) => deps.types.length === 0 || deps.types.includes(type);
+  const result: SystemDfResponse = { LayersSize: 0, Images: [], Containers: [], Volumes: [], BuildCache: [] };
+  const containers = deps.containers.list();
+  if (want('image')) {
+    const usage = await deps.images.diskUsage(deps.imagesBackend.usage());
+    result.LayersSize = usage.LayersSize;
+    result.Images = usage.Images.map((image) => ({
+      ...image,
+      RepoTags: image.RepoTags,
+      RepoDigests: image.RepoDigests,
+      Containers: containers.filter((c) => c.ImageId === image.Id).length,
+    }));
+  }
+  if (want('container')) {
+    for (const container of containers) {
+      const summary = toSummary(container, (name) => deps.volumes.dataPath(name));
+      summary.SizeRw = await deps.containers.rwSize(container.Id);
+      result.Containers.push(summary);
+    }
+  }
+  if (want('volume')) {
+    const volumes: VolumeUsage[] = [];
+    for (const name of await deps.volumes.list()) {
+      const refCount = containers.filter((c) => (c.HostConfig.Binds ?? []).some((b) => {
+        const bind = parseBind(b);
+        return bind.type === 'volume' && bind.source === name;
+      })).length;
+      volumes.push({
+        Name: name,
+        Driver: 'local',
+        Mountpoint: deps.volumes.dataPath(name),
+        Labels: null,
+        Scope: 'local',
+        Options: null,
+        UsageData: { Size: await deps.volumes.size(name), RefCount: refCount },
+      });
+    }
+    result.Volumes = volumes;
+  }
+  return result;
+}
