@@ -71,6 +71,8 @@ export class ContainerService {
   /** The daemon's own connection to each running container's monitor, for exit events. */
   private readonly controls = new Map<string, MonitorConnection>();
   private readonly taskPaths = new Map<string, TaskPaths>();
+  /** Callbacks waiting for a running container's exit to be recorded. */
+  private readonly exitListeners = new Map<string, Array<() => void>>();
   /** Set at daemon shutdown: monitor connections close, but the containers live on. */
   private detached = false;
 
@@ -195,6 +197,7 @@ export class ContainerService {
       container.State = { ...container.State, Status: 'exited', Pid: 0, ExitCode: exitCode, Error: message, FinishedAt: nowRfc3339() };
       await store.save(container as ContainerRecord);
       this.notifyWaiters(container, 'exit');
+      if (container.HostConfig.AutoRemove) await this.removeLocked(id, { force: true, volumes: true });
       throw err;
     }
   }
@@ -214,7 +217,15 @@ export class ContainerService {
   }
 
   /** Records an exit (status from the monitor, or from its exit file if the connection dropped). */
-  private handleExit(id: string, status: ExitStatus | undefined): Promise<void> {
+  private async handleExit(id: string, status: ExitStatus | undefined): Promise<void> {
+    try {
+      await this.recordExit(id, status);
+    } finally {
+      this.notifyExitRecorded(id);
+    }
+  }
+
+  private recordExit(id: string, status: ExitStatus | undefined): Promise<void> {
     return this.lock.run(id, async () => {
       const container = this.deps.store.find(id) as Container | undefined;
       if (!container || (container.State.Status !== 'running' && container.State.Status !== 'paused')) return;
@@ -250,20 +261,20 @@ export class ContainerService {
 
   // ---- stop / kill / restart / pause --------------------------------------------------
 
-  stop(ref: string, options: { signal?: string; timeout?: number } = {}): Promise<void> {
+  /**
+   * Sends the stop signal, then SIGKILL after the timeout. Runs outside the container lock:
+   * the exit handler takes the lock to record the exit, and stop waits for that record.
+   */
+  async stop(ref: string, options: { signal?: string; timeout?: number } = {}): Promise<void> {
     const container = this.get(ref);
-    return this.lock.run(container.Id, () => this.stopLocked(container.Id, options));
-  }
-
-  private async stopLocked(id: string, options: { signal?: string; timeout?: number }): Promise<void> {
-    const container = this.get(id);
+    const id = container.Id;
     if (container.State.Status !== 'running' && container.State.Status !== 'paused') throw notModified('container already stopped');
     container.HasBeenManuallyStopped = true;
     const signal = options.signal || container.Config.StopSignal || 'SIGTERM';
     const timeout = options.timeout ?? container.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_SECONDS;
-    const exited = this.exitPromise(id);
+    const exited = this.exitRecorded(id);
     if (container.State.Status === 'paused') await this.deps.runtime.resume(id).catch(() => undefined);
-    await this.deps.runtime.kill(id, signal).catch(() => undefined);
+    await this.deps.runtime.kill(id, parseSignal(signal)).catch(() => undefined);
     const stoppedInTime = timeout < 0 ? await exited.then(() => true) : await Promise.race([exited.then(() => true), delay(timeout * 1000).then(() => false)]);
     if (!stoppedInTime) {
       await this.deps.runtime.kill(id, 'SIGKILL').catch(() => undefined);
@@ -272,24 +283,21 @@ export class ContainerService {
     this.deps.events.publish('container', 'stop', id, this.eventAttributes(container));
   }
 
-  /** Resolves when the control connection reports the exit (outside the container lock). */
-  private exitPromise(id: string): Promise<void> {
-    const control = this.controls.get(id);
-    if (!control) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = () => resolve();
-      control.once('exited', done);
-      control.once('close', done);
-    }).then(() => this.waitForStatus(id));
+  /** Resolves once the current run's exit has been recorded (at once when not running). */
+  private exitRecorded(id: string): Promise<void> {
+    const container = this.deps.store.find(id);
+    if (!container || (container.State.Status !== 'running' && container.State.Status !== 'paused')) return Promise.resolve();
+    return new Promise((resolve) => {
+      const list = this.exitListeners.get(id) ?? [];
+      list.push(resolve);
+      this.exitListeners.set(id, list);
+    });
   }
 
-  /** Waits until handleExit has recorded the exit (it runs under the lock we may hold). */
-  private async waitForStatus(id: string): Promise<void> {
-    for (let i = 0; i < 200; i++) {
-      const container = this.deps.store.find(id);
-      if (!container || (container.State.Status !== 'running' && container.State.Status !== 'paused')) return;
-      await delay(5);
-    }
+  private notifyExitRecorded(id: string): void {
+    const list = this.exitListeners.get(id);
+    this.exitListeners.delete(id);
+    for (const resolve of list ?? []) resolve();
   }
 
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
@@ -307,18 +315,11 @@ export class ContainerService {
 
   async restart(ref: string, options: { signal?: string; timeout?: number } = {}): Promise<void> {
     const container = this.get(ref);
-    await this.lock.run(container.Id, async () => {
-      if (container.State.Status === 'running' || container.State.Status === 'paused') {
-        await this.stopLocked(container.Id, options);
-      }
-      await this.waitForExitRecorded(container.Id);
-    });
+    if (container.State.Status === 'running' || container.State.Status === 'paused') {
+      await this.stop(container.Id, options);
+    }
     await this.start(container.Id);
     this.deps.events.publish('container', 'restart', container.Id, this.eventAttributes(container));
-  }
-
-  private async waitForExitRecorded(id: string): Promise<void> {
-    await this.waitForStatus(id);
   }
 
   async pause(ref: string): Promise<void> {
@@ -354,13 +355,11 @@ export class ContainerService {
           `You cannot remove a ${container.State.Status} container ${container.Id}. ${container.State.Status === 'paused' ? 'Unpause and then stop' : 'Stop'} the container before attempting removal or force remove`,
         );
       }
-      await this.lock.run(container.Id, async () => {
-        if (container.State.Status === 'paused') await this.deps.runtime.resume(container.Id).catch(() => undefined);
-        const exited = this.exitPromise(container.Id);
-        await this.deps.runtime.kill(container.Id, 'SIGKILL').catch(() => undefined);
-        container.HasBeenManuallyStopped = true;
-        await exited;
-      });
+      const exited = this.exitRecorded(container.Id);
+      container.HasBeenManuallyStopped = true;
+      if (container.State.Status === 'paused') await this.deps.runtime.resume(container.Id).catch(() => undefined);
+      await this.deps.runtime.kill(container.Id, 'SIGKILL').catch(() => undefined);
+      await exited;
     }
     await this.lock.run(container.Id, () => this.removeLocked(container.Id, options));
   }
