@@ -9,7 +9,7 @@ if [ "$(id -u)" != 0 ]; then
   echo "berth: install as root" >&2
   exit 1
 fi
-BERTH_TEST_DEPS=0 bash scripts/install-deps.sh
+bash scripts/install-deps.sh
 npm ci --no-audit --no-fund
 npm run build
 ln -sf "$repo/bin/berth" /usr/local/bin/berth
