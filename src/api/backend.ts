@@ -17,7 +17,7 @@ import type {
   WaitCondition,
 } from './types/containers';
 import type { ExecConfig, ExecInspect } from './types/exec';
-import type { EventMessage, SystemDfResponse, SystemDfType, SystemInfo, SystemVersion } from './types/system';
+import type { EventMessage, SystemDfResponse, SystemDfType, SystemInfo, SystemVersion, Volume, VolumesPruneResponse } from './types/system';
 import type {
   HistoryResponseItem,
   ImageDeleteResponseItem,
@@ -235,6 +235,29 @@ export interface SystemBackend {
    * closes; the server uses it to end long streams (events, logs -f, wait) cleanly.
    */
   onShutdown(callback: () => void): void;
+}
+
+// ---------------------------------------------------------------- volumes
+
+export interface VolumeCreateRequest {
+  Name?: string;
+  Driver?: string;
+  DriverOpts?: Record<string, string> | null;
+  Labels?: Record<string, string> | null;
+}
+
+export interface VolumeListResponse {
+  Volumes: Volume[];
+  Warnings: string[];
+}
+
+/** Named local volumes: create (idempotent) → used by containers → remove (409 while in use). */
+export interface VolumesBackend {
+  list(filters: Filters): Promise<VolumeListResponse>;
+  create(body: VolumeCreateRequest): Promise<Volume>;
+  inspect(name: string): Promise<Volume>;
+  remove(name: string, opts: { force: boolean }): Promise<void>;
+  prune(filters: Filters): Promise<VolumesPruneResponse>;
 }
 
 export interface Backends {

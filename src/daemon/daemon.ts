@@ -22,6 +22,8 @@ import { ImagesBackendImpl } from '../engine/images/images-backend';
 import { ImageLookupAdapter } from '../engine/images/image-lookup';
 import { diskUsage } from '../engine/system/disk-usage';
 import { bootstrapRoutes } from '../engine/images/bootstrap-route';
+import { VolumeService } from '../engine/volumes/volume-service';
+import { addEmptyPruneRoutes, addVolumeRoutes } from '../api/server/routes/volumes';
 import { createApiServer } from '../api/server/server';
 import { native, UnmountFlags } from '../native';
 
@@ -75,7 +77,11 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       images: imagesBackend,
       system: systemBackend,
     },
-    { logger, socketPath: config.socketPath, extraRoutes: [bootstrapRoutes(images, events)] },
+    {
+      logger,
+      socketPath: config.socketPath,
+      extraRoutes: [bootstrapRoutes(images, events), (router) => addVolumeRoutes(router, new VolumeService(volumes, containers, events)), addEmptyPruneRoutes],
+    },
   );
   await server.listen();
   events.publish('daemon', 'start', system.version().Version as string);

@@ -1,45 +1,88 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { invalidArgument, isENOENT } from '../errors';
+import { conflict, invalidArgument, isENOENT, notFound } from '../errors';
+import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-fs';
 
 /**
- * Local named volumes: a directory per volume, <root>/<name>/_data, created on first use
- * (as `docker run -v name:/path` does). Data stays on the host until the volume is removed.
+ * Local named volumes: a directory per volume, <root>/<name>/_data, with its metadata in
+ * <root>/<name>/volume.json (written atomically last, so a volume without it is a create
+ * that never finished). Created on first use by `-v name:/path`, as in Docker; data stays on
+ * the host until the volume is removed.
  */
+export interface VolumeRecord {
+  Name: string;
+  CreatedAt: string;
+  Labels: Record<string, string>;
+  Options: Record<string, string>;
+}
+
+const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
 export class LocalVolumes {
   constructor(readonly root: string) {}
 
+  /** Creates the root and finishes removals a crash interrupted. */
   async init(): Promise<void> {
     await fs.mkdir(this.root, { recursive: true, mode: 0o700 });
+    for (const name of await fs.readdir(this.root)) {
+      if (name.startsWith('.rm-')) await fs.rm(path.join(this.root, name), { recursive: true, force: true });
+    }
   }
 
   dataPath(name: string): string {
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw invalidArgument(`invalid volume name: ${name}`);
+    if (!NAME_PATTERN.test(name)) {
+      throw invalidArgument(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
+    }
     return path.join(this.root, name, '_data');
   }
 
   /** Returns the volume's data directory, creating the volume if needed. */
   async ensure(name: string): Promise<string> {
-    const data = this.dataPath(name);
-    await fs.mkdir(data, { recursive: true, mode: 0o755 });
-    return data;
+    return path.join(this.root, (await this.create(name)).Name, '_data');
   }
 
-  async list(): Promise<string[]> {
+  /** Creates the volume, or returns the existing one (Docker's create is idempotent). */
+  async create(name: string, options: { labels?: Record<string, string>; driverOpts?: Record<string, string> } = {}): Promise<VolumeRecord> {
+    const data = this.dataPath(name);
+    const existing = await this.get(name);
+    if (existing) return existing;
+    if (options.driverOpts && Object.keys(options.driverOpts).length > 0) {
+      throw invalidArgument(`create ${name}: driver options are not supported by the local driver of berth`);
+    }
+    await fs.mkdir(data, { recursive: true, mode: 0o755 });
+    const record: VolumeRecord = { Name: name, CreatedAt: new Date().toISOString(), Labels: options.labels ?? {}, Options: {} };
+    await writeJsonAtomic(path.join(this.root, name, 'volume.json'), record);
+    return record;
+  }
+
+  async get(name: string): Promise<VolumeRecord | undefined> {
+    this.dataPath(name);
+    return readJsonIfExists<VolumeRecord>(path.join(this.root, name, 'volume.json'));
+  }
+
+  async list(): Promise<VolumeRecord[]> {
+    let names: string[];
     try {
-      return (await fs.readdir(this.root)).filter((n) => !n.startsWith('.'));
+      names = (await fs.readdir(this.root)).filter((n) => NAME_PATTERN.test(n));
     } catch (err) {
       if (isENOENT(err)) return [];
       throw err;
     }
+    const records = await Promise.all(names.map((n) => this.get(n)));
+    return records.filter((r): r is VolumeRecord => r !== undefined);
   }
 
-  async remove(name: string): Promise<void> {
-    await fs.rm(path.join(this.root, name), { recursive: true, force: true });
+  /** Removes the volume and its data; `usedBy` lists containers that still mount it. */
+  async remove(name: string, usedBy: string[] = []): Promise<void> {
+    if (!(await this.get(name))) throw notFound(`get ${name}: no such volume`);
+    if (usedBy.length > 0) throw conflict(`remove ${name}: volume is in use - [${usedBy.join(', ')}]`);
+    const doomed = path.join(this.root, `.rm-${name}`);
+    await fs.rename(path.join(this.root, name), doomed);
+    await fs.rm(doomed, { recursive: true, force: true });
   }
 
   async size(name: string): Promise<number> {
-    return directorySize(path.join(this.root, name));
+    return directorySize(path.join(this.root, name, '_data'));
   }
 }
 

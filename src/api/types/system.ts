@@ -124,6 +124,9 @@ export interface EventMessage {
   from?: string;
 }
 
+/** A volume (GET /volumes/{name}); /system/df adds UsageData. */
+export type Volume = VolumeUsage;
+
 export interface VolumeUsage {
   Name: string;
   Driver: string;

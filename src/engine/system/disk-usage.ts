@@ -1,7 +1,7 @@
 import type { SystemDfResponse, SystemDfType, VolumeUsage } from '../../api/types/system';
 import type { ContainerService } from '../containers/container-service';
 import { toSummary } from '../containers/container-views';
-import { parseBind } from '../containers/create-config';
+import { containersUsingVolume, toVolume } from '../volumes/volume-service';
 import type { ImagesBackendImpl } from '../images/images-backend';
 import type { ImageService } from '../images/image-service';
 import type { LocalVolumes } from '../../volumes/local-volumes';
@@ -36,20 +36,9 @@ export async function diskUsage(deps: {
   }
   if (want('volume')) {
     const volumes: VolumeUsage[] = [];
-    for (const name of await deps.volumes.list()) {
-      const refCount = containers.filter((c) => (c.HostConfig.Binds ?? []).some((b) => {
-        const bind = parseBind(b);
-        return bind.type === 'volume' && bind.source === name;
-      })).length;
-      volumes.push({
-        Name: name,
-        Driver: 'local',
-        Mountpoint: deps.volumes.dataPath(name),
-        Labels: null,
-        Scope: 'local',
-        Options: null,
-        UsageData: { Size: await deps.volumes.size(name), RefCount: refCount },
-      });
+    for (const record of await deps.volumes.list()) {
+      const volume = toVolume(record, deps.volumes);
+      volumes.push({ ...volume, UsageData: { Size: await deps.volumes.size(record.Name), RefCount: containersUsingVolume(containers, record.Name).length } });
     }
     result.Volumes = volumes;
   }

@@ -1,0 +1,35 @@
+import type { VolumeCreateRequest, VolumesBackend } from '../../backend';
+import type { Router } from '../router';
+
+/** Volume routes, after moby's api/server/router/volume. */
+export function addVolumeRoutes(router: Router, backend: VolumesBackend): void {
+  router.get('/volumes', async (ex) => {
+    ex.json(200, await backend.list(ex.query.filters()));
+  });
+  router.post('/volumes/create', async (ex) => {
+    ex.json(201, await backend.create((await ex.readJson<VolumeCreateRequest>()) ?? {}));
+  });
+  router.post('/volumes/prune', async (ex) => {
+    ex.json(200, await backend.prune(ex.query.filters()));
+  });
+  router.get('/volumes/{name}', async (ex) => {
+    ex.json(200, await backend.inspect(ex.param('name')));
+  });
+  router.delete('/volumes/{name}', async (ex) => {
+    await backend.remove(ex.param('name'), { force: ex.query.bool('force') });
+    ex.empty(204);
+  });
+}
+
+/**
+ * Prune routes for what berth does not have yet (user-defined networks, a build cache), so
+ * `docker system prune` works: there is nothing to delete.
+ */
+export function addEmptyPruneRoutes(router: Router): void {
+  router.post('/networks/prune', async (ex) => {
+    ex.json(200, { NetworksDeleted: null });
+  });
+  router.post('/build/prune', async (ex) => {
+    ex.json(200, { CachesDeleted: null, SpaceReclaimed: 0 });
+  });
+}

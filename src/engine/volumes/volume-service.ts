@@ -1,0 +1,115 @@
+import type { VolumesBackend, VolumeCreateRequest, VolumeListResponse } from '../../api/backend';
+import type { Filters } from '../../api/types/common';
+import type { Volume, VolumesPruneResponse } from '../../api/types/system';
+import { invalidArgument, notFound } from '../../errors';
+import { randomBytes } from 'node:crypto';
+import type { LocalVolumes, VolumeRecord } from '../../volumes/local-volumes';
+import type { Container, ContainerService } from '../containers/container-service';
+import { parseBind } from '../containers/create-config';
+import type { EventBus } from '../events/event-bus';
+
+/** Containers (ids) whose binds or mounts use the named volume. */
+export function containersUsingVolume(containers: Container[], name: string): string[] {
+  return containers
+    .filter(
+      (c) =>
+        (c.HostConfig.Binds ?? []).some((b) => {
+          const bind = parseBind(b);
+          return bind.type === 'volume' && bind.source === name;
+        }) || (c.HostConfig.Mounts ?? []).some((m) => m.Type === 'volume' && m.Source === name),
+    )
+    .map((c) => c.Id);
+}
+
+export function toVolume(record: VolumeRecord, volumes: LocalVolumes): Volume {
+  return {
+    Name: record.Name,
+    Driver: 'local',
+    Mountpoint: volumes.dataPath(record.Name),
+    CreatedAt: record.CreatedAt,
+    Labels: record.Labels,
+    Scope: 'local',
+    Options: record.Options,
+    UsageData: null,
+  };
+}
+
+const FILTERS = new Set(['name', 'label', 'dangling', 'driver', 'all']);
+
+function labelsMatch(labels: Record<string, string>, wanted: string[] | undefined): boolean {
+  return (wanted ?? []).every((label) => {
+    const eq = label.indexOf('=');
+    const key = eq < 0 ? label : label.slice(0, eq);
+    return key in labels && (eq < 0 || labels[key] === label.slice(eq + 1));
+  });
+}
+
+/** The /volumes routes over the local volume store. */
+export class VolumeService implements VolumesBackend {
+  constructor(
+    private readonly volumes: LocalVolumes,
+    private readonly containers: ContainerService,
+    private readonly events: EventBus,
+  ) {}
+
+  async list(filters: Filters): Promise<VolumeListResponse> {
+    for (const key of Object.keys(filters)) if (!FILTERS.has(key)) throw invalidArgument(`invalid filter '${key}'`);
+    const containers = this.containers.list();
+    const dangling = filters.dangling?.[0];
+    const records = (await this.volumes.list()).filter((record) => {
+      if (filters.name?.length && !filters.name.some((n) => record.Name.includes(n))) return false;
+      if (filters.driver?.length && !filters.driver.includes('local')) return false;
+      if (!labelsMatch(record.Labels, filters.label)) return false;
+      if (dangling !== undefined) {
+        const unused = containersUsingVolume(containers, record.Name).length === 0;
+        if (unused !== (dangling === 'true' || dangling === '1')) return false;
+      }
+      return true;
+    });
+    return { Volumes: records.map((r) => toVolume(r, this.volumes)), Warnings: [] };
+  }
+
+  async create(body: VolumeCreateRequest): Promise<Volume> {
+    if (body.Driver && body.Driver !== 'local') throw invalidArgument(`error looking up volume plugin ${body.Driver}: plugin "${body.Driver}" not found`);
+    const name = body.Name || randomVolumeName();
+    const record = await this.volumes.create(name, { labels: body.Labels ?? undefined, driverOpts: body.DriverOpts ?? undefined });
+    this.events.publish('volume', 'create', name, { driver: 'local' });
+    return toVolume(record, this.volumes);
+  }
+
+  async inspect(name: string): Promise<Volume> {
+    const record = await this.volumes.get(name);
+    if (!record) throw notFound(`get ${name}: no such volume`);
+    return toVolume(record, this.volumes);
+  }
+
+  async remove(name: string, opts: { force: boolean }): Promise<void> {
+    const users = containersUsingVolume(this.containers.list(), name);
+    if (opts.force && !(await this.volumes.get(name))) return;
+    await this.volumes.remove(name, users);
+    this.events.publish('volume', 'destroy', name, { driver: 'local' });
+  }
+
+  /** Like Docker ≥ 23: only anonymous volumes unless `all=true`; berth's volumes are all named. */
+  async prune(filters: Filters): Promise<VolumesPruneResponse> {
+    const all = (filters.all ?? []).some((v) => v === 'true' || v === '1');
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    if (all) {
+      const containers = this.containers.list();
+      for (const record of await this.volumes.list()) {
+        if (!labelsMatch(record.Labels, filters.label)) continue;
+        if (containersUsingVolume(containers, record.Name).length > 0) continue;
+        reclaimed += await this.volumes.size(record.Name);
+        await this.volumes.remove(record.Name);
+        this.events.publish('volume', 'destroy', record.Name, { driver: 'local' });
+        deleted.push(record.Name);
+      }
+    }
+    return { VolumesDeleted: deleted.length > 0 ? deleted : null, SpaceReclaimed: reclaimed };
+  }
+}
+
+function randomVolumeName(): string {
+  return randomBytes(32).toString('hex');
+}
