@@ -1,6 +1,8 @@
 /**
  * Wire shapes the client uses. Container, exec and system models come from the API layer's
- * src/api/types; the image models below are local until src/api/types/images.ts exists.
+ * src/api/types. The image models below are the client's own and looser than the server's
+ * (src/api/types/images.ts): the CLI also talks to dockerd, which answers null where berth
+ * answers [] (RepoTags, RepoDigests, Labels on older API versions).
  */
 import type { StringMap } from '../api/types/common';
 

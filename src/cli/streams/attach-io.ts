@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { demuxTo } from '../../client/stdcopy';
-import { DetachWatcher, parseDetachKeys, DEFAULT_DETACH_KEYS } from './detach-keys';
+import { DetachWatcher, parseDetachKeys, DEFAULT_DETACH_KEYS } from '../../util/detach-keys';
 
 export interface AttachIoOptions {
   socket: Duplex;

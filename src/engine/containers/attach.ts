@@ -1,6 +1,8 @@
 import { PassThrough, Writable } from 'node:stream';
 import type { MonitorConnection } from '../../runtime/monitor/client';
 import type { AttachSession, OutputChunk } from '../streams';
+import { DetachWatcher } from '../../util/detach-keys';
+export { parseDetachKeys } from '../../util/detach-keys';
 
 export interface AttachOptions {
   stdin: boolean;
@@ -23,12 +25,13 @@ export class MonitorAttachSession implements AttachSession {
   private connection?: MonitorConnection;
   private pendingStdin: Array<Buffer | null> = [];
   private closed = false;
-  private detachMatched = 0;
+  private readonly detachWatcher?: DetachWatcher;
 
   constructor(
     readonly tty: boolean,
     private readonly options: AttachOptions,
   ) {
+    if (options.detachKeys && options.detachKeys.length > 0) this.detachWatcher = new DetachWatcher(options.detachKeys);
     if (options.stdin) {
       this.stdin = new Writable({
         write: (chunk: Buffer, _encoding, callback) => {
@@ -75,15 +78,9 @@ export class MonitorAttachSession implements AttachSession {
   }
 
   private forwardStdin(chunk: Buffer): void {
-    const keys = this.options.detachKeys;
-    if (keys && keys.length > 0) {
-      for (const byte of chunk) {
-        this.detachMatched = byte === keys[this.detachMatched] ? this.detachMatched + 1 : byte === keys[0] ? 1 : 0;
-        if (this.detachMatched === keys.length) {
-          this.close();
-          return;
-        }
-      }
+    if (this.detachWatcher?.feed(chunk)) {
+      this.close();
+      return;
     }
     this.sendStdin(chunk);
   }
@@ -96,28 +93,4 @@ export class MonitorAttachSession implements AttachSession {
     if (data === null) this.connection.closeStdin();
     else this.connection.writeStdin(data);
   }
-}
-
-/** Parses Docker's --detach-keys ("ctrl-p,ctrl-q", "a,ctrl-@"...) into bytes. */
-export function parseDetachKeys(spec: string): Buffer {
-  const bytes: number[] = [];
-  for (const key of spec.split(',')) {
-    const lower = key.trim().toLowerCase();
-    if (lower.length === 1) {
-      bytes.push(lower.charCodeAt(0));
-    } else if (lower.startsWith('ctrl-') && lower.length === 6) {
-      const c = lower.charCodeAt(5);
-      if (c >= 97 && c <= 122) bytes.push(c - 96);
-      else if (lower[5] === '@') bytes.push(0);
-      else if (lower[5] === '[') bytes.push(27);
-      else if (lower[5] === '\\') bytes.push(28);
-      else if (lower[5] === ']') bytes.push(29);
-      else if (lower[5] === '^') bytes.push(30);
-      else if (lower[5] === '_') bytes.push(31);
-      else throw new Error(`Unknown character: '${key}'`);
-    } else {
-      throw new Error(`Unknown character: '${key}'`);
-    }
-  }
-  return Buffer.from(bytes);
 }

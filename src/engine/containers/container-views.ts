@@ -2,47 +2,26 @@ import * as path from 'node:path';
 import type { ContainerInspect, ContainerSummary, MountPoint } from '../../api/types/containers';
 import type { Filters } from '../../api/types/common';
 import { invalidArgument } from '../../errors';
+import { containerStatusText } from '../../util/human-time';
 import type { Container } from './container-service';
 import { normalizeNetworkMode, parseBind } from './create-config';
 
 /** Docker's human status column: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". */
 export function humanStatus(container: Container, now = Date.now()): string {
   const state = container.State;
-  switch (state.Status) {
-    case 'running':
-      return `Up ${humanDuration(now - Date.parse(state.StartedAt))}`;
-    case 'paused':
-      return `Up ${humanDuration(now - Date.parse(state.StartedAt))} (Paused)`;
-    case 'exited':
-      if (state.FinishedAt.startsWith('0001')) return 'Created';
-      return `Exited (${state.ExitCode}) ${humanDuration(now - Date.parse(state.FinishedAt))} ago`;
-    case 'created':
-      return 'Created';
-    case 'removing':
-      return 'Removal In Progress';
-    case 'dead':
-      return 'Dead';
-    default:
-      return state.Status;
-  }
-}
-
-/** go-units HumanDuration, which docker uses for its status column. */
-export function humanDuration(ms: number): string {
-  const seconds = Math.round(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.round(seconds / 60);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.round(seconds / 3600);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
-  return `${Math.floor(hours / 24 / 365)} years`;
+  return containerStatusText(
+    {
+      Running: state.Status === 'running' || state.Status === 'paused',
+      Paused: state.Status === 'paused',
+      Restarting: state.Status === 'restarting',
+      Dead: state.Status === 'dead',
+      RemovalInProgress: state.Status === 'removing',
+      ExitCode: state.ExitCode,
+      StartedAt: state.StartedAt,
+      FinishedAt: state.FinishedAt,
+    },
+    now,
+  );
 }
 
 function shellQuoteForList(args: string[]): string {
