@@ -4,6 +4,8 @@ import { CLI_MAIN } from './test-daemon';
 
 export interface CommandResult {
   stdout: string;
+  /** stdout as bytes, for binary output (image archives). */
+  stdoutBytes: Buffer;
   stderr: string;
   code: number;
 }
@@ -22,7 +24,8 @@ export function runCommand(file: string, args: string[], options: { input?: stri
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), code: code ?? -1 });
+      const bytes = Buffer.concat(out);
+      resolve({ stdout: bytes.toString(), stdoutBytes: bytes, stderr: Buffer.concat(err).toString(), code: code ?? -1 });
     });
     child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');

@@ -53,7 +53,8 @@ export async function startTestDaemon(): Promise<TestDaemon> {
     process: await launch(),
     logs: () => fs.readFile(logFile, 'utf8'),
     async stop(options = {}) {
-      if (!options.keepContainers) await removeAllContainers(socket).catch(() => undefined);
+      // Bounded: a daemon bug that hangs a remove must fail that test, not hang the suite.
+      if (!options.keepContainers) await withTimeout(removeAllContainers(socket), 30_000).catch(() => undefined);
       await terminate(daemon.process, 'SIGTERM');
       await cleanupRoots(root);
     },
@@ -65,6 +66,12 @@ export async function startTestDaemon(): Promise<TestDaemon> {
     },
   };
   return daemon;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {

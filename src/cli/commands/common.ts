@@ -1,4 +1,7 @@
 import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { Filters, JsonStreamMessage } from '../../client/types';
@@ -43,18 +46,33 @@ export async function errorText(err: unknown): Promise<string> {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Writes a download to a file (-o) or stdout, refusing a terminal like docker. */
+/**
+ * Writes a download to a file (-o) or stdout, refusing a terminal like docker. A file is
+ * written beside its target and renamed into place (docker's CopyToFile), so a stream the
+ * daemon ends early (e.g. a corrupt blob found mid-save) leaves no truncated archive.
+ */
 export async function writeOutput(ctx: CliContext, stream: Readable, file: string | undefined, what: string): Promise<void> {
-  if (file) {
-    await pipeline(stream, createWriteStream(file));
-    return;
-  }
-  if (ctx.stdout.isTTY) {
+  if (!file && ctx.stdout.isTTY) {
     stream.destroy();
     throw new StatusError(1, `cowardly refusing to save to a terminal. Use the -o flag or redirect`);
   }
-  void what;
-  await pipeline(stream, ctx.stdout, { end: false });
+  try {
+    if (file) {
+      const temp = path.join(path.dirname(file), `.berth_temp_${randomBytes(6).toString('hex')}`);
+      try {
+        await pipeline(stream, createWriteStream(temp));
+        await rename(temp, file);
+      } finally {
+        await rm(temp, { force: true });
+      }
+      return;
+    }
+    await pipeline(stream, ctx.stdout, { end: false });
+  } catch (err: unknown) {
+    if (err instanceof ClientError) throw err;
+    // The archive has no in-band error channel: the daemon can only cut the stream.
+    throw new StatusError(1, `error during ${what}: the daemon ended the archive early (${await errorText(err)}); its log has the reason`);
+  }
 }
 
 /**

@@ -50,6 +50,8 @@ function packArchive(images: readonly ArchiveImage[], content: ContentStore): ta
           err ? reject(err) : resolve(),
         );
         const source = content.createReadStream(d.digest, { verify: true });
+        // Without a listener, the error pipe() forwards to the entry would crash the daemon.
+        sink.on('error', reject);
         source.on('error', (err) => {
           sink.destroy(err);
           reject(err);

@@ -1,0 +1,124 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import { bootstrapBusybox, CLI_MAIN, isRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
+import { berth } from '../helpers/cli';
+
+const skip = !isRoot ? 'needs root (runc, overlay mounts)' : false;
+
+/** Containers outlive the daemon: berthd is SIGKILLed and started again on the same roots. */
+describe('daemon restart: running containers are re-adopted', { skip }, () => {
+  let daemon: TestDaemon;
+  const run = (args: string[]) => berth(daemon.host, args);
+  const inspect = async (name: string) =>
+    (JSON.parse((await run(['inspect', name])).stdout) as Array<{ Id: string; State: { Status: string; Running: boolean; Pid: number; ExitCode: number } }>)[0]!;
+
+  before(async () => {
+    daemon = await startTestDaemon();
+    await bootstrapBusybox(daemon);
+  });
+  after(async () => {
+    await daemon?.stop();
+  });
+
+  it('keeps containers running across a crash, with logs, stop and exit codes', async () => {
+    assert.equal((await run(['run', '-d', '--name', 'sleeper', 'busybox', 'sleep', '1000'])).code, 0);
+    assert.equal((await run(['run', '-d', '--name', 'ticker', 'busybox', 'sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done'])).code, 0);
+    assert.equal((await run(['run', '-d', '--name', 'short', 'busybox', 'sh', '-c', 'sleep 1; exit 7'])).code, 0);
+    assert.equal((await run(['run', '--name', 'done', 'busybox', 'true'])).code, 0);
+    const sleeper = await inspect('sleeper');
+    const ticker = await inspect('ticker');
+    assert.equal(sleeper.State.Running, true);
+
+    await daemon.crash();
+    // `short` exits while no daemon runs.
+    await new Promise((r) => setTimeout(r, 1500));
+    await daemon.restart();
+
+    const sleeperAfter = await inspect('sleeper');
+    assert.equal(sleeperAfter.State.Status, 'running');
+    assert.equal(sleeperAfter.State.Pid, sleeper.State.Pid, 'the same process, re-adopted');
+    assert.equal((await inspect('ticker')).State.Pid, ticker.State.Pid);
+    const ps = await run(['ps', '--format', '{{.Names}}']);
+    assert.deepEqual(ps.stdout.trim().split('\n').sort(), ['sleeper', 'ticker']);
+
+    const short = await inspect('short');
+    assert.equal(short.State.Status, 'exited');
+    assert.equal(short.State.ExitCode, 7, 'the exit code recorded by the monitor while the daemon was down');
+    const mounted = await overlayMountsUnder(daemon.dataRoot);
+    assert.equal(mounted.length, 2, `only the two running containers keep their root mounted: ${mounted.join(', ')}`);
+    assert.ok(mounted.every((m) => m.includes(sleeper.Id) || m.includes(ticker.Id)), mounted.join(', '));
+
+    // logs -f sees lines written after the restart.
+    const linesBefore = (await run(['logs', 'ticker'])).stdout.trim().split('\n').length;
+    const followed = await followLogs(daemon.host, 'ticker', linesBefore + 3);
+    assert.ok(followed.split('\n').filter((l) => l.startsWith('tick ')).length >= linesBefore + 3, followed);
+
+    const stop = await run(['stop', '-t', '1', 'sleeper']);
+    assert.equal(stop.code, 0, stop.stderr);
+    const stopped = await inspect('sleeper');
+    assert.equal(stopped.State.Status, 'exited');
+    assert.equal(stopped.State.ExitCode, 137, 'sleep ignores TERM as pid 1, so it was killed');
+    const stopTicker = await run(['stop', '-t', '1', 'ticker']);
+    assert.equal(stopTicker.code, 0, stopTicker.stderr);
+
+    // Stopped containers keep no overlay mounted, after a second restart too.
+    await daemon.crash();
+    await daemon.restart();
+    assert.deepEqual(await overlayMountsUnder(daemon.dataRoot), [], 'no container root left mounted');
+    for (const name of ['sleeper', 'ticker', 'short', 'done']) assert.equal((await inspect(name)).State.Status, 'exited');
+    assert.equal((await run(['start', 'sleeper'])).code, 0, 'a re-adopted container starts again');
+    assert.equal((await inspect('sleeper')).State.Running, true);
+  });
+
+  it('keeps each container monitor small (VmRSS < 2.5 MB)', async () => {
+    assert.equal((await run(['run', '-d', '--name', 'measured', 'busybox', 'sleep', '1000'])).code, 0);
+    const { Id } = await inspect('measured');
+    const monitor = await monitorOf(Id);
+    assert.ok(monitor, 'a berth-monitor process serves the container');
+    const status = await fs.readFile(`/proc/${monitor}/status`, 'utf8');
+    const rssKb = Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]);
+    assert.ok(rssKb < 2.5 * 1024, `berth-monitor VmRSS is ${rssKb} kB`);
+    await run(['rm', '-f', 'measured']);
+  });
+});
+
+/** Runs `berth logs -f` until `lines` lines arrived, then ends it. */
+function followLogs(host: string, name: string, lines: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI_MAIN, 'logs', '-f', name], { env: { ...process.env, BERTH_HOST: host } });
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill();
+      reject(new Error(`logs -f saw only: ${JSON.stringify(out)}`));
+    }, 15_000);
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.split('\n').length > lines) {
+        clearTimeout(timer);
+        child.kill();
+        resolve(out);
+      }
+    });
+  });
+}
+
+async function overlayMountsUnder(dir: string): Promise<string[]> {
+  const mountinfo = await fs.readFile('/proc/self/mountinfo', 'utf8');
+  return mountinfo
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter((fields) => fields[4]?.startsWith(dir + '/') && fields[fields.indexOf('-') + 1] === 'overlay')
+    .map((fields) => fields[4]!);
+}
+
+/** The pid of the berth-monitor whose command line names the container. */
+async function monitorOf(id: string): Promise<number | undefined> {
+  for (const pid of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const argv = (await fs.readFile(`/proc/${pid}/cmdline`).catch(() => Buffer.alloc(0))).toString().split('\0');
+    if (argv[0]?.endsWith('berth-monitor') && argv.some((a) => a.includes(id))) return Number(pid);
+  }
+  return undefined;
+}

@@ -1,0 +1,131 @@
+import { spawn, ChildProcess } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runCommand } from './cli';
+
+/**
+ * A dockerd of our own for tests, on temp roots and a temp socket, so interop tests run
+ * where no system dockerd is running (CI installs docker.io but starts nothing). It uses
+ * no bridge and no iptables, and its own containerd namespaces, so it never touches the
+ * host's networking or a system dockerd's containers.
+ */
+export interface PrivateDockerd {
+  root: string;
+  socket: string;
+  /** `unix://<socket>` for -H / DOCKER_HOST. */
+  host: string;
+  logs(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export const DOCKERD_PATHS = ['/usr/bin/dockerd', '/usr/sbin/dockerd', '/usr/local/bin/dockerd'];
+
+export function dockerdBinary(): string | undefined {
+  return DOCKERD_PATHS.find((p) => existsSync(p));
+}
+
+/** Why a private dockerd cannot be started here, or undefined when it can. */
+export function privateDockerdSkipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root to run dockerd';
+  if (!dockerdBinary()) return 'no dockerd binary installed';
+  if (!['/usr/bin/docker', '/usr/local/bin/docker'].some((p) => existsSync(p))) return 'no docker CLI installed';
+  return undefined;
+}
+
+const CLIENT = ['/usr/bin/docker', '/usr/local/bin/docker'].find((p) => existsSync(p)) ?? 'docker';
+
+export async function startPrivateDockerd(): Promise<PrivateDockerd> {
+  const binary = dockerdBinary();
+  if (!binary) throw new Error('no dockerd binary installed');
+  // Short names: the socket path and containerd's own sockets under exec-root must stay under 108 bytes.
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'pd-'));
+  const socket = path.join(root, 'docker.sock');
+  const logFile = path.join(root, 'dockerd.log');
+  const tag = path.basename(root);
+  const log = await fs.open(logFile, 'a');
+  const child = spawn(
+    binary,
+    [
+      '--data-root', path.join(root, 'data'),
+      '--exec-root', path.join(root, 'x'),
+      '--pidfile', path.join(root, 'dockerd.pid'),
+      '--host', `unix://${socket}`,
+      '--bridge', 'none',
+      '--iptables=false',
+      '--ip-masq=false',
+      '--containerd-namespace', `berth-test-${tag}`,
+      '--containerd-plugins-namespace', `berth-test-${tag}-plugins`,
+      '--storage-driver', 'overlay2',
+    ],
+    { stdio: ['ignore', log.fd, log.fd], env: { ...process.env, DOCKER_CONFIG: '/nonexistent-docker-config' } },
+  );
+  await log.close();
+  const dockerd: PrivateDockerd = {
+    root,
+    socket,
+    host: `unix://${socket}`,
+    logs: () => fs.readFile(logFile, 'utf8'),
+    stop: () => stopDockerd(child, root),
+  };
+  try {
+    await waitForVersion(dockerd, child);
+  } catch (err: unknown) {
+    await dockerd.stop();
+    throw err;
+  }
+  return dockerd;
+}
+
+async function waitForVersion(dockerd: PrivateDockerd, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`dockerd exited with ${child.exitCode}: ${await dockerd.logs().catch(() => '')}`);
+    const r = await runCommand(CLIENT, ['-H', dockerd.host, 'version', '--format', '{{.Server.Version}}'], {
+      env: { DOCKER_CONFIG: '/nonexistent-docker-config' },
+      timeoutMs: 10_000,
+    });
+    if (r.code === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`dockerd did not answer on ${dockerd.socket}: ${await dockerd.logs().catch(() => '')}`);
+}
+
+async function stopDockerd(child: ChildProcess, root: string): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    // dockerd waits for its containerd and containers; give it time, then force.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  await killLeftovers(root);
+  await unmountUnder(root);
+  await fs.rm(root, { recursive: true, force: true });
+}
+
+/** A SIGKILLed dockerd leaves its containerd (and shims) behind: end those started under our roots. */
+async function killLeftovers(root: string): Promise<void> {
+  for (const pid of await fs.readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(root + '/')) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+async function unmountUnder(root: string): Promise<void> {
+  const mountinfo = await fs.readFile('/proc/self/mountinfo', 'utf8');
+  const mounts = mountinfo
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((m): m is string => m !== undefined && (m === root || m.startsWith(root + '/')))
+    .sort((a, b) => b.length - a.length);
+  for (const mount of mounts) await runCommand('umount', ['-l', mount]);
+}
