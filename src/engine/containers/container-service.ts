@@ -220,6 +220,16 @@ export class ContainerService {
   private async handleExit(id: string, status: ExitStatus | undefined): Promise<void> {
     try {
       await this.recordExit(id, status);
+    } catch (err) {
+      // The process is gone whatever failed while cleaning up after it: never leave the
+      // record "running", or stop and rm -f would wait for an exit that already happened.
+      this.deps.logger.error('recording a container exit failed', { id, error: messageOf(err) });
+      const container = this.deps.store.find(id) as Container | undefined;
+      if (container && (container.State.Status === 'running' || container.State.Status === 'paused')) {
+        container.State = { ...container.State, Status: 'exited', Pid: 0, ExitCode: status?.exitCode ?? 255, Error: messageOf(err), FinishedAt: nowRfc3339() };
+        await this.deps.store.save(container as ContainerRecord).catch(() => undefined);
+        this.notifyWaiters(container, 'exit');
+      }
     } finally {
       this.notifyExitRecorded(id);
     }
@@ -230,8 +240,11 @@ export class ContainerService {
       const container = this.deps.store.find(id) as Container | undefined;
       if (!container || (container.State.Status !== 'running' && container.State.Status !== 'paused')) return;
       const final = status ?? (await this.readExitFile(id));
-      await this.deps.runtime.delete(id).catch(() => undefined);
-      await this.deps.rootfs.unmount(id).catch((err: unknown) => this.deps.logger.warn('unmount failed', { id, error: messageOf(err) }));
+      // runc's state and cgroups are independent of the root file system: release both at once.
+      await Promise.all([
+        this.deps.runtime.delete(id).catch(() => undefined),
+        this.deps.rootfs.unmount(id).catch((err: unknown) => this.deps.logger.warn('unmount failed', { id, error: messageOf(err) })),
+      ]);
       this.taskPaths.delete(id);
       container.State = {
         ...container.State,
@@ -241,7 +254,10 @@ export class ContainerService {
         Error: final ? (final.error ?? '') : 'container monitor exited unexpectedly',
         FinishedAt: final?.finishedAt ?? nowRfc3339(),
       };
-      await this.deps.store.save(container as ContainerRecord);
+      // An AutoRemove record goes from running straight to removed, saving an fsync pair:
+      // should the daemon die in between, restore() finds it running with its monitor
+      // gone, reads the exit file and records the exit (and the removal) again.
+      if (!container.HostConfig.AutoRemove) await this.deps.store.save(container as ContainerRecord);
       this.deps.events.publish('container', 'die', id, { ...this.eventAttributes(container), exitCode: String(container.State.ExitCode) });
       this.notifyWaiters(container, 'exit');
       if (container.HostConfig.AutoRemove) {
@@ -300,17 +316,25 @@ export class ContainerService {
     for (const resolve of list ?? []) resolve();
   }
 
+  /** Sends a signal; SIGKILL also waits until the exit is recorded, as in Docker. */
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
     const container = this.get(ref);
     const number = parseSignal(signal);
+    let exited: Promise<void> | undefined;
     await this.lock.run(container.Id, async () => {
-      if (container.State.Status !== 'running' && container.State.Status !== 'paused') {
+      if (container.State.Status === 'paused') {
+        throw conflict(`Cannot kill container: ${ref}: Container ${container.Id} is paused. Unpause the container before stopping or killing`);
+      }
+      if (container.State.Status !== 'running') {
         throw conflict(`Cannot kill container: ${ref}: Container ${container.Id} is not running`);
       }
-      if (number === 9 || number === 15) container.HasBeenManuallyStopped = true;
+      // Docker: a container the user signalled is not restarted by its restart policy.
+      container.HasBeenManuallyStopped = true;
+      if (number === 9) exited = this.exitRecorded(container.Id);
       await this.deps.runtime.kill(container.Id, number);
       this.deps.events.publish('container', 'kill', container.Id, { ...this.eventAttributes(container), signal: String(number) });
     });
+    await exited;
   }
 
   async restart(ref: string, options: { signal?: string; timeout?: number } = {}): Promise<void> {
@@ -446,7 +470,10 @@ export class ContainerService {
     else this.waiters.delete(container.Id);
   }
 
-  async attach(ref: string, options: { stdin?: boolean; stdout?: boolean; stderr?: boolean; detachKeys?: string }): Promise<AttachSession> {
+  async attach(
+    ref: string,
+    options: { stdin?: boolean; stdout?: boolean; stderr?: boolean; detachKeys?: string; logs?: boolean; stream?: boolean },
+  ): Promise<AttachSession> {
     const container = this.get(ref);
     const config = container.Config;
     let detachKeys: Buffer | undefined;
@@ -462,6 +489,11 @@ export class ContainerService {
       closeStdinOnEnd: Boolean(config.StdinOnce),
       detachKeys: config.Tty ? detachKeys : undefined,
     });
+    if (options.logs) await this.replayLog(container, session, options);
+    if (options.stream === false) {
+      session.finish();
+      return session;
+    }
     const paths = this.taskPaths.get(container.Id);
     if ((container.State.Status === 'running' || container.State.Status === 'paused') && paths) {
       session.bind(await MonitorConnection.connect(paths.socketPath));
@@ -476,6 +508,15 @@ export class ContainerService {
     }
     this.deps.events.publish('container', 'attach', container.Id, this.eventAttributes(container));
     return session;
+  }
+
+  /** attach?logs=1: what the container wrote so far, before live output (compose uses it). */
+  private async replayLog(container: Container, session: MonitorAttachSession, options: { stdout?: boolean; stderr?: boolean }): Promise<void> {
+    const logPath = path.join(this.deps.store.dir(container.Id), 'container.log');
+    for await (const entry of readLog(logPath, {})) {
+      if (entry.stream === 'stdout' ? options.stdout === false : options.stderr === false) continue;
+      session.output.write({ stream: entry.stream, data: entry.line });
+    }
   }
 
   async resize(ref: string, height: number, width: number): Promise<void> {
