@@ -991,8 +991,9 @@ int main(int argc, char **argv) {
   if (!opt.wait_start) start_runtime();
   event_loop();
 
-  for (int i = client_count - 1; i >= 0; i--) drop_client(i);
+  /* Socket first: the daemon treats a task dir without sockets as free of monitors. */
   unlink(opt.socket_path);
+  for (int i = client_count - 1; i >= 0; i--) drop_client(i);
   if (console_listen_fd >= 0) unlink(opt.console_socket);
   if (log_fd >= 0) fsync(log_fd);
   return 0;

@@ -114,6 +114,11 @@ export class ContainerStore {
     return record;
   }
 
+  /** True when a container has the name or a create in progress reserved it. */
+  isNameTaken(name: string): boolean {
+    return this.names.has(name.startsWith('/') ? name : `/${name}`);
+  }
+
   reserveName(name: string, id: string): void {
     const owner = this.names.get(name);
     if (owner !== undefined && owner !== id) {

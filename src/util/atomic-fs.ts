@@ -3,18 +3,29 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isENOENT } from '../errors';
 
+export interface AtomicWriteOptions {
+  /**
+   * fsync the file and its directory (default true), so the new content survives a power
+   * loss. Pass false only for files that are regenerated before every use (a container's
+   * /etc/hosts, its bundle): readers still never see a torn file, and a kill -9 of the
+   * daemon leaves the old content or the new one; only a machine crash can lose the write.
+   */
+  durable?: boolean;
+}
+
 /**
  * Crash-consistent file replacement: write a temp file in the same directory, fsync it,
  * rename it over the target, fsync the directory. A kill -9 at any instant leaves either
  * the old content or the new one, never a torn file.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644, options: AtomicWriteOptions = {}): Promise<void> {
+  const durable = options.durable !== false;
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.tmp-${path.basename(file)}-${randomBytes(6).toString('hex')}`);
   const handle = await fs.open(tmp, 'w', mode);
   try {
     await handle.writeFile(data);
-    await handle.sync();
+    if (durable) await handle.sync();
   } catch (err) {
     await handle.close();
     await fs.rm(tmp, { force: true });
@@ -27,11 +38,11 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     await fs.rm(tmp, { force: true });
     throw err;
   }
-  await fsyncDir(dir);
+  if (durable) await fsyncDir(dir);
 }
 
-export async function writeJsonAtomic(file: string, value: unknown, mode = 0o644): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify(value, null, 1) + '\n', mode);
+export async function writeJsonAtomic(file: string, value: unknown, mode = 0o644, options: AtomicWriteOptions = {}): Promise<void> {
+  await writeFileAtomic(file, JSON.stringify(value, null, 1) + '\n', mode, options);
 }
 
 /** Reads JSON, or returns undefined when the file does not exist. */

@@ -100,7 +100,7 @@ export class ContainerService {
     const argv = processArgs(config);
 
     const id = newContainerId();
-    const containerName = validateContainerName(name && name.length > 0 ? name : generateName((n) => store.find(n) !== undefined));
+    const containerName = validateContainerName(name && name.length > 0 ? name : generateName((n) => store.isNameTaken(n)));
     store.reserveName(containerName, id);
     try {
       const chainId = await images.ensureUnpacked(image);

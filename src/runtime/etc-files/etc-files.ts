@@ -124,7 +124,7 @@ export interface EtcFilesContent {
   resolvConf: string;
 }
 
-/** Writes the three files (atomically) into `dir`; returns their host paths for the spec's bind mounts. */
+/** Writes the three files (atomically, not fsynced) into `dir`; returns their host paths for the spec's bind mounts. */
 export async function writeEtcFiles(dir: string, content: EtcFilesContent): Promise<EtcFilePaths> {
   await fs.mkdir(dir, { recursive: true });
   const paths: EtcFilePaths = {
@@ -132,10 +132,13 @@ export async function writeEtcFiles(dir: string, content: EtcFilesContent): Prom
     hosts: path.join(dir, 'hosts'),
     resolvConf: path.join(dir, 'resolv.conf'),
   };
+  // Rewritten before every start, so atomic without fsync: a machine crash that loses
+  // them also ends the container, and the next start writes them again.
+  const notDurable = { durable: false };
   await Promise.all([
-    writeFileAtomic(paths.hostname, content.hostname),
-    writeFileAtomic(paths.hosts, content.hosts),
-    writeFileAtomic(paths.resolvConf, content.resolvConf),
+    writeFileAtomic(paths.hostname, content.hostname, 0o644, notDurable),
+    writeFileAtomic(paths.hosts, content.hosts, 0o644, notDurable),
+    writeFileAtomic(paths.resolvConf, content.resolvConf, 0o644, notDurable),
   ]);
   return paths;
 }

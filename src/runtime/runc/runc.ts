@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import { ExecError, ExecResult, run } from '../../util/exec';
 import { Logger, silentLogger } from '../../util/logger';
 import { isENOENT, notFound } from '../../errors';
@@ -128,6 +129,21 @@ export class Runc {
   async ps(id: string): Promise<number[]> {
     const { stdout } = await this.exec(['ps', '--format', 'json', id]);
     return (JSON.parse(stdout.toString() || 'null') as number[] | null) ?? [];
+  }
+
+  /**
+   * Whether runc keeps state for `id` (its state dir under --root exists). runc itself
+   * answers "does not exist" without one, so callers may skip spawning it.
+   */
+  async hasState(id: string): Promise<boolean> {
+    if (id.length === 0 || id.includes('/') || id === '.' || id === '..') return true; // let runc judge odd ids
+    try {
+      await fs.access(path.join(this.root, id));
+      return true;
+    } catch (err: unknown) {
+      if (isENOENT(err)) return false;
+      throw err;
+    }
   }
 
   async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {

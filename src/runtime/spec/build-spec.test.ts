@@ -4,6 +4,7 @@ import { buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_SHM_SIZE } from './build-spec'
 import { ALL_CAPABILITIES, capabilityMask, DEFAULT_CAPABILITIES, effectiveCapabilities, hostCapabilities } from './capabilities';
 import { ContainerRuntimeConfig } from './container-config';
 import { defaultSeccomp } from './seccomp-profile';
+import { kernelSupportsX32 } from './kernel-x32';
 import { isInvalidArgument } from '../../errors';
 import { OciSpec } from './oci-types';
 
@@ -56,7 +57,9 @@ test('default seccomp: amd64 arches, cap-conditional syscalls', () => {
   const sc = spec.linux.seccomp!;
   assert.equal(sc.defaultAction, 'SCMP_ACT_ERRNO');
   assert.equal(sc.defaultErrnoRet, 1);
-  if (process.arch === 'x64') assert.deepEqual(sc.architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
+  if (process.arch === 'x64') {
+    assert.deepEqual(sc.architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', ...(kernelSupportsX32() ? ['SCMP_ARCH_X32'] : [])]);
+  }
   assert.ok(allowed(spec, 'read'));
   assert.ok(allowed(spec, 'chroot')); // CAP_SYS_CHROOT is a default
   assert.ok(!allowed(spec, 'mount')); // needs CAP_SYS_ADMIN
@@ -155,4 +158,17 @@ test('init, ulimits, sysctls, oom score, readonly rootfs', () => {
   assert.equal(spec.process.oomScoreAdj, 500);
   assert.equal(spec.root.readonly, true);
   assert.throws(() => buildSpec(config({ ulimits: [{ name: 'bogus', soft: 1, hard: 1 }] })), /invalid ulimit type/);
+});
+
+test('default seccomp: x32 rules only for a kernel with the x32 ABI', () => {
+  const caps = ['CAP_CHOWN'];
+  assert.deepEqual(defaultSeccomp({ capabilities: caps, arch: 'amd64', x32: true }).architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
+  assert.deepEqual(defaultSeccomp({ capabilities: caps, arch: 'amd64', x32: false }).architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86']);
+});
+
+test('default seccomp: each call returns a fresh copy of the cached profile', () => {
+  const a = defaultSeccomp({ capabilities: ['CAP_CHOWN'], arch: 'amd64', x32: true });
+  a.syscalls!.length = 0;
+  const b = defaultSeccomp({ capabilities: ['CAP_CHOWN'], arch: 'amd64', x32: true });
+  assert.ok(b.syscalls!.length > 0);
 });

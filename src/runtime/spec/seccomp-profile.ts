@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import { invalidArgument, messageOf } from '../../errors';
 import { DockerSeccompProfile, DockerSeccompRule, DOCKER_DEFAULT_SECCOMP_PROFILE } from './seccomp-default-profile';
 import { OciSeccomp, OciSeccompSyscall } from './oci-types';
+import { kernelSupportsX32 } from './kernel-x32';
 
 /** Node's process.arch → the Go/libseccomp arch names used in profiles' includes/excludes. */
 const NODE_TO_PROFILE_ARCH: Record<string, string> = {
@@ -20,6 +21,8 @@ export interface SeccompTarget {
   arch?: string;
   /** Kernel release (e.g. "6.1.0"); defaults to this host's. */
   kernel?: string;
+  /** Whether the kernel runs x32 programs; defaults to this host's (kernelSupportsX32). */
+  x32?: boolean;
 }
 
 function compareVersions(a: string, b: string): number {
@@ -47,7 +50,9 @@ export function toOciSeccomp(profile: DockerSeccompProfile, target: SeccompTarge
   const architectures = [...(profile.architectures ?? [])];
   const nativeScmp = PROFILE_TO_SCMP_ARCH[arch];
   const entry = profile.archMap?.find((a) => a.architecture === nativeScmp);
-  if (entry) architectures.push(entry.architecture, ...(entry.subArchitectures ?? []));
+  // Rules for x32 cannot match on a kernel without the x32 ABI, and runc pays for each arch.
+  const x32 = target.x32 ?? kernelSupportsX32();
+  if (entry) architectures.push(entry.architecture, ...(entry.subArchitectures ?? []).filter((a) => x32 || a !== 'SCMP_ARCH_X32'));
 
   const syscalls: OciSeccompSyscall[] = [];
   for (const rule of profile.syscalls ?? []) {
@@ -70,9 +75,21 @@ export function toOciSeccomp(profile: DockerSeccompProfile, target: SeccompTarge
   return out;
 }
 
-/** Docker's default profile for a capability set. */
+/** Built default profiles by capability set, arch and kernel: nearly every container asks for the same one. */
+const defaultSeccompCache = new Map<string, string>();
+const DEFAULT_SECCOMP_CACHE_LIMIT = 64;
+
+/** Docker's default profile for a capability set (a fresh object each call; built once per key). */
 export function defaultSeccomp(target: SeccompTarget): OciSeccomp {
-  return toOciSeccomp(DOCKER_DEFAULT_SECCOMP_PROFILE, target);
+  const key = JSON.stringify([[...target.capabilities].sort(), target.arch ?? '', target.kernel ?? '', target.x32 ?? '']);
+  let json = defaultSeccompCache.get(key);
+  if (json === undefined) {
+    json = JSON.stringify(toOciSeccomp(DOCKER_DEFAULT_SECCOMP_PROFILE, target));
+    if (defaultSeccompCache.size >= DEFAULT_SECCOMP_CACHE_LIMIT) defaultSeccompCache.clear();
+    defaultSeccompCache.set(key, json);
+  }
+  // Parsing the cached JSON is cheaper than rebuilding, and callers may mutate their copy.
+  return JSON.parse(json) as OciSeccomp;
 }
 
 /**

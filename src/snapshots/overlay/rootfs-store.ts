@@ -104,7 +104,9 @@ export class OverlayRootfsStore implements RootfsStore {
         if (isENOENT(err)) return;
         throw err;
       }
-      await fs.rm(doomed, { recursive: true, force: true });
+      // The rename made the removal final; deleting the files need not hold up the caller
+      // (init() finishes it after a crash).
+      void fs.rm(doomed, { recursive: true, force: true }).catch(() => undefined);
     });
   }
 

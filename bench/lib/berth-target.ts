@@ -1,0 +1,97 @@
+import { spawn, ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { EngineApi } from './engine-api';
+import { findProcesses, mustRun, unmountUnder } from './proc';
+import { sleep } from './stats';
+import type { BenchTarget } from './targets';
+
+/** The repository root (dist/bench/lib → ../../..). */
+const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+const DAEMON_MAIN = path.join(REPO_ROOT, 'dist', 'src', 'daemon', 'main.js');
+const CLI_MAIN = path.join(REPO_ROOT, 'bin', 'berth');
+
+export interface BerthTarget extends BenchTarget {
+  name: 'berth';
+  socket: string;
+  root: string;
+  process: ChildProcess;
+  api: EngineApi;
+  /** The busybox image as a `docker save` archive, for loading into the other engines. */
+  saveImage(image: string): Promise<Buffer>;
+}
+
+/** Starts berthd on temp roots (log level info, as deployed) and bootstraps busybox into it. */
+export async function startBerth(): Promise<BerthTarget> {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bb-'));
+  const execRoot = path.join(root, 'x');
+  const socket = path.join(execRoot, 'berth.sock');
+  const log = await fs.open(path.join(root, 'berthd.log'), 'a');
+  const child = spawn(process.execPath, [DAEMON_MAIN, '--data-root', path.join(root, 'data'), '--exec-root', execRoot, '--host', `unix://${socket}`, '--log-level', process.env.BERTH_BENCH_LOG_LEVEL ?? 'info'], {
+    stdio: ['ignore', log.fd, log.fd],
+  });
+  await log.close();
+  const api = new EngineApi(socket);
+  const target: BerthTarget = {
+    name: 'berth',
+    socket,
+    root,
+    process: child,
+    api,
+    async cli(args) {
+      await mustRun(process.execPath, [CLI_MAIN, '-H', `unix://${socket}`, ...args]);
+    },
+    async daemonPids() {
+      return child.pid === undefined ? [] : [child.pid];
+    },
+    monitorPids: () => findProcesses((cmd) => cmd.includes('berth-monitor') && cmd.includes(`${execRoot}/`)),
+    saveImage(image) {
+      return new Promise((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        http
+          .request({ socketPath: socket, method: 'GET', path: `/v1.41/images/get?names=${encodeURIComponent(image)}` }, (res) => {
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => ((res.statusCode ?? 0) === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`save ${image}: ${res.statusCode}`))));
+          })
+          .on('error', reject)
+          .end();
+      });
+    },
+    async stop() {
+      await api.removeAll().catch(() => undefined);
+      api.close();
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await unmountUnder(root);
+      await fs.rm(root, { recursive: true, force: true });
+    },
+  };
+  try {
+    await waitUntil(async () => (await api.request('GET', '/_ping')).status === 200, child, () => fs.readFile(path.join(root, 'berthd.log'), 'utf8'));
+    const res = await api.request('POST', '/berth/images/bootstrap?name=busybox');
+    if (res.status !== 200 || res.body.includes('"error"')) throw new Error(`bootstrap busybox failed: ${res.status} ${res.body}`);
+  } catch (err: unknown) {
+    await target.stop();
+    throw err;
+  }
+  return target;
+}
+
+/** Polls `ready` until it holds, failing early when the daemon exits. */
+export async function waitUntil(ready: () => Promise<boolean>, child: ChildProcess, logs: () => Promise<string>): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}: ${await logs().catch(() => '')}`);
+    if (await ready().catch(() => false)) return;
+    await sleep(50);
+  }
+  throw new Error(`daemon did not answer: ${await logs().catch(() => '')}`);
+}
+

@@ -1,0 +1,63 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { errnoCode, isENOENT } from '../../errors';
+
+/** The parts of runc's <root>/<id>/state.json that tell whether a plain cleanup is enough. */
+interface RuncStateFile {
+  init_process_pid?: number;
+  init_process_start?: number;
+  cgroup_paths?: Record<string, string>;
+  intel_rdt_path?: string;
+  config?: {
+    namespaces?: Array<{ type?: string; path?: string }>;
+    Hooks?: Record<string, unknown[] | null> | null;
+  };
+}
+
+/**
+ * Does what `runc delete` does for a container whose init process has exited: removes its
+ * cgroup directories and its state dir. Spawning runc for this costs 10-17 ms on every
+ * container exit. Only the plain case is handled here: a private pid namespace (so no
+ * process outlived init), no hooks (runc would run poststop hooks), no Intel RDT group,
+ * and an init pid that is gone (or reused by a process that started at another time).
+ * Anything else, or any error, returns false and leaves the rest to `runc delete --force`.
+ */
+export async function removeStoppedTaskState(stateDir: string): Promise<boolean> {
+  let state: RuncStateFile;
+  try {
+    state = JSON.parse(await fs.readFile(path.join(stateDir, 'state.json'), 'utf8')) as RuncStateFile;
+  } catch {
+    return false;
+  }
+  const namespaces = state.config?.namespaces ?? [];
+  const privatePid = namespaces.some((ns) => ns.type === 'NEWPID' && !ns.path);
+  const hooks = Object.values(state.config?.Hooks ?? {}).some((list) => Array.isArray(list) && list.length > 0);
+  if (!privatePid || hooks || state.intel_rdt_path || !state.init_process_pid || state.init_process_start === undefined) return false;
+  if (await isProcessAlive(state.init_process_pid, state.init_process_start)) return false;
+  // With init gone, the kernel has killed the rest of its pid namespace; a cgroup that is
+  // still busy (a process not reaped yet, a child cgroup) makes rmdir fail: runc then retries.
+  for (const dir of new Set(Object.values(state.cgroup_paths ?? {}))) {
+    try {
+      await fs.rmdir(dir);
+    } catch (err: unknown) {
+      if (!isENOENT(err)) return false;
+    }
+  }
+  await fs.rm(stateDir, { recursive: true, force: true });
+  return true;
+}
+
+/** True while `pid` is the process that started at `startTime` (clock ticks since boot, /proc/<pid>/stat field 22). */
+async function isProcessAlive(pid: number, startTime: number): Promise<boolean> {
+  let stat: string;
+  try {
+    stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch (err: unknown) {
+    if (isENOENT(err) || errnoCode(err) === 'ESRCH') return false;
+    return true;
+  }
+  // Fields after the command name, which is in parentheses and may itself hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Same start time: the init itself, running or a zombie not reaped yet; leave both to runc.
+  return Number(fields[19]) === startTime;
+}
