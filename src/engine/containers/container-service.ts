@@ -27,6 +27,7 @@ import { generateName } from './names';
 import type { ContainerRuntime, ImageLookup, TaskPaths } from './ports';
 import { directorySize, type LocalVolumes } from '../../volumes/local-volumes';
 import { prepareRuntimeSpec, resourceConfig } from './runtime-spec';
+import { restartDelay, startsWithDaemon, validateRestartPolicy } from './restart-policy';
 
 export type Container = ContainerRecord<ContainerConfig, HostConfig>;
 
@@ -71,6 +72,8 @@ export class ContainerService {
   /** The daemon's own connection to each running container's monitor, for exit events. */
   private readonly controls = new Map<string, MonitorConnection>();
   private readonly taskPaths = new Map<string, TaskPaths>();
+  /** Pending restarts by policy, with the delay used, for the doubling back-off. */
+  private readonly restarts = new Map<string, { timer: NodeJS.Timeout; delayMs: number }>();
   /** Callbacks waiting for a running container's exit to be recorded. */
   private readonly exitListeners = new Map<string, Array<() => void>>();
   /** Set at daemon shutdown: monitor connections close, but the containers live on. */
@@ -90,6 +93,7 @@ export class ContainerService {
     if (!imageRef) throw invalidArgument('config cannot be empty in order to create a container');
     const hostConfig: HostConfig = { ...(request.HostConfig ?? {}) };
     normalizeNetworkMode(hostConfig.NetworkMode);
+    validateRestartPolicy(hostConfig.RestartPolicy);
     for (const bind of hostConfig.Binds ?? []) parseBind(bind);
     if (hostConfig.AutoRemove && hostConfig.RestartPolicy?.Name && !['', 'no'].includes(hostConfig.RestartPolicy.Name)) {
       throw invalidArgument("can't create 'AutoRemove' container with restart policy");
@@ -138,10 +142,16 @@ export class ContainerService {
     return this.lock.run(container.Id, () => this.startLocked(container.Id));
   }
 
-  private async startLocked(id: string): Promise<void> {
+  private async startLocked(id: string, options: { byPolicy?: boolean } = {}): Promise<void> {
     const container = this.get(id);
     if (container.State.Status === 'running' || container.State.Status === 'paused') {
       throw notModified('container already started');
+    }
+    if (!options.byPolicy) {
+      const pending = this.restarts.get(id);
+      if (pending) clearTimeout(pending.timer);
+      this.restarts.delete(id);
+      container.HasBeenManuallyStopped = false;
     }
     const { rootfs, runtime, store } = this.deps;
     const containerDir = store.dir(id);
@@ -262,8 +272,53 @@ export class ContainerService {
       this.notifyWaiters(container, 'exit');
       if (container.HostConfig.AutoRemove) {
         await this.removeLocked(id, { force: true, volumes: true });
+        return;
       }
+      await this.scheduleRestart(container);
     });
+  }
+
+  /** Applies the restart policy after an exit (called under the container lock). */
+  private async scheduleRestart(container: Container): Promise<void> {
+    const previous = this.restarts.get(container.Id);
+    const delay = restartDelay(
+      container.HostConfig.RestartPolicy,
+      {
+        exitCode: container.State.ExitCode,
+        manuallyStopped: Boolean(container.HasBeenManuallyStopped),
+        restartCount: container.RestartCount,
+        ranForMs: Date.parse(container.State.FinishedAt) - Date.parse(container.State.StartedAt),
+      },
+      previous?.delayMs ?? 0,
+    );
+    if (delay === undefined || this.detached) {
+      this.restarts.delete(container.Id);
+      return;
+    }
+    container.State = { ...container.State, Status: 'restarting' };
+    await this.deps.store.save(container as ContainerRecord);
+    const timer = setTimeout(() => {
+      void this.lock
+        .run(container.Id, async () => {
+          if (container.State.Status !== 'restarting') return;
+          container.RestartCount += 1;
+          await this.startLocked(container.Id, { byPolicy: true });
+        })
+        .catch((err: unknown) => this.deps.logger.warn('restart by policy failed', { id: container.Id, error: messageOf(err) }));
+    }, delay);
+    timer.unref();
+    this.restarts.set(container.Id, { timer, delayMs: delay });
+  }
+
+  /** Cancels a pending policy restart; the container stays exited. */
+  private async cancelRestart(container: Container): Promise<void> {
+    const pending = this.restarts.get(container.Id);
+    if (pending) clearTimeout(pending.timer);
+    this.restarts.delete(container.Id);
+    if (container.State.Status === 'restarting') {
+      container.State = { ...container.State, Status: 'exited' };
+      await this.deps.store.save(container as ContainerRecord);
+    }
   }
 
   private async readExitFile(id: string): Promise<ExitStatus | undefined> {
@@ -284,6 +339,11 @@ export class ContainerService {
   async stop(ref: string, options: { signal?: string; timeout?: number } = {}): Promise<void> {
     const container = this.get(ref);
     const id = container.Id;
+    if (container.State.Status === 'restarting') {
+      container.HasBeenManuallyStopped = true;
+      await this.lock.run(id, () => this.cancelRestart(container));
+      return;
+    }
     if (container.State.Status !== 'running' && container.State.Status !== 'paused') throw notModified('container already stopped');
     container.HasBeenManuallyStopped = true;
     const signal = options.signal || container.Config.StopSignal || 'SIGTERM';
@@ -391,6 +451,7 @@ export class ContainerService {
   private async removeLocked(id: string, options: { force?: boolean; volumes?: boolean }): Promise<void> {
     const container = this.deps.store.find(id) as Container | undefined;
     if (!container) return;
+    await this.cancelRestart(container);
     const { runtime, rootfs, store } = this.deps;
     await runtime.delete(id).catch(() => undefined);
     await rootfs.unmount(id);
@@ -427,6 +488,7 @@ export class ContainerService {
       const { RestartPolicy, ...resources } = body;
       const updated: HostConfig = { ...container.HostConfig, ...resources };
       if (RestartPolicy) {
+        validateRestartPolicy(RestartPolicy);
         if (updated.AutoRemove && RestartPolicy.Name && RestartPolicy.Name !== 'no') {
           throw invalidArgument('Restart policy cannot be updated because AutoRemove is enabled for the container');
         }
@@ -664,11 +726,28 @@ export class ContainerService {
         await this.handleExit(container.Id, await this.readExitFile(container.Id));
       }
     }
+    await this.startByPolicy();
+  }
+
+  /** At daemon start: containers whose policy says so run again (always, unless-stopped). */
+  private async startByPolicy(): Promise<void> {
+    for (const container of this.list()) {
+      if (container.State.Status !== 'exited' && container.State.Status !== 'restarting') continue;
+      if (!startsWithDaemon(container.HostConfig.RestartPolicy, Boolean(container.HasBeenManuallyStopped))) {
+        if (container.State.Status === 'restarting') await this.lock.run(container.Id, () => this.cancelRestart(container));
+        continue;
+      }
+      await this.lock
+        .run(container.Id, () => this.startLocked(container.Id, { byPolicy: true }))
+        .catch((err: unknown) => this.deps.logger.warn('start by restart policy failed', { id: container.Id, error: messageOf(err) }));
+    }
   }
 
   /** Closes the daemon's monitor connections; containers keep running. */
   detachAll(): void {
     this.detached = true;
+    for (const pending of this.restarts.values()) clearTimeout(pending.timer);
+    this.restarts.clear();
     for (const control of this.controls.values()) {
       control.removeAllListeners('close');
       control.removeAllListeners('exited');

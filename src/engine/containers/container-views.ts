@@ -11,7 +11,7 @@ export function humanStatus(container: Container, now = Date.now()): string {
   const state = container.State;
   return containerStatusText(
     {
-      Running: state.Status === 'running' || state.Status === 'paused',
+      Running: state.Status === 'running' || state.Status === 'paused' || state.Status === 'restarting',
       Paused: state.Status === 'paused',
       Restarting: state.Status === 'restarting',
       Dead: state.Status === 'dead',
@@ -110,7 +110,7 @@ export function toInspect(container: Container, paths: InspectPaths, volumeDataP
     Args: container.Args,
     State: {
       Status: state.Status,
-      Running: state.Status === 'running' || state.Status === 'paused',
+      Running: state.Status === 'running' || state.Status === 'paused' || state.Status === 'restarting',
       Paused: state.Status === 'paused',
       Restarting: state.Status === 'restarting',
       OOMKilled: state.OOMKilled,
