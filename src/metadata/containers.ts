@@ -133,10 +133,14 @@ export class ContainerStore {
     if (this.names.get(name) === id) this.names.delete(name);
   }
 
-  /** Writes the record (creating its directory) and makes it visible. */
-  async save(record: ContainerRecord): Promise<void> {
+  /**
+   * Writes the record (creating its directory) and makes it visible. Always atomic; with
+   * `durable: false` it skips the fsyncs, for states a reboot makes moot anyway (a
+   * "running" record means nothing once the machine restarted).
+   */
+  async save(record: ContainerRecord, options: { durable?: boolean } = {}): Promise<void> {
     await fs.mkdir(this.dir(record.Id), { recursive: true, mode: 0o700 });
-    await writeJsonAtomic(path.join(this.dir(record.Id), 'container.json'), record, 0o600);
+    await writeJsonAtomic(path.join(this.dir(record.Id), 'container.json'), record, 0o600, { durable: options.durable });
     this.records.set(record.Id, record);
     this.names.set(record.Name, record.Id);
   }

@@ -57,6 +57,8 @@ export interface RootfsStore {
   mountPoint(id: string): string;
   /** Changes in the RW layer relative to the image, sorted by path. */
   changes(id: string): Promise<Change[]>;
+  /** Bytes in the RW layer (`docker ps -s` SIZE). */
+  rwSize(id: string): Promise<number>;
   /** The RW layer as a layer tar (whiteouts in `.wh.` form), for commit. */
   diffTar(id: string): Readable;
   /** Every id with a RW layer on disk. */

@@ -3,6 +3,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runCommand } from './cli';
+import { killProcessesUnder, unmountUnder } from './processes';
 
 /**
  * A dockerd of our own for tests, on temp roots and a temp socket, so interop tests run
@@ -13,6 +14,10 @@ import { runCommand } from './cli';
 export interface PrivateDockerd {
   root: string;
   socket: string;
+  /** dockerd's pid. */
+  pid: number | undefined;
+  /** The containerd namespace its containers run in. */
+  namespace: string;
   /** `unix://<socket>` for -H / DOCKER_HOST. */
   host: string;
   logs(): Promise<string>;
@@ -64,6 +69,8 @@ export async function startPrivateDockerd(): Promise<PrivateDockerd> {
   const dockerd: PrivateDockerd = {
     root,
     socket,
+    pid: child.pid,
+    namespace: `berth-test-${tag}`,
     host: `unix://${socket}`,
     logs: () => fs.readFile(logFile, 'utf8'),
     stop: () => stopDockerd(child, root),
@@ -100,32 +107,8 @@ async function stopDockerd(child: ChildProcess, root: string): Promise<void> {
     await exited;
     clearTimeout(timer);
   }
-  await killLeftovers(root);
+  // A SIGKILLed dockerd leaves its containerd (and shims) behind.
+  await killProcessesUnder(root);
   await unmountUnder(root);
   await fs.rm(root, { recursive: true, force: true });
-}
-
-/** A SIGKILLed dockerd leaves its containerd (and shims) behind: end those started under our roots. */
-async function killLeftovers(root: string): Promise<void> {
-  for (const pid of await fs.readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes(root + '/')) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
-}
-
-async function unmountUnder(root: string): Promise<void> {
-  const mountinfo = await fs.readFile('/proc/self/mountinfo', 'utf8');
-  const mounts = mountinfo
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((m): m is string => m !== undefined && (m === root || m.startsWith(root + '/')))
-    .sort((a, b) => b.length - a.length);
-  for (const mount of mounts) await runCommand('umount', ['-l', mount]);
 }

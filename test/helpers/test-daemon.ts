@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { unmountUnder } from './processes';
 
 /** The repository root (dist/test/helpers → ../../..). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -85,15 +86,7 @@ async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<v
 
 /** Unmounts anything left under the test root and deletes it. */
 async function cleanupRoots(root: string): Promise<void> {
-  const mountinfo = await fs.readFile('/proc/self/mountinfo', 'utf8');
-  const mounts = mountinfo
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((m): m is string => m !== undefined && m.startsWith(root + '/'))
-    .sort((a, b) => b.length - a.length);
-  for (const mount of mounts) {
-    await new Promise<void>((resolve) => spawn('umount', ['-l', mount]).on('exit', () => resolve()).on('error', () => resolve()));
-  }
+  await unmountUnder(root);
   await fs.rm(root, { recursive: true, force: true });
 }
 

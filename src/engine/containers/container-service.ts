@@ -25,7 +25,7 @@ import { ContainerConfig, HostConfig, mergeImageConfig, normalizeNetworkMode, pa
 import { MonitorAttachSession, parseDetachKeys } from './attach';
 import { generateName } from './names';
 import type { ContainerRuntime, ImageLookup, TaskPaths } from './ports';
-import { directorySize, type LocalVolumes } from '../../volumes/local-volumes';
+import type { LocalVolumes } from '../../volumes/local-volumes';
 import { prepareRuntimeSpec, resourceConfig } from './runtime-spec';
 import { restartDelay, startsWithDaemon, validateRestartPolicy } from './restart-policy';
 
@@ -124,7 +124,7 @@ export class ContainerService {
         State: newContainerState(),
         RestartCount: 0,
       };
-      await rootfs.create(id, chainId as ContainerRecord['ImageChainId'] as never);
+      await rootfs.create(id, chainId);
       await store.save(record as ContainerRecord);
       this.deps.events.publish('container', 'create', id, { image: imageRef, name: containerName.slice(1) });
       return { Id: id, Warnings: [] };
@@ -195,7 +195,9 @@ export class ContainerService {
         StartedAt: nowRfc3339(),
         FinishedAt: ZERO_TIME,
       };
-      await store.save(container as ContainerRecord);
+      // Atomic but not fsynced: after a power cut nothing runs anyway, and either record is
+      // right then (restore() turns a 'running' record whose monitor is gone into an exit).
+      await store.save(container as ContainerRecord, { durable: false });
       this.deps.events.publish('container', 'start', id, this.eventAttributes(container));
     } catch (err) {
       const message = messageOf(err);
@@ -691,7 +693,7 @@ export class ContainerService {
   }
 
   async rwSize(id: string): Promise<number> {
-    return directorySize(path.join(path.dirname(this.deps.rootfs.mountPoint(id)), 'upper'));
+    return this.deps.rootfs.rwSize(id);
   }
 
   socketPathOf(id: string): string | undefined {

@@ -32,18 +32,24 @@ import { containerFilter, toInspect, toSummary } from './container-views';
 import type { LocalVolumes } from '../../volumes/local-volumes';
 import type { OverlayRootfsStore } from '../../snapshots/overlay/rootfs-store';
 
+export interface CommitContainerOptions {
+  container: Container;
+  /** The container's RW layer as a layer tar. */
+  diffTar: Readable;
+  repo?: string;
+  tag?: string;
+  comment?: string;
+  author?: string;
+  /** Dockerfile instructions (`--change`). */
+  changes: string[];
+  /** Config overrides from the request body. */
+  config?: ContainerCreateRequest;
+}
+
 /** What commit needs from the image side. */
 export interface ImageCommitter {
-  commitContainer(options: {
-    container: Container;
-    diffTar: Readable;
-    repo?: string;
-    tag?: string;
-    comment?: string;
-    author?: string;
-    changes: string[];
-    config?: ContainerCreateRequest;
-  }): Promise<string>;
+  /** Returns the new image id. */
+  commitContainer(options: CommitContainerOptions): Promise<string>;
   /** True when `ref` names the image `imageId` (by name, tag or id prefix). */
   matches(imageId: string, ref: string): boolean;
 }

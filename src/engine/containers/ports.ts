@@ -1,5 +1,6 @@
 import type { MonitorConnection } from '../../runtime/monitor/client';
 import type { ImageRuntimeDefaults } from './create-config';
+import type { Digest } from '../../util/digest';
 import type { CreateTaskOptions, ExecTaskOptions, TaskPaths } from '../../runtime/driver/runc-driver';
 import type { OciProcess, OciResources } from '../../runtime/spec/oci-types';
 
@@ -17,7 +18,7 @@ export interface ImageLookup {
   /** NotFound "No such image: X" when absent. */
   resolve(ref: string): Promise<ImageForContainer>;
   /** Makes sure every layer is unpacked; returns the top chain id (null for scratch). */
-  ensureUnpacked(image: ImageForContainer): Promise<string | null>;
+  ensureUnpacked(image: ImageForContainer): Promise<Digest | null>;
 }
 
 /** The runtime driver (RuncDriver) as the container and exec services use it. */

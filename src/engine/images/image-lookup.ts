@@ -11,7 +11,7 @@ export class ImageLookupAdapter implements ImageLookup {
     return { id: image.id, config: image.runConfig, chainId: image.chainId };
   }
 
-  async ensureUnpacked(image: ImageForContainer): Promise<string | null> {
+  async ensureUnpacked(image: ImageForContainer): Promise<Digest | null> {
     return this.images.ensureUnpacked(await this.images.resolve(image.id as Digest));
   }
 }

@@ -6,7 +6,7 @@ import type { HistoryResponseItem, ImageDeleteResponseItem, ImageInspect, ImageP
 import { invalidArgument, notImplemented } from '../../errors';
 import type { Digest } from '../../util/digest';
 import type { Container, ContainerService } from '../containers/container-service';
-import type { ImageCommitter } from '../containers/containers-backend';
+import type { CommitContainerOptions, ImageCommitter } from '../containers/containers-backend';
 import type { EventBus } from '../events/event-bus';
 import type { ImageService } from './image-service';
 import type { ImageUsage } from './types';
@@ -101,16 +101,7 @@ export class ImagesBackendImpl implements ImagesBackend, ImageCommitter {
 
   // ---- ImageCommitter --------------------------------------------------------------
 
-  async commitContainer(options: {
-    container: Container;
-    diffTar: Readable;
-    repo?: string;
-    tag?: string;
-    comment?: string;
-    author?: string;
-    changes: string[];
-    config?: ContainerCreateRequest;
-  }): Promise<string> {
+  async commitContainer(options: CommitContainerOptions): Promise<string> {
     const { container } = options;
     const parentImage = await this.images.resolve(container.ImageId as Digest);
     const id = await this.images.commitLayer({

@@ -7,6 +7,7 @@ import type { Digest } from '../../util/digest';
 import { readJsonIfExists, writeJsonAtomic, fsyncDir } from '../../util/atomic-fs';
 import { KeyedMutex } from '../../util/mutex';
 import { packDirectory } from '../../util/tar/pack';
+import { directorySize } from '../../util/directory-size';
 import { native, UnmountFlags } from '../../native';
 import { conflict, errnoCode, failedPrecondition, invalidArgument, isENOENT, notFound } from '../../errors';
 import { overlayChanges } from './changes';
@@ -131,6 +132,11 @@ export class OverlayRootfsStore implements RootfsStore {
     const record = await this.mustRecord(id);
     const lowers = record.parent === null ? [] : await this.layers.lowerDirs(record.parent);
     return overlayChanges(this.sub(id, 'upper'), lowers);
+  }
+
+  rwSize(id: string): Promise<number> {
+    checkId(id);
+    return directorySize(this.sub(id, 'upper'));
   }
 
   diffTar(id: string): Readable {
