@@ -343,8 +343,13 @@ export class ContainerService {
     const id = container.Id;
     if (container.State.Status === 'restarting') {
       container.HasBeenManuallyStopped = true;
-      await this.lock.run(id, () => this.cancelRestart(container));
-      return;
+      const cancelled = await this.lock.run(id, async () => {
+        if (container.State.Status !== 'restarting') return false;
+        await this.cancelRestart(container);
+        return true;
+      });
+      // Otherwise the policy restart won the race: stop the new run like any other.
+      if (cancelled) return;
     }
     if (container.State.Status !== 'running' && container.State.Status !== 'paused') throw notModified('container already stopped');
     container.HasBeenManuallyStopped = true;
