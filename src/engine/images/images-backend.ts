@@ -31,10 +31,9 @@ export class ImagesBackendImpl implements ImagesBackend, ImageCommitter {
     };
   }
 
-  async list(opts: ImageListOptions): Promise<ImageSummary[]> {
-    const images = await this.images.list({ all: opts.all, filters: opts.filters });
-    if (opts.sharedSize) return images;
-    return images;
+  /** SharedSize and Containers stay -1 here as in Docker; /system/df computes them. */
+  list(opts: ImageListOptions): Promise<ImageSummary[]> {
+    return this.images.list({ all: opts.all, filters: opts.filters });
   }
 
   inspect(name: string): Promise<ImageInspect> {
