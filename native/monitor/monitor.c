@@ -543,6 +543,9 @@ static void on_process_exit(int status) {
 }
 
 static void on_runtime_exit(int status) {
+  /* The runtime's last words may still sit in the pipe: read them before judging its exit. */
+  if (err_fd >= 0) pump_output(err_fd, FRAME_STDERR);
+  if (runtime_err_fd >= 0) pump_runtime_errors();
   runtime_done = 1;
   if (opt.pid_file == NULL) {
     on_process_exit(status);
