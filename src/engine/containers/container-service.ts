@@ -98,41 +98,43 @@ export class ContainerService {
     if (hostConfig.AutoRemove && hostConfig.RestartPolicy?.Name && !['', 'no'].includes(hostConfig.RestartPolicy.Name)) {
       throw invalidArgument("can't create 'AutoRemove' container with restart policy");
     }
-    const image = await images.resolve(imageRef);
-    const { HostConfig: _h, NetworkingConfig: _n, ...configRequest } = request;
-    const config = mergeImageConfig(configRequest, image.config);
-    const argv = processArgs(config);
+    return images.holding(async () => {
+      const image = await images.resolve(imageRef);
+      const { HostConfig: _h, NetworkingConfig: _n, ...configRequest } = request;
+      const config = mergeImageConfig(configRequest, image.config);
+      const argv = processArgs(config);
 
-    const id = newContainerId();
-    const containerName = validateContainerName(name && name.length > 0 ? name : generateName((n) => store.isNameTaken(n)));
-    store.reserveName(containerName, id);
-    try {
-      const chainId = await images.ensureUnpacked(image);
-      config.Hostname = config.Hostname || id.slice(0, 12);
-      config.Image = imageRef;
-      const record: Container = {
-        Id: id,
-        Name: containerName,
-        Created: nowRfc3339(),
-        ImageName: imageRef,
-        ImageId: image.id,
-        ImageChainId: chainId,
-        Path: argv[0]!,
-        Args: argv.slice(1),
-        Config: config,
-        HostConfig: hostConfig,
-        State: newContainerState(),
-        RestartCount: 0,
-      };
-      await rootfs.create(id, chainId);
-      await store.save(record as ContainerRecord);
-      this.deps.events.publish('container', 'create', id, { image: imageRef, name: containerName.slice(1) });
-      return { Id: id, Warnings: [] };
-    } catch (err) {
-      store.releaseName(containerName, id);
-      await rootfs.remove(id).catch(() => undefined);
-      throw err;
-    }
+      const id = newContainerId();
+      const containerName = validateContainerName(name && name.length > 0 ? name : generateName((n) => store.isNameTaken(n)));
+      store.reserveName(containerName, id);
+      try {
+        const chainId = await images.ensureUnpacked(image);
+        config.Hostname = config.Hostname || id.slice(0, 12);
+        config.Image = imageRef;
+        const record: Container = {
+          Id: id,
+          Name: containerName,
+          Created: nowRfc3339(),
+          ImageName: imageRef,
+          ImageId: image.id,
+          ImageChainId: chainId,
+          Path: argv[0]!,
+          Args: argv.slice(1),
+          Config: config,
+          HostConfig: hostConfig,
+          State: newContainerState(),
+          RestartCount: 0,
+        };
+        await rootfs.create(id, chainId);
+        await store.save(record as ContainerRecord);
+        this.deps.events.publish('container', 'create', id, { image: imageRef, name: containerName.slice(1) });
+        return { Id: id, Warnings: [] };
+      } catch (err) {
+        store.releaseName(containerName, id);
+        await rootfs.remove(id).catch(() => undefined);
+        throw err;
+      }
+    });
   }
 
   // ---- start --------------------------------------------------------------------------

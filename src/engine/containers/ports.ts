@@ -19,6 +19,8 @@ export interface ImageLookup {
   resolve(ref: string): Promise<ImageForContainer>;
   /** Makes sure every layer is unpacked; returns the top chain id (null for scratch). */
   ensureUnpacked(image: ImageForContainer): Promise<Digest | null>;
+  /** Runs `fn` with image removal and pruning held off (resolve → record must not race a prune). */
+  holding<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** The runtime driver (RuncDriver) as the container and exec services use it. */

@@ -11,6 +11,10 @@ export class ImageLookupAdapter implements ImageLookup {
     return { id: image.id, config: image.runConfig, chainId: image.chainId };
   }
 
+  holding<T>(fn: () => Promise<T>): Promise<T> {
+    return this.images.holding(fn);
+  }
+
   async ensureUnpacked(image: ImageForContainer): Promise<Digest | null> {
     return this.images.ensureUnpacked(await this.images.resolve(image.id as Digest));
   }

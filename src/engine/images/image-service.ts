@@ -200,6 +200,15 @@ export class ImageService {
     return parent;
   }
 
+  /**
+   * Runs `fn` while no removal, prune, load or commit can run: a container create holds it
+   * from resolving its image until its record exists, so a concurrent prune cannot delete
+   * the image or its layers in between.
+   */
+  holding<T>(fn: () => Promise<T>): Promise<T> {
+    return this.gc.run(fn);
+  }
+
   // ---- tagging and removal ----------------------------------------------------------
 
   /** `docker tag SOURCE REPO[:TAG]`. */
