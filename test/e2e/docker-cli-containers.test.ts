@@ -158,6 +158,20 @@ describe('the real docker CLI against berthd: containers', { skip }, () => {
     await run(['rmi', 'committed:1']);
   });
 
+  it('reports container events (docker events --since/--until --filter)', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    await run(['run', '--rm', '--name', 'evented', 'busybox', 'true']);
+    const until = Math.ceil(Date.now() / 1000) + 1;
+    const events = await run(['events', '--since', String(since), '--until', String(until), '--filter', 'container=evented', '--format', '{{.Type}} {{.Action}}']);
+    assert.equal(events.code, 0, events.stderr);
+    const actions = events.stdout.trim().split('\n');
+    for (const action of ['container create', 'container start', 'container die', 'container destroy']) {
+      assert.ok(actions.includes(action), `${action} in ${JSON.stringify(actions)}`);
+    }
+    assert.ok(actions.indexOf('container create') < actions.indexOf('container start'));
+    assert.ok(actions.indexOf('container die') < actions.indexOf('container destroy'));
+  });
+
   it('pauses, unpauses, renames and restarts', async () => {
     await run(['run', '-d', '--name', 'p1', 'busybox', 'sh', '-c', 'while true; do date +%s; sleep 0.2; done']);
     assert.equal((await run(['pause', 'p1'])).code, 0);
