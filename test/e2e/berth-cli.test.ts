@@ -4,6 +4,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { bootstrapBusybox, isRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
 import { berth, runCommand } from '../helpers/cli';
+import { waitFor } from '../helpers/wait';
 
 const skip = !isRoot ? 'needs root (runc, overlay mounts)' : false;
 
@@ -178,13 +179,4 @@ describe('the berth CLI against berthd', { skip }, () => {
 async function diskUsageKb(dir: string): Promise<number> {
   const r = await runCommand('du', ['-sk', '-x', dir]);
   return Number(r.stdout.split('\t')[0]);
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not met in time');
 }

@@ -4,6 +4,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { bootstrapBusybox, isRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
 import { docker, DOCKER_CLIENTS, runCommand } from '../helpers/cli';
+import { waitFor } from '../helpers/wait';
 
 const skip = !isRoot ? 'needs root (runc, overlay mounts)' : DOCKER_CLIENTS.length === 0 ? 'no docker CLI installed' : false;
 
@@ -186,12 +187,3 @@ describe('the real docker CLI against berthd: containers', { skip }, () => {
     assert.equal((await run(['rm', '-f', 'p2'])).code, 0);
   });
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not met in time');
-}

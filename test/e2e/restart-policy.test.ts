@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { bootstrapBusybox, isRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
 import { docker, DOCKER_CLIENTS } from '../helpers/cli';
+import { waitFor } from '../helpers/wait';
 
 const skip = !isRoot ? 'needs root (runc, overlay mounts)' : DOCKER_CLIENTS.length === 0 ? 'no docker CLI installed' : false;
 
@@ -29,7 +30,7 @@ describe('restart policies', { skip }, () => {
     await waitFor(async () => {
       const state = await inspect('flaky');
       return state.RestartCount === 2 && state.State.Status === 'exited';
-    });
+    }, 15_000);
     const state = await inspect('flaky');
     assert.equal(state.State.ExitCode, 3);
     assert.equal((await run(['logs', 'flaky'])).stdout, 'try\ntry\ntry\n');
@@ -37,7 +38,7 @@ describe('restart policies', { skip }, () => {
 
   it('always restarts after an exit, but not after docker stop', async () => {
     await run(['run', '-d', '--name', 'always', '--restart', 'always', 'busybox', 'sh', '-c', 'sleep 0.3; exit 0']);
-    await waitFor(async () => (await inspect('always')).RestartCount >= 1);
+    await waitFor(async () => (await inspect('always')).RestartCount >= 1, 15_000);
     assert.equal((await run(['stop', '-t', '1', 'always'])).code, 0);
     const stopped = await inspect('always');
     assert.equal(stopped.State.Running, false);
@@ -57,7 +58,7 @@ describe('restart policies', { skip }, () => {
     if (pid > 0) process.kill(pid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 300));
     await daemon.restart();
-    await waitFor(async () => (await inspect('keeper')).State.Running);
+    await waitFor(async () => (await inspect('keeper')).State.Running, 15_000);
     assert.equal((await inspect('stopped-by-user')).State.Running, false);
     await run(['rm', '-f', 'keeper', 'stopped-by-user', 'always', 'flaky']);
 
@@ -78,12 +79,3 @@ describe('restart policies', { skip }, () => {
     assert.match(result.stderr, /sometimes/);
   });
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not met in time');
-}
