@@ -44,6 +44,11 @@ export interface ContainerRecord<Config = Record<string, unknown>, HostConfig = 
   HasBeenManuallyStopped?: boolean;
 }
 
+/** Whether the container has a live process (running, or paused with its process frozen). */
+export function isLive(container: { State: { Status: ContainerStatus } }): boolean {
+  return container.State.Status === 'running' || container.State.Status === 'paused';
+}
+
 const NAME_PATTERN = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 

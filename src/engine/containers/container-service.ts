@@ -10,6 +10,7 @@ import type { Logger } from '../../util/logger';
 import {
   ContainerRecord,
   ContainerStore,
+  isLive,
   newContainerId,
   newContainerState,
   validateContainerName,
@@ -72,6 +73,8 @@ export class ContainerService {
   /** The daemon's own connection to each running container's monitor, for exit events. */
   private readonly controls = new Map<string, MonitorConnection>();
   private readonly taskPaths = new Map<string, TaskPaths>();
+  /** How many callers use each container's mounted root file system (cp, export, commit). */
+  private readonly rootfsBorrowers = new Map<string, number>();
   /** Pending restarts by policy, with the delay used, for the doubling back-off. */
   private readonly restarts = new Map<string, { timer: NodeJS.Timeout; delayMs: number }>();
   /** Callbacks waiting for a running container's exit to be recorded. */
@@ -127,7 +130,7 @@ export class ContainerService {
         };
         await rootfs.create(id, chainId);
         await store.save(record as ContainerRecord);
-        this.deps.events.publish('container', 'create', id, { image: imageRef, name: containerName.slice(1) });
+        this.deps.events.publish('container', 'create', id, this.eventAttributes(record));
         return { Id: id, Warnings: [] };
       } catch (err) {
         store.releaseName(containerName, id);
@@ -146,7 +149,7 @@ export class ContainerService {
 
   private async startLocked(id: string, options: { byPolicy?: boolean } = {}): Promise<void> {
     const container = this.get(id);
-    if (container.State.Status === 'running' || container.State.Status === 'paused') {
+    if (isLive(container)) {
       throw notModified('container already started');
     }
     if (!options.byPolicy) {
@@ -239,7 +242,7 @@ export class ContainerService {
       // record "running", or stop and rm -f would wait for an exit that already happened.
       this.deps.logger.error('recording a container exit failed', { id, error: messageOf(err) });
       const container = this.deps.store.find(id) as Container | undefined;
-      if (container && (container.State.Status === 'running' || container.State.Status === 'paused')) {
+      if (container && isLive(container)) {
         container.State = { ...container.State, Status: 'exited', Pid: 0, ExitCode: status?.exitCode ?? 255, Error: messageOf(err), FinishedAt: nowRfc3339() };
         await this.deps.store.save(container as ContainerRecord).catch(() => undefined);
         this.notifyWaiters(container, 'exit');
@@ -252,7 +255,7 @@ export class ContainerService {
   private recordExit(id: string, status: ExitStatus | undefined): Promise<void> {
     return this.lock.run(id, async () => {
       const container = this.deps.store.find(id) as Container | undefined;
-      if (!container || (container.State.Status !== 'running' && container.State.Status !== 'paused')) return;
+      if (!container || !isLive(container)) return;
       const final = status ?? (await this.readExitFile(id));
       // runc's state and cgroups are independent of the root file system: release both at once.
       await Promise.all([
@@ -353,7 +356,7 @@ export class ContainerService {
       // Otherwise the policy restart won the race: stop the new run like any other.
       if (cancelled) return;
     }
-    if (container.State.Status !== 'running' && container.State.Status !== 'paused') throw notModified('container already stopped');
+    if (!isLive(container)) throw notModified('container already stopped');
     container.HasBeenManuallyStopped = true;
     const signal = options.signal || container.Config.StopSignal || 'SIGTERM';
     const timeout = options.timeout ?? container.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_SECONDS;
@@ -371,7 +374,7 @@ export class ContainerService {
   /** Resolves once the current run's exit has been recorded (at once when not running). */
   private exitRecorded(id: string): Promise<void> {
     const container = this.deps.store.find(id);
-    if (!container || (container.State.Status !== 'running' && container.State.Status !== 'paused')) return Promise.resolve();
+    if (!container || !isLive(container)) return Promise.resolve();
     return new Promise((resolve) => {
       const list = this.exitListeners.get(id) ?? [];
       list.push(resolve);
@@ -408,7 +411,7 @@ export class ContainerService {
 
   async restart(ref: string, options: { signal?: string; timeout?: number } = {}): Promise<void> {
     const container = this.get(ref);
-    if (container.State.Status === 'running' || container.State.Status === 'paused') {
+    if (isLive(container)) {
       await this.stop(container.Id, options);
     }
     await this.start(container.Id);
@@ -442,7 +445,7 @@ export class ContainerService {
 
   async remove(ref: string, options: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const container = this.get(ref);
-    if (container.State.Status === 'running' || container.State.Status === 'paused') {
+    if (isLive(container)) {
       if (!options.force) {
         throw conflict(
           `You cannot remove a ${container.State.Status} container ${container.Id}. ${container.State.Status === 'paused' ? 'Unpause and then stop' : 'Stop'} the container before attempting removal or force remove`,
@@ -503,7 +506,7 @@ export class ContainerService {
         }
         updated.RestartPolicy = RestartPolicy;
       }
-      if (container.State.Status === 'running' || container.State.Status === 'paused') {
+      if (isLive(container)) {
         await this.deps.runtime.update(container.Id, buildResources(resourceConfig(updated)));
       }
       container.HostConfig = updated;
@@ -517,7 +520,7 @@ export class ContainerService {
 
   wait(ref: string, condition: WaitCondition = 'not-running'): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
     const container = this.get(ref);
-    const running = container.State.Status === 'running' || container.State.Status === 'paused';
+    const running = isLive(container);
     if (condition === 'not-running' && !running) {
       return Promise.resolve({ StatusCode: container.State.ExitCode, Error: null });
     }
@@ -566,7 +569,7 @@ export class ContainerService {
       return session;
     }
     const paths = this.taskPaths.get(container.Id);
-    if ((container.State.Status === 'running' || container.State.Status === 'paused') && paths) {
+    if (isLive(container) && paths) {
       session.bind(await MonitorConnection.connect(paths.socketPath));
     } else {
       const list = this.pendingAttaches.get(container.Id) ?? [];
@@ -592,7 +595,7 @@ export class ContainerService {
 
   async resize(ref: string, height: number, width: number): Promise<void> {
     const container = this.get(ref);
-    if (container.State.Status !== 'running' && container.State.Status !== 'paused') {
+    if (!isLive(container)) {
       throw conflict(`Container ${container.Id} is not running`);
     }
     const paths = this.taskPaths.get(container.Id);
@@ -607,7 +610,7 @@ export class ContainerService {
     const logPath = path.join(this.deps.store.dir(container.Id), 'container.log');
     const isDone = () => {
       const current = this.deps.store.find(container.Id);
-      return !current || (current.State.Status !== 'running' && current.State.Status !== 'paused');
+      return !current || !isLive(current);
     };
     const source = readLog(logPath, { follow: options.follow, since: options.since, until: options.until, tail: options.tail, signal: options.signal, isDone });
     const wantStdout = options.stdout !== false;
@@ -632,37 +635,67 @@ export class ContainerService {
     return this.deps.rootfs.changes(container.Id);
   }
 
-  /** Runs `fn` with the container's root file system mounted (mounting it for a stopped container). */
-  async withRootfs<T>(ref: string, fn: (root: string, container: Container) => Promise<T>): Promise<T> {
-    const container = this.get(ref);
-    const running = () => container.State.Status === 'running' || container.State.Status === 'paused';
-    const root = await this.lock.run(container.Id, () => this.deps.rootfs.mount(container.Id));
-    try {
-      return await fn(root, container);
-    } finally {
-      await this.lock.run(container.Id, async () => {
-        if (!running()) await this.deps.rootfs.unmount(container.Id).catch(() => undefined);
+  /**
+   * Lends the container's root file system, mounting it for a stopped container. Borrowers
+   * are counted, so one `cp` finishing cannot unmount what another is still reading; the
+   * last one unmounts unless the container runs.
+   */
+  private async borrowRootfs(container: Container): Promise<{ root: string; release: () => void }> {
+    const id = container.Id;
+    const root = await this.lock.run(id, async () => {
+      const mounted = await this.deps.rootfs.mount(id);
+      this.rootfsBorrowers.set(id, (this.rootfsBorrowers.get(id) ?? 0) + 1);
+      return mounted;
+    });
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      void this.lock.run(id, async () => {
+        const left = (this.rootfsBorrowers.get(id) ?? 1) - 1;
+        if (left > 0) {
+          this.rootfsBorrowers.set(id, left);
+          return;
+        }
+        this.rootfsBorrowers.delete(id);
+        if (!isLive(container)) await this.deps.rootfs.unmount(id).catch(() => undefined);
       });
+    };
+    return { root, release };
+  }
+
+  /** Runs `fn` with the container's root file system mounted; then publishes `event` if given (Docker's extract-to-dir, ...). */
+  async withRootfs<T>(ref: string, event: string | undefined, fn: (root: string, container: Container) => Promise<T>): Promise<T> {
+    const container = this.get(ref);
+    const { root, release } = await this.borrowRootfs(container);
+    try {
+      const result = await fn(root, container);
+      if (event) this.deps.events.publish('container', event, container.Id, this.eventAttributes(container));
+      return result;
+    } finally {
+      release();
     }
   }
 
-  async exportStream(ref: string, makeTar: (root: string) => Readable): Promise<Readable> {
+  /** A stream made from the container's root file system (export, archive), which stays mounted until the stream closes. */
+  async streamFromRootfs(ref: string, event: string, makeTar: (root: string) => Readable): Promise<Readable> {
     const container = this.get(ref);
-    const root = await this.lock.run(container.Id, () => this.deps.rootfs.mount(container.Id));
-    const stream = makeTar(root);
-    const release = () => {
-      void this.lock.run(container.Id, async () => {
-        if (container.State.Status !== 'running' && container.State.Status !== 'paused') await this.deps.rootfs.unmount(container.Id).catch(() => undefined);
-      });
-    };
+    const { root, release } = await this.borrowRootfs(container);
+    let stream: Readable;
+    try {
+      stream = makeTar(root);
+    } catch (err) {
+      release();
+      throw err;
+    }
     stream.once('close', release);
-    this.deps.events.publish('container', 'export', container.Id, this.eventAttributes(container));
+    this.deps.events.publish('container', event, container.Id, this.eventAttributes(container));
     return stream;
   }
 
   async top(ref: string): Promise<number[]> {
     const container = this.get(ref);
-    if (container.State.Status !== 'running' && container.State.Status !== 'paused') {
+    if (!isLive(container)) {
       throw conflict(`Container ${container.Id} is not running`);
     }
     return this.deps.runtime.top(container.Id);
@@ -690,7 +723,7 @@ export class ContainerService {
     const deleted: string[] = [];
     let reclaimed = 0;
     for (const container of this.list()) {
-      if (container.State.Status === 'running' || container.State.Status === 'paused' || !filter(container)) continue;
+      if (isLive(container) || !filter(container)) continue;
       const size = await this.rwSize(container.Id);
       await this.remove(container.Id, {});
       deleted.push(container.Id);
@@ -720,7 +753,7 @@ export class ContainerService {
    */
   async restore(): Promise<void> {
     for (const container of this.list()) {
-      if (container.State.Status !== 'running' && container.State.Status !== 'paused') {
+      if (!isLive(container)) {
         await this.deps.rootfs.unmount(container.Id).catch(() => undefined);
         continue;
       }

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { isLive } from '../../metadata/containers';
 import type {
   ArchiveGetResult,
   ArchivePutOptions,
@@ -98,7 +99,7 @@ export class ContainersBackendImpl implements ContainersBackend {
     const matches = containerFilter(opts.filters, (ref) => this.service.store.find(ref) as Container | undefined, (c, ref) => this.deps.images.matches(c.ImageId, ref));
     let containers = this.service
       .list()
-      .filter((c) => opts.all || c.State.Status === 'running' || c.State.Status === 'paused' || opts.filters.status !== undefined || opts.limit !== undefined)
+      .filter((c) => opts.all || isLive(c) || opts.filters.status !== undefined || opts.limit !== undefined)
       .filter(matches)
       .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     if (opts.limit !== undefined && opts.limit > 0) containers = containers.slice(0, opts.limit);
@@ -161,11 +162,11 @@ export class ContainersBackendImpl implements ContainersBackend {
   }
 
   export(id: string): Promise<Readable> {
-    return this.service.exportStream(id, (root) => exportRootfs(root));
+    return this.service.streamFromRootfs(id, 'export', (root) => exportRootfs(root));
   }
 
   archiveStat(id: string, path: string): Promise<PathStat> {
-    return this.service.withRootfs(id, async (root) => {
+    return this.service.withRootfs(id, undefined, async (root) => {
       try {
         return statPath(root, path);
       } catch (err) {
@@ -177,14 +178,14 @@ export class ContainersBackendImpl implements ContainersBackend {
 
   async archiveGet(id: string, path: string): Promise<ArchiveGetResult> {
     const stat = await this.archiveStat(id, path);
-    const tar = await this.service.exportStream(id, (root) => archivePath(root, path));
+    const tar = await this.service.streamFromRootfs(id, 'archive-path', (root) => archivePath(root, path));
     return { stat, tar };
   }
 
   archivePut(id: string, tar: Readable, opts: ArchivePutOptions): Promise<void> {
     const container = this.service.get(id);
     if (container.HostConfig.ReadonlyRootfs) throw conflict('container rootfs is marked read-only');
-    return this.service.withRootfs(id, (root) => extractArchive(root, opts.path, tar, { noOverwriteDirNonDir: opts.noOverwriteDirNonDir, copyUIDGID: opts.copyUIDGID }));
+    return this.service.withRootfs(id, 'extract-to-dir', (root) => extractArchive(root, opts.path, tar, { noOverwriteDirNonDir: opts.noOverwriteDirNonDir, copyUIDGID: opts.copyUIDGID }));
   }
 
   pause(id: string): Promise<void> {
@@ -208,18 +209,17 @@ export class ContainersBackendImpl implements ContainersBackend {
     const running = container.State.Status === 'running';
     if (running && opts.pause) await this.service.pause(container.Id);
     try {
-      const id = await this.service.withRootfs(container.Id, async () =>
-        this.deps.images.commitContainer({
-          container,
-          diffTar: this.deps.rootfs.diffTar(container.Id),
-          repo: opts.repo,
-          tag: opts.tag,
-          comment: opts.comment,
-          author: opts.author,
-          changes: opts.changes,
-          config: opts.config,
-        }),
-      );
+      // The diff is read from the RW layer's directory: no mount is needed.
+      const id = await this.deps.images.commitContainer({
+        container,
+        diffTar: this.deps.rootfs.diffTar(container.Id),
+        repo: opts.repo,
+        tag: opts.tag,
+        comment: opts.comment,
+        author: opts.author,
+        changes: opts.changes,
+        config: opts.config,
+      });
       return { Id: id };
     } finally {
       if (running && opts.pause) await this.service.unpause(container.Id).catch(() => undefined);

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { isLive } from '../../metadata/containers';
 import type { ImageImportOptions, ImageListOptions, ImagePullOptions, ImagesBackend } from '../../api/backend';
 import type { Filters, JsonStreamMessage } from '../../api/types/common';
 import type { ContainerCreateRequest } from '../../api/types/containers';
@@ -26,7 +27,7 @@ export class ImagesBackendImpl implements ImagesBackend, ImageCommitter {
     const chains = this.containers.chainIdsInUse();
     return {
       containers: (imageId) =>
-        containers.filter((c) => c.ImageId === imageId).map((c) => ({ id: c.Id, running: c.State.Status === 'running' || c.State.Status === 'paused' })),
+        containers.filter((c) => c.ImageId === imageId).map((c) => ({ id: c.Id, running: isLive(c) })),
       layerInUse: (chainId) => chains.has(chainId),
     };
   }
