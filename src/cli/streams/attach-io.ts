@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { demuxTo } from '../../client/stdcopy';
+import type { ContainerWaitResponse } from '../../client/types';
 import { DetachWatcher, parseDetachKeys, DEFAULT_DETACH_KEYS } from '../../util/detach-keys';
 
 export interface AttachIoOptions {
@@ -99,4 +100,34 @@ export function proxySignals(kill: (signal: string) => Promise<void>): () => voi
   return () => {
     for (const [signal, handler] of handlers) process.off(signal, handler);
   };
+}
+
+export interface FollowContainerOptions extends Omit<AttachIoOptions, 'socket' | 'stdout'> {
+  /** The hijacked attach connection; none when nothing is attached (`run` without streams). */
+  socket?: Duplex;
+  stdout: NodeJS.WriteStream;
+  /** The container's wait, subscribed before start so a fast exit is not missed. */
+  waiting: Promise<ContainerWaitResponse>;
+  resize: (height: number, width: number) => Promise<void>;
+  /** Undoes signal proxying; called once the session ends. */
+  stopSignals: () => void;
+}
+
+/**
+ * The part `run`, `start -a` and `attach` share once the container runs: forwards the
+ * terminal size (with a TTY), holds the connection until the output ends, then takes the
+ * exit status from the wait. Resolves with 'detached' when the user typed the detach keys.
+ */
+export async function followContainer(opts: FollowContainerOptions): Promise<ContainerWaitResponse | 'detached'> {
+  const stopResize = opts.tty ? monitorTtySize(opts.resize, opts.stdout) : () => undefined;
+  try {
+    if (opts.socket) {
+      const result = await holdHijackedConnection({ ...opts, socket: opts.socket });
+      if (result.detached) return 'detached';
+    }
+    return await opts.waiting;
+  } finally {
+    stopResize();
+    opts.stopSignals();
+  }
 }

@@ -1,7 +1,7 @@
 import { defineCommand, StatusError } from '../../command';
 import { ClientError } from '../../../client/errors';
 import type { ContainerWaitResponse } from '../../../client/types';
-import { holdHijackedConnection, monitorTtySize, proxySignals } from '../../streams/attach-io';
+import { followContainer, proxySignals } from '../../streams/attach-io';
 import { buildCreateRequest, CREATE_FLAGS } from './create-options';
 import { createContainer } from './create-container';
 
@@ -84,25 +84,19 @@ export default defineCommand({
       if (flags.rm) await waiting.catch(() => undefined);
       throw new StatusError(startErrorStatus(message), `${ctx.program}: ${message.replace(/\.?$/, '.')}`);
     }
-    const stopResize = tty ? monitorTtySize((h, w) => client.containerResize(id, h, w), ctx.stdout) : () => undefined;
-    try {
-      if (hijacked) {
-        const result = await holdHijackedConnection({
-          socket: hijacked.socket,
-          tty,
-          stdin: request.AttachStdin ? ctx.stdin : undefined,
-          stdout: ctx.stdout,
-          stderr: ctx.stderr,
-          detachKeys: flags['detach-keys'],
-        });
-        if (result.detached) return 0;
-      }
-      const status = await waiting;
-      if (status.Error?.Message) ctx.err(`${ctx.program}: ${status.Error.Message}\n`);
-      return status.StatusCode;
-    } finally {
-      stopResize();
-      stopSignals();
-    }
+    const status = await followContainer({
+      socket: hijacked?.socket,
+      tty,
+      stdin: request.AttachStdin ? ctx.stdin : undefined,
+      stdout: ctx.stdout,
+      stderr: ctx.stderr,
+      detachKeys: flags['detach-keys'],
+      waiting,
+      resize: (h, w) => client.containerResize(id, h, w),
+      stopSignals,
+    });
+    if (status === 'detached') return 0;
+    if (status.Error?.Message) ctx.err(`${ctx.program}: ${status.Error.Message}\n`);
+    return status.StatusCode;
   },
 });

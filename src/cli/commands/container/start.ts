@@ -1,5 +1,5 @@
 import { defineCommand, StatusError } from '../../command';
-import { holdHijackedConnection, monitorTtySize, proxySignals } from '../../streams/attach-io';
+import { followContainer, proxySignals } from '../../streams/attach-io';
 import { forEachName } from '../common';
 
 export default defineCommand({
@@ -30,14 +30,17 @@ export default defineCommand({
       stopSignals();
       throw err;
     }
-    const stopResize = tty ? monitorTtySize((h, w) => client.containerResize(id, h, w), ctx.stdout) : () => undefined;
-    try {
-      const result = await holdHijackedConnection({ socket: hijacked.socket, tty, stdin: stdin ? ctx.stdin : undefined, stdout: ctx.stdout, stderr: ctx.stderr, detachKeys: flags['detach-keys'] });
-      if (result.detached) return 0;
-      return (await waiting).StatusCode;
-    } finally {
-      stopResize();
-      stopSignals();
-    }
+    const status = await followContainer({
+      socket: hijacked.socket,
+      tty,
+      stdin: stdin ? ctx.stdin : undefined,
+      stdout: ctx.stdout,
+      stderr: ctx.stderr,
+      detachKeys: flags['detach-keys'],
+      waiting,
+      resize: (h, w) => client.containerResize(id, h, w),
+      stopSignals,
+    });
+    return status === 'detached' ? 0 : status.StatusCode;
   },
 });
