@@ -62,10 +62,6 @@ export class EventBus {
     const onAbort = () => wake?.();
     options.signal?.addEventListener('abort', onAbort);
     let timer: NodeJS.Timeout | undefined;
-    const now = Date.now() * 1_000_000;
-    if (options.untilNs !== undefined && options.untilNs > now) {
-      timer = setTimeout(() => wake?.(), (options.untilNs - now) / 1_000_000);
-    }
     try {
       if (options.sinceNs !== undefined) {
         for (const e of this.history) {
@@ -79,8 +75,14 @@ export class EventBus {
           if (matches(next)) yield next;
           continue;
         }
+        // A timer can fire a little before Date.now() reaches `until`: arm one per wait, so
+        // an early wake-up re-arms instead of leaving the stream waiting for another event.
+        if (options.untilNs !== undefined) {
+          timer = setTimeout(() => wake?.(), Math.ceil((options.untilNs - Date.now() * 1_000_000) / 1_000_000) + 1);
+        }
         await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
+        if (timer) clearTimeout(timer);
       }
     } finally {
       if (timer) clearTimeout(timer);
