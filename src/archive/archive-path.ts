@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { packDirectory } from '../util/tar/pack';
+import { packDirectory } from './tar/pack';
 import { baseName, resolveContainerPath } from './resolve-path';
 import { statPath } from './path-stat';
 

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { native } from '../native';
 import { errnoCode, invalidArgument, isENOENT, notFound } from '../errors';
-import { extractLayer } from '../util/tar/extract';
+import { extractLayer } from './tar/extract';
 
 export interface ExtractArchiveOptions {
   /** Refuse to replace a directory with a non-directory or the reverse (noOverwriteDirNonDir query flag). */

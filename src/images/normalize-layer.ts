@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { ByteSource, lazyReadable } from '../util/lazy-readable';
-import { cleanEntryName } from '../util/tar/entry-name';
+import { cleanEntryName } from '../archive/tar/entry-name';
 
 /**
  * Rewrites an arbitrary rootfs tarball (`docker import`) into a proper layer tar: names

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { Digest } from '../../util/digest';
 import { run } from '../../util/exec';
 import { failedPrecondition } from '../../errors';
-import { packDirectory } from '../../util/tar/pack';
+import { packDirectory } from '../../archive/tar/pack';
 import type { ImageService } from '../../engine/images/image-service';
 import { DEFAULT_PATH } from './busybox';
 

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { Change } from '../types';
 import { native } from '../../native';
 import { isENOENT, errnoCode } from '../../errors';
-import { OVERLAY_OPAQUE_XATTR } from '../../util/tar/whiteout';
+import { OVERLAY_OPAQUE_XATTR } from '../../archive/tar/whiteout';
 
 /**
  * The changes an overlay upper dir holds over its lower dirs, computed as Docker's

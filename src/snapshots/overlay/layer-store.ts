@@ -5,7 +5,7 @@ import { Readable, Transform } from 'node:stream';
 import type { Layer, LayerStore } from '../types';
 import { Digest, Digester, digestOf, hexOf, isDigest } from '../../util/digest';
 import { fsyncDir, readJsonIfExists, writeJsonAtomic } from '../../util/atomic-fs';
-import { extractLayer } from '../../util/tar/extract';
+import { extractLayer } from '../../archive/tar/extract';
 import { errnoCode, invalidArgument, isENOENT, notFound } from '../../errors';
 
 /**

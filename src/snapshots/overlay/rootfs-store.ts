@@ -6,7 +6,7 @@ import type { Change, LayerStore, RootfsStore } from '../types';
 import type { Digest } from '../../util/digest';
 import { readJsonIfExists, writeJsonAtomic, fsyncDir } from '../../util/atomic-fs';
 import { KeyedMutex } from '../../util/mutex';
-import { packDirectory } from '../../util/tar/pack';
+import { packDirectory } from '../../archive/tar/pack';
 import { directorySize } from '../../util/directory-size';
 import { native, UnmountFlags } from '../../native';
 import { conflict, errnoCode, failedPrecondition, invalidArgument, isENOENT, notFound } from '../../errors';

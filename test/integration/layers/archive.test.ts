@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { archivePath, exportRootfs, extractArchive, statPath } from '../../../src/archive';
-import { tarStreamOf } from '../../../src/util/tar/test-tar';
+import { tarStreamOf } from '../../../src/archive/tar/test-tar';
 import { isInvalidArgument, isNotFound } from '../../../src/errors';
 
 async function container(t: { after(fn: () => Promise<void>): void }): Promise<{ root: string; outside: string }> {
