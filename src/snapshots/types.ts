@@ -36,6 +36,80 @@ export interface LayerStore {
   remove(chainId: Digest): Promise<void>;
 }
 
+/**
+ * Snapshotter (containerd's model): file system trees stacked by parent, each one either
+ * active (read-write, being built or used by a container), a view (read-only), or committed
+ * (immutable, usable as a parent). Keys and names share one namespace. Lifecycle:
+ *
+ *   prepare(key, parent?) → active ── mounts(key) ── the caller mounts, writes, unmounts
+ *        │                           └─ commit(name, key) → committed `name` (key is gone)
+ *        └─ remove(key)
+ *   view(key, parent?)    → view (read-only mounts of parent) ── remove(key)
+ *   committed             → parent of further prepare/view ── remove(name), refused while
+ *                           any snapshot has it as parent
+ *
+ * Mounts are data ({type, source, options}); mounting them is the caller's job
+ * (src/snapshots/mount.ts does it for the common case). A committed snapshot has no mounts:
+ * prepare or view on top of it instead. Only an active snapshot can be committed, and it
+ * must not be mounted while it is. Every change of metadata is atomic: a kill -9 at any
+ * instant leaves the old state or the new one, and `init()` of an implementation removes
+ * what a crash left half-done. Errors: a missing key is NotFound, a taken key
+ * AlreadyExists, a wrong kind or a removal of a parent FailedPrecondition.
+ *
+ * Builders use it directly: each step is prepare → write (RUN in a container, COPY straight
+ * into the active tree) → commit. Image layers are applied by an unpacker (prepare, extract
+ * the tar into the active tree, commit as the chain ID); layer tars for a committed snapshot
+ * are made again only when a blob is needed (save, push).
+ */
+export type SnapshotKind = 'active' | 'view' | 'committed';
+
+export interface SnapshotInfo {
+  /** The key (active, view) or name (committed). */
+  name: string;
+  /** Name of the committed parent, or null for a base snapshot. */
+  parent: string | null;
+  kind: SnapshotKind;
+  labels: Record<string, string>;
+  /** ms since epoch */
+  created: number;
+  updated: number;
+}
+
+export interface SnapshotUsage {
+  /** Bytes of the snapshot's own files (apparent size, not counting its parents). */
+  size: number;
+  inodes: number;
+}
+
+/** One mount as mount(2) takes it, e.g. {type: 'overlay', source: 'overlay', options: ['lowerdir=…', …]}. */
+export interface Mount {
+  type: string;
+  source: string;
+  options: string[];
+}
+
+export interface SnapshotOptions {
+  labels?: Record<string, string>;
+}
+
+export interface Snapshotter {
+  /** A new active snapshot on `parent` (a committed name, or null/undefined for an empty tree); returns its read-write mounts. */
+  prepare(key: string, parent?: string | null, options?: SnapshotOptions): Promise<Mount[]>;
+  /** A new read-only view of `parent`; returns its read-only mounts. */
+  view(key: string, parent?: string | null, options?: SnapshotOptions): Promise<Mount[]>;
+  /** The mounts of an active snapshot or a view. */
+  mounts(key: string): Promise<Mount[]>;
+  /** Turns active snapshot `key` into committed snapshot `name`; `key` no longer exists. */
+  commit(name: string, key: string, options?: SnapshotOptions): Promise<SnapshotInfo>;
+  /** Removes a snapshot of any kind; refused (FailedPrecondition) while another snapshot has it as parent. NotFound when absent. */
+  remove(key: string): Promise<void>;
+  stat(key: string): Promise<SnapshotInfo>;
+  /** Disk use of the snapshot's own layer (recorded at commit; measured for active snapshots). */
+  usage(key: string): Promise<SnapshotUsage>;
+  /** Calls `fn` for every snapshot, in no particular order. */
+  walk(fn: (info: SnapshotInfo) => void | Promise<void>): Promise<void>;
+}
+
 /** One change in a container's RW layer, as `docker diff` shows it. Kind: 0 modified, 1 added, 2 deleted. */
 export interface Change {
   Path: string;
