@@ -1,0 +1,235 @@
+import type { Readable } from 'node:stream';
+import type { ImageMetadataTx, ImageRecord } from '../../metadata/images';
+import { Digest, Digester, chainIds } from '../../util/digest';
+import type { Mutex } from '../../util/mutex';
+import { invalidArgument } from '../../errors';
+import { Descriptor, ImageConfig, ImageManifest, encodeJson, parseManifest, HOST_PLATFORM } from '../../images/models';
+import { MediaTypes } from '../../images/media-types';
+import { Compression, decompressStream } from '../../images/compression';
+import { applyConfigChanges } from '../../images/config-changes';
+import { normalizeLayerTar } from '../../images/normalize-layer';
+import type { ImageResolver, ImageStores } from './resolver';
+import { tagReference } from './tagging';
+import type { CommitLayerOptions, ImportOptions } from './types';
+
+/** A new image about to be registered: its blobs are in the content store already. */
+export interface NewImage {
+  config: ImageConfig;
+  layers: Descriptor[];
+  parent?: Digest;
+  /** Keep this manifest (from an archive) instead of writing a new one. */
+  manifest?: Descriptor;
+}
+
+/**
+ * Commit and import: adds a layer on top of an image and registers the result; also the
+ * steps every image-creating operation shares (ingest, unpack with diff ID checks,
+ * register, and undo of a failed attempt), which `load` uses too.
+ */
+export class ImageCreation {
+  constructor(
+    private readonly stores: ImageStores,
+    private readonly resolver: ImageResolver,
+    private readonly gc: Mutex,
+  ) {}
+
+  /**
+   * Adds one layer on top of `parentImage` (or on nothing) and registers the new image:
+   * `docker commit`, `docker import` and the built-in bootstraps use it. The layer is stored
+   * uncompressed (application/vnd.oci.image.layer.v1.tar), so its blob digest is its diff ID.
+   */
+  async commitLayer(opts: CommitLayerOptions): Promise<Digest> {
+    const { content, layers } = this.stores;
+    const ref = opts.repo !== undefined && opts.repo !== '' ? tagReference(opts.repo, opts.tag) : undefined;
+    return this.gc.run(async () => {
+      const newBlobs = new Set<Digest>();
+      const newChains: Digest[] = [];
+      try {
+        const parentChain = opts.parentImage ? await this.resolver.ensureUnpacked(opts.parentImage) : null;
+        const blob = await this.ingestTracked(opts.diffTar, newBlobs);
+        const chain = chainIds([...(opts.parentImage?.diffIds ?? []), blob.digest]).pop() as Digest;
+        const existed = await layers.get(chain);
+        await layers.apply(parentChain, content.createReadStream(blob.digest), blob.digest);
+        if (!existed) newChains.push(chain);
+
+        const created = opts.created ?? new Date().toISOString();
+        const parent = opts.parentImage?.config;
+        const runConfig = applyConfigChanges(opts.config ?? parent?.config ?? {}, opts.changes ?? []);
+        const config: ImageConfig = {
+          architecture: parent?.architecture ?? HOST_PLATFORM.architecture,
+          os: parent?.os ?? HOST_PLATFORM.os,
+          ...(parent?.variant ? { variant: parent.variant } : {}),
+          created,
+          ...(opts.author ? { author: opts.author } : {}),
+          ...(opts.comment ? { comment: opts.comment } : {}),
+          ...(opts.container ? { container: opts.container } : {}),
+          config: runConfig,
+          rootfs: { type: 'layers', diff_ids: [...(opts.parentImage?.diffIds ?? []), blob.digest] },
+          history: [
+            ...(parent?.history ?? []),
+            {
+              created,
+              ...(opts.author ? { author: opts.author } : {}),
+              created_by: opts.createdBy ?? '',
+              ...(opts.comment ? { comment: opts.comment } : {}),
+            },
+          ],
+        };
+        const layerDescriptor: Descriptor = { mediaType: MediaTypes.ociLayer, digest: blob.digest, size: blob.size };
+        const id = await this.register(
+          [{ config, layers: [...(opts.parentImage?.manifest.layers ?? []), layerDescriptor], parent: opts.parentImage?.id }],
+          newBlobs,
+          (tx, ids) => {
+            if (ref) tx.setRef(ref, ids[0]);
+          },
+        );
+        return id[0];
+      } catch (err) {
+        await this.discard(newBlobs, newChains);
+        throw err;
+      }
+    });
+  }
+
+  /** `docker import`: a rootfs tarball (plain, gzip, xz, bzip2 or zstd) becomes a one-layer image. */
+  async importTarball(tar: Readable, opts: ImportOptions = {}): Promise<Digest> {
+    const { stream } = await decompressStream(tar);
+    const message = opts.message || `Imported from ${opts.source ?? '-'}`;
+    return this.commitLayer({
+      diffTar: normalizeLayerTar(stream),
+      config: {},
+      changes: opts.changes,
+      comment: message,
+      repo: opts.repo,
+      tag: opts.tag,
+    });
+  }
+
+  async ingestTracked(source: Readable | Uint8Array, newBlobs: Set<Digest>): Promise<{ digest: Digest; size: number }> {
+    const { content } = this.stores;
+    const w = await content.writer();
+    const d = new Digester();
+    try {
+      if (source instanceof Uint8Array) {
+        d.update(source);
+        await w.write(source);
+      } else {
+        for await (const chunk of source) {
+          const buf = chunk as Buffer;
+          d.update(buf);
+          await w.write(buf);
+        }
+      }
+    } catch (err) {
+      await w.abort();
+      throw err;
+    }
+    const digest = d.digest();
+    const existed = await content.has(digest);
+    const info = await w.commit();
+    if (!existed) newBlobs.add(info.digest);
+    return { digest: info.digest, size: info.size };
+  }
+
+  /**
+   * Writes config and manifest blobs for each new image, then records the images (and,
+   * through `refs`, their tags) in one metadata update. Returns the image IDs.
+   */
+  async register(images: NewImage[], newBlobs: Set<Digest>, refs: (tx: ImageMetadataTx, ids: Digest[]) => void): Promise<Digest[]> {
+    const { content, metadata } = this.stores;
+    const records: ImageRecord[] = [];
+    const now = new Date().toISOString();
+    for (const img of images) {
+      if (img.layers.length !== img.config.rootfs.diff_ids.length) {
+        throw invalidArgument(`invalid image: ${img.layers.length} layers but ${img.config.rootfs.diff_ids.length} diff IDs`);
+      }
+      let id: Digest;
+      let target: Descriptor;
+      if (img.manifest) {
+        id = parseManifest(await content.readBlob(img.manifest.digest), img.manifest.mediaType).config.digest;
+        target = img.manifest;
+      } else {
+        const configBytes = encodeJson(img.config);
+        const configBlob = await this.ingestTracked(configBytes, newBlobs);
+        id = configBlob.digest;
+        const manifest: ImageManifest = {
+          schemaVersion: 2,
+          mediaType: MediaTypes.ociManifest,
+          config: { mediaType: MediaTypes.ociConfig, digest: configBlob.digest, size: configBlob.size },
+          layers: img.layers,
+        };
+        const manifestBlob = await this.ingestTracked(encodeJson(manifest), newBlobs);
+        target = { mediaType: MediaTypes.ociManifest, digest: manifestBlob.digest, size: manifestBlob.size };
+      }
+      const existing = metadata.get(id);
+      records.push({
+        id,
+        target: existing?.target ?? target,
+        registeredAt: existing?.registeredAt ?? now,
+        ...(img.parent ? { parent: img.parent } : existing?.parent ? { parent: existing.parent } : {}),
+        ...(existing?.lastTagTime ? { lastTagTime: existing.lastTagTime } : {}),
+      });
+    }
+    const ids = records.map((r) => r.id);
+    await metadata.update((tx) => {
+      for (const r of records) tx.putImage(r);
+      refs(tx, ids);
+    });
+    // Blobs this operation added but no registered image references (e.g. an archive's
+    // VERSION and json files, other platforms' manifests) are not kept.
+    const referenced = new Set<Digest>();
+    for (const r of records) {
+      const { manifest } = await this.resolver.parts(r);
+      referenced.add(r.target.digest);
+      referenced.add(manifest.config.digest);
+      for (const l of manifest.layers) referenced.add(l.digest);
+    }
+    for (const d of newBlobs) if (!referenced.has(d)) await content.delete(d);
+    newBlobs.clear();
+    return ids;
+  }
+
+  /** Undo for a failed create/load: the blobs and layers it added. */
+  async discard(newBlobs: Set<Digest>, newChains: Digest[]): Promise<void> {
+    const { content, layers, logger } = this.stores;
+    for (const chain of [...newChains].reverse()) {
+      await layers.remove(chain).catch((err: unknown) => logger.warn('cannot remove layer', { chain, err: String(err) }));
+    }
+    for (const d of newBlobs) await content.delete(d);
+  }
+
+  /** Unpacks an image's layers (verifying diff IDs), recording chains it created. */
+  async unpackNew(image: NewImage, newChains: Digest[]): Promise<Digest[]> {
+    const { content, layers } = this.stores;
+    const diffIds = image.config.rootfs.diff_ids;
+    if (image.layers.length !== diffIds.length) {
+      throw invalidArgument(`invalid image: ${image.layers.length} layers but ${diffIds.length} diff IDs`);
+    }
+    const chains = chainIds(diffIds);
+    let parent: Digest | null = null;
+    for (let i = 0; i < chains.length; i++) {
+      if (!(await layers.get(chains[i]))) {
+        const blob = image.layers[i];
+        if (detectMediaCompression(blob.mediaType) === 'none' && blob.digest !== diffIds[i]) {
+          throw invalidArgument(`invalid diffID for layer ${i}: expected "${diffIds[i]}", got "${blob.digest}"`);
+        }
+        const { stream } = await decompressStream(content.createReadStream(blob.digest, { verify: true }));
+        try {
+          await layers.apply(parent, stream, diffIds[i]);
+        } catch (err) {
+          throw invalidArgument(`invalid layer ${i} (${blob.digest}): ${err instanceof Error ? err.message : String(err)}`, err);
+        }
+        newChains.push(chains[i]);
+      }
+      parent = chains[i];
+    }
+    return chains;
+  }
+}
+
+function detectMediaCompression(mediaType: string): Compression | 'unknown' {
+  if (mediaType.endsWith('+gzip') || mediaType.endsWith('.gzip')) return 'gzip';
+  if (mediaType.endsWith('+zstd')) return 'zstd';
+  if (mediaType === MediaTypes.ociLayer || mediaType === MediaTypes.dockerLayer) return 'none';
+  return 'unknown';
+}

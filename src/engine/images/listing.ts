@@ -1,0 +1,89 @@
+import type { HistoryResponseItem, ImageInspect, ImageSummary } from '../../api/types/images';
+import { Digest, chainIds } from '../../util/digest';
+import { invalidArgument } from '../../errors';
+import { familiarMatch, familiarName, familiarString } from '../../images/reference';
+import { matchLabels, parseUntil } from './filters';
+import type { ImageResolver, ImageStores } from './resolver';
+import { toHistory, toInspect, toSummary, unixSeconds } from './views';
+import type { ImageUsage, ListImagesOptions } from './types';
+
+const LIST_FILTERS = new Set(['dangling', 'label', 'before', 'since', 'reference', 'until']);
+
+/** Read-only views: `images` with Docker's filters, inspect, history, and `system df`'s image part. */
+export class ImageListing {
+  constructor(
+    private readonly stores: ImageStores,
+    private readonly resolver: ImageResolver,
+  ) {}
+
+  async list(opts: ListImagesOptions = {}): Promise<ImageSummary[]> {
+    const { metadata } = this.stores;
+    const filters = opts.filters ?? {};
+    for (const key of Object.keys(filters)) if (!LIST_FILTERS.has(key)) throw invalidArgument(`invalid filter '${key}'`);
+    const danglingValues = filters.dangling ?? [];
+    for (const v of danglingValues) if (v !== 'true' && v !== 'false' && v !== '1' && v !== '0') throw invalidArgument(`invalid filter 'dangling=${v}'`);
+    const danglingOnly = danglingValues.some((v) => v === 'true' || v === '1');
+    const beforeTimes = await Promise.all((filters.before ?? []).map(async (n) => unixSeconds((await this.resolver.resolve(n)).created)));
+    const sinceTimes = await Promise.all((filters.since ?? []).map(async (n) => unixSeconds((await this.resolver.resolve(n)).created)));
+    const until = (filters.until ?? []).map(parseUntil);
+    const patterns = filters.reference ?? [];
+
+    const result: ImageSummary[] = [];
+    for (const record of metadata.list()) {
+      const image = await this.resolver.toResolved(record);
+      const created = unixSeconds(image.created);
+      if (beforeTimes.some((t) => created >= t)) continue;
+      if (sinceTimes.some((t) => created <= t)) continue;
+      if (until.some((t) => created > t)) continue;
+      if (!matchLabels(filters.label ?? [], image.runConfig.Labels ?? {})) continue;
+      const repoTags: string[] = [];
+      const repoDigests: string[] = [];
+      for (const ref of metadata.refsOf(record.id)) {
+        if (patterns.length > 0 && !patterns.some((p) => familiarMatch(p, ref))) continue;
+        if (ref.digest !== undefined) repoDigests.push(`${familiarName(ref)}@${ref.digest}`);
+        else repoTags.push(familiarString(ref));
+      }
+      if (repoTags.length === 0 && repoDigests.length === 0) {
+        const intermediate = metadata.children(record.id).length > 0;
+        if (intermediate && !opts.all) continue;
+        if (danglingValues.length > 0 && !danglingOnly) continue;
+        if (patterns.length > 0) continue;
+      } else if (danglingOnly && repoTags.length > 0) {
+        continue;
+      }
+      result.push(toSummary(image, repoTags, repoDigests));
+    }
+    return result.sort((a, b) => b.Created - a.Created || a.Id.localeCompare(b.Id));
+  }
+
+  async inspect(name: string): Promise<ImageInspect> {
+    const image = await this.resolver.resolve(name);
+    return toInspect(image, await this.resolver.graphDriverData(image));
+  }
+
+  async history(name: string): Promise<HistoryResponseItem[]> {
+    const image = await this.resolver.resolve(name);
+    const sizes = await this.resolver.layerSizes(image);
+    return toHistory(image, sizes);
+  }
+
+  /** `docker system df`: every image with its container count and shared size, and the layers' total. */
+  async diskUsage(usage: ImageUsage): Promise<{ LayersSize: number; Images: ImageSummary[] }> {
+    const { metadata, layers } = this.stores;
+    const images = await Promise.all(metadata.list().map((r) => this.resolver.toResolved(r)));
+    const chainUsers = new Map<Digest, number>();
+    for (const image of images) for (const c of chainIds(image.diffIds)) chainUsers.set(c, (chainUsers.get(c) ?? 0) + 1);
+    let layersSize = 0;
+    for (const layer of await layers.list()) layersSize += layer.size;
+    const summaries: ImageSummary[] = [];
+    for (const image of images) {
+      const chains = chainIds(image.diffIds);
+      let shared = 0;
+      for (const c of chains) {
+        if ((chainUsers.get(c) ?? 0) > 1) shared += (await layers.get(c))?.size ?? 0;
+      }
+      summaries.push({ ...toSummary(image), SharedSize: shared, Containers: usage.containers(image.id).length });
+    }
+    return { LayersSize: layersSize, Images: summaries };
+  }
+}

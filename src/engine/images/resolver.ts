@@ -1,0 +1,125 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { ContentStore } from '../../content/types';
+import type { LayerStore } from '../../snapshots/types';
+import type { ImageMetadataStore, ImageRecord } from '../../metadata/images';
+import type { Logger } from '../../util/logger';
+import { Digest, chainIds } from '../../util/digest';
+import { KeyedMutex } from '../../util/mutex';
+import { errorKind } from '../../errors';
+import { ImageConfig, ImageManifest, parseImageConfig, parseManifest } from '../../images/models';
+import { familiarName, familiarString } from '../../images/reference';
+import { decompressStream } from '../../images/compression';
+import type { ResolvedImage } from './types';
+
+/** The three stores the image modules coordinate: blobs, unpacked layers, records and refs. */
+export interface ImageStores {
+  content: ContentStore;
+  layers: LayerStore;
+  metadata: ImageMetadataStore;
+  logger: Logger;
+}
+
+export interface ImageParts {
+  manifest: ImageManifest;
+  config: ImageConfig;
+}
+
+/**
+ * Lookup: turns names and records into ResolvedImages (manifest and config parsed once per
+ * manifest digest, which is immutable content), and unpacks an image's layers on demand.
+ */
+export class ImageResolver {
+  private readonly unpacking = new KeyedMutex();
+  private readonly partsCache = new Map<Digest, ImageParts>();
+
+  constructor(private readonly stores: ImageStores) {}
+
+  /** Finds an image by name, name:tag, name@digest, ID or unique ID prefix. NotFound: "No such image: X". */
+  async resolve(nameOrId: string): Promise<ResolvedImage> {
+    return this.toResolved(this.stores.metadata.resolve(nameOrId));
+  }
+
+  /** Like resolve, but undefined instead of NotFound. */
+  async find(nameOrId: string): Promise<ResolvedImage | undefined> {
+    try {
+      return await this.resolve(nameOrId);
+    } catch (err) {
+      if (errorKind(err) === 'NotFound') return undefined;
+      throw err;
+    }
+  }
+
+  async parts(record: ImageRecord): Promise<ImageParts> {
+    const cached = this.partsCache.get(record.target.digest);
+    if (cached) return cached;
+    const { content } = this.stores;
+    const manifest = parseManifest(await content.readBlob(record.target.digest), record.target.mediaType);
+    const config = parseImageConfig(await content.readBlob(manifest.config.digest));
+    const parts = { manifest, config };
+    this.partsCache.set(record.target.digest, parts);
+    return parts;
+  }
+
+  /** Drops a removed image's parsed manifest. */
+  forget(manifestDigest: Digest): void {
+    this.partsCache.delete(manifestDigest);
+  }
+
+  async toResolved(record: ImageRecord): Promise<ResolvedImage> {
+    const { manifest, config } = await this.parts(record);
+    const refs = this.stores.metadata.refsOf(record.id);
+    const diffIds = config.rootfs.diff_ids;
+    const chains = chainIds(diffIds);
+    const image: ResolvedImage = {
+      id: record.id,
+      record,
+      manifest,
+      config,
+      runConfig: config.config ?? {},
+      diffIds,
+      chainId: chains.length > 0 ? chains[chains.length - 1] : null,
+      repoTags: refs.filter((r) => r.digest === undefined).map(familiarString),
+      repoDigests: refs.filter((r) => r.digest !== undefined).map((r) => `${familiarName(r)}@${r.digest}`),
+      created: config.created ?? '',
+      size: 0,
+    };
+    image.size = (await this.layerSizes(image)).reduce((a, b) => a + b, 0);
+    return image;
+  }
+
+  /** Per-layer sizes: unpacked size when unpacked, else the blob size. */
+  async layerSizes(image: ResolvedImage): Promise<number[]> {
+    const chains = chainIds(image.diffIds);
+    return Promise.all(chains.map(async (c, i) => (await this.stores.layers.get(c))?.size ?? image.manifest.layers[i]?.size ?? 0));
+  }
+
+  async graphDriverData(image: ResolvedImage): Promise<Record<string, string> | null> {
+    const { layers } = this.stores;
+    if (image.chainId === null || !(await layers.get(image.chainId))) return null;
+    const dirs = await layers.lowerDirs(image.chainId);
+    const top = await fs.realpath(dirs[0]).catch(() => dirs[0]);
+    const data: Record<string, string> = { UpperDir: top, MergedDir: path.join(path.dirname(top), 'merged'), WorkDir: path.join(path.dirname(top), 'work') };
+    if (dirs.length > 1) data.LowerDir = (await Promise.all(dirs.slice(1).map((d) => fs.realpath(d).catch(() => d)))).join(':');
+    return data;
+  }
+
+  /** Unpacks every layer of the image not yet in the layer store; returns the top chain ID (null for scratch). */
+  async ensureUnpacked(image: ResolvedImage): Promise<Digest | null> {
+    const { content, layers } = this.stores;
+    const chains = chainIds(image.diffIds);
+    let parent: Digest | null = null;
+    for (let i = 0; i < chains.length; i++) {
+      const chain = chains[i];
+      const parentChain: Digest | null = parent;
+      await this.unpacking.run(chain, async () => {
+        if (await layers.get(chain)) return;
+        const blob = image.manifest.layers[i];
+        const { stream } = await decompressStream(content.createReadStream(blob.digest));
+        await layers.apply(parentChain, stream, image.diffIds[i]);
+      });
+      parent = chain;
+    }
+    return parent;
+  }
+}
