@@ -22,7 +22,16 @@ export interface ApiServerOptions {
   serverVersion?: string;
   /** Routers beyond the four core ones (volumes, networks, build), each adding its routes. */
   extraRoutes?: ((router: Router) => void)[];
+  /**
+   * How long a client may take to send a request's headers before the connection is closed
+   * (slowloris). Once the headers are in, a request has no time limit: uploads (load, archive
+   * PUT) may be slow, and streams (attach, logs -f, events, exec) may stay idle for hours.
+   */
+  headersTimeoutMs?: number;
 }
+
+/** Node's own default, and the order of Go's ReadHeaderTimeout in dockerd. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 60_000;
 
 export interface ApiServer {
   /** Removes a stale socket (refusing if a live daemon answers), listens, sets mode 0660. */
@@ -35,6 +44,12 @@ export interface ApiServer {
 const CLOSE_GRACE_MS = 2000;
 
 const VERSION_PREFIX = /^\/v([0-9.]+)(\/.*)$/;
+
+function clientErrorStatus(code: string | undefined): string {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return '408 Request Timeout';
+  if (code === 'HPE_HEADER_OVERFLOW') return '431 Request Header Fields Too Large';
+  return '400 Bad Request';
+}
 
 export function buildRouter(backends: Backends, logger: Logger): Router {
   const router = new Router();
@@ -97,7 +112,14 @@ export function createApiServer(backends: Backends, options: ApiServerOptions): 
   };
 
   // requestTimeout 0: image loads and archive uploads may take longer than node's default.
-  const server = http.createServer({ requestTimeout: 0 }, (req, res) => void handle(req, res));
+  // With it, node's default headersTimeout is min(60 s, requestTimeout) = 0, i.e. none, so it
+  // must be set explicitly. Node checks it only until a request's headers are complete, and
+  // never on an upgraded (hijacked) socket, which leaves the long streams alone.
+  const headersTimeout = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  const server = http.createServer(
+    { requestTimeout: 0, headersTimeout, connectionsCheckingInterval: Math.min(5000, Math.max(50, Math.floor(headersTimeout / 4))) },
+    (req, res) => void handle(req, res),
+  );
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -113,9 +135,13 @@ export function createApiServer(backends: Backends, options: ApiServerOptions): 
     });
     void handle(req, res, socket);
   });
-  server.on('clientError', (err: Error, socket: Duplex) => {
-    logger.debug('client error', { error: err.message });
-    if (!socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    logger.debug('client error', { error: err.message, code: err.code });
+    if (socket.destroyed) return;
+    // As node does without this handler: answer once, then close at once. end() alone would
+    // leave a slowloris client that keeps writing connected.
+    if (socket.writable && err.code !== 'ECONNRESET') socket.write(`HTTP/1.1 ${clientErrorStatus(err.code)}\r\nConnection: close\r\n\r\n`);
+    socket.destroy();
   });
 
   const cancelAll = () => {

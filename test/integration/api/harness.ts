@@ -17,7 +17,7 @@ export interface Harness {
 }
 
 /** A server on a fresh socket in its own temp dir, with fake backends. */
-export async function startHarness(): Promise<Harness> {
+export async function startHarness(options: { headersTimeoutMs?: number } = {}): Promise<Harness> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bapi-'));
   const socketPath = path.join(dir, 'api.sock');
   const requests: string[] = [];
@@ -33,7 +33,7 @@ export async function startHarness(): Promise<Harness> {
     },
   };
   const backends = fakeBackends();
-  const server = createApiServer(backends, { logger, socketPath, serverVersion: '0.1.0-test' });
+  const server = createApiServer(backends, { logger, socketPath, serverVersion: '0.1.0-test', ...options });
   await server.listen();
   return {
     socketPath,
