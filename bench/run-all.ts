@@ -7,6 +7,7 @@
  *   BENCH_RUNS=20 BENCH_WARMUPS=3 BENCH_ROUNDS=3 BENCH_NO_DOCKER=1 BENCH_NO_PODMAN=1
  */
 import * as os from 'node:os';
+import { diffSnapshots, snapshotNetwork } from '../test/helpers/host-network';
 import { startBerth } from './lib/berth-target';
 import { DOCKER_CLIENT, startDocker } from './lib/docker-target';
 import { startPodman } from './lib/podman-target';
@@ -35,6 +36,8 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the benchmarks need root (runc, overlay mounts)');
   const filter = process.argv[2];
   const selected = BENCHMARKS.filter((b) => !filter || b.name.includes(filter));
+  // As `npm test` does: the benchmarks must leave the host's network as they found it.
+  const network = await snapshotNetwork();
   const berth = await startBerth();
   const stops: Array<() => Promise<void>> = [() => berth.stop()];
   try {
@@ -64,6 +67,8 @@ async function main(): Promise<void> {
   } finally {
     for (const stop of stops.reverse()) await stop().catch((err: unknown) => console.error('cleanup failed:', err));
   }
+  const changes = diffSnapshots(network, await snapshotNetwork());
+  if (changes.length > 0) throw new Error(`the benchmarks changed the host's network:\n${changes.join('\n')}`);
 }
 
 main().catch((err: unknown) => {

@@ -4,7 +4,7 @@
 # 20.10 and dockerd cross-tests, docker-registry).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-packages=(runc busybox-static debootstrap iptables procps ca-certificates)
+packages=(runc busybox-static debootstrap iptables iproute2 util-linux procps ca-certificates)
 if [ "${BERTH_TEST_DEPS:-1}" = 1 ]; then
   packages+=(docker.io)
 fi

@@ -16,9 +16,9 @@ export interface DockerTarget extends BenchTarget {
 }
 
 /**
- * A private dockerd for comparison (test/helpers/private-dockerd.ts: its own roots, socket
- * and pid file, no bridge, no iptables, its own containerd namespaces), with `image` (a
- * docker-save archive) loaded into it.
+ * A private dockerd for comparison (test/helpers/private-dockerd.ts: its own network
+ * namespace, roots, socket and pid file, no bridge, no iptables, its own containerd
+ * namespaces), with `image` (a docker-save archive) loaded into it.
  */
 export async function startDocker(image: Buffer): Promise<DockerTarget | undefined> {
   if (!DOCKERD || !DOCKER_CLIENT || privateDockerdSkipReason()) return undefined;

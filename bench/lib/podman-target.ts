@@ -1,6 +1,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createPrivateNetns } from '../../test/helpers/private-netns';
 import { findProcesses, mustRun, unmountUnder } from './proc';
 import type { BenchTarget } from './targets';
 
@@ -14,11 +15,14 @@ export interface PodmanTarget extends BenchTarget {
 /**
  * Podman on private roots (--root/--runroot/--tmpdir), cgroupfs and file events (no
  * systemd here), with the same busybox archive loaded. Podman has no daemon: its
- * per-container helper is conmon.
+ * per-container helper is conmon. Every podman command runs in a network namespace of the
+ * target's own (test/helpers/private-netns.ts), so a podman network (its bridge, routes and
+ * firewall rules) could never land on the host's.
  */
 export async function startPodman(image: Buffer): Promise<PodmanTarget | undefined> {
   if (!PODMAN) return undefined;
   const podman = PODMAN;
+  const netns = await createPrivateNetns();
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-'));
   const global = [
     '--root', path.join(root, 'root'),
@@ -29,6 +33,10 @@ export async function startPodman(image: Buffer): Promise<PodmanTarget | undefin
     '--storage-driver', 'overlay',
   ];
   const limits = await hostLimits();
+  const run = (args: string[]) => {
+    const command = netns.command(podman, [...global, ...args]);
+    return mustRun(command.file, command.args);
+  };
   const archive = path.join(root, 'busybox.tar');
   await fs.writeFile(archive, image);
   const target: PodmanTarget = {
@@ -36,14 +44,15 @@ export async function startPodman(image: Buffer): Promise<PodmanTarget | undefin
     version: '',
     async cli(args) {
       const withLimits = args[0] === 'run' ? ['run', ...limits, ...args.slice(1)] : args;
-      await mustRun(podman, [...global, ...withLimits]);
+      await run(withLimits);
     },
     async daemonPids() {
       return [];
     },
     monitorPids: () => findProcesses((cmd) => cmd.startsWith('/usr/bin/conmon') && cmd.includes(`${root}/`)),
     async stop() {
-      await mustRun(podman, [...global, 'rm', '-af', '-t', '0']).catch(() => undefined);
+      await run(['rm', '-af', '-t', '0']).catch(() => undefined);
+      await netns.close();
       await unmountUnder(root);
       // Exiting conmons may still be writing under the root: retry a few times.
       for (let attempt = 0; ; attempt++) {
@@ -58,7 +67,7 @@ export async function startPodman(image: Buffer): Promise<PodmanTarget | undefin
     },
   };
   try {
-    await mustRun(podman, [...global, 'load', '-q', '-i', archive]);
+    await run(['load', '-q', '-i', archive]);
     target.version = (await mustRun(podman, ['--version'])).stdout.toString().trim().replace(/^podman version /, '');
   } catch (err: unknown) {
     await target.stop();

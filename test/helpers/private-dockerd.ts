@@ -3,13 +3,16 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runCommand } from './cli';
+import { createPrivateNetns, PrivateNetns } from './private-netns';
 import { killProcessesUnder, unmountUnder } from './processes';
 
 /**
- * A dockerd of our own for tests, on temp roots and a temp socket, so interop tests run
- * where no system dockerd is running (CI installs docker.io but starts nothing). It uses
- * no bridge and no iptables, and its own containerd namespaces, so it never touches the
- * host's networking or a system dockerd's containers.
+ * A dockerd of our own for tests and benchmarks, on temp roots and a temp socket, so interop
+ * tests run where no system dockerd is running (CI installs docker.io but starts nothing).
+ * It runs in a network namespace of its own (private-netns.ts): dockerd started with
+ * `--bridge none` deletes `docker0`, and flags alone cannot keep it off the host's
+ * interfaces, routes and firewall. Its own containerd namespaces keep it off a system
+ * dockerd's containers.
  */
 export interface PrivateDockerd {
   root: string;
@@ -48,23 +51,28 @@ export async function startPrivateDockerd(): Promise<PrivateDockerd> {
   const socket = path.join(root, 'docker.sock');
   const logFile = path.join(root, 'dockerd.log');
   const tag = path.basename(root);
+  const netns = await createPrivateNetns().catch(async (err: unknown) => {
+    await fs.rm(root, { recursive: true, force: true });
+    throw err;
+  });
   const log = await fs.open(logFile, 'a');
-  const child = spawn(
-    binary,
-    [
-      '--data-root', path.join(root, 'data'),
-      '--exec-root', path.join(root, 'x'),
-      '--pidfile', path.join(root, 'dockerd.pid'),
-      '--host', `unix://${socket}`,
-      '--bridge', 'none',
-      '--iptables=false',
-      '--ip-masq=false',
-      '--containerd-namespace', `berth-test-${tag}`,
-      '--containerd-plugins-namespace', `berth-test-${tag}-plugins`,
-      '--storage-driver', 'overlay2',
-    ],
-    { stdio: ['ignore', log.fd, log.fd], env: { ...process.env, DOCKER_CONFIG: '/nonexistent-docker-config' } },
-  );
+  const command = netns.command(binary, [
+    '--data-root', path.join(root, 'data'),
+    '--exec-root', path.join(root, 'x'),
+    '--pidfile', path.join(root, 'dockerd.pid'),
+    '--host', `unix://${socket}`,
+    // No bridge and no iptables even inside its namespace: nothing here needs them.
+    '--bridge', 'none',
+    '--iptables=false',
+    '--ip-masq=false',
+    '--containerd-namespace', `berth-test-${tag}`,
+    '--containerd-plugins-namespace', `berth-test-${tag}-plugins`,
+    '--storage-driver', 'overlay2',
+  ]);
+  const child = spawn(command.file, command.args, {
+    stdio: ['ignore', log.fd, log.fd],
+    env: { ...process.env, DOCKER_CONFIG: '/nonexistent-docker-config' },
+  });
   await log.close();
   const dockerd: PrivateDockerd = {
     root,
@@ -73,7 +81,7 @@ export async function startPrivateDockerd(): Promise<PrivateDockerd> {
     namespace: `berth-test-${tag}`,
     host: `unix://${socket}`,
     logs: () => fs.readFile(logFile, 'utf8'),
-    stop: () => stopDockerd(child, root),
+    stop: () => stopDockerd(child, root, netns),
   };
   try {
     await waitForVersion(dockerd, child);
@@ -98,7 +106,7 @@ async function waitForVersion(dockerd: PrivateDockerd, child: ChildProcess): Pro
   throw new Error(`dockerd did not answer on ${dockerd.socket}: ${await dockerd.logs().catch(() => '')}`);
 }
 
-async function stopDockerd(child: ChildProcess, root: string): Promise<void> {
+async function stopDockerd(child: ChildProcess, root: string, netns: PrivateNetns): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
@@ -109,6 +117,7 @@ async function stopDockerd(child: ChildProcess, root: string): Promise<void> {
   }
   // A SIGKILLed dockerd leaves its containerd (and shims) behind.
   await killProcessesUnder(root);
+  await netns.close();
   await unmountUnder(root);
   await fs.rm(root, { recursive: true, force: true });
 }
