@@ -3,6 +3,7 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { errorResponse } from '../errors-to-status';
 import { invalidArgument, messageOf } from '../../errors';
 import { Query } from './query';
+import type { BodyDecoder } from '../schemas/go-json';
 
 /** Largest JSON request body accepted (create bodies are a few KB; Docker has no limit). */
 const MAX_JSON_BODY = 16 * 1024 * 1024;
@@ -107,8 +108,13 @@ export class Exchange {
     try {
       return JSON.parse(text) as T;
     } catch (err: unknown) {
-      throw invalidArgument(messageOf(err), err);
+      throw invalidArgument(`invalid JSON: ${messageOf(err)}`, err);
     }
+  }
+
+  /** The JSON body checked against its schema before any engine code sees it; undefined when empty or null. */
+  async readBody<T>(decoder: BodyDecoder<T>): Promise<T | undefined> {
+    return decoder.decode(await this.readJson<unknown>());
   }
 
   /**

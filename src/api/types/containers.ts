@@ -114,6 +114,8 @@ export interface Resources {
   Devices?: DeviceMapping[] | null;
   DeviceCgroupRules?: string[] | null;
   DeviceRequests?: unknown[] | null;
+  /** Removed in API 1.42; older clients still send it. */
+  KernelMemory?: number;
   KernelMemoryTCP?: number;
   MemoryReservation?: number;
   MemorySwap?: number;

@@ -17,14 +17,14 @@ after(async () => {
 });
 
 test('slowloris: connections that trickle a header forever are closed after the header timeout', async () => {
-  const count = 200;
+  const count = 100;
   const opened = Date.now();
   const closedAfter: number[] = [];
   const sockets: net.Socket[] = [];
   let answered408 = 0;
   const trickle = setInterval(() => {
     for (const s of sockets) if (!s.destroyed) s.write(`X-Slow-${Date.now()}: 1\r\n`);
-  }, 100);
+  }, 250);
   try {
     await Promise.all(
       Array.from({ length: count }, () => {
@@ -41,7 +41,7 @@ test('slowloris: connections that trickle a header forever are closed after the 
     for (const s of sockets) s.destroy();
   }
   assert.equal(closedAfter.length, count);
-  assert.equal(answered408, count, 'each got 408 Request Timeout');
+  assert.equal(answered408, count, `${answered408} of ${count} got 408 Request Timeout`);
   // Node measures from the start of the message, so sending bytes does not reset the clock.
   assert.ok(Math.min(...closedAfter) >= HEADERS_TIMEOUT_MS - 50, `closed early: ${Math.min(...closedAfter)} ms`);
   assert.ok(Math.max(...closedAfter) < HEADERS_TIMEOUT_MS * 6, `closed late: ${Math.max(...closedAfter)} ms`);

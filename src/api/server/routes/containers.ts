@@ -1,6 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { ContainersBackend } from '../../backend';
-import type { ContainerConfig, ContainerCreateRequest, ContainerUpdateRequest, WaitCondition } from '../../types/containers';
+import type { WaitCondition } from '../../types/containers';
+import { commitConfigBody, containerCreateBody, containerUpdateBody } from '../../schemas/containers';
 import { invalidArgument, messageOf } from '../../../errors';
 import type { Logger } from '../../../util/logger';
 import type { Exchange } from '../exchange';
@@ -20,7 +21,7 @@ export function addContainerRoutes(router: Router, backend: ContainersBackend, l
   });
 
   router.post('/containers/create', async (ex) => {
-    const body = await ex.readJson<ContainerCreateRequest>();
+    const body = await ex.readBody(containerCreateBody);
     if (body === undefined) throw invalidArgument('config cannot be empty in order to create a container');
     const created = await backend.create(ex.query.nonEmpty('name'), body, { platform: ex.query.nonEmpty('platform') });
     ex.json(201, { Id: created.Id, Warnings: created.Warnings ?? [] });
@@ -129,7 +130,7 @@ export function addContainerRoutes(router: Router, backend: ContainersBackend, l
   });
 
   router.post('/containers/{name}/update', async (ex) => {
-    const body = (await ex.readJson<ContainerUpdateRequest>()) ?? {};
+    const body = (await ex.readBody(containerUpdateBody)) ?? {};
     const result = await backend.update(ex.param('name'), body);
     ex.json(200, { Warnings: result.Warnings ?? [] });
   });
@@ -204,7 +205,7 @@ export function addContainerRoutes(router: Router, backend: ContainersBackend, l
 
   router.post('/commit', async (ex) => {
     const q = ex.query;
-    const config = await ex.readJson<ContainerConfig>();
+    const config = await ex.readBody(commitConfigBody);
     const container = q.nonEmpty('container');
     if (container === undefined) throw invalidArgument('container is required');
     const result = await backend.commit({

@@ -1,5 +1,5 @@
 import type { ExecBackend } from '../../backend';
-import type { ExecConfig, ExecStartConfig } from '../../types/exec';
+import { execCreateBody, execStartBody } from '../../schemas/exec';
 import { invalidArgument } from '../../../errors';
 import type { Logger } from '../../../util/logger';
 import type { Router } from '../router';
@@ -11,7 +11,7 @@ import { readSize } from './containers';
 /** Exec routes, after moby's postContainerExecCreate/Start. */
 export function addExecRoutes(router: Router, backend: ExecBackend, logger: Logger): void {
   router.post('/containers/{name}/exec', async (ex) => {
-    const config = await ex.readJson<ExecConfig>();
+    const config = await ex.readBody(execCreateBody);
     if (config === undefined || !Array.isArray(config.Cmd) || config.Cmd.length === 0) {
       throw invalidArgument('No exec command specified');
     }
@@ -20,7 +20,7 @@ export function addExecRoutes(router: Router, backend: ExecBackend, logger: Logg
   });
 
   router.post('/exec/{name}/start', async (ex) => {
-    const body = (await ex.readJson<ExecStartConfig>()) ?? {};
+    const body = (await ex.readBody(execStartBody)) ?? {};
     const detach = body.Detach === true;
     const tty = body.Tty === true;
     // The CLI sends [0,0] when its terminal has no size; that means "unknown", not 0x0.

@@ -1,4 +1,5 @@
-import type { VolumeCreateRequest, VolumesBackend } from '../../backend';
+import type { VolumesBackend } from '../../backend';
+import { volumeCreateBody } from '../../schemas/volumes';
 import type { Router } from '../router';
 
 /** Volume routes, after moby's api/server/router/volume. */
@@ -7,7 +8,7 @@ export function addVolumeRoutes(router: Router, backend: VolumesBackend): void {
     ex.json(200, await backend.list(ex.query.filters()));
   });
   router.post('/volumes/create', async (ex) => {
-    ex.json(201, await backend.create((await ex.readJson<VolumeCreateRequest>()) ?? {}));
+    ex.json(201, await backend.create((await ex.readBody(volumeCreateBody)) ?? {}));
   });
   router.post('/volumes/prune', async (ex) => {
     ex.json(200, await backend.prune(ex.query.filters()));
