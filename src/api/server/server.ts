@@ -43,6 +43,9 @@ export interface ApiServer {
 /** How long close() lets in-flight requests finish after cancelling them. */
 const CLOSE_GRACE_MS = 2000;
 
+/** How long a refused client may keep its connection to read the answer. */
+const CLIENT_ERROR_LINGER_MS = 500;
+
 const VERSION_PREFIX = /^\/v([0-9.]+)(\/.*)$/;
 
 function clientErrorStatus(code: string | undefined): string {
@@ -138,10 +141,14 @@ export function createApiServer(backends: Backends, options: ApiServerOptions): 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     logger.debug('client error', { error: err.message, code: err.code });
     if (socket.destroyed) return;
-    // As node does without this handler: answer once, then close at once. end() alone would
-    // leave a slowloris client that keeps writing connected.
-    if (socket.writable && err.code !== 'ECONNRESET') socket.write(`HTTP/1.1 ${clientErrorStatus(err.code)}\r\nConnection: close\r\n\r\n`);
-    socket.destroy();
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    // Answer and half-close, so the client reads the answer (closing at once with its unread
+    // bytes pending resets the connection and loses it), then cut a client that keeps writing.
+    socket.end(`HTTP/1.1 ${clientErrorStatus(err.code)}\r\nConnection: close\r\n\r\n`);
+    setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
   });
 
   const cancelAll = () => {
