@@ -4,13 +4,21 @@
  * exit status, so containers outlive the daemon. The wire protocol, the exit-status JSON
  * and the log record format are fixed in src/runtime/monitor/protocol.ts.
  *
- *   berth-monitor --socket PATH [--log PATH] [--exit-file PATH] [--pid-file PATH]
- *                 [--tty --console-socket PATH] [--stdin] [--wait-start] [--sync-fd N]
- *                 -- RUNTIME_ARGV...
+ *   berth-monitor --socket PATH [--log PATH [--log-max-size BYTES] [--log-max-files N]]
+ *                 [--exit-file PATH] [--pid-file PATH] [--monitor-pid-file PATH]
+ *                 [--oom-cgroup DIR] [--tty --console-socket PATH] [--stdin] [--wait-start]
+ *                 [--sync-fd N] -- RUNTIME_ARGV...
  *
  * With --pid-file the runtime (runc run -d / runc exec -d) starts the process and exits;
  * the process is reparented to the monitor (a child subreaper) and its pid read from the
  * pid file. Without --pid-file RUNTIME_ARGV is the process itself.
+ * --monitor-pid-file: the monitor's own pid, written atomically once it listens and removed
+ * as it exits (how the daemon finds a monitor without scanning /proc).
+ * --oom-cgroup: the process's memory cgroup; its oom_kill counter tells whether the kernel's
+ * OOM killer struck, reported as "oomKilled" in the exit status.
+ * --log-max-size / --log-max-files: rotation, as Docker's json-file driver: once the log
+ * reaches the size, LOG.(k) becomes LOG.(k+1), LOG becomes LOG.1 and a new LOG starts, keeping
+ * at most max-files files (1: LOG is truncated in place).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,7 +55,11 @@ enum {
   FRAME_STARTED = 16,
   FRAME_EXITED = 17,
   FRAME_ERROR = 18,
+  FRAME_HELLO = 19,
 };
+
+/* Sent first on every connection, in HELLO; bump on any incompatible change of frames or files. */
+#define PROTOCOL_VERSION 1
 
 #define FRAME_HEADER 5
 #define CLIENT_OUTPUT_CAP (1u << 20)  /* past this, output waits for the client (the process blocks) */
@@ -71,6 +83,7 @@ struct client {
   struct buffer out;
   struct buffer in;
   int64_t full_since_ms; /* when its output buffer reached CLIENT_OUTPUT_CAP; 0 when below */
+  int stdin_blocked;     /* holds a STDIN frame that waits for room in the stdin buffer */
 };
 
 struct options {
@@ -78,7 +91,11 @@ struct options {
   const char *log_path;
   const char *exit_file;
   const char *pid_file;
+  const char *monitor_pid_file;
+  const char *oom_cgroup;
   const char *console_socket;
+  long long log_max_size; /* 0: no rotation */
+  int log_max_files;
   int tty;
   int stdin_enabled;
   int wait_start;
@@ -86,7 +103,7 @@ struct options {
   char **runtime_argv;
 };
 
-static struct options opt = {.sync_fd = -1};
+static struct options opt = {.sync_fd = -1, .log_max_files = 1};
 
 /* Monitor state. */
 static int listen_fd = -1, console_listen_fd = -1, signal_fd = -1, log_fd = -1;
@@ -114,6 +131,8 @@ static struct {
   int status;
 } reaped[REAPED_MEMORY];
 static int reaped_next = 0;
+static long long log_size = 0;
+static long long oom_kills_before = 0; /* the cgroup's counter before the runtime ran */
 
 /* ---------- small helpers ---------- */
 
@@ -141,6 +160,7 @@ static void fail_setup(const char *format, ...) {
   sync_message("error: %s\n", message);
   if (opt.socket_path) unlink(opt.socket_path);
   if (opt.console_socket) unlink(opt.console_socket);
+  if (opt.monitor_pid_file) unlink(opt.monitor_pid_file);
   _exit(1);
 }
 
@@ -314,6 +334,14 @@ static int output_blocked(void) {
   return blocked;
 }
 
+static void send_hello(struct client *c) {
+  char hello[128];
+  int length = process_started
+                   ? snprintf(hello, sizeof hello, "{\"version\":%d,\"monitorPid\":%d,\"pid\":%d}", PROTOCOL_VERSION, (int)getpid(), (int)process_pid)
+                   : snprintf(hello, sizeof hello, "{\"version\":%d,\"monitorPid\":%d}", PROTOCOL_VERSION, (int)getpid());
+  queue_frame(c, FRAME_HELLO, hello, (size_t)length);
+}
+
 static void send_started(struct client *c) {
   char pid[32];
   int length = snprintf(pid, sizeof pid, "%d", (int)process_pid);
@@ -326,8 +354,45 @@ static void send_started(struct client *c) {
 
 /* ---------- log ---------- */
 
+/* Opens a fresh log as PATH.new and renames it over PATH, so PATH always exists for readers. */
+static int replace_log_file(void) {
+  char tmp[PATH_MAX];
+  snprintf(tmp, sizeof tmp, "%s.new", opt.log_path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0) return -1;
+  if (rename(tmp, opt.log_path) != 0) {
+    close(fd);
+    unlink(tmp);
+    return -1;
+  }
+  close(log_fd);
+  log_fd = fd;
+  log_size = 0;
+  return 0;
+}
+
+static void rotate_log(void) {
+  if (opt.log_max_files <= 1) {
+    if (ftruncate(log_fd, 0) == 0) log_size = 0;
+    return;
+  }
+  char from[PATH_MAX], to[PATH_MAX];
+  for (int k = opt.log_max_files - 2; k >= 1; k--) {
+    snprintf(from, sizeof from, "%s.%d", opt.log_path, k);
+    snprintf(to, sizeof to, "%s.%d", opt.log_path, k + 1);
+    if (rename(from, to) != 0 && errno != ENOENT) return;
+  }
+  /* A hard link first: LOG and LOG.1 are one file until the fresh LOG replaces the name. */
+  snprintf(to, sizeof to, "%s.1", opt.log_path);
+  unlink(to);
+  if (link(opt.log_path, to) != 0) return;
+  if (replace_log_file() != 0) unlink(to); /* keep writing to the old file; no data is lost */
+}
+
 static void log_record(int stream, const char *data, size_t length) {
   if (log_fd < 0) return;
+  /* As Docker's log files: rotate before a write once the size is reached, so a file holds whole records. */
+  if (opt.log_max_size > 0 && log_size >= opt.log_max_size) rotate_log();
   unsigned char header[13];
   uint64_t ns = (uint64_t)now_ns();
   header[0] = (unsigned char)stream;
@@ -336,6 +401,7 @@ static void log_record(int stream, const char *data, size_t length) {
   struct iovec iov[2] = {{header, sizeof header}, {(void *)data, length}};
   size_t total = sizeof header + length;
   ssize_t n = writev(log_fd, iov, 2);
+  if (n > 0) log_size += n;
   if (n >= 0 && (size_t)n < total) {
     /* A short write to a regular file (disk full): finish it so records stay aligned. */
     size_t done = (size_t)n;
@@ -345,6 +411,7 @@ static void log_record(int stream, const char *data, size_t length) {
       ssize_t m = write(log_fd, p, left);
       if (m <= 0) break;
       done += (size_t)m;
+      log_size += m;
     }
   }
 }
@@ -425,6 +492,28 @@ static void apply_winsize(void) {
   ioctl(master_fd, TIOCSWINSZ, &ws);
 }
 
+/* ---------- OOM ---------- */
+
+/* The oom_kill counter of the memory cgroup (v1 memory.oom_control, v2 memory.events); 0 when unknown. */
+static long long read_oom_kills(void) {
+  if (opt.oom_cgroup == NULL) return 0;
+  static const char *const files[] = {"memory.oom_control", "memory.events"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    char file[PATH_MAX], text[1024];
+    snprintf(file, sizeof file, "%s/%s", opt.oom_cgroup, files[i]);
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0) continue;
+    text[n] = '\0';
+    for (char *line = text; line != NULL && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+      if (strncmp(line, "oom_kill ", 9) == 0) return strtoll(line + 9, NULL, 10);
+    }
+  }
+  return 0;
+}
+
 /* ---------- runtime ---------- */
 
 static void reset_child_signals(void) {
@@ -439,6 +528,8 @@ static void reset_child_signals(void) {
 static void start_runtime(void) {
   if (runtime_started) return;
   runtime_started = 1;
+  /* Usually the runtime creates the cgroup; one left by an earlier run keeps its old count. */
+  oom_kills_before = read_oom_kills();
   int child_in = -1, child_out = -1, child_err = -1;
   int pipe_in[2] = {-1, -1}, pipe_out[2], pipe_err[2];
   if (opt.tty) {
@@ -669,6 +760,32 @@ static void handle_frame(int type, const char *payload, size_t length) {
   }
 }
 
+static int stdin_full(void) {
+  return opt.stdin_enabled && !stdin_close_requested && buffer_length(&stdin_buffer) >= STDIN_BUFFER_CAP;
+}
+
+/*
+ * Handles the whole frames a client sent. A STDIN frame that finds the stdin buffer full
+ * stays queued and the client is not read until there is room: only that client waits, the
+ * others (resize, START, other input) go on. Returns -1 when the client misbehaves.
+ */
+static int process_client_frames(struct client *c) {
+  c->stdin_blocked = 0;
+  while (buffer_length(&c->in) >= FRAME_HEADER) {
+    const unsigned char *p = (const unsigned char *)c->in.data + c->in.start;
+    uint32_t length = ((uint32_t)p[1] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 8) | p[4];
+    if (length > CLIENT_FRAME_CAP) return -1;
+    if (buffer_length(&c->in) < FRAME_HEADER + (size_t)length) break;
+    if (p[0] == FRAME_STDIN && stdin_full()) {
+      c->stdin_blocked = 1;
+      break;
+    }
+    handle_frame(p[0], (const char *)p + FRAME_HEADER, length);
+    buffer_consume(&c->in, FRAME_HEADER + (size_t)length);
+  }
+  return 0;
+}
+
 /* Reads and handles a client's frames; returns -1 when the client is gone or misbehaves. */
 static int read_client(struct client *c) {
   char chunk[16384];
@@ -676,15 +793,14 @@ static int read_client(struct client *c) {
   if (n == 0) return -1;
   if (n < 0) return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
   if (buffer_append(&c->in, chunk, (size_t)n) != 0) return -1;
-  while (buffer_length(&c->in) >= FRAME_HEADER) {
-    const unsigned char *p = (const unsigned char *)c->in.data + c->in.start;
-    uint32_t length = ((uint32_t)p[1] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 8) | p[4];
-    if (length > CLIENT_FRAME_CAP) return -1;
-    if (buffer_length(&c->in) < FRAME_HEADER + (size_t)length) break;
-    handle_frame(p[0], (const char *)p + FRAME_HEADER, length);
-    buffer_consume(&c->in, FRAME_HEADER + (size_t)length);
+  return process_client_frames(c);
+}
+
+/* Lets clients held by a full stdin buffer go on once it has room. */
+static void resume_stdin_clients(void) {
+  for (int i = client_count - 1; i >= 0 && !stdin_full(); i--) {
+    if (clients[i].stdin_blocked && process_client_frames(&clients[i]) != 0) drop_client(i);
   }
-  return 0;
 }
 
 static void accept_clients(void) {
@@ -698,6 +814,7 @@ static void accept_clients(void) {
     struct client *c = &clients[client_count++];
     memset(c, 0, sizeof *c);
     c->fd = fd;
+    send_hello(c);
     /* Late clients learn what already happened. */
     if (process_started) send_started(c);
     if (error_message != NULL) queue_frame(c, FRAME_ERROR, error_message, strlen(error_message));
@@ -737,18 +854,20 @@ static int write_exit_file(const char *json) {
 static void build_exit_json(void) {
   char finished[64];
   format_time(now_ns(), finished, sizeof finished);
+  /* Read before EXITED: the daemon removes the cgroup once it knows of the exit. */
+  const char *oom = read_oom_kills() > oom_kills_before ? ",\"oomKilled\":true" : "";
   char json[RUNTIME_ERROR_CAP * 2 + 256];
   if (process_status == STATUS_UNKNOWN) {
-    snprintf(json, sizeof json, "{\"exitCode\":255,\"finishedAt\":\"%s\"}", finished);
+    snprintf(json, sizeof json, "{\"exitCode\":255,\"finishedAt\":\"%s\"%s}", finished, oom);
   } else if (process_status == STATUS_RUNTIME_FAILED) {
     char escaped[RUNTIME_ERROR_CAP * 2];
     json_escape(error_message ? error_message : "runtime failed", escaped, sizeof escaped);
     snprintf(json, sizeof json, "{\"exitCode\":127,\"finishedAt\":\"%s\",\"error\":\"%s\"}", finished, escaped);
   } else if (WIFSIGNALED(process_status)) {
     int sig = WTERMSIG(process_status);
-    snprintf(json, sizeof json, "{\"exitCode\":%d,\"signal\":%d,\"finishedAt\":\"%s\"}", 128 + sig, sig, finished);
+    snprintf(json, sizeof json, "{\"exitCode\":%d,\"signal\":%d,\"finishedAt\":\"%s\"%s}", 128 + sig, sig, finished, oom);
   } else {
-    snprintf(json, sizeof json, "{\"exitCode\":%d,\"finishedAt\":\"%s\"}", WEXITSTATUS(process_status), finished);
+    snprintf(json, sizeof json, "{\"exitCode\":%d,\"finishedAt\":\"%s\"%s}", WEXITSTATUS(process_status), finished, oom);
   }
   exit_json = strdup(json);
 }
@@ -794,9 +913,8 @@ static void event_loop(void) {
     /* The pty master is polled for input above; for writing it gets a separate entry. */
     fds[n++] = (struct pollfd){stdin_waiting ? stdin_fd : -1, POLLOUT, 0};
     int first_client = n;
-    int read_clients = buffer_length(&stdin_buffer) < STDIN_BUFFER_CAP;
     for (int i = 0; i < client_count; i++) {
-      short events = (short)((read_clients ? POLLIN : 0) | (buffer_length(&clients[i].out) > 0 ? POLLOUT : 0));
+      short events = (short)((clients[i].stdin_blocked ? 0 : POLLIN) | (buffer_length(&clients[i].out) > 0 ? POLLOUT : 0));
       fds[n++] = (struct pollfd){clients[i].fd, events, 0};
     }
 
@@ -840,6 +958,7 @@ static void event_loop(void) {
     }
     if (fds[runtime_err_index].revents & (POLLIN | POLLHUP | POLLERR)) pump_runtime_errors();
     if (fds[stdin_index].revents & (POLLOUT | POLLERR | POLLHUP)) flush_stdin();
+    /* Walked after the fds above: resuming may drop (and so reorder) clients. */
     if (fds[console_index].revents & POLLIN) receive_console();
     /* Clients: walk backwards so drop_client's swap-with-last keeps the indexes valid. */
     int polled_clients = n - first_client;
@@ -853,6 +972,7 @@ static void event_loop(void) {
       if (gone) drop_client(i);
     }
     if (fds[listen_index].revents & POLLIN) accept_clients();
+    resume_stdin_clients();
   }
 }
 
@@ -861,7 +981,8 @@ static void event_loop(void) {
 static void usage(const char *message) {
   fprintf(stderr, "berth-monitor: %s\n", message);
   fprintf(stderr,
-          "usage: berth-monitor --socket PATH [--log PATH] [--exit-file PATH] [--pid-file PATH]\n"
+          "usage: berth-monitor --socket PATH [--log PATH [--log-max-size BYTES] [--log-max-files N]]\n"
+          "       [--exit-file PATH] [--pid-file PATH] [--monitor-pid-file PATH] [--oom-cgroup DIR]\n"
           "       [--tty --console-socket PATH] [--stdin] [--wait-start] [--sync-fd N] -- RUNTIME_ARGV...\n");
   exit(2);
 }
@@ -879,6 +1000,8 @@ static void parse_args(int argc, char **argv) {
     else if (strcmp(a, "--log") == 0) target = &opt.log_path;
     else if (strcmp(a, "--exit-file") == 0) target = &opt.exit_file;
     else if (strcmp(a, "--pid-file") == 0) target = &opt.pid_file;
+    else if (strcmp(a, "--monitor-pid-file") == 0) target = &opt.monitor_pid_file;
+    else if (strcmp(a, "--oom-cgroup") == 0) target = &opt.oom_cgroup;
     else if (strcmp(a, "--console-socket") == 0) target = &opt.console_socket;
     else if (strcmp(a, "--tty") == 0) opt.tty = 1;
     else if (strcmp(a, "--stdin") == 0) opt.stdin_enabled = 1;
@@ -886,6 +1009,14 @@ static void parse_args(int argc, char **argv) {
     else if (strcmp(a, "--sync-fd") == 0) {
       if (i + 1 >= argc) usage("--sync-fd needs a value");
       opt.sync_fd = atoi(argv[++i]);
+    } else if (strcmp(a, "--log-max-size") == 0) {
+      if (i + 1 >= argc) usage("--log-max-size needs a value");
+      opt.log_max_size = strtoll(argv[++i], NULL, 10);
+      if (opt.log_max_size <= 0) usage("--log-max-size must be a positive number of bytes");
+    } else if (strcmp(a, "--log-max-files") == 0) {
+      if (i + 1 >= argc) usage("--log-max-files needs a value");
+      opt.log_max_files = atoi(argv[++i]);
+      if (opt.log_max_files < 1) usage("--log-max-files must be at least 1");
     } else {
       usage("unknown option");
     }
@@ -939,6 +1070,23 @@ static int listen_unix(const char *path, char *error, size_t error_size) {
   return fd;
 }
 
+/* Writes our pid to --monitor-pid-file through a temp file and rename: readers never see half of it. */
+static void write_monitor_pid_file(void) {
+  if (opt.monitor_pid_file == NULL) return;
+  char tmp[PATH_MAX], text[32];
+  snprintf(tmp, sizeof tmp, "%s.tmp-%d", opt.monitor_pid_file, (int)getpid());
+  int length = snprintf(text, sizeof text, "%d\n", (int)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail_setup("open %s: %s", tmp, strerror(errno));
+  int ok = write(fd, text, (size_t)length) == length;
+  close(fd);
+  if (!ok || rename(tmp, opt.monitor_pid_file) != 0) {
+    int saved = errno;
+    unlink(tmp);
+    fail_setup("write %s: %s", opt.monitor_pid_file, strerror(saved));
+  }
+}
+
 static void detach(void) {
   /* Double fork: the caller's child exits at once, so the monitor is nobody's child but init's. */
   pid_t first = fork();
@@ -981,6 +1129,8 @@ int main(int argc, char **argv) {
   if (opt.log_path != NULL) {
     log_fd = open(opt.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (log_fd < 0) fail_setup("open log %s: %s", opt.log_path, strerror(errno));
+    struct stat st;
+    if (fstat(log_fd, &st) == 0) log_size = st.st_size;
   }
   char error[512];
   if (opt.tty) {
@@ -990,7 +1140,9 @@ int main(int argc, char **argv) {
   listen_fd = listen_unix(opt.socket_path, error, sizeof error);
   if (listen_fd < 0) fail_setup("%s", error);
 
-  sync_message("ready\n");
+  write_monitor_pid_file();
+  /* The version tells the daemon that this binary speaks its protocol (a stale build does not). */
+  sync_message("ready %d\n", PROTOCOL_VERSION);
   if (!opt.wait_start) start_runtime();
   event_loop();
 
@@ -999,5 +1151,7 @@ int main(int argc, char **argv) {
   for (int i = client_count - 1; i >= 0; i--) drop_client(i);
   if (console_listen_fd >= 0) unlink(opt.console_socket);
   if (log_fd >= 0) fsync(log_fd);
+  /* Last: while the pid file exists the daemon may look for this process. */
+  if (opt.monitor_pid_file != NULL) unlink(opt.monitor_pid_file);
   return 0;
 }

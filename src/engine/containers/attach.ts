@@ -34,9 +34,11 @@ export class MonitorAttachSession implements AttachSession {
     if (options.detachKeys && options.detachKeys.length > 0) this.detachWatcher = new DetachWatcher(options.detachKeys);
     if (options.stdin) {
       this.stdin = new Writable({
+        // Backpressure: the next chunk waits until the monitor took this one (it reads a
+        // client no faster than the process drains its stdin).
         write: (chunk: Buffer, _encoding, callback) => {
-          this.forwardStdin(chunk);
-          callback();
+          if (this.forwardStdin(chunk) || !this.connection) callback();
+          else void this.connection.drained().then(() => callback());
         },
         final: (callback) => {
           if (this.options.closeStdinOnEnd) this.sendStdin(null);
@@ -77,20 +79,24 @@ export class MonitorAttachSession implements AttachSession {
     this.finish();
   }
 
-  private forwardStdin(chunk: Buffer): void {
+  /** False when the connection's buffer is full. */
+  private forwardStdin(chunk: Buffer): boolean {
     if (this.detachWatcher?.feed(chunk)) {
       this.close();
-      return;
+      return true;
     }
-    this.sendStdin(chunk);
+    return this.sendStdin(chunk);
   }
 
-  private sendStdin(data: Buffer | null): void {
+  private sendStdin(data: Buffer | null): boolean {
     if (!this.connection) {
       this.pendingStdin.push(data);
-      return;
+      return true;
     }
-    if (data === null) this.connection.closeStdin();
-    else this.connection.writeStdin(data);
+    if (data === null) {
+      this.connection.closeStdin();
+      return true;
+    }
+    return this.connection.writeStdin(data);
   }
 }

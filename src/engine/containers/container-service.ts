@@ -29,6 +29,7 @@ import type { ContainerRuntime, ImageLookup, TaskPaths } from './ports';
 import type { LocalVolumes } from '../../volumes/local-volumes';
 import { prepareRuntimeSpec, resourceConfig } from './runtime-spec';
 import { restartDelay, startsWithDaemon, validateRestartPolicy } from './restart-policy';
+import { resolveLogConfig } from './log-config';
 
 export type Container = ContainerRecord<ContainerConfig, HostConfig>;
 
@@ -98,6 +99,7 @@ export class ContainerService {
     normalizeNetworkMode(hostConfig.NetworkMode);
     validateRestartPolicy(hostConfig.RestartPolicy);
     for (const bind of hostConfig.Binds ?? []) parseBind(bind);
+    resolveLogConfig(hostConfig.LogConfig);
     if (hostConfig.AutoRemove && hostConfig.RestartPolicy?.Name && !['', 'no'].includes(hostConfig.RestartPolicy.Name)) {
       throw invalidArgument("can't create 'AutoRemove' container with restart policy");
     }
@@ -166,13 +168,14 @@ export class ContainerService {
     try {
       const spec = await prepareRuntimeSpec({ container, containerDir, rootfsPath: mountPoint, volumes: this.deps.volumes });
       await fs.rm(path.join(containerDir, 'exit.json'), { force: true });
+      const log = resolveLogConfig(container.HostConfig.LogConfig);
       paths = await runtime.create({
         id,
         bundleDir: path.join(containerDir, 'bundle'),
         spec,
         tty: Boolean(container.Config.Tty),
         openStdin: Boolean(container.Config.OpenStdin),
-        logPath: path.join(containerDir, 'container.log'),
+        ...(log.enabled ? { logPath: path.join(containerDir, 'container.log'), logMaxSize: log.maxSize, logMaxFiles: log.maxFiles } : {}),
         exitFile: path.join(containerDir, 'exit.json'),
       });
       this.taskPaths.set(id, paths);
@@ -197,6 +200,7 @@ export class ContainerService {
         Pid: pid,
         ExitCode: 0,
         Error: '',
+        OOMKilled: false,
         StartedAt: nowRfc3339(),
         FinishedAt: ZERO_TIME,
       };
@@ -270,11 +274,13 @@ export class ContainerService {
         ExitCode: final?.exitCode ?? 255,
         Error: final ? (final.error ?? '') : 'container monitor exited unexpectedly',
         FinishedAt: final?.finishedAt ?? nowRfc3339(),
+        OOMKilled: Boolean(final?.oomKilled),
       };
       // An AutoRemove record goes from running straight to removed, saving an fsync pair:
       // should the daemon die in between, restore() finds it running with its monitor
       // gone, reads the exit file and records the exit (and the removal) again.
       if (!container.HostConfig.AutoRemove) await this.deps.store.save(container as ContainerRecord);
+      if (container.State.OOMKilled) this.deps.events.publish('container', 'oom', id, this.eventAttributes(container));
       this.deps.events.publish('container', 'die', id, { ...this.eventAttributes(container), exitCode: String(container.State.ExitCode) });
       this.notifyWaiters(container, 'exit');
       if (container.HostConfig.AutoRemove) {

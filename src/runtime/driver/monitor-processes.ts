@@ -1,27 +1,49 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, type Dirent } from 'node:fs';
 import * as path from 'node:path';
+import { readMonitorPidFile } from '../monitor/spawn-monitor';
+
+/** The name of the pid file each monitor keeps in its task dir (--monitor-pid-file). */
+export const MONITOR_PID_FILE = 'monitor.pid';
 
 /**
- * Finds berth-monitor processes serving a socket under `dir`, by reading /proc/<pid>/cmdline.
- * The monitor double-forks, so the driver never holds its pid; this is how a task's
- * monitor is found again (e.g. one created but never started, which waits forever).
+ * Finds the berth-monitor processes of the task dirs under `dir` (the dir itself and its
+ * exec dirs) from the pid files they write while they live. A pid file left by a monitor
+ * that was killed (-9) may name a reused pid: /proc/<pid>/cmdline must still be a
+ * berth-monitor serving that dir's socket.
  */
 export async function findMonitors(dir: string): Promise<Array<{ pid: number; socketPath: string }>> {
-  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
   const found: Array<{ pid: number; socketPath: string }> = [];
-  for (const name of await fs.readdir('/proc')) {
-    if (!/^[0-9]+$/.test(name)) continue;
-    let argv: string[];
-    try {
-      argv = (await fs.readFile(`/proc/${name}/cmdline`)).toString().split('\0');
-    } catch {
-      continue; // exited meanwhile
-    }
-    if (path.basename(argv[0] ?? '') !== 'berth-monitor') continue;
-    const socket = argv[argv.indexOf('--socket') + 1];
-    if (argv.includes('--socket') && socket?.startsWith(prefix)) found.push({ pid: Number(name), socketPath: socket });
+  for (const taskDir of await taskDirs(dir)) {
+    const pid = await readMonitorPidFile(path.join(taskDir, MONITOR_PID_FILE));
+    if (pid === undefined) continue;
+    const socketPath = path.join(taskDir, 'attach.sock');
+    if (await isMonitorOf(pid, socketPath)) found.push({ pid, socketPath });
   }
   return found;
+}
+
+async function isMonitorOf(pid: number, socketPath: string): Promise<boolean> {
+  let argv: string[];
+  try {
+    argv = (await fs.readFile(`/proc/${pid}/cmdline`)).toString().split('\0');
+  } catch {
+    return false; // exited
+  }
+  const socketAt = argv.indexOf('--socket');
+  return path.basename(argv[0] ?? '') === 'berth-monitor' && socketAt >= 0 && argv[socketAt + 1] === socketPath;
+}
+
+/** `dir` and its sub dirs (a container's task dir holds one dir per exec). */
+async function taskDirs(dir: string): Promise<string[]> {
+  let entries: Dirent[];
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const dirs = [dir];
+  for (const entry of entries) if (entry.isDirectory()) dirs.push(...(await taskDirs(path.join(dir, entry.name))));
+  return dirs;
 }
 
 /** SIGKILLs the given pids, ignoring ones already gone. */

@@ -12,7 +12,8 @@ import type { ExitStatus } from '../monitor/protocol';
 import type { OciProcess, OciSpec } from '../spec/oci-types';
 import { runtimeStartError } from './runtime-start-error';
 import { parseSignal } from './signals';
-import { findMonitors, killPids } from './monitor-processes';
+import { findMonitors, killPids, MONITOR_PID_FILE } from './monitor-processes';
+import { memoryCgroupDir } from './memory-cgroup';
 import { removeStoppedTaskState } from './stopped-task-cleanup';
 
 /** Unix socket paths must fit in sun_path (108 bytes) with room for <id12>/<exec12>/console.sock. */
@@ -20,7 +21,7 @@ const MAX_EXEC_ROOT_LENGTH = 60;
 const SHORT_ID_LENGTH = 12;
 /** How long delete waits for a started task's monitor to record the exit before killing it. */
 const MONITOR_EXIT_GRACE_MS = 2000;
-/** How long delete polls for started monitors' sockets to vanish before scanning /proc for them. */
+/** How long delete polls for started monitors' sockets to vanish before looking them up by pid file. */
 const SOCKET_VANISH_WAIT_MS = 100;
 
 /** Where a task's (container's or exec's) monitor and runtime files live. */
@@ -32,6 +33,8 @@ export interface TaskPaths {
   socketPath: string;
   /** runc --pid-file (the monitor reads the pid from it). */
   pidFile: string;
+  /** The monitor's own pid, written by it while it lives. */
+  monitorPidFile: string;
   /** Set for a TTY task: runc sends the pty master here. */
   consoleSocketPath?: string;
   /** runc --log (JSON), read back on a start failure. */
@@ -46,8 +49,12 @@ export interface CreateTaskOptions {
   spec: OciSpec;
   tty: boolean;
   openStdin: boolean;
-  /** Container log written by the monitor. */
-  logPath: string;
+  /** Container log written by the monitor; unset: output is not logged (log driver "none"). */
+  logPath?: string;
+  /** Rotate the log at this size in bytes (max-size); unset: no limit. */
+  logMaxSize?: number;
+  /** Files kept with rotation, the current one included (max-file). */
+  logMaxFiles?: number;
   exitFile: string;
 }
 
@@ -100,6 +107,7 @@ export class RuncDriver {
       dir,
       socketPath: path.join(dir, 'attach.sock'),
       pidFile: path.join(dir, 'pid'),
+      monitorPidFile: path.join(dir, MONITOR_PID_FILE),
       runtimeLogFile,
     };
     if (tty) paths.consoleSocketPath = path.join(dir, 'console.sock');
@@ -131,8 +139,12 @@ export class RuncDriver {
     await spawnMonitor({
       socketPath: paths.socketPath,
       logPath: opts.logPath,
+      logMaxSize: opts.logMaxSize,
+      logMaxFiles: opts.logMaxFiles,
       exitFile: opts.exitFile,
       pidFile: paths.pidFile,
+      monitorPidFile: paths.monitorPidFile,
+      oomCgroup: memoryCgroupDir(opts.spec.linux?.cgroupsPath),
       tty: opts.tty,
       consoleSocketPath: paths.consoleSocketPath,
       stdin: opts.openStdin,
@@ -217,8 +229,7 @@ export class RuncDriver {
    * Kills monitors under `dir` whose runtime never ran (no pid file beside their socket:
    * they would wait for START forever); started ones get a grace period to record the exit.
    * A monitor unlinks its socket on its way out, so a dir without sockets has none left
-   * and needs no /proc scan (which costs ~15 ms); a socket left by a killed monitor only
-   * costs the scan.
+   * and needs no pid file lookup; a socket left by a killed monitor only costs the lookup.
    */
   private async stopIdleMonitors(dir: string): Promise<void> {
     const deadline = Date.now() + MONITOR_EXIT_GRACE_MS;
@@ -284,6 +295,7 @@ export class RuncDriver {
       socketPath: paths.socketPath,
       exitFile: paths.exitFile,
       pidFile: paths.pidFile,
+      monitorPidFile: paths.monitorPidFile,
       tty: opts.tty,
       consoleSocketPath: paths.consoleSocketPath,
       stdin: opts.openStdin,
@@ -303,7 +315,7 @@ export class RuncDriver {
 
   /** A fresh task dir: stale sockets from an earlier run would make the monitor's bind fail. */
   private async resetTaskDir(paths: TaskPaths): Promise<void> {
-    for (const f of [paths.socketPath, paths.pidFile, paths.consoleSocketPath, paths.runtimeLogFile, paths.exitFile]) {
+    for (const f of [paths.socketPath, paths.pidFile, paths.monitorPidFile, paths.consoleSocketPath, paths.runtimeLogFile, paths.exitFile]) {
       if (f) await fs.rm(f, { force: true });
     }
     await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });

@@ -1,7 +1,10 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
-import { unavailable } from '../../errors';
-import { encodeFrame, ExitStatus, FrameDecoder, FrameType } from './protocol';
+import { failedPrecondition, unavailable } from '../../errors';
+import { encodeFrame, ExitStatus, FrameDecoder, FrameType, Hello, MONITOR_PROTOCOL_VERSION } from './protocol';
+
+/** How long a monitor may take to greet a new connection (it does so as it accepts it). */
+const HELLO_TIMEOUT_MS = 5000;
 
 export interface MonitorConnectionEvents {
   stdout: [Buffer];
@@ -13,7 +16,8 @@ export interface MonitorConnectionEvents {
 }
 
 /**
- * One client connection to a berth-monitor. Output arrives from the moment of connecting;
+ * One client connection to a berth-monitor. connect() resolves once the monitor's HELLO
+ * arrived with a protocol version this daemon speaks. Output arrives from the moment of connecting;
  * a late client still gets STARTED/EXITED/ERROR for what already happened. Never emits
  * 'error': a broken connection is just 'close'.
  */
@@ -23,27 +27,85 @@ export class MonitorConnection extends EventEmitter<MonitorConnectionEvents> {
   private exitStatus: ExitStatus | undefined;
   private runtimeError: string | undefined;
   private closed = false;
+  /** The monitor's greeting; set before connect() resolves. */
+  hello!: Hello;
+  /** Frames that came with HELLO, delivered once the caller had a chance to listen. */
+  private early: Array<{ type: number; payload: Buffer }> | undefined = [];
 
   private constructor(private readonly socket: net.Socket) {
     super();
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
-      this.closed = true;
-      this.emit('close');
+      if (this.early) this.closeAfterEarly = true;
+      else this.markClosed();
     });
+  }
+
+  private closeAfterEarly = false;
+
+  private markClosed(): void {
+    this.closed = true;
+    this.emit('close');
   }
 
   static connect(socketPath: string): Promise<MonitorConnection> {
     return new Promise((resolve, reject) => {
       const socket = net.createConnection(socketPath);
-      const onError = (err: Error) => reject(unavailable(`cannot connect to monitor at ${socketPath}: ${err.message}`, err));
-      socket.once('error', onError);
-      socket.once('connect', () => {
-        socket.off('error', onError);
-        resolve(new MonitorConnection(socket));
-      });
+      const connection = new MonitorConnection(socket);
+      let settled = false;
+      const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.destroy();
+        reject(err);
+      };
+      const timer = setTimeout(
+        () => fail(failedPrecondition(`monitor at ${socketPath} sent no hello within ${HELLO_TIMEOUT_MS} ms (a monitor older than protocol version ${MONITOR_PROTOCOL_VERSION}?)`)),
+        HELLO_TIMEOUT_MS,
+      );
+      socket.once('error', (err: Error) => fail(unavailable(`cannot connect to monitor at ${socketPath}: ${err.message}`, err)));
+      socket.once('close', () => fail(unavailable(`monitor at ${socketPath} closed the connection before its hello`)));
+      const decoder = connection.decoder;
+      const onHelloData = (chunk: Buffer) => {
+        const frames = decoder.push(chunk);
+        if (frames.length === 0) return;
+        const [first, ...rest] = frames;
+        socket.off('data', onHelloData);
+        let hello: Hello | undefined;
+        if (first!.type === FrameType.HELLO) {
+          try {
+            hello = JSON.parse(first!.payload.toString()) as Hello;
+          } catch {
+            hello = undefined;
+          }
+        }
+        if (!hello || typeof hello.version !== 'number') {
+          return fail(failedPrecondition(`monitor at ${socketPath} did not start with a hello frame: it speaks no protocol version this daemon knows (${MONITOR_PROTOCOL_VERSION})`));
+        }
+        if (hello.version !== MONITOR_PROTOCOL_VERSION) {
+          return fail(
+            failedPrecondition(`monitor at ${socketPath} (pid ${hello.monitorPid}) speaks protocol version ${hello.version}; this daemon speaks version ${MONITOR_PROTOCOL_VERSION}`),
+          );
+        }
+        settled = true;
+        clearTimeout(timer);
+        connection.hello = hello;
+        connection.early = rest.map((f) => ({ type: f.type, payload: Buffer.from(f.payload) }));
+        socket.on('data', (more: Buffer) => connection.onData(more));
+        // The caller's continuation runs first (a microtask), then what came with HELLO.
+        setImmediate(() => connection.deliverEarly());
+        resolve(connection);
+      };
+      socket.on('data', onHelloData);
     });
+  }
+
+  private deliverEarly(): void {
+    const early = this.early ?? [];
+    this.early = undefined;
+    for (const frame of early) this.onFrame(frame.type, frame.payload);
+    if (this.closeAfterEarly) this.markClosed();
   }
 
   get isClosed(): boolean {
@@ -130,6 +192,13 @@ export class MonitorConnection extends EventEmitter<MonitorConnectionEvents> {
 
   private onData(chunk: Buffer): void {
     for (const { type, payload } of this.decoder.push(chunk)) {
+      if (this.early) this.early.push({ type, payload: Buffer.from(payload) });
+      else this.onFrame(type, payload);
+    }
+  }
+
+  private onFrame(type: number, payload: Buffer): void {
+    {
       switch (type) {
         case FrameType.STDOUT:
           this.emit('stdout', Buffer.from(payload));

@@ -3,7 +3,8 @@
  * monitor process per container (or per exec). The monitor listens on a unix stream
  * socket; every client connection is framed both ways as
  *   [type: u8][length: u32 big-endian][payload: length bytes].
- * Monitor → client frames: STDOUT, STDERR (output from the moment the client connected),
+ * Monitor → client frames: HELLO first on every connection (payload: Hello JSON; a client
+ * refuses a version it does not know), then STDOUT, STDERR (output from the moment the client connected),
  * STARTED (payload: the process pid in decimal), EXITED (payload: the exit-status JSON,
  * see ExitStatus), ERROR (payload: a message; the runtime failed before the process ran).
  * Client → monitor frames: STDIN (data for the process's stdin), STDIN_CLOSE,
@@ -20,7 +21,24 @@ export const FrameType = {
   STARTED: 16,
   EXITED: 17,
   ERROR: 18,
+  HELLO: 19,
 } as const;
+
+/**
+ * The protocol version this daemon speaks (PROTOCOL_VERSION in monitor.c). Bump both on any
+ * incompatible change of frames, exit status or log records; the monitor also reports it
+ * after "ready" on its sync pipe, so a stale build is caught before any container runs.
+ */
+export const MONITOR_PROTOCOL_VERSION = 1;
+
+/** HELLO's payload. */
+export interface Hello {
+  version: number;
+  /** The monitor's own pid. */
+  monitorPid: number;
+  /** The process's pid, once it runs. */
+  pid?: number;
+}
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 
 export const FRAME_HEADER_SIZE = 5;
@@ -34,6 +52,8 @@ export interface ExitStatus {
   finishedAt: string;
   /** Set when the runtime failed before the process ran. */
   error?: string;
+  /** Set when the kernel's OOM killer killed a process of the container's memory cgroup. */
+  oomKilled?: boolean;
 }
 
 export function encodeFrame(type: FrameTypeValue, payload: Uint8Array | string = Buffer.alloc(0)): Buffer {
@@ -68,5 +88,9 @@ export class FrameDecoder {
  * Container log file written by the monitor (--log): a sequence of records
  *   [stream: u8 (1 stdout, 2 stderr)][time: u64 BE, ns since epoch][length: u32 BE][data].
  * Records hold raw chunks as read, not lines; readers split lines.
+ * Rotation (--log-max-size/--log-max-files, Docker's max-size/max-file): the current file is
+ * always LOG; once it reaches max-size, LOG.(k) is renamed LOG.(k+1), LOG becomes LOG.1 and a
+ * fresh LOG starts, so at most max-files files exist (max-files 1: LOG is truncated in place).
+ * The record format is the same in every file; a file starts at a record boundary.
  */
 export const LOG_RECORD_HEADER_SIZE = 13;

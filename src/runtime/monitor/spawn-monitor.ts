@@ -1,14 +1,24 @@
 import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { internal } from '../../errors';
 import { nativeBuildDir } from '../../native/build-dir';
+import { MONITOR_PROTOCOL_VERSION } from './protocol';
 
 export interface SpawnMonitorOptions {
   /** Where the monitor serves clients (unix socket, mode 0600). Keep it under 108 bytes. */
   socketPath: string;
   /** Container log (records as in protocol.ts); appended to. */
   logPath?: string;
+  /** Rotate the log once it holds this many bytes (Docker's max-size); unset: no limit. */
+  logMaxSize?: number;
+  /** With logMaxSize: how many files to keep, the current one included (Docker's max-file, default 1). */
+  logMaxFiles?: number;
+  /** Where the monitor writes its own pid (atomically) while it lives. */
+  monitorPidFile?: string;
+  /** The process's memory cgroup dir, whose oom_kill counter makes ExitStatus.oomKilled. */
+  oomCgroup?: string;
   /** Written atomically with the ExitStatus JSON when the process exits. */
   exitFile?: string;
   /** The runtime's --pid-file. Without it, runtimeArgv is the process itself. */
@@ -34,6 +44,11 @@ export function monitorBinaryPath(): string {
 export function monitorArgv(opts: SpawnMonitorOptions, syncFd: number): string[] {
   const args = ['--socket', opts.socketPath, '--sync-fd', String(syncFd)];
   if (opts.logPath !== undefined) args.push('--log', opts.logPath);
+  if (opts.logPath !== undefined && opts.logMaxSize !== undefined) {
+    args.push('--log-max-size', String(opts.logMaxSize), '--log-max-files', String(opts.logMaxFiles ?? 1));
+  }
+  if (opts.monitorPidFile !== undefined) args.push('--monitor-pid-file', opts.monitorPidFile);
+  if (opts.oomCgroup !== undefined) args.push('--oom-cgroup', opts.oomCgroup);
   if (opts.exitFile !== undefined) args.push('--exit-file', opts.exitFile);
   if (opts.pidFile !== undefined) args.push('--pid-file', opts.pidFile);
   if (opts.tty) {
@@ -44,6 +59,30 @@ export function monitorArgv(opts: SpawnMonitorOptions, syncFd: number): string[]
   if (opts.waitStart) args.push('--wait-start');
   args.push('--', ...opts.runtimeArgv);
   return args;
+}
+
+async function stopStaleMonitor(pidFile: string | undefined): Promise<void> {
+  if (pidFile === undefined) return;
+  const pid = await readMonitorPidFile(pidFile);
+  if (pid !== undefined) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+}
+
+/** The pid a monitor wrote to its --monitor-pid-file, or undefined when there is none. */
+export async function readMonitorPidFile(pidFile: string): Promise<number | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(pidFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 1 ? pid : undefined;
 }
 
 function collect(stream: Readable | null | undefined, sink: Buffer[]): Promise<void> {
@@ -78,11 +117,20 @@ export async function spawnMonitor(opts: SpawnMonitorOptions): Promise<void> {
   const outcome = await Promise.race([done.then(() => 'done' as const), spawnError, timeout]);
   clearTimeout(timer);
   const reply = Buffer.concat(sync).toString().trim();
-  if (outcome === 'done' && reply === 'ready') return;
+  if (outcome === 'done' && reply === `ready ${MONITOR_PROTOCOL_VERSION}`) return;
   let reason: string;
+  if (outcome === 'done' && reply.startsWith('ready')) {
+    // Its socket listens already; it is not our child, so find it by its pid file to stop it.
+    await stopStaleMonitor(opts.monitorPidFile);
+    const version = reply.slice('ready'.length).trim() || '0';
+    throw internal(
+      `berth-monitor at ${argv[0]} speaks protocol version ${version}, this daemon version ${MONITOR_PROTOCOL_VERSION}: rebuild it (node native/build-addon.js)`,
+    );
+  }
   if (outcome instanceof Error) reason = outcome.message;
   else if (outcome === 'timeout') reason = `no answer within ${READY_TIMEOUT_MS} ms`;
   else reason = reply.replace(/^error: /, '') || Buffer.concat(stderr).toString().trim() || 'exited without a word';
+  if (/unknown option/.test(reason)) reason += ` (a berth-monitor older than protocol version ${MONITOR_PROTOCOL_VERSION}? rebuild it: node native/build-addon.js)`;
   if (outcome === 'timeout') child.kill('SIGKILL');
   throw internal(`berth-monitor failed to start (${argv.join(' ')}): ${reason}`);
 }
