@@ -4,8 +4,11 @@ import type { DaemonConfig } from './config';
 import type { Logger } from '../util/logger';
 import { messageOf } from '../errors';
 import { LocalContentStore } from '../content/local/store';
-import { OverlayLayerStore } from '../snapshots/overlay/layer-store';
-import { OverlayRootfsStore, listMountsUnder } from '../snapshots/overlay/rootfs-store';
+import { OverlaySnapshotter } from '../snapshots/overlay/snapshotter';
+import { migrateLegacyLayout } from '../snapshots/overlay/legacy-layout';
+import { listMountsUnder } from '../snapshots/overlay/mountinfo';
+import { SnapshotLayers } from '../snapshots/layers';
+import { SnapshotRootfs } from '../snapshots/container-rootfs';
 import { ImageMetadataStore } from '../metadata/images';
 import { ImageService } from '../engine/images/image-service';
 import { ContainerStore } from '../metadata/containers';
@@ -42,12 +45,19 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   await fs.mkdir(execRoot, { recursive: true, mode: 0o711 });
 
   const content = new LocalContentStore(path.join(dataRoot, 'content'));
-  const layers = new OverlayLayerStore(path.join(dataRoot, 'layers'));
-  const rootfs = new OverlayRootfsStore(path.join(dataRoot, 'rootfs'), layers);
+  const snapshotsRoot = path.join(dataRoot, 'snapshots');
+  const migrated = await migrateLegacyLayout(dataRoot, snapshotsRoot);
+  if (migrated.layers + migrated.containers > 0) logger.info('moved layers and container roots into snapshots', { ...migrated });
+  const snapshotter = new OverlaySnapshotter(snapshotsRoot);
+  await snapshotter.init();
+  const layers = new SnapshotLayers(snapshotter);
+  const rootfs = new SnapshotRootfs(snapshotter, layers, path.join(dataRoot, 'rootfs'));
+  await layers.removeAbandoned();
+  await rootfs.removeAbandoned();
   const imageMetadata = new ImageMetadataStore(path.join(dataRoot, 'images'));
   const containerStore = new ContainerStore(path.join(dataRoot, 'containers'));
   const volumes = new LocalVolumes(path.join(dataRoot, 'volumes'));
-  await Promise.all([content.init(), layers.init(), rootfs.init(), imageMetadata.init(), containerStore.init(), volumes.init()]);
+  await Promise.all([content.init(), rootfs.init(), imageMetadata.init(), containerStore.init(), volumes.init()]);
 
   const events = new EventBus();
   const images = new ImageService({ content, layers, metadata: imageMetadata, logger });
@@ -96,7 +106,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
 }
 
 /** Unmounts container roots left mounted by a crash, except those of running containers. */
-async function unmountOrphans(rootfs: OverlayRootfsStore, containers: ContainerService, logger: Logger): Promise<void> {
+async function unmountOrphans(rootfs: SnapshotRootfs, containers: ContainerService, logger: Logger): Promise<void> {
   const live = new Set(
     containers
       .list()
@@ -104,7 +114,7 @@ async function unmountOrphans(rootfs: OverlayRootfsStore, containers: ContainerS
       .map((c) => rootfs.mountPoint(c.Id)),
   );
   const known = new Set(containers.list().map((c) => c.Id));
-  for (const mount of await listMountsUnder(rootfs.root)) {
+  for (const mount of await listMountsUnder(rootfs.mountRoot)) {
     if (live.has(mount)) continue;
     try {
       native.umount(mount, UnmountFlags.MNT_DETACH);

@@ -179,10 +179,11 @@ export function runSnapshotterSuite(name: string, factory: () => Promise<Snapsho
       await sn.remove('usage');
     });
 
-    it('labels are kept and a commit adds to them; walk sees every snapshot', async () => {
+    it('labels: an active snapshot keeps its own, a commit sets the committed one’s; walk sees every snapshot', async () => {
       await sn.prepare('labelled-active', 'base', { labels: { a: '1' } });
+      assert.deepEqual((await sn.stat('labelled-active')).labels, { a: '1' });
       const info = await sn.commit('labelled', 'labelled-active', { labels: { b: '2' } });
-      assert.deepEqual(info.labels, { a: '1', b: '2' });
+      assert.deepEqual(info.labels, { b: '2' });
       await sn.prepare('walk-active', 'labelled');
       await sn.view('walk-view', 'labelled');
       const seen = new Map<string, SnapshotInfo>();
@@ -190,7 +191,7 @@ export function runSnapshotterSuite(name: string, factory: () => Promise<Snapsho
         seen.set(i.name, i);
       });
       assert.equal(seen.get('labelled')?.kind, 'committed');
-      assert.deepEqual(seen.get('labelled')?.labels, { a: '1', b: '2' });
+      assert.deepEqual(seen.get('labelled')?.labels, { b: '2' });
       assert.equal(seen.get('walk-active')?.kind, 'active');
       assert.equal(seen.get('walk-active')?.parent, 'labelled');
       assert.equal(seen.get('walk-view')?.kind, 'view');

@@ -99,7 +99,10 @@ export interface Snapshotter {
   view(key: string, parent?: string | null, options?: SnapshotOptions): Promise<Mount[]>;
   /** The mounts of an active snapshot or a view. */
   mounts(key: string): Promise<Mount[]>;
-  /** Turns active snapshot `key` into committed snapshot `name`; `key` no longer exists. */
+  /**
+   * Turns active snapshot `key` into committed snapshot `name`; `key` no longer exists. The
+   * committed snapshot's labels are those given here (the active one's are dropped, as in containerd).
+   */
   commit(name: string, key: string, options?: SnapshotOptions): Promise<SnapshotInfo>;
   /** Removes a snapshot of any kind; refused (FailedPrecondition) while another snapshot has it as parent. NotFound when absent. */
   remove(key: string): Promise<void>;
@@ -108,6 +111,20 @@ export interface Snapshotter {
   usage(key: string): Promise<SnapshotUsage>;
   /** Calls `fn` for every snapshot, in no particular order. */
   walk(fn: (info: SnapshotInfo) => void | Promise<void>): Promise<void>;
+}
+
+/**
+ * A snapshotter whose snapshots are directories on this host (overlay): the unpacker
+ * extracts straight into an active snapshot's upper dir, and `docker diff` and the differ
+ * read it, with no mount.
+ */
+export interface LocalSnapshotter extends Snapshotter {
+  /** An active snapshot's changes, or a committed snapshot's own layer. */
+  upperDir(key: string): Promise<string>;
+  /** The committed layers under a snapshot, topmost first. */
+  lowerDirs(key: string): Promise<string[]>;
+  /** An active snapshot's overlay work dir. */
+  workDirOf(key: string): Promise<string>;
 }
 
 /** One change in a container's RW layer, as `docker diff` shows it. Kind: 0 modified, 1 added, 2 deleted. */

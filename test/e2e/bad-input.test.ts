@@ -122,10 +122,15 @@ describe('bad input', { skip }, () => {
     const diffId = await layerOf('busybox');
     const blob = await findBlob(daemon.dataRoot, diffId);
     assert.ok(blob);
-    // A crash in the middle of unpacking leaves the layer without its layer.json; the next
-    // start drops it, so the image must be unpacked again from its blob.
+    // A crash in the middle of unpacking leaves the layer's snapshot active, or its files
+    // with no record at all; the next start drops it, so the image must be unpacked again
+    // from its blob.
     await daemon.crash();
-    await fs.rm(path.join(daemon.dataRoot, 'layers', diffId.slice('sha256:'.length), 'layer.json'));
+    const metadataFile = path.join(daemon.dataRoot, 'snapshots', 'metadata.json');
+    const metadata = JSON.parse(await fs.readFile(metadataFile, 'utf8')) as { snapshots: Record<string, unknown> };
+    assert.ok(metadata.snapshots[diffId], `the layer ${diffId} is a snapshot`);
+    delete metadata.snapshots[diffId];
+    await fs.writeFile(metadataFile, JSON.stringify(metadata));
     const data = await flipByte(blob);
     await daemon.restart();
     try {

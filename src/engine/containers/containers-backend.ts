@@ -31,7 +31,7 @@ import type { AttachSession, LogSession } from '../streams';
 import type { Container, ContainerService } from './container-service';
 import { containerFilter, toInspect, toSummary } from './container-views';
 import type { LocalVolumes } from '../../volumes/local-volumes';
-import type { OverlayRootfsStore } from '../../snapshots/overlay/rootfs-store';
+import type { SnapshotRootfs } from '../../snapshots/container-rootfs';
 
 export interface CommitContainerOptions {
   container: Container;
@@ -59,7 +59,7 @@ export interface ImageCommitter {
 export class ContainersBackendImpl implements ContainersBackend {
   constructor(
     private readonly service: ContainerService,
-    private readonly deps: { volumes: LocalVolumes; rootfs: OverlayRootfsStore; images: ImageCommitter; execIdsOf: (id: string) => string[] },
+    private readonly deps: { volumes: LocalVolumes; rootfs: SnapshotRootfs; images: ImageCommitter; execIdsOf: (id: string) => string[] },
   ) {}
 
   create(name: string | undefined, body: ContainerCreateRequest, opts: { platform?: string }): Promise<ContainerCreateResponse> {
@@ -112,8 +112,10 @@ export class ContainersBackendImpl implements ContainersBackend {
 
   async inspect(id: string, opts: { size: boolean }): Promise<ContainerInspect> {
     const container = this.service.get(id);
-    const rootfs = this.deps.rootfs.paths(container.Id);
-    const lower = (await this.deps.rootfs.lowerDirsOf(container.Id).catch(() => [])).join(':');
+    const { lower: lowers, ...rootfs } = await this.deps.rootfs
+      .paths(container.Id)
+      .catch(() => ({ upper: '', work: '', merged: this.deps.rootfs.mountPoint(container.Id), lower: [] as string[] }));
+    const lower = lowers.join(':');
     const result = toInspect(
       container,
       { containerDir: this.service.store.dir(container.Id), rootfs: { ...rootfs, lower } },

@@ -108,7 +108,12 @@ export class ImageRemoval {
         progress = false;
         for (const layer of remaining) {
           if (parents.has(layer.chainId)) continue;
-          await layers.remove(layer.chainId);
+          try {
+            await layers.remove(layer.chainId);
+          } catch (err) {
+            if (errorKind(err) !== 'FailedPrecondition') throw err;
+            continue; // a container's or a commit's snapshot is based on it
+          }
           removedLayers.push(layer.chainId);
           progress = true;
         }
@@ -261,7 +266,9 @@ export class ImageRemoval {
       if (chainsInUse.has(chain) || usage.layerInUse(chain)) break; // its parents are in use too
       const layer = await layers.get(chain);
       if (!layer) continue;
-      await layers.remove(chain);
+      // A layer nothing names but that still has a child (left by an image removed while a
+      // container used it) stays until the child goes: the startup sweep removes leaves first.
+      if (!(await layers.remove(chain).then(() => true, (err: unknown) => (errorKind(err) === 'FailedPrecondition' ? false : Promise.reject(err))))) break;
       stats.bytes += layer.size;
       removed.push(chain);
     }

@@ -61,9 +61,11 @@ export class SnapshotMetadata {
     return new Set([...this.records.values()].map((r) => r.id));
   }
 
-  hasChildren(name: string): boolean {
-    for (const record of this.records.values()) if (record.parent === name) return true;
-    return false;
+  /** Names of the snapshots whose parent is `name`. */
+  children(name: string): string[] {
+    const names: string[] = [];
+    for (const [child, record] of this.records) if (record.parent === name) names.push(child);
+    return names;
   }
 
   /** Applies `change` to a copy of the records, writes it durably, then makes it current. */

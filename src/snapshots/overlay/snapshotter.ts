@@ -80,7 +80,7 @@ export class OverlaySnapshotter implements Snapshotter {
       if (record.id !== before.id || record.kind !== 'active') throw failedPrecondition(`snapshot ${key} changed while being committed`);
       if (this.metadata.get(name)) throw alreadyExists(`snapshot ${name} already exists`);
       const now = Date.now();
-      const next: SnapshotRecord = { ...record, kind: 'committed', labels: { ...record.labels, ...options.labels }, updated: now, usage };
+      const next: SnapshotRecord = { ...record, kind: 'committed', labels: { ...options.labels }, updated: now, usage };
       await this.metadata.update((records) => {
         records.delete(key);
         records.set(name, next);
@@ -95,7 +95,8 @@ export class OverlaySnapshotter implements Snapshotter {
     checkKey(key);
     const id = await this.lock.run(async () => {
       const record = this.mustGet(key);
-      if (this.metadata.hasChildren(key)) throw failedPrecondition(`cannot remove snapshot ${key}: other snapshots are based on it`);
+      const children = this.metadata.children(key);
+      if (children.length > 0) throw failedPrecondition(`cannot remove snapshot ${key}: ${children.join(', ')} ${children.length === 1 ? 'is' : 'are'} based on it`);
       // The record goes first: a crash right after leaves a directory no record names,
       // which init() deletes.
       await this.metadata.update((records) => records.delete(key));

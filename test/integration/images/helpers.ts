@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { LocalContentStore } from '../../../src/content/local/store';
-import { OverlayLayerStore } from '../../../src/snapshots/overlay/layer-store';
+import { OverlaySnapshotter } from '../../../src/snapshots/overlay/snapshotter';
+import { SnapshotLayers } from '../../../src/snapshots/layers';
 import { ImageMetadataStore } from '../../../src/metadata/images';
 import { ImageService } from '../../../src/engine/images/image-service';
 import { silentLogger } from '../../../src/util/logger';
@@ -12,7 +13,7 @@ import { silentLogger } from '../../../src/util/logger';
 export interface Harness {
   root: string;
   content: LocalContentStore;
-  layers: OverlayLayerStore;
+  layers: SnapshotLayers;
   metadata: ImageMetadataStore;
   service: ImageService;
 }
@@ -28,9 +29,9 @@ export async function harness(t: { after(fn: () => Promise<void>): void }): Prom
 export async function openHarness(root: string): Promise<Harness> {
   const content = new LocalContentStore(root);
   await content.init();
-  const layers = new OverlayLayerStore(path.join(root, 'layers'));
-  await fs.mkdir(path.join(root, 'layers'), { recursive: true });
-  await layers.init();
+  const snapshotter = new OverlaySnapshotter(path.join(root, 'snapshots'));
+  await snapshotter.init();
+  const layers = new SnapshotLayers(snapshotter);
   const metadata = new ImageMetadataStore(root);
   await metadata.init();
   return { root, content, layers, metadata, service: new ImageService({ content, layers, metadata, logger: silentLogger }) };

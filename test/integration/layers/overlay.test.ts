@@ -3,12 +3,14 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { OverlayLayerStore } from '../../../src/snapshots/overlay/layer-store';
-import { OverlayRootfsStore, listMountsUnder } from '../../../src/snapshots/overlay/rootfs-store';
+import { OverlaySnapshotter } from '../../../src/snapshots/overlay/snapshotter';
+import { SnapshotLayers } from '../../../src/snapshots/layers';
+import { SnapshotRootfs, digestStream } from '../../../src/snapshots/container-rootfs';
+import { listMountsUnder } from '../../../src/snapshots/overlay/mountinfo';
 import { tarBuffer, tarStreamOf, bufferOf } from '../../../src/archive/tar/test-tar';
 import { treeSnapshot } from '../../../src/archive/tar/tree-snapshot';
 import { digestOf } from '../../../src/util/digest';
-import { isInvalidArgument } from '../../../src/errors';
+import { errorKind, isInvalidArgument } from '../../../src/errors';
 import { Readable } from 'node:stream';
 import { native, UnmountFlags } from '../../../src/native';
 
@@ -16,16 +18,16 @@ const skip = process.getuid?.() !== 0 ? 'needs root for overlay mounts' : false;
 
 async function setup(t: { after(fn: () => Promise<void>): void }) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bl-'));
-  const layers = new OverlayLayerStore(path.join(dir, 'layers'));
-  await fs.mkdir(path.join(dir, 'layers'));
-  await layers.init();
-  const rootfs = new OverlayRootfsStore(path.join(dir, 'rootfs'), layers);
+  const snapshotter = new OverlaySnapshotter(path.join(dir, 'snapshots'));
+  await snapshotter.init();
+  const layers = new SnapshotLayers(snapshotter);
+  const rootfs = new SnapshotRootfs(snapshotter, layers, path.join(dir, 'rootfs'));
   await rootfs.init();
   t.after(async () => {
     for (const m of await listMountsUnder(dir)) native.umount(m, UnmountFlags.MNT_DETACH);
     await fs.rm(dir, { recursive: true, force: true });
   });
-  return { dir, layers, rootfs };
+  return { dir, snapshotter, layers, rootfs };
 }
 
 const base = [
@@ -136,25 +138,63 @@ test('many layers fit in one mount', { skip }, async (t) => {
   await rootfs.unmount('tall');
 });
 
-test('init() cleans crash leftovers', { skip }, async (t) => {
-  const { dir, layers, rootfs } = await setup(t);
-  const layersRoot = path.join(dir, 'layers');
-  await fs.mkdir(path.join(layersRoot, '.tmp-deadbeef/diff'), { recursive: true });
-  const half = path.join(layersRoot, 'a'.repeat(64));
-  await fs.mkdir(path.join(half, 'diff'), { recursive: true });
-  await fs.symlink('../' + 'b'.repeat(64) + '/diff', path.join(layersRoot, 'l', 'DANGLING'));
+test('an unpack or a commit a crash interrupted is removed at start; a failed apply leaves nothing', { skip }, async (t) => {
+  const { snapshotter, layers, rootfs } = await setup(t);
   const good = await layers.apply(null, tarStreamOf([{ name: 'x', body: 'x' }]));
-  await fs.mkdir(path.join(dir, 'rootfs/.tmp-rm-c9/upper'), { recursive: true });
-  await layers.init();
-  await rootfs.init();
-  assert.deepEqual((await fs.readdir(layersRoot)).sort(), ['l', good.chainId.slice(7)].sort());
-  assert.equal((await fs.readdir(path.join(layersRoot, 'l'))).length, 1);
-  assert.deepEqual(await fs.readdir(path.join(dir, 'rootfs')), []);
+  await snapshotter.prepare('unpack-dead', good.chainId, { labels: { 'berth.io/unpack': '' } });
+  await snapshotter.prepare('commit-dead', good.chainId, { labels: { 'berth.io/commit': 'c' } });
+  await rootfs.create('c', good.chainId);
+  assert.deepEqual(await layers.removeAbandoned(), ['unpack-dead']);
+  assert.deepEqual(await rootfs.removeAbandoned(), ['commit-dead']);
+  const names: string[] = [];
+  await snapshotter.walk((i) => {
+    names.push(i.name);
+  });
+  assert.deepEqual(names.sort(), ['c', good.chainId].sort());
+
+  await assert.rejects(layers.apply(good.chainId, tarStreamOf([{ name: '../x', body: 'x' }])), (err: unknown) => isInvalidArgument(err));
+  await assert.rejects(layers.apply(null, tarStreamOf([{ name: 'y', body: 'y' }]), digestOf('other')), (err: unknown) => isInvalidArgument(err));
+  const after: string[] = [];
+  await snapshotter.walk((i) => {
+    after.push(i.name);
+  });
+  assert.deepEqual(after.sort(), names.sort());
+  // A layer with a container on it stays.
+  await assert.rejects(layers.remove(good.chainId), (err: unknown) => errorKind(err) === 'FailedPrecondition');
 });
 
-test('a failed apply leaves nothing behind', { skip }, async (t) => {
-  const { dir, layers } = await setup(t);
-  await assert.rejects(layers.apply(null, tarStreamOf([{ name: '../x', body: 'x' }])), (err: unknown) => isInvalidArgument(err));
-  assert.deepEqual(await fs.readdir(path.join(dir, 'layers')), ['l']);
-  assert.deepEqual(await fs.readdir(path.join(dir, 'layers', 'l')), []);
+test('commit of a container: its changes become a layer with no blob, and the differ makes the same tar again', { skip }, async (t) => {
+  const { layers, rootfs } = await setup(t);
+  const l1 = await layers.apply(null, Readable.from([tarBuffer(base)]));
+  const l2 = await layers.apply(l1.chainId, tarStreamOf(top));
+  await rootfs.create('running', l2.chainId);
+  const merged = await rootfs.mount('running');
+  await fs.writeFile(path.join(merged, 'etc/hostname'), 'committed\n');
+  await fs.rm(path.join(merged, 'bin/sh'));
+  await fs.rm(path.join(merged, 'opt'), { recursive: true });
+  await fs.mkdir(path.join(merged, 'opt'));
+  await fs.writeFile(path.join(merged, 'opt/fresh'), 'x');
+  await fs.writeFile(path.join(merged, 'big'), Buffer.alloc(300_000, 7));
+  await fs.link(path.join(merged, 'big'), path.join(merged, 'big-link'));
+
+  const { layer, tarSize } = await rootfs.commitChanges('running');
+  assert.equal(layer.parent, l2.chainId);
+  assert.equal(layer.chainId, digestOf(`${l2.chainId} ${layer.diffId}`));
+  // The container still runs on its own snapshot, and keeps writing.
+  await fs.writeFile(path.join(merged, 'after-commit'), 'not in the layer');
+  const again = await digestStream(await layers.layerTar(layer.chainId));
+  assert.deepEqual(again, { digest: layer.diffId, size: tarSize });
+  assert.deepEqual(await digestStream(await layers.layerTar(layer.chainId)), again, 'the differ is deterministic');
+
+  await rootfs.create('from-commit', layer.chainId);
+  const view = await rootfs.mount('from-commit');
+  await fs.rm(path.join(merged, 'after-commit'));
+  assert.deepEqual(await treeSnapshot(view, { mtimes: false }), await treeSnapshot(merged, { mtimes: false }));
+  assert.deepEqual(await rootfs.changes('from-commit'), []);
+  // The layer, applied from its tar elsewhere, has the same diff ID.
+  const other = await setup(t);
+  const o1 = await other.layers.apply(null, Readable.from([tarBuffer(base)]));
+  const o2 = await other.layers.apply(o1.chainId, tarStreamOf(top));
+  const o3 = await other.layers.apply(o2.chainId, await layers.layerTar(layer.chainId), layer.diffId);
+  assert.equal(o3.chainId, layer.chainId);
 });

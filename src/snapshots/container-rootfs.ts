@@ -1,0 +1,185 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Change, Layer, LocalSnapshotter, RootfsStore } from './types';
+import type { SnapshotLayers } from './layers';
+import { Digest, Digester } from '../util/digest';
+import { KeyedMutex } from '../util/mutex';
+import { extractLayer } from '../archive/tar/extract';
+import { packDirectory } from '../archive/tar/pack';
+import { conflict, invalidArgument, isNotFound, notFound } from '../errors';
+import { mountAll, unmountAll } from './mount';
+import { overlayChanges } from './overlay/changes';
+import { isMountPoint } from './overlay/mountinfo';
+
+/** Label on a container's active snapshot: the container id. */
+export const CONTAINER_LABEL = 'berth.io/container';
+/** Label on an active snapshot a container commit is filling; one left by a crash is abandoned work. */
+export const COMMIT_LABEL = 'berth.io/commit';
+
+/**
+ * Container root file systems as active snapshots: create(id, chain) is
+ * prepare(id, chain); the snapshot's mounts are mounted at `<mountRoot>/<id>/merged`.
+ * `docker diff` and the RW size read the snapshot's upper dir, with no mount.
+ */
+export class SnapshotRootfs implements RootfsStore {
+  private readonly locks = new KeyedMutex();
+
+  constructor(
+    private readonly snapshotter: LocalSnapshotter,
+    private readonly layers: SnapshotLayers,
+    /** Where mount points live (`<data-root>/rootfs`, as before snapshots, so running containers keep theirs). */
+    readonly mountRoot: string,
+  ) {}
+
+  async init(): Promise<void> {
+    await fs.mkdir(this.mountRoot, { recursive: true, mode: 0o710 });
+  }
+
+  create(id: string, parent: Digest | null): Promise<void> {
+    checkId(id);
+    return this.locks.run(id, async () => {
+      const existing = await this.snapshotter.stat(id).catch((err: unknown) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      });
+      if (existing) {
+        if (existing.kind === 'active' && existing.parent === parent) return;
+        throw conflict(`rootfs ${id} already exists with another parent`);
+      }
+      if (parent !== null && !(await this.layers.get(parent))) throw notFound(`layer ${parent} does not exist`);
+      await this.snapshotter.prepare(id, parent, { labels: { [CONTAINER_LABEL]: id } });
+    });
+  }
+
+  mount(id: string): Promise<string> {
+    checkId(id);
+    return this.locks.run(id, async () => {
+      const mounts = await this.snapshotter.mounts(id);
+      const target = this.mountPoint(id);
+      if (await isMountPoint(target)) return target;
+      await fs.mkdir(target, { recursive: true, mode: 0o755 });
+      mountAll(mounts, target);
+      return target;
+    });
+  }
+
+  unmount(id: string): Promise<void> {
+    checkId(id);
+    return this.locks.run(id, () => unmountAll(this.mountPoint(id)));
+  }
+
+  remove(id: string): Promise<void> {
+    checkId(id);
+    return this.locks.run(id, async () => {
+      await unmountAll(this.mountPoint(id));
+      await this.snapshotter.remove(id).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+      await fs.rm(path.join(this.mountRoot, id), { recursive: true, force: true });
+    });
+  }
+
+  mountPoint(id: string): string {
+    return path.join(this.mountRoot, id, 'merged');
+  }
+
+  /** Host paths of a rootfs's overlay parts (inspect's GraphDriver data). */
+  async paths(id: string): Promise<{ upper: string; work: string; merged: string; lower: string[] }> {
+    checkId(id);
+    return {
+      upper: await this.snapshotter.upperDir(id),
+      work: await this.snapshotter.workDirOf(id),
+      merged: this.mountPoint(id),
+      lower: await this.snapshotter.lowerDirs(id),
+    };
+  }
+
+  async changes(id: string): Promise<Change[]> {
+    checkId(id);
+    return overlayChanges(await this.snapshotter.upperDir(id), await this.snapshotter.lowerDirs(id));
+  }
+
+  async rwSize(id: string): Promise<number> {
+    checkId(id);
+    return (await this.snapshotter.usage(id)).size;
+  }
+
+  diffTar(id: string): Readable {
+    checkId(id);
+    return Readable.from(
+      (async function* (snapshotter: LocalSnapshotter) {
+        yield* packDirectory(await snapshotter.upperDir(id), { whiteouts: 'overlay-to-wh' });
+      })(this.snapshotter),
+    );
+  }
+
+  /**
+   * Commits a container's changes as a new layer on its image, while it keeps running: its
+   * upper dir is copied into a new active snapshot on the same parent, that snapshot's
+   * deterministic tar is streamed through sha256 for the diff ID, and it is committed as
+   * the layer's chain ID. No blob is written: `SnapshotLayers.layerTar` makes the same tar
+   * again when one is needed.
+   */
+  async commitChanges(id: string): Promise<{ layer: Layer; tarSize: number }> {
+    checkId(id);
+    const info = await this.snapshotter.stat(id);
+    const parent = info.parent as Digest | null;
+    const key = `commit-${id.slice(0, 12)}-${randomBytes(6).toString('hex')}`;
+    await this.snapshotter.prepare(key, parent, { labels: { [COMMIT_LABEL]: id } });
+    try {
+      const target = await this.snapshotter.upperDir(key);
+      await extractLayer(packDirectory(await this.snapshotter.upperDir(id), { whiteouts: 'overlay-to-wh' }), target, { whiteouts: 'overlay' });
+      const { digest: diffId, size: tarSize } = await digestStream(packDirectory(target, { whiteouts: 'overlay-to-wh' }));
+      const layer = await this.layers.commitUnpacked(key, parent, diffId);
+      return { layer, tarSize };
+    } finally {
+      await this.snapshotter.remove(key).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+    }
+  }
+
+  /** Every container id with an active snapshot. */
+  async list(): Promise<string[]> {
+    const ids: string[] = [];
+    await this.snapshotter.walk((info) => {
+      if (info.kind === 'active' && info.labels[CONTAINER_LABEL] !== undefined) ids.push(info.name);
+    });
+    return ids.sort();
+  }
+
+  /** Removes container commits a crash interrupted. */
+  async removeAbandoned(): Promise<string[]> {
+    const abandoned: string[] = [];
+    await this.snapshotter.walk((info) => {
+      if (info.kind === 'active' && info.labels[COMMIT_LABEL] !== undefined) abandoned.push(info.name);
+    });
+    for (const key of abandoned) await this.snapshotter.remove(key);
+    return abandoned;
+  }
+}
+
+/** The sha256 and length of a stream. */
+export async function digestStream(stream: Readable): Promise<{ digest: Digest; size: number }> {
+  const digester = new Digester();
+  let size = 0;
+  await pipeline(
+    stream,
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        digester.update(chunk);
+        size += chunk.length;
+        done();
+      },
+    }),
+  );
+  return { digest: digester.digest(), size };
+}
+
+/** Ids become path components: no separators. */
+function checkId(id: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id) || id.length > 128) throw invalidArgument(`invalid rootfs id ${JSON.stringify(id)}`);
+}

@@ -1,0 +1,159 @@
+import { randomBytes } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
+import type { Layer, LayerStore, LocalSnapshotter, SnapshotInfo } from './types';
+import { Digest, Digester, digestOf, isDigest } from '../util/digest';
+import { extractLayer } from '../archive/tar/extract';
+import { packDirectory } from '../archive/tar/pack';
+import { errorKind, invalidArgument, isNotFound, notFound } from '../errors';
+
+/** Label on a committed layer snapshot: the sha256 of its uncompressed tar. */
+export const DIFF_ID_LABEL = 'berth.io/diff-id';
+/** Label on an active snapshot an unpack is filling; one left by a crash is abandoned work. */
+export const UNPACK_LABEL = 'berth.io/unpack';
+const UNPACK_KEY_PREFIX = 'unpack-';
+
+/**
+ * Image layers as committed snapshots named by chain ID (OCI image spec), each unpacked
+ * once and shared by every image and container on it. This is the unpacker: applying a
+ * layer tar is prepare(temp key, parent chain) → extract the tar into the active snapshot
+ * (whiteouts stored in overlay form; the tar's sha256 is its diff ID) → commit(chain ID).
+ * A layer is visible only when complete; a failed unpack removes its active snapshot.
+ * It is also the differ: `layerTar` makes a committed layer's tar again, deterministically,
+ * for when a blob is needed (save, push).
+ */
+export class SnapshotLayers implements LayerStore {
+  constructor(readonly snapshotter: LocalSnapshotter) {}
+
+  /** Removes unpacks a crash interrupted (active snapshots still labelled as being unpacked). */
+  async removeAbandoned(): Promise<string[]> {
+    const abandoned: string[] = [];
+    await this.snapshotter.walk((info) => {
+      if (info.kind === 'active' && info.labels[UNPACK_LABEL] !== undefined) abandoned.push(info.name);
+    });
+    for (const key of abandoned) await this.snapshotter.remove(key);
+    return abandoned;
+  }
+
+  async apply(parent: Digest | null, tar: Readable, expectedDiffId?: Digest): Promise<Layer> {
+    if (parent !== null && !(await this.get(parent))) throw notFound(`layer ${parent} does not exist`);
+    if (expectedDiffId) {
+      const existing = await this.get(chainIdOf(parent, expectedDiffId));
+      if (existing) {
+        await drain(tar);
+        return existing;
+      }
+    }
+    const key = `${UNPACK_KEY_PREFIX}${randomBytes(8).toString('hex')}`;
+    await this.snapshotter.prepare(key, parent, { labels: { [UNPACK_LABEL]: '' } });
+    try {
+      const digester = new Digester();
+      const hashing = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          digester.update(chunk);
+          done(null, chunk);
+        },
+      });
+      tar.on('error', (err) => hashing.destroy(err));
+      await extractLayer(tar.pipe(hashing), await this.snapshotter.upperDir(key), { whiteouts: 'overlay' });
+      const diffId = digester.digest();
+      if (expectedDiffId && diffId !== expectedDiffId) {
+        throw invalidArgument(`layer diff ID mismatch: expected ${expectedDiffId}, got ${diffId}`);
+      }
+      return await this.commitUnpacked(key, parent, diffId);
+    } finally {
+      await this.snapshotter.remove(key).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+    }
+  }
+
+  /**
+   * Commits an active snapshot filled by the caller (an unpack, a container's changes, a
+   * build step) as the layer `chainIdOf(parent, diffId)`. If that layer exists already (the
+   * same content committed concurrently), it is kept and `key` is left to the caller.
+   */
+  async commitUnpacked(key: string, parent: Digest | null, diffId: Digest): Promise<Layer> {
+    const chainId = chainIdOf(parent, diffId);
+    const existing = await this.get(chainId);
+    if (existing) return existing;
+    try {
+      await this.snapshotter.commit(chainId, key, { labels: { [DIFF_ID_LABEL]: diffId } });
+    } catch (err) {
+      const winner = errorKind(err) === 'AlreadyExists' ? await this.get(chainId) : undefined;
+      if (!winner) throw err;
+      return winner;
+    }
+    const layer = await this.get(chainId);
+    if (!layer) throw notFound(`layer ${chainId} vanished after its commit`);
+    return layer;
+  }
+
+  async get(chainId: Digest): Promise<Layer | undefined> {
+    if (!isDigest(chainId)) throw invalidArgument(`invalid layer chain ID ${JSON.stringify(chainId)}`);
+    let info: SnapshotInfo;
+    try {
+      info = await this.snapshotter.stat(chainId);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    return this.layerOf(info);
+  }
+
+  async list(): Promise<Layer[]> {
+    const infos: SnapshotInfo[] = [];
+    await this.snapshotter.walk((info) => {
+      if (info.kind === 'committed' && info.labels[DIFF_ID_LABEL] !== undefined) infos.push(info);
+    });
+    const layers: Layer[] = [];
+    for (const info of infos.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const layer = await this.layerOf(info).catch((err: unknown) => {
+        if (isNotFound(err)) return undefined; // removed while listing
+        throw err;
+      });
+      if (layer) layers.push(layer);
+    }
+    return layers;
+  }
+
+  async lowerDirs(chainId: Digest): Promise<string[]> {
+    if (!(await this.get(chainId))) throw notFound(`layer ${chainId} does not exist`);
+    return [await this.snapshotter.upperDir(chainId), ...(await this.snapshotter.lowerDirs(chainId))];
+  }
+
+  /** Idempotent; refused (FailedPrecondition) while another layer or a container is based on it. */
+  async remove(chainId: Digest): Promise<void> {
+    if (!isDigest(chainId)) throw invalidArgument(`invalid layer chain ID ${JSON.stringify(chainId)}`);
+    await this.snapshotter.remove(chainId).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+    });
+  }
+
+  /**
+   * The differ: a committed layer as a layer tar (whiteouts in `.wh.` form), byte for byte
+   * the same every time (packDirectory is deterministic), so its sha256 is the diff ID
+   * recorded when it was committed.
+   */
+  async layerTar(chainId: Digest): Promise<Readable> {
+    const info = await this.snapshotter.stat(chainId);
+    if (info.kind !== 'committed') throw invalidArgument(`snapshot ${chainId} is not a committed layer`);
+    return packDirectory(await this.snapshotter.upperDir(chainId), { whiteouts: 'overlay-to-wh' });
+  }
+
+  private async layerOf(info: SnapshotInfo): Promise<Layer | undefined> {
+    const diffId = info.labels[DIFF_ID_LABEL];
+    if (info.kind !== 'committed' || diffId === undefined || !isDigest(diffId)) return undefined;
+    const { size } = await this.snapshotter.usage(info.name);
+    return { chainId: info.name as Digest, diffId, parent: info.parent as Digest | null, size };
+  }
+}
+
+export function chainIdOf(parent: Digest | null, diffId: Digest): Digest {
+  return parent === null ? diffId : digestOf(`${parent} ${diffId}`);
+}
+
+async function drain(stream: Readable): Promise<void> {
+  for await (const _ of stream) {
+    // discard
+  }
+}
