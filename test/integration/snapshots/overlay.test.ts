@@ -109,9 +109,16 @@ test('overlay: kill -9 at any instant leaves the old state or the new one', { sk
   for (let round = 0; round < 8; round++) {
     const proc = spawn(process.execPath, ['-e', child], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise((resolve) => proc.once('exit', resolve));
-    await new Promise((resolve) => setTimeout(resolve, 150 + Math.floor(Math.random() * 250)));
+    // Killed at a random instant once it is under way (node's start-up time varies with load).
+    await new Promise<void>((resolve) => {
+      proc.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('committed ')) resolve();
+      });
+      void exited.then(() => resolve());
+    });
+    await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 120)));
     proc.kill('SIGKILL');
     await exited;
     acknowledged = [...acknowledged, ...out.split('\n').filter((l) => l.startsWith('committed ')).map((l) => l.slice('committed '.length))];
