@@ -1,8 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import * as os from 'node:os';
 import { apiRequest, bootstrapBusybox, isRoot, startTestDaemon, type TestDaemon } from '../helpers/test-daemon';
+import { docker, DOCKER_CLIENTS } from '../helpers/cli';
 
 const skip = !isRoot ? 'needs root (runc, overlay mounts)' : false;
+const noDocker = DOCKER_CLIENTS.length === 0 ? 'no docker CLI installed' : false;
 
 /** Bodies and values dockerd refuses are refused at create with its status and message, before any engine code runs. */
 describe('create-time validation against a real daemon', { skip }, () => {
@@ -41,6 +44,7 @@ describe('create-time validation against a real daemon', { skip }, () => {
     const cases: [string, unknown, RegExp][] = [
       ['/containers/typed/exec', { Cmd: 'ls' }, /ExecConfig\.Cmd of type \[\]string$/],
       ['/containers/typed/update', { Memory: 'lots' }, /UpdateConfig\.Memory of type int64$/],
+      ['/containers/typed/update', { NanoCpus: 1e12 }, /^Range of CPUs is from 0\.01 to \d+\.00, as there are only \d+ CPUs available$/],
       ['/commit?container=typed', { Labels: ['a'] }, /ContainerConfigWrapper\.Labels of type map\[string\]string$/],
     ];
     for (const [path, body, message] of cases) {
@@ -49,5 +53,75 @@ describe('create-time validation against a real daemon', { skip }, () => {
       assert.match((JSON.parse(r.body) as { message: string }).message, message);
     }
     await apiRequest(daemon.socket, 'DELETE', '/containers/typed?force=1');
+  });
+
+  it('bad HostConfig values are refused at create by the docker CLI path with dockerd`s messages', { skip: noDocker }, async () => {
+    const ncpu = os.availableParallelism();
+    const cases: [string[], RegExp][] = [
+      [['-m', '1'], /Minimum memory limit allowed is 6MB/],
+      [['--cpuset-cpus', 'abc'], /Invalid value abc for cpuset cpus/],
+      [['--cpuset-cpus', '999'], /Requested CPUs are not available - requested 999/],
+      [['-w', 'relative/dir'], /the working directory 'relative\/dir' is invalid, it needs to be an absolute path/],
+      [['-v', '/tmp:/'], /invalid specification: destination can't be '\/'/],
+      [['--cpus', String(ncpu * 50)], new RegExp(`Range of CPUs is from 0\\.01 to ${ncpu}\\.00, as there are only ${ncpu} CPUs available`)],
+      [['--cpu-quota', '10'], /CPU cfs quota can not be less than 1ms/],
+      [['--memory-reservation', '1k'], /Minimum memory reservation allowed is 6MB/],
+    ];
+    for (const client of DOCKER_CLIENTS) {
+      for (const [flags, message] of cases) {
+        const r = await docker(client, daemon.host, ['create', ...flags, 'busybox', 'true']);
+        assert.notEqual(r.code, 0, `${client} create ${flags.join(' ')} must fail`);
+        assert.match(r.stderr, message, `${client} create ${flags.join(' ')}: ${r.stderr}`);
+        assert.doesNotMatch(r.stderr, /runc|cgroup|OCI runtime/, 'no runtime internals');
+      }
+    }
+    assert.equal(await containerCount(), 0, 'nothing was created');
+  });
+
+  it('bad values only the API can send get a 400 with dockerd`s message, never a 500', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ Memory: -1 }, 'Minimum memory limit allowed is 6MB'],
+      [{ ShmSize: -1 }, 'SHM size can not be less than 0'],
+      [{ NanoCpus: -1 }, `Range of CPUs is from 0.01 to ${os.availableParallelism()}.00, as there are only ${os.availableParallelism()} CPUs available`],
+      [{ MemorySwappiness: 101 }, 'Invalid value: 101, valid memory swappiness range is 0-100'],
+      [{ OomScoreAdj: 1001 }, 'Invalid value 1001, range for oom score adj is [-1000, 1000]'],
+      [{ Mounts: [{ Type: 'bind', Source: '/tmp', Target: '/' }] }, `invalid mount config for type "bind": invalid specification: destination can't be '/'`],
+      [{ CpuPeriod: 100, CpuQuota: 0 }, 'CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)'],
+    ];
+    for (const [hostConfig, message] of cases) {
+      const r = await apiRequest(daemon.socket, 'POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: hostConfig });
+      assert.equal(r.status, 400, `${JSON.stringify(hostConfig)}: ${r.body}`);
+      assert.equal((JSON.parse(r.body) as { message: string }).message, message);
+    }
+    assert.equal(await containerCount(), 0);
+  });
+
+  it('values dockerd accepts run: limits within range, pids-limit -1, swappiness -1', async () => {
+    const r = await apiRequest(daemon.socket, 'POST', '/containers/create?name=limited', {
+      Image: 'busybox',
+      Cmd: ['cat', '/sys/fs/cgroup/memory/memory.limit_in_bytes'],
+      HostConfig: { Memory: 6 * 1024 * 1024, NanoCpus: 5e8, CpusetCpus: '0', PidsLimit: -1, MemorySwappiness: -1, ShmSize: 0 },
+    });
+    assert.equal(r.status, 201, r.body);
+    assert.deepEqual((JSON.parse(r.body) as { Warnings: string[] }).Warnings, []);
+    const started = await apiRequest(daemon.socket, 'POST', '/containers/limited/start');
+    assert.equal(started.status, 204, started.body);
+    const waited = await apiRequest(daemon.socket, 'POST', '/containers/limited/wait');
+    assert.equal((JSON.parse(waited.body) as { StatusCode: number }).StatusCode, 0);
+    await apiRequest(daemon.socket, 'DELETE', '/containers/limited?force=1');
+  });
+
+  it('-p and --health-cmd are not silently accepted: the docker CLI prints a warning naming them', { skip: noDocker }, async () => {
+    for (const client of DOCKER_CLIENTS) {
+      const r = await docker(client, daemon.host, ['create', '--name', 'warned', '-p', '8080:80', '--health-cmd', 'true', 'busybox', 'sleep', '1']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /WARNING: PortBindings are not supported yet \(no container networking\): 80\/tcp will not be published/);
+      assert.match(r.stderr, /WARNING: Healthcheck is not supported yet/);
+      await docker(client, daemon.host, ['rm', 'warned']);
+      const quiet = await docker(client, daemon.host, ['create', '--name', 'quiet', 'busybox', 'true']);
+      assert.equal(quiet.code, 0, quiet.stderr);
+      assert.equal(quiet.stderr, '', 'a plain create warns about nothing');
+      await docker(client, daemon.host, ['rm', 'quiet']);
+    }
   });
 });

@@ -22,6 +22,8 @@ import type { ExitStatus } from '../../runtime/monitor/protocol';
 import { MonitorConnection } from '../../runtime/monitor/client';
 import { readLog, formatRfc3339Nano, formatRfc3339NanoFixed } from '../../runtime/monitor/log-reader';
 import type { ContainerUpdateRequest } from '../../api/types/containers';
+import { verifyCreateSettings, verifyUpdateSettings } from './verify-settings';
+import { unsupportedSettingWarnings } from './unsupported-settings';
 import { ContainerConfig, HostConfig, mergeImageConfig, normalizeNetworkMode, parseBind, processArgs } from './create-config';
 import { MonitorAttachSession, parseDetachKeys } from './attach';
 import { generateName } from './names';
@@ -98,6 +100,8 @@ export class ContainerService {
     const hostConfig: HostConfig = { ...(request.HostConfig ?? {}) };
     normalizeNetworkMode(hostConfig.NetworkMode);
     validateRestartPolicy(hostConfig.RestartPolicy);
+    const { HostConfig: _host, NetworkingConfig: _network, ...requestConfig } = request;
+    const warnings = [...verifyCreateSettings(requestConfig, hostConfig), ...unsupportedSettingWarnings(requestConfig, hostConfig)];
     for (const bind of hostConfig.Binds ?? []) parseBind(bind);
     resolveLogConfig(hostConfig.LogConfig);
     if (hostConfig.AutoRemove && hostConfig.RestartPolicy?.Name && !['', 'no'].includes(hostConfig.RestartPolicy.Name)) {
@@ -133,7 +137,7 @@ export class ContainerService {
         await rootfs.create(id, chainId);
         await store.save(record as ContainerRecord);
         this.deps.events.publish('container', 'create', id, this.eventAttributes(record));
-        return { Id: id, Warnings: [] };
+        return { Id: id, Warnings: warnings };
       } catch (err) {
         store.releaseName(containerName, id);
         await rootfs.remove(id).catch(() => undefined);
@@ -505,6 +509,7 @@ export class ContainerService {
     return this.lock.run(container.Id, async () => {
       const { RestartPolicy, ...resources } = body;
       const updated: HostConfig = { ...container.HostConfig, ...resources };
+      const warnings = verifyUpdateSettings(updated);
       if (RestartPolicy) {
         validateRestartPolicy(RestartPolicy);
         if (updated.AutoRemove && RestartPolicy.Name && RestartPolicy.Name !== 'no') {
@@ -518,7 +523,7 @@ export class ContainerService {
       container.HostConfig = updated;
       await this.deps.store.save(container as ContainerRecord);
       this.deps.events.publish('container', 'update', container.Id, this.eventAttributes(container));
-      return { Warnings: [] };
+      return { Warnings: warnings };
     });
   }
 

@@ -1,0 +1,59 @@
+import type { ContainerConfig, HostConfig } from '../../api/types/containers';
+
+/**
+ * Settings berth accepts but does not apply yet. Create answers with a warning naming each one
+ * set (the docker CLI prints them as "WARNING: ..."), so a client does not wait for a port or a
+ * health status that never comes. Zero values, which clients send by default, are not "set".
+ */
+
+const isSet = (value: unknown): boolean => {
+  if (value === undefined || value === null || value === false || value === 0 || value === '') return false;
+  if (Array.isArray(value)) return value.length > 0;
+  if (typeof value === 'object') return Object.keys(value).length > 0;
+  return true;
+};
+
+/** Host settings that do nothing in berth today, with what the user should know. */
+const IGNORED_HOST_FIELDS: [keyof HostConfig, string][] = [
+  ['Links', 'container links need networking'],
+  ['Ulimits', 'the container gets the daemon’s limits'],
+  ['Sysctls', 'the kernel defaults apply'],
+  ['Devices', 'no host device is added'],
+  ['DeviceRequests', 'no device (GPU) is requested'],
+  ['DeviceCgroupRules', 'no extra device access is allowed'],
+  ['GroupAdd', 'no supplementary group is added'],
+  ['OomScoreAdj', 'the OOM score is not adjusted'],
+  ['KernelMemory', 'no kernel memory limit is set'],
+  ['KernelMemoryTCP', 'no kernel TCP memory limit is set'],
+  ['CpuRealtimePeriod', 'no realtime period is set'],
+  ['CpuRealtimeRuntime', 'no realtime runtime is set'],
+  ['BlkioWeightDevice', 'no per-device I/O weight is set'],
+  ['BlkioDeviceReadBps', 'no I/O limit is set'],
+  ['BlkioDeviceWriteBps', 'no I/O limit is set'],
+  ['BlkioDeviceReadIOps', 'no I/O limit is set'],
+  ['BlkioDeviceWriteIOps', 'no I/O limit is set'],
+  ['VolumesFrom', 'no volume is shared'],
+  ['StorageOpt', 'the writable layer has no size limit'],
+];
+
+export function unsupportedSettingWarnings(config: ContainerConfig, host: HostConfig): string[] {
+  const warnings: string[] = [];
+  const ports = Object.keys(host.PortBindings ?? {}).filter((p) => (host.PortBindings?.[p] ?? []).length > 0);
+  if (ports.length > 0) {
+    warnings.push(`PortBindings are not supported yet (no container networking): ${ports.sort().join(', ')} will not be published`);
+  }
+  if (host.PublishAllPorts) warnings.push('PublishAllPorts is not supported yet (no container networking): no port will be published');
+  const test = config.Healthcheck?.Test ?? [];
+  if (test.length > 0 && test[0] !== 'NONE') {
+    warnings.push('Healthcheck is not supported yet: the check will not run and the container reports no health status');
+  }
+  if (host.OomKillDisable === true) warnings.push('OomKillDisable is not supported yet: the OOM killer stays enabled');
+  if (host.Init === true) warnings.push('Init is not supported yet: the command runs as PID 1 without an init process');
+  if (host.MemorySwappiness !== undefined && host.MemorySwappiness !== null && host.MemorySwappiness !== -1) {
+    warnings.push('MemorySwappiness is not supported yet: the kernel default applies');
+  }
+  for (const [field, consequence] of IGNORED_HOST_FIELDS) {
+    if (isSet(host[field])) warnings.push(`${String(field)} is not supported yet and is ignored: ${consequence}`);
+  }
+  return warnings;
+}
