@@ -18,6 +18,8 @@ const DRIVER_OPTIONS: Record<string, readonly string[]> = {
   local: ['max-file', 'max-size', 'compress'],
   none: [],
 };
+/** Log driver names, as /info lists them under Plugins.Log. */
+export const LOG_DRIVERS: readonly string[] = Object.keys(DRIVER_OPTIONS);
 /** Options dockerd accepts for every driver (its logger.builtInLogOpts). */
 const BUILT_IN_OPTIONS = ['mode', 'max-buffer-size'];
 /** Docker's local driver rotates by default; json-file does not. */

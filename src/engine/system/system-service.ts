@@ -2,6 +2,9 @@ import * as os from 'node:os';
 import { promises as fs } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { ContainerService } from '../containers/container-service';
+import { LOG_DRIVERS } from '../containers/log-config';
+import { readSysInfo, type SysInfo } from '../../runtime/cgroups/sysinfo';
+import { appArmorEnabled, backingFilesystem, lookPath, seccompAvailable, sysctlEnabled } from './host-facts';
 
 export const BERTH_VERSION = '0.1.0';
 export const API_VERSION = '1.45';
@@ -15,6 +18,7 @@ export interface SystemPaths {
 /** /version and /info: what this daemon is and what it holds. */
 export class SystemService {
   private readonly daemonId = randomUUID();
+  private readonly sys: SysInfo = readSysInfo();
 
   constructor(
     private readonly deps: { containers: ContainerService; countImages: () => Promise<number>; paths: SystemPaths },
@@ -45,6 +49,18 @@ export class SystemService {
     const count = (status: string) => containers.filter((c) => c.State.Status === status).length;
     const running = count('running');
     const paused = count('paused');
+    const sys = this.sys;
+    const [backingFs, seccomp, appArmor, ipv4Forwarding, bridgeNfIptables, bridgeNfIp6tables, runcPath] = await Promise.all([
+      backingFilesystem(this.deps.paths.dataRoot),
+      seccompAvailable(),
+      appArmorEnabled(),
+      sysctlEnabled('net.ipv4.ip_forward'),
+      sysctlEnabled('net.bridge.bridge-nf-call-iptables'),
+      sysctlEnabled('net.bridge.bridge-nf-call-ip6tables'),
+      lookPath('runc'),
+    ]);
+    const securityOptions = seccomp ? ['name=seccomp,profile=builtin'] : [];
+    if (sys.cgroupVersion === '2') securityOptions.push('name=cgroupns');
     return {
       ID: this.daemonId,
       Containers: containers.length,
@@ -53,48 +69,76 @@ export class SystemService {
       ContainersStopped: containers.length - running - paused,
       Images: await this.deps.countImages(),
       Driver: 'overlay2',
-      DriverStatus: [['Backing Filesystem', 'extfs']],
-      Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['local'] },
-      MemoryLimit: true,
-      SwapLimit: true,
-      CpuCfsPeriod: true,
-      CpuCfsQuota: true,
-      CPUShares: true,
-      CPUSet: true,
-      PidsLimit: true,
-      OomKillDisable: true,
-      IPv4Forwarding: true,
+      DriverStatus: [
+        ['Backing Filesystem', backingFs],
+        ['Supports d_type', 'true'],
+        ['Using metacopy', 'false'],
+        ['Native Overlay Diff', 'true'],
+        ['userxattr', 'false'],
+      ],
+      Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: [...LOG_DRIVERS] },
+      MemoryLimit: sys.memoryLimit,
+      SwapLimit: sys.swapLimit,
+      KernelMemoryTCP: false,
+      CpuCfsPeriod: sys.cpuCfs,
+      CpuCfsQuota: sys.cpuCfs,
+      CPUShares: sys.cpuShares,
+      CPUSet: sys.cpuset,
+      PidsLimit: sys.pidsLimit,
+      // berth does not apply OomKillDisable (create warns), whatever the kernel offers.
+      OomKillDisable: false,
+      IPv4Forwarding: ipv4Forwarding,
+      BridgeNfIptables: bridgeNfIptables,
+      BridgeNfIp6tables: bridgeNfIp6tables,
       Debug: false,
       NFd: await countOpenFds(),
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
       LoggingDriver: 'local',
-      CgroupDriver: 'cgroupfs',
-      CgroupVersion: '1',
+      CgroupDriver: sys.cgroupDriver,
+      CgroupVersion: sys.cgroupVersion,
       NEventsListener: 0,
       KernelVersion: os.release(),
       OperatingSystem: await operatingSystem(),
-      OSVersion: '',
+      OSVersion: await osVersion(),
       OSType: 'linux',
       Architecture: os.machine(),
       IndexServerAddress: 'https://index.docker.io/v1/',
       RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
-      NCPU: os.cpus().length,
+      NCPU: sys.ncpu,
       MemTotal: os.totalmem(),
       DockerRootDir: this.deps.paths.dataRoot,
       Name: os.hostname(),
       Labels: [],
       ExperimentalBuild: false,
       ServerVersion: BERTH_VERSION,
-      Runtimes: { runc: { path: 'runc' } },
+      Runtimes: { runc: { path: runcPath } },
       DefaultRuntime: 'runc',
       LiveRestoreEnabled: true,
       Isolation: '',
       InitBinary: '',
-      SecurityOptions: ['name=seccomp,profile=builtin', 'name=no-new-privileges'],
-      Warnings: [],
+      SecurityOptions: securityOptions,
+      // Forwarding and bridge-nf matter to bridge networking, which berth does not have yet: no warning.
+      Warnings: infoWarnings(sys, { seccomp, appArmor }),
     };
   }
+}
+
+/** The warnings `docker info` prints, as dockerd words them, for what this host lacks. */
+function infoWarnings(
+  sys: SysInfo,
+  host: { seccomp: boolean; appArmor: boolean },
+): string[] {
+  const warnings: string[] = [];
+  if (!sys.memoryLimit) warnings.push('WARNING: No memory limit support');
+  if (!sys.swapLimit) warnings.push('WARNING: No swap limit support');
+  if (!sys.cpuCfs) warnings.push('WARNING: No cpu cfs quota support', 'WARNING: No cpu cfs period support');
+  if (!sys.cpuShares) warnings.push('WARNING: No cpu shares support');
+  if (!sys.cpuset) warnings.push('WARNING: No cpuset support');
+  if (!sys.pidsLimit) warnings.push('WARNING: No pids limit support');
+  if (!host.seccomp) warnings.push('WARNING: seccomp is not available on this kernel: containers run without a seccomp filter');
+  if (host.appArmor) warnings.push('WARNING: AppArmor is enabled on the host, but berth does not apply an AppArmor profile to containers');
+  return warnings;
 }
 
 function goArch(): string {
@@ -109,6 +153,14 @@ async function operatingSystem(): Promise<string> {
     return match?.[1] ?? 'Linux';
   } catch {
     return 'Linux';
+  }
+}
+
+async function osVersion(): Promise<string> {
+  try {
+    return /^VERSION_ID="?([^"\n]*)"?/m.exec(await fs.readFile('/etc/os-release', 'utf8'))?.[1] ?? '';
+  } catch {
+    return '';
   }
 }
 

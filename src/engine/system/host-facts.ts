@@ -1,0 +1,65 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+/** Facts about the host that /info reports, each read from the kernel rather than assumed. */
+
+/** statfs f_type → the name dockerd's fsutils gives it ("Backing Filesystem"). */
+const FS_NAMES: Record<number, string> = {
+  0xef53: 'extfs',
+  0x58465342: 'xfs',
+  0x9123683e: 'btrfs',
+  0x01021994: 'tmpfs',
+  0x2fc12fc1: 'zfs',
+  0x794c7630: 'overlayfs',
+  0x6969: 'nfs',
+  0x65735546: 'fuse',
+  0xf2f52010: 'f2fs',
+  0x858458f6: 'ramfs',
+  0x73717368: 'squashfs',
+  0x52654973: 'reiserfs',
+  0x5346544e: 'ntfs',
+  0x4d44: 'msdos',
+};
+
+/** The file system under `dir` as dockerd names it, or its magic number in hex when unknown. */
+export async function backingFilesystem(dir: string): Promise<string> {
+  const { type } = await fs.statfs(dir);
+  return FS_NAMES[type] ?? `<unknown 0x${type.toString(16)}>`;
+}
+
+/** Whether the kernel offers seccomp filtering (the Seccomp line of /proc/self/status). */
+export async function seccompAvailable(): Promise<boolean> {
+  return /^Seccomp:/m.test(await readOr('/proc/self/status', ''));
+}
+
+/** Whether AppArmor is enabled on the host. */
+export async function appArmorEnabled(): Promise<boolean> {
+  return (await readOr('/sys/module/apparmor/parameters/enabled', '')).startsWith('Y');
+}
+
+/** A sysctl under /proc/sys as a boolean ("1"); false when the file is absent. */
+export async function sysctlEnabled(name: string): Promise<boolean> {
+  return (await readOr(path.join('/proc/sys', ...name.split('.')), '0')).trim() === '1';
+}
+
+/** The absolute path of `binary` on PATH, or the bare name when it is not found. */
+export async function lookPath(binary: string): Promise<string> {
+  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {
+    const candidate = path.join(dir, binary);
+    try {
+      await fs.access(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return binary;
+}
+
+async function readOr(file: string, fallback: string): Promise<string> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
