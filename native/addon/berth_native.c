@@ -10,6 +10,7 @@
 #include <node_api.h>
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -549,6 +550,373 @@ static napi_value js_resolve_in_root_userspace(napi_env env, napi_callback_info 
   return resolve_in_root(env, info, 1);
 }
 
+/* ---------- file-descriptor calls ----------
+ * Everything inside a container's root is reached from a directory fd, one name at a time
+ * or with openat2(RESOLVE_IN_ROOT), never through a host path string (CVE-2018-15664).
+ * Every fd returned is O_CLOEXEC, so runc and monitors never inherit one.
+ */
+
+static int arg_fd(napi_env env, napi_value value, const char *what, int *out) {
+  int64_t v = 0;
+  if (arg_int64(env, value, what, &v) != 0) return -1;
+  *out = (int)v;
+  return 0;
+}
+
+static napi_value int_value(napi_env env, int64_t v) {
+  napi_value result;
+  napi_create_int64(env, v, &result);
+  return result;
+}
+
+/* openat2(dirfd, path, {flags, mode, resolve}) -> fd. Retries EAGAIN (a rename raced a `..`). */
+static napi_value js_openat2(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (get_args(env, info, 5, argv) != 0) return NULL;
+  int dirfd;
+  int64_t flags, mode, resolve;
+  if (arg_fd(env, argv[0], "dirfd", &dirfd) != 0) return NULL;
+  char *path = arg_string(env, argv[1], "path");
+  if (path == NULL) return NULL;
+  napi_value result = NULL;
+  if (arg_int64(env, argv[2], "flags", &flags) != 0 || arg_int64(env, argv[3], "mode", &mode) != 0 ||
+      arg_int64(env, argv[4], "resolve", &resolve) != 0)
+    goto out;
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (unsigned long long)(flags | O_CLOEXEC);
+  how.mode = (flags & (O_CREAT | O_TMPFILE)) ? (unsigned long long)mode : 0;
+  how.resolve = (unsigned long long)resolve;
+  /* Under RESOLVE_IN_ROOT a leading `/` already means dirfd; "" means dirfd itself. */
+  int fd = -1;
+  for (int attempt = 0; attempt < 64; attempt++) {
+    fd = (int)syscall(SYS_openat2, dirfd, path[0] ? path : ".", &how, sizeof how);
+    if (fd >= 0 || errno != EAGAIN) break;
+  }
+  if (fd < 0) {
+    throw_errno(env, errno, "openat2", path);
+    goto out;
+  }
+  result = int_value(env, fd);
+out:
+  free(path);
+  return result;
+}
+
+/* openat(dirfd, name, flags, mode) -> fd. */
+static napi_value js_openat(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (get_args(env, info, 4, argv) != 0) return NULL;
+  int dirfd;
+  int64_t flags, mode;
+  if (arg_fd(env, argv[0], "dirfd", &dirfd) != 0) return NULL;
+  char *name = arg_string(env, argv[1], "name");
+  if (name == NULL) return NULL;
+  napi_value result = NULL;
+  if (arg_int64(env, argv[2], "flags", &flags) == 0 && arg_int64(env, argv[3], "mode", &mode) == 0) {
+    int fd = openat(dirfd, name, (int)flags | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0) throw_errno(env, errno, "openat", name);
+    else result = int_value(env, fd);
+  }
+  free(name);
+  return result;
+}
+
+/*
+ * Opens the very inode an fd (often O_PATH) holds, with new flags, through its
+ * /proc/self/fd magic link: no name is looked up again, so nothing can be swapped in.
+ */
+static napi_value js_reopen(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (get_args(env, info, 2, argv) != 0) return NULL;
+  int fd;
+  int64_t flags;
+  if (arg_fd(env, argv[0], "fd", &fd) != 0 || arg_int64(env, argv[1], "flags", &flags) != 0) return NULL;
+  char link[64];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  int reopened = open(link, ((int)flags & ~O_NOFOLLOW) | O_CLOEXEC);
+  if (reopened < 0) {
+    throw_errno(env, errno, "open", link);
+    return NULL;
+  }
+  return int_value(env, reopened);
+}
+
+/* The names in the directory an fd holds, without `.` and `..` (unsorted). */
+static napi_value js_readdir_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv) != 0) return NULL;
+  int fd;
+  if (arg_fd(env, argv[0], "fd", &fd) != 0) return NULL;
+  /* A fresh open file description: fdopendir takes it over and the caller's offset is untouched. */
+  char link[64];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  int dup_fd = open(link, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dup_fd < 0) {
+    throw_errno(env, errno, "open", link);
+    return NULL;
+  }
+  DIR *dir = fdopendir(dup_fd);
+  if (dir == NULL) {
+    int err = errno;
+    close(dup_fd);
+    throw_errno(env, err, "fdopendir", NULL);
+    return NULL;
+  }
+  napi_value result;
+  napi_create_array(env, &result);
+  uint32_t index = 0;
+  for (;;) {
+    errno = 0;
+    struct dirent *entry = readdir(dir);
+    if (entry == NULL) break;
+    if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
+    napi_value name;
+    napi_create_string_utf8(env, entry->d_name, NAPI_AUTO_LENGTH, &name);
+    napi_set_element(env, result, index++, name);
+  }
+  int err = errno;
+  closedir(dir);
+  if (err != 0) {
+    throw_errno(env, err, "readdir", NULL);
+    return NULL;
+  }
+  return result;
+}
+
+/* readlinkat(dirfd, name): name "" reads the symlink an O_PATH|O_NOFOLLOW fd holds. */
+static napi_value js_readlinkat(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (get_args(env, info, 2, argv) != 0) return NULL;
+  int dirfd;
+  if (arg_fd(env, argv[0], "dirfd", &dirfd) != 0) return NULL;
+  char *name = arg_string(env, argv[1], "name");
+  if (name == NULL) return NULL;
+  napi_value result = NULL;
+  char target[PATH_MAX];
+  ssize_t length = readlinkat(dirfd, name, target, sizeof target);
+  if (length < 0) {
+    throw_errno(env, errno, "readlinkat", name);
+  } else if ((size_t)length >= sizeof target) {
+    throw_errno(env, ENAMETOOLONG, "readlinkat", name);
+  } else {
+    napi_create_string_utf8(env, target, (size_t)length, &result);
+  }
+  free(name);
+  return result;
+}
+
+static napi_value js_mkdirat(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (get_args(env, info, 3, argv) != 0) return NULL;
+  int dirfd;
+  int64_t mode;
+  if (arg_fd(env, argv[0], "dirfd", &dirfd) != 0) return NULL;
+  char *name = arg_string(env, argv[1], "name");
+  if (name == NULL) return NULL;
+  if (arg_int64(env, argv[2], "mode", &mode) == 0 && mkdirat(dirfd, name, (mode_t)mode) != 0) throw_errno(env, errno, "mkdirat", name);
+  free(name);
+  return undefined_value(env);
+}
+
+static napi_value js_symlinkat(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (get_args(env, info, 3, argv) != 0) return NULL;
+  int dirfd;
+  char *target = arg_string(env, argv[0], "target");
+  if (target == NULL) return NULL;
+  char *name = NULL;
+  if (arg_fd(env, argv[1], "dirfd", &dirfd) == 0 && (name = arg_string(env, argv[2], "name")) != NULL) {
+    if (symlinkat(target, dirfd, name) != 0) throw_errno(env, errno, "symlinkat", name);
+  }
+  free(target);
+  free(name);
+  return undefined_value(env);
+}
+
+static napi_value js_mknodat(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (get_args(env, info, 5, argv) != 0) return NULL;
+  int dirfd;
+  int64_t mode = 0, major_number = 0, minor_number = 0;
+  if (arg_fd(env, argv[0], "dirfd", &dirfd) != 0) return NULL;
+  char *name = arg_string(env, argv[1], "name");
+  if (name == NULL) return NULL;
+  if (arg_int64(env, argv[2], "mode", &mode) == 0 && arg_int64(env, argv[3], "major", &major_number) == 0 &&
+      arg_int64(env, argv[4], "minor", &minor_number) == 0) {
+    dev_t dev = makedev((unsigned int)major_number, (unsigned int)minor_number);
+    if (mknodat(dirfd, name, (mode_t)mode, dev) != 0) throw_errno(env, errno, "mknodat", name);
+  }
+  free(name);
+  return undefined_value(env);
+}
+
+/* linkat(olddirfd, oldname, newdirfd, newname, flags): without AT_SYMLINK_FOLLOW a symlink is linked, not followed. */
+static napi_value js_linkat(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (get_args(env, info, 5, argv) != 0) return NULL;
+  int olddirfd, newdirfd;
+  int64_t flags;
+  char *oldname = NULL, *newname = NULL;
+  if (arg_fd(env, argv[0], "olddirfd", &olddirfd) != 0) goto out;
+  if ((oldname = arg_string(env, argv[1], "oldname")) == NULL) goto out;
+  if (arg_fd(env, argv[2], "newdirfd", &newdirfd) != 0) goto out;
+  if ((newname = arg_string(env, argv[3], "newname")) == NULL) goto out;
+  if (arg_int64(env, argv[4], "flags", &flags) != 0) goto out;
+  if (linkat(olddirfd, oldname, newdirfd, newname, (int)flags) != 0) throw_errno(env, errno, "linkat", newname);
+out:
+  free(oldname);
+  free(newname);
+  return undefined_value(env);
+}
+
+static napi_value js_unlinkat(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (get_args(env, info, 3, argv) != 0) return NULL;
+  int dirfd;
+  int64_t flags;
+  if (arg_fd(env, argv[0], "dirfd", &dirfd) != 0) return NULL;
+  char *name = arg_string(env, argv[1], "name");
+  if (name == NULL) return NULL;
+  if (arg_int64(env, argv[2], "flags", &flags) == 0 && unlinkat(dirfd, name, (int)flags) != 0) throw_errno(env, errno, "unlinkat", name);
+  free(name);
+  return undefined_value(env);
+}
+
+/* fchownat(dirfd, name, uid, gid, flags): AT_EMPTY_PATH with name "" acts on an O_PATH fd itself. */
+static napi_value js_fchownat(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (get_args(env, info, 5, argv) != 0) return NULL;
+  int dirfd;
+  int64_t uid, gid, flags;
+  if (arg_fd(env, argv[0], "dirfd", &dirfd) != 0) return NULL;
+  char *name = arg_string(env, argv[1], "name");
+  if (name == NULL) return NULL;
+  if (arg_int64(env, argv[2], "uid", &uid) == 0 && arg_int64(env, argv[3], "gid", &gid) == 0 &&
+      arg_int64(env, argv[4], "flags", &flags) == 0 && fchownat(dirfd, name, (uid_t)uid, (gid_t)gid, (int)flags) != 0) {
+    throw_errno(env, errno, "fchownat", name);
+  }
+  free(name);
+  return undefined_value(env);
+}
+
+/* The inode an fd holds, as a path the kernel resolves to it and no other (for calls with no fd form). */
+static void fd_link(int fd, char *out, size_t size) {
+  snprintf(out, size, "/proc/self/fd/%d", fd);
+}
+
+/*
+ * fchmod on any fd, O_PATH included: through the fd's magic link, which names that inode
+ * alone (Linux < 6.6 has no fchmodat2(AT_EMPTY_PATH)). Never call it on a symlink's fd.
+ */
+static napi_value js_fchmod_any(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (get_args(env, info, 2, argv) != 0) return NULL;
+  int fd;
+  int64_t mode;
+  if (arg_fd(env, argv[0], "fd", &fd) != 0 || arg_int64(env, argv[1], "mode", &mode) != 0) return NULL;
+  if (fchmod(fd, (mode_t)mode) != 0) {
+    if (errno != EBADF) {
+      throw_errno(env, errno, "fchmod", NULL);
+      return NULL;
+    }
+    char link[64];
+    fd_link(fd, link, sizeof link);
+    if (chmod(link, (mode_t)mode) != 0) throw_errno(env, errno, "chmod", link);
+  }
+  return undefined_value(env);
+}
+
+/* utimensat(dirfd, name, seconds, nanoseconds, flags): atime and mtime both set. */
+static napi_value js_utimensat(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (get_args(env, info, 5, argv) != 0) return NULL;
+  int dirfd;
+  int64_t seconds, nanoseconds, flags;
+  if (arg_fd(env, argv[0], "dirfd", &dirfd) != 0) return NULL;
+  char *name = arg_string(env, argv[1], "name");
+  if (name == NULL) return NULL;
+  if (arg_int64(env, argv[2], "seconds", &seconds) == 0 && arg_int64(env, argv[3], "nanoseconds", &nanoseconds) == 0 &&
+      arg_int64(env, argv[4], "flags", &flags) == 0) {
+    struct timespec times[2];
+    times[0].tv_sec = times[1].tv_sec = (time_t)seconds;
+    times[0].tv_nsec = times[1].tv_nsec = (long)nanoseconds;
+    if (utimensat(dirfd, name, times, (int)flags) != 0) throw_errno(env, errno, "utimensat", name);
+  }
+  free(name);
+  return undefined_value(env);
+}
+
+/*
+ * xattrs of the inode an fd holds. An O_PATH fd has no f*xattr form, so those go through
+ * its magic link; for an O_PATH|O_NOFOLLOW fd of a symlink the l* form acts on the link.
+ */
+static ssize_t fd_getxattr(int fd, const char *name, void *value, size_t size) {
+  ssize_t got = fgetxattr(fd, name, value, size);
+  if (got >= 0 || errno != EBADF) return got;
+  char link[64];
+  fd_link(fd, link, sizeof link);
+  return getxattr(link, name, value, size);
+}
+
+static napi_value js_fgetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (get_args(env, info, 2, argv) != 0) return NULL;
+  int fd;
+  if (arg_fd(env, argv[0], "fd", &fd) != 0) return NULL;
+  char *name = arg_string(env, argv[1], "name");
+  if (name == NULL) return NULL;
+  napi_value result = NULL;
+  char *buffer = NULL;
+  for (int attempt = 0; attempt < 8; attempt++) {
+    ssize_t size = fd_getxattr(fd, name, NULL, 0);
+    if (size < 0) break;
+    free(buffer);
+    buffer = malloc(size > 0 ? (size_t)size : 1);
+    if (buffer == NULL) {
+      errno = ENOMEM;
+      break;
+    }
+    ssize_t got = fd_getxattr(fd, name, buffer, (size_t)size);
+    if (got >= 0) {
+      void *copy = NULL;
+      napi_create_buffer_copy(env, (size_t)got, buffer, &copy, &result);
+      goto out;
+    }
+    if (errno != ERANGE) break;
+  }
+  if (errno == ENODATA) result = undefined_value(env);
+  else throw_errno(env, errno, "fgetxattr", name);
+out:
+  free(name);
+  free(buffer);
+  return result;
+}
+
+static napi_value js_fsetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (get_args(env, info, 3, argv) != 0) return NULL;
+  int fd;
+  if (arg_fd(env, argv[0], "fd", &fd) != 0) return NULL;
+  char *name = arg_string(env, argv[1], "name");
+  if (name == NULL) return NULL;
+  void *data = NULL;
+  size_t length = 0;
+  if (napi_get_buffer_info(env, argv[2], &data, &length) != napi_ok) {
+    throw_type(env, "The \"value\" argument must be a Buffer");
+  } else if (fsetxattr(fd, name, data, length, 0) != 0) {
+    if (errno != EBADF) {
+      throw_errno(env, errno, "fsetxattr", name);
+    } else {
+      char link[64];
+      fd_link(fd, link, sizeof link);
+      if (setxattr(link, name, data, length, 0) != 0) throw_errno(env, errno, "setxattr", name);
+    }
+  }
+  free(name);
+  return undefined_value(env);
+}
+
 /* ---------- module ---------- */
 
 NAPI_MODULE_INIT() {
@@ -561,7 +929,37 @@ NAPI_MODULE_INIT() {
       {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"resolveInRoot", NULL, js_resolve_in_root, NULL, NULL, NULL, napi_enumerable, NULL},
       {"resolveInRootUserspace", NULL, js_resolve_in_root_userspace, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openat2", NULL, js_openat2, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openat", NULL, js_openat, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"reopen", NULL, js_reopen, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readdirFd", NULL, js_readdir_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readlinkat", NULL, js_readlinkat, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mkdirat", NULL, js_mkdirat, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"symlinkat", NULL, js_symlinkat, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mknodat", NULL, js_mknodat, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"linkat", NULL, js_linkat, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unlinkat", NULL, js_unlinkat, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fchownat", NULL, js_fchownat, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fchmodAny", NULL, js_fchmod_any, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"utimensat", NULL, js_utimensat, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fgetxattr", NULL, js_fgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fsetxattr", NULL, js_fsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
+  /* Flag values differ between architectures (O_DIRECTORY on arm64): take them from libc. */
+  static const struct { const char *name; int64_t value; } constants[] = {
+      {"O_RDONLY", O_RDONLY}, {"O_WRONLY", O_WRONLY}, {"O_RDWR", O_RDWR}, {"O_CREAT", O_CREAT}, {"O_EXCL", O_EXCL},
+      {"O_NOFOLLOW", O_NOFOLLOW}, {"O_DIRECTORY", O_DIRECTORY}, {"O_PATH", O_PATH}, {"O_NONBLOCK", O_NONBLOCK},
+      {"O_NOCTTY", O_NOCTTY}, {"AT_FDCWD", AT_FDCWD}, {"AT_SYMLINK_NOFOLLOW", AT_SYMLINK_NOFOLLOW},
+      {"AT_REMOVEDIR", AT_REMOVEDIR}, {"AT_EMPTY_PATH", AT_EMPTY_PATH}, {"RESOLVE_IN_ROOT", RESOLVE_IN_ROOT},
+      {"RESOLVE_NO_MAGICLINKS", RESOLVE_NO_MAGICLINKS}, {"RESOLVE_NO_SYMLINKS", RESOLVE_NO_SYMLINKS},
+      {"RESOLVE_BENEATH", RESOLVE_BENEATH},
+  };
+  napi_value constants_object;
+  napi_create_object(env, &constants_object);
+  for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
+    napi_set_named_property(env, constants_object, constants[i].name, int_value(env, constants[i].value));
+  }
+  napi_set_named_property(env, exports, "constants", constants_object);
   return exports;
 }

@@ -1,21 +1,21 @@
 import type { Readable } from 'node:stream';
-import { packDirectory } from './tar/pack';
-import { baseName, resolveContainerPath } from './resolve-path';
-import { statPath } from './path-stat';
+import { packFd } from './tar/pack';
+import { openInRoot } from './fs-at';
+import { baseName, openContainerPath } from './resolve-path';
 
 /**
- * A tar of `p` inside root (a file, a symlink, or a directory with its contents), its
- * entries named under the path's base name, as GET /containers/{id}/archive returns.
- * Throws NotFound synchronously, before any byte is streamed.
+ * A tar of `p` inside the root `rootFd` (a file, a symlink, or a directory with its
+ * contents), its entries named under the path's base name, as GET
+ * /containers/{id}/archive returns. Throws NotFound synchronously, before any byte is
+ * streamed. The stream holds its own fds: the caller may close rootFd once it has it.
  */
-export function archivePath(root: string, p: string): Readable {
-  statPath(root, p); // NotFound now rather than as a stream error
-  const { absPath, host } = resolveContainerPath(root, p);
+export function archivePath(rootFd: number, p: string): Readable {
+  const { absPath, fd } = openContainerPath(rootFd, p);
   const name = baseName(absPath);
-  return packDirectory(host, { rebaseName: name === '/' ? '.' : name });
+  return packFd(fd, { rebaseName: name === '/' ? '.' : name });
 }
 
-/** The whole tree of a mounted container root, for `docker export`. */
-export function exportRootfs(mountPoint: string): Readable {
-  return packDirectory(mountPoint);
+/** The whole tree of a container root, for `docker export`. */
+export function exportRootfs(rootFd: number): Readable {
+  return packFd(openInRoot(rootFd, '/', { directory: true }));
 }

@@ -1,8 +1,8 @@
-import { promises as fs } from 'node:fs';
+import { fstatSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { native } from '../native';
-import { errnoCode, invalidArgument, isENOENT, notFound } from '../errors';
-import { extractLayer } from './tar/extract';
+import { conflict, errnoCode, invalidArgument, notFound } from '../errors';
+import { RootWalk } from './fs-at';
+import { extractAt } from './tar/extract';
 
 export interface ExtractArchiveOptions {
   /** Refuse to replace a directory with a non-directory or the reverse (noOverwriteDirNonDir query flag). */
@@ -13,23 +13,36 @@ export interface ExtractArchiveOptions {
 
 /**
  * PUT /containers/{id}/archive: extracts `tar` into the directory `destPath` of the
- * container root `root`. destPath is resolved in root (symlinks followed) and must be an
- * existing directory; every entry stays inside root. `.wh.` names are ordinary files here.
+ * container root `rootFd`. destPath is resolved in the root (symlinks followed, never out
+ * of it) to a directory fd, which the whole extraction then works from, so a container
+ * swapping destPath for a symlink meanwhile changes nothing. `.wh.` names are ordinary
+ * files here.
  */
-export async function extractArchive(root: string, destPath: string, tar: Readable, opts: ExtractArchiveOptions = {}): Promise<void> {
-  const dest = native.resolveInRoot(root, destPath);
-  let isDir: boolean;
+export async function extractArchive(rootFd: number, destPath: string, tar: Readable, opts: ExtractArchiveOptions = {}): Promise<void> {
+  const dest = RootWalk.at(rootFd);
   try {
-    isDir = (await fs.stat(dest)).isDirectory();
+    try {
+      dest.walk(destPath);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') throw notFound(destPath, err);
+      throw err;
+    }
+    if (!fstatSync(dest.fd).isDirectory()) throw invalidArgument('extraction point is not a directory');
+    try {
+      await extractAt(tar, dest, {
+        whiteouts: 'literal',
+        noOverwriteDirNonDir: opts.noOverwriteDirNonDir,
+        chownTo: opts.copyUIDGID ? undefined : { uid: 0, gid: 0 },
+      });
+    } catch (err) {
+      // The container removed or replaced what we were extracting into.
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'EEXIST') throw conflict(`${destPath} changed in the container while extracting`, err);
+      throw err;
+    }
   } catch (err) {
-    if (isENOENT(err) || errnoCode(err) === 'ENOTDIR') throw notFound(destPath, err);
+    tar.resume();
     throw err;
+  } finally {
+    dest.close();
   }
-  if (!isDir) throw invalidArgument('extraction point is not a directory');
-  await extractLayer(tar, dest, {
-    whiteouts: 'literal',
-    root,
-    noOverwriteDirNonDir: opts.noOverwriteDirNonDir,
-    chownTo: opts.copyUIDGID ? undefined : { uid: 0, gid: 0 },
-  });
 }

@@ -5,3 +5,5 @@ export { archivePath, exportRootfs } from './archive-path';
 export { extractArchive } from './extract-archive';
 export type { ExtractArchiveOptions } from './extract-archive';
 export { goFileMode, rfc3339Nano } from './file-mode';
+export { openProcessRoot } from './process-root';
+export { openHostDir, closeFd } from './fs-at';

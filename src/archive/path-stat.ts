@@ -1,9 +1,8 @@
-import { lstatSync } from 'node:fs';
-import * as path from 'node:path';
-import { native } from '../native';
-import { isENOENT, errnoCode, notFound } from '../errors';
+import { fstatSync } from 'node:fs';
+import { errnoCode } from '../errors';
 import { goFileMode, rfc3339Nano } from './file-mode';
-import { baseName, resolveContainerPath } from './resolve-path';
+import { closeFd, RootWalk } from './fs-at';
+import { baseName, openContainerPath } from './resolve-path';
 
 /** Docker's container PathStat, sent base64-JSON in the X-Docker-Container-Path-Stat header. */
 export interface PathStat {
@@ -17,20 +16,30 @@ export interface PathStat {
   linkTarget: string;
 }
 
-/** Stats `p` inside the container root `root`. Throws NotFound (message: the path) when absent. */
-export function statPath(root: string, p: string): PathStat {
-  const { absPath, host } = resolveContainerPath(root, p);
+/** Stats `p` inside the container root `rootFd`, on fds. Throws NotFound (message: the path) when absent. */
+export function statPath(rootFd: number, p: string): PathStat {
+  const { absPath, fd } = openContainerPath(rootFd, p);
   let st;
   try {
-    st = lstatSync(host, { bigint: true });
-  } catch (err) {
-    if (isENOENT(err) || errnoCode(err) === 'ENOTDIR') throw notFound(p, err);
-    throw err;
+    st = fstatSync(fd, { bigint: true });
+  } finally {
+    closeFd(fd);
   }
-  let linkTarget = '';
-  if (st.isSymbolicLink()) {
-    const target = native.resolveInRoot(root, absPath);
-    linkTarget = path.posix.join('/', path.relative(root, target));
-  }
+  const linkTarget = st.isSymbolicLink() ? resolvedInRoot(rootFd, absPath) : '';
   return { name: baseName(absPath), size: Number(st.size), mode: goFileMode(st), mtime: rfc3339Nano(st.mtimeNs), linkTarget };
+}
+
+/** Where `absPath` leads inside the root, symlinks followed (a dangling one: where it points). */
+function resolvedInRoot(rootFd: number, absPath: string): string {
+  const walk = RootWalk.at(rootFd);
+  try {
+    walk.walk(absPath);
+    return walk.path;
+  } catch (err) {
+    const missing = (err as { missing?: string }).missing;
+    if (errnoCode(err) === 'ENOENT' && missing !== undefined) return missing;
+    throw err;
+  } finally {
+    walk.close();
+  }
 }

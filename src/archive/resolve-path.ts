@@ -1,28 +1,39 @@
 import * as path from 'node:path';
-import { native } from '../native';
+import { closeFd, openChild, openInRoot } from './fs-at';
+import { errnoCode, notFound } from '../errors';
 
-export interface ResolvedPath {
+export interface OpenedPath {
   /** The path inside the container, absolute, with a trailing `/` or `/.` kept. */
   absPath: string;
-  /** The host path: the parent resolved in root, the last name not followed (unless absPath ends in `/` or `/.`). */
-  host: string;
+  /** An O_PATH fd of what the path names (the caller closes it). */
+  fd: number;
 }
 
 /**
- * Docker's container.ResolvePath: the directory part is resolved in the container's
- * root (symlinks followed, never out of it); the last element is not followed, so a
- * symlink is reported and archived as a symlink, unless the path ends with `/` or `/.`.
+ * Docker's container.ResolvePath, on fds: the directory part is resolved in the
+ * container's root (openat2 RESOLVE_IN_ROOT: symlinks followed, never out of it); the last
+ * element is opened O_NOFOLLOW from that directory's fd, so a symlink is reported and
+ * archived as a symlink, unless the path ends with `/` or `/.`. Throws NotFound (message:
+ * the path) when it does not exist.
  */
-export function resolveContainerPath(root: string, p: string): ResolvedPath {
+export function openContainerPath(rootFd: number, p: string): OpenedPath {
   let absPath = path.posix.join('/', p);
   if ((p.endsWith('/.') || p === '.') && absPath !== '/') absPath += '/.';
   else if (p.endsWith('/') && absPath !== '/') absPath += '/';
-  if (absPath === '/') return { absPath, host: root };
-  if (absPath.endsWith('/') || absPath.endsWith('/.')) {
-    return { absPath, host: native.resolveInRoot(root, absPath) };
+  try {
+    if (absPath === '/' || absPath.endsWith('/') || absPath.endsWith('/.')) {
+      return { absPath, fd: openInRoot(rootFd, absPath) };
+    }
+    const parent = openInRoot(rootFd, path.posix.dirname(absPath), { directory: true });
+    try {
+      return { absPath, fd: openChild(parent, path.posix.basename(absPath)) };
+    } finally {
+      closeFd(parent);
+    }
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') throw notFound(p, err);
+    throw err;
   }
-  const parent = native.resolveInRoot(root, path.posix.dirname(absPath));
-  return { absPath, host: path.join(parent, path.posix.basename(absPath)) };
 }
 
 /** The name Docker gives a path's entry: filepath.Base of absPath ("." for "dir/.", "/" for "/"). */

@@ -38,4 +38,22 @@ export const native: NativeAddon = {
   llistxattr: (file) => get().llistxattr(file),
   resolveInRoot: (root, inner) => get().resolveInRoot(root, inner),
   resolveInRootUserspace: (root, inner) => get().resolveInRootUserspace(root, inner),
+  openat2: (dirfd, p, flags, mode, resolve) => get().openat2(dirfd, p, flags, mode, resolve),
+  openat: (dirfd, name, flags, mode) => get().openat(dirfd, name, flags, mode),
+  reopen: (fd, flags) => get().reopen(fd, flags),
+  readdirFd: (fd) => get().readdirFd(fd),
+  readlinkat: (dirfd, name) => get().readlinkat(dirfd, name),
+  mkdirat: (dirfd, name, mode) => get().mkdirat(dirfd, name, mode),
+  symlinkat: (target, dirfd, name) => get().symlinkat(target, dirfd, name),
+  mknodat: (dirfd, name, mode, major, minor) => get().mknodat(dirfd, name, mode, major, minor),
+  linkat: (olddirfd, oldname, newdirfd, newname, flags) => get().linkat(olddirfd, oldname, newdirfd, newname, flags),
+  unlinkat: (dirfd, name, flags) => get().unlinkat(dirfd, name, flags),
+  fchownat: (dirfd, name, uid, gid, flags) => get().fchownat(dirfd, name, uid, gid, flags),
+  fchmodAny: (fd, mode) => get().fchmodAny(fd, mode),
+  utimensat: (dirfd, name, seconds, nanoseconds, flags) => get().utimensat(dirfd, name, seconds, nanoseconds, flags),
+  fgetxattr: (fd, name) => get().fgetxattr(fd, name),
+  fsetxattr: (fd, name, value) => get().fsetxattr(fd, name, value),
+  get constants() {
+    return get().constants;
+  },
 };

@@ -23,6 +23,59 @@ export interface NativeSyscalls {
    * component does not exist, its parent is resolved and the final name joined to it.
    */
   resolveInRoot(root: string, path: string): string;
+
+  // ---- file descriptors: how anything inside a container root is reached ----
+  // Every fd returned is O_CLOEXEC. Close them with fs.closeSync; Node's fstat, fchown,
+  // fchmod, futimes, read and write work on them (except fchmod/futimes on O_PATH fds).
+
+  /** openat2(2) with `resolve` (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, ...); EAGAIN is retried. */
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  /** openat(2): one name relative to a directory fd (pass O_NOFOLLOW to never follow it). */
+  openat(dirfd: number, name: string, flags: number, mode: number): number;
+  /** Opens the inode `fd` holds (e.g. an O_PATH fd) anew with `flags`, with no name lookup. */
+  reopen(fd: number, flags: number): number;
+  /** The names in the directory `fd` holds, without `.` and `..`, unsorted. */
+  readdirFd(fd: number): string[];
+  /** readlinkat(2); name '' reads the symlink an O_PATH|O_NOFOLLOW fd holds. */
+  readlinkat(dirfd: number, name: string): string;
+  mkdirat(dirfd: number, name: string, mode: number): void;
+  symlinkat(target: string, dirfd: number, name: string): void;
+  mknodat(dirfd: number, name: string, mode: number, major: number, minor: number): void;
+  /** linkat(2); without AT_SYMLINK_FOLLOW a symlink source is linked itself. */
+  linkat(olddirfd: number, oldname: string, newdirfd: number, newname: string, flags: number): void;
+  unlinkat(dirfd: number, name: string, flags: number): void;
+  /** fchownat(2); AT_EMPTY_PATH with name '' changes the inode an O_PATH fd holds. */
+  fchownat(dirfd: number, name: string, uid: number, gid: number, flags: number): void;
+  /** chmod of the inode any fd holds, O_PATH included. Never for a symlink's fd. */
+  fchmodAny(fd: number, mode: number): void;
+  /** utimensat(2), atime and mtime both set to seconds + nanoseconds. */
+  utimensat(dirfd: number, name: string, seconds: number, nanoseconds: number, flags: number): void;
+  /** The xattr of the inode any fd holds; undefined when absent (ENODATA). */
+  fgetxattr(fd: number, name: string): Buffer | undefined;
+  fsetxattr(fd: number, name: string, value: Buffer): void;
+  /** open(2)/at(2) flag values of this architecture, from libc. */
+  readonly constants: NativeConstants;
+}
+
+export interface NativeConstants {
+  O_RDONLY: number;
+  O_WRONLY: number;
+  O_RDWR: number;
+  O_CREAT: number;
+  O_EXCL: number;
+  O_NOFOLLOW: number;
+  O_DIRECTORY: number;
+  O_PATH: number;
+  O_NONBLOCK: number;
+  O_NOCTTY: number;
+  AT_FDCWD: number;
+  AT_SYMLINK_NOFOLLOW: number;
+  AT_REMOVEDIR: number;
+  AT_EMPTY_PATH: number;
+  RESOLVE_IN_ROOT: number;
+  RESOLVE_NO_MAGICLINKS: number;
+  RESOLVE_NO_SYMLINKS: number;
+  RESOLVE_BENEATH: number;
 }
 
 /** mount(2) flags used by berth. */

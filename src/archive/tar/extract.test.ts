@@ -167,3 +167,77 @@ test('extracts under a subdirectory confined to a root, with an owner override',
   assert.equal(st.gid, 4);
   await assert.rejects(extractLayer(tarStreamOf([{ name: '../esc', body: 'x' }]), path.join(root, 'real'), { whiteouts: 'apply', root }));
 });
+
+test('absolute and symlinked hardlink targets resolve inside the destination, never to the host', async (t) => {
+  const dest = await tempDir(t);
+  const outside = await tempDir(t);
+  const secret = path.join(outside, 'secret');
+  await fs.writeFile(secret, 's');
+  // An absolute target names a path inside dest, which does not exist there.
+  await assert.rejects(
+    extractLayer(tarStreamOf([{ name: 'h', type: 'link', linkname: secret }]), dest, { whiteouts: 'none' }),
+    (err: unknown) => isInvalidArgument(err) && /does not exist/.test((err as Error).message),
+  );
+  // Through a symlink to `/` (the destination's root) and a relative one climbing out.
+  await assert.rejects(
+    extractLayer(
+      tarStreamOf([{ name: 'root', type: 'symlink', linkname: '/' }, { name: 'h', type: 'link', linkname: `root${secret}` }]),
+      dest,
+      { whiteouts: 'none' },
+    ),
+    (err: unknown) => isInvalidArgument(err),
+  );
+  await assert.rejects(
+    extractLayer(tarStreamOf([{ name: 'up', type: 'symlink', linkname: '../../../../../..' }, { name: 'h2', type: 'link', linkname: `up${secret}` }]), dest, {
+      whiteouts: 'none',
+    }),
+    (err: unknown) => isInvalidArgument(err),
+  );
+  assert.equal((await fs.stat(secret)).nlink, 1);
+  // A hardlink to a symlink links the symlink itself; it is not followed out.
+  await extractLayer(tarStreamOf([{ name: 'ln', type: 'symlink', linkname: secret }, { name: 'h3', type: 'link', linkname: 'ln' }]), dest, { whiteouts: 'none' });
+  assert.equal(await fs.readlink(path.join(dest, 'h3')), secret);
+  assert.equal((await fs.stat(secret)).nlink, 1);
+});
+
+test('symlinks in parents, chains and existing entries never lead a write or a chmod outside', async (t) => {
+  const dest = await tempDir(t);
+  const outside = await tempDir(t);
+  await fs.writeFile(path.join(outside, 'file'), 'host', { mode: 0o600 });
+  const before = await fs.lstat(path.join(outside, 'file'));
+  // Existing entries that point out: replaced, never written through or chmod'ed.
+  await fs.symlink(path.join(outside, 'file'), path.join(dest, 'victim'));
+  await fs.symlink(outside, path.join(dest, 'dirlink'));
+  await extractLayer(
+    tarStreamOf([
+      { name: 'victim', body: 'mine', mode: 0o777 },
+      { name: 'dirlink/', type: 'directory', mode: 0o777 },
+      { name: 'dirlink/new', body: 'n' },
+      // A chain: a → b → ../../.. ; a/x must stay inside dest.
+      { name: 'b', type: 'symlink', linkname: '../../..' },
+      { name: 'a', type: 'symlink', linkname: 'b' },
+      { name: 'a/x', body: 'x' },
+      { name: 'fifo-over-link', type: 'symlink', linkname: path.join(outside, 'file') },
+      { name: 'fifo-over-link', type: 'fifo', mode: 0o777 },
+    ]),
+    dest,
+    { whiteouts: 'none' },
+  );
+  assert.deepEqual(await fs.readdir(outside), ['file']);
+  const after = await fs.lstat(path.join(outside, 'file'));
+  assert.equal(after.mode, before.mode);
+  assert.equal(await fs.readFile(path.join(outside, 'file'), 'utf8'), 'host');
+  assert.equal(await fs.readFile(path.join(dest, 'victim'), 'utf8'), 'mine');
+  assert.ok((await fs.lstat(path.join(dest, 'dirlink'))).isDirectory());
+  assert.equal(await fs.readFile(path.join(dest, 'x'), 'utf8'), 'x');
+  assert.ok((await fs.lstat(path.join(dest, 'fifo-over-link'))).isFIFO());
+});
+
+test('whiteouts never delete through a symlink', async (t) => {
+  const dest = await tempDir(t);
+  const outside = await tempDir(t);
+  await fs.writeFile(path.join(outside, 'keep'), 'k');
+  await fs.symlink(outside, path.join(dest, 'out'));
+  await extractLayer(tarStreamOf([{ name: 'out/.wh.keep' }, { name: 'out/.wh..wh..opq' }]), dest, { whiteouts: 'apply' });
+  assert.deepEqual(await fs.readdir(outside), ['keep']);
+});

@@ -1,10 +1,12 @@
-import { promises as fs, constants as fsConstants, lstatSync, mkdirSync, Stats } from 'node:fs';
+import { fstatSync, write } from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tarStream from 'tar-stream';
 import { native } from '../../native';
-import { errnoCode, invalidArgument, isENOENT } from '../../errors';
+import { errnoCode, invalidArgument } from '../../errors';
+import { closeFd, lstatChild, openBeneath, openChild, openHostDir, removeChild, RootWalk } from '../fs-at';
 import { cleanEntryName, splitEntryName } from './entry-name';
 import { xattrsFromPax } from './pax';
 import { OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_META_PREFIX, WHITEOUT_PREFIX } from './whiteout';
@@ -40,16 +42,46 @@ type EntryBody = AsyncIterable<Uint8Array> & { resume(): unknown };
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
+const C = () => native.constants;
+const writeAt = promisify(write);
 
 /**
- * Extracts a tar stream into `dest`, safely: every name is cleaned, `..` above dest is
- * refused, absolute names are confined, the parent of every entry is resolved with
- * native.resolveInRoot (so a symlink from an earlier entry cannot redirect a later one
- * outside), and hardlink sources must resolve inside. Symlink targets are stored as-is.
+ * Extracts a tar stream into the host directory `dest` (inside `opts.root`, default dest;
+ * both trusted paths, dest created when missing). Everything below is done on fds: see
+ * extractAt.
+ */
+export async function extractLayer(tar: Readable, dest: string, opts: ExtractOptions): Promise<{ size: number }> {
+  const root = opts.root ?? dest;
+  const rel = path.relative(root, dest);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) throw invalidArgument(`extraction target ${dest} is outside ${root}`);
+  const rootFd = openHostDir(root);
+  const at = RootWalk.at(rootFd);
+  try {
+    at.walk(rel, { create: true });
+    return await extractAt(tar, at, opts);
+  } catch (err) {
+    tar.destroy();
+    throw err;
+  } finally {
+    at.close();
+    closeFd(rootFd);
+  }
+}
+
+/**
+ * Extracts a tar stream into the directory a RootWalk stands on, safely: every name is
+ * cleaned, `..` above dest is refused, absolute names are confined. Nothing is reached
+ * through a path string: an entry's parent is opened beneath dest's fd (openat2
+ * RESOLVE_BENEATH), or walked name by name with O_NOFOLLOW from it when a symlink leads
+ * elsewhere in the root (followed as inside the root, never out); the entry is then made
+ * with mkdirat/openat(O_EXCL|O_NOFOLLOW)/symlinkat/mknodat/linkat in that directory fd and
+ * its metadata set on an fd of what was made (fchown/fchmod/futimens/fsetxattr). A
+ * container swapping a directory for a symlink meanwhile can only make an entry fail.
+ * Hardlink sources must resolve inside the root; symlink targets are stored as-is.
  * Preserves mode, owner, mtime, PAX xattrs, devices and fifos. Returns the bytes of
  * regular files written.
  */
-export async function extractLayer(tar: Readable, dest: string, opts: ExtractOptions): Promise<{ size: number }> {
+export async function extractAt(tar: Readable, dest: RootWalk, opts: Omit<ExtractOptions, 'root'>): Promise<{ size: number }> {
   const extractor = new TarExtractor(dest, opts);
   const parser = tarStream.extract();
   const piping = pipeline(tar, parser as unknown as NodeJS.WritableStream);
@@ -64,26 +96,27 @@ export async function extractLayer(tar: Readable, dest: string, opts: ExtractOpt
     parser.destroy();
     throw err;
   }
-  await extractor.finish();
+  extractor.finish();
   return { size: extractor.size };
+}
+
+/** An O_PATH directory fd and how to let it go. */
+interface DirHandle {
+  fd: number;
+  close(): void;
 }
 
 class TarExtractor {
   size = 0;
-  private readonly root: string;
-  /** dest relative to root ('' when they are the same). */
-  private readonly base: string;
   /** Directory mtimes are set last: creating their children changes them. */
   private readonly dirTimes: Array<[string, Date]> = [];
   /** Paths written by this tar, which an opaque whiteout in 'apply' mode must keep. */
   private readonly written = new Set<string>();
 
-  constructor(dest: string, private readonly opts: ExtractOptions) {
-    this.root = opts.root ?? dest;
-    const rel = path.relative(this.root, dest);
-    if (rel.startsWith('..') || path.isAbsolute(rel)) throw invalidArgument(`extraction target ${dest} is outside ${this.root}`);
-    this.base = rel;
-  }
+  constructor(
+    private readonly dest: RootWalk,
+    private readonly opts: Omit<ExtractOptions, 'root'>,
+  ) {}
 
   async entry(header: EntryHeader, body: EntryBody): Promise<void> {
     const rel = cleanEntryName(header.name);
@@ -94,146 +127,226 @@ class TarExtractor {
     const { parent, base } = splitEntryName(rel);
     if (base.startsWith(WHITEOUT_PREFIX) && this.opts.whiteouts !== 'literal') {
       body.resume();
-      await this.whiteout(rel, parent, base);
+      this.whiteout(rel, parent, base);
       return;
     }
-    const parentHost = this.ensureDir(parent);
-    const target = path.join(parentHost, base);
-    this.written.add(rel);
-    if (header.type === 'directory') {
+    let dir: DirHandle;
+    try {
+      dir = this.openDir(parent, true);
+    } catch (err) {
       body.resume();
-      await this.directory(target, header);
-      return;
+      throw err;
     }
-    await this.replaceExisting(target, rel);
-    switch (header.type) {
-      case 'file':
-      case 'contiguous-file':
-        await writeBody(target, body);
-        this.size += header.size;
-        break;
-      case 'symlink':
+    try {
+      this.written.add(rel);
+      if (header.type === 'directory') {
         body.resume();
-        await fs.symlink(header.linkname ?? '', target);
-        break;
-      case 'link':
+        this.directory(dir.fd, base, rel, header);
+        return;
+      }
+      try {
+        this.replaceExisting(dir.fd, base, rel);
+      } catch (err) {
         body.resume();
-        await fs.link(this.hardlinkSource(header.linkname ?? '', header.name), target);
-        return; // shares the source's inode and metadata
-      case 'character-device':
-      case 'block-device':
-        body.resume();
-        native.mknod(target, (header.type === 'character-device' ? S_IFCHR : S_IFBLK) | ((header.mode ?? 0o600) & 0o7777), header.devmajor ?? 0, header.devminor ?? 0);
-        break;
-      case 'fifo':
-        body.resume();
-        native.mknod(target, S_IFIFO | ((header.mode ?? 0o600) & 0o7777), 0, 0);
-        break;
-      default:
-        body.resume();
-        throw invalidArgument(`tar entry ${JSON.stringify(header.name)} has an unsupported type ${String(header.type as unknown)}`);
+        throw err;
+      }
+      switch (header.type) {
+        case 'file':
+        case 'contiguous-file':
+          await this.file(dir.fd, base, header, body);
+          this.size += header.size;
+          return;
+        case 'symlink':
+          body.resume();
+          native.symlinkat(header.linkname ?? '', dir.fd, base);
+          break;
+        case 'link':
+          body.resume();
+          this.hardlink(dir.fd, base, header.linkname ?? '', header.name);
+          return; // shares the source's inode and metadata
+        case 'character-device':
+        case 'block-device':
+          body.resume();
+          native.mknodat(dir.fd, base, (header.type === 'character-device' ? S_IFCHR : S_IFBLK) | ((header.mode ?? 0o600) & 0o7777), header.devmajor ?? 0, header.devminor ?? 0);
+          break;
+        case 'fifo':
+          body.resume();
+          native.mknodat(dir.fd, base, S_IFIFO | ((header.mode ?? 0o600) & 0o7777), 0, 0);
+          break;
+        default:
+          body.resume();
+          throw invalidArgument(`tar entry ${JSON.stringify(header.name)} has an unsupported type ${String(header.type as unknown)}`);
+      }
+      this.metadataOfChild(dir.fd, base, rel, header);
+    } finally {
+      dir.close();
     }
-    await this.applyMetadata(target, header, header.type === 'symlink');
   }
 
-  async finish(): Promise<void> {
+  /** Directory mtimes, deepest first; a directory a later whiteout removed is skipped. */
+  finish(): void {
     for (let i = this.dirTimes.length - 1; i >= 0; i--) {
-      const [dir, mtime] = this.dirTimes[i];
-      await fs.lutimes(dir, mtime, mtime).catch((err: unknown) => {
-        if (!isENOENT(err)) throw err; // removed by a later whiteout
-      });
+      const [rel, mtime] = this.dirTimes[i];
+      let fd: number;
+      try {
+        fd = this.openExistingDir(rel);
+      } catch (err) {
+        if (isGoneOrChanged(err)) continue;
+        throw err;
+      }
+      try {
+        setTimes(fd, mtime);
+      } finally {
+        closeFd(fd);
+      }
     }
   }
 
-  private async directory(target: string, header: EntryHeader): Promise<void> {
-    const existing = await lstatOrUndefined(target);
-    if (existing && !existing.isDirectory()) {
-      if (this.opts.noOverwriteDirNonDir) throw invalidArgument(`cannot overwrite non-directory ${JSON.stringify(target)} with directory ${JSON.stringify(header.name)}`);
-      await fs.rm(target, { force: true });
+  private async file(dirFd: number, base: string, header: EntryHeader, body: EntryBody): Promise<void> {
+    // O_EXCL|O_NOFOLLOW: the name was just cleared, so anything there now was raced in.
+    let fd: number;
+    try {
+      fd = native.openat(dirFd, base, C().O_WRONLY | C().O_CREAT | C().O_EXCL | C().O_NOFOLLOW, 0o600);
+    } catch (err) {
+      body.resume();
+      throw err;
     }
-    if (!existing || !existing.isDirectory()) await fs.mkdir(target, 0o755);
-    await this.applyMetadata(target, header, false);
+    try {
+      for await (const chunk of body) {
+        for (let done = 0; done < chunk.length; ) {
+          done += (await writeAt(fd, chunk, done, chunk.length - done)).bytesWritten;
+        }
+      }
+      this.metadata(fd, header, false);
+    } finally {
+      closeFd(fd);
+    }
   }
 
-  /** Removes what stands at `target` so a new entry can take its place. */
-  private async replaceExisting(target: string, name: string): Promise<void> {
-    const existing = await lstatOrUndefined(target);
+  private directory(dirFd: number, base: string, rel: string, header: EntryHeader): void {
+    const existing = lstatChild(dirFd, base);
+    if (existing) closeFd(existing.fd);
+    if (existing && !existing.st.isDirectory()) {
+      if (this.opts.noOverwriteDirNonDir) throw invalidArgument(`cannot overwrite non-directory ${JSON.stringify(rel)} with directory ${JSON.stringify(header.name)}`);
+      removeChild(dirFd, base);
+    }
+    if (!existing || !existing.st.isDirectory()) native.mkdirat(dirFd, base, 0o755);
+    let fd: number;
+    try {
+      fd = native.openat(dirFd, base, C().O_PATH | C().O_NOFOLLOW | C().O_DIRECTORY, 0);
+    } catch (err) {
+      if (isGoneOrChanged(err)) throw invalidArgument(`directory ${JSON.stringify(rel)} changed while extracting`, err);
+      throw err;
+    }
+    try {
+      this.metadata(fd, header, false);
+    } finally {
+      closeFd(fd);
+    }
+    this.dirTimes.push([rel, header.mtime ?? new Date(0)]);
+  }
+
+  /** Removes what stands at `base` in `dirFd` so a new entry can take its place. */
+  private replaceExisting(dirFd: number, base: string, rel: string): void {
+    const existing = lstatChild(dirFd, base);
     if (!existing) return;
-    if (existing.isDirectory() && this.opts.noOverwriteDirNonDir) {
-      throw invalidArgument(`cannot overwrite directory ${JSON.stringify(target)} with non-directory ${JSON.stringify(name)}`);
+    closeFd(existing.fd);
+    if (existing.st.isDirectory() && this.opts.noOverwriteDirNonDir) {
+      throw invalidArgument(`cannot overwrite directory ${JSON.stringify(rel)} with non-directory ${JSON.stringify(rel)}`);
     }
-    await fs.rm(target, { recursive: true, force: true });
+    removeChild(dirFd, base);
   }
 
-  private async applyMetadata(target: string, header: EntryHeader, isSymlink: boolean): Promise<void> {
+  /** Metadata of what was just made at `base` (symlink, device, fifo), on an O_PATH fd of it. */
+  private metadataOfChild(dirFd: number, base: string, rel: string, header: EntryHeader): void {
+    const fd = openChild(dirFd, base);
+    try {
+      const st = fstatSync(fd);
+      const expected = header.type === 'symlink' ? st.isSymbolicLink() : header.type === 'fifo' ? st.isFIFO() : st.isCharacterDevice() || st.isBlockDevice();
+      if (!expected) throw invalidArgument(`${JSON.stringify(rel)} changed while extracting`);
+      this.metadata(fd, header, header.type === 'symlink');
+    } finally {
+      closeFd(fd);
+    }
+  }
+
+  /** Owner, mode, xattrs and (but for directories, set in finish) mtime, on the fd of the entry itself. */
+  private metadata(fd: number, header: EntryHeader, isSymlink: boolean): void {
     const owner = this.opts.chownTo ?? { uid: header.uid ?? 0, gid: header.gid ?? 0 };
-    await fs.lchown(target, owner.uid, owner.gid);
-    // chmod after chown: chown clears the set-id bits.
-    if (!isSymlink) await fs.chmod(target, (header.mode ?? 0o644) & 0o7777);
+    native.fchownat(fd, '', owner.uid, owner.gid, C().AT_EMPTY_PATH);
+    // chmod after chown: chown clears the set-id bits. A symlink has no mode of its own.
+    if (!isSymlink) native.fchmodAny(fd, (header.mode ?? 0o644) & 0o7777);
     const { xattrs } = xattrsFromPax(header.pax as Record<string, string> | null | undefined);
-    for (const [name, value] of xattrs) native.lsetxattr(target, name, value);
-    const mtime = header.mtime ?? new Date(0);
-    if (header.type === 'directory') this.dirTimes.push([target, mtime]);
-    else await fs.lutimes(target, mtime, mtime);
+    for (const [name, value] of xattrs) native.fsetxattr(fd, name, value);
+    if (header.type !== 'directory') setTimes(fd, header.mtime ?? new Date(0));
   }
 
-  private async whiteout(rel: string, parent: string, base: string): Promise<void> {
+  private whiteout(rel: string, parent: string, base: string): void {
     const mode = this.opts.whiteouts;
     if (mode === 'none') throw invalidArgument(`tar entry ${JSON.stringify(rel)} is a whiteout, which is not allowed here`);
     if (base !== OPAQUE_WHITEOUT && base.startsWith(WHITEOUT_META_PREFIX)) return;
-    const parentHost = this.ensureDir(parent);
-    if (base === OPAQUE_WHITEOUT) {
-      if (mode === 'overlay') native.lsetxattr(parentHost, OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
-      else await this.clearDirectoryExceptWritten(parentHost, parent);
-      return;
+    const dir = this.openDir(parent, true);
+    try {
+      if (base === OPAQUE_WHITEOUT) {
+        if (mode === 'overlay') native.fsetxattr(dir.fd, OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
+        else this.clearDirectoryExceptWritten(dir.fd, parent);
+        return;
+      }
+      const name = base.slice(WHITEOUT_PREFIX.length);
+      if (name === '' || name === '.' || name === '..') throw invalidArgument(`tar entry ${JSON.stringify(rel)} is an invalid whiteout`);
+      removeChild(dir.fd, name);
+      if (mode === 'overlay') native.mknodat(dir.fd, name, S_IFCHR, 0, 0);
+    } finally {
+      dir.close();
     }
-    const name = base.slice(WHITEOUT_PREFIX.length);
-    if (name === '' || name === '.' || name === '..') throw invalidArgument(`tar entry ${JSON.stringify(rel)} is an invalid whiteout`);
-    const target = path.join(parentHost, name);
-    await fs.rm(target, { recursive: true, force: true });
-    if (mode === 'overlay') native.mknod(target, S_IFCHR, 0, 0);
   }
 
   /** An opaque whiteout applied to a live tree: drop what lower layers put there. */
-  private async clearDirectoryExceptWritten(dirHost: string, dirRel: string): Promise<void> {
-    for (const child of await fs.readdir(dirHost)) {
+  private clearDirectoryExceptWritten(dirFd: number, dirRel: string): void {
+    for (const child of native.readdirFd(dirFd)) {
       const childRel = dirRel === '' ? child : `${dirRel}/${child}`;
-      if (!this.written.has(childRel)) await fs.rm(path.join(dirHost, child), { recursive: true, force: true });
+      if (!this.written.has(childRel)) removeChild(dirFd, child);
     }
   }
 
-  /** The host path of `rel` (relative to dest) as a directory, creating missing ones in root. */
-  private ensureDir(rel: string, createParents = true): string {
-    const inRoot = path.join('/', this.base, rel);
-    if (inRoot === '/') return this.root;
-    let host: string | undefined;
+  /**
+   * The directory `rel` (relative to dest) as an O_PATH fd, missing ones created when
+   * `create`. Beneath dest in one openat2 call when no symlink leads out of dest; else
+   * walked name by name from dest, a symlink followed as inside the root.
+   */
+  private openDir(rel: string, create: boolean): DirHandle {
+    if (rel === '') return { fd: this.dest.fd, close: () => undefined };
     try {
-      host = native.resolveInRoot(this.root, inRoot);
+      const fd = openBeneath(this.dest.fd, rel, { directory: true });
+      return { fd, close: () => closeFd(fd) };
     } catch (err) {
-      if (errnoCode(err) !== 'ENOENT' && errnoCode(err) !== 'ENOTDIR') throw err;
+      if (!['ENOENT', 'EXDEV', 'ELOOP', 'ENOTDIR', 'EAGAIN'].includes(errnoCode(err) ?? '')) throw err;
     }
-    const st = host === undefined ? undefined : lstatIfExists(host);
-    if (host !== undefined && st?.isDirectory()) return host;
-    if (st) throw invalidArgument(`cannot extract under ${JSON.stringify(rel)}: not a directory`);
-    if (host !== undefined) {
-      // The parent resolved inside root and only the last name is missing.
-      // The path resolved inside root; what is missing (possibly several levels, e.g.
-      // under a symlink to an absent directory) holds no symlink, so create it there.
-      if (!isInside(this.root, host)) throw invalidArgument(`cannot create directory ${JSON.stringify(rel)} outside the root`);
-      try {
-        mkdirSync(host, { recursive: true, mode: 0o755 });
-      } catch (err) {
-        throw invalidArgument(`cannot create directory ${JSON.stringify(rel)}`, err);
-      }
-      if (native.resolveInRoot(this.root, inRoot) !== host) throw invalidArgument(`directory ${JSON.stringify(rel)} changed while extracting`);
-      return host;
+    const walk = RootWalk.from(this.dest);
+    try {
+      walk.walk(rel, { create });
+      if (!fstatSync(walk.fd).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    } catch (err) {
+      walk.close();
+      if (errnoCode(err) === 'ENOTDIR') throw invalidArgument(`cannot extract under ${JSON.stringify(rel)}: not a directory`, err);
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ELOOP') throw invalidArgument(`cannot create directory ${JSON.stringify(rel)}`, err);
+      throw err;
     }
-    if (rel === '' || !createParents) throw invalidArgument(`cannot create directory ${JSON.stringify(inRoot)}`);
-    this.ensureDir(splitEntryName(rel).parent);
-    return this.ensureDir(rel, false);
+    return { fd: walk.fd, close: () => walk.close() };
   }
 
-  private hardlinkSource(linkname: string, entryName: string): string {
+  /** An existing directory `rel` itself (not a symlink to one), for finish(). */
+  private openExistingDir(rel: string): number {
+    const { parent, base } = splitEntryName(rel);
+    const dir = this.openDir(parent, false);
+    try {
+      return native.openat(dir.fd, base, C().O_PATH | C().O_NOFOLLOW | C().O_DIRECTORY, 0);
+    } finally {
+      dir.close();
+    }
+  }
+
+  private hardlink(dirFd: number, base: string, linkname: string, entryName: string): void {
     let rel: string;
     try {
       rel = cleanEntryName(linkname);
@@ -241,44 +354,32 @@ class TarExtractor {
       throw invalidArgument(`tar entry ${JSON.stringify(entryName)}: hardlink target ${JSON.stringify(linkname)} is outside the destination`);
     }
     if (rel === '') throw invalidArgument(`tar entry ${JSON.stringify(entryName)}: invalid hardlink target ${JSON.stringify(linkname)}`);
-    const { parent, base } = splitEntryName(rel);
-    const parentHost = native.resolveInRoot(this.root, path.join('/', this.base, parent));
-    if (!isInside(this.root, parentHost)) {
-      throw invalidArgument(`tar entry ${JSON.stringify(entryName)}: hardlink target ${JSON.stringify(linkname)} is outside the destination`);
+    const source = splitEntryName(rel);
+    let sourceDir: DirHandle;
+    try {
+      sourceDir = this.openDir(source.parent, false);
+    } catch (err) {
+      throw invalidArgument(`tar entry ${JSON.stringify(entryName)}: hardlink target ${JSON.stringify(linkname)} does not exist`, err);
     }
-    return path.join(parentHost, base);
+    try {
+      // No AT_SYMLINK_FOLLOW: a symlink source is linked itself, never followed.
+      native.linkat(sourceDir.fd, source.base, dirFd, base, 0);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw invalidArgument(`tar entry ${JSON.stringify(entryName)}: hardlink target ${JSON.stringify(linkname)} does not exist`, err);
+      throw err;
+    } finally {
+      sourceDir.close();
+    }
   }
 }
 
-/** Writes an entry's body to a new file; O_EXCL|O_NOFOLLOW because the path was just cleared. */
-async function writeBody(target: string, body: EntryBody): Promise<void> {
-  const handle = await fs.open(target, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
-  try {
-    for await (const chunk of body) await handle.write(chunk);
-  } finally {
-    await handle.close();
-  }
+function setTimes(fd: number, mtime: Date): void {
+  const ms = mtime.getTime();
+  const seconds = Math.floor(ms / 1000);
+  native.utimensat(fd, '', seconds, (ms - seconds * 1000) * 1_000_000, C().AT_EMPTY_PATH);
 }
 
-function isInside(root: string, p: string): boolean {
-  const rel = path.relative(root, p);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}
-
-function lstatIfExists(p: string): Stats | undefined {
-  try {
-    return lstatSync(p);
-  } catch (err) {
-    if (isENOENT(err)) return undefined;
-    throw err;
-  }
-}
-
-async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
-  try {
-    return await fs.lstat(p);
-  } catch (err) {
-    if (isENOENT(err)) return undefined;
-    throw err;
-  }
+function isGoneOrChanged(err: unknown): boolean {
+  const code = errnoCode(err);
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP';
 }

@@ -1,8 +1,9 @@
-import { promises as fs, Stats } from 'node:fs';
-import * as path from 'node:path';
+import { fstatSync, read, Stats } from 'node:fs';
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import { native } from '../../native';
 import { errnoCode } from '../../errors';
+import { closeFd, lstatChild, openForReading, openHostDir, openHostPath } from '../fs-at';
 import { encodeHeader, END_OF_ARCHIVE, PackHeader, padding } from './header';
 import { XATTR_PAX_PREFIX } from './pax';
 import { OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX } from './whiteout';
@@ -27,9 +28,44 @@ const READ_CHUNK = 256 * 1024;
 /**
  * A deterministic tar of a directory tree: entries sorted by name, whole-second mtimes,
  * no user/group names, hardlinks detected by inode, devices and fifos, sockets skipped.
+ * `dir` itself is a trusted host path; everything under it is reached on fds (packFd).
  */
 export function packDirectory(dir: string, opts: PackOptions = {}): Readable {
-  return Readable.from(new Packer(opts).pack(dir), { objectMode: false });
+  return Readable.from(packLazily(() => (opts.rebaseName !== undefined ? openHostPath(dir) : openHostDir(dir)), opts), { objectMode: false });
+}
+
+/**
+ * The same tar of the tree an O_PATH fd holds (a directory; with rebaseName, anything),
+ * walked on fds only: each name is opened O_PATH|O_NOFOLLOW from its directory's fd and
+ * fstat'ed, a regular file is read by reopening that very inode, a symlink is read with
+ * readlinkat, never followed. A tree that a running container changes meanwhile can make
+ * the tar miss or keep a name, but never read anything outside the tree. Takes ownership
+ * of `fd` (closed when the stream ends or is destroyed).
+ */
+export function packFd(fd: number, opts: PackOptions = {}): Readable {
+  let owned = true;
+  const stream = Readable.from(
+    packLazily(() => {
+      owned = false; // the generator closes it from now on
+      return fd;
+    }, opts),
+    { objectMode: false },
+  );
+  // Destroyed before the first read: the generator never ran, so close the fd here.
+  stream.once('close', () => {
+    if (owned) closeFd(fd);
+    owned = false;
+  });
+  return stream;
+}
+
+async function* packLazily(open: () => number, opts: PackOptions): AsyncGenerator<Buffer> {
+  const fd = open();
+  try {
+    yield* new Packer(opts).pack(fd);
+  } finally {
+    closeFd(fd);
+  }
 }
 
 class Packer {
@@ -38,42 +74,41 @@ class Packer {
 
   constructor(private readonly opts: PackOptions) {}
 
-  async *pack(dir: string): AsyncGenerator<Buffer> {
+  async *pack(top: number): AsyncGenerator<Buffer> {
     if (this.opts.rebaseName !== undefined) {
-      const st = await fs.lstat(dir);
-      yield* this.entry(dir, this.opts.rebaseName, st);
-      if (st.isDirectory()) yield* this.walk(dir, this.opts.rebaseName, '');
+      const st = fstatSync(top);
+      yield* this.entry(top, this.opts.rebaseName, st);
+      if (st.isDirectory()) yield* this.walk(top, this.opts.rebaseName, '');
     } else {
-      yield* this.walk(dir, '', '');
+      yield* this.walk(top, '', '');
     }
     yield END_OF_ARCHIVE;
   }
 
-  private async *walk(hostDir: string, tarDir: string, relDir: string): AsyncGenerator<Buffer> {
-    const names = (await fs.readdir(hostDir)).sort();
+  private async *walk(dirFd: number, tarDir: string, relDir: string): AsyncGenerator<Buffer> {
+    const names = native.readdirFd(dirFd).sort();
     for (const name of names) {
       const rel = relDir === '' ? name : `${relDir}/${name}`;
       if (this.opts.include && !this.opts.include(rel)) continue;
-      const host = path.join(hostDir, name);
-      let st: Stats;
+      const child = lstatChild(dirFd, name);
+      if (!child) continue; // removed while we walked a live tree
       try {
-        st = await fs.lstat(host);
-      } catch (err) {
-        if (errnoCode(err) === 'ENOENT') continue; // removed while we walked a live tree
-        throw err;
+        const tarName = tarDir === '' ? name : `${tarDir}/${name}`;
+        yield* this.entry(child.fd, tarName, child.st);
+        if (child.st.isDirectory()) yield* this.walk(child.fd, tarName, rel);
+      } finally {
+        closeFd(child.fd);
       }
-      const tarName = tarDir === '' ? name : `${tarDir}/${name}`;
-      yield* this.entry(host, tarName, st);
-      if (st.isDirectory()) yield* this.walk(host, tarName, rel);
     }
   }
 
-  private async *entry(host: string, tarName: string, st: Stats): AsyncGenerator<Buffer> {
+  /** One entry for the inode `fd` (O_PATH) holds, whose fstat is `st`. */
+  private async *entry(fd: number, tarName: string, st: Stats): AsyncGenerator<Buffer> {
     const common = { name: tarName, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: 0, mtime: Math.floor(st.mtimeMs / 1000) };
     const wh = this.opts.whiteouts === 'overlay-to-wh';
     if (st.isDirectory()) {
       yield encodeHeader({ ...common, type: 'directory' });
-      if (wh && isOpaque(host)) {
+      if (wh && isOpaque(fd)) {
         yield encodeHeader({ ...common, name: `${tarName}/${OPAQUE_WHITEOUT}`, type: 'file', mode: st.mode & 0o777 });
       }
     } else if (st.isFile()) {
@@ -86,14 +121,19 @@ class Packer {
         }
         this.links.set(key, tarName);
       }
-      const header: PackHeader = { ...common, type: 'file', size: st.size };
-      const cap = fileCapability(host);
-      if (cap) header.pax = [[XATTR_PAX_PREFIX + KEPT_XATTR, cap]];
-      yield encodeHeader(header);
-      yield* readExactly(host, st.size);
-      yield padding(st.size);
+      const readable = openForReading(fd);
+      try {
+        const header: PackHeader = { ...common, type: 'file', size: st.size };
+        const cap = fileCapability(readable);
+        if (cap) header.pax = [[XATTR_PAX_PREFIX + KEPT_XATTR, cap]];
+        yield encodeHeader(header);
+        yield* readExactly(readable, st.size);
+        yield padding(st.size);
+      } finally {
+        closeFd(readable);
+      }
     } else if (st.isSymbolicLink()) {
-      yield encodeHeader({ ...common, type: 'symlink', linkname: await fs.readlink(host) });
+      yield encodeHeader({ ...common, type: 'symlink', linkname: native.readlinkat(fd, '') });
     } else if (st.isCharacterDevice() || st.isBlockDevice()) {
       const { major, minor } = splitDev(st.rdev);
       if (wh && st.isCharacterDevice() && major === 0 && minor === 0) {
@@ -118,39 +158,36 @@ export function splitDev(rdev: number): { major: number; minor: number } {
   return { major, minor };
 }
 
-function isOpaque(dir: string): boolean {
-  const value = native.lgetxattr(dir, OVERLAY_OPAQUE_XATTR);
+function isOpaque(dirFd: number): boolean {
+  const value = native.fgetxattr(dirFd, OVERLAY_OPAQUE_XATTR);
   return value !== undefined && value.length === 1 && value[0] === 0x79; // 'y'
 }
 
-function fileCapability(file: string): Buffer | undefined {
+function fileCapability(fd: number): Buffer | undefined {
   try {
-    return native.lgetxattr(file, KEPT_XATTR);
+    return native.fgetxattr(fd, KEPT_XATTR);
   } catch (err) {
     if (errnoCode(err) === 'ENOTSUP' || errnoCode(err) === 'EOPNOTSUPP') return undefined;
     throw err;
   }
 }
 
+const readAt = promisify(read);
+
 /**
  * Exactly `size` bytes of a file, as its header promised: a file that grew is cut, one
  * that shrank (a live tree) is padded with zeros, so the archive stays well-formed.
  */
-async function* readExactly(file: string, size: number): AsyncGenerator<Buffer> {
-  const handle = await fs.open(file, 'r');
-  try {
-    let done = 0;
-    while (done < size) {
-      const chunk = Buffer.alloc(Math.min(READ_CHUNK, size - done));
-      const { bytesRead } = await handle.read(chunk, 0, chunk.length, done);
-      if (bytesRead === 0) {
-        yield Buffer.alloc(size - done);
-        return;
-      }
-      done += bytesRead;
-      yield bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead);
+async function* readExactly(fd: number, size: number): AsyncGenerator<Buffer> {
+  let done = 0;
+  while (done < size) {
+    const chunk = Buffer.alloc(Math.min(READ_CHUNK, size - done));
+    const { bytesRead } = await readAt(fd, chunk, 0, chunk.length, done);
+    if (bytesRead === 0) {
+      yield Buffer.alloc(size - done);
+      return;
     }
-  } finally {
-    await handle.close();
+    done += bytesRead;
+    yield bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead);
   }
 }

@@ -29,7 +29,8 @@ import { MonitorAttachSession, parseDetachKeys } from './attach';
 import { generateName } from './names';
 import type { ContainerRuntime, ImageLookup, TaskPaths } from './ports';
 import type { LocalVolumes } from '../../volumes/local-volumes';
-import { prepareRuntimeSpec, resourceConfig } from './runtime-spec';
+import { containerCgroupsPath, prepareRuntimeSpec, resourceConfig } from './runtime-spec';
+import { closeFd, openHostDir, openProcessRoot } from '../../archive';
 import { restartDelay, startsWithDaemon, validateRestartPolicy } from './restart-policy';
 import { resolveLogConfig } from './log-config';
 
@@ -69,6 +70,13 @@ function nowRfc3339(): string {
  * the file-system verbs. Operations on one container are serialized by a per-id mutex,
  * so concurrent API calls cannot interleave check-then-act sequences.
  */
+/**
+ * How an archive operation sees a container: 'mounts' as its processes do (a live one's
+ * mount namespace, volumes and bind mounts included: cp), 'rootfs' its own file system
+ * only (export). A stopped container is its mounted rootfs either way.
+ */
+export type RootfsView = 'mounts' | 'rootfs';
+
 export class ContainerService {
   private readonly lock = new KeyedMutex();
   private readonly waiters = new Map<string, Waiter[]>();
@@ -647,11 +655,15 @@ export class ContainerService {
   }
 
   /**
-   * Lends the container's root file system, mounting it for a stopped container. Borrowers
-   * are counted, so one `cp` finishing cannot unmount what another is still reading; the
-   * last one unmounts unless the container runs.
+   * Lends the container's root file system as an O_PATH directory fd (never a path: what
+   * is under it belongs to the container, see archive/fs-at.ts), mounting it for a
+   * stopped container. 'mounts' is what the container's processes see: for a live one its
+   * mount namespace through /proc/<pid>/root, volumes and bind mounts included (cp);
+   * 'rootfs' is its own file system only (export). Borrowers are counted, so one `cp`
+   * finishing cannot unmount what another is still reading; the last one unmounts unless
+   * the container runs.
    */
-  private async borrowRootfs(container: Container): Promise<{ root: string; release: () => void }> {
+  private async borrowRootfs(container: Container, view: RootfsView): Promise<{ rootFd: number; release: () => void }> {
     const id = container.Id;
     const root = await this.lock.run(id, async () => {
       const mounted = await this.deps.rootfs.mount(id);
@@ -659,7 +671,7 @@ export class ContainerService {
       return mounted;
     });
     let released = false;
-    const release = () => {
+    const giveBack = () => {
       if (released) return;
       released = true;
       void this.lock.run(id, async () => {
@@ -672,15 +684,27 @@ export class ContainerService {
         if (!isLive(container)) await this.deps.rootfs.unmount(id).catch(() => undefined);
       });
     };
-    return { root, release };
+    let rootFd: number;
+    try {
+      rootFd = view === 'mounts' && isLive(container) ? openProcessRoot(container.State.Pid, containerCgroupsPath(id)) : openHostDir(root);
+    } catch (err) {
+      giveBack();
+      throw err;
+    }
+    const release = () => {
+      if (released) return;
+      closeFd(rootFd);
+      giveBack();
+    };
+    return { rootFd, release };
   }
 
-  /** Runs `fn` with the container's root file system mounted; then publishes `event` if given (Docker's extract-to-dir, ...). */
-  async withRootfs<T>(ref: string, event: string | undefined, fn: (root: string, container: Container) => Promise<T>): Promise<T> {
+  /** Runs `fn` with an fd of the container's root; then publishes `event` if given (Docker's extract-to-dir, ...). */
+  async withRootfs<T>(ref: string, event: string | undefined, fn: (rootFd: number, container: Container) => Promise<T>, view: RootfsView = 'mounts'): Promise<T> {
     const container = this.get(ref);
-    const { root, release } = await this.borrowRootfs(container);
+    const { rootFd, release } = await this.borrowRootfs(container, view);
     try {
-      const result = await fn(root, container);
+      const result = await fn(rootFd, container);
       if (event) this.deps.events.publish('container', event, container.Id, this.eventAttributes(container));
       return result;
     } finally {
@@ -688,13 +712,13 @@ export class ContainerService {
     }
   }
 
-  /** A stream made from the container's root file system (export, archive), which stays mounted until the stream closes. */
-  async streamFromRootfs(ref: string, event: string, makeTar: (root: string) => Readable): Promise<Readable> {
+  /** A stream made from the container's root (export, archive), which stays borrowed until the stream closes. */
+  async streamFromRootfs(ref: string, event: string, makeTar: (rootFd: number) => Readable, view: RootfsView = 'mounts'): Promise<Readable> {
     const container = this.get(ref);
-    const { root, release } = await this.borrowRootfs(container);
+    const { rootFd, release } = await this.borrowRootfs(container, view);
     let stream: Readable;
     try {
-      stream = makeTar(root);
+      stream = makeTar(rootFd);
     } catch (err) {
       release();
       throw err;

@@ -164,13 +164,13 @@ export class ContainersBackendImpl implements ContainersBackend {
   }
 
   export(id: string): Promise<Readable> {
-    return this.service.streamFromRootfs(id, 'export', (root) => exportRootfs(root));
+    return this.service.streamFromRootfs(id, 'export', (rootFd) => exportRootfs(rootFd), 'rootfs');
   }
 
   archiveStat(id: string, path: string): Promise<PathStat> {
-    return this.service.withRootfs(id, undefined, async (root) => {
+    return this.service.withRootfs(id, undefined, async (rootFd) => {
       try {
-        return statPath(root, path);
+        return statPath(rootFd, path);
       } catch (err) {
         if (isNotFound(err) || isENOENT(err)) throw notFound(`Could not find the file ${path} in container ${id}`, err);
         throw err;
@@ -180,14 +180,14 @@ export class ContainersBackendImpl implements ContainersBackend {
 
   async archiveGet(id: string, path: string): Promise<ArchiveGetResult> {
     const stat = await this.archiveStat(id, path);
-    const tar = await this.service.streamFromRootfs(id, 'archive-path', (root) => archivePath(root, path));
+    const tar = await this.service.streamFromRootfs(id, 'archive-path', (rootFd) => archivePath(rootFd, path));
     return { stat, tar };
   }
 
   archivePut(id: string, tar: Readable, opts: ArchivePutOptions): Promise<void> {
     const container = this.service.get(id);
     if (container.HostConfig.ReadonlyRootfs) throw conflict('container rootfs is marked read-only');
-    return this.service.withRootfs(id, 'extract-to-dir', (root) => extractArchive(root, opts.path, tar, { noOverwriteDirNonDir: opts.noOverwriteDirNonDir, copyUIDGID: opts.copyUIDGID }));
+    return this.service.withRootfs(id, 'extract-to-dir', (rootFd) => extractArchive(rootFd, opts.path, tar, { noOverwriteDirNonDir: opts.noOverwriteDirNonDir, copyUIDGID: opts.copyUIDGID }));
   }
 
   pause(id: string): Promise<void> {

@@ -69,11 +69,16 @@ export async function prepareRuntimeSpec(input: PrepareSpecInput): Promise<OciSp
     pidMode: host.PidMode === 'host' ? 'host' : 'private',
     utsMode: host.UTSMode === 'host' ? 'host' : 'private',
     resources: resourceConfig(host),
-    cgroupsPath: `/berth/${container.Id}`,
+    cgroupsPath: containerCgroupsPath(container.Id),
     shmSize: host.ShmSize || undefined,
   };
   await ensureWorkingDir(rootfsPath, runtimeConfig.cwd);
   return buildSpec(runtimeConfig);
+}
+
+/** A container's cgroup path (relative to each hierarchy's root); it also identifies its processes. */
+export function containerCgroupsPath(id: string): string {
+  return `/berth/${id}`;
 }
 
 /** Docker's resource fields in the runtime's terms. */

@@ -1,9 +1,10 @@
-import { promises as fs, Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import * as path from 'node:path';
 import type { Change } from '../types';
 import { native } from '../../native';
 import { isENOENT, errnoCode } from '../../errors';
 import { OVERLAY_OPAQUE_XATTR } from '../../archive/tar/whiteout';
+import { closeFd, lstatChild, openHostDir, openInRoot } from '../../archive/fs-at';
 
 /**
  * The changes an overlay upper dir holds over its lower dirs, computed as Docker's
@@ -15,37 +16,45 @@ import { OVERLAY_OPAQUE_XATTR } from '../../archive/tar/whiteout';
  *   (it is in upper only because something below it changed);
  * - the parent of an added or deleted path is reported modified (C) unless it is `/`
  *   or was already reported.
- * Sorted by path.
+ * Sorted by path. The upper dir belongs to a container that may be running: it is walked
+ * on fds (each name opened O_NOFOLLOW from its directory's fd), so a directory swapped
+ * for a symlink to a host path is never followed.
  */
 export async function overlayChanges(upper: string, lowers: string[]): Promise<Change[]> {
   const changes: Change[] = [];
   const changedDirs = new Set<string>();
+  const upperFd = openHostDir(upper);
+  const lowerFds: number[] = [];
 
-  async function visit(upperDir: string, dirPath: string): Promise<void> {
-    for (const name of (await fs.readdir(upperDir)).sort()) {
-      const host = path.join(upperDir, name);
-      const p = dirPath === '/' ? `/${name}` : `${dirPath}/${name}`;
-      const st = await fs.lstat(host);
-      const recorded = await classify(host, p, st);
-      if (recorded) {
-        if (st.isDirectory()) changedDirs.add(p);
-        if (recorded.Kind !== 0) {
-          const parent = path.posix.dirname(p);
-          if (parent !== '/' && !changedDirs.has(parent)) {
-            changes.push({ Path: parent, Kind: 0 });
-            changedDirs.add(parent);
+  function visit(dirFd: number, dirPath: string): void {
+    for (const name of native.readdirFd(dirFd).sort()) {
+      const child = lstatChild(dirFd, name);
+      if (!child) continue; // removed while we walked
+      try {
+        const p = dirPath === '/' ? `/${name}` : `${dirPath}/${name}`;
+        const recorded = classify(child.fd, p, child.st);
+        if (recorded) {
+          if (child.st.isDirectory()) changedDirs.add(p);
+          if (recorded.Kind !== 0) {
+            const parent = path.posix.dirname(p);
+            if (parent !== '/' && !changedDirs.has(parent)) {
+              changes.push({ Path: parent, Kind: 0 });
+              changedDirs.add(parent);
+            }
           }
+          changes.push(recorded);
         }
-        changes.push(recorded);
+        if (child.st.isDirectory()) visit(child.fd, p);
+      } finally {
+        closeFd(child.fd);
       }
-      if (st.isDirectory()) await visit(host, p);
     }
   }
 
-  async function classify(host: string, p: string, st: Stats): Promise<Change | undefined> {
-    if (isWhiteout(st) || (st.isDirectory() && isOpaque(host))) return { Path: p, Kind: 2 };
-    for (const lower of lowers) {
-      const below = await lstatInRoot(lower, p);
+  function classify(fd: number, p: string, st: Stats): Change | undefined {
+    if (isWhiteout(st) || (st.isDirectory() && isOpaque(fd))) return { Path: p, Kind: 2 };
+    for (const lower of lowerFds) {
+      const below = lstatInRoot(lower, p);
       if (!below) continue;
       if (below.isDirectory() && st.isDirectory() && below.mode === st.mode && below.size === st.size && below.mtimeMs === st.mtimeMs) {
         return undefined;
@@ -55,7 +64,13 @@ export async function overlayChanges(upper: string, lowers: string[]): Promise<C
     return { Path: p, Kind: 1 };
   }
 
-  await visit(upper, '/');
+  try {
+    for (const lower of lowers) lowerFds.push(openHostDir(lower));
+    visit(upperFd, '/');
+  } finally {
+    closeFd(upperFd);
+    for (const fd of lowerFds) closeFd(fd);
+  }
   return changes.sort((a, b) => (a.Path < b.Path ? -1 : a.Path > b.Path ? 1 : 0));
 }
 
@@ -63,21 +78,26 @@ function isWhiteout(st: Stats): boolean {
   return st.isCharacterDevice() && st.rdev === 0;
 }
 
-function isOpaque(dir: string): boolean {
-  const value = native.lgetxattr(dir, OVERLAY_OPAQUE_XATTR);
+function isOpaque(dirFd: number): boolean {
+  const value = native.fgetxattr(dirFd, OVERLAY_OPAQUE_XATTR);
   return value !== undefined && value.length === 1 && value[0] === 0x79;
 }
 
-/**
- * lstat of `p` inside a lower dir. Its parent is resolved in the lower dir's root, so a
- * symlink in an image cannot make us stat host paths.
- */
-async function lstatInRoot(lower: string, p: string): Promise<Stats | undefined> {
+/** lstat of `p` inside a lower dir: its parent resolved in the lower dir as its root, the name not followed. */
+function lstatInRoot(lowerFd: number, p: string): Stats | undefined {
+  let parent: number;
   try {
-    const parent = native.resolveInRoot(lower, path.posix.dirname(p));
-    return await fs.lstat(path.join(parent, path.posix.basename(p)));
+    parent = openInRoot(lowerFd, path.posix.dirname(p), { directory: true });
   } catch (err) {
     if (isENOENT(err) || errnoCode(err) === 'ENOTDIR' || errnoCode(err) === 'ELOOP') return undefined;
     throw err;
+  }
+  try {
+    const child = lstatChild(parent, path.posix.basename(p));
+    if (!child) return undefined;
+    closeFd(child.fd);
+    return child.st;
+  } finally {
+    closeFd(parent);
   }
 }
