@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { packFd } from './tar/pack';
-import { openInRoot } from './fs-at';
+import { openInRoot } from '../util/fs-at';
 import { baseName, openContainerPath } from './resolve-path';
 
 /**

@@ -1,7 +1,7 @@
 import { fstatSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { conflict, errnoCode, invalidArgument, notFound } from '../errors';
-import { RootWalk } from './fs-at';
+import { RootWalk } from '../util/fs-at';
 import { extractAt } from './tar/extract';
 
 export interface ExtractArchiveOptions {

@@ -6,4 +6,4 @@ export { extractArchive } from './extract-archive';
 export type { ExtractArchiveOptions } from './extract-archive';
 export { goFileMode, rfc3339Nano } from './file-mode';
 export { openProcessRoot } from './process-root';
-export { openHostDir, closeFd } from './fs-at';
+export { openHostDir, closeFd } from '../util/fs-at';

@@ -1,7 +1,7 @@
 import { fstatSync } from 'node:fs';
 import { errnoCode } from '../errors';
 import { goFileMode, rfc3339Nano } from './file-mode';
-import { closeFd, RootWalk } from './fs-at';
+import { closeFd, RootWalk } from '../util/fs-at';
 import { baseName, openContainerPath } from './resolve-path';
 
 /** Docker's container PathStat, sent base64-JSON in the X-Docker-Container-Path-Stat header. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { native } from '../native';
 import { conflict, errnoCode } from '../errors';
-import { closeFd } from './fs-at';
+import { closeFd } from '../util/fs-at';
 
 /**
  * An O_PATH fd of a running container's root as its processes see it: /proc/<pid>/root,

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { closeFd, openChild, openInRoot } from './fs-at';
+import { closeFd, openChild, openInRoot } from '../util/fs-at';
 import { errnoCode, notFound } from '../errors';
 
 export interface OpenedPath {

@@ -1,23 +1,37 @@
-import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
+import { native } from '../native';
 import { isENOENT } from '../errors';
+import { closeFd, lstatChild, openHostDir } from './fs-at';
 
-/** Apparent size of a tree, without following symlinks. */
+/**
+ * Apparent size of a tree, without following symlinks. Walked on fds (each name opened
+ * O_NOFOLLOW from its directory's fd): the trees measured (RW layers, volumes) belong to
+ * containers that may be running, and a directory swapped for a symlink to `/` must not
+ * make us walk the host.
+ */
 export async function directorySize(dir: string): Promise<number> {
-  let total = 0;
-  let entries;
+  let fd: number;
   try {
-    entries = await fs.readdir(dir, { withFileTypes: true });
+    fd = openHostDir(dir);
   } catch (err) {
     if (isENOENT(err)) return 0;
     throw err;
   }
-  for (const entry of entries) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) total += await directorySize(full);
-    else {
-      const stat = await fs.lstat(full).catch(() => undefined);
-      if (stat) total += stat.size;
+  try {
+    return sizeUnder(fd);
+  } finally {
+    closeFd(fd);
+  }
+}
+
+function sizeUnder(dirFd: number): number {
+  let total = 0;
+  for (const name of native.readdirFd(dirFd)) {
+    const child = lstatChild(dirFd, name);
+    if (!child) continue;
+    try {
+      total += child.st.isDirectory() ? sizeUnder(child.fd) : child.st.size;
+    } finally {
+      closeFd(child.fd);
     }
   }
   return total;

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import * as tarStream from 'tar-stream';
 import { native } from '../../native';
 import { errnoCode, invalidArgument } from '../../errors';
-import { closeFd, lstatChild, openBeneath, openChild, openHostDir, removeChild, RootWalk } from '../fs-at';
+import { closeFd, lstatChild, openBeneath, openChild, openHostDir, removeChild, RootWalk } from '../../util/fs-at';
 import { cleanEntryName, splitEntryName } from './entry-name';
 import { xattrsFromPax } from './pax';
 import { OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_META_PREFIX, WHITEOUT_PREFIX } from './whiteout';

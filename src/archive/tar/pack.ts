@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { native } from '../../native';
 import { errnoCode } from '../../errors';
-import { closeFd, lstatChild, openForReading, openHostDir, openHostPath } from '../fs-at';
+import { closeFd, lstatChild, openForReading, openHostDir, openHostPath } from '../../util/fs-at';
 import { encodeHeader, END_OF_ARCHIVE, PackHeader, padding } from './header';
 import { XATTR_PAX_PREFIX } from './pax';
 import { OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX } from './whiteout';

@@ -656,7 +656,7 @@ export class ContainerService {
 
   /**
    * Lends the container's root file system as an O_PATH directory fd (never a path: what
-   * is under it belongs to the container, see archive/fs-at.ts), mounting it for a
+   * is under it belongs to the container, see util/fs-at.ts), mounting it for a
    * stopped container. 'mounts' is what the container's processes see: for a live one its
    * mount namespace through /proc/<pid>/root, volumes and bind mounts included (cp);
    * 'rootfs' is its own file system only (export). Borrowers are counted, so one `cp`

@@ -4,7 +4,7 @@ import type { Change } from '../types';
 import { native } from '../../native';
 import { isENOENT, errnoCode } from '../../errors';
 import { OVERLAY_OPAQUE_XATTR } from '../../archive/tar/whiteout';
-import { closeFd, lstatChild, openHostDir, openInRoot } from '../../archive/fs-at';
+import { closeFd, lstatChild, openHostDir, openInRoot } from '../../util/fs-at';
 
 /**
  * The changes an overlay upper dir holds over its lower dirs, computed as Docker's
