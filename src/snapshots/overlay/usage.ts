@@ -1,35 +1,42 @@
-import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
 import type { SnapshotUsage } from '../types';
+import { native } from '../../native';
 import { isENOENT } from '../../errors';
+import { closeFd, lstatChild, openHostDir } from '../../util/fs-at';
 
 /**
  * Apparent size of a tree's non-directories and its inode count (the root excluded), each
- * inode counted once however many hard links it has. Does not follow symlinks.
+ * inode counted once however many hard links it has. Walked on fds (each name opened
+ * O_NOFOLLOW from its directory's fd): a live upper dir belongs to a running container,
+ * and a directory it swaps for a symlink to `/` must not make us walk the host.
  */
 export async function treeUsage(root: string): Promise<SnapshotUsage> {
   const seen = new Set<number>();
   let size = 0;
-  async function visit(dir: string): Promise<void> {
-    let names: string[];
-    try {
-      names = await fs.readdir(dir);
-    } catch (err) {
-      if (isENOENT(err)) return; // removed while we walked (a live upper dir)
-      throw err;
-    }
-    for (const name of names) {
-      const full = path.join(dir, name);
-      const st = await fs.lstat(full).catch((err: unknown) => {
-        if (isENOENT(err)) return undefined;
-        throw err;
-      });
-      if (!st || seen.has(st.ino)) continue;
-      seen.add(st.ino);
-      if (st.isDirectory()) await visit(full);
-      else size += st.size;
+  function visit(dirFd: number): void {
+    for (const name of native.readdirFd(dirFd)) {
+      const child = lstatChild(dirFd, name);
+      if (!child) continue; // removed while we walked (a live upper dir)
+      try {
+        if (seen.has(child.st.ino)) continue;
+        seen.add(child.st.ino);
+        if (child.st.isDirectory()) visit(child.fd);
+        else size += child.st.size;
+      } finally {
+        closeFd(child.fd);
+      }
     }
   }
-  await visit(root);
+  let rootFd: number;
+  try {
+    rootFd = openHostDir(root);
+  } catch (err) {
+    if (isENOENT(err)) return { size, inodes: 0 };
+    throw err;
+  }
+  try {
+    visit(rootFd);
+  } finally {
+    closeFd(rootFd);
+  }
   return { size, inodes: seen.size };
 }
