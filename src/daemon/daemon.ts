@@ -29,6 +29,7 @@ import { VolumeService } from '../engine/volumes/volume-service';
 import { addEmptyPruneRoutes, addVolumeRoutes } from '../api/server/routes/volumes';
 import { createApiServer } from '../api/server/server';
 import { native, UnmountFlags } from '../native';
+import { secureDataRoot } from './data-root-permissions';
 
 export interface RunningDaemon {
   /** Stops serving; running containers keep running under their monitors. */
@@ -58,6 +59,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   const containerStore = new ContainerStore(path.join(dataRoot, 'containers'));
   const volumes = new LocalVolumes(path.join(dataRoot, 'volumes'));
   await Promise.all([content.init(), rootfs.init(), imageMetadata.init(), containerStore.init(), volumes.init()]);
+  await secureDataRoot(dataRoot, logger);
 
   const events = new EventBus();
   const images = new ImageService({ content, layers, metadata: imageMetadata, logger });

@@ -77,7 +77,7 @@ export class LocalContentStore implements ContentStore {
 
   async writer(): Promise<ContentWriter> {
     const tmp = path.join(this.ingestDir, randomBytes(12).toString('hex'));
-    const handle = await fs.open(tmp, 'wx', 0o644);
+    const handle = await fs.open(tmp, 'wx', 0o600); // blobs are private: layers may hold secrets
     const digester = new Digester();
     let done = false;
     const finish = async () => {
