@@ -354,11 +354,97 @@ static void send_started(struct client *c) {
 
 /* ---------- log ---------- */
 
+/*
+ * Index records (stream 3, format in src/runtime/monitor/protocol.ts) let readers seek back
+ * from the end: a header at offset 0 of every log file carries a random nonce, and a sync
+ * record repeats it every LOG_SYNC_INTERVAL bytes. The container never sees the log, so it
+ * cannot forge a record holding the nonce inside its own output.
+ */
+#define LOG_STREAM_INDEX 3
+#define LOG_INDEX_VERSION 1
+#define LOG_INDEX_PAYLOAD 18 /* version u8, kind u8 (low nibble) + mid-line flags (high nibble), nonce[16] */
+#define LOG_INDEX_RECORD (13 + LOG_INDEX_PAYLOAD)
+#define LOG_SYNC_INTERVAL (64u << 10)
+enum { LOG_INDEX_HEADER = 0, LOG_INDEX_SYNC = 1, LOG_INDEX_REOPEN = 2 };
+
+static unsigned char log_nonce[16];
+static int log_indexed = 0;          /* the file starts with our header: keep writing sync records */
+static uint64_t log_since_sync = 0;  /* bytes written since the last index record */
+static unsigned char log_mid_line = 0; /* bit 0: stdout's last logged byte was not \n; bit 1: stderr's */
+
+static void log_header(unsigned char *p, int stream, uint64_t ns, uint32_t length) {
+  p[0] = (unsigned char)stream;
+  for (int i = 0; i < 8; i++) p[1 + i] = (unsigned char)(ns >> (56 - 8 * i));
+  put_u32(p + 9, length);
+}
+
+static void log_index_record(unsigned char *p, int kind, uint64_t ns) {
+  log_header(p, LOG_STREAM_INDEX, ns, LOG_INDEX_PAYLOAD);
+  p[13] = LOG_INDEX_VERSION;
+  p[14] = (unsigned char)(kind | (log_mid_line << 4));
+  memcpy(p + 15, log_nonce, sizeof log_nonce);
+}
+
+/* Writes everything or gives up (disk full); a short write is finished so records stay aligned. */
+static void log_write(const unsigned char *prefix, size_t prefix_length, const char *data, size_t length) {
+  struct iovec iov[2] = {{(void *)prefix, prefix_length}, {(void *)data, length}};
+  size_t total = prefix_length + length;
+  ssize_t n = writev(log_fd, iov, length > 0 ? 2 : 1);
+  if (n > 0) log_size += n;
+  if (n < 0 || (size_t)n >= total) return;
+  size_t done = (size_t)n;
+  while (done < total) {
+    const char *p = done < prefix_length ? (const char *)prefix + done : data + (done - prefix_length);
+    size_t left = done < prefix_length ? prefix_length - done : total - done;
+    ssize_t m = write(log_fd, p, left);
+    if (m <= 0) break;
+    done += (size_t)m;
+    log_size += m;
+  }
+}
+
+/*
+ * Call after opening a log file (also a fresh one after rotation). An empty file gets a
+ * header; a file that has one is appended to after a reopen record (readers end any
+ * unfinished line there); a file from an older monitor without a header stays unindexed.
+ */
+static void log_start_file(void) {
+  struct stat st;
+  if (fstat(log_fd, &st) != 0) return;
+  unsigned char record[LOG_INDEX_RECORD];
+  if (st.st_size == 0) {
+    if (!log_indexed) {
+      size_t got = 0;
+      int urandom = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+      if (urandom >= 0) {
+        ssize_t r = read(urandom, log_nonce, sizeof log_nonce);
+        if (r > 0) got = (size_t)r;
+        close(urandom);
+      }
+      if (got != sizeof log_nonce) return; /* no randomness: an unindexed log still works */
+    }
+    log_index_record(record, LOG_INDEX_HEADER, (uint64_t)now_ns());
+  } else {
+    unsigned char head[LOG_INDEX_RECORD];
+    if (pread(log_fd, head, sizeof head, 0) != (ssize_t)sizeof head || head[0] != LOG_STREAM_INDEX ||
+        head[9] != 0 || head[10] != 0 || head[11] != 0 || head[12] != LOG_INDEX_PAYLOAD || head[13] != LOG_INDEX_VERSION) {
+      log_indexed = 0;
+      return;
+    }
+    memcpy(log_nonce, head + 15, sizeof log_nonce);
+    log_mid_line = 0;
+    log_index_record(record, LOG_INDEX_REOPEN, (uint64_t)now_ns());
+  }
+  log_indexed = 1;
+  log_write(record, sizeof record, NULL, 0);
+  log_since_sync = 0;
+}
+
 /* Opens a fresh log as PATH.new and renames it over PATH, so PATH always exists for readers. */
 static int replace_log_file(void) {
   char tmp[PATH_MAX];
   snprintf(tmp, sizeof tmp, "%s.new", opt.log_path);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
+  int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
   if (fd < 0) return -1;
   if (rename(tmp, opt.log_path) != 0) {
     close(fd);
@@ -368,12 +454,16 @@ static int replace_log_file(void) {
   close(log_fd);
   log_fd = fd;
   log_size = 0;
+  log_start_file();
   return 0;
 }
 
 static void rotate_log(void) {
   if (opt.log_max_files <= 1) {
-    if (ftruncate(log_fd, 0) == 0) log_size = 0;
+    if (ftruncate(log_fd, 0) == 0) {
+      log_size = 0;
+      log_start_file();
+    }
     return;
   }
   char from[PATH_MAX], to[PATH_MAX];
@@ -393,26 +483,22 @@ static void log_record(int stream, const char *data, size_t length) {
   if (log_fd < 0) return;
   /* As Docker's log files: rotate before a write once the size is reached, so a file holds whole records. */
   if (opt.log_max_size > 0 && log_size >= opt.log_max_size) rotate_log();
-  unsigned char header[13];
+  unsigned char prefix[LOG_INDEX_RECORD + 13];
+  size_t prefix_length = 0;
   uint64_t ns = (uint64_t)now_ns();
-  header[0] = (unsigned char)stream;
-  for (int i = 0; i < 8; i++) header[1 + i] = (unsigned char)(ns >> (56 - 8 * i));
-  put_u32(header + 9, (uint32_t)length);
-  struct iovec iov[2] = {{header, sizeof header}, {(void *)data, length}};
-  size_t total = sizeof header + length;
-  ssize_t n = writev(log_fd, iov, 2);
-  if (n > 0) log_size += n;
-  if (n >= 0 && (size_t)n < total) {
-    /* A short write to a regular file (disk full): finish it so records stay aligned. */
-    size_t done = (size_t)n;
-    while (done < total) {
-      const char *p = done < sizeof header ? (const char *)header + done : data + (done - sizeof header);
-      size_t left = done < sizeof header ? sizeof header - done : total - done;
-      ssize_t m = write(log_fd, p, left);
-      if (m <= 0) break;
-      done += (size_t)m;
-      log_size += m;
-    }
+  if (log_indexed && log_since_sync >= LOG_SYNC_INTERVAL) {
+    log_index_record(prefix, LOG_INDEX_SYNC, ns);
+    prefix_length = LOG_INDEX_RECORD;
+    log_since_sync = 0;
+  }
+  log_header(prefix + prefix_length, stream, ns, (uint32_t)length);
+  prefix_length += 13;
+  log_write(prefix, prefix_length, data, length);
+  log_since_sync += 13 + length;
+  if (length > 0 && (stream == 1 || stream == 2)) {
+    unsigned char bit = (unsigned char)(1 << (stream - 1));
+    if (data[length - 1] == '\n') log_mid_line &= (unsigned char)~bit;
+    else log_mid_line |= bit;
   }
 }
 
@@ -1127,10 +1213,12 @@ int main(int argc, char **argv) {
   }
 
   if (opt.log_path != NULL) {
-    log_fd = open(opt.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    /* Read-write: log_start_file reads the header of a file it appends to. */
+    log_fd = open(opt.log_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (log_fd < 0) fail_setup("open log %s: %s", opt.log_path, strerror(errno));
     struct stat st;
     if (fstat(log_fd, &st) == 0) log_size = st.st_size;
+    log_start_file();
   }
   char error[512];
   if (opt.tty) {

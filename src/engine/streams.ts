@@ -30,10 +30,16 @@ export interface LogLine {
   stream: StdStream;
   time: string;
   line: Buffer;
+  /** A later piece of a long line (handed out in pieces): no timestamp goes before it. */
+  continued?: boolean;
 }
 
 export interface LogSession {
   readonly tty: boolean;
-  /** Ends when the log is read (or, with follow, when the container stops / the client aborts). */
-  readonly lines: AsyncIterable<LogLine>;
+  /**
+   * Lines in batches (what one read of the log gave), pulled by the consumer: a slow one
+   * slows the reading. Ends when the log is read (or, with follow, when the container stops
+   * / the client aborts).
+   */
+  readonly batches: AsyncIterable<LogLine[]>;
 }

@@ -7,12 +7,17 @@ export const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';
 
 const STREAM_IDS: Record<StdStream, number> = { stdout: 1, stderr: 2 };
 
-/** One stdcopy frame: [stream, 0, 0, 0, size u32 BE] then the payload. */
-export function frame(stream: StdStream, data: Buffer): Buffer {
+/** A stdcopy frame header: [stream, 0, 0, 0, size u32 BE]. */
+export function frameHeader(stream: StdStream, size: number): Buffer {
   const header = Buffer.alloc(8);
   header[0] = STREAM_IDS[stream];
-  header.writeUInt32BE(data.length, 4);
-  return Buffer.concat([header, data]);
+  header.writeUInt32BE(size, 4);
+  return header;
+}
+
+/** One stdcopy frame: the header, then the payload. */
+export function frame(stream: StdStream, data: Buffer): Buffer {
+  return Buffer.concat([frameHeader(stream, data.length), data]);
 }
 
 /** OutputChunk objects in, bytes out: framed when multiplexed, raw for a TTY. */

@@ -26,6 +26,10 @@ export class MonitorAttachSession implements AttachSession {
   private pendingStdin: Array<Buffer | null> = [];
   private closed = false;
   private readonly detachWatcher?: DetachWatcher;
+  /** Live output held while the log is replayed, so it comes after the replay. */
+  private held?: OutputChunk[];
+  private finishAfterReplay = false;
+  private wakeReplay?: () => void;
 
   constructor(
     readonly tty: boolean,
@@ -56,7 +60,8 @@ export class MonitorAttachSession implements AttachSession {
     }
     this.connection = connection;
     const push = (chunk: OutputChunk) => {
-      if (!this.output.writableEnded) this.output.write(chunk);
+      if (this.held) this.held.push(chunk);
+      else if (!this.output.writableEnded) this.output.write(chunk);
     };
     if (this.options.stdout) connection.on('stdout', (data: Buffer) => push({ stream: 'stdout', data }));
     if (this.options.stderr) connection.on('stderr', (data: Buffer) => push({ stream: this.tty ? 'stdout' : 'stderr', data }));
@@ -67,14 +72,49 @@ export class MonitorAttachSession implements AttachSession {
     this.pendingStdin = [];
   }
 
-  /** The process is gone (or never started): end the output. */
+  /**
+   * Writes `chunks` (the log so far) ahead of live output, waiting for the reader whenever
+   * the output is full. Live output arriving meanwhile is held and follows the replay.
+   */
+  async replay(chunks: AsyncIterable<OutputChunk>): Promise<void> {
+    this.held = [];
+    try {
+      for await (const chunk of chunks) {
+        if (this.closed || this.output.writableEnded) break;
+        if (!this.output.write(chunk)) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              this.output.off('drain', done).off('close', done);
+              this.wakeReplay = undefined;
+              resolve();
+            };
+            this.output.on('drain', done).on('close', done);
+            this.wakeReplay = done;
+          });
+        }
+      }
+    } finally {
+      const held = this.held ?? [];
+      this.held = undefined;
+      if (!this.output.writableEnded) for (const chunk of held) this.output.write(chunk);
+      if (this.finishAfterReplay) this.finish();
+    }
+  }
+
+  /** The process is gone (or never started): end the output (after a replay in progress). */
   finish(): void {
+    if (this.held) {
+      this.finishAfterReplay = true;
+      return;
+    }
     if (!this.output.writableEnded) this.output.end();
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.held = undefined;
+    this.wakeReplay?.();
     this.connection?.close();
     this.finish();
   }

@@ -17,10 +17,10 @@ import {
 } from '../../metadata/containers';
 import type { RootfsStore, Change } from '../../snapshots/types';
 import type { EventBus } from '../events/event-bus';
-import type { AttachSession, LogSession } from '../streams';
+import type { AttachSession, LogSession, OutputChunk } from '../streams';
 import type { ExitStatus } from '../../runtime/monitor/protocol';
 import { MonitorConnection } from '../../runtime/monitor/client';
-import { readLog, formatRfc3339Nano, formatRfc3339NanoFixed } from '../../runtime/monitor/log-reader';
+import { readLogBatches, formatRfc3339Nano, formatRfc3339NanoFixed } from '../../runtime/monitor/log-reader';
 import type { ContainerUpdateRequest } from '../../api/types/containers';
 import { verifyCreateSettings, verifyUpdateSettings } from './verify-settings';
 import { unsupportedSettingWarnings } from './unsupported-settings';
@@ -582,7 +582,10 @@ export class ContainerService {
       closeStdinOnEnd: Boolean(config.StdinOnce),
       detachKeys: config.Tty ? detachKeys : undefined,
     });
-    if (options.logs) await this.replayLog(container, session, options);
+    if (options.logs) {
+      // Replayed while the caller already reads the session, so a slow reader slows the replay.
+      void session.replay(this.replayLog(container, options)).catch((err: unknown) => session.output.destroy(err as Error));
+    }
     if (options.stream === false) {
       session.finish();
       return session;
@@ -604,11 +607,22 @@ export class ContainerService {
   }
 
   /** attach?logs=1: what the container wrote so far, before live output (compose uses it). */
-  private async replayLog(container: Container, session: MonitorAttachSession, options: { stdout?: boolean; stderr?: boolean }): Promise<void> {
+  private async *replayLog(container: Container, options: { stdout?: boolean; stderr?: boolean }): AsyncIterable<OutputChunk> {
     const logPath = path.join(this.deps.store.dir(container.Id), 'container.log');
-    for await (const entry of readLog(logPath, {})) {
-      if (entry.stream === 'stdout' ? options.stdout === false : options.stderr === false) continue;
-      session.output.write({ stream: entry.stream, data: entry.line });
+    for await (const batch of readLogBatches(logPath, {})) {
+      // Consecutive lines of one stream go out as one chunk.
+      let parts: Buffer[] = [];
+      let stream: OutputChunk['stream'] | undefined;
+      for (const entry of batch) {
+        if (entry.stream === 'stdout' ? options.stdout === false : options.stderr === false) continue;
+        if (stream !== undefined && entry.stream !== stream) {
+          yield { stream, data: Buffer.concat(parts) };
+          parts = [];
+        }
+        stream = entry.stream;
+        parts.push(entry.line);
+      }
+      if (stream !== undefined && parts.length > 0) yield { stream, data: Buffer.concat(parts) };
     }
   }
 
@@ -631,20 +645,34 @@ export class ContainerService {
       const current = this.deps.store.find(container.Id);
       return !current || !isLive(current);
     };
-    const source = readLog(logPath, { follow: options.follow, since: options.since, until: options.until, tail: options.tail, signal: options.signal, isDone });
+    const source = readLogBatches(logPath, { follow: options.follow, since: options.since, until: options.until, tail: options.tail, signal: options.signal, isDone });
     const wantStdout = options.stdout !== false;
     const wantStderr = options.stderr !== false;
-    async function* lines() {
+    // Lines of one record share a time: format it once.
+    let lastNanos = -1n;
+    let lastTime = '';
+    const timeOf = (ns: bigint) => {
+      if (ns !== lastNanos) {
+        lastNanos = ns;
+        lastTime = formatRfc3339NanoFixed(ns);
+      }
+      return lastTime;
+    };
+    async function* batches() {
       try {
-        for await (const entry of source) {
-          if ((entry.stream === 'stdout' && !wantStdout) || (entry.stream === 'stderr' && !wantStderr)) continue;
-          yield { stream: entry.stream, time: formatRfc3339NanoFixed(entry.timeNanos), line: entry.line };
+        for await (const batch of source) {
+          const out = [];
+          for (const entry of batch) {
+            if ((entry.stream === 'stdout' && !wantStdout) || (entry.stream === 'stderr' && !wantStderr)) continue;
+            out.push({ stream: entry.stream, time: timeOf(entry.timeNanos), line: entry.line, continued: entry.continued });
+          }
+          if (out.length > 0) yield out;
         }
       } catch (err) {
         if (!isENOENT(err)) throw err;
       }
     }
-    return { tty: Boolean(container.Config.Tty), lines: lines() };
+    return { tty: Boolean(container.Config.Tty), batches: batches() };
   }
 
   // ---- file system views --------------------------------------------------------------

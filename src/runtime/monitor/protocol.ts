@@ -86,11 +86,32 @@ export class FrameDecoder {
 
 /**
  * Container log file written by the monitor (--log): a sequence of records
- *   [stream: u8 (1 stdout, 2 stderr)][time: u64 BE, ns since epoch][length: u32 BE][data].
- * Records hold raw chunks as read, not lines; readers split lines.
+ *   [stream: u8][time: u64 BE, ns since epoch][length: u32 BE][data: length bytes].
+ * Stream 1 is stdout and 2 stderr: raw chunks as read (at most 32 KiB), not lines; readers
+ * split lines. Stream 3 is an index record (readers that only know 1 and 2 skip it), with an
+ * 18-byte payload
+ *   [version: u8 = 1][kind: low 4 bits | mid-line flags: high 4 bits][nonce: 16 bytes].
+ * Kinds: 0 header (the first record of every file the monitor creates, including each new
+ * file after a rotation), 1 sync (written before a data record once 64 KiB were written
+ * since the last index record), 2 reopen (a new monitor appends to an existing file: lines
+ * left unfinished before it end there). Flag bit 0 (value 16) says stdout's last byte so far
+ * was not a newline, bit 1 (value 32) the same for stderr. The nonce is random per log and
+ * never visible to the container, so an index record cannot be forged inside output:
+ * readers seek back from the end by searching for it. A file without a header at offset 0
+ * (written by an older monitor) has no index records and is read forwards only.
  * Rotation (--log-max-size/--log-max-files, Docker's max-size/max-file): the current file is
  * always LOG; once it reaches max-size, LOG.(k) is renamed LOG.(k+1), LOG becomes LOG.1 and a
  * fresh LOG starts, so at most max-files files exist (max-files 1: LOG is truncated in place).
- * The record format is the same in every file; a file starts at a record boundary.
+ * The record format is the same in every file; a file starts at a record boundary (with a
+ * header). Readers read LOG.N (oldest) … LOG.1, then LOG.
  */
 export const LOG_RECORD_HEADER_SIZE = 13;
+export const LOG_STREAM_STDOUT = 1;
+export const LOG_STREAM_STDERR = 2;
+export const LOG_STREAM_INDEX = 3;
+export const LOG_INDEX_VERSION = 1;
+export const LOG_INDEX_PAYLOAD_SIZE = 18;
+export const LOG_INDEX_NONCE_OFFSET = 2;
+export const LogIndexKind = { HEADER: 0, SYNC: 1, REOPEN: 2 } as const;
+/** Sanity bound on one record's data: the monitor writes at most 32 KiB. */
+export const LOG_RECORD_MAX_DATA = 1 << 20;

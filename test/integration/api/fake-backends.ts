@@ -189,11 +189,11 @@ export class FakeContainers implements ContainersBackend {
   async logs(ref: string) {
     const c = this.find(ref);
     const tty = Boolean(c.body.Tty);
-    async function* lines() {
-      yield { stream: 'stdout' as const, time: '2024-01-01T00:00:00.000000001Z', line: Buffer.from('out line\n') };
-      yield { stream: 'stderr' as const, time: '2024-01-01T00:00:00.000000002Z', line: Buffer.from('err line\n') };
+    async function* batches() {
+      yield [{ stream: 'stdout' as const, time: '2024-01-01T00:00:00.000000001Z', line: Buffer.from('out line\n') }];
+      yield [{ stream: 'stderr' as const, time: '2024-01-01T00:00:00.000000002Z', line: Buffer.from('err line\n') }];
     }
-    return { tty, lines: lines() };
+    return { tty, batches: batches() };
   }
 
   async attach(ref: string, opts: { stdin: boolean }): Promise<AttachSession> {

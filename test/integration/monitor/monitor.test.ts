@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { MonitorConnection } from '../../../src/runtime/monitor/client';
 import { spawnMonitor } from '../../../src/runtime/monitor/spawn-monitor';
 import { readLog } from '../../../src/runtime/monitor/log-reader';
-import { LOG_RECORD_HEADER_SIZE, type ExitStatus } from '../../../src/runtime/monitor/protocol';
+import { LOG_INDEX_PAYLOAD_SIZE, LOG_RECORD_HEADER_SIZE, LOG_STREAM_INDEX, type ExitStatus } from '../../../src/runtime/monitor/protocol';
 import { collect, fakeRunOptions, makeFixture, parentPid, rssKb, startAndConnect, text, waitFor } from './helpers';
 
 const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
@@ -30,13 +30,16 @@ test('runs through a detaching runtime, streams output, logs it and records the 
 
     // Raw records: stream byte, ns timestamp, length, data.
     const raw = fs.readFileSync(f.logPath);
-    const records: Array<{ stream: number; data: string; ns: bigint }> = [];
+    const records: Array<{ stream: number; data: string; length: number; ns: bigint }> = [];
     for (let o = 0; o < raw.length; ) {
       const length = raw.readUInt32BE(o + 9);
-      records.push({ stream: raw[o]!, ns: raw.readBigUInt64BE(o + 1), data: raw.subarray(o + 13, o + 13 + length).toString() });
+      records.push({ stream: raw[o]!, ns: raw.readBigUInt64BE(o + 1), length, data: raw.subarray(o + 13, o + 13 + length).toString() });
       o += LOG_RECORD_HEADER_SIZE + length;
     }
-    assert.deepEqual(records.map((r) => [r.stream, r.data]).sort(), [[1, 'hi\n'], [2, 'err\n']]);
+    // First an index header (stream 3, 18-byte payload), then the output.
+    assert.equal(records[0]!.stream, LOG_STREAM_INDEX);
+    assert.equal(records[0]!.length, LOG_INDEX_PAYLOAD_SIZE);
+    assert.deepEqual(records.slice(1).map((r) => [r.stream, r.data]).sort(), [[1, 'hi\n'], [2, 'err\n']]);
     const nowNs = BigInt(Date.now()) * 1_000_000n;
     for (const r of records) assert.ok(r.ns > nowNs - 60_000_000_000n && r.ns <= nowNs);
 
@@ -235,6 +238,80 @@ test('a process that is not the monitor\'s child is watched by pidfd (status unk
     assert.equal(status.exitCode, 255);
   } finally {
     stranger.kill();
+    f.cleanup();
+  }
+});
+
+test('the log is indexed: sync records every 64 KiB, a reopen record when a new monitor appends', async () => {
+  const f = makeFixture();
+  try {
+    // 300 KiB of numbered lines, then an unfinished line.
+    const script = 'i=0; while [ $i -lt 30000 ]; do echo "line $i abcdefg"; i=$((i+1)); done; printf unfinished';
+    let conn = await startAndConnect(fakeRunOptions(f, script));
+    conn.start();
+    assert.equal((await conn.waitExited()).exitCode, 0);
+    await waitFor(() => !fs.existsSync(f.socketPath));
+    fs.rmSync(f.exitFile, { force: true });
+    conn = await startAndConnect(fakeRunOptions(f, 'echo second run'));
+    conn.start();
+    assert.equal((await conn.waitExited()).exitCode, 0);
+    await waitFor(() => !fs.existsSync(f.socketPath));
+
+    const raw = fs.readFileSync(f.logPath);
+    const index: Array<{ offset: number; kind: number; midLine: number; nonce: string }> = [];
+    let sinceIndex = 0;
+    let largestGap = 0;
+    for (let o = 0; o < raw.length; ) {
+      const length = raw.readUInt32BE(o + 9);
+      if (raw[o] === LOG_STREAM_INDEX) {
+        const payload = raw.subarray(o + 13, o + 13 + length);
+        index.push({ offset: o, kind: payload[1]! & 15, midLine: payload[1]! >> 4, nonce: payload.subarray(2).toString('hex') });
+        largestGap = Math.max(largestGap, sinceIndex);
+        sinceIndex = 0;
+      } else {
+        sinceIndex += 13 + length;
+      }
+      o += LOG_RECORD_HEADER_SIZE + length;
+    }
+    assert.equal(index[0]!.offset, 0);
+    assert.equal(index[0]!.kind, 0, 'a header first');
+    assert.ok(index.filter((i) => i.kind === 1).length >= 4, 'sync records every 64 KiB');
+    assert.ok(largestGap < 64 * 1024 + 32 * 1024 + 13, `at most 64 KiB plus one record between index records (${largestGap})`);
+    assert.equal(new Set(index.map((i) => i.nonce)).size, 1, 'one nonce per log');
+    assert.equal(index.filter((i) => i.kind === 2).length, 1, 'one reopen record');
+
+    const lines: string[] = [];
+    for await (const line of readLog(f.logPath, { tail: 3 })) lines.push(line.line.toString());
+    assert.deepEqual(lines, ['line 29999 abcdefg\n', 'unfinished', 'second run\n']);
+  } finally {
+    f.cleanup();
+  }
+});
+
+test('readLog reads a rotated log oldest first, and -f follows it across rotations', async () => {
+  const f = makeFixture();
+  try {
+    const script = 'for i in $(seq 1 100); do printf "%099d\\n" $i; sleep 0.01; done';
+    const conn = await startAndConnect(fakeRunOptions(f, script, { logMaxSize: 2000, logMaxFiles: 3 }));
+    const followed: string[] = [];
+    const following = (async () => {
+      const done = () => fs.existsSync(f.exitFile);
+      for await (const line of readLog(f.logPath, { follow: true, isDone: done, pollIntervalMs: 20 })) followed.push(line.line.toString().trim());
+    })();
+    conn.start();
+    assert.equal((await conn.waitExited()).exitCode, 0);
+    await following;
+    const numbers = (lines: string[]) => lines.map(Number);
+    assert.deepEqual(numbers(followed), Array.from({ length: 100 }, (_, i) => i + 1), 'the follower saw every line once, in order');
+    assert.ok(fs.existsSync(`${f.logPath}.2`) && !fs.existsSync(`${f.logPath}.3`), 'three files kept');
+    const kept: string[] = [];
+    for await (const line of readLog(f.logPath)) kept.push(line.line.toString().trim());
+    assert.ok(kept.length >= 30 && kept.length < 100, `${kept.length} lines kept`);
+    assert.deepEqual(numbers(kept), Array.from({ length: kept.length }, (_, i) => 100 - kept.length + i + 1));
+    const last: string[] = [];
+    for await (const line of readLog(f.logPath, { tail: 25 })) last.push(line.line.toString().trim());
+    assert.deepEqual(numbers(last), Array.from({ length: 25 }, (_, i) => 76 + i));
+  } finally {
     f.cleanup();
   }
 });

@@ -8,7 +8,7 @@ import type { Exchange } from '../exchange';
 import type { Router } from '../router';
 import { versionAtLeast } from '../api-version';
 import { hijackAndPump } from '../pump-attach';
-import { frame, streamContentType } from '../stdio-framing';
+import { frame, frameHeader, streamContentType } from '../stdio-framing';
 
 const WAIT_CONDITIONS: WaitCondition[] = ['not-running', 'next-exit', 'removed'];
 
@@ -68,17 +68,32 @@ export function addContainerRoutes(router: Router, backend: ContainersBackend, l
       signal: ex.signal,
     });
     const out = ex.startStream(streamContentType(session.tty, versionAtLeast(ex.apiVersion, '1.42')));
-    const iterator = session.lines[Symbol.asyncIterator]();
+    const iterator = session.batches[Symbol.asyncIterator]();
     const onAbort = () => void iterator.return?.();
     ex.signal.addEventListener('abort', onAbort, { once: true });
     try {
       for (;;) {
         const next = await iterator.next();
         if (next.done || ex.signal.aborted) break;
-        const { stream, time, line } = next.value;
-        const payload = timestamps ? Buffer.concat([Buffer.from(`${time} `), line]) : line;
-        const bytes = session.tty ? payload : frame(stream, payload);
-        if (!out.write(bytes)) await new Promise<void>((resolve) => out.once('drain', resolve).once('close', resolve));
+        // One write per batch: frame headers, timestamps and lines gathered into one buffer.
+        const parts: Buffer[] = [];
+        for (const { stream, time, line, continued } of next.value) {
+          const stamp = timestamps && !continued ? Buffer.from(`${time} `) : undefined;
+          const size = line.length + (stamp?.length ?? 0);
+          if (size === 0) continue;
+          if (!session.tty) parts.push(frameHeader(stream, size));
+          if (stamp) parts.push(stamp);
+          parts.push(line);
+        }
+        if (parts.length > 0 && !out.write(Buffer.concat(parts))) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              out.off('drain', done).off('close', done);
+              resolve();
+            };
+            out.on('drain', done).on('close', done);
+          });
+        }
       }
     } catch (err: unknown) {
       // Past the point of no return: moby writes the error in band too.
