@@ -18,6 +18,7 @@ import type { BenchContext } from './context';
 import { benchIdleRss, benchMonitorRss } from './memory';
 import { benchRunRm } from './run-rm';
 import { benchRunDetached } from './run-detached';
+import { benchLogsTail } from './logs-tail';
 
 const BENCHMARKS: Array<{ name: string; run: (ctx: BenchContext) => Promise<BenchRow[]> }> = [
   // Idle RSS first: the other benchmarks grow the daemons' heaps.
@@ -25,6 +26,7 @@ const BENCHMARKS: Array<{ name: string; run: (ctx: BenchContext) => Promise<Benc
   { name: 'run-rm', run: benchRunRm },
   { name: 'run-detached', run: benchRunDetached },
   { name: 'monitor-rss', run: benchMonitorRss },
+  { name: 'logs-tail', run: benchLogsTail },
 ];
 
 function envInt(name: string, fallback: number): number {
