@@ -3,7 +3,8 @@ import type { Digest } from '../util/digest';
 
 /**
  * Layer store: read-only image layers unpacked once on disk and shared by every image and
- * container that uses them, keyed by chain ID (OCI image spec). Lifecycle:
+ * container that uses them, keyed by chain ID (OCI image spec); implemented over the
+ * snapshotter by `layers.ts` (SnapshotLayers). Lifecycle:
  *   apply(parent, tar) → layer visible (immutable) → remove (only when nothing uses it; the
  *   caller, the metadata/GC layer, decides that).
  * A layer becomes visible only when completely unpacked (unpack into a temp dir, then
@@ -34,6 +35,8 @@ export interface LayerStore {
   lowerDirs(chainId: Digest): Promise<string[]>;
   /** Idempotent. */
   remove(chainId: Digest): Promise<void>;
+  /** The differ: a layer's tar made again from its files, byte for byte the same each time (for a blob needed later). */
+  layerTar(chainId: Digest): Promise<Readable>;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Digest } from '../../util/digest';
 import { isLive } from '../../metadata/containers';
 import type {
   ArchiveGetResult,
@@ -35,8 +36,8 @@ import type { SnapshotRootfs } from '../../snapshots/container-rootfs';
 
 export interface CommitContainerOptions {
   container: Container;
-  /** The container's RW layer as a layer tar. */
-  diffTar: Readable;
+  /** The container's changes, committed as a layer on its image's layers (no blob yet). */
+  layer: { chainId: Digest; diffId: Digest; tarSize: number };
   repo?: string;
   tag?: string;
   comment?: string;
@@ -211,10 +212,11 @@ export class ContainersBackendImpl implements ContainersBackend {
     const running = container.State.Status === 'running';
     if (running && opts.pause) await this.service.pause(container.Id);
     try {
-      // The diff is read from the RW layer's directory: no mount is needed.
+      // The changes are copied from the RW layer's directory into a new layer: no mount, no blob.
+      const { layer, tarSize } = await this.deps.rootfs.commitChanges(container.Id);
       const id = await this.deps.images.commitContainer({
         container,
-        diffTar: this.deps.rootfs.diffTar(container.Id),
+        layer: { chainId: layer.chainId, diffId: layer.diffId, tarSize },
         repo: opts.repo,
         tag: opts.tag,
         comment: opts.comment,

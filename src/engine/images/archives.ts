@@ -18,6 +18,7 @@ import { Compression, detectCompression } from '../../images/compression';
 import { readArchive } from '../../images/archive/read-archive';
 import { ArchiveImage, writeArchive } from '../../images/archive/write-archive';
 import type { ImageCreation, NewImage } from './creation';
+import { ensureLayerBlobs } from './layer-blobs';
 import type { ImageResolver, ImageStores } from './resolver';
 import type { LoadResult, ResolvedImage } from './types';
 
@@ -57,6 +58,8 @@ export class ImageArchives {
         add(image, any.ref.digest === undefined ? withDefaultTag(any.ref) : undefined);
       } else add(image);
     }
+    // Layers committed from containers get their blobs now, before the first byte is sent.
+    for (const { image } of byId.values()) await ensureLayerBlobs(this.stores, image);
     const images: ArchiveImage[] = [...byId.values()].map(({ image, tags }) => ({ manifest: image.record.target, body: image.manifest, tags }));
     return writeArchive(images, content);
   }

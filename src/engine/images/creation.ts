@@ -46,11 +46,17 @@ export class ImageCreation {
       const newChains: Digest[] = [];
       try {
         const parentChain = opts.parentImage ? await this.resolver.ensureUnpacked(opts.parentImage) : null;
-        const blob = await this.ingestTracked(opts.diffTar, newBlobs);
-        const chain = chainIds([...(opts.parentImage?.diffIds ?? []), blob.digest]).pop() as Digest;
-        const existed = await layers.get(chain);
-        await layers.apply(parentChain, content.createReadStream(blob.digest), blob.digest);
-        if (!existed) newChains.push(chain);
+        let blob: { digest: Digest; size: number };
+        if (opts.layer) {
+          blob = await this.committedLayer(opts.layer, opts.parentImage?.diffIds ?? [], parentChain);
+        } else {
+          if (!opts.diffTar) throw invalidArgument('a new layer needs its tar or a committed layer');
+          blob = await this.ingestTracked(opts.diffTar, newBlobs);
+          const chain = chainIds([...(opts.parentImage?.diffIds ?? []), blob.digest]).pop() as Digest;
+          const existed = await layers.get(chain);
+          await layers.apply(parentChain, content.createReadStream(blob.digest), blob.digest);
+          if (!existed) newChains.push(chain);
+        }
 
         const created = opts.created ?? new Date().toISOString();
         const parent = opts.parentImage?.config;
@@ -103,6 +109,19 @@ export class ImageCreation {
       repo: opts.repo,
       tag: opts.tag,
     });
+  }
+
+  /**
+   * Checks that a layer committed already sits where the new image needs it; the image
+   * then names it by diff ID and tar size, and its blob is made when first needed
+   * (`ensureLayerBlobs`).
+   */
+  private async committedLayer(layer: { chainId: Digest; diffId: Digest; tarSize: number }, parentDiffIds: Digest[], parentChain: Digest | null): Promise<{ digest: Digest; size: number }> {
+    const found = await this.stores.layers.get(layer.chainId);
+    if (!found || found.diffId !== layer.diffId || found.parent !== parentChain || chainIds([...parentDiffIds, layer.diffId]).pop() !== layer.chainId) {
+      throw invalidArgument(`layer ${layer.chainId} does not exist on the image's layers`);
+    }
+    return { digest: layer.diffId, size: layer.tarSize };
   }
 
   async ingestTracked(source: Readable | Uint8Array, newBlobs: Set<Digest>): Promise<{ digest: Digest; size: number }> {

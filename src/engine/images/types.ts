@@ -52,8 +52,13 @@ export interface ListImagesOptions {
 export interface CommitLayerOptions {
   /** The image the layer sits on (the container's image); none for a base image. */
   parentImage?: ResolvedImage;
-  /** The layer as an uncompressed tar (`.wh.` whiteouts). */
-  diffTar: import('node:stream').Readable;
+  /** The layer as an uncompressed tar (`.wh.` whiteouts); or `layer`. */
+  diffTar?: import('node:stream').Readable;
+  /**
+   * A layer committed already (a container's changes, a build step), whose blob is made
+   * only when needed (save, push): its tar is regenerated from the layer then.
+   */
+  layer?: { chainId: Digest; diffId: Digest; tarSize: number };
   /** Runtime config of the new image; default: the parent's. */
   config?: ImageRunConfig;
   /** Dockerfile-style changes applied on top ("CMD [...]", "ENV A=b", ...). */
