@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { AttachSession, LogSession } from '../engine/streams';
+import type { AttachSession, LogSession } from '../util/stdio-streams';
 import type { Filters, JsonStreamMessage } from './types/common';
 import type {
   ContainerChangeResponseItem,
@@ -32,7 +32,7 @@ import type {
  * (src/errors) with Docker's wording; the server maps them to statuses in one place.
  *
  * Streams: the API layer owns the wire encoding. Backends hand over AttachSession/LogSession
- * (src/engine/streams.ts), object iterables, or byte Readables; the server frames them.
+ * (src/util/stdio-streams.ts), object iterables, or byte Readables; the server frames them.
  * `signal` arguments abort when the client goes away or the server shuts down.
  */
 
@@ -265,4 +265,12 @@ export interface Backends {
   exec: ExecBackend;
   images: ImagesBackend;
   system: SystemBackend;
+}
+
+export type BootstrapImage = 'busybox' | 'debian';
+
+/** berth's own base images, built locally (POST /berth/images/bootstrap). */
+export interface BootstrapBackend {
+  /** Builds the image and tags it (`tag`, or busybox:latest / debian:bookworm); resolves with its ID. */
+  bootstrap(name: BootstrapImage, tag: string | undefined): Promise<string>;
 }

@@ -24,7 +24,8 @@ import { SystemBackendImpl } from '../engine/system/system-backend';
 import { ImagesBackendImpl } from '../engine/images/images-backend';
 import { ImageLookupAdapter } from '../engine/images/image-lookup';
 import { diskUsage } from '../engine/system/disk-usage';
-import { bootstrapRoutes } from '../engine/images/bootstrap-route';
+import { BootstrapBackendImpl } from '../engine/images/bootstrap-backend';
+import { addBootstrapRoutes } from '../api/server/routes/bootstrap';
 import { VolumeService } from '../engine/volumes/volume-service';
 import { addEmptyPruneRoutes, addVolumeRoutes } from '../api/server/routes/volumes';
 import { createApiServer } from '../api/server/server';
@@ -92,7 +93,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     {
       logger,
       socketPath: config.socketPath,
-      extraRoutes: [bootstrapRoutes(images, events), (router) => addVolumeRoutes(router, new VolumeService(volumes, containers, events)), addEmptyPruneRoutes],
+      extraRoutes: [(router) => addBootstrapRoutes(router, new BootstrapBackendImpl(images, events)), (router) => addVolumeRoutes(router, new VolumeService(volumes, containers, events)), addEmptyPruneRoutes],
     },
   );
   await server.listen();

@@ -1,4 +1,4 @@
-import type { AttachSession } from '../../engine/streams';
+import type { AttachSession } from '../../util/stdio-streams';
 import type { Logger } from '../../util/logger';
 import { messageOf } from '../../errors';
 import type { Exchange, HijackedStream } from './exchange';

@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import type { OutputChunk, StdStream } from '../../engine/streams';
+import type { OutputChunk, StdStream } from '../../util/stdio-streams';
 
 /** Docker's media types for attach/exec/logs bodies. */
 export const RAW_STREAM = 'application/vnd.docker.raw-stream';

@@ -1,6 +1,6 @@
 import { PassThrough, Writable } from 'node:stream';
 import type { MonitorConnection } from '../../runtime/monitor/client';
-import type { AttachSession, OutputChunk } from '../streams';
+import type { AttachSession, OutputChunk } from '../../util/stdio-streams';
 import { DetachWatcher } from '../../util/detach-keys';
 export { parseDetachKeys } from '../../util/detach-keys';
 

@@ -17,7 +17,7 @@ import {
 } from '../../metadata/containers';
 import type { RootfsStore, Change } from '../../snapshots/types';
 import type { EventBus } from '../events/event-bus';
-import type { AttachSession, LogSession, OutputChunk } from '../streams';
+import type { AttachSession, LogSession, OutputChunk } from '../../util/stdio-streams';
 import type { ExitStatus } from '../../runtime/monitor/protocol';
 import { MonitorConnection } from '../../runtime/monitor/client';
 import { readLogBatches, formatRfc3339Nano, formatRfc3339NanoFixed } from '../../runtime/monitor/log-reader';

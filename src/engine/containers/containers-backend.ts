@@ -28,7 +28,7 @@ import type {
 import { conflict, invalidArgument, isENOENT, isNotFound, notFound } from '../../errors';
 import { run } from '../../util/exec';
 import { archivePath, extractArchive, exportRootfs, statPath } from '../../archive';
-import type { AttachSession, LogSession } from '../streams';
+import type { AttachSession, LogSession } from '../../util/stdio-streams';
 import type { Container, ContainerService } from './container-service';
 import { containerFilter, toInspect, toSummary } from './container-views';
 import type { LocalVolumes } from '../../volumes/local-volumes';

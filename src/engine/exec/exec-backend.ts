@@ -1,6 +1,6 @@
 import type { ExecBackend } from '../../api/backend';
 import type { ExecConfig, ExecInspect } from '../../api/types/exec';
-import type { AttachSession } from '../streams';
+import type { AttachSession } from '../../util/stdio-streams';
 import type { ExecService } from './exec-service';
 
 /** Maps the exec routes onto the exec service. */

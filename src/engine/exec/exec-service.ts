@@ -10,7 +10,7 @@ import type { ContainerService } from '../containers/container-service';
 import type { ContainerRuntime } from '../containers/ports';
 import { MonitorAttachSession, parseDetachKeys } from '../containers/attach';
 import { mergeEnv } from '../containers/create-config';
-import type { AttachSession } from '../streams';
+import type { AttachSession } from '../../util/stdio-streams';
 import type { EventBus } from '../events/event-bus';
 import type { Logger } from '../../util/logger';
 import type { ExecConfig } from '../../api/types/exec';

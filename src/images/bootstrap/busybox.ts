@@ -4,7 +4,7 @@ import * as tarStream from 'tar-stream';
 import { ByteSource, lazyReadable } from '../../util/lazy-readable';
 import type { Digest } from '../../util/digest';
 import { run } from '../../util/exec';
-import type { ImageService } from '../../engine/images/image-service';
+import type { BaseImageSink } from './base-image-sink';
 import type { PackHeader } from '../normalize-layer';
 
 /**
@@ -45,7 +45,7 @@ const DIRS: Array<[string, number]> = [
   ['var/www', 0o755],
 ];
 
-export async function bootstrapBusybox(service: ImageService, opts: BusyboxOptions = {}): Promise<Digest> {
+export async function bootstrapBusybox(service: BaseImageSink, opts: BusyboxOptions = {}): Promise<Digest> {
   const binary = opts.binary ?? '/bin/busybox';
   const [body, list, banner] = await Promise.all([
     fs.readFile(binary),

@@ -5,7 +5,7 @@ import type { Digest } from '../../util/digest';
 import { run } from '../../util/exec';
 import { failedPrecondition } from '../../errors';
 import { packDirectory } from '../../archive/tar/pack';
-import type { ImageService } from '../../engine/images/image-service';
+import type { BaseImageSink } from './base-image-sink';
 import { DEFAULT_PATH } from './busybox';
 
 /**
@@ -22,7 +22,7 @@ export interface DebianOptions {
   workDir?: string;
 }
 
-export async function bootstrapDebian(service: ImageService, opts: DebianOptions = {}): Promise<Digest> {
+export async function bootstrapDebian(service: BaseImageSink, opts: DebianOptions = {}): Promise<Digest> {
   const suite = opts.suite ?? 'bookworm';
   const mirror = opts.mirror ?? (await aptMirror()) ?? 'http://deb.debian.org/debian';
   const tag = opts.tag ?? `debian:${suite}`;

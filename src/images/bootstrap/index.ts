@@ -2,3 +2,4 @@ export { bootstrapBusybox, busyboxLayer, BUSYBOX_EPOCH, DEFAULT_PATH } from './b
 export type { BusyboxOptions } from './busybox';
 export { bootstrapDebian, aptMirror } from './debian';
 export type { DebianOptions } from './debian';
+export type { BaseImageLayer, BaseImageSink } from './base-image-sink';

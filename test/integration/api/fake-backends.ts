@@ -1,6 +1,6 @@
 import { PassThrough, Readable } from 'node:stream';
 import type { Backends, ContainersBackend, ExecBackend, ImagesBackend, SystemBackend, WaitHandle } from '../../../src/api/backend';
-import type { AttachSession, OutputChunk } from '../../../src/engine/streams';
+import type { AttachSession, OutputChunk } from '../../../src/util/stdio-streams';
 import type { ContainerCreateRequest, ContainerInspect, ContainerSummary, ContainerWaitResponse } from '../../../src/api/types/containers';
 import type { ExecConfig, ExecInspect } from '../../../src/api/types/exec';
 import type { EventMessage, SystemInfo, SystemVersion } from '../../../src/api/types/system';

@@ -1,7 +1,8 @@
 import type { Readable, Writable } from 'node:stream';
 
 /**
- * Stream shapes the engine hands to the API layer, free of HTTP: the API layer decides
+ * Stream shapes the engine hands to the API layer, free of HTTP (here, below both, so neither
+ * imports the other for them): the API layer decides
  * between raw (TTY) and multiplexed 8-byte-frame encodings.
  */
 export type StdStream = 'stdout' | 'stderr';
