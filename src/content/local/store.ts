@@ -1,33 +1,46 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { PassThrough, Readable, Transform, TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { BlobInfo, ContentStore, ContentWriter } from '../types';
+import type { BlobInfo, CommitOptions, ContentStore, ContentWriter, IngestStatus, Labels, ReadRange, WriterOptions } from '../types';
 import { Digest, Digester, hexOf, isDigest } from '../../util/digest';
 import { fsyncDir } from '../../util/atomic-fs';
+import { KeyedMutex } from '../../util/mutex';
 import { internal, invalidArgument, isENOENT, notFound } from '../../errors';
+import { IngestArea } from './ingests';
+import { applyLabelUpdate, LabelFiles, validateLabels } from './labels';
+import { LocalContentWriter } from './writer';
 
 /**
  * Content store on the local file system, under `<root>/content`:
- *   blobs/sha256/<hex>  committed, immutable blobs
- *   ingest/<random>     writes in flight (removed by init() after a crash)
- * A blob appears under blobs/ only by rename after its digest was verified and its data fsynced.
+ *   blobs/sha256/<hex>         committed, immutable blobs
+ *   labels/sha256/<hex>.json   a blob's labels and their update time (when it has any)
+ *   ingest/<sha256(ref)>/      a named write in flight: data, meta.json (kept across restarts)
+ *   ingest/anon-<random>/      an anonymous write in flight (removed by init())
+ * A blob appears under blobs/ only by rename after its digest was verified, its data fsynced
+ * and its labels written.
  */
 export class LocalContentStore implements ContentStore {
   private readonly blobsDir: string;
-  private readonly ingestDir: string;
+  private readonly ingests: IngestArea;
+  private readonly labelFiles: LabelFiles;
+  /** Serializes label read-modify-writes per blob. */
+  private readonly labelLock = new KeyedMutex();
 
   constructor(root: string) {
     this.blobsDir = path.join(root, 'content', 'blobs', 'sha256');
-    this.ingestDir = path.join(root, 'content', 'ingest');
+    this.ingests = new IngestArea(path.join(root, 'content', 'ingest'));
+    this.labelFiles = new LabelFiles(path.join(root, 'content', 'labels', 'sha256'));
   }
 
-  /** Creates the directories and drops writes a crash left half done. */
+  /** Creates the directories, drops anonymous writes and labels a crash left without a blob. */
   async init(): Promise<void> {
     await fs.mkdir(this.blobsDir, { recursive: true });
-    await fs.rm(this.ingestDir, { recursive: true, force: true });
-    await fs.mkdir(this.ingestDir, { recursive: true });
+    await this.ingests.init();
+    await this.labelFiles.init();
+    for (const hex of await this.labelFiles.list()) {
+      if (!(await this.has(`sha256:${hex}` as Digest).catch(() => true))) await this.labelFiles.remove(hex);
+    }
   }
 
   blobPath(digest: Digest): string {
@@ -36,13 +49,16 @@ export class LocalContentStore implements ContentStore {
   }
 
   async info(digest: Digest): Promise<BlobInfo> {
+    let st;
     try {
-      const st = await fs.stat(this.blobPath(digest));
-      return { digest, size: st.size, createdAt: Math.floor(st.mtimeMs) };
+      st = await fs.stat(this.blobPath(digest));
     } catch (err) {
       if (isENOENT(err)) throw notFound(`blob ${digest} not found`, err);
       throw err;
     }
+    const createdAt = Math.floor(st.mtimeMs);
+    const record = await this.labelFiles.read(hexOf(digest));
+    return { digest, size: st.size, createdAt, updatedAt: record?.updatedAt ?? createdAt, labels: { ...(record?.labels ?? {}) } };
   }
 
   async has(digest: Digest): Promise<boolean> {
@@ -64,72 +80,87 @@ export class LocalContentStore implements ContentStore {
     }
   }
 
-  createReadStream(digest: Digest, options: { verify?: boolean } = {}): Readable {
+  /** Checks a range against the blob's size; returns [start, length]. */
+  private resolveRange(digest: Digest, size: number, range: ReadRange): [number, number] {
+    const offset = range.offset ?? 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw invalidArgument(`invalid read offset ${offset}`);
+    if (range.length !== undefined && (!Number.isSafeInteger(range.length) || range.length < 0)) throw invalidArgument(`invalid read length ${range.length}`);
+    if (offset > size) throw invalidArgument(`read offset ${offset} is past the end of blob ${digest} (${size} bytes)`);
+    return [offset, Math.min(range.length ?? size - offset, size - offset)];
+  }
+
+  async read(digest: Digest, range: ReadRange): Promise<Buffer> {
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(this.blobPath(digest), 'r');
+    } catch (err) {
+      if (isENOENT(err)) throw notFound(`blob ${digest} not found`, err);
+      throw err;
+    }
+    try {
+      const [offset, length] = this.resolveRange(digest, (await handle.stat()).size, range);
+      const buffer = Buffer.alloc(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await handle.read(buffer, done, length - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return buffer.subarray(0, done);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  createReadStream(digest: Digest, options: { verify?: boolean } & ReadRange = {}): Readable {
     const out = new PassThrough();
-    const file = createReadStream(this.blobPath(digest));
-    file.on('error', (err) => {
-      out.destroy(isENOENT(err) ? notFound(`blob ${digest} not found`, err) : err);
-    });
-    if (!options.verify) return file.pipe(out);
-    file.pipe(new VerifyingTransform(digest)).on('error', (err) => out.destroy(err)).pipe(out);
+    const ranged = options.offset !== undefined || options.length !== undefined;
+    if (options.verify && ranged) {
+      process.nextTick(() => out.destroy(invalidArgument('a verifying read covers the whole blob: no offset or length')));
+      return out;
+    }
+    const fail = (err: unknown) => out.destroy(isENOENT(err) ? notFound(`blob ${digest} not found`, err) : (err as Error));
+    const open = async (): Promise<Readable> => {
+      const file = this.blobPath(digest);
+      if (!ranged) return createReadStream(file);
+      const [start, length] = this.resolveRange(digest, (await fs.stat(file)).size, options);
+      // An empty range still needs a stream: end before start reads nothing.
+      return length === 0 ? Readable.from([]) : createReadStream(file, { start, end: start + length - 1 });
+    };
+    open().then((source) => {
+      source.on('error', fail);
+      if (!options.verify) source.pipe(out);
+      else source.pipe(new VerifyingTransform(digest)).on('error', fail).pipe(out);
+    }, fail);
     return out;
   }
 
-  async writer(): Promise<ContentWriter> {
-    const tmp = path.join(this.ingestDir, randomBytes(12).toString('hex'));
-    const handle = await fs.open(tmp, 'wx', 0o600); // blobs are private: layers may hold secrets
-    const digester = new Digester();
-    let done = false;
-    const finish = async () => {
-      done = true;
-      await handle.close().catch(() => undefined);
-    };
-    return {
-      write: async (chunk: Uint8Array) => {
-        if (done) throw internal('write after commit/abort');
-        digester.update(chunk);
-        let offset = 0;
-        while (offset < chunk.length) {
-          const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
-          offset += bytesWritten;
-        }
-      },
-      commit: async (expected = {}) => {
-        if (done) throw internal('commit after commit/abort');
-        const digest = digester.digest();
-        const size = digester.size;
-        try {
-          if (expected.size !== undefined && expected.size !== size) {
-            throw invalidArgument(`unexpected commit size ${size}, expected ${expected.size}`);
-          }
-          if (expected.digest !== undefined && expected.digest !== digest) {
-            throw invalidArgument(`unexpected commit digest ${digest}, expected ${expected.digest}`);
-          }
-          await handle.sync();
-          await finish();
-          const target = this.blobPath(digest);
-          if (await this.has(digest)) {
-            await fs.rm(tmp, { force: true });
-          } else {
-            await fs.rename(tmp, target);
-            await fsyncDir(this.blobsDir);
-          }
-          const st = await fs.stat(target);
-          return { digest, size, createdAt: Math.floor(st.mtimeMs) };
-        } catch (err) {
-          await finish();
-          await fs.rm(tmp, { force: true });
-          throw err;
-        }
-      },
-      abort: async () => {
-        await finish();
-        await fs.rm(tmp, { force: true });
-      },
-    };
+  async writer(options: WriterOptions = {}): Promise<ContentWriter> {
+    const ingest = await this.ingests.open(options);
+    return new LocalContentWriter(this.ingests, ingest, { publish: (dataPath, digest, labels) => this.publish(dataPath, digest, labels) });
   }
 
-  async ingest(source: Readable | Uint8Array, expected?: { digest?: Digest; size?: number }): Promise<BlobInfo> {
+  /** The end of a commit: labels first, then the rename that makes the blob visible. */
+  private async publish(dataPath: string, digest: Digest, labels?: Labels): Promise<BlobInfo> {
+    const hex = hexOf(digest);
+    const hasLabels = labels !== undefined && Object.keys(labels).length > 0;
+    await this.labelLock.run(hex, async () => {
+      if (await this.has(digest)) {
+        if (hasLabels) {
+          const current = await this.labelFiles.read(hex);
+          await this.labelFiles.write(hex, { labels: { ...(current?.labels ?? {}), ...labels }, updatedAt: Date.now() });
+        }
+        return;
+      }
+      if (hasLabels) await this.labelFiles.write(hex, { labels: { ...labels }, updatedAt: Date.now() });
+      else await this.labelFiles.remove(hex); // stale labels of an earlier, deleted blob
+      await fs.rename(dataPath, this.blobPath(digest));
+      await fsyncDir(this.blobsDir);
+    });
+    return this.info(digest);
+  }
+
+  async ingest(source: Readable | Uint8Array, expected?: CommitOptions): Promise<BlobInfo> {
     const w = await this.writer();
     try {
       if (source instanceof Uint8Array) {
@@ -144,6 +175,18 @@ export class LocalContentStore implements ContentStore {
       throw err;
     }
     return w.commit(expected);
+  }
+
+  status(ref: string): Promise<IngestStatus> {
+    return this.ingests.status(ref);
+  }
+
+  listIngests(prefix?: string): Promise<IngestStatus[]> {
+    return this.ingests.list(prefix);
+  }
+
+  abortIngest(ref: string): Promise<void> {
+    return this.ingests.abort(ref);
   }
 
   async list(): Promise<BlobInfo[]> {
@@ -167,8 +210,25 @@ export class LocalContentStore implements ContentStore {
     return result;
   }
 
+  async update(digest: Digest, labels: Labels, fieldpaths?: string[]): Promise<BlobInfo> {
+    validateLabels(labels);
+    const hex = hexOf(digest);
+    await this.labelLock.run(hex, async () => {
+      if (!(await this.has(digest))) throw notFound(`blob ${digest} not found`);
+      const current = await this.labelFiles.read(hex);
+      const next = applyLabelUpdate(current?.labels ?? {}, labels, fieldpaths);
+      await this.labelFiles.write(hex, { labels: next, updatedAt: Date.now() });
+    });
+    return this.info(digest);
+  }
+
   async delete(digest: Digest): Promise<void> {
-    await fs.rm(this.blobPath(digest), { force: true });
+    const hex = hexOf(digest);
+    await this.labelLock.run(hex, async () => {
+      // The blob first: labels without a blob are harmless (init() drops them).
+      await fs.rm(this.blobPath(digest), { force: true });
+      await this.labelFiles.remove(hex);
+    });
   }
 }
 
