@@ -1,11 +1,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import type { Change, Layer, LocalSnapshotter, RootfsStore } from './types';
 import type { SnapshotLayers } from './layers';
-import { Digest, Digester } from '../util/digest';
+import type { Digest } from '../util/digest';
 import { KeyedMutex } from '../util/mutex';
 import { extractLayer } from '../archive/tar/extract';
 import { packDirectory } from '../archive/tar/pack';
@@ -118,10 +117,8 @@ export class SnapshotRootfs implements RootfsStore {
 
   /**
    * Commits a container's changes as a new layer on its image, while it keeps running: its
-   * upper dir is copied into a new active snapshot on the same parent, that snapshot's
-   * deterministic tar is streamed through sha256 for the diff ID, and it is committed as
-   * the layer's chain ID. No blob is written: `SnapshotLayers.layerTar` makes the same tar
-   * again when one is needed.
+   * upper dir is copied into a new active snapshot on the same parent, which is committed
+   * as a layer (`SnapshotLayers.commitActive`: diff ID from its streamed tar, no blob).
    */
   async commitChanges(id: string): Promise<{ layer: Layer; tarSize: number }> {
     checkId(id);
@@ -132,9 +129,7 @@ export class SnapshotRootfs implements RootfsStore {
     try {
       const target = await this.snapshotter.upperDir(key);
       await extractLayer(packDirectory(await this.snapshotter.upperDir(id), { whiteouts: 'overlay-to-wh' }), target, { whiteouts: 'overlay' });
-      const { digest: diffId, size: tarSize } = await digestStream(packDirectory(target, { whiteouts: 'overlay-to-wh' }));
-      const layer = await this.layers.commitUnpacked(key, parent, diffId);
-      return { layer, tarSize };
+      return await this.layers.commitActive(key);
     } finally {
       await this.snapshotter.remove(key).catch((err: unknown) => {
         if (!isNotFound(err)) throw err;
@@ -160,23 +155,6 @@ export class SnapshotRootfs implements RootfsStore {
     for (const key of abandoned) await this.snapshotter.remove(key);
     return abandoned;
   }
-}
-
-/** The sha256 and length of a stream. */
-export async function digestStream(stream: Readable): Promise<{ digest: Digest; size: number }> {
-  const digester = new Digester();
-  let size = 0;
-  await pipeline(
-    stream,
-    new Writable({
-      write(chunk: Buffer, _enc, done) {
-        digester.update(chunk);
-        size += chunk.length;
-        done();
-      },
-    }),
-  );
-  return { digest: digester.digest(), size };
 }
 
 /** Ids become path components: no separators. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Readable, Transform } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Layer, LayerStore, LocalSnapshotter, SnapshotInfo } from './types';
 import { Digest, Digester, digestOf, isDigest } from '../util/digest';
 import { extractLayer } from '../archive/tar/extract';
@@ -65,6 +66,18 @@ export class SnapshotLayers implements LayerStore {
         if (!isNotFound(err)) throw err;
       });
     }
+  }
+
+  /**
+   * Commits an active snapshot whose files were written in place (a container's changes
+   * copied in, a build step's RUN or COPY) as a layer on its parent: the diff ID is the
+   * sha256 of the snapshot's deterministic tar, streamed and not stored (`layerTar` makes
+   * the same bytes again when a blob is needed). Nothing may write to `key` meanwhile.
+   */
+  async commitActive(key: string): Promise<{ layer: Layer; tarSize: number }> {
+    const parent = (await this.snapshotter.stat(key)).parent as Digest | null;
+    const { digest, size } = await digestStream(packDirectory(await this.snapshotter.upperDir(key), { whiteouts: 'overlay-to-wh' }));
+    return { layer: await this.commitUnpacked(key, parent, digest), tarSize: size };
   }
 
   /**
@@ -146,6 +159,23 @@ export class SnapshotLayers implements LayerStore {
     const { size } = await this.snapshotter.usage(info.name);
     return { chainId: info.name as Digest, diffId, parent: info.parent as Digest | null, size };
   }
+}
+
+/** The sha256 and length of a stream. */
+export async function digestStream(stream: Readable): Promise<{ digest: Digest; size: number }> {
+  const digester = new Digester();
+  let size = 0;
+  await pipeline(
+    stream,
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        digester.update(chunk);
+        size += chunk.length;
+        done();
+      },
+    }),
+  );
+  return { digest: digester.digest(), size };
 }
 
 export function chainIdOf(parent: Digest | null, diffId: Digest): Digest {
