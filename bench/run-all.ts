@@ -19,6 +19,7 @@ import { benchIdleRss, benchMonitorRss } from './memory';
 import { benchRunRm } from './run-rm';
 import { benchRunDetached } from './run-detached';
 import { benchLogsTail } from './logs-tail';
+import { benchCommit } from './commit';
 
 const BENCHMARKS: Array<{ name: string; run: (ctx: BenchContext) => Promise<BenchRow[]> }> = [
   // Idle RSS first: the other benchmarks grow the daemons' heaps.
@@ -27,6 +28,7 @@ const BENCHMARKS: Array<{ name: string; run: (ctx: BenchContext) => Promise<Benc
   { name: 'run-detached', run: benchRunDetached },
   { name: 'monitor-rss', run: benchMonitorRss },
   { name: 'logs-tail', run: benchLogsTail },
+  { name: 'commit', run: benchCommit },
 ];
 
 function envInt(name: string, fallback: number): number {
