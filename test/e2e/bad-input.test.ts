@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { bootstrapBusybox, isRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
+import { bootstrapBusybox, needsRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
 import { berth } from '../helpers/cli';
 import { makeTar, Entry } from '../integration/images/helpers';
 
-const skip = !isRoot ? 'needs root (runc, overlay mounts)' : false;
+const skip = needsRoot('needs root (runc, overlay mounts)');
 
 /** Hostile archives and bad arguments are refused with Docker's messages and write nothing outside. */
 describe('bad input', { skip }, () => {

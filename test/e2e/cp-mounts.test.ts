@@ -2,10 +2,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { apiRequest, bootstrapBusybox, isRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
+import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
 import { berth } from '../helpers/cli';
 
-const skip = !isRoot ? 'needs root (runc, overlay mounts)' : false;
+const skip = needsRoot('needs root (runc, overlay mounts)');
 
 /**
  * `cp` works on what the running container sees (its mount namespace): a file copied into

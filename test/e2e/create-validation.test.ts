@@ -1,10 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as os from 'node:os';
-import { apiRequest, bootstrapBusybox, isRoot, startTestDaemon, type TestDaemon } from '../helpers/test-daemon';
+import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, type TestDaemon } from '../helpers/test-daemon';
 import { docker, DOCKER_CLIENTS } from '../helpers/cli';
 
-const skip = !isRoot ? 'needs root (runc, overlay mounts)' : false;
+const skip = needsRoot('needs root (runc, overlay mounts)');
 const noDocker = DOCKER_CLIENTS.length === 0 ? 'no docker CLI installed' : false;
 
 /** Bodies and values dockerd refuses are refused at create with its status and message, before any engine code runs. */

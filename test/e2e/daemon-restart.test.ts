@@ -2,10 +2,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import { bootstrapBusybox, CLI_MAIN, isRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
+import { bootstrapBusybox, CLI_MAIN, needsRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
 import { berth } from '../helpers/cli';
 
-const skip = !isRoot ? 'needs root (runc, overlay mounts)' : false;
+const skip = needsRoot('needs root (runc, overlay mounts)');
 
 /** Containers outlive the daemon: berthd is SIGKILLed and started again on the same roots. */
 describe('daemon restart: running containers are re-adopted', { skip }, () => {

@@ -2,11 +2,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { bootstrapBusybox, isRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
+import { bootstrapBusybox, needsRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
 import { docker, DOCKER_CLIENTS, runCommand } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
 
-const skip = !isRoot ? 'needs root (runc, overlay mounts)' : DOCKER_CLIENTS.length === 0 ? 'no docker CLI installed' : false;
+const skip = needsRoot('needs root (runc, overlay mounts)') || (DOCKER_CLIENTS.length === 0 ? 'no docker CLI installed' : false);
 
 describe('the real docker CLI against berthd: containers', { skip }, () => {
   let daemon: TestDaemon;

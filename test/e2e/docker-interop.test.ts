@@ -1,10 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootstrapBusybox, isRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
+import { bootstrapBusybox, needsRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
 import { berth, docker, DOCKER_CLIENTS } from '../helpers/cli';
 import { PrivateDockerd, privateDockerdSkipReason, startPrivateDockerd } from '../helpers/private-dockerd';
 
-const skip = !isRoot ? 'needs root (runc, overlay mounts)' : (privateDockerdSkipReason() ?? false);
+const skip = needsRoot('needs root (runc, overlay mounts)') || (privateDockerdSkipReason() ?? false);
 
 /** Images move between berth and a real dockerd (a private one, so CI runs this too). */
 describe('image interop with a real dockerd: save | load both ways', { skip }, () => {

@@ -1,10 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootstrapBusybox, CLI_MAIN, isRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
+import { bootstrapBusybox, CLI_MAIN, needsRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
 import { berth, DOCKER_CLIENTS } from '../helpers/cli';
 import { PtySession, SCRIPT } from '../helpers/pty';
 
-const skip = !isRoot ? 'needs root (runc, overlay mounts)' : !SCRIPT ? 'util-linux script is not installed' : false;
+const skip = needsRoot('needs root (runc, overlay mounts)') || (!SCRIPT ? 'util-linux script is not installed' : false);
 
 interface Client {
   name: string;

@@ -1,11 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
-import { apiRequest, bootstrapBusybox, isRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
+import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
 import { rssBytes } from '../helpers/processes';
 import { waitFor } from '../helpers/wait';
 
-const skip = !isRoot ? 'needs root (runc, overlay mounts)' : false;
+const skip = needsRoot('needs root (runc, overlay mounts)');
 
 /** Lines of 25 bytes: a 50 MB log is two million lines, which the old reader held at once. */
 const LINE = 'abcdefghijklmnopqrstuvwx\n';

@@ -1,10 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootstrapBusybox, isRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
+import { bootstrapBusybox, needsRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
 import { docker, DOCKER_CLIENTS } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
 
-const skip = !isRoot ? 'needs root (runc, overlay mounts)' : DOCKER_CLIENTS.length === 0 ? 'no docker CLI installed' : false;
+const skip = needsRoot('needs root (runc, overlay mounts)') || (DOCKER_CLIENTS.length === 0 ? 'no docker CLI installed' : false);
 
 interface State {
   RestartCount: number;

@@ -2,11 +2,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { bootstrapBusybox, isRoot, startTestDaemon, type TestDaemon } from '../helpers/test-daemon';
+import { bootstrapBusybox, needsRoot, startTestDaemon, type TestDaemon } from '../helpers/test-daemon';
 import { berth } from '../helpers/cli';
 import { runCommand } from '../helpers/cli';
 
-const skip = !isRoot ? 'needs root (the daemon, setpriv)' : false;
+const skip = needsRoot('needs root (the daemon, setpriv)');
 
 /** Runs a command as nobody (65534) with no supplementary groups. */
 const asNobody = (...argv: string[]) => runCommand('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', ...argv]);

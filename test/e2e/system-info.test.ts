@@ -2,10 +2,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
-import { isRoot, startTestDaemon, type TestDaemon } from '../helpers/test-daemon';
+import { needsRoot, startTestDaemon, type TestDaemon } from '../helpers/test-daemon';
 import { docker, DOCKER_CLIENTS, runCommand } from '../helpers/cli';
 
-const skip = !isRoot ? 'needs root (the daemon)' : DOCKER_CLIENTS.length === 0 ? 'no docker CLI installed' : false;
+const skip = needsRoot('needs root (the daemon)') || (DOCKER_CLIENTS.length === 0 ? 'no docker CLI installed' : false);
 
 /** findmnt's file system type → dockerd's name for it. */
 const DOCKER_FS_NAME: Record<string, string> = { ext2: 'extfs', ext3: 'extfs', ext4: 'extfs', xfs: 'xfs', btrfs: 'btrfs', tmpfs: 'tmpfs', zfs: 'zfs', overlay: 'overlayfs' };

@@ -2,9 +2,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { apiRequest, bootstrapBusybox, isRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
+import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
 
-const skip = !isRoot ? 'needs root (runc, overlay mounts, cgroups)' : false;
+const skip = needsRoot('needs root (runc, overlay mounts, cgroups)');
 
 interface Inspect {
   Id: string;

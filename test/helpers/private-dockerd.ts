@@ -1,3 +1,4 @@
+import { needsRoot } from './root';
 import { spawn, ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -35,7 +36,8 @@ export function dockerdBinary(): string | undefined {
 
 /** Why a private dockerd cannot be started here, or undefined when it can. */
 export function privateDockerdSkipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root to run dockerd';
+  const root = needsRoot('needs root to run dockerd');
+  if (root) return root;
   if (!dockerdBinary()) return 'no dockerd binary installed';
   if (!['/usr/bin/docker', '/usr/local/bin/docker'].some((p) => existsSync(p))) return 'no docker CLI installed';
   return undefined;

@@ -27,7 +27,7 @@ export interface TestDaemon {
   restart(): Promise<void>;
 }
 
-export const isRoot = process.getuid?.() === 0;
+export { isRoot, needsRoot } from './root';
 
 /** Starts berthd on a temp data root and socket; resolves once /_ping answers. */
 export async function startTestDaemon(): Promise<TestDaemon> {

@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { runCommand } from '../../helpers/cli';
 import { diffSnapshots, snapshotNetwork } from '../../helpers/host-network';
 import { createPrivateNetns, PrivateNetns } from '../../helpers/private-netns';
-import { isRoot } from '../../helpers/test-daemon';
+import { needsRoot } from '../../helpers/test-daemon';
 
 /**
  * The guard `npm test` runs around the suite (scripts/run-tests.ts), exercised on a network
  * namespace of the test's own: it must see every kind of change and ignore counters.
  */
-describe('host network guard', { skip: isRoot ? false : 'needs root (network namespaces)' }, () => {
+describe('host network guard', { skip: needsRoot('needs root (network namespaces)') }, () => {
   let ns: PrivateNetns;
   const inNs = (file: string, args: string[]) => ns.command(file, args);
   const run = async (file: string, ...args: string[]) => {

@@ -1,3 +1,4 @@
+import { needsRoot } from '../../helpers/root';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
@@ -9,7 +10,7 @@ import { native, UnmountFlags } from '../../../src/native';
 import { errorKind } from '../../../src/errors';
 import { collect, harness, makeTar, readTar, type Harness } from './helpers';
 
-const skip = process.getuid?.() !== 0 ? 'needs root for overlay mounts' : false;
+const skip = needsRoot('needs root for overlay mounts');
 
 /** A container's rootfs on a one-layer image, mounted, with changes; `fn` runs with it, then it is unmounted. */
 async function withContainer(h: Harness, fn: (c: { base: Awaited<ReturnType<Harness['service']['resolve']>>; rootfs: SnapshotRootfs }) => Promise<void>) {

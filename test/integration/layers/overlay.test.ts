@@ -1,3 +1,4 @@
+import { needsRoot } from '../../helpers/root';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
@@ -15,7 +16,7 @@ import { errorKind, isInvalidArgument } from '../../../src/errors';
 import { Readable } from 'node:stream';
 import { native, UnmountFlags } from '../../../src/native';
 
-const skip = process.getuid?.() !== 0 ? 'needs root for overlay mounts' : false;
+const skip = needsRoot('needs root for overlay mounts');
 
 async function setup(t: { after(fn: () => Promise<void>): void }) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bl-'));

@@ -1,3 +1,4 @@
+import { needsRoot } from '../../helpers/root';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -11,9 +12,8 @@ import { collect, parentPid, rssKb, text, waitFor } from './helpers';
 
 const BUSYBOX = '/bin/busybox';
 const skip =
-  process.getuid?.() !== 0
-    ? 'needs root'
-    : !fs.existsSync(BUSYBOX)
+  needsRoot('needs root') ||
+  (!fs.existsSync(BUSYBOX)
       ? 'needs busybox-static'
       : (() => {
           try {
@@ -22,7 +22,7 @@ const skip =
           } catch {
             return 'needs runc';
           }
-        })();
+        })());
 
 interface Bundle {
   dir: string;

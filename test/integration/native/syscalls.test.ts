@@ -1,3 +1,4 @@
+import { needsRoot } from '../../helpers/root';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -6,7 +7,7 @@ import * as path from 'node:path';
 import { native, MountFlags, UnmountFlags } from '../../../src/native';
 
 const isRoot = process.getuid?.() === 0;
-const skip = isRoot ? false : 'needs root';
+const skip = needsRoot('needs root');
 let dir: string;
 
 before(() => {

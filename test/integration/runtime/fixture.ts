@@ -1,3 +1,4 @@
+import { needsRoot } from '../../helpers/root';
 import { promises as fs, existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,7 +12,8 @@ import { monitorBinaryPath } from '../../../src/runtime/monitor/spawn-monitor';
 
 /** Why the runtime integration tests cannot run here, or undefined when they can. */
 export function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root';
+  const root = needsRoot('needs root');
+  if (root) return root;
   try {
     execFileSync('runc', ['--version']);
   } catch {

@@ -4,11 +4,11 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { apiRequest, bootstrapBusybox, isRoot, startTestDaemon, TestDaemon } from '../../helpers/test-daemon';
+import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, TestDaemon } from '../../helpers/test-daemon';
 import { waitFor } from '../../helpers/wait';
 import { tarBuffer } from '../../../src/archive/tar/test-tar';
 
-const skip = !isRoot ? 'needs root (runc, overlay mounts)' : false;
+const skip = needsRoot('needs root (runc, overlay mounts)');
 
 /**
  * CVE-2018-15664: a container swaps a path between something of its own and a symlink to

@@ -1,3 +1,4 @@
+import { needsRoot } from '../../helpers/root';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
@@ -11,7 +12,7 @@ import { listMountsUnder, isMountPoint } from '../../../src/snapshots/overlay/mo
 import { digestOf } from '../../../src/util/digest';
 import { native, UnmountFlags } from '../../../src/native';
 
-const skip = process.getuid?.() !== 0 ? 'needs root for overlay mounts' : false;
+const skip = needsRoot('needs root for overlay mounts');
 
 /**
  * Writes a data root the way berth did before snapshots (layers/<hex>/{diff,layer.json},

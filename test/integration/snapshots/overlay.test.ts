@@ -1,3 +1,4 @@
+import { needsRoot } from '../../helpers/root';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
@@ -11,7 +12,7 @@ import type { SnapshotInfo } from '../../../src/snapshots/types';
 import { native, UnmountFlags } from '../../../src/native';
 import { errorKind } from '../../../src/errors';
 
-const skip = process.getuid?.() !== 0 ? 'needs root for overlay mounts' : false;
+const skip = needsRoot('needs root for overlay mounts');
 
 async function tempRoot(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), 'bsn-'));
