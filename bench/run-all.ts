@@ -20,6 +20,7 @@ import { benchRunRm } from './run-rm';
 import { benchRunDetached } from './run-detached';
 import { benchLogsTail } from './logs-tail';
 import { benchCommit } from './commit';
+import { benchCli } from './cli';
 
 const BENCHMARKS: Array<{ name: string; run: (ctx: BenchContext) => Promise<BenchRow[]> }> = [
   // Idle RSS first: the other benchmarks grow the daemons' heaps.
@@ -29,6 +30,7 @@ const BENCHMARKS: Array<{ name: string; run: (ctx: BenchContext) => Promise<Benc
   { name: 'monitor-rss', run: benchMonitorRss },
   { name: 'logs-tail', run: benchLogsTail },
   { name: 'commit', run: benchCommit },
+  { name: 'cli', run: benchCli },
 ];
 
 function envInt(name: string, fallback: number): number {
@@ -67,7 +69,7 @@ async function main(): Promise<void> {
       process.stderr.write(`running ${bench.name}...\n`);
       rows.push(...(await bench.run(ctx)));
     }
-    console.log(formatTable(rows));
+    if (rows.length > 0) console.log(formatTable(rows));
   } finally {
     for (const stop of stops.reverse()) await stop().catch((err: unknown) => console.error('cleanup failed:', err));
   }

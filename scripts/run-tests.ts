@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { diffSnapshots, snapshotNetwork } from '../test/helpers/host-network';
 
@@ -6,14 +7,32 @@ import { diffSnapshots, snapshotNetwork } from '../test/helpers/host-network';
  * `npm test`: runs the suite with node's test runner (files one at a time), and fails if the
  * suite changed the host's network: interfaces, addresses, routes, policy rules, forwarding
  * switches or firewall rules, recorded before and compared after (test/helpers/host-network.ts).
- * Arguments replace the default `dist/` (e.g. one compiled test file).
+ * Arguments replace the default: the compiled twin of every *.test.ts in src/, test/ and bench/.
  */
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/**
+ * The test files, named one by one: node 20 takes a directory but node 22+ reads arguments
+ * as globs, and listing the sources skips compiled tests whose source was moved or deleted.
+ */
+async function testFiles(): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await fs.readdir(path.join(REPO_ROOT, dir), { withFileTypes: true })) {
+      const rel = path.join(dir, entry.name);
+      if (entry.isDirectory()) await walk(rel);
+      else if (entry.name.endsWith('.test.ts')) found.push(path.join('dist', rel.replace(/\.ts$/, '.js')));
+    }
+  };
+  for (const dir of ['src', 'test', 'bench']) await walk(dir);
+  return found.sort();
+}
 
 async function main(): Promise<number> {
   const targets = process.argv.slice(2);
   const before = await snapshotNetwork();
-  const child = spawn(process.execPath, ['--test', '--test-concurrency=1', ...(targets.length > 0 ? targets : ['dist/'])], { cwd: REPO_ROOT, stdio: 'inherit' });
+  const files = targets.length > 0 ? targets : await testFiles();
+  const child = spawn(process.execPath, ['--test', '--test-concurrency=1', ...files], { cwd: REPO_ROOT, stdio: 'inherit' });
   const code = await new Promise<number>((resolve) => child.on('exit', (status, signal) => resolve(status ?? (signal ? 128 : 1))));
   const changes = diffSnapshots(before, await snapshotNetwork());
   if (changes.length > 0) {

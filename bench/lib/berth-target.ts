@@ -10,8 +10,10 @@ import type { BenchTarget } from './targets';
 
 /** The repository root (dist/bench/lib → ../../..). */
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
-const DAEMON_MAIN = path.join(REPO_ROOT, 'dist', 'src', 'daemon', 'main.js');
-const CLI_MAIN = path.join(REPO_ROOT, 'bin', 'berth');
+/** The daemon as users start it (bin/berthd picks the daemon's Node). */
+const DAEMON = path.join(REPO_ROOT, 'bin', 'berthd');
+/** The berth command as users run it (bin/berth picks the pinned Node). */
+export const CLI_MAIN = path.join(REPO_ROOT, 'bin', 'berth');
 
 export interface BerthTarget extends BenchTarget {
   name: 'berth';
@@ -29,7 +31,7 @@ export async function startBerth(): Promise<BerthTarget> {
   const execRoot = path.join(root, 'x');
   const socket = path.join(execRoot, 'berth.sock');
   const log = await fs.open(path.join(root, 'berthd.log'), 'a');
-  const child = spawn(process.execPath, [DAEMON_MAIN, '--data-root', path.join(root, 'data'), '--exec-root', execRoot, '--host', `unix://${socket}`, '--log-level', process.env.BERTH_BENCH_LOG_LEVEL ?? 'info'], {
+  const child = spawn(DAEMON, ['--data-root', path.join(root, 'data'), '--exec-root', execRoot, '--host', `unix://${socket}`, '--log-level', process.env.BERTH_BENCH_LOG_LEVEL ?? 'info'], {
     stdio: ['ignore', log.fd, log.fd],
   });
   await log.close();
@@ -41,7 +43,7 @@ export async function startBerth(): Promise<BerthTarget> {
     process: child,
     api,
     async cli(args) {
-      await mustRun(process.execPath, [CLI_MAIN, '-H', `unix://${socket}`, ...args]);
+      await mustRun(CLI_MAIN, ['-H', `unix://${socket}`, ...args]);
     },
     async daemonPids() {
       return child.pid === undefined ? [] : [child.pid];

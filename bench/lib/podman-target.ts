@@ -10,6 +10,8 @@ export const PODMAN = ['/usr/bin/podman', '/usr/local/bin/podman'].find((p) => e
 export interface PodmanTarget extends BenchTarget {
   name: 'podman';
   version: string;
+  /** The podman command line for `args` (private roots, its network namespace, run limits), for timing a process. */
+  command(args: string[]): { file: string; args: string[] };
 }
 
 /**
@@ -33,18 +35,19 @@ export async function startPodman(image: Buffer): Promise<PodmanTarget | undefin
     '--storage-driver', 'overlay',
   ];
   const limits = await hostLimits();
+  const command = (args: string[]) => netns.command(podman, [...global, ...(args[0] === 'run' ? ['run', ...limits, ...args.slice(1)] : args)]);
   const run = (args: string[]) => {
-    const command = netns.command(podman, [...global, ...args]);
-    return mustRun(command.file, command.args);
+    const c = command(args);
+    return mustRun(c.file, c.args);
   };
   const archive = path.join(root, 'busybox.tar');
   await fs.writeFile(archive, image);
   const target: PodmanTarget = {
     name: 'podman',
     version: '',
+    command,
     async cli(args) {
-      const withLimits = args[0] === 'run' ? ['run', ...limits, ...args.slice(1)] : args;
-      await run(withLimits);
+      await run(args);
     },
     async daemonPids() {
       return [];

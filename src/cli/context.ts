@@ -9,8 +9,13 @@ export class CliContext {
     readonly hostFlag: string | undefined,
     readonly stdout: NodeJS.WriteStream = process.stdout,
     readonly stderr: NodeJS.WriteStream = process.stderr,
-    readonly stdin: NodeJS.ReadStream = process.stdin,
+    private readonly stdinStream?: NodeJS.ReadStream,
   ) {}
+
+  /** Read on first use: process.stdin opens a handle (≈ 10 ms at start-up) that few commands need. */
+  get stdin(): NodeJS.ReadStream {
+    return this.stdinStream ?? process.stdin;
+  }
 
   /** A connected client (version negotiated; the daemon started if it may be). */
   client(): Promise<EngineClient> {

@@ -87,7 +87,7 @@ describe('daemon restart: running containers are re-adopted', { skip }, () => {
 /** Runs `berth logs -f` until `lines` lines arrived, then ends it. */
 function followLogs(host: string, name: string, lines: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN, 'logs', '-f', name], { env: { ...process.env, BERTH_HOST: host } });
+    const child = spawn(CLI_MAIN, ['logs', '-f', name], { env: { ...process.env, BERTH_HOST: host } });
     let out = '';
     const timer = setTimeout(() => {
       child.kill();

@@ -17,7 +17,7 @@ interface Client {
 describe('interactive TTY: run -it and exec -it', { skip }, () => {
   let daemon: TestDaemon;
   const clients = (): Client[] => [
-    { name: 'berth', command: (args) => `${process.execPath} ${CLI_MAIN} ${args}`, env: { BERTH_HOST: daemon.host } },
+    { name: 'berth', command: (args) => `${CLI_MAIN} ${args}`, env: { BERTH_HOST: daemon.host } },
     ...DOCKER_CLIENTS.map((c) => ({ name: c, command: (args: string) => `${c} -H ${daemon.host} ${args}`, env: { DOCKER_CONFIG: '/nonexistent-docker-config', DOCKER_CLI_HINTS: 'false' } })),
   ];
 

@@ -39,5 +39,5 @@ export function docker(client: string, host: string, args: string[], options: { 
 
 /** Runs the berth CLI against a berth socket. */
 export function berth(host: string, args: string[], options: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<CommandResult> {
-  return runCommand(process.execPath, [CLI_MAIN, ...args], { ...options, env: { BERTH_HOST: host } });
+  return runCommand(CLI_MAIN, args, { ...options, env: { BERTH_HOST: host } });
 }

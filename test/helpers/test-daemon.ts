@@ -8,6 +8,7 @@ import { unmountUnder } from './processes';
 /** The repository root (dist/test/helpers → ../../..). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const DAEMON_MAIN = path.join(REPO_ROOT, 'dist', 'src', 'daemon', 'main.js');
+/** The berth command as users run it (a shell script choosing the pinned Node). */
 export const CLI_MAIN = path.join(REPO_ROOT, 'bin', 'berth');
 
 export interface TestDaemon {

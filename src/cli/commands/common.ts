@@ -1,8 +1,4 @@
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { Filters, JsonStreamMessage } from '../../client/types';
 import { parseJsonStream, streamMessageError } from '../../client/json-stream';
@@ -56,8 +52,13 @@ export async function writeOutput(ctx: CliContext, stream: Readable, file: strin
     stream.destroy();
     throw new StatusError(1, `cowardly refusing to save to a terminal. Use the -o flag or redirect`);
   }
+  // Loaded here, not at start-up: every command imports this module, few write files.
+  const { pipeline } = require('node:stream/promises') as typeof import('node:stream/promises');
   try {
     if (file) {
+      const { randomBytes } = require('node:crypto') as typeof import('node:crypto');
+      const { createWriteStream } = require('node:fs') as typeof import('node:fs');
+      const { rename, rm } = require('node:fs/promises') as typeof import('node:fs/promises');
       const temp = path.join(path.dirname(file), `.berth_temp_${randomBytes(6).toString('hex')}`);
       try {
         await pipeline(stream, createWriteStream(temp));

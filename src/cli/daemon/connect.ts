@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync } from 'node:fs';
 import { EngineClient } from '../../client/engine-client';
 import { ConnectError } from '../../client/errors';
 import { isDefaultHost, resolveHost } from '../../client/host';
-import { AUTOSTART_LOG, DEFAULT_DATA_ROOT, daemonEntry } from './paths';
+import { AUTOSTART_LOG, DEFAULT_DATA_ROOT, daemonEntry, daemonLauncher } from './paths';
 
 const AUTOSTART_WAIT_MS = 10_000;
 
@@ -24,12 +23,14 @@ export async function connectClient(hostFlag: string | undefined): Promise<Engin
   return client;
 }
 
-/** Spawns `node dist/src/daemon/main.js ...args` detached, its output to /run/berth/berthd.out. */
+/** Spawns `bin/berthd ...args` detached, its output to /run/berth/berthd.out. */
 export function startDaemonInBackground(args: string[]): number | undefined {
   mkdirSync('/run/berth', { recursive: true, mode: 0o711 });
   const log = openSync(AUTOSTART_LOG, 'a');
   try {
-    const child = spawn(process.execPath, [daemonEntry(), ...args], { detached: true, stdio: ['ignore', log, log] });
+    // Only when the daemon is down: not at every command's start-up.
+    const { spawn } = require('node:child_process') as typeof import('node:child_process');
+    const child = spawn(daemonLauncher(), args, { detached: true, stdio: ['ignore', log, log] });
     child.unref();
     return child.pid;
   } finally {

@@ -9,3 +9,11 @@ export const AUTOSTART_LOG = '/run/berth/berthd.out';
 export function daemonEntry(): string {
   return path.resolve(__dirname, '..', '..', 'daemon', 'main.js');
 }
+
+/**
+ * bin/berthd, which picks the daemon's Node (the system's, not the CLI's pinned one: see
+ * the launcher), so a daemon the CLI starts runs as one started by hand.
+ */
+export function daemonLauncher(): string {
+  return path.resolve(__dirname, '..', '..', '..', '..', 'bin', 'berthd');
+}

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { defineCommand } from '../../command';
-import { daemonEntry } from '../../daemon/paths';
+import { daemonLauncher } from '../../daemon/paths';
 import { DAEMON_FLAGS, daemonArgs } from './daemon-flags';
 
 export default defineCommand({
@@ -9,7 +9,7 @@ export default defineCommand({
   maxArgs: 0,
   flags: DAEMON_FLAGS,
   async run(_ctx, flags) {
-    const child = spawn(process.execPath, [daemonEntry(), ...daemonArgs(flags)], { stdio: 'inherit' });
+    const child = spawn(daemonLauncher(), daemonArgs(flags), { stdio: 'inherit' });
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
     return new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
   },
