@@ -81,7 +81,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
 
   const imagesBackend = new ImagesBackendImpl(images, containers, events);
   await images.removeUnreferenced(imagesBackend.usage());
-  const system = new SystemService({ containers, countImages: async () => (await images.list({ all: false })).length, paths: { dataRoot, execRoot } });
+  const system = new SystemService({ containers, countImages: async () => (await images.list({ all: false })).length, paths: { dataRoot, execRoot }, eventListeners: () => events.listenerCount, debug: config.logLevel === 'debug' });
   const systemBackend = new SystemBackendImpl({ system, events, diskUsage: (types) => diskUsage({ types, images, imagesBackend, containers, volumes }) });
   const server = createApiServer(
     {

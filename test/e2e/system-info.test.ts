@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import { needsRoot, startTestDaemon, type TestDaemon } from '../helpers/test-daemon';
 import { docker, DOCKER_CLIENTS, runCommand } from '../helpers/cli';
@@ -44,6 +45,19 @@ describe('docker info against berthd reports the real system', { skip }, () => {
     const seccomp = /^Seccomp:/m.test(await fs.readFile('/proc/self/status', 'utf8'));
     assert.equal((info.SecurityOptions as string[]).includes('name=seccomp,profile=builtin'), seccomp);
     assert.ok(!(info.SecurityOptions as string[]).some((o) => o.startsWith('name=no-new-privileges')), 'berth does not set no-new-privileges by default');
+  });
+
+  it('open event streams and the debug level are counted, not constants', async () => {
+    assert.equal(info.Debug, true, 'the test daemon logs at debug level');
+    const before = info.NEventsListener as number;
+    const events = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.request({ socketPath: daemon.socket, method: 'GET', path: '/events' }, resolve);
+      req.on('error', reject);
+      req.end();
+    });
+    const during = JSON.parse((await docker(DOCKER_CLIENTS[0]!, daemon.host, ['info', '--format', '{{json .}}'])).stdout) as Record<string, unknown>;
+    assert.equal(during.NEventsListener, before + 1);
+    events.destroy();
   });
 
   it('the runtime path is the runc on PATH', async () => {

@@ -26,6 +26,11 @@ export class EventBus {
     this.emitter.setMaxListeners(0);
   }
 
+  /** How many event streams are open (/info's NEventsListener). */
+  get listenerCount(): number {
+    return this.emitter.listenerCount('event');
+  }
+
   publish(type: EngineEvent['Type'], action: string, id: string, attributes: Record<string, string> = {}): void {
     const nowNs = BigInt(Date.now()) * 1_000_000n + process.hrtime.bigint() % 1_000_000n;
     const event: EngineEvent = {

@@ -21,7 +21,15 @@ export class SystemService {
   private readonly sys: SysInfo = readSysInfo();
 
   constructor(
-    private readonly deps: { containers: ContainerService; countImages: () => Promise<number>; paths: SystemPaths },
+    private readonly deps: {
+      containers: ContainerService;
+      countImages: () => Promise<number>;
+      paths: SystemPaths;
+      /** Open event streams. */
+      eventListeners?: () => number;
+      /** The daemon logs at debug level. */
+      debug?: boolean;
+    },
   ) {}
 
   version(): Record<string, unknown> {
@@ -90,14 +98,14 @@ export class SystemService {
       IPv4Forwarding: ipv4Forwarding,
       BridgeNfIptables: bridgeNfIptables,
       BridgeNfIp6tables: bridgeNfIp6tables,
-      Debug: false,
+      Debug: this.deps.debug ?? false,
       NFd: await countOpenFds(),
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
       LoggingDriver: 'local',
       CgroupDriver: sys.cgroupDriver,
       CgroupVersion: sys.cgroupVersion,
-      NEventsListener: 0,
+      NEventsListener: this.deps.eventListeners?.() ?? 0,
       KernelVersion: os.release(),
       OperatingSystem: await operatingSystem(),
       OSVersion: await osVersion(),
