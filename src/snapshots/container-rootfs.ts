@@ -1,7 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
 import type { Change, Layer, LocalSnapshotter, RootfsStore } from './types';
 import type { SnapshotLayers } from './layers';
 import type { Digest } from '../util/digest';
@@ -104,15 +103,6 @@ export class SnapshotRootfs implements RootfsStore {
   async rwSize(id: string): Promise<number> {
     checkId(id);
     return (await this.snapshotter.usage(id)).size;
-  }
-
-  diffTar(id: string): Readable {
-    checkId(id);
-    return Readable.from(
-      (async function* (snapshotter: LocalSnapshotter) {
-        yield* packDirectory(await snapshotter.upperDir(id), { whiteouts: 'overlay-to-wh' });
-      })(this.snapshotter),
-    );
   }
 
   /**

@@ -153,8 +153,8 @@ export interface RootfsStore {
   changes(id: string): Promise<Change[]>;
   /** Bytes in the RW layer (`docker ps -s` SIZE). */
   rwSize(id: string): Promise<number>;
-  /** The RW layer as a layer tar (whiteouts in `.wh.` form), for commit. */
-  diffTar(id: string): Readable;
+  /** Commits the RW layer's changes as a new layer on the image's (the container may keep running); no blob is written. */
+  commitChanges(id: string): Promise<{ layer: Layer; tarSize: number }>;
   /** Every id with a RW layer on disk. */
   list(): Promise<string[]>;
 }
