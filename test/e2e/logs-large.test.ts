@@ -185,6 +185,41 @@ describe('logs of a 50 MB log with bounded daemon memory', { skip }, () => {
     assert.ok(peak - baseline < RSS_GROWTH_BOUND, `peak ${Math.round(peak / 2 ** 20)} MB, baseline ${Math.round(baseline / 2 ** 20)} MB`);
   });
 
+  it('attach with logs=1&stream=1 replays the log, then streams live output after it', async () => {
+    const created = await apiRequest(daemon.socket, 'POST', '/containers/create?name=replayed', {
+      Image: 'busybox',
+      Cmd: ['sh', '-c', 'echo one; echo err-one >&2; while [ ! -e /go ]; do sleep 0.1; done; echo two'],
+    });
+    assert.equal(created.status, 201, created.body);
+    const other = (JSON.parse(created.body) as { Id: string }).Id;
+    assert.equal((await apiRequest(daemon.socket, 'POST', `/containers/${other}/start`)).status, 204);
+    await waitFor(async () => (await readLogs(daemon.socket, other, 'stdout=1')).stdoutLines === 1, 10_000, 'the first line');
+    const frames: string[] = [];
+    const attached = new Promise<void>((resolve, reject) => {
+      const req = http.request({ socketPath: daemon.socket, method: 'POST', path: `/containers/${other}/attach?logs=1&stream=1&stdout=1&stderr=1` }, (res) => {
+        let pending: Buffer = Buffer.alloc(0);
+        res.on('data', (c: Buffer) => {
+          pending = Buffer.concat([pending, c]);
+          while (pending.length >= 8 && pending.length >= 8 + pending.readUInt32BE(4)) {
+            const size = pending.readUInt32BE(4);
+            frames.push(`${pending[0]}:${pending.subarray(8, 8 + size).toString()}`);
+            pending = pending.subarray(8 + size);
+          }
+        });
+        res.on('end', resolve);
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    await waitFor(() => frames.length >= 2, 10_000, 'the replay');
+    const exec = await apiRequest(daemon.socket, 'POST', `/containers/${other}/exec`, { Cmd: ['touch', '/go'] });
+    await apiRequest(daemon.socket, 'POST', `/exec/${(JSON.parse(exec.body) as { Id: string }).Id}/start`, { Detach: true });
+    await attached;
+    assert.deepEqual(frames.join('').split('\n').filter(Boolean).sort(), ['1:one', '1:two', '2:err-one'].sort());
+    assert.equal(frames[frames.length - 1], '1:two\n', 'live output comes after the replay');
+  });
+
   it('attach with logs=1 replays the whole log at the reader\'s pace', async () => {
     const replay = await new Promise<number>((resolve, reject) => {
       const req = http.request({ socketPath: daemon.socket, method: 'POST', path: `/containers/${id}/attach?logs=1&stdout=1&stderr=1&stream=0` }, (res) => {
