@@ -1,7 +1,7 @@
 import { promises as fs, watch, FSWatcher } from 'node:fs';
 import { closeLogSet, LogFile, openLogSet, openSuccessor, parseIndex } from './log-files';
 import { LogRecord, RecordCursor } from './log-records';
-import { planTail } from './log-tail';
+import { planSince, planTail } from './log-tail';
 import { LOG_RECORD_HEADER_SIZE, LOG_STREAM_INDEX, LogIndexKind } from './protocol';
 
 /** One line of container output as read back from a monitor log. */
@@ -69,7 +69,15 @@ interface PendingLine {
 class LineSplitter {
   private readonly pending: Array<PendingLine | undefined> = [undefined, undefined];
 
-  constructor(private readonly starts: [number, number]) {}
+  /** Per stream: skip bytes up to the first newline (the end of a line begun before the read). */
+  private skipping: boolean[];
+
+  constructor(
+    private readonly starts: [number, number],
+    skipPartial = 0,
+  ) {
+    this.skipping = [(skipPartial & 1) !== 0, (skipPartial & 2) !== 0];
+  }
 
   push(stream: 1 | 2, time: bigint, data: Buffer, dataAt: number, out: LogLine[]): void {
     const slot = stream - 1;
@@ -77,6 +85,11 @@ class LineSplitter {
     while (start < data.length) {
       const newline = data.indexOf(0x0a, start);
       const end = newline < 0 ? data.length : newline + 1;
+      if (this.skipping[slot]) {
+        if (newline >= 0) this.skipping[slot] = false;
+        start = end;
+        continue;
+      }
       let pending = this.pending[slot];
       if (!pending) {
         if (dataAt + start < this.starts[slot]) {
@@ -101,6 +114,7 @@ class LineSplitter {
 
   /** Ends unfinished lines (at the end of what is written so far, or at a reopen record). */
   flush(out: LogLine[]): void {
+    this.skipping = [false, false];
     for (const slot of [0, 1]) {
       if (this.pending[slot]?.length) this.emit(slot, out, true);
       this.pending[slot] = undefined;
@@ -184,8 +198,9 @@ export async function* readLogBatches(path: string, opts: ReadLogOptions = {}): 
       if (stopped()) return;
       files = await openLogSet(path);
     }
-    const plan = tail !== undefined ? await planTail(files, tail) : undefined;
-    const splitter = new LineSplitter(plan?.starts ?? [0, 0]);
+    // Tail picks lines first (then since filters them); since alone skips what is older.
+    const plan = tail !== undefined ? await planTail(files, tail) : since !== undefined ? await planSince(files, since) : undefined;
+    const splitter = new LineSplitter(plan?.starts ?? [0, 0], plan?.skipPartial);
     let lines: LogLine[] = [];
     let pastUntil = false;
     const take = (records: LogRecord[], base: number) => {

@@ -75,6 +75,8 @@ export interface IndexPoint {
   offset: number;
   midLine: number;
   kind: number;
+  /** The index record's time: every record before it is older (the monitor's clock permitting). */
+  time: bigint;
 }
 
 /**
@@ -102,7 +104,7 @@ export async function findIndexBefore(file: LogFile, before: number): Promise<In
       const start = found - nonceAt;
       if (start >= 0 && lo + start < hi) {
         const index = indexRecordAt(view.subarray(start, start + LOG_INDEX_RECORD_SIZE), nonce);
-        if (index) return { offset: lo + start, midLine: index.midLine, kind: index.kind };
+        if (index) return { offset: lo + start, midLine: index.midLine, kind: index.kind, time: view.readBigUInt64BE(start + 1) };
       }
       from = found - 1;
     }
@@ -111,5 +113,5 @@ export async function findIndexBefore(file: LogFile, before: number): Promise<In
   const head = Buffer.alloc(LOG_INDEX_RECORD_SIZE);
   await file.handle.read(head, 0, head.length, 0);
   const index = indexRecordAt(head, nonce);
-  return { offset: 0, midLine: index?.midLine ?? 0, kind: index?.kind ?? 0 };
+  return { offset: 0, midLine: index?.midLine ?? 0, kind: index?.kind ?? 0, time: index ? head.readBigUInt64BE(1) : 0n };
 }

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { LogLine, readLog } from './log-reader';
 import { openLogSet, closeLogSet } from './log-files';
 import { findIndexBefore } from './log-records';
+import { planSince } from './log-tail';
 import { LOG_INDEX_PAYLOAD_SIZE, LOG_INDEX_VERSION, LOG_STREAM_INDEX, LogIndexKind } from './protocol';
 
 const BASE = 1_700_000_000n * 1_000_000_000n;
@@ -318,6 +319,47 @@ test('follow goes on across a rotation: the old file is finished, then the new o
     // And a later reader reads both files in order.
     assert.deepEqual((await readLines(file)).map((l) => l.text), ['one\n', 'two\n', 'three\n', 'four\n']);
     assert.deepEqual((await readLines(file, { tail: 3 })).map((l) => l.text), ['two\n', 'three\n', 'four\n']);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('since seeks to the last index point before it and equals a filtered full read', async () => {
+  const t = tempDir();
+  try {
+    for (let seed = 101; seed <= 112; seed++) {
+      const { files, events } = randomLog(seed, { files: 1 + (seed % 3), syncInterval: 300 + (seed % 4) * 500, indexed: seed % 5 !== 0 });
+      fs.rmSync(t.dir, { recursive: true, force: true });
+      fs.mkdirSync(t.dir);
+      const file = writeFiles(t.dir, files);
+      const expected = referenceLines(events);
+      const times = events.map((e) => e.time);
+      for (const fraction of [0, 0.1, 0.5, 0.77, 0.95, 1]) {
+        const pick = times[Math.min(times.length - 1, Math.floor(fraction * times.length))]!;
+        for (const sinceNs of [pick, pick + 1n]) {
+          const since = Number(sinceNs) / 1e9;
+          // The reader works in ns rounded from float seconds: compare against the same bound.
+          const bound = BigInt(Math.floor(since)) * 1_000_000_000n + BigInt(Math.round((since - Math.floor(since)) * 1e9));
+          const got = await readLines(file, { since });
+          assert.deepEqual(perStream(got), perStream(expected.filter((l) => l.time >= bound)), `since ${sinceNs}, seed ${seed}`);
+        }
+      }
+    }
+    // On an indexed log a late since starts far from the beginning.
+    const writer = new MonitorLikeWriter(1000);
+    for (let i = 0; i < 2000; i++) writer.write(1, `line ${i}\n`);
+    fs.rmSync(t.dir, { recursive: true, force: true });
+    fs.mkdirSync(t.dir);
+    const file = writeFiles(t.dir, [writer.take()]);
+    const set = await openLogSet(file);
+    try {
+      const plan = await planSince(set, BASE + 1900n * 1000n);
+      assert.ok(plan && plan.offset > set[0]!.size * 0.9, `a seek near the end (${plan?.offset} of ${set[0]!.size})`);
+    } finally {
+      await closeLogSet(set);
+    }
+    const lines = await readLines(file, { since: Number(BASE + 1990n * 1000n + 1000n) / 1e9 });
+    assert.deepEqual(lines.map((l) => l.text), Array.from({ length: 10 }, (_, i) => `line ${1990 + i}\n`));
   } finally {
     t.cleanup();
   }

@@ -33,6 +33,8 @@ export interface TailPlan {
   offset: number;
   /** Global positions, [stdout, stderr]: bytes of a stream before its start are skipped. */
   starts: [number, number];
+  /** Streams (bit 0 stdout, bit 1 stderr) whose bytes up to their first newline are skipped: the rest of a line begun before. */
+  skipPartial?: number;
 }
 
 async function* segmentsBackward(files: LogFile[]): AsyncGenerator<Segment> {
@@ -146,4 +148,39 @@ export async function planTail(files: LogFile[], lines: number): Promise<TailPla
   } finally {
     await segments.return(undefined);
   }
+}
+
+/**
+ * Plans a read of the lines from `since` on without reading what is older: the last index
+ * point written before `since` is found by bisecting the newest file that started before
+ * it. Lines begun before that point are older than `since` and skipped. Undefined means from
+ * the beginning (no such point, or a file without an index).
+ */
+export async function planSince(files: LogFile[], since: bigint): Promise<TailPlan | undefined> {
+  for (let fileIndex = files.length - 1; fileIndex >= 0; fileIndex--) {
+    const file = files[fileIndex]!;
+    if (!file.nonce) return undefined;
+    let best = await findIndexBefore(file, 1);
+    if (best.time >= since) continue; // the whole file is newer: look at the one before
+    // Bisect over offsets: `best` is an index point older than `since`; every index point at
+    // or above `hi` is not.
+    let hi = file.size;
+    for (;;) {
+      const mid = Math.floor((best.offset + hi) / 2);
+      const point = await findIndexBefore(file, mid + 1);
+      if (point.offset > best.offset) {
+        if (point.time < since) best = point;
+        else hi = point.offset;
+        continue;
+      }
+      // Nothing in (best, mid]: the last point below hi decides.
+      const last = await findIndexBefore(file, hi);
+      if (last.offset <= best.offset) break;
+      if (last.time < since) best = last;
+      else hi = last.offset;
+    }
+    const at = file.base + best.offset;
+    return { fileIndex, offset: best.offset, starts: [at, at], skipPartial: best.midLine };
+  }
+  return undefined;
 }
