@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as os from 'node:os';
 import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, type TestDaemon } from '../helpers/test-daemon';
 import { docker, DOCKER_CLIENTS } from '../helpers/cli';
+import { type PrivateDockerd, privateDockerdSkipReason, startPrivateDockerd } from '../helpers/private-dockerd';
 
 const skip = needsRoot('needs root (runc, overlay mounts)');
 const noDocker = DOCKER_CLIENTS.length === 0 ? 'no docker CLI installed' : false;
@@ -122,6 +123,46 @@ describe('create-time validation against a real daemon', { skip }, () => {
       assert.equal(quiet.code, 0, quiet.stderr);
       assert.equal(quiet.stderr, '', 'a plain create warns about nothing');
       await docker(client, daemon.host, ['rm', 'quiet']);
+    }
+  });
+});
+
+/** The same bad values sent to a private dockerd get the same status and message from both. */
+describe('create-time validation matches dockerd', { skip: needsRoot('needs root (runc, overlay mounts)') || (privateDockerdSkipReason() ?? false) }, () => {
+  let daemon: TestDaemon;
+  let dockerd: PrivateDockerd;
+  before(async () => {
+    [daemon, dockerd] = await Promise.all([startTestDaemon(), startPrivateDockerd()]);
+    await bootstrapBusybox(daemon);
+  });
+  after(async () => {
+    await Promise.all([daemon?.stop(), dockerd?.stop()]);
+  });
+
+  it('HostConfig values and a relative WorkingDir: same 400 and message', async () => {
+    const bodies: Record<string, unknown>[] = [
+      { HostConfig: { Memory: -1 } },
+      { HostConfig: { Memory: 1 } },
+      { HostConfig: { ShmSize: -1 } },
+      { HostConfig: { NanoCpus: -1 } },
+      { HostConfig: { NanoCpus: os.availableParallelism() * 50e9 } },
+      { HostConfig: { MemorySwappiness: 101 } },
+      { HostConfig: { OomScoreAdj: 1001 } },
+      { HostConfig: { Mounts: [{ Type: 'bind', Source: '/tmp', Target: '/' }] } },
+      { HostConfig: { CpuPeriod: 100 } },
+      { HostConfig: { CpuQuota: 10 } },
+      { HostConfig: { CpusetCpus: 'abc' } },
+      { HostConfig: { MemoryReservation: 1024 } },
+      { HostConfig: { Memory: 64 << 20, MemorySwap: 32 << 20 } },
+      { WorkingDir: 'relative' },
+    ];
+    const dockerdSocket = dockerd.host.replace(/^unix:\/\//, '');
+    for (const extra of bodies) {
+      const body = { Image: 'busybox', Cmd: ['true'], ...extra };
+      const [ours, theirs] = await Promise.all([apiRequest(daemon.socket, 'POST', '/containers/create', body), apiRequest(dockerdSocket, 'POST', '/containers/create', body)]);
+      assert.equal(theirs.status, 400, `dockerd: ${JSON.stringify(extra)} ${theirs.body}`);
+      assert.equal(ours.status, theirs.status, JSON.stringify(extra));
+      assert.deepEqual(JSON.parse(ours.body), JSON.parse(theirs.body), JSON.stringify(extra));
     }
   });
 });
