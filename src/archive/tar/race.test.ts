@@ -40,7 +40,6 @@ function startSwapper(dir: string, outsideDir: string, file: string, outsideFile
 
 test('a tree swapped with symlinks to outside paths never leaks into a tar nor lets a tar write outside', async (t) => {
   const top = await fs.mkdtemp(path.join(os.tmpdir(), 'btr-'));
-  t.after(() => fs.rm(top, { recursive: true, force: true }));
   const tree = path.join(top, 'tree');
   const outside = path.join(top, 'outside');
   await fs.mkdir(path.join(tree, 'd'), { recursive: true });
@@ -51,9 +50,11 @@ test('a tree swapped with symlinks to outside paths never leaks into a tar nor l
 
   const swapper = startSwapper(path.join(tree, 'd', 'x'), outside, path.join(tree, 'd', 'f'), path.join(outside, 'secret'));
   const exited = new Promise((resolve) => swapper.once('exit', resolve));
+  // One hook, in this order: the swapper must be gone before its tree can be removed.
   t.after(async () => {
     swapper.kill('SIGKILL');
     await exited;
+    await fs.rm(top, { recursive: true, force: true });
   });
 
   let packed = 0;
