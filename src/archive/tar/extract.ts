@@ -127,7 +127,7 @@ class TarExtractor {
     const { parent, base } = splitEntryName(rel);
     if (base.startsWith(WHITEOUT_PREFIX) && this.opts.whiteouts !== 'literal') {
       body.resume();
-      this.whiteout(rel, parent, base);
+      this.whiteout(rel, parent, base, header.mtime ?? new Date(0));
       return;
     }
     let dir: DirHandle;
@@ -281,7 +281,7 @@ class TarExtractor {
     if (header.type !== 'directory') setTimes(fd, header.mtime ?? new Date(0));
   }
 
-  private whiteout(rel: string, parent: string, base: string): void {
+  private whiteout(rel: string, parent: string, base: string, mtime: Date): void {
     const mode = this.opts.whiteouts;
     if (mode === 'none') throw invalidArgument(`tar entry ${JSON.stringify(rel)} is a whiteout, which is not allowed here`);
     if (base !== OPAQUE_WHITEOUT && base.startsWith(WHITEOUT_META_PREFIX)) return;
@@ -295,7 +295,11 @@ class TarExtractor {
       const name = base.slice(WHITEOUT_PREFIX.length);
       if (name === '' || name === '.' || name === '..') throw invalidArgument(`tar entry ${JSON.stringify(rel)} is an invalid whiteout`);
       removeChild(dir.fd, name);
-      if (mode === 'overlay') native.mknodat(dir.fd, name, S_IFCHR, 0, 0);
+      if (mode === 'overlay') {
+        native.mknodat(dir.fd, name, S_IFCHR, 0, 0);
+        // The tar's time, not now: a layer copied twice (commit) must pack to the same diff ID.
+        setTimesAt(dir.fd, name, mtime, C().AT_SYMLINK_NOFOLLOW);
+      }
     } finally {
       dir.close();
     }
@@ -374,9 +378,13 @@ class TarExtractor {
 }
 
 function setTimes(fd: number, mtime: Date): void {
+  setTimesAt(fd, '', mtime, C().AT_EMPTY_PATH);
+}
+
+function setTimesAt(dirFd: number, name: string, mtime: Date, flags: number): void {
   const ms = mtime.getTime();
   const seconds = Math.floor(ms / 1000);
-  native.utimensat(fd, '', seconds, (ms - seconds * 1000) * 1_000_000, C().AT_EMPTY_PATH);
+  native.utimensat(dirFd, name, seconds, (ms - seconds * 1000) * 1_000_000, flags);
 }
 
 function isGoneOrChanged(err: unknown): boolean {
