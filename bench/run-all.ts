@@ -21,6 +21,7 @@ import { benchRunDetached } from './run-detached';
 import { benchLogsTail } from './logs-tail';
 import { benchCommit } from './commit';
 import { benchCli } from './cli';
+import { benchMetadataScale } from './metadata-scale';
 
 const BENCHMARKS: Array<{ name: string; run: (ctx: BenchContext) => Promise<BenchRow[]> }> = [
   // Idle RSS first: the other benchmarks grow the daemons' heaps.
@@ -31,6 +32,7 @@ const BENCHMARKS: Array<{ name: string; run: (ctx: BenchContext) => Promise<Benc
   { name: 'logs-tail', run: benchLogsTail },
   { name: 'commit', run: benchCommit },
   { name: 'cli', run: benchCli },
+  { name: 'metadata-scale', run: benchMetadataScale },
 ];
 
 function envInt(name: string, fallback: number): number {

@@ -12,6 +12,9 @@ import { SnapshotRootfs } from '../snapshots/container-rootfs';
 import { ImageMetadataStore } from '../metadata/images';
 import { ImageService } from '../engine/images/image-service';
 import { ContainerStore } from '../metadata/containers';
+import { LeaseManager } from '../metadata/leases';
+import { GarbageCollector, contentCollectable, rootfsCollectable } from '../metadata/gc';
+import { layerSnapshots } from '../snapshots/collectable';
 import { RuncDriver } from '../runtime/driver/runc-driver';
 import { LocalVolumes } from '../volumes/local-volumes';
 import { EventBus } from '../engine/events/event-bus';
@@ -59,11 +62,22 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   const imageMetadata = new ImageMetadataStore(path.join(dataRoot, 'images'));
   const containerStore = new ContainerStore(path.join(dataRoot, 'containers'));
   const volumes = new LocalVolumes(path.join(dataRoot, 'volumes'));
-  await Promise.all([content.init(), rootfs.init(), imageMetadata.init(), containerStore.init(), volumes.init()]);
+  const leases = new LeaseManager(path.join(dataRoot, 'metadata', 'leases.journal'));
+  await Promise.all([content.init(), rootfs.init(), imageMetadata.init(), containerStore.init(), volumes.init(), leases.init()]);
   await secureDataRoot(dataRoot, logger);
+  const collector = new GarbageCollector({
+    images: imageMetadata,
+    containers: containerStore,
+    leases,
+    content,
+    blobs: contentCollectable(content),
+    layers: layerSnapshots(snapshotter),
+    rootfs: rootfsCollectable(rootfs),
+    logger,
+  });
 
   const events = new EventBus();
-  const images = new ImageService({ content, layers, metadata: imageMetadata, logger });
+  const images = new ImageService({ content, layers, metadata: imageMetadata, logger, leases, collector });
   const runtime = new RuncDriver({ runtimeRoot: path.join(execRoot, 'runc'), execRoot, logger });
   const containers = new ContainerService({
     store: containerStore,
@@ -80,7 +94,12 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   await unmountOrphans(rootfs, containers, logger);
 
   const imagesBackend = new ImagesBackendImpl(images, containers, events);
-  await images.removeUnreferenced(imagesBackend.usage());
+  // Orphans a crash left (blobs, layers, RW roots, the leases of operations that died with
+  // the last daemon) go now; later, a collection follows removals in the background.
+  await collector.collect().catch((err: unknown) => logger.error('garbage collection at start failed; nothing was removed', { error: messageOf(err) }));
+  events.listen((e) => {
+    if ((e.Type === 'container' && e.Action === 'destroy') || (e.Type === 'image' && e.Action === 'delete')) collector.schedule();
+  });
   const system = new SystemService({ containers, countImages: async () => (await images.list({ all: false })).length, paths: { dataRoot, execRoot }, eventListeners: () => events.listenerCount, debug: config.logLevel === 'debug' });
   const systemBackend = new SystemBackendImpl({ system, events, diskUsage: (types) => diskUsage({ types, images, imagesBackend, containers, volumes }) });
   const server = createApiServer(
@@ -104,6 +123,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       systemBackend.shutdown();
       await server.close();
       containers.detachAll();
+      await collector.stop();
+      await Promise.all([imageMetadata.close(), containerStore.close(), leases.close()]);
     },
   };
 }

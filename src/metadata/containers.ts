@@ -1,15 +1,18 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { readJsonIfExists, removeStaleTempFiles, writeJsonAtomic } from '../util/atomic-fs';
-import { conflict, invalidArgument, notFound, isENOENT } from '../errors';
+import { readJsonIfExists, removeStaleTempFiles } from '../util/atomic-fs';
+import { conflict, failedPrecondition, invalidArgument, notFound, isENOENT } from '../errors';
+import { Journal } from './journal';
 
 /**
- * Container records, one directory per container: <root>/<id>/container.json plus the
- * container's own files (managed /etc files, log, bundle). The record is rewritten
- * atomically on every change; removal first renames the directory out of the way, so a
- * crash mid-removal never leaves a half record behind. Names are unique and indexed in
- * memory; the store is the single writer, so callers serialize per container.
+ * Container records, in an append-only journal (`<root>/containers.journal`, see
+ * journal.ts), plus one directory per container for its own files (managed /etc files,
+ * log, bundle). Every save is one journal batch; removal deletes the record first, then
+ * the directory, and a directory without a record (a create or removal a crash cut short)
+ * is removed at start. Records are indexed in memory by ID and by name. The store hands
+ * out copies: a caller changes a record only by saving it, so what one holds cannot change
+ * under it. The store is the single writer; callers serialize per container.
  */
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -24,6 +27,8 @@ export interface ContainerState {
 }
 
 export interface ContainerRecord<Config = Record<string, unknown>, HostConfig = Record<string, unknown>> {
+  /** Version of the record's shape, stamped by the store; an unknown one stops the daemon. */
+  schemaVersion?: typeof CONTAINER_SCHEMA_VERSION;
   Id: string;
   /** With the leading slash, as Docker stores it. */
   Name: string;
@@ -49,6 +54,10 @@ export function isLive(container: { State: { Status: ContainerStatus } }): boole
   return container.State.Status === 'running' || container.State.Status === 'paused';
 }
 
+export const CONTAINER_SCHEMA_VERSION = 1 as const;
+const JOURNAL_NAME = 'containers.journal';
+const ID_PATTERN = /^[a-f0-9]{64}$/;
+
 const NAME_PATTERN = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -70,47 +79,100 @@ export function newContainerId(): string {
 export class ContainerStore {
   private readonly records = new Map<string, ContainerRecord>();
   private readonly names = new Map<string, string>();
+  private journal: Journal | undefined;
 
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    private readonly options: { durable?: boolean; minDeadLines?: number } = {},
+  ) {}
 
-  /** Loads every record; removes the leftovers of interrupted removals. */
+  /**
+   * Opens the journal and indexes every record; removes the leftovers of interrupted
+   * creates and removals. The first start after an upgrade migrates the per-directory
+   * `container.json` files into the journal (and then deletes them).
+   */
   async init(): Promise<void> {
     await fs.mkdir(this.root, { recursive: true, mode: 0o700 });
     await removeStaleTempFiles(this.root);
-    for (const entry of await fs.readdir(this.root)) {
-      if (entry.startsWith('.trash-')) {
-        await fs.rm(path.join(this.root, entry), { recursive: true, force: true });
-        continue;
+    const legacy: string[] = [];
+    this.journal = await Journal.open(
+      path.join(this.root, JOURNAL_NAME),
+      { kind: 'containers', schemaVersion: CONTAINER_SCHEMA_VERSION, ...this.options },
+      async () => {
+        const seed = new Map<string, unknown>();
+        for (const entry of await fs.readdir(this.root)) {
+          if (!ID_PATTERN.test(entry)) continue;
+          const file = path.join(this.root, entry, 'container.json');
+          const record = await readJsonIfExists<ContainerRecord>(file);
+          if (!record) continue;
+          seed.set(record.Id, { ...record, schemaVersion: CONTAINER_SCHEMA_VERSION });
+          legacy.push(file);
+        }
+        return seed;
+      },
+    );
+    for (const file of legacy) await fs.rm(file, { force: true });
+    for (const [id, value] of this.journal.records) {
+      const record = value as ContainerRecord;
+      if (record.schemaVersion !== CONTAINER_SCHEMA_VERSION) {
+        throw failedPrecondition(
+          `metadata store ${this.journal.file} holds container ${id} with schema version ${String(record.schemaVersion)}, which this berth does not know (it knows ${CONTAINER_SCHEMA_VERSION}); refusing to start`,
+        );
       }
-      const record = await readJsonIfExists<ContainerRecord>(path.join(this.root, entry, 'container.json'));
-      if (!record) {
-        // A directory without a record is a create that never finished.
-        await fs.rm(path.join(this.root, entry), { recursive: true, force: true });
-        continue;
-      }
-      this.records.set(record.Id, record);
-      this.names.set(record.Name, record.Id);
+      this.records.set(id, record);
+      this.names.set(record.Name, id);
     }
+    for (const entry of await fs.readdir(this.root)) {
+      if (entry === JOURNAL_NAME) continue;
+      if (entry.startsWith('.trash-') || (ID_PATTERN.test(entry) && !this.records.has(entry))) {
+        // A removal that did not finish, or a create that never recorded its container.
+        await fs.rm(path.join(this.root, entry), { recursive: true, force: true });
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.journal?.close();
   }
 
   dir(id: string): string {
     return path.join(this.root, id);
   }
 
+  /** Copies of every record. */
   list(): ContainerRecord[] {
-    return [...this.records.values()];
+    return [...this.records.values()].map((r) => structuredClone(r));
   }
 
-  /** Finds by full id, name (with or without '/'), or unique id prefix. */
+  count(): number {
+    return this.records.size;
+  }
+
+  /** What each container references (the garbage collector's roots), without copying records. */
+  references(): Array<{ id: string; imageId: string; chainId: string | null }> {
+    return [...this.records.values()].map((r) => ({ id: r.Id, imageId: r.ImageId, chainId: r.ImageChainId }));
+  }
+
+  /** Finds by full id, name (with or without '/'), or unique id prefix; a copy. */
   find(ref: string): ContainerRecord | undefined {
-    const exact = this.records.get(ref);
-    if (exact) return exact;
+    const id = this.findId(ref);
+    const record = id === undefined ? undefined : this.records.get(id);
+    return record && structuredClone(record);
+  }
+
+  /** The ID `ref` names (full id, name, or unique id prefix). */
+  findId(ref: string): string | undefined {
+    if (this.records.has(ref)) return ref;
     const byName = this.names.get(ref.startsWith('/') ? ref : `/${ref}`);
-    if (byName) return this.records.get(byName);
+    if (byName !== undefined && this.records.has(byName)) return byName;
     if (!/^[a-f0-9]+$/.test(ref)) return undefined;
-    const matches = [...this.records.keys()].filter((id) => id.startsWith(ref));
-    if (matches.length > 1) throw invalidArgument(`multiple IDs found with provided prefix: ${ref}`);
-    return matches.length === 1 ? this.records.get(matches[0]!) : undefined;
+    let match: string | undefined;
+    for (const id of this.records.keys()) {
+      if (!id.startsWith(ref)) continue;
+      if (match !== undefined) throw invalidArgument(`multiple IDs found with provided prefix: ${ref}`);
+      match = id;
+    }
+    return match;
   }
 
   get(ref: string): ContainerRecord {
@@ -139,28 +201,35 @@ export class ContainerStore {
   }
 
   /**
-   * Writes the record (creating its directory) and makes it visible. Always atomic; with
-   * `durable: false` it skips the fsyncs, for states a reboot makes moot anyway (a
-   * "running" record means nothing once the machine restarted).
+   * Records a copy of `record` (creating its directory) and makes it visible. Always
+   * atomic; with `durable: false` the batch is not fsynced, for states a reboot makes moot
+   * anyway (a "running" record means nothing once the machine restarted).
    */
   async save(record: ContainerRecord, options: { durable?: boolean } = {}): Promise<void> {
+    if (!this.journal) throw failedPrecondition('container store is not open');
     await fs.mkdir(this.dir(record.Id), { recursive: true, mode: 0o700 });
-    await writeJsonAtomic(path.join(this.dir(record.Id), 'container.json'), record, 0o600, { durable: options.durable });
-    this.records.set(record.Id, record);
-    this.names.set(record.Name, record.Id);
+    const copy = structuredClone({ ...record, schemaVersion: CONTAINER_SCHEMA_VERSION });
+    await this.journal.append([['p', record.Id, copy]], { durable: options.durable });
+    const previous = this.records.get(record.Id);
+    if (previous && previous.Name !== copy.Name) this.releaseName(previous.Name, record.Id);
+    this.records.set(record.Id, copy);
+    this.names.set(copy.Name, record.Id);
   }
 
-  /** Removes the record and the container's directory; the record vanishes atomically first. */
+  /** Removes the record (atomically, first) and then the container's directory. */
   async delete(id: string): Promise<void> {
+    if (!this.journal) throw failedPrecondition('container store is not open');
     const record = this.records.get(id);
+    if (record) await this.journal.append([['d', id]]);
+    this.records.delete(id);
+    if (record) this.releaseName(record.Name, id);
     const trash = path.join(this.root, `.trash-${id}`);
     try {
       await fs.rename(this.dir(id), trash);
     } catch (err) {
       if (!isENOENT(err)) throw err;
+      return;
     }
-    this.records.delete(id);
-    if (record) this.releaseName(record.Name, id);
     await fs.rm(trash, { recursive: true, force: true });
   }
 }

@@ -1,20 +1,25 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Digest } from '../util/digest';
-import { readJsonIfExists, removeStaleTempFiles, writeJsonAtomic } from '../util/atomic-fs';
+import { readJsonIfExists } from '../util/atomic-fs';
 import { Mutex } from '../util/mutex';
-import { invalidArgument, notFound } from '../errors';
+import { failedPrecondition, invalidArgument, notFound } from '../errors';
 import type { Descriptor } from '../images/models';
 import { Reference, parseAnyReference, parseNormalizedNamed, referenceString, withDefaultTag, fullName } from '../images/reference';
+import { Journal, JournalOp } from './journal';
 
 /**
  * The image/ref store: which images exist and which names point at them. An image's ID is
  * its config digest; its record names the manifest (the target) whose blobs live in the
  * content store. Refs map a normalized "name:tag" or "name@digest" to an image ID.
- * The whole state is one JSON file replaced with writeJsonAtomic, so every change (a load
- * registering several images and tags at once) is all-or-nothing across a crash.
+ * Records live in an append-only journal (`journal.ts`): every update (a load registering
+ * several images and tags at once) is one batch, all-or-nothing across a crash. In memory
+ * they are indexed by ID, by ref, by image (its refs) and by parent (its children), so no
+ * lookup scans every record.
  */
 export interface ImageRecord {
+  /** Version of this record's shape; a record of a version this berth does not know stops the daemon. */
+  schemaVersion: typeof IMAGE_SCHEMA_VERSION;
   /** Config digest. */
   id: Digest;
   /** The image manifest (OCI or Docker v2 schema 2) in the content store. */
@@ -27,46 +32,39 @@ export interface ImageRecord {
   lastTagTime?: string;
 }
 
-interface State {
-  version: 1;
-  images: Record<string, ImageRecord>;
-  /** normalized reference string → image ID */
-  refs: Record<string, Digest>;
-}
+export const IMAGE_SCHEMA_VERSION = 1 as const;
+/** The layout before the journal: one JSON file rewritten atomically. */
+const LEGACY_FILE_VERSION = 1;
 
-const emptyState = (): State => ({ version: 1, images: {}, refs: {} });
+const IMAGE_PREFIX = 'image/';
+const REF_PREFIX = 'ref/';
+
+/** What an image record looks like to callers creating one (the store stamps the version). */
+export type NewImageRecord = Omit<ImageRecord, 'schemaVersion'> & { schemaVersion?: number };
 
 /** Read access to one consistent state; shared by the store and its transactions. */
-class ImageIndexView {
-  constructor(protected state: State) {}
-
-  get(id: Digest): ImageRecord | undefined {
-    return this.state.images[id];
-  }
-
-  list(): ImageRecord[] {
-    return Object.values(this.state.images);
-  }
+abstract class ImageIndexView {
+  abstract get(id: Digest): ImageRecord | undefined;
+  abstract list(): ImageRecord[];
+  /** The image a normalized ref key points at. */
+  protected abstract refTarget(key: string): Digest | undefined;
+  /** Normalized ref keys pointing at `id`. */
+  protected abstract refKeysOf(id: Digest): string[];
+  abstract children(id: Digest): ImageRecord[];
+  abstract allRefs(): Array<{ ref: Reference; id: Digest }>;
+  /** IDs starting with a hex prefix. */
+  protected abstract idsWithPrefix(hexPrefix: string): Digest[];
 
   /** Refs pointing at `id`, sorted (tags and digests). */
   refsOf(id: Digest): Reference[] {
-    return Object.entries(this.state.refs)
-      .filter(([, target]) => target === id)
-      .map(([key]) => parseNormalizedNamed(key))
-      .sort((a, b) => referenceString(a).localeCompare(referenceString(b)));
+    return this.refKeysOf(id)
+      .sort()
+      .map((key) => parseNormalizedNamed(key));
   }
 
   /** The image a reference (with tag or digest) points at. */
   lookupRef(ref: Reference): Digest | undefined {
-    return this.state.refs[refKey(ref)];
-  }
-
-  allRefs(): Array<{ ref: Reference; id: Digest }> {
-    return Object.entries(this.state.refs).map(([key, id]) => ({ ref: parseNormalizedNamed(key), id }));
-  }
-
-  children(id: Digest): ImageRecord[] {
-    return this.list().filter((r) => r.parent === id);
+    return this.refTarget(refKey(ref));
   }
 
   /**
@@ -91,8 +89,8 @@ class ImageIndexView {
     }
     const prefix = input.startsWith('sha256:') ? input.slice('sha256:'.length) : input;
     if (/^[a-f0-9]{1,64}$/.test(prefix)) {
-      const matches = this.list().filter((r) => r.id.slice('sha256:'.length).startsWith(prefix));
-      if (matches.length === 1) return matches[0];
+      const matches = this.idsWithPrefix(prefix);
+      if (matches.length === 1) return this.get(matches[0]) as ImageRecord;
       if (matches.length > 1) throw invalidArgument(`ambiguous image ID prefix "${input}": it matches ${matches.length} images`);
     }
     if (any === undefined) parseAnyReference(input); // rethrows the reference error
@@ -118,68 +116,244 @@ export function refKey(ref: Reference): string {
   return referenceString(r);
 }
 
-/** A batch of changes applied atomically by ImageMetadataStore.update. */
+/** The in-memory indexes, rebuilt from the journal at start and kept up to date on each batch. */
+class ImageIndexes {
+  readonly images = new Map<Digest, ImageRecord>();
+  readonly refs = new Map<string, Digest>();
+  readonly refsByImage = new Map<Digest, Set<string>>();
+  readonly childrenByParent = new Map<Digest, Set<Digest>>();
+
+  apply(op: JournalOp): void {
+    const [kind, key] = op;
+    if (key.startsWith(IMAGE_PREFIX)) {
+      const id = key.slice(IMAGE_PREFIX.length) as Digest;
+      const old = this.images.get(id);
+      if (old?.parent !== undefined) this.childrenByParent.get(old.parent)?.delete(id);
+      if (kind === 'p') {
+        const record = op[2] as ImageRecord;
+        this.images.set(id, record);
+        if (record.parent !== undefined) setOf(this.childrenByParent, record.parent).add(id);
+      } else this.images.delete(id);
+    } else if (key.startsWith(REF_PREFIX)) {
+      const name = key.slice(REF_PREFIX.length);
+      const old = this.refs.get(name);
+      if (old !== undefined) this.refsByImage.get(old)?.delete(name);
+      if (kind === 'p') {
+        const id = op[2] as Digest;
+        this.refs.set(name, id);
+        setOf(this.refsByImage, id).add(name);
+      } else this.refs.delete(name);
+    }
+  }
+}
+
+function setOf<K, V>(map: Map<K, Set<V>>, key: K): Set<V> {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  return set;
+}
+
+/** A batch of changes applied atomically by ImageMetadataStore.update; reads see its own writes. */
 export class ImageMetadataTx extends ImageIndexView {
-  putImage(record: ImageRecord): void {
-    this.state.images[record.id] = record;
+  /** key → new value (undefined: deleted). */
+  readonly changes = new Map<string, unknown>();
+
+  constructor(private readonly base: ImageIndexes) {
+    super();
+  }
+
+  get(id: Digest): ImageRecord | undefined {
+    const key = IMAGE_PREFIX + id;
+    return this.changes.has(key) ? (this.changes.get(key) as ImageRecord | undefined) : this.base.images.get(id);
+  }
+
+  list(): ImageRecord[] {
+    const ids = new Set<Digest>(this.base.images.keys());
+    for (const key of this.changes.keys()) if (key.startsWith(IMAGE_PREFIX)) ids.add(key.slice(IMAGE_PREFIX.length) as Digest);
+    return [...ids].map((id) => this.get(id)).filter((r): r is ImageRecord => r !== undefined);
+  }
+
+  protected refTarget(key: string): Digest | undefined {
+    const k = REF_PREFIX + key;
+    return this.changes.has(k) ? (this.changes.get(k) as Digest | undefined) : this.base.refs.get(key);
+  }
+
+  protected refKeysOf(id: Digest): string[] {
+    const keys = new Set<string>();
+    for (const name of this.base.refsByImage.get(id) ?? []) if (this.refTarget(name) === id) keys.add(name);
+    for (const [k, v] of this.changes) if (k.startsWith(REF_PREFIX) && v === id) keys.add(k.slice(REF_PREFIX.length));
+    return [...keys];
+  }
+
+  children(id: Digest): ImageRecord[] {
+    return this.list().filter((r) => r.parent === id);
+  }
+
+  allRefs(): Array<{ ref: Reference; id: Digest }> {
+    const names = new Set<string>(this.base.refs.keys());
+    for (const k of this.changes.keys()) if (k.startsWith(REF_PREFIX)) names.add(k.slice(REF_PREFIX.length));
+    const out: Array<{ ref: Reference; id: Digest }> = [];
+    for (const name of names) {
+      const id = this.refTarget(name);
+      if (id !== undefined) out.push({ ref: parseNormalizedNamed(name), id });
+    }
+    return out;
+  }
+
+  protected idsWithPrefix(hexPrefix: string): Digest[] {
+    return this.list()
+      .map((r) => r.id)
+      .filter((id) => id.slice('sha256:'.length).startsWith(hexPrefix));
+  }
+
+  putImage(record: NewImageRecord): void {
+    this.changes.set(IMAGE_PREFIX + record.id, { ...record, schemaVersion: IMAGE_SCHEMA_VERSION });
   }
 
   /** Deletes the image and every ref to it. */
   deleteImage(id: Digest): void {
-    delete this.state.images[id];
-    for (const [key, target] of Object.entries(this.state.refs)) if (target === id) delete this.state.refs[key];
+    for (const name of this.refKeysOf(id)) this.changes.set(REF_PREFIX + name, undefined);
+    this.changes.set(IMAGE_PREFIX + id, undefined);
   }
 
   /** Points a ref at an image; returns the image it pointed at before, if another. */
   setRef(ref: Reference, id: Digest): Digest | undefined {
-    if (!this.state.images[id]) throw notFound(`No such image: ${id}`);
+    const record = this.get(id);
+    if (!record) throw notFound(`No such image: ${id}`);
     const key = refKey(ref);
-    const previous = this.state.refs[key];
-    this.state.refs[key] = id;
-    if (ref.digest === undefined) this.state.images[id] = { ...this.state.images[id], lastTagTime: new Date().toISOString() };
+    const previous = this.refTarget(key);
+    this.changes.set(REF_PREFIX + key, id);
+    if (ref.digest === undefined) this.changes.set(IMAGE_PREFIX + id, { ...record, lastTagTime: new Date().toISOString() });
     return previous !== id ? previous : undefined;
   }
 
   /** Removes a ref; returns the image it pointed at. */
   removeRef(ref: Reference): Digest | undefined {
     const key = refKey(ref);
-    const previous = this.state.refs[key];
-    delete this.state.refs[key];
+    const previous = this.refTarget(key);
+    this.changes.set(REF_PREFIX + key, undefined);
     return previous;
+  }
+
+  /** The batch to append: only keys whose value differs from the base. */
+  ops(): JournalOp[] {
+    const ops: JournalOp[] = [];
+    for (const [key, value] of this.changes) {
+      if (value === undefined) {
+        const exists = key.startsWith(IMAGE_PREFIX) ? this.base.images.has(key.slice(IMAGE_PREFIX.length) as Digest) : this.base.refs.has(key.slice(REF_PREFIX.length));
+        if (exists) ops.push(['d', key]);
+      } else ops.push(['p', key, value]);
+    }
+    return ops;
   }
 }
 
 export class ImageMetadataStore extends ImageIndexView {
   private readonly file: string;
+  private readonly legacyFile: string;
   private readonly mutex = new Mutex();
+  private indexes = new ImageIndexes();
+  private journal: Journal | undefined;
+  /** Sorted hex IDs for prefix lookups, rebuilt lazily after a change. */
+  private sortedHex: string[] | undefined;
 
-  constructor(root: string) {
-    super(emptyState());
-    this.file = path.join(root, 'metadata', 'images.json');
-  }
-
-  async init(): Promise<void> {
-    await fs.mkdir(path.dirname(this.file), { recursive: true });
-    await removeStaleTempFiles(path.dirname(this.file));
-    const loaded = await readJsonIfExists<State>(this.file);
-    this.state = loaded && loaded.version === 1 ? loaded : emptyState();
+  constructor(
+    root: string,
+    private readonly options: { durable?: boolean; minDeadLines?: number } = {},
+  ) {
+    super();
+    this.file = path.join(root, 'metadata', 'images.journal');
+    this.legacyFile = path.join(root, 'metadata', 'images.json');
   }
 
   /**
-   * Applies `fn` to a copy of the state and persists it; the in-memory state changes only
-   * once the file is durably replaced. Updates are serialized.
+   * Opens the journal. The first start after an upgrade migrates `images.json` (the
+   * one-file layout) into it and renames the old file to `images.json.migrated`.
+   * A journal or record of an unknown schema version stops the start with an error naming it.
+   */
+  async init(): Promise<void> {
+    let migrated = false;
+    const journal = await Journal.open(this.file, { kind: 'images', schemaVersion: IMAGE_SCHEMA_VERSION, ...this.options }, async () => {
+      const legacy = await readLegacy(this.legacyFile);
+      migrated = legacy !== undefined;
+      return legacy;
+    });
+    if (migrated) await fs.rename(this.legacyFile, `${this.legacyFile}.migrated`);
+    const indexes = new ImageIndexes();
+    for (const [key, value] of journal.records) {
+      if (key.startsWith(IMAGE_PREFIX)) checkRecordVersion(value, this.file);
+      indexes.apply(['p', key, value]);
+    }
+    this.journal = journal;
+    this.indexes = indexes;
+    this.sortedHex = undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.journal?.close();
+  }
+
+  get(id: Digest): ImageRecord | undefined {
+    return this.indexes.images.get(id);
+  }
+
+  list(): ImageRecord[] {
+    return [...this.indexes.images.values()];
+  }
+
+  count(): number {
+    return this.indexes.images.size;
+  }
+
+  protected refTarget(key: string): Digest | undefined {
+    return this.indexes.refs.get(key);
+  }
+
+  protected refKeysOf(id: Digest): string[] {
+    return [...(this.indexes.refsByImage.get(id) ?? [])];
+  }
+
+  children(id: Digest): ImageRecord[] {
+    return [...(this.indexes.childrenByParent.get(id) ?? [])].map((c) => this.indexes.images.get(c)).filter((r): r is ImageRecord => r !== undefined);
+  }
+
+  allRefs(): Array<{ ref: Reference; id: Digest }> {
+    return [...this.indexes.refs].map(([key, id]) => ({ ref: parseNormalizedNamed(key), id }));
+  }
+
+  protected idsWithPrefix(hexPrefix: string): Digest[] {
+    if (!this.sortedHex) this.sortedHex = [...this.indexes.images.keys()].map((id) => id.slice('sha256:'.length)).sort();
+    const hex = this.sortedHex;
+    let lo = 0;
+    let hi = hex.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (hex[mid] < hexPrefix) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: Digest[] = [];
+    for (let i = lo; i < hex.length && hex[i].startsWith(hexPrefix); i++) out.push(`sha256:${hex[i]}` as Digest);
+    return out;
+  }
+
+  /**
+   * Applies `fn` to a transaction and appends its changes as one journal batch; the
+   * in-memory state changes only once the batch is durably written. Updates are serialized.
    */
   update<T>(fn: (tx: ImageMetadataTx) => T): Promise<T> {
     return this.mutex.run(async () => {
-      const draft = structuredClone(this.state);
-      const result = fn(new ImageMetadataTx(draft));
-      await writeJsonAtomic(this.file, draft);
-      this.state = draft;
+      if (!this.journal) throw failedPrecondition('image metadata store is not open');
+      const tx = new ImageMetadataTx(this.indexes);
+      const result = fn(tx);
+      const ops = tx.ops();
+      await this.journal.append(ops);
+      for (const op of ops) this.indexes.apply(op);
+      if (ops.some((op) => op[1].startsWith(IMAGE_PREFIX))) this.sortedHex = undefined;
       return result;
     });
   }
 
-  putImage(record: ImageRecord): Promise<void> {
+  putImage(record: NewImageRecord): Promise<void> {
     return this.update((tx) => tx.putImage(record));
   }
 
@@ -194,4 +368,24 @@ export class ImageMetadataStore extends ImageIndexView {
   removeRef(ref: Reference): Promise<Digest | undefined> {
     return this.update((tx) => tx.removeRef(ref));
   }
+}
+
+function checkRecordVersion(value: unknown, file: string): void {
+  const version = (value as { schemaVersion?: unknown }).schemaVersion;
+  if (version !== IMAGE_SCHEMA_VERSION) {
+    throw failedPrecondition(`metadata store ${file} holds an image record of schema version ${String(version)}, which this berth does not know (it knows ${IMAGE_SCHEMA_VERSION}); refusing to start`);
+  }
+}
+
+/** The records of the pre-journal images.json, stamped with schema version 1; undefined when absent. */
+async function readLegacy(file: string): Promise<Map<string, unknown> | undefined> {
+  const state = await readJsonIfExists<{ version?: unknown; images?: Record<string, Omit<ImageRecord, 'schemaVersion'>>; refs?: Record<string, Digest> }>(file);
+  if (state === undefined) return undefined;
+  if (state.version !== LEGACY_FILE_VERSION) {
+    throw failedPrecondition(`image metadata ${file} has version ${String(state.version)}, which this berth does not know (it knows ${LEGACY_FILE_VERSION}); refusing to start`);
+  }
+  const records = new Map<string, unknown>();
+  for (const [id, record] of Object.entries(state.images ?? {})) records.set(IMAGE_PREFIX + id, { ...record, schemaVersion: IMAGE_SCHEMA_VERSION });
+  for (const [key, id] of Object.entries(state.refs ?? {})) records.set(REF_PREFIX + key, id);
+  return records;
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { bootstrapBusybox, needsRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
 import { docker, DOCKER_CLIENTS } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
+import { ContainerStore } from '../../src/metadata/containers';
 
 const skip = needsRoot('needs root (runc, overlay mounts)') || (DOCKER_CLIENTS.length === 0 ? 'no docker CLI installed' : false);
 
@@ -63,13 +64,15 @@ describe('restart policies', { skip }, () => {
     await run(['rm', '-f', 'keeper', 'stopped-by-user', 'always', 'flaky']);
 
     async function inspectFromDisk(): Promise<{ pid: number }> {
-      const { promises: fs } = await import('node:fs');
+      // The daemon is down: open its container store as the next daemon will.
       const path = await import('node:path');
-      for (const id of await fs.readdir(path.join(daemon.dataRoot, 'containers'))) {
-        const record = JSON.parse(await fs.readFile(path.join(daemon.dataRoot, 'containers', id, 'container.json'), 'utf8')) as { Name: string; State: { Pid: number } };
-        if (record.Name === '/keeper') return { pid: record.State.Pid };
+      const store = new ContainerStore(path.join(daemon.dataRoot, 'containers'));
+      await store.init();
+      try {
+        return { pid: store.find('keeper')?.State.Pid ?? 0 };
+      } finally {
+        await store.close();
       }
-      return { pid: 0 };
     }
   });
 

@@ -161,11 +161,12 @@ export class ContainerService {
     return this.lock.run(container.Id, () => this.startLocked(container.Id));
   }
 
-  private async startLocked(id: string, options: { byPolicy?: boolean } = {}): Promise<void> {
+  private async startLocked(id: string, options: { byPolicy?: boolean; countRestart?: boolean } = {}): Promise<void> {
     const container = this.get(id);
     if (isLive(container)) {
       throw notModified('container already started');
     }
+    if (options.countRestart) container.RestartCount += 1;
     if (!options.byPolicy) {
       const pending = this.restarts.get(id);
       if (pending) clearTimeout(pending.timer);
@@ -296,7 +297,7 @@ export class ContainerService {
       this.deps.events.publish('container', 'die', id, { ...this.eventAttributes(container), exitCode: String(container.State.ExitCode) });
       this.notifyWaiters(container, 'exit');
       if (container.HostConfig.AutoRemove) {
-        await this.removeLocked(id, { force: true, volumes: true });
+        await this.removeLocked(id, { force: true, volumes: true }, container);
         return;
       }
       await this.scheduleRestart(container);
@@ -325,9 +326,8 @@ export class ContainerService {
     const timer = setTimeout(() => {
       void this.lock
         .run(container.Id, async () => {
-          if (container.State.Status !== 'restarting') return;
-          container.RestartCount += 1;
-          await this.startLocked(container.Id, { byPolicy: true });
+          if (this.deps.store.find(container.Id)?.State.Status !== 'restarting') return;
+          await this.startLocked(container.Id, { byPolicy: true, countRestart: true });
         })
         .catch((err: unknown) => this.deps.logger.warn('restart by policy failed', { id: container.Id, error: messageOf(err) }));
     }, delay);
@@ -364,18 +364,9 @@ export class ContainerService {
   async stop(ref: string, options: { signal?: string; timeout?: number } = {}): Promise<void> {
     const container = this.get(ref);
     const id = container.Id;
-    if (container.State.Status === 'restarting') {
-      container.HasBeenManuallyStopped = true;
-      const cancelled = await this.lock.run(id, async () => {
-        if (container.State.Status !== 'restarting') return false;
-        await this.cancelRestart(container);
-        return true;
-      });
-      // Otherwise the policy restart won the race: stop the new run like any other.
-      if (cancelled) return;
-    }
-    if (!isLive(container)) throw notModified('container already stopped');
-    container.HasBeenManuallyStopped = true;
+    const found = await this.markManuallyStopped(id);
+    if (found === 'restart-cancelled') return;
+    if (found === 'not-live') throw notModified('container already stopped');
     const signal = options.signal || container.Config.StopSignal || 'SIGTERM';
     const timeout = options.timeout ?? container.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_SECONDS;
     const exited = this.exitRecorded(id);
@@ -387,6 +378,28 @@ export class ContainerService {
       await exited;
     }
     this.deps.events.publish('container', 'stop', id, this.eventAttributes(container));
+  }
+
+  /**
+   * Records that the user stopped the container, so its restart policy leaves it alone once
+   * the exit is recorded; a pending policy restart is cancelled instead.
+   */
+  private markManuallyStopped(id: string): Promise<'live' | 'not-live' | 'restart-cancelled'> {
+    return this.lock.run(id, async () => {
+      const current = this.deps.store.find(id) as Container | undefined;
+      if (!current) return 'not-live';
+      if (current.State.Status === 'restarting') {
+        current.HasBeenManuallyStopped = true;
+        await this.cancelRestart(current);
+        return 'restart-cancelled';
+      }
+      if (!isLive(current)) return 'not-live';
+      if (!current.HasBeenManuallyStopped) {
+        current.HasBeenManuallyStopped = true;
+        await this.deps.store.save(current as ContainerRecord);
+      }
+      return 'live';
+    });
   }
 
   /** Resolves once the current run's exit has been recorded (at once when not running). */
@@ -408,10 +421,10 @@ export class ContainerService {
 
   /** Sends a signal; SIGKILL also waits until the exit is recorded, as in Docker. */
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
-    const container = this.get(ref);
     const number = parseSignal(signal);
     let exited: Promise<void> | undefined;
-    await this.lock.run(container.Id, async () => {
+    await this.lock.run(this.get(ref).Id, async () => {
+      const container = this.get(ref);
       if (container.State.Status === 'paused') {
         throw conflict(`Cannot kill container: ${ref}: Container ${container.Id} is paused. Unpause the container before stopping or killing`);
       }
@@ -419,7 +432,10 @@ export class ContainerService {
         throw conflict(`Cannot kill container: ${ref}: Container ${container.Id} is not running`);
       }
       // Docker: a container the user signalled is not restarted by its restart policy.
-      container.HasBeenManuallyStopped = true;
+      if (!container.HasBeenManuallyStopped) {
+        container.HasBeenManuallyStopped = true;
+        await this.deps.store.save(container as ContainerRecord);
+      }
       if (number === 9) exited = this.exitRecorded(container.Id);
       await this.deps.runtime.kill(container.Id, number);
       this.deps.events.publish('container', 'kill', container.Id, { ...this.eventAttributes(container), signal: String(number) });
@@ -437,8 +453,8 @@ export class ContainerService {
   }
 
   async pause(ref: string): Promise<void> {
-    const container = this.get(ref);
-    await this.lock.run(container.Id, async () => {
+    await this.lock.run(this.get(ref).Id, async () => {
+      const container = this.get(ref);
       if (container.State.Status === 'paused') throw conflict(`Container ${container.Id} is already paused`);
       if (container.State.Status !== 'running') throw conflict(`Container ${container.Id} is not running`);
       await this.deps.runtime.pause(container.Id);
@@ -449,8 +465,8 @@ export class ContainerService {
   }
 
   async unpause(ref: string): Promise<void> {
-    const container = this.get(ref);
-    await this.lock.run(container.Id, async () => {
+    await this.lock.run(this.get(ref).Id, async () => {
+      const container = this.get(ref);
       if (container.State.Status !== 'paused') throw conflict(`Container ${container.Id} is not paused`);
       await this.deps.runtime.resume(container.Id);
       container.State = { ...container.State, Status: 'running' };
@@ -470,7 +486,7 @@ export class ContainerService {
         );
       }
       const exited = this.exitRecorded(container.Id);
-      container.HasBeenManuallyStopped = true;
+      await this.markManuallyStopped(container.Id);
       if (container.State.Status === 'paused') await this.deps.runtime.resume(container.Id).catch(() => undefined);
       await this.deps.runtime.kill(container.Id, 'SIGKILL').catch(() => undefined);
       await exited;
@@ -478,8 +494,9 @@ export class ContainerService {
     await this.lock.run(container.Id, () => this.removeLocked(container.Id, options));
   }
 
-  private async removeLocked(id: string, options: { force?: boolean; volumes?: boolean }): Promise<void> {
-    const container = this.deps.store.find(id) as Container | undefined;
+  /** `latest`: the caller's newer copy (an exit it did not save), for the events and waiters. */
+  private async removeLocked(id: string, options: { force?: boolean; volumes?: boolean }, latest?: Container): Promise<void> {
+    const container = latest ?? (this.deps.store.find(id) as Container | undefined);
     if (!container) return;
     await this.cancelRestart(container);
     const { runtime, rootfs, store } = this.deps;
@@ -492,9 +509,9 @@ export class ContainerService {
   }
 
   async rename(ref: string, newName: string): Promise<void> {
-    const container = this.get(ref);
     const name = validateContainerName(newName);
-    await this.lock.run(container.Id, async () => {
+    await this.lock.run(this.get(ref).Id, async () => {
+      const container = this.get(ref);
       if (name === container.Name) throw conflict(`Renaming a container with the same name as its current name`);
       const old = container.Name;
       this.deps.store.reserveName(name, container.Id);
@@ -513,8 +530,8 @@ export class ContainerService {
 
   /** Changes resource limits (and the restart policy); a running container gets them at once. */
   async update(ref: string, body: ContainerUpdateRequest): Promise<{ Warnings: string[] }> {
-    const container = this.get(ref);
-    return this.lock.run(container.Id, async () => {
+    return this.lock.run(this.get(ref).Id, async () => {
+      const container = this.get(ref);
       const { RestartPolicy, ...resources } = body;
       const updated: HostConfig = { ...container.HostConfig, ...resources };
       const warnings = verifyUpdateSettings(updated);
@@ -709,7 +726,8 @@ export class ContainerService {
           return;
         }
         this.rootfsBorrowers.delete(id);
-        if (!isLive(container)) await this.deps.rootfs.unmount(id).catch(() => undefined);
+        const current = this.deps.store.find(id);
+        if (!current || !isLive(current)) await this.deps.rootfs.unmount(id).catch(() => undefined);
       });
     };
     let rootFd: number;
@@ -839,7 +857,7 @@ export class ContainerService {
     for (const container of this.list()) {
       if (container.State.Status !== 'exited' && container.State.Status !== 'restarting') continue;
       if (!startsWithDaemon(container.HostConfig.RestartPolicy, Boolean(container.HasBeenManuallyStopped))) {
-        if (container.State.Status === 'restarting') await this.lock.run(container.Id, () => this.cancelRestart(container));
+        if (container.State.Status === 'restarting') await this.lock.run(container.Id, () => this.cancelRestart(this.get(container.Id)));
         continue;
       }
       await this.lock

@@ -36,8 +36,11 @@ import type { SnapshotRootfs } from '../../snapshots/container-rootfs';
 
 export interface CommitContainerOptions {
   container: Container;
-  /** The container's changes, committed as a layer on its image's layers (no blob yet). */
-  layer: { chainId: Digest; diffId: Digest; tarSize: number };
+  /**
+   * Commits the container's changes as a layer on its image's layers (no blob yet); the
+   * image side runs it while no garbage collection can take the layer before the image names it.
+   */
+  makeLayer: () => Promise<{ chainId: Digest; diffId: Digest; tarSize: number }>;
   repo?: string;
   tag?: string;
   comment?: string;
@@ -213,10 +216,12 @@ export class ContainersBackendImpl implements ContainersBackend {
     if (running && opts.pause) await this.service.pause(container.Id);
     try {
       // The changes are copied from the RW layer's directory into a new layer: no mount, no blob.
-      const { layer, tarSize } = await this.deps.rootfs.commitChanges(container.Id);
       const id = await this.deps.images.commitContainer({
         container,
-        layer: { chainId: layer.chainId, diffId: layer.diffId, tarSize },
+        makeLayer: async () => {
+          const { layer, tarSize } = await this.deps.rootfs.commitChanges(container.Id);
+          return { chainId: layer.chainId, diffId: layer.diffId, tarSize };
+        },
         repo: opts.repo,
         tag: opts.tag,
         comment: opts.comment,

@@ -51,6 +51,12 @@ export class EventBus {
     this.emitter.emit('event', event);
   }
 
+  /** Calls `fn` for every event published from now on; returns the unsubscribe function. */
+  listen(fn: (event: EngineEvent) => void): () => void {
+    this.emitter.on('event', fn);
+    return () => this.emitter.off('event', fn);
+  }
+
   /**
    * Replays history within [sinceNs, untilNs] then streams live events until `signal`
    * aborts or `untilNs` passes.

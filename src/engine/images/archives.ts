@@ -1,7 +1,6 @@
 import { promises as fs } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Digest } from '../../util/digest';
-import type { Mutex } from '../../util/mutex';
 import { EngineError, invalidArgument } from '../../errors';
 import {
   Descriptor,
@@ -28,7 +27,6 @@ export class ImageArchives {
     private readonly stores: ImageStores,
     private readonly resolver: ImageResolver,
     private readonly creation: ImageCreation,
-    private readonly gc: Mutex,
   ) {}
 
   /**
@@ -71,36 +69,31 @@ export class ImageArchives {
    * and a failure deletes the blobs and layers this load added.
    */
   async load(tar: Readable, _opts: { quiet?: boolean } = {}): Promise<LoadResult> {
-    return this.gc.run(async () => {
-      const archive = await readArchive(tar, this.stores.content);
-      const newChains: Digest[] = [];
-      try {
-        const planned = await this.planLoad(archive.files);
-        if (planned.length === 0) throw invalidArgument('invalid archive: no manifest.json or index.json with images found');
-        for (const p of planned) await this.creation.unpackNew(p.image, newChains);
-        const lines: string[] = [];
-        const ids = await this.creation.register(
-          planned.map((p) => p.image),
-          archive.newBlobs,
-          (tx, ids) => {
-            planned.forEach((p, i) => {
-              const id = ids[i];
-              for (const tag of p.tags) {
-                const previous = tx.setRef(tag, id);
-                if (previous !== undefined && tx.refsOf(previous).length === 0) {
-                  lines.push(`The image ${familiarString(tag)} already exists, renaming the old one with ID ${previous} to empty string`);
-                }
-                lines.push(`Loaded image: ${familiarString(tag)}`);
+    return this.creation.leased('load', async (w) => {
+      const archive = await readArchive(tar, w.content);
+      for (const d of archive.newBlobs) w.newBlobs.add(d);
+      const planned = await this.planLoad(archive.files);
+      if (planned.length === 0) throw invalidArgument('invalid archive: no manifest.json or index.json with images found');
+      for (const p of planned) await this.creation.unpackNew(p.image, w);
+      const lines: string[] = [];
+      const ids = await this.creation.register(
+        planned.map((p) => p.image),
+        w,
+        (tx, ids) => {
+          planned.forEach((p, i) => {
+            const id = ids[i];
+            for (const tag of p.tags) {
+              const previous = tx.setRef(tag, id);
+              if (previous !== undefined && tx.refsOf(previous).length === 0) {
+                lines.push(`The image ${familiarString(tag)} already exists, renaming the old one with ID ${previous} to empty string`);
               }
-              if (p.tags.length === 0) lines.push(`Loaded image ID: ${id}`);
-            });
-          },
-        );
-        return { loaded: lines, ids };
-      } catch (err) {
-        await this.creation.discard(archive.newBlobs, newChains);
-        throw err;
-      }
+              lines.push(`Loaded image: ${familiarString(tag)}`);
+            }
+            if (p.tags.length === 0) lines.push(`Loaded image ID: ${id}`);
+          });
+        },
+      );
+      return { loaded: lines, ids };
     });
   }
 

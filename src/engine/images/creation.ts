@@ -1,8 +1,11 @@
 import type { Readable } from 'node:stream';
-import type { ImageMetadataTx, ImageRecord } from '../../metadata/images';
+import type { ImageMetadataTx, NewImageRecord } from '../../metadata/images';
 import { Digest, Digester, chainIds } from '../../util/digest';
-import type { Mutex } from '../../util/mutex';
-import { invalidArgument } from '../../errors';
+import { invalidArgument, messageOf } from '../../errors';
+import type { ContentStore } from '../../content/types';
+import type { GarbageCollector } from '../../metadata/gc';
+import type { LeaseManager } from '../../metadata/leases';
+import { leasedContent } from '../../metadata/leased-content';
 import { Descriptor, ImageConfig, ImageManifest, encodeJson, parseManifest, HOST_PLATFORM } from '../../images/models';
 import { MediaTypes } from '../../images/media-types';
 import { Compression, decompressStream } from '../../images/compression';
@@ -22,6 +25,20 @@ export interface NewImage {
 }
 
 /**
+ * An operation writing content under a lease: blobs committed through `content` and
+ * layers announced with `protectLayer` are protected until it ends; `newBlobs` and
+ * `newChains` (what did not exist before) are collected when it ends unless referenced.
+ */
+export interface LeasedWrite {
+  content: ContentStore;
+  protectLayer(chainId: Digest): Promise<void>;
+  /** Runs `make` (which commits a layer) with the collector held off, and leases its layer before letting it go. */
+  makeProtected<L extends { chainId: Digest }>(make: () => Promise<L>): Promise<L>;
+  newBlobs: Set<Digest>;
+  newChains: Digest[];
+}
+
+/**
  * Commit and import: adds a layer on top of an image and registers the result; also the
  * steps every image-creating operation shares (ingest, unpack with diff ID checks,
  * register, and undo of a failed attempt), which `load` uses too.
@@ -30,8 +47,41 @@ export class ImageCreation {
   constructor(
     private readonly stores: ImageStores,
     private readonly resolver: ImageResolver,
-    private readonly gc: Mutex,
+    private readonly leases: LeaseManager,
+    private readonly collector: GarbageCollector,
   ) {}
+
+  /**
+   * Runs `fn` under a new lease. Afterwards the lease goes, and what the operation added
+   * that no image references (everything after a failure; an archive's extra files after
+   * a success) is collected at once, unless another operation's lease holds it.
+   */
+  async leased<T>(operation: string, fn: (w: LeasedWrite) => Promise<T>): Promise<T> {
+    const { leases, collector } = this;
+    const lease = await leases.create({ labels: { 'berth.io/operation': operation } });
+    const w: LeasedWrite = {
+      content: leasedContent(this.stores.content, leases, lease.id, collector.lock),
+      protectLayer: (chainId) => collector.lock.runShared(() => leases.addResource(lease.id, { type: 'layer', id: chainId })),
+      makeProtected: (make) =>
+        collector.lock.runShared(async () => {
+          const layer = await make();
+          await leases.addResource(lease.id, { type: 'layer', id: layer.chainId });
+          return layer;
+        }),
+      newBlobs: new Set(),
+      newChains: [],
+    };
+    try {
+      return await fn(w);
+    } finally {
+      await collector.lock.runShared(() => leases.delete(lease.id));
+      if (w.newBlobs.size > 0 || w.newChains.length > 0) {
+        await collector
+          .collect({ only: { blobs: w.newBlobs, layers: w.newChains }, targeted: true })
+          .catch((err: unknown) => this.stores.logger.warn('cannot remove what a finished operation left', { operation, error: messageOf(err) }));
+      }
+    }
+  }
 
   /**
    * Adds one layer on top of `parentImage` (or on nothing) and registers the new image:
@@ -41,59 +91,57 @@ export class ImageCreation {
   async commitLayer(opts: CommitLayerOptions): Promise<Digest> {
     const { content, layers } = this.stores;
     const ref = opts.repo !== undefined && opts.repo !== '' ? tagReference(opts.repo, opts.tag) : undefined;
-    return this.gc.run(async () => {
-      const newBlobs = new Set<Digest>();
-      const newChains: Digest[] = [];
-      try {
-        const parentChain = opts.parentImage ? await this.resolver.ensureUnpacked(opts.parentImage) : null;
-        let blob: { digest: Digest; size: number };
-        if (opts.layer) {
-          blob = await this.committedLayer(opts.layer, opts.parentImage?.diffIds ?? [], parentChain);
-        } else {
-          if (!opts.diffTar) throw invalidArgument('a new layer needs its tar or a committed layer');
-          blob = await this.ingestTracked(opts.diffTar, newBlobs);
-          const chain = chainIds([...(opts.parentImage?.diffIds ?? []), blob.digest]).pop() as Digest;
-          const existed = await layers.get(chain);
-          await layers.apply(parentChain, content.createReadStream(blob.digest), blob.digest);
-          if (!existed) newChains.push(chain);
-        }
-
-        const created = opts.created ?? new Date().toISOString();
-        const parent = opts.parentImage?.config;
-        const runConfig = applyConfigChanges(opts.config ?? parent?.config ?? {}, opts.changes ?? []);
-        const config: ImageConfig = {
-          architecture: parent?.architecture ?? HOST_PLATFORM.architecture,
-          os: parent?.os ?? HOST_PLATFORM.os,
-          ...(parent?.variant ? { variant: parent.variant } : {}),
-          created,
-          ...(opts.author ? { author: opts.author } : {}),
-          ...(opts.comment ? { comment: opts.comment } : {}),
-          ...(opts.container ? { container: opts.container } : {}),
-          config: runConfig,
-          rootfs: { type: 'layers', diff_ids: [...(opts.parentImage?.diffIds ?? []), blob.digest] },
-          history: [
-            ...(parent?.history ?? []),
-            {
-              created,
-              ...(opts.author ? { author: opts.author } : {}),
-              created_by: opts.createdBy ?? '',
-              ...(opts.comment ? { comment: opts.comment } : {}),
-            },
-          ],
-        };
-        const layerDescriptor: Descriptor = { mediaType: MediaTypes.ociLayer, digest: blob.digest, size: blob.size };
-        const id = await this.register(
-          [{ config, layers: [...(opts.parentImage?.manifest.layers ?? []), layerDescriptor], parent: opts.parentImage?.id }],
-          newBlobs,
-          (tx, ids) => {
-            if (ref) tx.setRef(ref, ids[0]);
-          },
-        );
-        return id[0];
-      } catch (err) {
-        await this.discard(newBlobs, newChains);
-        throw err;
+    return this.leased('commit', async (w) => {
+      const { newBlobs, newChains } = w;
+      for (const c of chainIds(opts.parentImage?.diffIds ?? [])) await w.protectLayer(c);
+      const parentChain = opts.parentImage ? await this.resolver.ensureUnpacked(opts.parentImage) : null;
+      let blob: { digest: Digest; size: number };
+      const made = opts.makeLayer ? await w.makeProtected(opts.makeLayer) : opts.layer;
+      if (made) {
+        await w.protectLayer(made.chainId);
+        blob = await this.committedLayer(made, opts.parentImage?.diffIds ?? [], parentChain);
+      } else {
+        if (!opts.diffTar) throw invalidArgument('a new layer needs its tar or a committed layer');
+        blob = await this.ingestTracked(opts.diffTar, newBlobs, w.content);
+        const chain = chainIds([...(opts.parentImage?.diffIds ?? []), blob.digest]).pop() as Digest;
+        await w.protectLayer(chain);
+        const existed = await layers.get(chain);
+        await layers.apply(parentChain, content.createReadStream(blob.digest), blob.digest);
+        if (!existed) newChains.push(chain);
       }
+
+      const created = opts.created ?? new Date().toISOString();
+      const parent = opts.parentImage?.config;
+      const runConfig = applyConfigChanges(opts.config ?? parent?.config ?? {}, opts.changes ?? []);
+      const config: ImageConfig = {
+        architecture: parent?.architecture ?? HOST_PLATFORM.architecture,
+        os: parent?.os ?? HOST_PLATFORM.os,
+        ...(parent?.variant ? { variant: parent.variant } : {}),
+        created,
+        ...(opts.author ? { author: opts.author } : {}),
+        ...(opts.comment ? { comment: opts.comment } : {}),
+        ...(opts.container ? { container: opts.container } : {}),
+        config: runConfig,
+        rootfs: { type: 'layers', diff_ids: [...(opts.parentImage?.diffIds ?? []), blob.digest] },
+        history: [
+          ...(parent?.history ?? []),
+          {
+            created,
+            ...(opts.author ? { author: opts.author } : {}),
+            created_by: opts.createdBy ?? '',
+            ...(opts.comment ? { comment: opts.comment } : {}),
+          },
+        ],
+      };
+      const layerDescriptor: Descriptor = { mediaType: MediaTypes.ociLayer, digest: blob.digest, size: blob.size };
+      const id = await this.register(
+        [{ config, layers: [...(opts.parentImage?.manifest.layers ?? []), layerDescriptor], parent: opts.parentImage?.id }],
+        w,
+        (tx, ids) => {
+          if (ref) tx.setRef(ref, ids[0]);
+        },
+      );
+      return id[0];
     });
   }
 
@@ -124,8 +172,7 @@ export class ImageCreation {
     return { digest: layer.diffId, size: layer.tarSize };
   }
 
-  async ingestTracked(source: Readable | Uint8Array, newBlobs: Set<Digest>): Promise<{ digest: Digest; size: number }> {
-    const { content } = this.stores;
+  async ingestTracked(source: Readable | Uint8Array, newBlobs: Set<Digest>, content: ContentStore): Promise<{ digest: Digest; size: number }> {
     const w = await content.writer();
     const d = new Digester();
     try {
@@ -154,9 +201,10 @@ export class ImageCreation {
    * Writes config and manifest blobs for each new image, then records the images (and,
    * through `refs`, their tags) in one metadata update. Returns the image IDs.
    */
-  async register(images: NewImage[], newBlobs: Set<Digest>, refs: (tx: ImageMetadataTx, ids: Digest[]) => void): Promise<Digest[]> {
-    const { content, metadata } = this.stores;
-    const records: ImageRecord[] = [];
+  async register(images: NewImage[], w: LeasedWrite, refs: (tx: ImageMetadataTx, ids: Digest[]) => void): Promise<Digest[]> {
+    const { metadata } = this.stores;
+    const { content, newBlobs } = w;
+    const records: NewImageRecord[] = [];
     const now = new Date().toISOString();
     for (const img of images) {
       if (img.layers.length !== img.config.rootfs.diff_ids.length) {
@@ -169,7 +217,7 @@ export class ImageCreation {
         target = img.manifest;
       } else {
         const configBytes = encodeJson(img.config);
-        const configBlob = await this.ingestTracked(configBytes, newBlobs);
+        const configBlob = await this.ingestTracked(configBytes, newBlobs, content);
         id = configBlob.digest;
         const manifest: ImageManifest = {
           schemaVersion: 2,
@@ -177,7 +225,7 @@ export class ImageCreation {
           config: { mediaType: MediaTypes.ociConfig, digest: configBlob.digest, size: configBlob.size },
           layers: img.layers,
         };
-        const manifestBlob = await this.ingestTracked(encodeJson(manifest), newBlobs);
+        const manifestBlob = await this.ingestTracked(encodeJson(manifest), newBlobs, content);
         target = { mediaType: MediaTypes.ociManifest, digest: manifestBlob.digest, size: manifestBlob.size };
       }
       const existing = metadata.get(id);
@@ -190,36 +238,19 @@ export class ImageCreation {
       });
     }
     const ids = records.map((r) => r.id);
+    // Blobs this operation added but no registered image references (an archive's VERSION
+    // and json files, other platforms' manifests) are collected when the lease ends.
     await metadata.update((tx) => {
       for (const r of records) tx.putImage(r);
       refs(tx, ids);
     });
-    // Blobs this operation added but no registered image references (e.g. an archive's
-    // VERSION and json files, other platforms' manifests) are not kept.
-    const referenced = new Set<Digest>();
-    for (const r of records) {
-      const { manifest } = await this.resolver.parts(r);
-      referenced.add(r.target.digest);
-      referenced.add(manifest.config.digest);
-      for (const l of manifest.layers) referenced.add(l.digest);
-    }
-    for (const d of newBlobs) if (!referenced.has(d)) await content.delete(d);
-    newBlobs.clear();
     return ids;
   }
 
-  /** Undo for a failed create/load: the blobs and layers it added. */
-  async discard(newBlobs: Set<Digest>, newChains: Digest[]): Promise<void> {
-    const { content, layers, logger } = this.stores;
-    for (const chain of [...newChains].reverse()) {
-      await layers.remove(chain).catch((err: unknown) => logger.warn('cannot remove layer', { chain, err: String(err) }));
-    }
-    for (const d of newBlobs) await content.delete(d);
-  }
-
   /** Unpacks an image's layers (verifying diff IDs), recording chains it created. */
-  async unpackNew(image: NewImage, newChains: Digest[]): Promise<Digest[]> {
+  async unpackNew(image: NewImage, w: LeasedWrite): Promise<Digest[]> {
     const { content, layers } = this.stores;
+    const { newChains } = w;
     const diffIds = image.config.rootfs.diff_ids;
     if (image.layers.length !== diffIds.length) {
       throw invalidArgument(`invalid image: ${image.layers.length} layers but ${diffIds.length} diff IDs`);
@@ -227,6 +258,7 @@ export class ImageCreation {
     const chains = chainIds(diffIds);
     let parent: Digest | null = null;
     for (let i = 0; i < chains.length; i++) {
+      await w.protectLayer(chains[i]);
       if (!(await layers.get(chains[i]))) {
         const blob = image.layers[i];
         if (detectMediaCompression(blob.mediaType) === 'none' && blob.digest !== diffIds[i]) {

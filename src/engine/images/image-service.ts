@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../../util/digest';
-import { Mutex } from '../../util/mutex';
+import { GarbageCollector, contentCollectable, layerCollectable } from '../../metadata/gc';
+import { LeaseManager } from '../../metadata/leases';
 import type { HistoryResponseItem, ImageDeleteResponseItem, ImageInspect, ImageSummary } from '../../api/types/images';
 import { ImageArchives } from './archives';
 import { ImageCreation } from './creation';
@@ -17,11 +18,12 @@ export type ImageServiceDeps = ImageStores;
  * The images backend, one module per job: lookup (`resolver.ts`), views (`listing.ts`),
  * removal (`removal.ts`), commit/import (`creation.ts`) and save/load (`archives.ts`).
  * It coordinates three stores: content (blobs), layers (unpacked chains) and metadata
- * (records and refs). Operations that add or remove blobs run one at a time (`gc`), so a
- * removal never deletes a blob a concurrent load or commit is about to reference.
+ * (records and refs). Load, commit and import write under a lease (metadata/leases.ts) and
+ * run concurrently; removal and garbage collection take the collector's lock exclusively
+ * for short, local work, so they never delete what a running operation wrote.
  */
 export class ImageService {
-  private readonly gc = new Mutex();
+  readonly collector: GarbageCollector;
   private readonly resolver: ImageResolver;
   private readonly listing: ImageListing;
   private readonly removal: ImageRemoval;
@@ -29,11 +31,23 @@ export class ImageService {
   private readonly archives: ImageArchives;
 
   constructor(private readonly stores: ImageServiceDeps) {
+    const leases = stores.leases ?? new LeaseManager();
+    this.collector =
+      stores.collector ??
+      new GarbageCollector({
+        images: stores.metadata,
+        containers: { references: () => [] },
+        leases,
+        content: stores.content,
+        blobs: contentCollectable(stores.content),
+        layers: layerCollectable(stores.layers),
+        logger: stores.logger,
+      });
     this.resolver = new ImageResolver(stores);
     this.listing = new ImageListing(stores, this.resolver);
-    this.removal = new ImageRemoval(stores, this.resolver, this.gc);
-    this.creation = new ImageCreation(stores, this.resolver, this.gc);
-    this.archives = new ImageArchives(stores, this.resolver, this.creation, this.gc);
+    this.removal = new ImageRemoval(stores, this.resolver, this.collector);
+    this.creation = new ImageCreation(stores, this.resolver, leases, this.collector);
+    this.archives = new ImageArchives(stores, this.resolver, this.creation);
   }
 
   // ---- lookup and views -------------------------------------------------------------
@@ -71,12 +85,12 @@ export class ImageService {
   }
 
   /**
-   * Runs `fn` while no removal, prune, load or commit can run: a container create holds it
-   * from resolving its image until its record exists, so a concurrent prune cannot delete
-   * the image or its layers in between.
+   * Runs `fn` while no removal, prune or collection can run (loads, commits and other
+   * creates can): a container create holds it from resolving its image until its record
+   * exists, so a concurrent prune cannot delete the image or its layers in between.
    */
   holding<T>(fn: () => Promise<T>): Promise<T> {
-    return this.gc.run(fn);
+    return this.collector.lock.runShared(fn);
   }
 
   // ---- tagging and removal ----------------------------------------------------------

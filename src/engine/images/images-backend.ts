@@ -106,7 +106,7 @@ export class ImagesBackendImpl implements ImagesBackend, ImageCommitter {
     const parentImage = await this.images.resolve(container.ImageId as Digest);
     const id = await this.images.commitLayer({
       parentImage,
-      layer: options.layer,
+      makeLayer: options.makeLayer,
       config: commitRunConfig(container, options.config),
       changes: options.changes,
       comment: options.comment,

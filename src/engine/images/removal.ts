@@ -1,11 +1,11 @@
 import type { ImageRecord } from '../../metadata/images';
 import { Digest, chainIds, hexOf } from '../../util/digest';
-import type { Mutex } from '../../util/mutex';
+import type { GarbageCollector } from '../../metadata/gc';
 import { EngineError, conflict, errorKind, invalidArgument } from '../../errors';
 import type { ImageDeleteResponseItem } from '../../api/types/images';
 import { Reference, familiarString, fullName, parseNormalizedNamed, withDefaultTag } from '../../images/reference';
 import { matchLabels, parseUntil } from './filters';
-import type { ImageParts, ImageResolver, ImageStores } from './resolver';
+import type { ImageResolver, ImageStores } from './resolver';
 import { unixSeconds } from './views';
 import type { ImageUsage, PruneResult } from './types';
 
@@ -29,19 +29,19 @@ class DeleteConflict {
 /**
  * Removal: `rmi` and `image prune` with Docker's untag/delete/conflict rules (moby's
  * daemon/images/image_delete.go), and the deletion of the blobs and layers a removed image
- * leaves without an owner. Runs under `gc`, so it never deletes what a concurrent load or
- * commit is about to reference.
+ * leaves without an owner. Runs under the collector's lock held exclusively: short, local
+ * work, during which no lease can change and no container can be created.
  */
 export class ImageRemoval {
   constructor(
     private readonly stores: ImageStores,
     private readonly resolver: ImageResolver,
-    private readonly gc: Mutex,
+    private readonly collector: GarbageCollector,
   ) {}
 
   /** `docker rmi` with Docker's untag/delete rules; returns the Untagged/Deleted items. */
   async remove(name: string, opts: { force?: boolean; noprune?: boolean }, usage: ImageUsage): Promise<ImageDeleteResponseItem[]> {
-    return this.gc.run(() => this.removeLocked(name, opts.force ?? false, !(opts.noprune ?? false), usage, { bytes: 0 }));
+    return this.collector.lock.runExclusive(() => this.removeLocked(name, opts.force ?? false, !(opts.noprune ?? false), usage, { bytes: 0 }));
   }
 
   async prune(opts: { all?: boolean; filters?: Record<string, string[]> }, usage: ImageUsage): Promise<PruneResult> {
@@ -50,7 +50,7 @@ export class ImageRemoval {
     for (const key of Object.keys(filters)) if (!PRUNE_FILTERS.has(key)) throw invalidArgument(`invalid filter '${key}'`);
     const danglingOnly = !(opts.all ?? false) && !(filters.dangling ?? []).some((v) => v === 'false' || v === '0');
     const until = (filters.until ?? []).map(parseUntil);
-    return this.gc.run(async () => {
+    return this.collector.lock.runExclusive(async () => {
       const stats = { bytes: 0 };
       const deleted: ImageDeleteResponseItem[] = [];
       const candidates: ImageRecord[] = [];
@@ -84,54 +84,11 @@ export class ImageRemoval {
   /**
    * Removes what a crash (or a container removal after `rmi -f`) left without an owner:
    * layers no image references and no container uses, and, with `blobs`, content no image
-   * references. Call it at daemon start once containers are known; `blobs` only while
-   * nothing else (a registry, a build cache) keeps blobs in the same content store.
+   * references (a full collection: see metadata/gc.ts).
    */
   async removeUnreferenced(usage: ImageUsage, opts: { blobs?: boolean } = {}): Promise<{ layers: Digest[]; blobs: Digest[] }> {
-    const { metadata, layers, content } = this.stores;
-    return this.gc.run(async () => {
-      const blobsInUse = new Set<Digest>();
-      const chainsInUse = new Set<Digest>();
-      for (const record of metadata.list()) {
-        const p = await this.resolver.parts(record);
-        blobsInUse.add(record.target.digest);
-        blobsInUse.add(p.manifest.config.digest);
-        for (const l of p.manifest.layers) blobsInUse.add(l.digest);
-        for (const c of chainIds(p.config.rootfs.diff_ids)) chainsInUse.add(c);
-      }
-      const all = await layers.list();
-      const parents = new Set(all.map((l) => l.parent).filter((p): p is Digest => p !== null));
-      const removedLayers: Digest[] = [];
-      // Leaves first, repeatedly, so a parent goes only after its children.
-      let remaining = all.filter((l) => !chainsInUse.has(l.chainId) && !usage.layerInUse(l.chainId));
-      for (let progress = true; progress; ) {
-        progress = false;
-        for (const layer of remaining) {
-          if (parents.has(layer.chainId)) continue;
-          try {
-            await layers.remove(layer.chainId);
-          } catch (err) {
-            if (errorKind(err) !== 'FailedPrecondition') throw err;
-            continue; // a container's or a commit's snapshot is based on it
-          }
-          removedLayers.push(layer.chainId);
-          progress = true;
-        }
-        const current = await layers.list();
-        parents.clear();
-        for (const l of current) if (l.parent !== null) parents.add(l.parent);
-        remaining = current.filter((l) => !chainsInUse.has(l.chainId) && !usage.layerInUse(l.chainId));
-      }
-      const removedBlobs: Digest[] = [];
-      if (opts.blobs) {
-        for (const blob of await content.list()) {
-          if (blobsInUse.has(blob.digest)) continue;
-          await content.delete(blob.digest);
-          removedBlobs.push(blob.digest);
-        }
-      }
-      return { layers: removedLayers, blobs: removedBlobs };
-    });
+    const result = await this.collector.collect({ skipBlobs: !opts.blobs, layerInUse: (key) => usage.layerInUse(key as Digest) });
+    return { layers: result.layers.map((l) => l.key as Digest), blobs: result.blobs.map((b) => b.key as Digest) };
   }
 
   private async tryRemove(name: string, usage: ImageUsage, stats: { bytes: number }): Promise<ImageDeleteResponseItem[]> {
@@ -214,11 +171,20 @@ export class ImageRemoval {
     if (!record) return;
     const parts = await this.resolver.parts(record);
     const refs = metadata.refsOf(id);
+    const chains = chainIds(parts.config.rootfs.diff_ids);
+    const blobs = [record.target.digest, parts.manifest.config.digest, ...parts.manifest.layers.map((l) => l.digest)];
     await metadata.update((tx) => tx.deleteImage(id));
     for (const r of refs) items.push({ Untagged: familiarString(r) });
     items.push({ Deleted: id });
     logger.debug('image deleted', { id });
-    for (const chain of await this.collectGarbage(record, parts, usage, stats)) items.push({ Deleted: chain });
+    // What only this image held goes now (the layers listed as Docker does); a lease or another image keeps the rest.
+    const collected = await this.collector.collectLocked({ only: { blobs, layers: chains }, targeted: true, layerInUse: (key) => usage.layerInUse(key as Digest) });
+    this.resolver.forget(record.target.digest);
+    for (const b of collected.blobs) stats.bytes += b.size;
+    for (const l of collected.layers) {
+      stats.bytes += l.size;
+      items.push({ Deleted: l.key });
+    }
     if (!prune || record.parent === undefined || !metadata.get(record.parent)) return;
     await this.deleteHelper(record.parent, items, false, true, true, usage, stats);
   }
@@ -237,42 +203,6 @@ export class ImageRemoval {
     const stopped = containers.find((c) => !c.running);
     if (mask.stopped && stopped) return new DeleteConflict(id, false, true, `image is being used by stopped container ${shortId(stopped.id)}`);
     return undefined;
-  }
-
-  /**
-   * After an image record is gone: deletes its blobs that no remaining image references,
-   * and its layers (top down) that no remaining image and no container uses.
-   * Returns the removed chain IDs.
-   */
-  private async collectGarbage(record: ImageRecord, parts: ImageParts, usage: ImageUsage, stats: { bytes: number }): Promise<Digest[]> {
-    const { metadata, content, layers } = this.stores;
-    const blobsInUse = new Set<Digest>();
-    const chainsInUse = new Set<Digest>();
-    for (const other of metadata.list()) {
-      const p = await this.resolver.parts(other);
-      blobsInUse.add(other.target.digest);
-      blobsInUse.add(p.manifest.config.digest);
-      for (const l of p.manifest.layers) blobsInUse.add(l.digest);
-      for (const c of chainIds(p.config.rootfs.diff_ids)) chainsInUse.add(c);
-    }
-    for (const d of [record.target.digest, parts.manifest.config.digest, ...parts.manifest.layers.map((l) => l.digest)]) {
-      if (blobsInUse.has(d) || !(await content.has(d))) continue;
-      stats.bytes += (await content.info(d)).size;
-      await content.delete(d);
-    }
-    this.resolver.forget(record.target.digest);
-    const removed: Digest[] = [];
-    for (const chain of chainIds(parts.config.rootfs.diff_ids).reverse()) {
-      if (chainsInUse.has(chain) || usage.layerInUse(chain)) break; // its parents are in use too
-      const layer = await layers.get(chain);
-      if (!layer) continue;
-      // A layer nothing names but that still has a child (left by an image removed while a
-      // container used it) stays until the child goes: the startup sweep removes leaves first.
-      if (!(await layers.remove(chain).then(() => true, (err: unknown) => (errorKind(err) === 'FailedPrecondition' ? false : Promise.reject(err))))) break;
-      stats.bytes += layer.size;
-      removed.push(chain);
-    }
-    return removed;
   }
 }
 

@@ -3,6 +3,8 @@ import * as path from 'node:path';
 import type { ContentStore } from '../../content/types';
 import type { LayerStore } from '../../snapshots/types';
 import type { ImageMetadataStore, ImageRecord } from '../../metadata/images';
+import type { LeaseManager } from '../../metadata/leases';
+import type { GarbageCollector } from '../../metadata/gc';
 import type { Logger } from '../../util/logger';
 import { Digest, chainIds } from '../../util/digest';
 import { KeyedMutex } from '../../util/mutex';
@@ -18,6 +20,10 @@ export interface ImageStores {
   layers: LayerStore;
   metadata: ImageMetadataStore;
   logger: Logger;
+  /** Leases for what load/commit/import write; default: in memory. */
+  leases?: LeaseManager;
+  /** The collector (and its lock) shared with the daemon; default: one over these stores, with no containers. */
+  collector?: GarbageCollector;
 }
 
 export interface ImageParts {
@@ -32,6 +38,8 @@ export interface ImageParts {
 export class ImageResolver {
   private readonly unpacking = new KeyedMutex();
   private readonly partsCache = new Map<Digest, ImageParts>();
+  /** Unpacked size by chain ID: a chain's content is fixed, so its size is too (listing 10k images must not read 10k layer records). */
+  private readonly chainSizes = new Map<Digest, number>();
 
   constructor(private readonly stores: ImageStores) {}
 
@@ -50,7 +58,7 @@ export class ImageResolver {
     }
   }
 
-  async parts(record: ImageRecord): Promise<ImageParts> {
+  async parts(record: Pick<ImageRecord, 'target'>): Promise<ImageParts> {
     const cached = this.partsCache.get(record.target.digest);
     if (cached) return cached;
     const { content } = this.stores;
@@ -91,7 +99,15 @@ export class ImageResolver {
   /** Per-layer sizes: unpacked size when unpacked, else the blob size. */
   async layerSizes(image: ResolvedImage): Promise<number[]> {
     const chains = chainIds(image.diffIds);
-    return Promise.all(chains.map(async (c, i) => (await this.stores.layers.get(c))?.size ?? image.manifest.layers[i]?.size ?? 0));
+    return Promise.all(
+      chains.map(async (c, i) => {
+        const known = this.chainSizes.get(c);
+        if (known !== undefined) return known;
+        const size = (await this.stores.layers.get(c))?.size;
+        if (size !== undefined) this.chainSizes.set(c, size);
+        return size ?? image.manifest.layers[i]?.size ?? 0;
+      }),
+    );
   }
 
   async graphDriverData(image: ResolvedImage): Promise<Record<string, string> | null> {

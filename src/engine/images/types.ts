@@ -59,6 +59,11 @@ export interface CommitLayerOptions {
    * only when needed (save, push): its tar is regenerated from the layer then.
    */
   layer?: { chainId: Digest; diffId: Digest; tarSize: number };
+  /**
+   * Commits the layer (a container's changes) for this image: run while no collection can
+   * remove it before the image references it. Instead of `layer` and `diffTar`.
+   */
+  makeLayer?: () => Promise<{ chainId: Digest; diffId: Digest; tarSize: number }>;
   /** Runtime config of the new image; default: the parent's. */
   config?: ImageRunConfig;
   /** Dockerfile-style changes applied on top ("CMD [...]", "ENV A=b", ...). */
