@@ -148,6 +148,11 @@ export class ContainerStore {
     return this.records.size;
   }
 
+  /** A container's status without copying its record (undefined when there is none). */
+  statusOf(id: string): ContainerStatus | undefined {
+    return this.records.get(id)?.State.Status;
+  }
+
   /** What each container references (the garbage collector's roots), without copying records. */
   references(): Array<{ id: string; imageId: string; chainId: string | null }> {
     return [...this.records.values()].map((r) => ({ id: r.Id, imageId: r.ImageId, chainId: r.ImageChainId }));

@@ -659,8 +659,8 @@ export class ContainerService {
     if (!options.stdout && !options.stderr) throw invalidArgument('You must choose at least one stream');
     const logPath = path.join(this.deps.store.dir(container.Id), 'container.log');
     const isDone = () => {
-      const current = this.deps.store.find(container.Id);
-      return !current || !isLive(current);
+      const status = this.deps.store.statusOf(container.Id);
+      return status === undefined || !isLive({ State: { Status: status } });
     };
     const source = readLogBatches(logPath, { follow: options.follow, since: options.since, until: options.until, tail: options.tail, signal: options.signal, isDone });
     const wantStdout = options.stdout !== false;
