@@ -59,7 +59,7 @@ abstract class ImageIndexView {
   refsOf(id: Digest): Reference[] {
     return this.refKeysOf(id)
       .sort()
-      .map((key) => parseNormalizedNamed(key));
+      .map(parseRefKey);
   }
 
   /** The image a reference (with tag or digest) points at. */
@@ -96,6 +96,19 @@ abstract class ImageIndexView {
     if (any === undefined) parseAnyReference(input); // rethrows the reference error
     throw notFound(`No such image: ${input}`);
   }
+}
+
+const parsedKeys = new Map<string, Reference>();
+
+/** A stored ref key parsed once (keys are normalized and immutable; listing 10k images parses them on every call otherwise). */
+function parseRefKey(key: string): Reference {
+  let ref = parsedKeys.get(key);
+  if (!ref) {
+    ref = Object.freeze(parseNormalizedNamed(key));
+    if (parsedKeys.size > 100_000) parsedKeys.clear();
+    parsedKeys.set(key, ref);
+  }
+  return ref;
 }
 
 /** A reference parse that lets "sha256:abc" (an ID prefix) through to the prefix search. */
@@ -256,6 +269,8 @@ export class ImageMetadataStore extends ImageIndexView {
   private journal: Journal | undefined;
   /** Sorted hex IDs for prefix lookups, rebuilt lazily after a change. */
   private sortedHex: string[] | undefined;
+  /** Bumped by every update: views computed from the records can be cached per generation. */
+  generation = 0;
 
   constructor(
     root: string,
@@ -348,6 +363,7 @@ export class ImageMetadataStore extends ImageIndexView {
       const ops = tx.ops();
       await this.journal.append(ops);
       for (const op of ops) this.indexes.apply(op);
+      if (ops.length > 0) this.generation++;
       if (ops.some((op) => op[1].startsWith(IMAGE_PREFIX))) this.sortedHex = undefined;
       return result;
     });

@@ -788,8 +788,9 @@ export class ContainerService {
     return this.deps.store.get(ref) as Container;
   }
 
-  list(): Container[] {
-    return this.deps.store.list() as Container[];
+  /** Every container, read-only (frozen records: `get` a copy to change one). */
+  list(): readonly Container[] {
+    return this.deps.store.list() as readonly Container[];
   }
 
   isImageInUse(imageId: string): boolean {

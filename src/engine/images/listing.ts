@@ -11,12 +11,26 @@ const LIST_FILTERS = new Set(['dangling', 'label', 'before', 'since', 'reference
 
 /** Read-only views: `images` with Docker's filters, inspect, history, and `system df`'s image part. */
 export class ImageListing {
+  /** The unfiltered listing (what `docker images` asks for), until the records change. */
+  private unfiltered: { version: string; all: boolean; result: ImageSummary[] } | undefined;
+
   constructor(
     private readonly stores: ImageStores,
     private readonly resolver: ImageResolver,
   ) {}
 
   async list(opts: ListImagesOptions = {}): Promise<ImageSummary[]> {
+    const filters = opts.filters ?? {};
+    if (Object.keys(filters).length > 0) return this.compute(opts);
+    const version = this.resolver.viewVersion;
+    const all = opts.all ?? false;
+    if (this.unfiltered?.version !== version || this.unfiltered.all !== all) {
+      this.unfiltered = { version, all, result: await this.compute(opts) };
+    }
+    return this.unfiltered.result.map((s) => ({ ...s }));
+  }
+
+  private async compute(opts: ListImagesOptions): Promise<ImageSummary[]> {
     const { metadata } = this.stores;
     const filters = opts.filters ?? {};
     for (const key of Object.keys(filters)) if (!LIST_FILTERS.has(key)) throw invalidArgument(`invalid filter '${key}'`);
@@ -30,7 +44,7 @@ export class ImageListing {
 
     const result: ImageSummary[] = [];
     for (const record of metadata.list()) {
-      const image = await this.resolver.toResolved(record);
+      const image = this.resolver.resolvedIfCached(record) ?? (await this.resolver.toResolved(record));
       const created = unixSeconds(image.created);
       if (beforeTimes.some((t) => created >= t)) continue;
       if (sinceTimes.some((t) => created <= t)) continue;

@@ -9,7 +9,7 @@ import { parseBind } from '../containers/create-config';
 import type { EventBus } from '../events/event-bus';
 
 /** Containers (ids) whose binds or mounts use the named volume. */
-export function containersUsingVolume(containers: Container[], name: string): string[] {
+export function containersUsingVolume(containers: readonly Container[], name: string): string[] {
   return containers
     .filter(
       (c) =>
