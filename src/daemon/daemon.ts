@@ -16,6 +16,7 @@ import { LeaseManager } from '../metadata/leases';
 import { GarbageCollector, contentCollectable, rootfsCollectable } from '../metadata/gc';
 import { layerSnapshots } from '../snapshots/collectable';
 import { RuncDriver } from '../runtime/driver/runc-driver';
+import { RuncTaskRuntime } from '../runtime/task/runc-task';
 import { LocalVolumes } from '../volumes/local-volumes';
 import { EventBus } from '../engine/events/event-bus';
 import { ContainerService } from '../engine/containers/container-service';
@@ -78,7 +79,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
 
   const events = new EventBus();
   const images = new ImageService({ content, layers, metadata: imageMetadata, logger, leases, collector });
-  const runtime = new RuncDriver({ runtimeRoot: path.join(execRoot, 'runc'), execRoot, logger });
+  const runtime = new RuncTaskRuntime(new RuncDriver({ runtimeRoot: path.join(execRoot, 'runc'), execRoot, logger }));
   const containers = new ContainerService({
     store: containerStore,
     images: new ImageLookupAdapter(images),
@@ -88,7 +89,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     events,
     logger,
   });
-  const execs = new ExecService({ containers, runtime, events, logger });
+  const execs = new ExecService({ containers, events, logger });
 
   await containers.restore();
   await unmountOrphans(rootfs, containers, logger);

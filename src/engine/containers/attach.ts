@@ -1,5 +1,5 @@
 import { PassThrough, Writable } from 'node:stream';
-import type { MonitorConnection } from '../../runtime/monitor/client';
+import type { TaskStream } from '../../runtime/task/types';
 import type { AttachSession, OutputChunk } from '../../util/stdio-streams';
 import { DetachWatcher } from '../../util/detach-keys';
 export { parseDetachKeys } from '../../util/detach-keys';
@@ -22,7 +22,7 @@ export interface AttachOptions {
 export class MonitorAttachSession implements AttachSession {
   readonly output = new PassThrough({ objectMode: true });
   readonly stdin?: Writable;
-  private connection?: MonitorConnection;
+  private connection?: TaskStream;
   private pendingStdin: Array<Buffer | null> = [];
   private closed = false;
   private readonly detachWatcher?: DetachWatcher;
@@ -53,7 +53,7 @@ export class MonitorAttachSession implements AttachSession {
   }
 
   /** Binds the monitor connection; buffered stdin is flushed to it. */
-  bind(connection: MonitorConnection): void {
+  bind(connection: TaskStream): void {
     if (this.closed) {
       connection.close();
       return;

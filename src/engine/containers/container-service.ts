@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { conflict, invalidArgument, isENOENT, messageOf, notModified } from '../../errors';
 import { RuntimeStartError } from '../../runtime/driver/runtime-start-error';
 import { parseSignal } from '../../runtime/driver/signals';
+import type { Task } from '../../runtime/task/types';
 import { buildResources } from '../../runtime/spec/build-spec';
 import { KeyedMutex } from '../../util/mutex';
 import type { Logger } from '../../util/logger';
@@ -19,7 +20,6 @@ import type { RootfsStore, Change } from '../../snapshots/types';
 import type { EventBus } from '../events/event-bus';
 import type { AttachSession, LogSession, OutputChunk } from '../../util/stdio-streams';
 import type { ExitStatus } from '../../runtime/monitor/protocol';
-import { MonitorConnection } from '../../runtime/monitor/client';
 import { readLogBatches, formatRfc3339Nano, formatRfc3339NanoFixed } from '../../runtime/monitor/log-reader';
 import type { ContainerUpdateRequest } from '../../api/types/containers';
 import { verifyCreateSettings, verifyUpdateSettings } from './verify-settings';
@@ -27,7 +27,7 @@ import { unsupportedSettingWarnings } from './unsupported-settings';
 import { ContainerConfig, HostConfig, mergeImageConfig, normalizeNetworkMode, parseBind, processArgs } from './create-config';
 import { MonitorAttachSession, parseDetachKeys } from './attach';
 import { generateName } from './names';
-import type { ContainerRuntime, ImageLookup, TaskPaths } from './ports';
+import type { ContainerRuntime, ImageLookup } from './ports';
 import type { LocalVolumes } from '../../volumes/local-volumes';
 import { containerCgroupsPath, prepareRuntimeSpec, resourceConfig } from './runtime-spec';
 import { closeFd, openHostDir, openProcessRoot } from '../../archive';
@@ -81,9 +81,8 @@ export class ContainerService {
   private readonly lock = new KeyedMutex();
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly pendingAttaches = new Map<string, MonitorAttachSession[]>();
-  /** The daemon's own connection to each running container's monitor, for exit events. */
-  private readonly controls = new Map<string, MonitorConnection>();
-  private readonly taskPaths = new Map<string, TaskPaths>();
+  /** The task of each running container (its exit is watched through it). */
+  private readonly tasks = new Map<string, Task>();
   /** How many callers use each container's mounted root file system (cp, export, commit). */
   private readonly rootfsBorrowers = new Map<string, number>();
   /** Pending restarts by policy, with the delay used, for the doubling back-off. */
@@ -177,36 +176,31 @@ export class ContainerService {
     const containerDir = store.dir(id);
     await runtime.delete(id).catch(() => undefined);
     const mountPoint = await rootfs.mount(id);
-    let paths: TaskPaths | undefined;
     try {
       const spec = await prepareRuntimeSpec({ container, containerDir, rootfsPath: mountPoint, volumes: this.deps.volumes });
-      await fs.rm(path.join(containerDir, 'exit.json'), { force: true });
       const log = resolveLogConfig(container.HostConfig.LogConfig);
-      paths = await runtime.create({
+      // The runtime's network hook runs inside create, between the spec and the start.
+      const task = await runtime.create({
         id,
         bundleDir: path.join(containerDir, 'bundle'),
         spec,
         tty: Boolean(container.Config.Tty),
         openStdin: Boolean(container.Config.OpenStdin),
-        ...(log.enabled ? { logPath: path.join(containerDir, 'container.log'), logMaxSize: log.maxSize, logMaxFiles: log.maxFiles } : {}),
-        exitFile: path.join(containerDir, 'exit.json'),
+        ...(log.enabled ? { log: { path: path.join(containerDir, 'container.log'), maxSize: log.maxSize, maxFiles: log.maxFiles } } : {}),
       });
-      this.taskPaths.set(id, paths);
+      this.tasks.set(id, task);
       for (const session of this.pendingAttaches.get(id) ?? []) {
-        session.bind(await MonitorConnection.connect(paths.socketPath));
+        session.bind(await task.attach());
       }
       this.pendingAttaches.delete(id);
-      const control = await MonitorConnection.connect(paths.socketPath);
-      const exited = control.waitExited();
-      exited.catch(() => undefined);
       let pid: number;
       try {
-        pid = (await runtime.start(id, paths, control)).pid;
+        pid = (await task.start()).pid;
       } catch (err) {
-        control.close();
+        task.close();
         throw err;
       }
-      this.watchExit(id, control, exited);
+      this.watchExit(id, task);
       container.State = {
         ...container.State,
         Status: 'running',
@@ -223,6 +217,7 @@ export class ContainerService {
       this.deps.events.publish('container', 'start', id, this.eventAttributes(container));
     } catch (err) {
       const message = messageOf(err);
+      this.tasks.delete(id);
       for (const session of this.pendingAttaches.get(id) ?? []) session.finish();
       this.pendingAttaches.delete(id);
       await runtime.delete(id).catch(() => undefined);
@@ -236,18 +231,20 @@ export class ContainerService {
     }
   }
 
-  private watchExit(id: string, control: MonitorConnection, exited: Promise<ExitStatus>): void {
-    this.controls.set(id, control);
-    let handled = false;
-    const onGone = async (status: ExitStatus | undefined) => {
-      if (handled || this.detached) return;
-      handled = true;
-      this.controls.delete(id);
-      control.close();
+  private watchExit(id: string, task: Task): void {
+    this.tasks.set(id, task);
+    void task.wait().then(async (status) => {
+      if (this.detached) return;
+      task.close();
       await this.handleExit(id, status).catch((err: unknown) => this.deps.logger.error('handling container exit failed', { id, error: messageOf(err) }));
-    };
-    exited.then((status) => onGone(status), () => onGone(undefined));
-    control.on('close', () => void onGone(undefined));
+    });
+  }
+
+  /** The task of a running container, for exec. */
+  task(id: string): Task {
+    const task = this.tasks.get(id);
+    if (!task) throw conflict(`Container ${id} is not running`);
+    return task;
   }
 
   /** Records an exit (status from the monitor, or from its exit file if the connection dropped). */
@@ -273,13 +270,13 @@ export class ContainerService {
     return this.lock.run(id, async () => {
       const container = this.deps.store.find(id) as Container | undefined;
       if (!container || !isLive(container)) return;
-      const final = status ?? (await this.readExitFile(id));
+      const final = status ?? (await this.deps.runtime.readExit(id));
       // runc's state and cgroups are independent of the root file system: release both at once.
       await Promise.all([
         this.deps.runtime.delete(id).catch(() => undefined),
         this.deps.rootfs.unmount(id).catch((err: unknown) => this.deps.logger.warn('unmount failed', { id, error: messageOf(err) })),
       ]);
-      this.taskPaths.delete(id);
+      this.tasks.delete(id);
       container.State = {
         ...container.State,
         Status: 'exited',
@@ -346,15 +343,6 @@ export class ContainerService {
     }
   }
 
-  private async readExitFile(id: string): Promise<ExitStatus | undefined> {
-    try {
-      return JSON.parse(await fs.readFile(path.join(this.deps.store.dir(id), 'exit.json'), 'utf8')) as ExitStatus;
-    } catch (err) {
-      if (isENOENT(err)) return undefined;
-      throw err;
-    }
-  }
-
   // ---- stop / kill / restart / pause --------------------------------------------------
 
   /**
@@ -370,11 +358,12 @@ export class ContainerService {
     const signal = options.signal || container.Config.StopSignal || 'SIGTERM';
     const timeout = options.timeout ?? container.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_SECONDS;
     const exited = this.exitRecorded(id);
-    if (container.State.Status === 'paused') await this.deps.runtime.resume(id).catch(() => undefined);
-    await this.deps.runtime.kill(id, parseSignal(signal)).catch(() => undefined);
+    const task = this.tasks.get(id);
+    if (container.State.Status === 'paused') await task?.resume().catch(() => undefined);
+    await task?.kill(parseSignal(signal)).catch(() => undefined);
     const stoppedInTime = timeout < 0 ? await exited.then(() => true) : await Promise.race([exited.then(() => true), delay(timeout * 1000).then(() => false)]);
     if (!stoppedInTime) {
-      await this.deps.runtime.kill(id, 'SIGKILL').catch(() => undefined);
+      await task?.kill('SIGKILL').catch(() => undefined);
       await exited;
     }
     this.deps.events.publish('container', 'stop', id, this.eventAttributes(container));
@@ -437,7 +426,7 @@ export class ContainerService {
         await this.deps.store.save(container as ContainerRecord);
       }
       if (number === 9) exited = this.exitRecorded(container.Id);
-      await this.deps.runtime.kill(container.Id, number);
+      await this.task(container.Id).kill(number);
       this.deps.events.publish('container', 'kill', container.Id, { ...this.eventAttributes(container), signal: String(number) });
     });
     await exited;
@@ -457,7 +446,7 @@ export class ContainerService {
       const container = this.get(ref);
       if (container.State.Status === 'paused') throw conflict(`Container ${container.Id} is already paused`);
       if (container.State.Status !== 'running') throw conflict(`Container ${container.Id} is not running`);
-      await this.deps.runtime.pause(container.Id);
+      await this.task(container.Id).pause();
       container.State = { ...container.State, Status: 'paused' };
       await this.deps.store.save(container as ContainerRecord);
       this.deps.events.publish('container', 'pause', container.Id, this.eventAttributes(container));
@@ -468,7 +457,7 @@ export class ContainerService {
     await this.lock.run(this.get(ref).Id, async () => {
       const container = this.get(ref);
       if (container.State.Status !== 'paused') throw conflict(`Container ${container.Id} is not paused`);
-      await this.deps.runtime.resume(container.Id);
+      await this.task(container.Id).resume();
       container.State = { ...container.State, Status: 'running' };
       await this.deps.store.save(container as ContainerRecord);
       this.deps.events.publish('container', 'unpause', container.Id, this.eventAttributes(container));
@@ -487,8 +476,9 @@ export class ContainerService {
       }
       const exited = this.exitRecorded(container.Id);
       await this.markManuallyStopped(container.Id);
-      if (container.State.Status === 'paused') await this.deps.runtime.resume(container.Id).catch(() => undefined);
-      await this.deps.runtime.kill(container.Id, 'SIGKILL').catch(() => undefined);
+      const task = this.tasks.get(container.Id);
+      if (container.State.Status === 'paused') await task?.resume().catch(() => undefined);
+      await task?.kill('SIGKILL').catch(() => undefined);
       await exited;
     }
     await this.lock.run(container.Id, () => this.removeLocked(container.Id, options));
@@ -543,7 +533,7 @@ export class ContainerService {
         updated.RestartPolicy = RestartPolicy;
       }
       if (isLive(container)) {
-        await this.deps.runtime.update(container.Id, buildResources(resourceConfig(updated)));
+        await this.task(container.Id).update(buildResources(resourceConfig(updated)));
       }
       container.HostConfig = updated;
       await this.deps.store.save(container as ContainerRecord);
@@ -607,9 +597,9 @@ export class ContainerService {
       session.finish();
       return session;
     }
-    const paths = this.taskPaths.get(container.Id);
-    if (isLive(container) && paths) {
-      session.bind(await MonitorConnection.connect(paths.socketPath));
+    const task = this.tasks.get(container.Id);
+    if (isLive(container) && task) {
+      session.bind(await task.attach());
     } else {
       const list = this.pendingAttaches.get(container.Id) ?? [];
       list.push(session);
@@ -648,10 +638,7 @@ export class ContainerService {
     if (!isLive(container)) {
       throw conflict(`Container ${container.Id} is not running`);
     }
-    const paths = this.taskPaths.get(container.Id);
-    if (!paths) return;
-    const control = this.controls.get(container.Id);
-    control?.resize(height, width);
+    this.tasks.get(container.Id)?.resize(height, width);
   }
 
   logs(ref: string, options: { follow?: boolean; since?: number; until?: number; tail?: number | 'all'; stdout?: boolean; stderr?: boolean; signal?: AbortSignal }): LogSession {
@@ -779,7 +766,7 @@ export class ContainerService {
     if (!isLive(container)) {
       throw conflict(`Container ${container.Id} is not running`);
     }
-    return this.deps.runtime.top(container.Id);
+    return this.task(container.Id).top();
   }
 
   // ---- queries ------------------------------------------------------------------------
@@ -818,10 +805,6 @@ export class ContainerService {
     return this.deps.rootfs.rwSize(id);
   }
 
-  socketPathOf(id: string): string | undefined {
-    return this.taskPaths.get(id)?.socketPath;
-  }
-
   eventAttributes(container: Container): Record<string, string> {
     return { image: container.ImageName, name: container.Name.slice(1), ...(container.Config.Labels ?? {}) };
   }
@@ -839,15 +822,16 @@ export class ContainerService {
         await this.deps.rootfs.unmount(container.Id).catch(() => undefined);
         continue;
       }
-      const containerDir = this.deps.store.dir(container.Id);
-      const paths = this.deps.runtime.containerPaths(container.Id, path.join(containerDir, 'bundle'), Boolean(container.Config.Tty), path.join(containerDir, 'exit.json'));
-      try {
-        const control = await MonitorConnection.connect(paths.socketPath);
-        this.taskPaths.set(container.Id, paths);
-        this.watchExit(container.Id, control, control.waitExited());
+      const loaded = await this.deps.runtime.load({
+        id: container.Id,
+        bundleDir: path.join(this.deps.store.dir(container.Id), 'bundle'),
+        tty: Boolean(container.Config.Tty),
+      });
+      if ('task' in loaded) {
+        this.watchExit(container.Id, loaded.task);
         this.deps.logger.info('re-adopted running container', { id: container.Id });
-      } catch {
-        await this.handleExit(container.Id, await this.readExitFile(container.Id));
+      } else {
+        await this.handleExit(container.Id, loaded.exited);
       }
     }
     await this.startByPolicy();
@@ -872,12 +856,8 @@ export class ContainerService {
     this.detached = true;
     for (const pending of this.restarts.values()) clearTimeout(pending.timer);
     this.restarts.clear();
-    for (const control of this.controls.values()) {
-      control.removeAllListeners('close');
-      control.removeAllListeners('exited');
-      control.close();
-    }
-    this.controls.clear();
+    for (const task of this.tasks.values()) task.close();
+    this.tasks.clear();
   }
 }
 

@@ -2,12 +2,11 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { conflict, invalidArgument, notFound, messageOf } from '../../errors';
-import { MonitorConnection } from '../../runtime/monitor/client';
+import type { ExecProcess } from '../../runtime/task/types';
 import { resolveUser } from '../../runtime/user/resolve-user';
 import { RuntimeStartError } from '../../runtime/driver/runtime-start-error';
 import type { OciProcess } from '../../runtime/spec/oci-types';
 import type { ContainerService } from '../containers/container-service';
-import type { ContainerRuntime } from '../containers/ports';
 import { MonitorAttachSession, parseDetachKeys } from '../containers/attach';
 import { mergeEnv } from '../containers/create-config';
 import type { AttachSession } from '../../util/stdio-streams';
@@ -23,7 +22,8 @@ interface ExecRecord {
   started: boolean;
   exitCode: number | null;
   pid: number;
-  control?: MonitorConnection;
+  /** Set while the process runs. */
+  process?: ExecProcess;
 }
 
 const EXEC_KEEP_AFTER_EXIT_MS = 5 * 60 * 1000;
@@ -36,7 +36,7 @@ export class ExecService {
   private readonly execs = new Map<string, ExecRecord>();
 
   constructor(
-    private readonly deps: { containers: ContainerService; runtime: ContainerRuntime; events: EventBus; logger: Logger },
+    private readonly deps: { containers: ContainerService; events: EventBus; logger: Logger },
   ) {}
 
   create(containerRef: string, config: ExecConfig): { Id: string } {
@@ -72,7 +72,8 @@ export class ExecService {
     exec.started = true;
     const tty = options.tty ?? Boolean(exec.config.Tty);
     const process = await this.processSpec(exec, tty);
-    const paths = await this.deps.runtime.exec(container.Id, id, process, { tty, openStdin: Boolean(exec.config.AttachStdin) });
+    const task = this.deps.containers.task(container.Id);
+    const execProcess = await task.exec(id, process, { tty, openStdin: Boolean(exec.config.AttachStdin) });
     let session: MonitorAttachSession | undefined;
     if (!options.detach) {
       session = new MonitorAttachSession(tty, {
@@ -82,34 +83,29 @@ export class ExecService {
         closeStdinOnEnd: true,
         detachKeys: tty ? parseDetachKeys(exec.config.DetachKeys || 'ctrl-p,ctrl-q') : undefined,
       });
-      session.bind(await MonitorConnection.connect(paths.socketPath));
+      session.bind(await execProcess.attach());
     }
-    const control = await MonitorConnection.connect(paths.socketPath);
-    exec.control = control;
-    const exited = control.waitExited();
-    exited.catch(() => undefined);
     try {
-      exec.pid = (await this.deps.runtime.start(container.Id, paths, control)).pid;
+      exec.pid = (await execProcess.start()).pid;
     } catch (err) {
       exec.exitCode = err instanceof RuntimeStartError && err.exitCode !== undefined ? err.exitCode : 126;
       session?.finish();
-      control.close();
-      await this.deps.runtime.removeExec(container.Id, id).catch(() => undefined);
+      await execProcess.delete().catch(() => undefined);
       throw err;
     }
+    exec.process = execProcess;
     exec.running = true;
     this.deps.events.publish('container', `exec_start: ${(exec.config.Cmd ?? []).join(' ')}`, container.Id, { ...this.deps.containers.eventAttributes(container), execID: id });
     const finish = (code: number) => {
       if (!exec.running) return;
       exec.running = false;
       exec.exitCode = code;
-      exec.control = undefined;
-      control.close();
-      void this.deps.runtime.removeExec(container.Id, id).catch(() => undefined);
+      exec.process = undefined;
+      void execProcess.delete().catch(() => undefined);
       this.deps.events.publish('container', 'exec_die', container.Id, { ...this.deps.containers.eventAttributes(container), execID: id, exitCode: String(code) });
       setTimeout(() => this.execs.delete(id), EXEC_KEEP_AFTER_EXIT_MS).unref();
     };
-    exited.then((status) => finish(status.exitCode), () => finish(exec.exitCode ?? 126));
+    void execProcess.wait().then((status) => finish(status?.exitCode ?? 126));
     return session;
   }
 
@@ -120,8 +116,8 @@ export class ExecService {
 
   resize(id: string, height: number, width: number): void {
     const exec = this.get(id);
-    if (!exec.running || !exec.control) throw conflict(`Exec ${id} is not running`);
-    exec.control.resize(height, width);
+    if (!exec.running || !exec.process) throw conflict(`Exec ${id} is not running`);
+    exec.process.resize(height, width);
   }
 
   inspect(id: string): Record<string, unknown> {

@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readJsonIfExists, writeJsonAtomic } from '../../util/atomic-fs';
 import { Logger, silentLogger } from '../../util/logger';
-import { internal, invalidArgument, isNotFound, messageOf } from '../../errors';
-import { Runc, readRuntimeError } from '../runc/runc';
+import { internal, invalidArgument, isNotFound, messageOf, unavailable } from '../../errors';
+import { DEFAULT_RUNC_TIMEOUT_MS, Runc, RuncCallOptions, readRuntimeError } from '../runc/runc';
 import { spawnMonitor } from '../monitor/spawn-monitor';
 import { MonitorConnection } from '../monitor/client';
 import type { ExitStatus } from '../monitor/protocol';
@@ -70,6 +70,8 @@ export interface RuncDriverOptions {
   execRoot: string;
   logger?: Logger;
   runcBinary?: string;
+  /** The longest a runc call may take (default: the wrapper's). */
+  runcTimeoutMs?: number;
 }
 
 const shortId = (id: string) => id.slice(0, SHORT_ID_LENGTH);
@@ -85,6 +87,7 @@ export class RuncDriver {
   readonly runc: Runc;
   private readonly execRoot: string;
   private readonly logger: Logger;
+  private readonly startTimeoutMs: number;
 
   constructor(opts: RuncDriverOptions) {
     if (opts.execRoot.length > MAX_EXEC_ROOT_LENGTH) {
@@ -92,7 +95,8 @@ export class RuncDriver {
     }
     this.execRoot = opts.execRoot;
     this.logger = opts.logger ?? silentLogger;
-    this.runc = new Runc({ binary: opts.runcBinary, root: opts.runtimeRoot, logger: this.logger });
+    this.startTimeoutMs = opts.runcTimeoutMs ?? DEFAULT_RUNC_TIMEOUT_MS;
+    this.runc = new Runc({ binary: opts.runcBinary, root: opts.runtimeRoot, logger: this.logger, timeoutMs: opts.runcTimeoutMs });
   }
 
   /** The task dir for a container, or for one of its execs. */
@@ -160,11 +164,11 @@ export class RuncDriver {
    * RuntimeStartError with Docker's message ("OCI runtime create failed: ...").
    * Pass `connection` to reuse an attach connection opened before start, so no output is missed.
    */
-  async start(id: string, paths: TaskPaths, connection?: MonitorConnection): Promise<{ pid: number }> {
+  async start(id: string, paths: TaskPaths, connection?: MonitorConnection, call: RuncCallOptions = {}): Promise<{ pid: number }> {
     const conn = connection ?? (await MonitorConnection.connect(paths.socketPath));
     try {
       conn.start();
-      const pid = await conn.waitStarted();
+      const pid = await bounded(conn.waitStarted(), call.timeoutMs ?? this.startTimeoutMs, call.signal, `runc did not start ${id}`);
       return { pid };
     } catch (err: unknown) {
       const logged = await readRuntimeError(paths.runtimeLogFile);
@@ -181,26 +185,26 @@ export class RuncDriver {
     return MonitorConnection.connect(path.join(this.taskDir(id, execId), 'attach.sock'));
   }
 
-  async kill(id: string, signal: string | number, opts: { all?: boolean } = {}): Promise<void> {
+  async kill(id: string, signal: string | number, opts: { all?: boolean } & RuncCallOptions = {}): Promise<void> {
     await this.runc.kill(id, parseSignal(signal), opts);
   }
 
   /** Applies new cgroup limits to a running container. */
-  update(id: string, resources: OciResources): Promise<void> {
-    return this.runc.update(id, resources);
+  update(id: string, resources: OciResources, call?: RuncCallOptions): Promise<void> {
+    return this.runc.update(id, resources, call);
   }
 
-  pause(id: string): Promise<void> {
-    return this.runc.pause(id);
+  pause(id: string, call?: RuncCallOptions): Promise<void> {
+    return this.runc.pause(id, call);
   }
 
-  resume(id: string): Promise<void> {
-    return this.runc.resume(id);
+  resume(id: string, call?: RuncCallOptions): Promise<void> {
+    return this.runc.resume(id, call);
   }
 
   /** Host pids of the container's processes. */
-  top(id: string): Promise<number[]> {
-    return this.runc.ps(id);
+  top(id: string, call?: RuncCallOptions): Promise<number[]> {
+    return this.runc.ps(id, call);
   }
 
   /**
@@ -208,13 +212,13 @@ export class RuncDriver {
    * Monitors that never ran their runtime (created, never started) wait forever, so
    * they are killed; the others exit by themselves once their process is gone.
    */
-  async delete(id: string): Promise<void> {
+  async delete(id: string, call?: RuncCallOptions): Promise<void> {
     // Spawning runc costs 10-17 ms; without a state dir it would only say "does not exist"
     // (a container never started, or already deleted after its exit), and for a plainly
     // exited container the cleanup is done in-process.
     if ((await this.runc.hasState(id)) && !(await removeStoppedTaskState(path.join(this.runc.root, id)))) {
       try {
-        await this.runc.delete(id, { force: true });
+        await this.runc.delete(id, { force: true, ...call });
       } catch (err: unknown) {
         if (!isNotFound(err)) throw err;
       }
@@ -321,6 +325,25 @@ export class RuncDriver {
     await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
     if (paths.socketPath.length >= 108) throw internal(`socket path too long: ${paths.socketPath}`);
   }
+}
+
+/** `promise`, or an Unavailable error once `timeoutMs` passed or `signal` aborted. */
+function bounded<T>(promise: Promise<T>, timeoutMs: number, signal: AbortSignal | undefined, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => finish(() => reject(unavailable(`${what} within ${timeoutMs} ms`))), timeoutMs);
+    const onAbort = () => finish(() => reject(unavailable(`${what}: aborted`, signal?.reason)));
+    const finish = (settle: () => void) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      settle();
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => finish(() => resolve(value)),
+      (err: unknown) => finish(() => reject(err)),
+    );
+  });
 }
 
 async function pathExists(file: string): Promise<boolean> {

@@ -23,6 +23,17 @@ export interface RuncOptions {
   /** runc --root: the state directory, one per engine. */
   root: string;
   logger?: Logger;
+  /** The longest any runc call may take before it is killed (default DEFAULT_RUNC_TIMEOUT_MS). */
+  timeoutMs?: number;
+}
+
+/** Every runc call ends within this unless told otherwise: a hung runc must not hold a container's lock forever. */
+export const DEFAULT_RUNC_TIMEOUT_MS = 30_000;
+
+/** Per call: an AbortSignal, and a timeout other than the wrapper's default. */
+export interface RuncCallOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
 }
 
 export interface RunArgvOptions {
@@ -53,11 +64,13 @@ export class Runc {
   readonly binary: string;
   readonly root: string;
   private readonly logger: Logger;
+  private readonly timeoutMs: number;
 
   constructor(opts: RuncOptions) {
     this.binary = opts.binary ?? 'runc';
     this.root = opts.root;
     this.logger = opts.logger ?? silentLogger;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_RUNC_TIMEOUT_MS;
   }
 
   private globalArgs(logFile?: string): string[] {
@@ -66,11 +79,11 @@ export class Runc {
     return args;
   }
 
-  private async exec(args: string[], input?: string): Promise<ExecResult> {
+  private async exec(args: string[], call: RuncCallOptions = {}, input?: string): Promise<ExecResult> {
     const argv = [...this.globalArgs(), ...args];
     this.logger.debug('runc', { argv });
     try {
-      return await run(this.binary, argv, { input });
+      return await run(this.binary, argv, { input, signal: call.signal, timeoutMs: call.timeoutMs ?? this.timeoutMs });
     } catch (err: unknown) {
       if (err instanceof ExecError) {
         this.logger.debug('runc failed', { argv, stderr: err.stderr });
@@ -99,35 +112,35 @@ export class Runc {
     return args;
   }
 
-  async state(id: string): Promise<RuncState> {
-    const { stdout } = await this.exec(['state', id]);
+  async state(id: string, call?: RuncCallOptions): Promise<RuncState> {
+    const { stdout } = await this.exec(['state', id], call);
     return JSON.parse(stdout.toString()) as RuncState;
   }
 
-  async list(): Promise<RuncState[]> {
-    const { stdout } = await this.exec(['list', '--format', 'json']);
+  async list(call?: RuncCallOptions): Promise<RuncState[]> {
+    const { stdout } = await this.exec(['list', '--format', 'json'], call);
     const parsed = JSON.parse(stdout.toString() || 'null') as RuncState[] | null;
     return parsed ?? [];
   }
 
-  async kill(id: string, signal: string | number, opts: { all?: boolean } = {}): Promise<void> {
+  async kill(id: string, signal: string | number, opts: { all?: boolean } & RuncCallOptions = {}): Promise<void> {
     const args = ['kill'];
     if (opts.all) args.push('--all');
     args.push(id, String(signal));
-    await this.exec(args);
+    await this.exec(args, opts);
   }
 
-  async pause(id: string): Promise<void> {
-    await this.exec(['pause', id]);
+  async pause(id: string, call?: RuncCallOptions): Promise<void> {
+    await this.exec(['pause', id], call);
   }
 
-  async resume(id: string): Promise<void> {
-    await this.exec(['resume', id]);
+  async resume(id: string, call?: RuncCallOptions): Promise<void> {
+    await this.exec(['resume', id], call);
   }
 
   /** Host pids of every process in the container. */
-  async ps(id: string): Promise<number[]> {
-    const { stdout } = await this.exec(['ps', '--format', 'json', id]);
+  async ps(id: string, call?: RuncCallOptions): Promise<number[]> {
+    const { stdout } = await this.exec(['ps', '--format', 'json', id], call);
     return (JSON.parse(stdout.toString() || 'null') as number[] | null) ?? [];
   }
 
@@ -146,16 +159,16 @@ export class Runc {
     }
   }
 
-  async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
+  async delete(id: string, opts: { force?: boolean } & RuncCallOptions = {}): Promise<void> {
     const args = ['delete'];
     if (opts.force) args.push('--force');
     args.push(id);
-    await this.exec(args);
+    await this.exec(args, opts);
   }
 
   /** `runc update --resources -`: the OCI LinuxResources object on stdin. */
-  async update(id: string, resources: OciResources): Promise<void> {
-    await this.exec(['update', '--resources', '-', id], JSON.stringify(resources));
+  async update(id: string, resources: OciResources, call?: RuncCallOptions): Promise<void> {
+    await this.exec(['update', '--resources', '-', id], call, JSON.stringify(resources));
   }
 }
 

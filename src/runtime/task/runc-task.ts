@@ -1,0 +1,205 @@
+import * as path from 'node:path';
+import { MonitorConnection } from '../monitor/client';
+import { readLog, type LogLine, type ReadLogOptions } from '../monitor/log-reader';
+import type { ExitStatus } from '../monitor/protocol';
+import type { RuncDriver, TaskPaths } from '../driver/runc-driver';
+import type { OciProcess, OciResources, OciSpec } from '../spec/oci-types';
+import { readCgroupStats } from './cgroup-stats';
+import {
+  defaultNetworkHook,
+  type CallOptions,
+  type CreateTaskRequest,
+  type ExecProcess,
+  type LoadTaskRequest,
+  type NetworkHook,
+  type Task,
+  type TaskRuntime,
+  type TaskStats,
+  type TaskStream,
+} from './types';
+
+/** The exit file's name in a task dir (exec root, tmpfs): the monitor's record of the exit. */
+export const EXIT_FILE = 'exit.json';
+
+/**
+ * Tasks run by runc, each under a berth-monitor (src/runtime/driver/runc-driver.ts does the
+ * runc and monitor plumbing). The daemon keeps one control connection per task: START goes
+ * over it, and its EXITED frame resolves wait().
+ */
+export class RuncTaskRuntime implements TaskRuntime {
+  constructor(
+    private readonly driver: RuncDriver,
+    private readonly network: NetworkHook = defaultNetworkHook,
+  ) {}
+
+  /** Where a container task's monitor writes its exit status. */
+  exitFile(id: string): string {
+    return path.join(this.driver.taskDir(id), EXIT_FILE);
+  }
+
+  async create(request: CreateTaskRequest): Promise<Task> {
+    // The networking seam: before the spec is written, the hook may hand in a netns to join.
+    const { netnsPath } = await this.network.prepare({ id: request.id, spec: request.spec });
+    const spec = netnsPath ? joinNetworkNamespace(request.spec, netnsPath) : request.spec;
+    const paths = await this.driver.create({
+      id: request.id,
+      bundleDir: request.bundleDir,
+      spec,
+      tty: request.tty,
+      openStdin: request.openStdin,
+      logPath: request.log?.path,
+      logMaxSize: request.log?.maxSize,
+      logMaxFiles: request.log?.maxFiles,
+      exitFile: this.exitFile(request.id),
+    });
+    return new RuncTask(request.id, this.driver, paths, await MonitorConnection.connect(paths.socketPath));
+  }
+
+  async load(request: LoadTaskRequest): Promise<{ task: Task } | { exited: ExitStatus | undefined }> {
+    const paths = this.driver.containerPaths(request.id, request.bundleDir, request.tty, this.exitFile(request.id));
+    let control: MonitorConnection;
+    try {
+      control = await MonitorConnection.connect(paths.socketPath);
+    } catch {
+      return { exited: await this.readExit(request.id) };
+    }
+    return { task: new RuncTask(request.id, this.driver, paths, control) };
+  }
+
+  readExit(id: string): Promise<ExitStatus | undefined> {
+    return this.driver.readExitFile(this.exitFile(id));
+  }
+
+  async delete(id: string, call?: CallOptions): Promise<void> {
+    await this.driver.delete(id, call);
+    await this.network.release(id);
+  }
+
+  logs(logPath: string, options: ReadLogOptions = {}): AsyncIterable<LogLine> {
+    return readLog(logPath, options);
+  }
+}
+
+/** The spec with its network namespace replaced by the one at `netnsPath`. */
+function joinNetworkNamespace(spec: OciSpec, netnsPath: string): OciSpec {
+  const namespaces = (spec.linux?.namespaces ?? []).filter((ns) => ns.type !== 'network');
+  return { ...spec, linux: { ...spec.linux, namespaces: [...namespaces, { type: 'network', path: netnsPath }] } };
+}
+
+/** What the monitor said on exit, or its exit file when the connection dropped first. */
+function exitOf(driver: RuncDriver, control: MonitorConnection, exitFile: string | undefined, isClosed: () => boolean): Promise<ExitStatus | undefined> {
+  return new Promise((resolve) => {
+    control.waitExited().then(resolve, async () => {
+      if (isClosed()) return; // let go of on purpose (daemon shutdown): stays pending
+      resolve(exitFile ? await driver.readExitFile(exitFile).catch(() => undefined) : undefined);
+    });
+  });
+}
+
+class RuncTask implements Task {
+  private closed = false;
+  private readonly exit: Promise<ExitStatus | undefined>;
+
+  constructor(
+    readonly id: string,
+    private readonly driver: RuncDriver,
+    private readonly paths: TaskPaths,
+    private readonly control: MonitorConnection,
+  ) {
+    this.exit = exitOf(driver, control, paths.exitFile, () => this.closed);
+  }
+
+  async start(call?: CallOptions): Promise<{ pid: number }> {
+    return this.driver.start(this.id, this.paths, this.control, call);
+  }
+
+  wait(): Promise<ExitStatus | undefined> {
+    return this.exit;
+  }
+
+  async attach(): Promise<TaskStream> {
+    return MonitorConnection.connect(this.paths.socketPath);
+  }
+
+  resize(rows: number, cols: number): void {
+    this.control.resize(rows, cols);
+  }
+
+  kill(signal: string | number, options?: { all?: boolean } & CallOptions): Promise<void> {
+    return this.driver.kill(this.id, signal, options);
+  }
+
+  pause(call?: CallOptions): Promise<void> {
+    return this.driver.pause(this.id, call);
+  }
+
+  resume(call?: CallOptions): Promise<void> {
+    return this.driver.resume(this.id, call);
+  }
+
+  update(resources: OciResources, call?: CallOptions): Promise<void> {
+    return this.driver.update(this.id, resources, call);
+  }
+
+  top(call?: CallOptions): Promise<number[]> {
+    return this.driver.top(this.id, call);
+  }
+
+  stats(): Promise<TaskStats> {
+    return readCgroupStats(path.join(this.driver.runc.root, this.id), this.id);
+  }
+
+  async exec(execId: string, process: OciProcess, options: { tty: boolean; openStdin: boolean }): Promise<ExecProcess> {
+    const paths = await this.driver.exec(this.id, execId, process, options);
+    let control: MonitorConnection;
+    try {
+      control = await MonitorConnection.connect(paths.socketPath);
+    } catch (err) {
+      await this.driver.removeExec(this.id, execId).catch(() => undefined);
+      throw err;
+    }
+    return new RuncExecProcess(execId, this.id, this.driver, paths, control);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.control.close();
+  }
+}
+
+class RuncExecProcess implements ExecProcess {
+  private readonly exit: Promise<ExitStatus | undefined>;
+  private deleted = false;
+
+  constructor(
+    readonly id: string,
+    private readonly containerId: string,
+    private readonly driver: RuncDriver,
+    private readonly paths: TaskPaths,
+    private readonly control: MonitorConnection,
+  ) {
+    this.exit = exitOf(driver, control, paths.exitFile, () => this.deleted);
+  }
+
+  async attach(): Promise<TaskStream> {
+    return MonitorConnection.connect(this.paths.socketPath);
+  }
+
+  start(call?: CallOptions): Promise<{ pid: number }> {
+    return this.driver.start(this.containerId, this.paths, this.control, call);
+  }
+
+  wait(): Promise<ExitStatus | undefined> {
+    return this.exit;
+  }
+
+  resize(rows: number, cols: number): void {
+    this.control.resize(rows, cols);
+  }
+
+  async delete(): Promise<void> {
+    this.deleted = true;
+    this.control.close();
+    await this.driver.removeExec(this.containerId, this.id);
+  }
+}
