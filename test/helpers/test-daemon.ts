@@ -30,11 +30,15 @@ export interface TestDaemon {
 
 export { isRoot, needsRoot } from './root';
 
-/** Starts berthd on a temp data root and socket; resolves once /_ping answers. */
-export async function startTestDaemon(): Promise<TestDaemon> {
+/**
+ * Starts berthd on a temp data root and socket; resolves once /_ping answers.
+ * `prepare` runs before the first launch (e.g. to mount a small file system as the data root).
+ */
+export async function startTestDaemon(options: { prepare?: (paths: { root: string; dataRoot: string; execRoot: string }) => Promise<void> } = {}): Promise<TestDaemon> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bt-'));
   const dataRoot = path.join(root, 'data');
   const execRoot = path.join(root, 'x');
+  await options.prepare?.({ root, dataRoot, execRoot });
   const socket = path.join(execRoot, 'berth.sock');
   const logFile = path.join(root, 'berthd.log');
   const launch = async (): Promise<ChildProcess> => {

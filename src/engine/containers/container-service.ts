@@ -59,6 +59,11 @@ interface Waiter {
 }
 
 const DEFAULT_STOP_TIMEOUT_SECONDS = 10;
+/** Back-off for recording an exit that failed (e.g. ENOSPC): 100 ms doubling up to 10 s, until it succeeds. */
+const EXIT_RECORD_RETRY_FIRST_MS = 100;
+const EXIT_RECORD_RETRY_MAX_MS = 10_000;
+/** In a container's dir while berth itself holds it paused (commit): a restarted daemon unpauses it. */
+const PAUSED_BY_BERTH_FILE = 'paused-by-berth';
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 function nowRfc3339(): string {
@@ -247,36 +252,33 @@ export class ContainerService {
     return task;
   }
 
-  /** Records an exit (status from the monitor, or from its exit file if the connection dropped). */
+  /**
+   * Records an exit (status from the monitor, or from its exit file if the connection dropped), retrying with back-off until it is on disk (a full disk, ENOSPC): the
+   * task's exit file stays until then, so neither the status nor a restarted daemon's view of
+   * it is lost. `wait` and `stop` complete once it is recorded.
+   */
   private async handleExit(id: string, status: ExitStatus | undefined): Promise<void> {
-    try {
-      await this.recordExit(id, status);
-    } catch (err) {
-      // The process is gone whatever failed while cleaning up after it: never leave the
-      // record "running", or stop and rm -f would wait for an exit that already happened.
-      this.deps.logger.error('recording a container exit failed', { id, error: messageOf(err) });
-      const container = this.deps.store.find(id) as Container | undefined;
-      if (container && isLive(container)) {
-        container.State = { ...container.State, Status: 'exited', Pid: 0, ExitCode: status?.exitCode ?? 255, Error: messageOf(err), FinishedAt: nowRfc3339() };
-        await this.deps.store.save(container as ContainerRecord).catch(() => undefined);
-        this.notifyWaiters(container, 'exit');
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.recordExit(id, status);
+        break;
+      } catch (err) {
+        if (this.detached) return; // the next daemon records it from the exit file
+        const retryInMs = Math.min(EXIT_RECORD_RETRY_MAX_MS, EXIT_RECORD_RETRY_FIRST_MS * 2 ** attempt);
+        this.deps.logger.error('recording a container exit failed, will retry', { id, error: messageOf(err), retryInMs });
+        await delay(retryInMs);
       }
-    } finally {
-      this.notifyExitRecorded(id);
     }
+    this.notifyExitRecorded(id);
   }
 
   private recordExit(id: string, status: ExitStatus | undefined): Promise<void> {
     return this.lock.run(id, async () => {
+      // A copy: the store keeps the running record until the exited one is saved.
       const container = this.deps.store.find(id) as Container | undefined;
       if (!container || !isLive(container)) return;
       const final = status ?? (await this.deps.runtime.readExit(id));
-      // runc's state and cgroups are independent of the root file system: release both at once.
-      await Promise.all([
-        this.deps.runtime.delete(id).catch(() => undefined),
-        this.deps.rootfs.unmount(id).catch((err: unknown) => this.deps.logger.warn('unmount failed', { id, error: messageOf(err) })),
-      ]);
-      this.tasks.delete(id);
+      await this.deps.rootfs.unmount(id).catch((err: unknown) => this.deps.logger.warn('unmount failed', { id, error: messageOf(err) }));
       container.State = {
         ...container.State,
         Status: 'exited',
@@ -288,8 +290,15 @@ export class ContainerService {
       };
       // An AutoRemove record goes from running straight to removed, saving an fsync pair:
       // should the daemon die in between, restore() finds it running with its monitor
-      // gone, reads the exit file and records the exit (and the removal) again.
-      if (!container.HostConfig.AutoRemove) await this.deps.store.save(container as ContainerRecord);
+      // gone, reads the exit file and records the exit (and the removal) again. A failed
+      // save (or removal) throws with the running record and the exit file left in place,
+      // and handleExit tries again.
+      if (!container.HostConfig.AutoRemove) {
+        await this.deps.store.save(container as ContainerRecord);
+        // Recorded: the task (and its exit file) can go. (removeLocked does it for --rm.)
+        await this.deps.runtime.delete(id).catch(() => undefined);
+      }
+      this.tasks.delete(id);
       if (container.State.OOMKilled) this.deps.events.publish('container', 'oom', id, this.eventAttributes(container));
       this.deps.events.publish('container', 'die', id, { ...this.eventAttributes(container), exitCode: String(container.State.ExitCode) });
       this.notifyWaiters(container, 'exit');
@@ -352,43 +361,50 @@ export class ContainerService {
   async stop(ref: string, options: { signal?: string; timeout?: number } = {}): Promise<void> {
     const container = this.get(ref);
     const id = container.Id;
-    const found = await this.markManuallyStopped(id);
-    if (found === 'restart-cancelled') return;
-    if (found === 'not-live') throw notModified('container already stopped');
     const signal = options.signal || container.Config.StopSignal || 'SIGTERM';
     const timeout = options.timeout ?? container.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_SECONDS;
-    const exited = this.exitRecorded(id);
-    const task = this.tasks.get(id);
-    if (container.State.Status === 'paused') await task?.resume().catch(() => undefined);
-    await task?.kill(parseSignal(signal)).catch(() => undefined);
+    // Check and signal under the lock; waiting for the exit is outside it (the exit handler takes it).
+    const stopping = await this.lock.run(id, async () => {
+      const current = this.deps.store.find(id) as Container | undefined;
+      if (current?.State.Status === 'restarting') {
+        current.HasBeenManuallyStopped = true;
+        await this.cancelRestart(current);
+        return undefined;
+      }
+      if (!current || !isLive(current)) throw notModified('container already stopped');
+      await this.markManuallyStoppedLocked(current);
+      const recorded = this.exitRecorded(id);
+      await this.signalLocked(current, parseSignal(signal));
+      return { recorded }; // wrapped: returning the promise itself would wait for it under the lock
+    });
+    if (!stopping) return; // a pending policy restart was cancelled
+    const exited = stopping.recorded;
     const stoppedInTime = timeout < 0 ? await exited.then(() => true) : await Promise.race([exited.then(() => true), delay(timeout * 1000).then(() => false)]);
     if (!stoppedInTime) {
-      await task?.kill('SIGKILL').catch(() => undefined);
+      await this.lock.run(id, async () => {
+        const current = this.deps.store.find(id);
+        if (current && isLive(current)) await this.tasks.get(id)?.kill('SIGKILL').catch(() => undefined);
+      });
       await exited;
     }
     this.deps.events.publish('container', 'stop', id, this.eventAttributes(container));
   }
 
   /**
-   * Records that the user stopped the container, so its restart policy leaves it alone once
-   * the exit is recorded; a pending policy restart is cancelled instead.
+   * Records that the user stopped the container (under the lock), so its restart policy
+   * leaves it alone once the exit is recorded.
    */
-  private markManuallyStopped(id: string): Promise<'live' | 'not-live' | 'restart-cancelled'> {
-    return this.lock.run(id, async () => {
-      const current = this.deps.store.find(id) as Container | undefined;
-      if (!current) return 'not-live';
-      if (current.State.Status === 'restarting') {
-        current.HasBeenManuallyStopped = true;
-        await this.cancelRestart(current);
-        return 'restart-cancelled';
-      }
-      if (!isLive(current)) return 'not-live';
-      if (!current.HasBeenManuallyStopped) {
-        current.HasBeenManuallyStopped = true;
-        await this.deps.store.save(current as ContainerRecord);
-      }
-      return 'live';
-    });
+  private async markManuallyStoppedLocked(current: Container): Promise<void> {
+    if (current.HasBeenManuallyStopped) return;
+    current.HasBeenManuallyStopped = true;
+    await this.deps.store.save(current as ContainerRecord);
+  }
+
+  /** Sends a signal to a live container, resuming it first when paused (called under the lock). */
+  private async signalLocked(container: Container, signal: number | string): Promise<void> {
+    const task = this.tasks.get(container.Id);
+    if (container.State.Status === 'paused') await task?.resume().catch(() => undefined);
+    await task?.kill(signal).catch(() => undefined);
   }
 
   /** Resolves once the current run's exit has been recorded (at once when not running). */
@@ -441,11 +457,16 @@ export class ContainerService {
     this.deps.events.publish('container', 'restart', container.Id, this.eventAttributes(container));
   }
 
-  async pause(ref: string): Promise<void> {
+  /**
+   * `forCommit`: berth pauses on its own behalf; a marker file is written first, so a
+   * daemon killed before it unpauses finds it on restore and unpauses (see restore()).
+   */
+  async pause(ref: string, options: { forCommit?: boolean } = {}): Promise<void> {
     await this.lock.run(this.get(ref).Id, async () => {
       const container = this.get(ref);
       if (container.State.Status === 'paused') throw conflict(`Container ${container.Id} is already paused`);
       if (container.State.Status !== 'running') throw conflict(`Container ${container.Id} is not running`);
+      if (options.forCommit) await fs.writeFile(this.pausedByBerthFile(container.Id), 'commit\n');
       await this.task(container.Id).pause();
       container.State = { ...container.State, Status: 'paused' };
       await this.deps.store.save(container as ContainerRecord);
@@ -453,34 +474,55 @@ export class ContainerService {
     });
   }
 
-  async unpause(ref: string): Promise<void> {
+  async unpause(ref: string, options: { forCommit?: boolean } = {}): Promise<void> {
     await this.lock.run(this.get(ref).Id, async () => {
       const container = this.get(ref);
       if (container.State.Status !== 'paused') throw conflict(`Container ${container.Id} is not paused`);
       await this.task(container.Id).resume();
       container.State = { ...container.State, Status: 'running' };
       await this.deps.store.save(container as ContainerRecord);
+      if (options.forCommit) await fs.rm(this.pausedByBerthFile(container.Id), { force: true });
       this.deps.events.publish('container', 'unpause', container.Id, this.eventAttributes(container));
     });
+  }
+
+  private pausedByBerthFile(id: string): string {
+    return path.join(this.deps.store.dir(id), PAUSED_BY_BERTH_FILE);
+  }
+
+  /** At restore: a container berth paused for a commit that never finished runs again (`container`: a fresh copy, under the lock). */
+  private async unpauseIfPausedByBerth(container: Container, task: Task | undefined): Promise<void> {
+    const marker = this.pausedByBerthFile(container.Id);
+    if (!(await fs.access(marker).then(() => true, () => false))) return;
+    if (task) {
+      await task.resume().catch(() => undefined); // not paused yet when killed before the pause: fine
+      if (container.State.Status === 'paused') {
+        container.State = { ...container.State, Status: 'running' };
+        await this.deps.store.save(container as ContainerRecord);
+      }
+      this.deps.logger.info('unpaused a container paused for a commit that did not finish', { id: container.Id });
+    }
+    await fs.rm(marker, { force: true });
   }
 
   // ---- remove / rename ----------------------------------------------------------------
 
   async remove(ref: string, options: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const container = this.get(ref);
-    if (isLive(container)) {
+    const removing = await this.lock.run(container.Id, async () => {
+      const current = this.deps.store.find(container.Id) as Container | undefined;
+      if (!current || !isLive(current)) return undefined;
       if (!options.force) {
         throw conflict(
-          `You cannot remove a ${container.State.Status} container ${container.Id}. ${container.State.Status === 'paused' ? 'Unpause and then stop' : 'Stop'} the container before attempting removal or force remove`,
+          `You cannot remove a ${current.State.Status} container ${current.Id}. ${current.State.Status === 'paused' ? 'Unpause and then stop' : 'Stop'} the container before attempting removal or force remove`,
         );
       }
-      const exited = this.exitRecorded(container.Id);
-      await this.markManuallyStopped(container.Id);
-      const task = this.tasks.get(container.Id);
-      if (container.State.Status === 'paused') await task?.resume().catch(() => undefined);
-      await task?.kill('SIGKILL').catch(() => undefined);
-      await exited;
-    }
+      const recorded = this.exitRecorded(current.Id);
+      await this.markManuallyStoppedLocked(current);
+      await this.signalLocked(current, 'SIGKILL');
+      return { recorded }; // wrapped: the exit is waited for outside the lock
+    });
+    await removing?.recorded;
     await this.lock.run(container.Id, () => this.removeLocked(container.Id, options));
   }
 
@@ -829,9 +871,15 @@ export class ContainerService {
       });
       if ('task' in loaded) {
         this.watchExit(container.Id, loaded.task);
+        await this.lock.run(container.Id, () => this.unpauseIfPausedByBerth(this.get(container.Id), loaded.task));
         this.deps.logger.info('re-adopted running container', { id: container.Id });
       } else {
-        await this.handleExit(container.Id, loaded.exited);
+        await this.unpauseIfPausedByBerth(container, undefined);
+        // One try now; if the disk is still full, keep retrying in the background.
+        await this.recordExit(container.Id, loaded.exited).then(
+          () => this.notifyExitRecorded(container.Id),
+          () => void this.handleExit(container.Id, loaded.exited),
+        );
       }
     }
     await this.startByPolicy();

@@ -213,7 +213,7 @@ export class ContainersBackendImpl implements ContainersBackend {
   async commit(opts: CommitOptions): Promise<{ Id: string }> {
     const container = this.service.get(opts.container);
     const running = container.State.Status === 'running';
-    if (running && opts.pause) await this.service.pause(container.Id);
+    if (running && opts.pause) await this.service.pause(container.Id, { forCommit: true });
     try {
       // The changes are copied from the RW layer's directory into a new layer: no mount, no blob.
       const id = await this.deps.images.commitContainer({
@@ -231,7 +231,7 @@ export class ContainersBackendImpl implements ContainersBackend {
       });
       return { Id: id };
     } finally {
-      if (running && opts.pause) await this.service.unpause(container.Id).catch(() => undefined);
+      if (running && opts.pause) await this.service.unpause(container.Id, { forCommit: true }).catch(() => undefined);
     }
   }
 

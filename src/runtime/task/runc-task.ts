@@ -151,14 +151,7 @@ class RuncTask implements Task {
 
   async exec(execId: string, process: OciProcess, options: { tty: boolean; openStdin: boolean }): Promise<ExecProcess> {
     const paths = await this.driver.exec(this.id, execId, process, options);
-    let control: MonitorConnection;
-    try {
-      control = await MonitorConnection.connect(paths.socketPath);
-    } catch (err) {
-      await this.driver.removeExec(this.id, execId).catch(() => undefined);
-      throw err;
-    }
-    return new RuncExecProcess(execId, this.id, this.driver, paths, control);
+    return new RuncExecProcess(execId, this.id, this.driver, paths);
   }
 
   close(): void {
@@ -168,38 +161,50 @@ class RuncTask implements Task {
 }
 
 class RuncExecProcess implements ExecProcess {
-  private readonly exit: Promise<ExitStatus | undefined>;
+  private control?: MonitorConnection;
   private deleted = false;
+  private readonly exit: Promise<ExitStatus | undefined>;
+  private watch!: (control: MonitorConnection) => void;
 
   constructor(
     readonly id: string,
     private readonly containerId: string,
     private readonly driver: RuncDriver,
     private readonly paths: TaskPaths,
-    private readonly control: MonitorConnection,
   ) {
-    this.exit = exitOf(driver, control, paths.exitFile, () => this.deleted);
+    this.exit = new Promise((resolve) => {
+      this.watch = (control) => void exitOf(driver, control, paths.exitFile, () => this.deleted).then(resolve);
+    });
   }
 
   async attach(): Promise<TaskStream> {
     return MonitorConnection.connect(this.paths.socketPath);
   }
 
-  start(call?: CallOptions): Promise<{ pid: number }> {
-    return this.driver.start(this.containerId, this.paths, this.control, call);
+  /**
+   * The control connection opens here, after the caller's attach streams: the monitor sends
+   * EXITED to its newest client first, so the exit is known (exec inspect's ExitCode) before
+   * an attached client sees its stream end and asks for it.
+   */
+  async start(call?: CallOptions): Promise<{ pid: number }> {
+    const control = await MonitorConnection.connect(this.paths.socketPath);
+    this.control = control;
+    this.watch(control);
+    return this.driver.start(this.containerId, this.paths, control, call);
   }
 
+  /** Pending until start(). */
   wait(): Promise<ExitStatus | undefined> {
     return this.exit;
   }
 
   resize(rows: number, cols: number): void {
-    this.control.resize(rows, cols);
+    this.control?.resize(rows, cols);
   }
 
   async delete(): Promise<void> {
     this.deleted = true;
-    this.control.close();
+    this.control?.close();
     await this.driver.removeExec(this.containerId, this.id);
   }
 }
