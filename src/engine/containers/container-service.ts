@@ -2,8 +2,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { conflict, invalidArgument, isENOENT, messageOf, notModified } from '../../errors';
-import { RuntimeStartError } from '../../runtime/driver/runtime-start-error';
-import { parseSignal } from '../../runtime/driver/signals';
+import { RuntimeStartError } from '../../runtime/task';
+import { parseSignal } from '../../runtime/task';
 import type { Task } from '../../runtime/task/types';
 import { buildResources } from '../../runtime/spec/build-spec';
 import { KeyedMutex } from '../../util/mutex';
@@ -19,8 +19,8 @@ import {
 import type { RootfsStore, Change } from '../../snapshots/types';
 import type { EventBus } from '../events/event-bus';
 import type { AttachSession, LogSession, OutputChunk } from '../../util/stdio-streams';
-import type { ExitStatus } from '../../runtime/monitor/protocol';
-import { readLogBatches, formatRfc3339Nano, formatRfc3339NanoFixed } from '../../runtime/monitor/log-reader';
+import type { ExitStatus } from '../../runtime/task';
+import { formatRfc3339Nano, formatRfc3339NanoFixed } from '../../runtime/monitor/log-reader';
 import type { ContainerUpdateRequest } from '../../api/types/containers';
 import { verifyCreateSettings, verifyUpdateSettings } from './verify-settings';
 import { unsupportedSettingWarnings } from './unsupported-settings';
@@ -658,7 +658,7 @@ export class ContainerService {
   /** attach?logs=1: what the container wrote so far, before live output (compose uses it). */
   private async *replayLog(container: Container, options: { stdout?: boolean; stderr?: boolean }): AsyncIterable<OutputChunk> {
     const logPath = path.join(this.deps.store.dir(container.Id), 'container.log');
-    for await (const batch of readLogBatches(logPath, {})) {
+    for await (const batch of this.deps.runtime.logs(logPath, {})) {
       // Consecutive lines of one stream go out as one chunk.
       let parts: Buffer[] = [];
       let stream: OutputChunk['stream'] | undefined;
@@ -691,7 +691,7 @@ export class ContainerService {
       const status = this.deps.store.statusOf(container.Id);
       return status === undefined || !isLive({ State: { Status: status } });
     };
-    const source = readLogBatches(logPath, { follow: options.follow, since: options.since, until: options.until, tail: options.tail, signal: options.signal, isDone });
+    const source = this.deps.runtime.logs(logPath, { follow: options.follow, since: options.since, until: options.until, tail: options.tail, signal: options.signal, isDone });
     const wantStdout = options.stdout !== false;
     const wantStderr = options.stderr !== false;
     // Lines of one record share a time: format it once.

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { conflict, invalidArgument, notFound, messageOf } from '../../errors';
 import type { ExecProcess } from '../../runtime/task/types';
 import { resolveUser } from '../../runtime/user/resolve-user';
-import { RuntimeStartError } from '../../runtime/driver/runtime-start-error';
+import { RuntimeStartError } from '../../runtime/task';
 import type { OciProcess } from '../../runtime/spec/oci-types';
 import type { ContainerService } from '../containers/container-service';
 import { MonitorAttachSession, parseDetachKeys } from '../containers/attach';

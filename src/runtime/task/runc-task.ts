@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { MonitorConnection } from '../monitor/client';
-import { readLog, type LogLine, type ReadLogOptions } from '../monitor/log-reader';
+import { readLogBatches, type LogLine, type ReadLogOptions } from '../monitor/log-reader';
 import type { ExitStatus } from '../monitor/protocol';
 import type { RuncDriver, TaskPaths } from '../driver/runc-driver';
 import type { OciProcess, OciResources, OciSpec } from '../spec/oci-types';
@@ -75,8 +75,8 @@ export class RuncTaskRuntime implements TaskRuntime {
     await this.network.release(id);
   }
 
-  logs(logPath: string, options: ReadLogOptions = {}): AsyncIterable<LogLine> {
-    return readLog(logPath, options);
+  logs(logPath: string, options: ReadLogOptions = {}): AsyncIterable<LogLine[]> {
+    return readLogBatches(logPath, options);
   }
 }
 

@@ -43,10 +43,11 @@ export interface TaskRuntime {
   /** Removes runc state, cgroups, idle monitors and the task dir (with the exit file). Idempotent. */
   delete(id: string, call?: CallOptions): Promise<void>;
   /**
-   * The container's output as the monitor logged it. Logs outlive the task (a stopped
-   * container has none), so they hang off the runtime, keyed by the task's log path.
+   * The container's output as the monitor logged it (rotated files included), in batches of
+   * lines read together, with bounded memory. Logs outlive the task (a stopped container has
+   * none), so they hang off the runtime, keyed by the task's log path.
    */
-  logs(logPath: string, options?: ReadLogOptions): AsyncIterable<LogLine>;
+  logs(logPath: string, options?: ReadLogOptions): AsyncIterable<LogLine[]>;
 }
 
 /** Per call: an AbortSignal, and a timeout other than the runtime's default. */

@@ -60,7 +60,7 @@ describe('Task over runc and berth-monitor', { skip }, () => {
     assert.equal(output(), 'hello\n');
     assert.deepEqual(await tasks.readExit(id), status);
     const lines: string[] = [];
-    for await (const line of tasks.logs(path.join(h.dir, `tb-${id.slice(0, 8)}`, 'log'))) lines.push(line.line.toString());
+    for await (const batch of tasks.logs(path.join(h.dir, `tb-${id.slice(0, 8)}`, 'log'))) lines.push(...batch.map((l) => l.line.toString()));
     assert.deepEqual(lines, ['hello\n']);
     await tasks.delete(id);
     assert.equal(await tasks.readExit(id), undefined);
