@@ -154,7 +154,13 @@ export class Journal {
       const handle = await this.openForAppend();
       const line = Buffer.from(encodeLine(ops));
       try {
-        await handle.write(line);
+        // A short write (the disk filled up mid-line) does not throw: write the rest, so the
+        // error that stopped it surfaces and the partial line is cut off below.
+        for (let written = 0; written < line.length; ) {
+          const { bytesWritten } = await handle.write(line, written, line.length - written);
+          if (bytesWritten === 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+          written += bytesWritten;
+        }
         if (this.options.durable !== false && options.durable !== false) await handle.datasync();
       } catch (err) {
         // A partial line (ENOSPC, EIO) must not stay in the middle of the file: later

@@ -57,6 +57,26 @@ describe('exit recording on a full disk, and commit pauses across a crash', { sk
     return id;
   };
 
+  /**
+   * Fills the data root's file system, then appends to the container journal (renames of a
+   * scratch container) until an append fails too: a journal's last page may have room left.
+   */
+  let scratch = 'scratch-a';
+  const fillDataRoot = async (): Promise<string> => {
+    const filler = await fillDisk(daemon.dataRoot);
+    for (let i = 0; ; i++) {
+      const next = scratch === 'scratch-a' ? 'scratch-b' : 'scratch-a';
+      const res = await api('POST', `/containers/${scratch}/rename?name=${next}`);
+      if (res.status !== 204) {
+        assert.match(res.body, /ENOSPC/);
+        break;
+      }
+      scratch = next;
+      assert.ok(i < 1000, 'the container journal never filled up');
+    }
+    return filler;
+  };
+
   before(async () => {
     daemon = await startTestDaemon({
       // The data root on its own small file system, so the test can fill it.
@@ -68,6 +88,7 @@ describe('exit recording on a full disk, and commit pauses across a crash', { sk
     control = path.join(daemon.root, 'ctl');
     await fs.mkdir(control);
     await bootstrapBusybox(daemon);
+    assert.equal((await api('POST', '/containers/create?name=scratch-a', { Image: 'busybox' })).status, 201);
   });
   after(async () => {
     await daemon?.stop();
@@ -75,7 +96,7 @@ describe('exit recording on a full disk, and commit pauses across a crash', { sk
 
   it('retries recording an exit while the disk is full; wait answers once it is recorded', async () => {
     const id = await startExiter('full');
-    const filler = await fillDisk(daemon.dataRoot);
+    const filler = await fillDataRoot();
     let waited: { status: number; body: string } | undefined;
     const wait = api('POST', `/containers/${id}/wait`).then((res) => (waited = res));
     await fs.writeFile(path.join(control, 'go-full'), '');
@@ -96,7 +117,7 @@ describe('exit recording on a full disk, and commit pauses across a crash', { sk
 
   it('a daemon restarted after an unrecorded exit records the real exit code', async () => {
     const id = await startExiter('crash');
-    const filler = await fillDisk(daemon.dataRoot);
+    const filler = await fillDataRoot();
     await fs.writeFile(path.join(control, 'go-crash'), '');
     await new Promise((r) => setTimeout(r, 1000));
     assert.match(await daemon.logs(), new RegExp(`recording a container exit failed, will retry.*${id}`));
