@@ -11,6 +11,8 @@ import { diffSnapshots, snapshotNetwork } from '../test/helpers/host-network';
  * *.test.ts in src/, test/ and bench/.
  */
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
+/** A test that hangs fails after this long instead of holding CI until its own limit. */
+const TEST_TIMEOUT_MS = 20 * 60_000;
 
 /**
  * The test files, named one by one: node 20 takes a directory but node 22+ reads arguments
@@ -46,7 +48,7 @@ async function main(): Promise<number> {
   const targets = process.argv.slice(2);
   const before = await snapshotNetwork();
   const files = targets.length > 0 ? await expand(targets) : await testFiles(['src', 'test', 'bench']);
-  const child = spawn(process.execPath, ['--test', '--test-concurrency=1', ...files], { cwd: REPO_ROOT, stdio: 'inherit' });
+  const child = spawn(process.execPath, ['--test', '--test-concurrency=1', `--test-timeout=${TEST_TIMEOUT_MS}`, ...files], { cwd: REPO_ROOT, stdio: 'inherit' });
   const code = await new Promise<number>((resolve) => child.on('exit', (status, signal) => resolve(status ?? (signal ? 128 : 1))));
   const changes = diffSnapshots(before, await snapshotNetwork());
   if (changes.length > 0) {

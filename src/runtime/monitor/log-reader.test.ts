@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { formatRfc3339Nano, formatRfc3339NanoFixed, LogLine, readLog } from './log-reader';
+import { waitFor } from '../../../test/helpers/wait';
 
 const BASE = 1_700_000_000n * 1_000_000_000n;
 
@@ -89,13 +90,16 @@ test('follow reads appended records, keeps torn records for later, stops when do
         seen.push(l.line.toString());
       }
     })();
-    await new Promise((r) => setTimeout(r, 60));
-    fs.appendFileSync(t.file, whole.subarray(0, 7)); // a record cut in half
-    await new Promise((r) => setTimeout(r, 60));
-    assert.deepEqual(seen, ['first\n']);
-    fs.appendFileSync(t.file, whole.subarray(7));
-    fs.appendFileSync(t.file, record(2, BASE + 11n, 'last\n'));
-    done = true;
+    try {
+      await waitFor(() => seen.length > 0, 10_000, 'the tail line read');
+      fs.appendFileSync(t.file, whole.subarray(0, 7)); // a record cut in half
+      await new Promise((r) => setTimeout(r, 60)); // several polls: none may hand out the torn record
+      assert.deepEqual(seen, ['first\n']);
+      fs.appendFileSync(t.file, whole.subarray(7));
+      fs.appendFileSync(t.file, record(2, BASE + 11n, 'last\n'));
+    } finally {
+      done = true; // a failed assertion must not leave the reader polling forever (the file would hang)
+    }
     await reading;
     assert.deepEqual(seen, ['first\n', 'appended\n', 'last\n']);
   } finally {
