@@ -1,0 +1,371 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { conflict, invalidArgument, messageOf, notModified } from '../../errors';
+import { RuntimeStartError, parseSignal } from '../../runtime/task';
+import { buildResources } from '../../runtime/spec/build-spec';
+import { type ContainerRecord, isLive, newContainerId, newContainerState, validateContainerName } from '../../metadata/containers';
+import type { ContainerUpdateRequest } from '../../api/types/containers';
+import { type Container, type ContainerContext, delay, nowRfc3339, ZERO_TIME } from './container-context';
+import type { ContainerExits } from './container-exits';
+import type { ContainerIO } from './container-io';
+import { verifyCreateSettings, verifyUpdateSettings } from './verify-settings';
+import { unsupportedSettingWarnings } from './unsupported-settings';
+import { ContainerConfig, HostConfig, mergeImageConfig, normalizeNetworkMode, parseBind, processArgs } from './create-config';
+import { generateName } from './names';
+import { prepareRuntimeSpec, resourceConfig } from './runtime-spec';
+import { validateRestartPolicy } from './restart-policy';
+import { resolveLogConfig } from './log-config';
+
+export interface CreateRequest extends ContainerConfig {
+  HostConfig?: HostConfig;
+  NetworkingConfig?: unknown;
+}
+
+export interface StopOptions {
+  signal?: string;
+  timeout?: number;
+}
+
+export interface RemoveOptions {
+  force?: boolean;
+  volumes?: boolean;
+}
+
+const DEFAULT_STOP_TIMEOUT_SECONDS = 10;
+
+/**
+ * Container lifecycle: create → start → stop/kill → remove, plus restart, pause, rename and
+ * update. Operations on one container are serialized by the per-id mutex (ctx.lock), so
+ * concurrent API calls cannot interleave check-then-act sequences; `…Locked` methods expect
+ * their caller to hold it.
+ */
+export class ContainerLifecycle {
+  constructor(
+    private readonly ctx: ContainerContext,
+    private readonly exits: ContainerExits,
+    private readonly io: ContainerIO,
+  ) {}
+
+  // ---- create -------------------------------------------------------------------------
+
+  async create(name: string | undefined, request: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
+    const { store, images, rootfs } = this.ctx.deps;
+    const imageRef = request.Image;
+    if (!imageRef) throw invalidArgument('config cannot be empty in order to create a container');
+    const hostConfig: HostConfig = { ...(request.HostConfig ?? {}) };
+    normalizeNetworkMode(hostConfig.NetworkMode);
+    validateRestartPolicy(hostConfig.RestartPolicy);
+    const { HostConfig: _host, NetworkingConfig: _network, ...requestConfig } = request;
+    const warnings = [...verifyCreateSettings(requestConfig, hostConfig), ...unsupportedSettingWarnings(requestConfig, hostConfig)];
+    for (const bind of hostConfig.Binds ?? []) parseBind(bind);
+    resolveLogConfig(hostConfig.LogConfig);
+    if (hostConfig.AutoRemove && hostConfig.RestartPolicy?.Name && !['', 'no'].includes(hostConfig.RestartPolicy.Name)) {
+      throw invalidArgument("can't create 'AutoRemove' container with restart policy");
+    }
+    return images.holding(async () => {
+      const image = await images.resolve(imageRef);
+      const { HostConfig: _h, NetworkingConfig: _n, ...configRequest } = request;
+      const config = mergeImageConfig(configRequest, image.config);
+      const argv = processArgs(config);
+
+      const id = newContainerId();
+      const containerName = validateContainerName(name && name.length > 0 ? name : generateName((n) => store.isNameTaken(n)));
+      store.reserveName(containerName, id);
+      try {
+        const chainId = await images.ensureUnpacked(image);
+        config.Hostname = config.Hostname || id.slice(0, 12);
+        config.Image = imageRef;
+        const record: Container = {
+          Id: id,
+          Name: containerName,
+          Created: nowRfc3339(),
+          ImageName: imageRef,
+          ImageId: image.id,
+          ImageChainId: chainId,
+          Path: argv[0]!,
+          Args: argv.slice(1),
+          Config: config,
+          HostConfig: hostConfig,
+          State: newContainerState(),
+          RestartCount: 0,
+        };
+        await rootfs.create(id, chainId);
+        await store.save(record as ContainerRecord);
+        this.ctx.publish('create', record);
+        return { Id: id, Warnings: warnings };
+      } catch (err) {
+        store.releaseName(containerName, id);
+        await rootfs.remove(id).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  // ---- start --------------------------------------------------------------------------
+
+  start(ref: string): Promise<void> {
+    const container = this.ctx.get(ref);
+    return this.ctx.lock.run(container.Id, () => this.startLocked(container.Id));
+  }
+
+  /** `byPolicy`: a restart policy starts it (a pending restart and its back-off are kept). */
+  async startLocked(id: string, options: { byPolicy?: boolean; countRestart?: boolean } = {}): Promise<void> {
+    const container = this.ctx.get(id);
+    if (isLive(container)) {
+      throw notModified('container already started');
+    }
+    if (options.countRestart) container.RestartCount += 1;
+    if (!options.byPolicy) {
+      this.exits.forgetRestart(id);
+      container.HasBeenManuallyStopped = false;
+    }
+    const { rootfs, runtime, store } = this.ctx.deps;
+    const containerDir = store.dir(id);
+    await runtime.delete(id).catch(() => undefined);
+    const mountPoint = await rootfs.mount(id);
+    try {
+      const spec = await prepareRuntimeSpec({ container, containerDir, rootfsPath: mountPoint, volumes: this.ctx.deps.volumes });
+      const log = resolveLogConfig(container.HostConfig.LogConfig);
+      // The runtime's network hook runs inside create, between the spec and the start.
+      const task = await runtime.create({
+        id,
+        bundleDir: path.join(containerDir, 'bundle'),
+        spec,
+        tty: Boolean(container.Config.Tty),
+        openStdin: Boolean(container.Config.OpenStdin),
+        ...(log.enabled ? { log: { path: path.join(containerDir, 'container.log'), maxSize: log.maxSize, maxFiles: log.maxFiles } } : {}),
+      });
+      this.ctx.tasks.set(id, task);
+      await this.io.bindPendingAttaches(id, task);
+      let pid: number;
+      try {
+        pid = (await task.start()).pid;
+      } catch (err) {
+        task.close();
+        throw err;
+      }
+      this.exits.watchExit(id, task);
+      container.State = {
+        ...container.State,
+        Status: 'running',
+        Pid: pid,
+        ExitCode: 0,
+        Error: '',
+        OOMKilled: false,
+        StartedAt: nowRfc3339(),
+        FinishedAt: ZERO_TIME,
+      };
+      // Atomic but not fsynced: after a power cut nothing runs anyway, and either record is
+      // right then (restore() turns a 'running' record whose monitor is gone into an exit).
+      await store.save(container as ContainerRecord, { durable: false });
+      this.ctx.publish('start', container);
+    } catch (err) {
+      const message = messageOf(err);
+      this.ctx.tasks.delete(id);
+      this.io.finishPendingAttaches(id);
+      await runtime.delete(id).catch(() => undefined);
+      await rootfs.unmount(id).catch(() => undefined);
+      const exitCode = err instanceof RuntimeStartError && err.exitCode !== undefined ? err.exitCode : 128;
+      container.State = { ...container.State, Status: 'exited', Pid: 0, ExitCode: exitCode, Error: message, FinishedAt: nowRfc3339() };
+      await store.save(container as ContainerRecord);
+      this.exits.notifyWaiters(container, 'exit');
+      if (container.HostConfig.AutoRemove) await this.removeLocked(id);
+      throw err;
+    }
+  }
+
+  // ---- stop / kill / restart / pause --------------------------------------------------
+
+  /**
+   * Sends the stop signal, then SIGKILL after the timeout. Runs outside the container lock:
+   * the exit handler takes the lock to record the exit, and stop waits for that record.
+   */
+  async stop(ref: string, options: StopOptions = {}): Promise<void> {
+    const { lock, deps } = this.ctx;
+    const container = this.ctx.get(ref);
+    const id = container.Id;
+    const signal = options.signal || container.Config.StopSignal || 'SIGTERM';
+    const timeout = options.timeout ?? container.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_SECONDS;
+    // Check and signal under the lock; waiting for the exit is outside it (the exit handler takes it).
+    const stopping = await lock.run(id, async () => {
+      const current = deps.store.find(id) as Container | undefined;
+      if (current?.State.Status === 'restarting') {
+        current.HasBeenManuallyStopped = true;
+        await this.exits.cancelRestart(current);
+        return undefined;
+      }
+      if (!current || !isLive(current)) throw notModified('container already stopped');
+      await this.markManuallyStoppedLocked(current);
+      const recorded = this.exits.exitRecorded(id);
+      await this.signalLocked(current, parseSignal(signal));
+      return { recorded }; // wrapped: returning the promise itself would wait for it under the lock
+    });
+    if (!stopping) return; // a pending policy restart was cancelled
+    const exited = stopping.recorded;
+    const stoppedInTime = timeout < 0 ? await exited.then(() => true) : await Promise.race([exited.then(() => true), delay(timeout * 1000).then(() => false)]);
+    if (!stoppedInTime) {
+      await lock.run(id, async () => {
+        const current = deps.store.find(id);
+        if (current && isLive(current)) await this.ctx.tasks.get(id)?.kill('SIGKILL').catch(() => undefined);
+      });
+      await exited;
+    }
+    this.ctx.publish('stop', container);
+  }
+
+  /**
+   * Records that the user stopped the container (under the lock), so its restart policy
+   * leaves it alone once the exit is recorded.
+   */
+  private async markManuallyStoppedLocked(current: Container): Promise<void> {
+    if (current.HasBeenManuallyStopped) return;
+    current.HasBeenManuallyStopped = true;
+    await this.ctx.deps.store.save(current as ContainerRecord);
+  }
+
+  /** Sends a signal to a live container, resuming it first when paused (called under the lock). */
+  private async signalLocked(container: Container, signal: number | string): Promise<void> {
+    const task = this.ctx.tasks.get(container.Id);
+    if (container.State.Status === 'paused') await task?.resume().catch(() => undefined);
+    await task?.kill(signal).catch(() => undefined);
+  }
+
+  /** Sends a signal; SIGKILL also waits until the exit is recorded, as in Docker. */
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const number = parseSignal(signal);
+    let exited: Promise<void> | undefined;
+    await this.ctx.lock.run(this.ctx.get(ref).Id, async () => {
+      const container = this.ctx.get(ref);
+      if (container.State.Status === 'paused') {
+        throw conflict(`Cannot kill container: ${ref}: Container ${container.Id} is paused. Unpause the container before stopping or killing`);
+      }
+      if (container.State.Status !== 'running') {
+        throw conflict(`Cannot kill container: ${ref}: Container ${container.Id} is not running`);
+      }
+      // Docker: a container the user signalled is not restarted by its restart policy.
+      await this.markManuallyStoppedLocked(container);
+      if (number === 9) exited = this.exits.exitRecorded(container.Id);
+      await this.ctx.task(container.Id).kill(number);
+      this.ctx.publish('kill', container, { signal: String(number) });
+    });
+    await exited;
+  }
+
+  async restart(ref: string, options: StopOptions = {}): Promise<void> {
+    const container = this.ctx.get(ref);
+    if (isLive(container)) {
+      await this.stop(container.Id, options);
+    }
+    await this.start(container.Id);
+    this.ctx.publish('restart', container);
+  }
+
+  /**
+   * `forCommit`: berth pauses on its own behalf; a marker file is written first, so a
+   * daemon killed before it unpauses finds it on restore and unpauses (see ContainerRestore).
+   */
+  async pause(ref: string, options: { forCommit?: boolean } = {}): Promise<void> {
+    await this.ctx.lock.run(this.ctx.get(ref).Id, async () => {
+      const container = this.ctx.get(ref);
+      if (container.State.Status === 'paused') throw conflict(`Container ${container.Id} is already paused`);
+      if (container.State.Status !== 'running') throw conflict(`Container ${container.Id} is not running`);
+      if (options.forCommit) await fs.writeFile(this.ctx.pausedByBerthFile(container.Id), 'commit\n');
+      await this.ctx.task(container.Id).pause();
+      container.State = { ...container.State, Status: 'paused' };
+      await this.ctx.deps.store.save(container as ContainerRecord);
+      this.ctx.publish('pause', container);
+    });
+  }
+
+  async unpause(ref: string, options: { forCommit?: boolean } = {}): Promise<void> {
+    await this.ctx.lock.run(this.ctx.get(ref).Id, async () => {
+      const container = this.ctx.get(ref);
+      if (container.State.Status !== 'paused') throw conflict(`Container ${container.Id} is not paused`);
+      await this.ctx.task(container.Id).resume();
+      container.State = { ...container.State, Status: 'running' };
+      await this.ctx.deps.store.save(container as ContainerRecord);
+      if (options.forCommit) await fs.rm(this.ctx.pausedByBerthFile(container.Id), { force: true });
+      this.ctx.publish('unpause', container);
+    });
+  }
+
+  // ---- remove / rename / update -------------------------------------------------------
+
+  async remove(ref: string, options: RemoveOptions = {}): Promise<void> {
+    const container = this.ctx.get(ref);
+    const removing = await this.ctx.lock.run(container.Id, async () => {
+      const current = this.ctx.deps.store.find(container.Id) as Container | undefined;
+      if (!current || !isLive(current)) return undefined;
+      if (!options.force) {
+        throw conflict(
+          `You cannot remove a ${current.State.Status} container ${current.Id}. ${current.State.Status === 'paused' ? 'Unpause and then stop' : 'Stop'} the container before attempting removal or force remove`,
+        );
+      }
+      const recorded = this.exits.exitRecorded(current.Id);
+      await this.markManuallyStoppedLocked(current);
+      await this.signalLocked(current, 'SIGKILL');
+      return { recorded }; // wrapped: the exit is waited for outside the lock
+    });
+    await removing?.recorded;
+    await this.ctx.lock.run(container.Id, () => this.removeLocked(container.Id));
+  }
+
+  /** `latest`: the caller's newer copy (an exit it did not save), for the events and waiters. */
+  async removeLocked(id: string, latest?: Container): Promise<void> {
+    const container = latest ?? (this.ctx.deps.store.find(id) as Container | undefined);
+    if (!container) return;
+    await this.exits.cancelRestart(container);
+    const { runtime, rootfs, store } = this.ctx.deps;
+    await runtime.delete(id).catch(() => undefined);
+    await rootfs.unmount(id);
+    await store.delete(id);
+    await rootfs.remove(id);
+    this.ctx.publish('destroy', container);
+    this.exits.notifyWaiters(container, 'removed');
+  }
+
+  async rename(ref: string, newName: string): Promise<void> {
+    const name = validateContainerName(newName);
+    const { store } = this.ctx.deps;
+    await this.ctx.lock.run(this.ctx.get(ref).Id, async () => {
+      const container = this.ctx.get(ref);
+      if (name === container.Name) throw conflict(`Renaming a container with the same name as its current name`);
+      const old = container.Name;
+      store.reserveName(name, container.Id);
+      container.Name = name;
+      try {
+        await store.save(container as ContainerRecord);
+      } catch (err) {
+        container.Name = old;
+        store.releaseName(name, container.Id);
+        throw err;
+      }
+      store.releaseName(old, container.Id);
+      this.ctx.publish('rename', container, { oldName: old });
+    });
+  }
+
+  /** Changes resource limits (and the restart policy); a running container gets them at once. */
+  async update(ref: string, body: ContainerUpdateRequest): Promise<{ Warnings: string[] }> {
+    return this.ctx.lock.run(this.ctx.get(ref).Id, async () => {
+      const container = this.ctx.get(ref);
+      const { RestartPolicy, ...resources } = body;
+      const updated: HostConfig = { ...container.HostConfig, ...resources };
+      const warnings = verifyUpdateSettings(updated);
+      if (RestartPolicy) {
+        validateRestartPolicy(RestartPolicy);
+        if (updated.AutoRemove && RestartPolicy.Name && RestartPolicy.Name !== 'no') {
+          throw invalidArgument('Restart policy cannot be updated because AutoRemove is enabled for the container');
+        }
+        updated.RestartPolicy = RestartPolicy;
+      }
+      if (isLive(container)) {
+        await this.ctx.task(container.Id).update(buildResources(resourceConfig(updated)));
+      }
+      container.HostConfig = updated;
+      await this.ctx.deps.store.save(container as ContainerRecord);
+      this.ctx.publish('update', container);
+      return { Warnings: warnings };
+    });
+  }
+}
