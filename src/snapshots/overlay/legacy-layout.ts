@@ -7,6 +7,7 @@ import { isENOENT } from '../../errors';
 import { SnapshotMetadata, SnapshotRecord } from './metadata';
 import { DIFF_ID_LABEL } from '../layers';
 import { CONTAINER_LABEL } from '../container-rootfs';
+import { pathExists } from '../../util/path-exists';
 
 /**
  * Moves a data root from the layout before snapshots into the overlay snapshotter:
@@ -63,10 +64,10 @@ export async function migrateLegacyLayout(dataRoot: string, snapshotsRoot: strin
   for (const entry of plan.entries) {
     await fs.mkdir(path.join(snapshotsRoot, entry.id), { recursive: true, mode: 0o755 });
     for (const [from, to] of entry.moves) {
-      if (await exists(from)) {
+      if (await pathExists(from)) {
         await fs.rename(from, to);
         hooks.afterMove?.(++moved);
-      } else if (!(await exists(to))) {
+      } else if (!(await pathExists(to))) {
         await fs.mkdir(to, { mode: 0o755 }); // an empty work dir, or data lost before we came
       }
     }
@@ -151,16 +152,6 @@ async function readdirIfExists(dir: string): Promise<string[]> {
     return (await fs.readdir(dir)).sort();
   } catch (err) {
     if (isENOENT(err)) return [];
-    throw err;
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fs.lstat(p);
-    return true;
-  } catch (err) {
-    if (isENOENT(err)) return false;
     throw err;
   }
 }

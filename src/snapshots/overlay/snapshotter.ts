@@ -4,9 +4,10 @@ import { randomBytes } from 'node:crypto';
 import type { Mount, SnapshotInfo, SnapshotKind, SnapshotOptions, Snapshotter, SnapshotUsage } from '../types';
 import { Mutex } from '../../util/mutex';
 import { fsyncDir } from '../../util/atomic-fs';
-import { alreadyExists, failedPrecondition, invalidArgument, isENOENT, notFound } from '../../errors';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../../errors';
 import { METADATA_FILE, SnapshotMetadata, SnapshotRecord } from './metadata';
 import { treeUsage } from './usage';
+import { pathExists } from '../../util/path-exists';
 
 /**
  * Snapshots on overlayfs (containerd's overlay snapshotter, with a JSON metadata file
@@ -49,7 +50,7 @@ export class OverlaySnapshotter implements Snapshotter {
       await fs.rm(path.join(this.root, name), { recursive: true, force: true });
     }
     for (const [name, record] of this.metadata.entries()) {
-      if (!(await exists(this.fsDir(record.id)))) throw failedPrecondition(`snapshot ${name}: its directory ${this.fsDir(record.id)} is missing`);
+      if (!(await pathExists(this.fsDir(record.id)))) throw failedPrecondition(`snapshot ${name}: its directory ${this.fsDir(record.id)} is missing`);
     }
   }
 
@@ -211,7 +212,7 @@ export class OverlaySnapshotter implements Snapshotter {
     const taken = this.metadata.ids();
     for (;;) {
       const id = randomId();
-      if (!taken.has(id) && !(await exists(path.join(this.root, id)))) return id;
+      if (!taken.has(id) && !(await pathExists(path.join(this.root, id)))) return id;
     }
   }
 
@@ -239,14 +240,4 @@ function randomId(): string {
   let id = '';
   for (const byte of randomBytes(ID_LENGTH)) id += BASE32[byte & 31];
   return id;
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fs.lstat(p);
-    return true;
-  } catch (err) {
-    if (isENOENT(err)) return false;
-    throw err;
-  }
 }
