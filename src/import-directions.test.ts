@@ -6,7 +6,7 @@ import * as path from 'node:path';
 /**
  * Imports go one way, down docs/architecture.md's picture: the API does not reach into the
  * engine, the engine does not define HTTP routes, and the stores, drivers and image formats
- * below know neither. Only the daemon (the composition root) wires them all.
+ * below know neither (and inside src/archive, tar knows no image format). Only the daemon (the composition root) wires them all.
  */
 /** The TypeScript sources (this runs from dist/src): stale compiled files cannot fool it. */
 const SRC = path.resolve(__dirname, '..', '..', 'src');
@@ -15,6 +15,11 @@ const SRC = path.resolve(__dirname, '..', '..', 'src');
 const RULES: [string, string[]][] = [
   ['api', ['engine', 'daemon']],
   ['engine', ['api/server', 'daemon']],
+  // Inside src/archive: the tar layer knows no image format or store; the image archive
+  // format (archive/image) sits on the image models and the content store, never under them.
+  ['archive/tar', ['archive/image', 'images', 'content', 'metadata', 'snapshots']],
+  ['images', ['archive/image']],
+  ['content', ['archive', 'images']],
   ...['images', 'util', 'runtime', 'content', 'snapshots', 'metadata', 'volumes', 'archive', 'native', 'errors'].map((low): [string, string[]] => [low, ['engine', 'api/server', 'daemon', 'cli']]),
 ];
 

@@ -14,8 +14,8 @@ import {
 import { MediaTypes, isIndexType } from '../../images/media-types';
 import { Reference, familiarString, fullName, isValidTag, parseAnyReference, parseNormalizedNamed, withDefaultTag } from '../../images/reference';
 import { Compression, detectCompression } from '../../images/compression';
-import { readArchive } from '../../images/archive/read-archive';
-import { ArchiveImage, writeArchive } from '../../images/archive/write-archive';
+import { readArchive } from '../../archive/image/read-archive';
+import { ArchiveImage, writeArchive } from '../../archive/image/write-archive';
 import type { ImageCreation, NewImage } from './creation';
 import { ensureLayerBlobs } from './layer-blobs';
 import type { ImageResolver, ImageStores } from './resolver';

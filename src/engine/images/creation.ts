@@ -1,8 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { ImageMetadataTx, NewImageRecord } from '../../metadata/images';
-import { Digest, Digester, chainIds } from '../../util/digest';
+import { Digest, chainIds } from '../../util/digest';
 import { invalidArgument, messageOf } from '../../errors';
 import type { ContentStore } from '../../content/types';
+import { ingestNew } from '../../content/ingest-new';
 import type { GarbageCollector } from '../../metadata/gc';
 import type { LeaseManager } from '../../metadata/leases';
 import { leasedContent } from '../../metadata/leased-content';
@@ -172,29 +173,11 @@ export class ImageCreation {
     return { digest: layer.diffId, size: layer.tarSize };
   }
 
-  async ingestTracked(source: Readable | Uint8Array, newBlobs: Set<Digest>, content: ContentStore): Promise<{ digest: Digest; size: number }> {
-    const w = await content.writer();
-    const d = new Digester();
-    try {
-      if (source instanceof Uint8Array) {
-        d.update(source);
-        await w.write(source);
-      } else {
-        for await (const chunk of source) {
-          const buf = chunk as Buffer;
-          d.update(buf);
-          await w.write(buf);
-        }
-      }
-    } catch (err) {
-      await w.abort();
-      throw err;
-    }
-    const digest = d.digest();
-    const existed = await content.has(digest);
-    const info = await w.commit();
-    if (!existed) newBlobs.add(info.digest);
-    return { digest: info.digest, size: info.size };
+  /** Ingests a blob under the operation's lease, remembering it in `newBlobs` when this write added it. */
+  private async ingestTracked(source: Readable | Uint8Array, newBlobs: Set<Digest>, content: ContentStore): Promise<{ digest: Digest; size: number }> {
+    const blob = await ingestNew(content, source as AsyncIterable<Uint8Array> | Uint8Array);
+    if (blob.added) newBlobs.add(blob.digest);
+    return { digest: blob.digest, size: blob.size };
   }
 
   /**

@@ -3,10 +3,10 @@ import * as tarStream from 'tar-stream';
 import { ByteSource, lazyReadable } from '../../util/lazy-readable';
 import type { ContentStore } from '../../content/types';
 import { Digest, hexOf } from '../../util/digest';
-import type { Descriptor, ImageManifest } from '../models';
-import { ANNOTATION_CONTAINERD_IMAGE_NAME, ANNOTATION_REF_NAME } from '../models';
-import { MediaTypes } from '../media-types';
-import { Reference, familiarString, referenceString } from '../reference';
+import type { Descriptor, ImageManifest } from '../../images/models';
+import { ANNOTATION_CONTAINERD_IMAGE_NAME, ANNOTATION_REF_NAME } from '../../images/models';
+import { MediaTypes } from '../../images/media-types';
+import { Reference, familiarString, referenceString } from '../../images/reference';
 
 /**
  * Writes `docker save` archives in the layout Docker 25+ writes: an OCI image layout

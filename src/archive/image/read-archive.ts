@@ -3,9 +3,10 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tarStream from 'tar-stream';
 import type { ContentStore } from '../../content/types';
-import { Digest, Digester } from '../../util/digest';
-import { invalidArgument, messageOf } from '../../errors';
-import { decompressStream } from '../compression';
+import type { Digest } from '../../util/digest';
+import { invalidArgument, isInvalidArgument, messageOf } from '../../errors';
+import { ingestNew } from '../../content/ingest-new';
+import { decompressStream } from '../../images/compression';
 
 /**
  * Reads an image archive (`docker save` output, OCI layout) straight into the content
@@ -82,25 +83,14 @@ async function ingestEntry(
   expected: { digest?: Digest; size: number },
   newBlobs: Set<Digest>,
 ): Promise<{ digest: Digest; size: number }> {
-  const writer = await content.writer();
-  const digester = new Digester();
   try {
-    for await (const chunk of body) {
-      digester.update(chunk);
-      await writer.write(chunk);
-    }
+    const blob = await ingestNew(content, body, expected);
+    if (blob.added) newBlobs.add(blob.digest);
+    return { digest: blob.digest, size: blob.size };
   } catch (err) {
-    await writer.abort();
+    // A digest or size that does not match is the archive's fault: name the entry.
+    if (isInvalidArgument(err)) throw invalidArgument(`invalid archive: ${name}: ${messageOf(err)}`, err);
     throw err;
-  }
-  const digest = digester.digest();
-  const existed = await content.has(digest);
-  try {
-    const info = await writer.commit(expected);
-    if (!existed) newBlobs.add(info.digest);
-    return { digest: info.digest, size: info.size };
-  } catch (err) {
-    throw invalidArgument(`invalid archive: ${name}: ${messageOf(err)}`, err);
   }
 }
 
