@@ -129,7 +129,8 @@ export interface ContainersBackend {
   logs(id: string, opts: LogsOptions): Promise<LogSession>;
   attach(id: string, opts: AttachOptions): Promise<AttachSession>;
   resize(id: string, height: number, width: number): Promise<void>;
-  top(id: string, psArgs: string): Promise<ContainerTopResponse>;
+  /** `signal`: the client went away (runc's answer is no longer wanted). */
+  top(id: string, psArgs: string, signal?: AbortSignal): Promise<ContainerTopResponse>;
   changes(id: string): Promise<ContainerChangeResponseItem[]>;
   /** A tar of the container's root filesystem. */
   export(id: string): Promise<Readable>;

@@ -10,6 +10,10 @@ export interface DaemonConfig {
   socketPath: string;
   pidFile: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** The OCI runtime binary (runc, or a path to one); default: runc on PATH. */
+  runtimePath?: string;
+  /** The longest one runtime call (and a start) may take before it is killed; default 30 s. */
+  runtimeTimeoutMs?: number;
 }
 
 export const DEFAULT_DATA_ROOT = '/var/lib/berth';
@@ -24,6 +28,8 @@ Options:
   -H, --host string        Socket to listen on (default "unix://${DEFAULT_SOCKET}")
   -p, --pidfile string     Path of the pid file (default "<exec-root>/berthd.pid")
   -l, --log-level string   debug, info, warn or error (default "info")
+      --runtime-path string     The OCI runtime binary (default "runc" on PATH)
+      --runtime-timeout string  Longest a runtime call may take, e.g. 30s or 500ms (default "30s")
 `;
 
 export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' {
@@ -32,6 +38,8 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
   let socket: string | undefined;
   let pidFile: string | undefined;
   let logLevel: DaemonConfig['logLevel'] = 'info';
+  let runtimePath: string | undefined;
+  let runtimeTimeoutMs: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -66,6 +74,14 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         logLevel = v as DaemonConfig['logLevel'];
         break;
       }
+      case '--runtime-path': {
+        const v = value();
+        runtimePath = v.includes('/') ? path.resolve(v) : v;
+        break;
+      }
+      case '--runtime-timeout':
+        runtimeTimeoutMs = parseDurationMs(flag, value());
+        break;
       case '-h':
       case '--help':
         return 'help';
@@ -79,7 +95,19 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     socketPath: socket ?? (execRoot === DEFAULT_EXEC_ROOT ? DEFAULT_SOCKET : path.join(execRoot, 'berth.sock')),
     pidFile: pidFile ?? path.join(execRoot, 'berthd.pid'),
     logLevel,
+    ...(runtimePath ? { runtimePath } : {}),
+    ...(runtimeTimeoutMs !== undefined ? { runtimeTimeoutMs } : {}),
   };
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+
+/** A positive duration with a unit, as Go writes them: "500ms", "30s", "1.5m". */
+function parseDurationMs(flag: string, text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text);
+  const ms = match ? Number(match[1]) * DURATION_UNITS_MS[match[2]!]! : NaN;
+  if (!(ms >= 1)) throw invalidArgument(`invalid duration for ${flag}: ${text} (e.g. 30s, 500ms)`);
+  return Math.round(ms);
 }
 
 export { USAGE as DAEMON_USAGE };

@@ -79,7 +79,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
 
   const events = new EventBus();
   const images = new ImageService({ content, layers, metadata: imageMetadata, logger, leases, collector });
-  const runtime = new RuncTaskRuntime(new RuncDriver({ runtimeRoot: path.join(execRoot, 'runc'), execRoot, logger }));
+  const runtime = new RuncTaskRuntime(new RuncDriver({ runtimeRoot: path.join(execRoot, 'runc'), execRoot, logger, runcBinary: config.runtimePath, runcTimeoutMs: config.runtimeTimeoutMs }));
   const containers = new ContainerService({
     store: containerStore,
     images: new ImageLookupAdapter(images),

@@ -34,16 +34,19 @@ export { isRoot, needsRoot } from './root';
  * Starts berthd on a temp data root and socket; resolves once /_ping answers.
  * `prepare` runs before the first launch (e.g. to mount a small file system as the data root).
  */
-export async function startTestDaemon(options: { prepare?: (paths: { root: string; dataRoot: string; execRoot: string }) => Promise<void> } = {}): Promise<TestDaemon> {
+export async function startTestDaemon(
+  options: { prepare?: (paths: { root: string; dataRoot: string; execRoot: string }) => Promise<void>; /** More berthd flags (a function: made from the temp root). */ args?: string[] | ((paths: { root: string }) => string[]) } = {},
+): Promise<TestDaemon> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bt-'));
   const dataRoot = path.join(root, 'data');
   const execRoot = path.join(root, 'x');
   await options.prepare?.({ root, dataRoot, execRoot });
   const socket = path.join(execRoot, 'berth.sock');
   const logFile = path.join(root, 'berthd.log');
+  const extraArgs = typeof options.args === 'function' ? options.args({ root }) : (options.args ?? []);
   const launch = async (): Promise<ChildProcess> => {
     const log = await fs.open(logFile, 'a');
-    const child = spawn(process.execPath, [DAEMON_MAIN, '--data-root', dataRoot, '--exec-root', execRoot, '--host', `unix://${socket}`, '--log-level', 'debug'], {
+    const child = spawn(process.execPath, [DAEMON_MAIN, '--data-root', dataRoot, '--exec-root', execRoot, '--host', `unix://${socket}`, '--log-level', 'debug', ...extraArgs], {
       stdio: ['ignore', log.fd, log.fd],
     });
     await log.close();

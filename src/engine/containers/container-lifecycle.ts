@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { conflict, invalidArgument, messageOf, notModified } from '../../errors';
+import { conflict, EngineError, errorKind, invalidArgument, isNotFound, messageOf, notModified } from '../../errors';
 import { RuntimeStartError, parseSignal } from '../../runtime/task';
 import { buildResources } from '../../runtime/spec/build-spec';
 import { type ContainerRecord, isLive, newContainerId, newContainerState, validateContainerName } from '../../metadata/containers';
@@ -197,16 +197,29 @@ export class ContainerLifecycle {
       if (!current || !isLive(current)) throw notModified('container already stopped');
       await this.markManuallyStoppedLocked(current);
       const recorded = this.exits.exitRecorded(id);
-      await this.signalLocked(current, parseSignal(signal));
-      return { recorded }; // wrapped: returning the promise itself would wait for it under the lock
+      const failed = await this.signalLocked(current, parseSignal(signal)).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      return { recorded, failed }; // wrapped: returning the promise itself would wait for it under the lock
     });
     if (!stopping) return; // a pending policy restart was cancelled
     const exited = stopping.recorded;
-    const stoppedInTime = timeout < 0 ? await exited.then(() => true) : await Promise.race([exited.then(() => true), delay(timeout * 1000).then(() => false)]);
+    // The stop signal could not be sent (runc failed or hung): waiting would be in vain, so
+    // on to SIGKILL at once, which works without runc (moby does the same).
+    const stoppedInTime =
+      stopping.failed !== undefined
+        ? false
+        : timeout < 0
+          ? await exited.then(() => true)
+          : await Promise.race([exited.then(() => true), delay(timeout * 1000).then(() => false)]);
     if (!stoppedInTime) {
       await lock.run(id, async () => {
-        const current = deps.store.find(id);
-        if (current && isLive(current)) await this.ctx.tasks.get(id)?.kill('SIGKILL').catch(() => undefined);
+        const current = deps.store.find(id) as Container | undefined;
+        if (!current || !isLive(current)) return;
+        await this.signalLocked(current, 'SIGKILL').catch((err: unknown) => {
+          throw new EngineError(errorKind(err) ?? 'Internal', `cannot stop container: ${id}: ${messageOf(err)}`, { cause: err });
+        });
       });
       await exited;
     }
@@ -223,11 +236,18 @@ export class ContainerLifecycle {
     await this.ctx.deps.store.save(current as ContainerRecord);
   }
 
-  /** Sends a signal to a live container, resuming it first when paused (called under the lock). */
+  /**
+   * Sends a signal to a live container, resuming it first when paused (called under the
+   * lock). Throws when runc fails or hangs (each call is bounded by the runtime's timeout);
+   * a process that is already gone is no failure.
+   */
   private async signalLocked(container: Container, signal: number | string): Promise<void> {
     const task = this.ctx.tasks.get(container.Id);
-    if (container.State.Status === 'paused') await task?.resume().catch(() => undefined);
-    await task?.kill(signal).catch(() => undefined);
+    if (!task) return;
+    if (container.State.Status === 'paused') await task.resume().catch(() => undefined);
+    await task.kill(signal).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+    });
   }
 
   /** Sends a signal; SIGKILL also waits until the exit is recorded, as in Docker. */
@@ -244,8 +264,14 @@ export class ContainerLifecycle {
       }
       // Docker: a container the user signalled is not restarted by its restart policy.
       await this.markManuallyStoppedLocked(container);
-      if (number === 9) exited = this.exits.exitRecorded(container.Id);
-      await this.ctx.task(container.Id).kill(number);
+      const recorded = number === 9 ? this.exits.exitRecorded(container.Id) : undefined;
+      await this.ctx
+        .task(container.Id)
+        .kill(number)
+        .catch((err: unknown) => {
+          throw new EngineError(errorKind(err) ?? 'Internal', `Cannot kill container: ${ref}: ${messageOf(err)}`, { cause: err });
+        });
+      if (number === 9) exited = recorded;
       this.ctx.publish('kill', container, { signal: String(number) });
     });
     await exited;
@@ -303,7 +329,9 @@ export class ContainerLifecycle {
       }
       const recorded = this.exits.exitRecorded(current.Id);
       await this.markManuallyStoppedLocked(current);
-      await this.signalLocked(current, 'SIGKILL');
+      await this.signalLocked(current, 'SIGKILL').catch((err: unknown) => {
+        throw new EngineError(errorKind(err) ?? 'Internal', `Could not kill running container ${current.Id}, cannot remove - ${messageOf(err)}`, { cause: err });
+      });
       return { recorded }; // wrapped: the exit is waited for outside the lock
     });
     await removing?.recorded;

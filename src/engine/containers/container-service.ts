@@ -132,12 +132,13 @@ export class ContainerService {
     return this.ctx.task(id);
   }
 
-  async top(ref: string): Promise<number[]> {
+  /** `signal` ends the runc call early (the client went away). */
+  async top(ref: string, signal?: AbortSignal): Promise<number[]> {
     const container = this.get(ref);
     if (!isLive(container)) {
       throw conflict(`Container ${container.Id} is not running`);
     }
-    return this.task(container.Id).top();
+    return this.task(container.Id).top({ signal });
   }
 
   get(ref: string): Container {

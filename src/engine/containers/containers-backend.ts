@@ -142,8 +142,8 @@ export class ContainersBackendImpl implements ContainersBackend {
     return this.service.resize(id, height, width);
   }
 
-  async top(id: string, psArgs: string): Promise<ContainerTopResponse> {
-    const pids = new Set((await this.service.top(id)).map(String));
+  async top(id: string, psArgs: string, signal?: AbortSignal): Promise<ContainerTopResponse> {
+    const pids = new Set((await this.service.top(id, signal)).map(String));
     const args = (psArgs || '-ef').split(/\s+/).filter(Boolean);
     const { stdout } = await run('ps', args).catch((err: unknown) => {
       throw invalidArgument(`Error running ps: ${err instanceof Error ? err.message : String(err)}`);

@@ -46,13 +46,31 @@ async function taskDirs(dir: string): Promise<string[]> {
   return dirs;
 }
 
-/** SIGKILLs the given pids, ignoring ones already gone. */
-export function killPids(pids: readonly number[]): void {
+/**
+ * SIGKILLs the given monitors with their process groups, ignoring ones already gone. A
+ * monitor's group (it called setsid) holds the runtime it runs (`runc run`/`runc exec`):
+ * killing the monitor alone would leave a hung runtime behind. The container's processes
+ * are not in it (runc's init starts a session of its own).
+ */
+export async function killMonitors(pids: readonly number[]): Promise<void> {
+  const ownGroup = await processGroupOf('self');
   for (const pid of pids) {
+    const group = await processGroupOf(String(pid));
     try {
-      process.kill(pid, 'SIGKILL');
+      process.kill(group !== undefined && group > 1 && group !== ownGroup ? -group : pid, 'SIGKILL');
     } catch {
       // already exited
     }
+  }
+}
+
+/** The process group of /proc/<pid> (field 5 of its stat), or undefined when it is gone. */
+async function processGroupOf(pid: string): Promise<number | undefined> {
+  try {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+    const group = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+    return Number.isInteger(group) ? group : undefined;
+  } catch {
+    return undefined;
   }
 }

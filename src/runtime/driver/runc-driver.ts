@@ -12,9 +12,9 @@ import type { ExitStatus } from '../monitor/protocol';
 import type { OciProcess, OciSpec } from '../spec/oci-types';
 import { runtimeStartError } from './runtime-start-error';
 import { parseSignal } from './signals';
-import { findMonitors, killPids, MONITOR_PID_FILE } from './monitor-processes';
+import { findMonitors, killMonitors, MONITOR_PID_FILE } from './monitor-processes';
 import { memoryCgroupDir } from './memory-cgroup';
-import { removeStoppedTaskState } from './stopped-task-cleanup';
+import { killCgroupProcesses, killInitProcess, removeStoppedTaskState } from './stopped-task-cleanup';
 
 /** Unix socket paths must fit in sun_path (108 bytes) with room for <id12>/<exec12>/console.sock. */
 const MAX_EXEC_ROOT_LENGTH = 60;
@@ -216,17 +216,34 @@ export class RuncDriver {
     // Spawning runc costs 10-17 ms; without a state dir it would only say "does not exist"
     // (a container never started, or already deleted after its exit), and for a plainly
     // exited container the cleanup is done in-process.
+    let runtimeFailure: unknown;
     if ((await this.runc.hasState(id)) && !(await removeStoppedTaskState(path.join(this.runc.root, id)))) {
       try {
         await this.runc.delete(id, { force: true, ...call });
       } catch (err: unknown) {
-        if (!isNotFound(err)) throw err;
+        if (!isNotFound(err)) runtimeFailure = err;
       }
     }
+    if (runtimeFailure !== undefined) {
+      // runc failed or hung (and was killed): what it should have killed goes anyway, so no
+      // container process outlives the task; its state dir stays for a later delete.
+      const killed = await killCgroupProcesses(path.join(this.runc.root, id));
+      this.logger.warn('runc delete failed; killed the container\'s processes directly', { id, killed, error: messageOf(runtimeFailure) });
+    }
     const dir = this.taskDir(id);
-    if (!(await pathExists(dir))) return;
-    await this.stopIdleMonitors(dir);
-    await fs.rm(dir, { recursive: true, force: true });
+    if (await pathExists(dir)) {
+      await this.stopIdleMonitors(dir);
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+    if (runtimeFailure !== undefined) throw runtimeFailure;
+  }
+
+  /**
+   * SIGKILLs the container's init without runc, for when runc itself fails or hangs (the
+   * last resort of kill and stop, as moby's killProcessDirectly). False when it is not running.
+   */
+  killDirectly(id: string): Promise<boolean> {
+    return killInitProcess(path.join(this.runc.root, id));
   }
 
   /**
@@ -255,7 +272,7 @@ export class RuncDriver {
       }
       if (idle.length) {
         this.logger.debug('killing idle monitors', { dir, pids: idle });
-        killPids(idle);
+        await killMonitors(idle);
       }
       if (idle.length === monitors.length) return;
       await sleep(20);

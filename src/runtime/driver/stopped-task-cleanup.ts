@@ -61,3 +61,53 @@ async function isProcessAlive(pid: number, startTime: number): Promise<boolean> 
   // Same start time: the init itself, running or a zombie not reaped yet; leave both to runc.
   return Number(fields[19]) === startTime;
 }
+
+/**
+ * Without runc (it hung or failed): SIGKILLs the container's init, named by runc's state
+ * file and checked by its start time, so a reused pid is never hit. With a private pid
+ * namespace the kernel then kills the rest. False when there is no such live process.
+ */
+export async function killInitProcess(stateDir: string): Promise<boolean> {
+  let state: RuncStateFile;
+  try {
+    state = JSON.parse(await fs.readFile(path.join(stateDir, 'state.json'), 'utf8')) as RuncStateFile;
+  } catch {
+    return false;
+  }
+  const pid = state.init_process_pid;
+  if (!pid || state.init_process_start === undefined || !(await isProcessAlive(pid, state.init_process_start))) return false;
+  try {
+    process.kill(pid, 'SIGKILL');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Without runc: SIGKILLs every process in the cgroups runc's state file names (what
+ * `runc delete --force` would kill). Returns how many were signalled.
+ */
+export async function killCgroupProcesses(stateDir: string): Promise<number> {
+  let state: RuncStateFile;
+  try {
+    state = JSON.parse(await fs.readFile(path.join(stateDir, 'state.json'), 'utf8')) as RuncStateFile;
+  } catch {
+    return 0;
+  }
+  const pids = new Set<number>();
+  for (const dir of new Set(Object.values(state.cgroup_paths ?? {}))) {
+    const text = await fs.readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+    for (const line of text.split('\n')) if (Number(line) > 0) pids.add(Number(line));
+  }
+  let killed = 0;
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+      killed++;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return killed;
+}

@@ -5,6 +5,10 @@ import type { ExitStatus } from '../monitor/protocol';
 import type { RuncDriver, TaskPaths } from '../driver/runc-driver';
 import type { OciProcess, OciResources, OciSpec } from '../spec/oci-types';
 import { readCgroupStats } from './cgroup-stats';
+import { isNotFound } from '../../errors';
+import { parseSignal } from '../driver/signals';
+
+const SIGKILL = 9;
 import {
   defaultNetworkHook,
   type CallOptions,
@@ -125,8 +129,13 @@ class RuncTask implements Task {
     this.control.resize(rows, cols);
   }
 
-  kill(signal: string | number, options?: { all?: boolean } & CallOptions): Promise<void> {
-    return this.driver.kill(this.id, signal, options);
+  /** SIGKILL works without runc too: when runc fails or hangs, init is killed directly. */
+  async kill(signal: string | number, options?: { all?: boolean } & CallOptions): Promise<void> {
+    try {
+      await this.driver.kill(this.id, signal, options);
+    } catch (err: unknown) {
+      if (isNotFound(err) || parseSignal(signal) !== SIGKILL || !(await this.driver.killDirectly(this.id))) throw err;
+    }
   }
 
   pause(call?: CallOptions): Promise<void> {

@@ -36,7 +36,7 @@ export function addContainerRoutes(router: Router, backend: ContainersBackend, l
   });
 
   router.get('/containers/{name}/top', async (ex) => {
-    ex.json(200, await backend.top(ex.param('name'), ex.query.string('ps_args') ?? ''));
+    ex.json(200, await backend.top(ex.param('name'), ex.query.string('ps_args') ?? '', ex.signal));
   });
 
   router.get('/containers/{name}/changes', async (ex) => {
