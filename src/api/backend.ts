@@ -110,6 +110,14 @@ export interface CommitOptions {
 }
 
 /**
+ * Called by attach and exec start once the request is valid, before any output can flow: the
+ * route answers the client's headers there (dockerd does too), so they never arrive in the
+ * same read as the first output (docker-py then loses that output). An error thrown by
+ * `accept` (the client went away) aborts the attach or start.
+ */
+export type AcceptStream = (tty: boolean) => Promise<void>;
+
+/**
  * Lifecycle: create → start → (pause/unpause) → stop/kill → start again or remove.
  * `id` arguments are a full id, a unique id prefix or a name (with or without the slash).
  * Start on a running container and stop on a stopped one throw NotModified (HTTP 304).
@@ -127,7 +135,8 @@ export interface ContainersBackend {
   list(opts: ContainerListOptions): Promise<ContainerSummary[]>;
   inspect(id: string, opts: { size: boolean }): Promise<ContainerInspect>;
   logs(id: string, opts: LogsOptions): Promise<LogSession>;
-  attach(id: string, opts: AttachOptions): Promise<AttachSession>;
+  /** Calls `accept` once the attach is accepted and before output is connected. */
+  attach(id: string, opts: AttachOptions, accept?: AcceptStream): Promise<AttachSession>;
   resize(id: string, height: number, width: number): Promise<void>;
   /** `signal`: the client went away (runc's answer is no longer wanted). */
   top(id: string, psArgs: string, signal?: AbortSignal): Promise<ContainerTopResponse>;
@@ -156,7 +165,8 @@ export interface ContainersBackend {
 export interface ExecBackend {
   /** Returns the exec id. */
   create(containerId: string, config: ExecConfig): Promise<{ Id: string }>;
-  start(execId: string, opts: { detach: boolean; tty: boolean; consoleSize?: [number, number] }): Promise<AttachSession | undefined>;
+  /** Unless detached, calls `accept` once the start is accepted and before the process starts. */
+  start(execId: string, opts: { detach: boolean; tty: boolean; consoleSize?: [number, number] }, accept?: AcceptStream): Promise<AttachSession | undefined>;
   resize(execId: string, height: number, width: number): Promise<void>;
   inspect(execId: string): Promise<ExecInspect>;
 }

@@ -145,7 +145,7 @@ export class Exchange {
    * client sent `Upgrade`, else a close-delimited "200 OK" (older clients), with this
    * response's headers copied, then hands over the raw socket. A request body nobody read
    * (dockerode sends its attach options as one) is skipped, not taken for stdin, as moby's
-   * hijack leaves it behind in the HTTP reader.
+   * hijack leaves it behind in the HTTP reader. Resolves once the headers are written out.
    */
   async hijack(contentType: string): Promise<HijackedStream> {
     if (!this.bodyConsumed) await this.readSmallBody();
@@ -160,9 +160,12 @@ export class Exchange {
       for (const v of Array.isArray(value) ? value : [String(value)]) extra += `${canonicalHeader(name)}: ${v}\r\n`;
     }
     if (this.upgradeSocket) this.res.detachSocket(this.upgradeSocket as never);
-    socket.write(head + extra + '\r\n');
     socket.on('error', () => this.abort.abort());
     socket.on('close', () => this.abort.abort());
+    // Flushed (handed to the kernel) before the caller starts the process, as dockerd does.
+    await new Promise<void>((resolve, reject) => {
+      socket.write(head + extra + '\r\n', (err) => (err ? reject(err) : resolve()));
+    });
     const close = () => {
       if (socket.destroyed) return;
       socket.end();

@@ -2,7 +2,8 @@ import type { AttachSession } from '../../util/stdio-streams';
 import type { Logger } from '../../util/logger';
 import { messageOf } from '../../errors';
 import type { Exchange, HijackedStream } from './exchange';
-import { OutputEncoder } from './stdio-framing';
+import { frame, OutputEncoder } from './stdio-framing';
+import type { AcceptStream } from '../backend';
 
 /**
  * Joins an AttachSession to a hijacked connection until the process's output ends:
@@ -60,14 +61,53 @@ export function pumpAttach(session: AttachSession, conn: HijackedStream, logger:
   });
 }
 
-/** Hijacks the exchange and pumps the session; the session is closed if hijacking fails. */
-export async function hijackAndPump(ex: Exchange, session: AttachSession, contentType: string, logger: Logger): Promise<void> {
-  let conn: HijackedStream;
+/**
+ * Opens a stream session and pumps it over the hijacked connection. The headers go out (and
+ * are flushed) when the backend accepts the request, before the process starts or output is
+ * connected, as dockerd does: output then never shares the client's first read with them.
+ * A backend that never calls `accept` gets the headers after it returns. An error after the
+ * headers went out is written into the stream when `errorInStream` (moby's exec start: the
+ * message and CRLF, framed as stdout unless TTY), else the connection just closes.
+ */
+export async function streamSession(
+  ex: Exchange,
+  open: (accept: AcceptStream) => Promise<AttachSession | undefined>,
+  contentTypeFor: (tty: boolean) => string,
+  logger: Logger,
+  options: { errorInStream: boolean },
+): Promise<void> {
+  let conn: HijackedStream | undefined;
+  let connTty = false;
+  const accept: AcceptStream = async (tty) => {
+    conn = await ex.hijack(contentTypeFor(tty));
+    connTty = tty;
+  };
+  let session: AttachSession | undefined;
   try {
-    conn = await ex.hijack(contentType);
+    session = await open(accept);
   } catch (err: unknown) {
-    session.close();
-    throw err;
+    if (!conn) throw err;
+    logger.warn('stream failed after its headers were sent', { path: ex.path, error: messageOf(err) });
+    if (options.errorInStream) {
+      const message = Buffer.from(`${messageOf(err)}\r\n`);
+      conn.output.write(connTty ? message : frame('stdout', message));
+    }
+    conn.close();
+    return;
+  }
+  if (session === undefined) {
+    // Nothing to stream (a backend that detached after all).
+    if (conn) conn.close();
+    else ex.empty(200);
+    return;
+  }
+  if (!conn) {
+    try {
+      conn = await ex.hijack(contentTypeFor(session.tty));
+    } catch (err: unknown) {
+      session.close();
+      throw err;
+    }
   }
   await pumpAttach(session, conn, logger, ex.signal);
 }

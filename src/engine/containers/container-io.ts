@@ -35,7 +35,13 @@ export class ContainerIO {
 
   constructor(private readonly ctx: ContainerContext) {}
 
-  async attach(ref: string, options: AttachOptions): Promise<AttachSession> {
+  /**
+   * `accept` runs once the attach is valid, before output is connected (the API answers its
+   * headers there). A session for a container that is not running waits for its start, and
+   * is registered before `accept`, so a client that starts it on seeing the headers loses
+   * nothing.
+   */
+  async attach(ref: string, options: AttachOptions, accept?: (tty: boolean) => Promise<void>): Promise<AttachSession> {
     const container = this.ctx.get(ref);
     const config = container.Config;
     let detachKeys: Buffer | undefined;
@@ -55,24 +61,43 @@ export class ContainerIO {
       // Replayed while the caller already reads the session, so a slow reader slows the replay.
       void session.replay(this.replayLog(container, options)).catch((err: unknown) => session.output.destroy(err as Error));
     }
+    const task = this.ctx.tasks.get(container.Id);
+    const live = options.stream !== false && isLive(container) && task !== undefined;
+    if (options.stream !== false && !live) this.addPendingAttach(container.Id, session);
+    try {
+      await accept?.(Boolean(config.Tty));
+    } catch (err) {
+      this.removePendingAttach(container.Id, session);
+      session.close();
+      throw err;
+    }
     if (options.stream === false) {
       session.finish();
       return session;
     }
-    const task = this.ctx.tasks.get(container.Id);
-    if (isLive(container) && task) {
-      session.bind(await task.attach());
-    } else {
-      const list = this.pendingAttaches.get(container.Id) ?? [];
-      list.push(session);
-      this.pendingAttaches.set(container.Id, list);
-      session.output.on('close', () => {
-        const current = this.pendingAttaches.get(container.Id);
-        if (current) this.pendingAttaches.set(container.Id, current.filter((s) => s !== session));
-      });
+    if (live) {
+      try {
+        session.bind(await task.attach());
+      } catch (err) {
+        // It exited while the headers went out: the session just ends, as for any exit.
+        if (this.ctx.tasks.get(container.Id) === task) throw err;
+        session.finish();
+      }
     }
     this.ctx.publish('attach', container);
     return session;
+  }
+
+  private addPendingAttach(id: string, session: MonitorAttachSession): void {
+    const list = this.pendingAttaches.get(id) ?? [];
+    list.push(session);
+    this.pendingAttaches.set(id, list);
+    session.output.on('close', () => this.removePendingAttach(id, session));
+  }
+
+  private removePendingAttach(id: string, session: MonitorAttachSession): void {
+    const current = this.pendingAttaches.get(id);
+    if (current) this.pendingAttaches.set(id, current.filter((s) => s !== session));
   }
 
   /** At start, between the task's creation and START: sessions attached before it get its streams. */

@@ -95,8 +95,8 @@ export class ContainerService {
 
   // ---- IO -----------------------------------------------------------------------------
 
-  attach(ref: string, options: AttachOptions): Promise<AttachSession> {
-    return this.io.attach(ref, options);
+  attach(ref: string, options: AttachOptions, accept?: (tty: boolean) => Promise<void>): Promise<AttachSession> {
+    return this.io.attach(ref, options, accept);
   }
 
   logs(ref: string, options: LogsOptions): LogSession {

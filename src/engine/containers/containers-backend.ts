@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Digest } from '../../util/digest';
 import { isLive } from '../../metadata/containers';
 import type {
+  AcceptStream,
   ArchiveGetResult,
   ArchivePutOptions,
   AttachOptions,
@@ -134,8 +135,8 @@ export class ContainersBackendImpl implements ContainersBackend {
     return this.service.logs(id, opts);
   }
 
-  attach(id: string, opts: AttachOptions): Promise<AttachSession> {
-    return this.service.attach(id, opts);
+  attach(id: string, opts: AttachOptions, accept?: AcceptStream): Promise<AttachSession> {
+    return this.service.attach(id, opts, accept);
   }
 
   resize(id: string, height: number, width: number): Promise<void> {

@@ -1,4 +1,4 @@
-import type { ExecBackend } from '../../api/backend';
+import type { AcceptStream, ExecBackend } from '../../api/backend';
 import type { ExecConfig, ExecInspect } from '../../api/types/exec';
 import type { AttachSession } from '../../util/stdio-streams';
 import type { ExecService } from './exec-service';
@@ -11,12 +11,12 @@ export class ExecBackendImpl implements ExecBackend {
     return this.service.create(containerId, config);
   }
 
-  start(execId: string, opts: { detach: boolean; tty: boolean }): Promise<AttachSession | undefined> {
-    return this.service.start(execId, opts);
+  start(execId: string, opts: { detach: boolean; tty: boolean; consoleSize?: [number, number] }, accept?: AcceptStream): Promise<AttachSession | undefined> {
+    return this.service.start(execId, opts, accept);
   }
 
   async resize(execId: string, height: number, width: number): Promise<void> {
-    this.service.resize(execId, height, width);
+    await this.service.resize(execId, height, width);
   }
 
   async inspect(execId: string): Promise<ExecInspect> {

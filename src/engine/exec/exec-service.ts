@@ -4,9 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { conflict, invalidArgument, notFound, messageOf } from '../../errors';
 import type { ExecProcess } from '../../runtime/task/types';
 import { resolveUser } from '../../runtime/user/resolve-user';
-import { RuntimeStartError } from '../../runtime/task';
 import type { OciProcess } from '../../runtime/spec/oci-types';
 import type { ContainerService } from '../containers/container-service';
+import type { Container } from '../containers/container-context';
 import { MonitorAttachSession, parseDetachKeys } from '../containers/attach';
 import { mergeEnv } from '../containers/create-config';
 import type { AttachSession } from '../../util/stdio-streams';
@@ -24,6 +24,8 @@ interface ExecRecord {
   pid: number;
   /** Set while the process runs. */
   process?: ExecProcess;
+  /** Settles when a start under way has the process running or has failed. */
+  launching?: Promise<void>;
 }
 
 const EXEC_KEEP_AFTER_EXIT_MS = 5 * 60 * 1000;
@@ -63,32 +65,66 @@ export class ExecService {
     return exec;
   }
 
-  /** Starts the exec; returns the attach session unless detached. */
-  async start(id: string, options: { detach?: boolean; tty?: boolean }): Promise<AttachSession | undefined> {
+  /**
+   * Starts the exec; returns the attach session unless detached. `accept` runs once the start
+   * is valid and before the process is made (the API answers its headers there); when it
+   * fails, the exec stays startable.
+   */
+  async start(
+    id: string,
+    options: { detach?: boolean; tty?: boolean; consoleSize?: [number, number] },
+    accept?: (tty: boolean) => Promise<void>,
+  ): Promise<AttachSession | undefined> {
     const exec = this.get(id);
     if (exec.started) throw conflict(`Exec instance ${id} has already been started`);
     const container = this.deps.containers.get(exec.containerId);
     if (container.State.Status !== 'running') throw conflict(`Container ${container.Id} is not running`);
     exec.started = true;
     const tty = options.tty ?? Boolean(exec.config.Tty);
+    if (!options.detach && accept) {
+      try {
+        await accept(tty);
+      } catch (err) {
+        exec.started = false;
+        throw err;
+      }
+    }
+    const launching = this.launch(exec, container, tty, options);
+    exec.launching = launching.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      return await launching;
+    } catch (err) {
+      // dockerd reports 126 for every exec that could not start (127 is `run`'s not-found code).
+      exec.exitCode = 126;
+      throw err;
+    } finally {
+      exec.launching = undefined;
+    }
+  }
+
+  private async launch(exec: ExecRecord, container: Container, tty: boolean, options: { detach?: boolean; consoleSize?: [number, number] }): Promise<AttachSession | undefined> {
+    const id = exec.id;
     const process = await this.processSpec(exec, tty);
+    if (tty && options.consoleSize) process.consoleSize = { height: options.consoleSize[0], width: options.consoleSize[1] };
     const task = this.deps.containers.task(container.Id);
     const execProcess = await task.exec(id, process, { tty, openStdin: Boolean(exec.config.AttachStdin) });
     let session: MonitorAttachSession | undefined;
-    if (!options.detach) {
-      session = new MonitorAttachSession(tty, {
-        stdin: Boolean(exec.config.AttachStdin),
-        stdout: exec.config.AttachStdout !== false,
-        stderr: exec.config.AttachStderr !== false,
-        closeStdinOnEnd: true,
-        detachKeys: tty ? parseDetachKeys(exec.config.DetachKeys || 'ctrl-p,ctrl-q') : undefined,
-      });
-      session.bind(await execProcess.attach());
-    }
     try {
+      if (!options.detach) {
+        session = new MonitorAttachSession(tty, {
+          stdin: Boolean(exec.config.AttachStdin),
+          stdout: exec.config.AttachStdout !== false,
+          stderr: exec.config.AttachStderr !== false,
+          closeStdinOnEnd: true,
+          detachKeys: tty ? parseDetachKeys(exec.config.DetachKeys || 'ctrl-p,ctrl-q') : undefined,
+        });
+        session.bind(await execProcess.attach());
+      }
       exec.pid = (await execProcess.start()).pid;
     } catch (err) {
-      exec.exitCode = err instanceof RuntimeStartError && err.exitCode !== undefined ? err.exitCode : 126;
       session?.finish();
       await execProcess.delete().catch(() => undefined);
       throw err;
@@ -114,8 +150,13 @@ export class ExecService {
     return [...this.execs.values()].filter((e) => e.containerId === containerId).map((e) => e.id);
   }
 
-  resize(id: string, height: number, width: number): void {
+  /**
+   * A resize that arrives while the process is being started waits for it, as in moby: the
+   * client sends its first resize on seeing the headers, which now come before the process.
+   */
+  async resize(id: string, height: number, width: number): Promise<void> {
     const exec = this.get(id);
+    if (exec.launching) await exec.launching;
     if (!exec.running || !exec.process) throw conflict(`Exec ${id} is not running`);
     exec.process.resize(height, width);
   }

@@ -1,5 +1,5 @@
 import { PassThrough, Readable } from 'node:stream';
-import type { Backends, ContainersBackend, ExecBackend, ImagesBackend, SystemBackend, WaitHandle } from '../../../src/api/backend';
+import type { AcceptStream, Backends, ContainersBackend, ExecBackend, ImagesBackend, SystemBackend, WaitHandle } from '../../../src/api/backend';
 import type { AttachSession, OutputChunk } from '../../../src/util/stdio-streams';
 import type { ContainerCreateRequest, ContainerInspect, ContainerSummary, ContainerWaitResponse } from '../../../src/api/types/containers';
 import type { ExecConfig, ExecInspect } from '../../../src/api/types/exec';
@@ -9,7 +9,8 @@ import { conflict, notFound, notImplemented, notModified } from '../../../src/er
 /**
  * In-memory stand-ins for the engine, enough to drive the API server with real clients.
  * "Processes" are scripted: `echo ARGS` prints its arguments, `cat` copies stdin to stdout
- * until stdin ends, `sh -c 'exit N'` exits with N; every process then exits.
+ * until stdin ends, `sh -c 'exit N'` exits with N, an exec of `nosuchcmd` fails to start;
+ * every process then exits.
  */
 interface FakeContainer {
   id: string;
@@ -196,8 +197,9 @@ export class FakeContainers implements ContainersBackend {
     return { tty, batches: batches() };
   }
 
-  async attach(ref: string, opts: { stdin: boolean }): Promise<AttachSession> {
+  async attach(ref: string, opts: { stdin: boolean }, accept?: AcceptStream): Promise<AttachSession> {
     const c = this.find(ref);
+    await accept?.(Boolean(c.body.Tty));
     const session = new FakeSession(Boolean(c.body.Tty), opts.stdin && Boolean(c.body.OpenStdin));
     c.sessions.push(session);
     if (c.status === 'exited') session.output.end();
@@ -272,8 +274,17 @@ export class FakeExecs implements ExecBackend {
     return { Id: id };
   }
 
-  async start(execId: string, opts: { detach: boolean; tty: boolean }): Promise<AttachSession | undefined> {
+  /** While set, starts answer their headers and then wait on it before the "process" runs. */
+  processGate?: Promise<void>;
+
+  async start(execId: string, opts: { detach: boolean; tty: boolean }, accept?: AcceptStream): Promise<AttachSession | undefined> {
     const e = this.get(execId);
+    if (!opts.detach) await accept?.(opts.tty);
+    await this.processGate;
+    if (e.config.Cmd[0] === 'nosuchcmd') {
+      e.exitCode = 126;
+      throw new Error('OCI runtime exec failed: exec: "nosuchcmd": executable file not found in $PATH: unknown');
+    }
     e.running = true;
     const finish = (code: number) => {
       e.running = false;

@@ -131,3 +131,40 @@ test('a client that disconnects mid-attach detaches the session', async () => {
   }
   assert.equal(container.sessions[0]?.closed, true);
 });
+
+test('exec start answers its headers before the process starts (docker-py reads them apart from output)', async () => {
+  let openGate = () => {};
+  h.backends.exec.processGate = new Promise<void>((resolve) => (openGate = resolve));
+  try {
+    const { Id } = (await request(h.socketPath, 'POST', '/containers/runner/exec', { Cmd: ['echo', 'gated'], AttachStdout: true })).json<{ Id: string }>();
+    const conn = rawConnect(h.socketPath, upgradeRequest(`/v1.45/exec/${Id}/start`, JSON.stringify({ Tty: false })));
+    // The process is held back: the 101 must come anyway, alone.
+    await waitFor(() => conn.received().includes('\r\n\r\n'));
+    const early = splitResponse(conn.received());
+    assert.match(early.head, /^HTTP\/1\.1 101 UPGRADED\r\nContent-Type: application\/vnd\.docker\.multiplexed-stream/);
+    assert.equal(early.body.length, 0);
+    openGate();
+    await conn.ended;
+    assert.deepEqual(demux(splitResponse(conn.received()).body), [
+      [1, 'gated\n'],
+      [2, 'to stderr\n'],
+    ]);
+  } finally {
+    openGate();
+    h.backends.exec.processGate = undefined;
+  }
+});
+
+test('an exec that fails to start after the headers went out says why in the stream, as dockerd does', async () => {
+  const { Id } = (await request(h.socketPath, 'POST', '/containers/runner/exec', { Cmd: ['nosuchcmd'], AttachStdout: true })).json<{ Id: string }>();
+  const conn = rawConnect(h.socketPath, upgradeRequest(`/v1.45/exec/${Id}/start`, JSON.stringify({ Tty: false })));
+  await conn.ended;
+  const { head, body } = splitResponse(conn.received());
+  assert.match(head, /^HTTP\/1\.1 101 UPGRADED\r\n/);
+  assert.deepEqual(demux(body), [[1, 'OCI runtime exec failed: exec: "nosuchcmd": executable file not found in $PATH: unknown\r\n']]);
+
+  const { Id: ttyId } = (await request(h.socketPath, 'POST', '/containers/runner/exec', { Cmd: ['nosuchcmd'], AttachStdout: true, Tty: true })).json<{ Id: string }>();
+  const ttyConn = rawConnect(h.socketPath, upgradeRequest(`/v1.45/exec/${ttyId}/start`, JSON.stringify({ Tty: true })));
+  await ttyConn.ended;
+  assert.match(splitResponse(ttyConn.received()).body.toString(), /^OCI runtime exec failed: .*executable file not found in \$PATH: unknown\r\n$/);
+});

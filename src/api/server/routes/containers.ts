@@ -7,7 +7,7 @@ import type { Logger } from '../../../util/logger';
 import type { Exchange } from '../exchange';
 import type { Router } from '../router';
 import { versionAtLeast } from '../api-version';
-import { hijackAndPump } from '../pump-attach';
+import { streamSession } from '../pump-attach';
 import { frame, frameHeader, streamContentType } from '../stdio-framing';
 
 const WAIT_CONDITIONS: WaitCondition[] = ['not-running', 'next-exit', 'removed'];
@@ -184,16 +184,17 @@ export function addContainerRoutes(router: Router, backend: ContainersBackend, l
 
   router.post('/containers/{name}/attach', async (ex) => {
     const q = ex.query;
-    const session = await backend.attach(ex.param('name'), {
+    const options = {
       stream: q.bool('stream'),
       logs: q.bool('logs'),
       stdin: q.bool('stdin'),
       stdout: q.bool('stdout'),
       stderr: q.bool('stderr'),
       detachKeys: q.nonEmpty('detachKeys'),
-    });
-    const contentType = ex.wantsUpgrade ? streamContentType(session.tty, versionAtLeast(ex.apiVersion, '1.42')) : streamContentType(true, false);
-    await hijackAndPump(ex, session, contentType, logger);
+    };
+    const multiplexedOk = versionAtLeast(ex.apiVersion, '1.42');
+    const contentTypeFor = (tty: boolean) => (ex.wantsUpgrade ? streamContentType(tty, multiplexedOk) : streamContentType(true, false));
+    await streamSession(ex, (accept) => backend.attach(ex.param('name'), options, accept), contentTypeFor, logger, { errorInStream: false });
   });
 
   router.head('/containers/{name}/archive', async (ex) => {

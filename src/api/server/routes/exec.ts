@@ -4,7 +4,7 @@ import { invalidArgument } from '../../../errors';
 import type { Logger } from '../../../util/logger';
 import type { Router } from '../router';
 import { versionAtLeast } from '../api-version';
-import { hijackAndPump } from '../pump-attach';
+import { streamSession } from '../pump-attach';
 import { streamContentType } from '../stdio-framing';
 import { readSize } from './containers';
 
@@ -26,13 +26,16 @@ export function addExecRoutes(router: Router, backend: ExecBackend, logger: Logg
     // The CLI sends [0,0] when its terminal has no size; that means "unknown", not 0x0.
     const size = body.ConsoleSize;
     const consoleSize = Array.isArray(size) && size.length === 2 && size[0] > 0 && size[1] > 0 ? size : undefined;
-    const session = await backend.start(ex.param('name'), { detach, tty, consoleSize });
-    if (detach || session === undefined) {
+    const options = { detach, tty, consoleSize };
+    if (detach) {
+      await backend.start(ex.param('name'), options);
       ex.empty(200);
       return;
     }
-    const contentType = ex.wantsUpgrade ? streamContentType(session.tty, versionAtLeast(ex.apiVersion, '1.42')) : streamContentType(true, false);
-    await hijackAndPump(ex, session, contentType, logger);
+    const multiplexedOk = versionAtLeast(ex.apiVersion, '1.42');
+    const contentTypeFor = (sessionTty: boolean) => (ex.wantsUpgrade ? streamContentType(sessionTty, multiplexedOk) : streamContentType(true, false));
+    // As moby: a start that fails once the headers are out tells the client in the stream.
+    await streamSession(ex, (accept) => backend.start(ex.param('name'), options, accept), contentTypeFor, logger, { errorInStream: true });
   });
 
   router.post('/exec/{name}/resize', async (ex) => {
