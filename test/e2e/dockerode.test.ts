@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { PassThrough, Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { bootstrapBusybox, needsRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
+import { legacyArchive } from '../helpers/legacy-archive';
 
 const skip = needsRoot('needs root (runc, overlay mounts)');
 
@@ -105,6 +106,47 @@ describe('dockerode against berthd', { skip }, () => {
     for await (const c of loadStream as AsyncIterable<Buffer>) loadOutput.push(c);
     assert.match(Buffer.concat(loadOutput).toString(), /Loaded image: busybox:latest/);
     assert.equal((await docker.getImage('busybox').inspect()).Id, busybox.Id);
+  });
+
+  it('loadImage takes a pre-1.10 save tar (the layout of its own test-load.tar fixture), and refuses a malformed one with a 400', async () => {
+    const legacy = await legacyArchive({ repository: 'dockerode-legacy', tag: 'old' });
+    const loadStream = await docker.loadImage(Readable.from([legacy.tar]));
+    const out: Buffer[] = [];
+    for await (const c of loadStream as AsyncIterable<Buffer>) out.push(c);
+    assert.match(Buffer.concat(out).toString(), /Loaded image: dockerode-legacy:old/);
+    const image = docker.getImage('dockerode-legacy:old');
+    const inspected = await image.inspect();
+    assert.deepEqual(inspected.Config.Cmd, ['cat', '/etc/legacy']);
+    assert.equal(inspected.RootFS.Layers?.length, 2);
+    assert.equal(inspected.Comment, 'second layer');
+    const history = await image.history();
+    assert.deepEqual(
+      history.map((h: { CreatedBy: string }) => h.CreatedBy),
+      ["/bin/sh -c echo 'from a legacy archive' > /etc/legacy && true", '/bin/sh -c #(nop) ADD file:busybox in /'],
+    );
+    const container = await docker.createContainer({ Image: 'dockerode-legacy:old' });
+    await container.start();
+    assert.equal((await container.wait()).StatusCode, 0);
+    const logs = (await container.logs({ stdout: true })) as unknown as Buffer;
+    assert.match(logs.toString(), /from a legacy archive/);
+    await container.remove();
+    await image.remove();
+
+    const before = (await docker.listImages({ all: true })).length;
+    const broken = await legacyArchive({ repository: 'dockerode-broken', override: ({ baseId }) => ({ [`${baseId}/layer.tar`]: null }) });
+    await assert.rejects(
+      (async () => {
+        const stream = await docker.loadImage(Readable.from([broken.tar]));
+        for await (const _ of stream as AsyncIterable<Buffer>) void _;
+      })(),
+      (err: Error & { statusCode?: number }) => {
+        assert.equal(err.statusCode, 400);
+        // dockerode does not parse a streaming call's error body; the message carries it.
+        assert.match(err.message, /^\(HTTP code 400\) unexpected - invalid archive: [a-f0-9]{64}\/layer.tar is missing\s*$/);
+        return true;
+      },
+    );
+    assert.equal((await docker.listImages({ all: true })).length, before, 'nothing of it is left');
   });
 });
 

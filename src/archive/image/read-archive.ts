@@ -15,9 +15,11 @@ import { decompressStream } from '../../images/compression';
  * inside the archive's own namespace. A file under blobs/sha256/<hex> must hash to <hex>.
  * On failure every blob this read added is deleted again.
  */
+/** Archive path (clean, relative) → blob. */
+export type ArchiveFiles = Map<string, { digest: Digest; size: number }>;
+
 export interface ArchiveContents {
-  /** Archive path (clean, relative) → blob. */
-  files: Map<string, { digest: Digest; size: number }>;
+  files: ArchiveFiles;
   /** Blobs that were not in the store before this read (to delete if the load fails). */
   newBlobs: Set<Digest>;
 }

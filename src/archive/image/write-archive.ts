@@ -20,6 +20,8 @@ export interface ArchiveImage {
   body: ImageManifest;
   /** Tags to record (name:tag refs); empty for an image saved by ID. */
   tags: Reference[];
+  /** name@digest refs naming this manifest (RepoDigests), recorded in index.json. */
+  digestRefs?: Reference[];
 }
 
 /** Fixed mtime: the archive depends only on its content. */
@@ -72,6 +74,9 @@ function packArchive(images: readonly ArchiveImage[], content: ContentStore): ta
       for (const layer of image.body.layers) await addBlob(layer);
       const base = { mediaType: image.manifest.mediaType, digest: image.manifest.digest, size: image.manifest.size };
       if (image.tags.length === 0) index.push(base);
+      for (const ref of image.digestRefs ?? []) {
+        if (ref.digest === image.manifest.digest) index.push({ ...base, annotations: { [ANNOTATION_CONTAINERD_IMAGE_NAME]: referenceString(ref) } });
+      }
       for (const tag of image.tags) {
         index.push({
           ...base,

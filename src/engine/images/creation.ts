@@ -23,6 +23,8 @@ export interface NewImage {
   parent?: Digest;
   /** Keep this manifest (from an archive) instead of writing a new one. */
   manifest?: Descriptor;
+  /** The config's bytes, stored as they came (an archive's): its digest is the image ID, so it is never encoded again. */
+  configBlob?: { digest: Digest; size: number };
 }
 
 /**
@@ -199,8 +201,7 @@ export class ImageCreation {
         id = parseManifest(await content.readBlob(img.manifest.digest), img.manifest.mediaType).config.digest;
         target = img.manifest;
       } else {
-        const configBytes = encodeJson(img.config);
-        const configBlob = await this.ingestTracked(configBytes, newBlobs, content);
+        const configBlob = img.configBlob ?? (await this.ingestTracked(encodeJson(img.config), newBlobs, content));
         id = configBlob.digest;
         const manifest: ImageManifest = {
           schemaVersion: 2,
