@@ -8,6 +8,7 @@ import type {
   ContainerCreateResponse,
   ContainerInspect,
   ContainerPruneResponse,
+  ContainerStatsResponse,
   ContainerSummary,
   ContainerTopResponse,
   ContainerUpdateRequest,
@@ -138,6 +139,11 @@ export interface ContainersBackend {
   /** Calls `accept` once the attach is accepted and before output is connected. */
   attach(id: string, opts: AttachOptions, accept?: AcceptStream): Promise<AttachSession>;
   resize(id: string, height: number, width: number): Promise<void>;
+  /**
+   * moby's stats samples: one a second while `stream`; else one answer (after a second
+   * sample that fills precpu_stats, unless `oneShot`). Ends when `signal` aborts.
+   */
+  stats(id: string, opts: { stream: boolean; oneShot: boolean; signal: AbortSignal }): AsyncIterable<ContainerStatsResponse>;
   /** `signal`: the client went away (runc's answer is no longer wanted). */
   top(id: string, psArgs: string, signal?: AbortSignal): Promise<ContainerTopResponse>;
   changes(id: string): Promise<ContainerChangeResponseItem[]>;

@@ -44,7 +44,7 @@ Management Commands:
   system      Manage Berth
   daemon      Start, stop and query the Berth daemon
 
-Container commands: attach commit cp create diff export kill pause prune rename restart rm start stop top unpause wait
+Container commands: attach commit cp create diff export kill pause prune rename restart rm start stats stop top unpause wait
 Image commands: bootstrap history import load prune pull rm save tag   (also: rmi tag save load import)
 System commands: df events info prune
 

@@ -10,6 +10,7 @@ import type {
   ContainerCreateResponse,
   ContainerInspect,
   ContainerPruneResponse,
+  ContainerStatsResponse,
   ContainerSummary,
   ContainerTopResponse,
   ContainerWaitResponse,
@@ -278,6 +279,16 @@ export class EngineClient {
 
   containerTop(id: string, psArgs?: string): Promise<ContainerTopResponse> {
     return this.json('GET', `/containers/${enc(id)}/top`, { query: { ps_args: psArgs } });
+  }
+
+  /** Stats samples: one a second while `stream`, else one (after ~1 s, with precpu_stats filled). */
+  async *containerStats(id: string, opts: { stream: boolean }): AsyncGenerator<ContainerStatsResponse> {
+    const res = await this.request('GET', `/containers/${enc(id)}/stats`, { query: { stream: opts.stream } });
+    try {
+      yield* parseJsonStream<ContainerStatsResponse>(res);
+    } finally {
+      res.destroy();
+    }
   }
 
   /** The raw log stream: multiplexed unless the container has a TTY. */

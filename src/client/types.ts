@@ -15,6 +15,7 @@ export type {
   ContainerWaitResponse,
   WaitCondition,
   ContainerTopResponse,
+  ContainerStatsResponse,
   ContainerChangeResponseItem,
   ContainerPruneResponse,
   HostConfig,

@@ -365,3 +365,44 @@ export interface PathStat {
   mtime: string;
   linkTarget: string;
 }
+
+/** GET /containers/{id}/stats: moby's types.StatsJSON (Go's omitempty kept: see the comments). */
+export interface ContainerStatsResponse {
+  read: string;
+  preread: string;
+  pids_stats: { current?: number; limit?: number };
+  blkio_stats: {
+    io_service_bytes_recursive: BlkioStatEntry[] | null;
+    io_serviced_recursive: BlkioStatEntry[] | null;
+    io_queue_recursive: BlkioStatEntry[] | null;
+    io_service_time_recursive: BlkioStatEntry[] | null;
+    io_wait_time_recursive: BlkioStatEntry[] | null;
+    io_merged_recursive: BlkioStatEntry[] | null;
+    io_time_recursive: BlkioStatEntry[] | null;
+    sectors_recursive: BlkioStatEntry[] | null;
+  };
+  num_procs: number;
+  storage_stats: Record<string, never>;
+  cpu_stats: CpuStats;
+  precpu_stats: CpuStats;
+  /** Empty ({}) for a container that is not running. */
+  memory_stats: { usage?: number; max_usage?: number; stats?: Record<string, number>; failcnt?: number; limit?: number };
+  name: string;
+  id: string;
+  /** Absent without a network interface (e.g. --network none). */
+  networks?: Record<string, Record<string, number>>;
+}
+
+export interface BlkioStatEntry {
+  major: number;
+  minor: number;
+  op: string;
+  value: number;
+}
+
+export interface CpuStats {
+  cpu_usage: { total_usage: number; percpu_usage?: number[]; usage_in_kernelmode: number; usage_in_usermode: number };
+  system_cpu_usage?: number;
+  online_cpus?: number;
+  throttling_data: { periods: number; throttled_periods: number; throttled_time: number };
+}

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { conflict } from '../../errors';
+import { conflict, isNotFound } from '../../errors';
 import type { Task } from '../../runtime/task/types';
 import { isLive, type ContainerStore } from '../../metadata/containers';
 import type { Change } from '../../snapshots/types';
@@ -11,6 +11,7 @@ import { type AttachOptions, ContainerIO, type LogsOptions } from './container-i
 import { ContainerLifecycle, type CreateRequest, type RemoveOptions, type StopOptions } from './container-lifecycle';
 import { ContainerRestore } from './container-restore';
 import { ContainerRootfsLending, type RootfsView } from './container-rootfs-lending';
+import type { StatsSample } from './container-stats';
 
 export type { Container, ContainerServiceDeps } from './container-context';
 export type { CreateRequest } from './container-lifecycle';
@@ -139,6 +140,17 @@ export class ContainerService {
       throw conflict(`Container ${container.Id} is not running`);
     }
     return this.task(container.Id).top({ signal });
+  }
+
+  /** A container's counters now (none while it is not running), for GET /containers/{id}/stats. */
+  async statsSample(ref: string): Promise<StatsSample> {
+    const container = this.ctx.get(ref);
+    const task = isLive(container) ? this.ctx.tasks.get(container.Id) : undefined;
+    const stats = await task?.stats().catch((err: unknown) => {
+      if (isNotFound(err)) return undefined; // it stopped meanwhile
+      throw err;
+    });
+    return { name: container.Name, id: container.Id, stats };
   }
 
   get(ref: string): Container {

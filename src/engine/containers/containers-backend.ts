@@ -20,6 +20,7 @@ import type {
   ContainerInspect,
   ContainerPruneResponse,
   ContainerSummary,
+  ContainerStatsResponse,
   ContainerTopResponse,
   ContainerUpdateRequest,
   ContainerUpdateResponse,
@@ -32,6 +33,7 @@ import { archivePath, extractArchive, exportRootfs, statPath } from '../../archi
 import type { AttachSession, LogSession } from '../../util/stdio-streams';
 import type { Container, ContainerService } from './container-service';
 import { containerFilter, toInspect, toSummary } from './container-views';
+import { type StatsOptions, statsSamples } from './container-stats';
 import type { LocalVolumes } from '../../volumes/local-volumes';
 import type { SnapshotRootfs } from '../../snapshots/container-rootfs';
 
@@ -141,6 +143,12 @@ export class ContainersBackendImpl implements ContainersBackend {
 
   resize(id: string, height: number, width: number): Promise<void> {
     return this.service.resize(id, height, width);
+  }
+
+  /** Samples as moby sends them (see statsSamples); NotFound at once for an unknown container. */
+  stats(id: string, options: StatsOptions): AsyncIterable<ContainerStatsResponse> {
+    const { Id } = this.service.get(id);
+    return statsSamples(() => this.service.statsSample(Id), options);
   }
 
   async top(id: string, psArgs: string, signal?: AbortSignal): Promise<ContainerTopResponse> {

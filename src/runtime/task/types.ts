@@ -93,7 +93,7 @@ export interface Task {
   update(resources: OciResources, call?: CallOptions): Promise<void>;
   /** Host pids of the task's processes. */
   top(call?: CallOptions): Promise<number[]>;
-  /** Cgroup counters (memory, cpu, pids) as the kernel reports them now. */
+  /** Cgroup counters (memory, cpu, pids, block I/O) as the kernel reports them now. NotFound once it stopped. */
   stats(): Promise<TaskStats>;
   /** Prepares a process inside the running task; it runs on ExecProcess.start(). */
   exec(execId: string, process: OciProcess, options: { tty: boolean; openStdin: boolean }): Promise<ExecProcess>;
@@ -131,11 +131,31 @@ export interface TaskStream {
 }
 
 export interface TaskStats {
+  /** When the counters were read (ms since the epoch). */
+  readAt: number;
   /** Bytes charged to the memory cgroup, and its limit (undefined: none). */
   memory: { usage: number; maxUsage?: number; limit?: number; failcnt?: number; stats: Record<string, number> };
-  /** Total CPU time in nanoseconds, and per CPU. */
-  cpu: { totalNs: number; perCpuNs: number[] };
+  /** CPU time in nanoseconds: total, per CPU, in user and kernel mode; CFS throttling. */
+  cpu: {
+    totalNs: number;
+    perCpuNs: number[];
+    userNs: number;
+    systemNs: number;
+    throttling: { periods: number; throttledPeriods: number; throttledTimeNs: number };
+  };
+  /** The host's CPU time (all CPUs, nanoseconds, from /proc/stat) read at the same time, and its online CPUs. */
+  host: { cpuNs: number; onlineCpus: number };
   pids: { current: number; limit?: number };
+  /** Block I/O per device and operation (v1 blkio; v2 io.stat): bytes and operations. */
+  blkio: { serviceBytes: BlkioEntry[]; serviced: BlkioEntry[] };
+}
+
+export interface BlkioEntry {
+  major: number;
+  minor: number;
+  /** As the kernel names it: Read, Write, Sync, Async, Discard, Total. */
+  op: string;
+  value: number;
 }
 
 /**

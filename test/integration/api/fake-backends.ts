@@ -1,7 +1,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import type { AcceptStream, Backends, ContainersBackend, ExecBackend, ImagesBackend, SystemBackend, WaitHandle } from '../../../src/api/backend';
 import type { AttachSession, OutputChunk } from '../../../src/util/stdio-streams';
-import type { ContainerCreateRequest, ContainerInspect, ContainerSummary, ContainerWaitResponse } from '../../../src/api/types/containers';
+import type { ContainerCreateRequest, ContainerInspect, ContainerStatsResponse, ContainerSummary, ContainerWaitResponse } from '../../../src/api/types/containers';
 import type { ExecConfig, ExecInspect } from '../../../src/api/types/exec';
 import type { EventMessage, SystemInfo, SystemVersion } from '../../../src/api/types/system';
 import { conflict, notFound, notImplemented, notModified } from '../../../src/errors';
@@ -208,6 +208,9 @@ export class FakeContainers implements ContainersBackend {
 
   async resize(ref: string, h: number, w: number): Promise<void> {
     this.find(ref).resizes.push([h, w]);
+  }
+  stats(ref: string): AsyncIterable<ContainerStatsResponse> {
+    throw new Error(`stats of ${this.find(ref).id} are not faked`);
   }
   async top(ref: string) {
     this.find(ref);

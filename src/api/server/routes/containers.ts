@@ -8,6 +8,7 @@ import type { Exchange } from '../exchange';
 import type { Router } from '../router';
 import { versionAtLeast } from '../api-version';
 import { streamSession } from '../pump-attach';
+import { sendJsonStream } from '../json-stream';
 import { frame, frameHeader, streamContentType } from '../stdio-framing';
 
 const WAIT_CONDITIONS: WaitCondition[] = ['not-running', 'next-exit', 'removed'];
@@ -37,6 +38,14 @@ export function addContainerRoutes(router: Router, backend: ContainersBackend, l
 
   router.get('/containers/{name}/top', async (ex) => {
     ex.json(200, await backend.top(ex.param('name'), ex.query.string('ps_args') ?? '', ex.signal));
+  });
+
+  router.get('/containers/{name}/stats', async (ex) => {
+    const stream = ex.query.bool('stream', true);
+    const oneShot = ex.query.bool('one-shot');
+    if (stream && oneShot) throw invalidArgument('cannot have stream=true and one-shot=true');
+    const samples = backend.stats(ex.param('name'), { stream, oneShot, signal: ex.signal });
+    await sendJsonStream(ex, samples, { flushHeadersAtOnce: stream });
   });
 
   router.get('/containers/{name}/changes', async (ex) => {
