@@ -1,11 +1,12 @@
 import * as path from 'node:path';
-import { conflict, invalidArgument, isENOENT, messageOf } from '../../errors';
+import { conflict, invalidArgument, isENOENT, messageOf, notImplemented } from '../../errors';
 import type { Task } from '../../runtime/task/types';
 import { isLive } from '../../metadata/containers';
 import type { AttachSession, LogSession, OutputChunk } from '../../util/stdio-streams';
 import { formatRfc3339NanoFixed } from '../../runtime/monitor/log-reader';
 import type { Container, ContainerContext } from './container-context';
 import { MonitorAttachSession, parseDetachKeys } from './attach';
+import { resolveLogConfig } from './log-config';
 
 export interface AttachOptions {
   stdin?: boolean;
@@ -145,6 +146,7 @@ export class ContainerIO {
     const { store, runtime } = this.ctx.deps;
     const container = this.ctx.get(ref);
     if (!options.stdout && !options.stderr) throw invalidArgument('You must choose at least one stream');
+    if (!resolveLogConfig(container.HostConfig.LogConfig).enabled) throw notImplemented('configured logging driver does not support reading');
     const isDone = () => {
       const status = store.statusOf(container.Id);
       return status === undefined || !isLive({ State: { Status: status } });

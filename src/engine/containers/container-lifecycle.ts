@@ -14,7 +14,7 @@ import { ContainerConfig, HostConfig, mergeImageConfig, normalizeNetworkMode, pa
 import { generateName } from './names';
 import { prepareRuntimeSpec, resourceConfig } from './runtime-spec';
 import { validateRestartPolicy } from './restart-policy';
-import { resolveLogConfig } from './log-config';
+import { resolveLogConfig, withDefaultDriver } from './log-config';
 
 export interface CreateRequest extends ContainerConfig {
   HostConfig?: HostConfig;
@@ -59,6 +59,7 @@ export class ContainerLifecycle {
     const warnings = [...verifyCreateSettings(requestConfig, hostConfig), ...unsupportedSettingWarnings(requestConfig, hostConfig)];
     for (const bind of hostConfig.Binds ?? []) parseBind(bind);
     resolveLogConfig(hostConfig.LogConfig);
+    hostConfig.LogConfig = withDefaultDriver(hostConfig.LogConfig);
     if (hostConfig.AutoRemove && hostConfig.RestartPolicy?.Name && !['', 'no'].includes(hostConfig.RestartPolicy.Name)) {
       throw invalidArgument("can't create 'AutoRemove' container with restart policy");
     }

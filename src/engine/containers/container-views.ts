@@ -5,6 +5,12 @@ import { invalidArgument } from '../../errors';
 import { containerStatusText } from '../../util/human-time';
 import type { Container } from './container-service';
 import { normalizeNetworkMode, parseBind } from './create-config';
+import { withDefaultDriver } from './log-config';
+
+/** HostConfig.LogConfig with dockerd's default driver where a record has none. */
+function resolvedLogConfig(container: Container): { Type: string; Config: Record<string, string> } {
+  return withDefaultDriver(container.HostConfig.LogConfig);
+}
 
 /** Docker's human status column: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". */
 export function humanStatus(container: Container, now = Date.now()): string {
@@ -125,7 +131,8 @@ export function toInspect(container: Container, paths: InspectPaths, volumeDataP
     ResolvConfPath: path.join(paths.containerDir, 'resolv.conf'),
     HostnamePath: path.join(paths.containerDir, 'hostname'),
     HostsPath: path.join(paths.containerDir, 'hosts'),
-    LogPath: path.join(paths.containerDir, 'container.log'),
+    // As dockerd: no log file for the none driver.
+    LogPath: resolvedLogConfig(container).Type === 'none' ? '' : path.join(paths.containerDir, 'container.log'),
     Name: container.Name,
     RestartCount: container.RestartCount,
     Driver: 'overlay2',
@@ -137,8 +144,9 @@ export function toInspect(container: Container, paths: InspectPaths, volumeDataP
     HostConfig: {
       NetworkMode: 'default',
       RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
-      LogConfig: { Type: 'local', Config: {} },
       ...container.HostConfig,
+      // Records from before create stored the default driver have none.
+      LogConfig: resolvedLogConfig(container),
     },
     GraphDriver: {
       Name: 'overlay2',

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSize, resolveLogConfig } from './log-config';
+import { parseSize, resolveLogConfig, withDefaultDriver } from './log-config';
 
 test('sizes use Docker units: decimal for json-file, binary for local', () => {
   assert.equal(parseSize('10k', 'decimal', ''), 10_000);
@@ -13,7 +13,9 @@ test('sizes use Docker units: decimal for json-file, binary for local', () => {
 });
 
 test('json-file and local rotate as Docker does; none keeps no log', () => {
-  assert.deepEqual(resolveLogConfig(undefined), { driver: '', enabled: true, maxFiles: 1 });
+  // No driver asked for: dockerd's default, json-file, which does not rotate unless told to.
+  assert.deepEqual(resolveLogConfig(undefined), { driver: 'json-file', enabled: true, maxFiles: 1 });
+  assert.deepEqual(resolveLogConfig({ Type: '', Config: { 'max-size': '1k' } }), { driver: 'json-file', enabled: true, maxSize: 1000, maxFiles: 1 });
   assert.deepEqual(resolveLogConfig({ Type: 'json-file', Config: {} }), { driver: 'json-file', enabled: true, maxFiles: 1 });
   assert.deepEqual(resolveLogConfig({ Type: 'json-file', Config: { 'max-size': '10k', 'max-file': '3' } }), { driver: 'json-file', enabled: true, maxSize: 10_000, maxFiles: 3 });
   assert.deepEqual(resolveLogConfig({ Type: 'local', Config: {} }), { driver: 'local', enabled: true, maxSize: 20 * 1024 * 1024, maxFiles: 5 });
@@ -21,7 +23,9 @@ test('json-file and local rotate as Docker does; none keeps no log', () => {
 });
 
 test('unknown drivers and bad options are refused with dockerd\'s messages', () => {
-  assert.throws(() => resolveLogConfig({ Type: 'syslog' }), /^EngineError\(InvalidArgument\): logger: no log driver named 'syslog' is registered$/);
+  assert.throws(() => resolveLogConfig({ Type: 'nosuchdriver' }), /^EngineError\(InvalidArgument\): error looking up logging plugin nosuchdriver: plugin "nosuchdriver" not found$/);
+  // dockerd has syslog built in; berth refuses it as not implemented rather than logging elsewhere.
+  assert.throws(() => resolveLogConfig({ Type: 'syslog' }), /^EngineError\(NotImplemented\): the syslog log driver is not supported by berth: use json-file, local, none$/);
   assert.throws(() => resolveLogConfig({ Type: 'json-file', Config: { 'max-sise': '1m' } }), /unknown log opt 'max-sise' for json-file log driver/);
   assert.throws(() => resolveLogConfig({ Type: 'local', Config: { tag: 'x' } }), /unknown log opt 'tag' for log driver local/);
   assert.throws(() => resolveLogConfig({ Type: 'json-file', Config: { 'max-size': '0' } }), /max-size must be a positive number/);
@@ -29,4 +33,10 @@ test('unknown drivers and bad options are refused with dockerd\'s messages', () 
   assert.throws(() => resolveLogConfig({ Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '0' } }), /max-file cannot be less than 1/);
   assert.throws(() => resolveLogConfig({ Type: 'json-file', Config: { 'max-file': 'x' } }), /parsing "x": invalid syntax/);
   assert.throws(() => resolveLogConfig({ Type: 'json-file', Config: { mode: 'fast' } }), /logging mode not supported: fast/);
+});
+
+test('create stores the default driver by name, as dockerd does', () => {
+  assert.deepEqual(withDefaultDriver(undefined), { Type: 'json-file', Config: {} });
+  assert.deepEqual(withDefaultDriver({ Type: '', Config: null }), { Type: 'json-file', Config: {} });
+  assert.deepEqual(withDefaultDriver({ Type: 'local', Config: { 'max-file': '2' } }), { Type: 'local', Config: { 'max-file': '2' } });
 });

@@ -1,8 +1,8 @@
-import { invalidArgument } from '../../errors';
+import { invalidArgument, notImplemented } from '../../errors';
 
 /** How the monitor keeps a container's output, from HostConfig.LogConfig. */
 export interface LogSettings {
-  /** The driver's name as stored ("" when the default was asked for). */
+  /** The driver's name ("" in a request or an older record means the default). */
   driver: string;
   /** False for the "none" driver: output is not kept, and `logs` has nothing to read. */
   enabled: boolean;
@@ -20,6 +20,13 @@ const DRIVER_OPTIONS: Record<string, readonly string[]> = {
 };
 /** Log driver names, as /info lists them under Plugins.Log. */
 export const LOG_DRIVERS: readonly string[] = Object.keys(DRIVER_OPTIONS);
+/**
+ * dockerd's default driver, reported by /info and stored by create: clients read it (docker-py's
+ * `containers.run` reads the output back only from json-file or journald containers).
+ */
+export const DEFAULT_LOG_DRIVER = 'json-file';
+/** Drivers dockerd has built in that berth does not implement: refused, never silently replaced. */
+const DOCKERD_ONLY_DRIVERS = ['awslogs', 'etwlogs', 'fluentd', 'gcplogs', 'gelf', 'journald', 'logentries', 'splunk', 'syslog'];
 /** Options dockerd accepts for every driver (its logger.builtInLogOpts). */
 const BUILT_IN_OPTIONS = ['mode', 'max-buffer-size'];
 /** Docker's local driver rotates by default; json-file does not. */
@@ -30,10 +37,8 @@ const LOCAL_DEFAULT_MAX_FILES = 5;
  * Checks HostConfig.LogConfig as dockerd does at create (logger.ValidateLogOpts and the
  * driver's own checks, with Docker's messages) and returns what the monitor needs.
  */
-export function resolveLogConfig(config: { Type?: string; Config?: Record<string, string> | null } | undefined): LogSettings {
-  const driver = config?.Type ?? '';
-  const options = config?.Config ?? {};
-  if (driver === '') return { driver, enabled: true, maxFiles: 1 };
+export function resolveLogConfig(config: LogConfigInput): LogSettings {
+  const { Type: driver, Config: options } = withDefaultDriver(config);
   if (driver === 'none') return { driver, enabled: false, maxFiles: 1 };
   const mode = options.mode ?? '';
   if (!['', 'blocking', 'non-blocking'].includes(mode)) throw invalidArgument(`logger: logging mode not supported: ${mode}`);
@@ -42,7 +47,11 @@ export function resolveLogConfig(config: { Type?: string; Config?: Record<string
     parseSize(options['max-buffer-size'], 'binary', 'error parsing option max-buffer-size: ');
   }
   const known = DRIVER_OPTIONS[driver];
-  if (!known) throw invalidArgument(`logger: no log driver named '${driver}' is registered`);
+  if (!known && DOCKERD_ONLY_DRIVERS.includes(driver)) {
+    throw notImplemented(`the ${driver} log driver is not supported by berth: use ${LOG_DRIVERS.join(', ')}`);
+  }
+  // dockerd looks an unknown name up as a logging plugin (berth has none).
+  if (!known) throw invalidArgument(`error looking up logging plugin ${driver}: plugin "${driver}" not found`);
   for (const key of Object.keys(options)) {
     if (BUILT_IN_OPTIONS.includes(key) || known.includes(key)) continue;
     throw invalidArgument(driver === 'json-file' ? `unknown log opt '${key}' for json-file log driver` : `unknown log opt '${key}' for log driver ${driver}`);
@@ -64,6 +73,13 @@ export function resolveLogConfig(config: { Type?: string; Config?: Record<string
     throw invalidArgument(`strconv.ParseBool: parsing "${options.compress}": invalid syntax`);
   }
   return maxSize === undefined ? { driver, enabled: true, maxFiles: 1 } : { driver, enabled: true, maxSize, maxFiles };
+}
+
+type LogConfigInput = { Type?: string; Config?: Record<string, string> | null } | undefined;
+
+/** HostConfig.LogConfig as create stores it (dockerd's mergeAndVerifyLogConfig): the default driver filled in. */
+export function withDefaultDriver(config: LogConfigInput): { Type: string; Config: Record<string, string> } {
+  return { Type: config?.Type || DEFAULT_LOG_DRIVER, Config: { ...(config?.Config ?? {}) } };
 }
 
 const SIZE = /^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$/;

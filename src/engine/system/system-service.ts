@@ -2,7 +2,7 @@ import * as os from 'node:os';
 import { promises as fs } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { ContainerService } from '../containers/container-service';
-import { LOG_DRIVERS } from '../containers/log-config';
+import { DEFAULT_LOG_DRIVER, LOG_DRIVERS } from '../containers/log-config';
 import { readSysInfo, type SysInfo } from '../../runtime/cgroups/sysinfo';
 import { appArmorEnabled, backingFilesystem, lookPath, seccompAvailable, sysctlEnabled } from './host-facts';
 
@@ -102,7 +102,7 @@ export class SystemService {
       NFd: await countOpenFds(),
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
-      LoggingDriver: 'local',
+      LoggingDriver: DEFAULT_LOG_DRIVER,
       CgroupDriver: sys.cgroupDriver,
       CgroupVersion: sys.cgroupVersion,
       NEventsListener: this.deps.eventListeners?.() ?? 0,

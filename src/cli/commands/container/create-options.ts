@@ -22,6 +22,8 @@ export const CREATE_FLAGS = {
   init: { kind: 'bool', description: 'Run an init inside the container that forwards signals and reaps processes' },
   interactive: { kind: 'bool', short: 'i', description: 'Keep STDIN open even if not attached' },
   label: { kind: 'strings', short: 'l', description: 'Set meta data on a container' },
+  'log-driver': { kind: 'string', description: 'Logging driver for the container (json-file, local, none)' },
+  'log-opt': { kind: 'strings', description: 'Log driver options (max-size, max-file, ...)' },
   memory: { kind: 'string', short: 'm', description: 'Memory limit', valueName: 'bytes' },
   'memory-swap': { kind: 'string', description: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap", valueName: 'bytes' },
   name: { kind: 'string', description: 'Assign a name to the container' },
@@ -94,6 +96,17 @@ function parseRestart(policy: string): HostConfig['RestartPolicy'] {
   return { Name: name as NonNullable<HostConfig['RestartPolicy']>['Name'], MaximumRetryCount: count === undefined ? 0 : Number(count) };
 }
 
+/** `--log-opt k=v` pairs (docker's parseLoggingOpts: a bare key has an empty value). */
+function parseLogConfig(driver: string | undefined, opts: string[]): NonNullable<HostConfig['LogConfig']> {
+  if (driver === 'none' && opts.length > 0) throw new StatusError(125, 'invalid logging opts for driver none');
+  const config: Record<string, string> = {};
+  for (const opt of opts) {
+    const eq = opt.indexOf('=');
+    config[eq === -1 ? opt : opt.slice(0, eq)] = eq === -1 ? '' : opt.slice(eq + 1);
+  }
+  return { Type: driver ?? '', Config: config };
+}
+
 function parseCpus(text: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value < 0) throw new StatusError(125, `invalid argument "${text}" for "--cpus" flag: failed to parse ${text} as a rational number`);
@@ -149,6 +162,7 @@ export function buildCreateRequest(flags: CreateFlags, args: string[], detach: b
     SecurityOpt: flags['security-opt'].length > 0 ? flags['security-opt'] : null,
     Tmpfs: Object.keys(tmpfs).length > 0 ? tmpfs : null,
     Init: flags.init ? true : null,
+    LogConfig: parseLogConfig(flags['log-driver'], flags['log-opt']),
   };
   if (flags.memory !== undefined) hostConfig.Memory = parseMemoryBytes(flags.memory);
   if (flags['memory-swap'] !== undefined) hostConfig.MemorySwap = flags['memory-swap'] === '-1' ? -1 : parseMemoryBytes(flags['memory-swap']);
