@@ -684,6 +684,46 @@ static napi_value js_readdir_fd(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* Whether the file system of the directory fd fills in d_type: false when an entry comes
+   back DT_UNKNOWN (xfs with ftype=0), as moby's fsutils.SupportsDType checks for overlay. */
+static napi_value js_dirent_types_known(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv) != 0) return NULL;
+  int fd;
+  if (arg_fd(env, argv[0], "fd", &fd) != 0) return NULL;
+  char link[64];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  int dup_fd = open(link, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dup_fd < 0) {
+    throw_errno(env, errno, "open", link);
+    return NULL;
+  }
+  DIR *dir = fdopendir(dup_fd);
+  if (dir == NULL) {
+    int err = errno;
+    close(dup_fd);
+    throw_errno(env, err, "fdopendir", NULL);
+    return NULL;
+  }
+  int known = 1;
+  for (;;) {
+    errno = 0;
+    struct dirent *entry = readdir(dir);
+    if (entry == NULL) break;
+    if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
+    if (entry->d_type == DT_UNKNOWN) known = 0;
+  }
+  int err = errno;
+  closedir(dir);
+  if (err != 0) {
+    throw_errno(env, err, "readdir", NULL);
+    return NULL;
+  }
+  napi_value result;
+  napi_get_boolean(env, known, &result);
+  return result;
+}
+
 /* readlinkat(dirfd, name): name "" reads the symlink an O_PATH|O_NOFOLLOW fd holds. */
 static napi_value js_readlinkat(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -933,6 +973,7 @@ NAPI_MODULE_INIT() {
       {"openat", NULL, js_openat, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reopen", NULL, js_reopen, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readdirFd", NULL, js_readdir_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"direntTypesKnown", NULL, js_dirent_types_known, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readlinkat", NULL, js_readlinkat, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mkdirat", NULL, js_mkdirat, NULL, NULL, NULL, napi_enumerable, NULL},
       {"symlinkat", NULL, js_symlinkat, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -42,6 +42,7 @@ export const native: NativeAddon = {
   openat: (dirfd, name, flags, mode) => get().openat(dirfd, name, flags, mode),
   reopen: (fd, flags) => get().reopen(fd, flags),
   readdirFd: (fd) => get().readdirFd(fd),
+  direntTypesKnown: (fd) => get().direntTypesKnown(fd),
   readlinkat: (dirfd, name) => get().readlinkat(dirfd, name),
   mkdirat: (dirfd, name, mode) => get().mkdirat(dirfd, name, mode),
   symlinkat: (target, dirfd, name) => get().symlinkat(target, dirfd, name),

@@ -36,6 +36,8 @@ export interface NativeSyscalls {
   reopen(fd: number, flags: number): number;
   /** The names in the directory `fd` holds, without `.` and `..`, unsorted. */
   readdirFd(fd: number): string[];
+  /** False when the directory's file system leaves d_type DT_UNKNOWN (overlay needs it). */
+  direntTypesKnown(fd: number): boolean;
   /** readlinkat(2); name '' reads the symlink an O_PATH|O_NOFOLLOW fd holds. */
   readlinkat(dirfd: number, name: string): string;
   mkdirat(dirfd: number, name: string, mode: number): void;

@@ -38,6 +38,29 @@ describe('docker info against berthd reports the real system', { skip }, () => {
     const fstype = (await runCommand('findmnt', ['-n', '-o', 'FSTYPE', '--target', daemon.dataRoot])).stdout.trim();
     const status = Object.fromEntries(info.DriverStatus as [string, string][]);
     assert.equal(status['Backing Filesystem'], DOCKER_FS_NAME[fstype] ?? fstype, `findmnt says ${fstype}`);
+    // These fill in d_type (xfs only with ftype=1, which mkfs.xfs makes by default).
+    if (['ext4', 'tmpfs', 'btrfs', 'overlay'].includes(fstype)) assert.equal(status['Supports d_type'], 'true');
+  });
+
+  it('runc commit, kernel memory and swarm state as dockerd reports them', async () => {
+    const runc = (await runCommand('sh', ['-c', 'runc --version'])).stdout;
+    const commit = /^commit: *(\S+)/m.exec(runc)?.[1] ?? '';
+    assert.deepEqual(info.RuncCommit, { ID: commit, Expected: commit });
+    const v1 = info.CgroupVersion === '1';
+    assert.equal(info.KernelMemory, v1 && existsSync('/sys/fs/cgroup/memory/memory.kmem.limit_in_bytes'));
+    assert.equal(info.KernelMemoryTCP, v1 && existsSync('/sys/fs/cgroup/memory/memory.kmem.tcp.limit_in_bytes'));
+    assert.deepEqual(info.Swarm, { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null });
+    // The raw answer: Go's nil slice for no warnings, and the proxy fields from the daemon's environment.
+    const raw = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      http.get({ socketPath: daemon.socket, path: '/v1.41/info' }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(JSON.parse(text) as Record<string, unknown>));
+      }).on('error', reject);
+    });
+    assert.ok(raw.Warnings === null || (Array.isArray(raw.Warnings) && raw.Warnings.length > 0), 'no empty list');
+    assert.equal(raw.HttpProxy, process.env.HTTP_PROXY ?? process.env.http_proxy ?? '');
+    assert.ok('GenericResources' in raw && 'ContainerdCommit' in raw && 'InitCommit' in raw && 'NoProxy' in raw);
   });
 
   it('IPv4 forwarding as /proc says, security options as the kernel offers', async () => {
@@ -58,6 +81,23 @@ describe('docker info against berthd reports the real system', { skip }, () => {
     const during = JSON.parse((await docker(DOCKER_CLIENTS[0]!, daemon.host, ['info', '--format', '{{json .}}'])).stdout) as Record<string, unknown>;
     assert.equal(during.NEventsListener, before + 1);
     events.destroy();
+    // NGoroutines counts what the daemon holds open (Node's active resources): streams add to it.
+    const goroutines = async () => (JSON.parse((await docker(DOCKER_CLIENTS[0]!, daemon.host, ['info', '--format', '{{json .}}'])).stdout) as { NGoroutines: number }).NGoroutines;
+    const quiet = await goroutines();
+    assert.ok(quiet > 0);
+    const streams = await Promise.all(
+      [1, 2, 3].map(
+        () =>
+          new Promise<http.IncomingMessage>((resolve, reject) => {
+            const req = http.request({ socketPath: daemon.socket, method: 'GET', path: '/events' }, resolve);
+            req.on('error', reject);
+            req.end();
+          }),
+      ),
+    );
+    const busy = await goroutines();
+    for (const stream of streams) stream.destroy();
+    assert.ok(busy >= quiet + 3, `${busy} >= ${quiet} + 3`);
   });
 
   it('the runtime path is the runc on PATH', async () => {

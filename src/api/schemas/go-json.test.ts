@@ -56,5 +56,31 @@ test('what Go decodes is accepted as it is: nulls, unknown fields, a string Cmd,
     HostConfig: { Memory: 0, PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] }, Init: null, ConsoleSize: [24, 80] },
     NetworkingConfig: { EndpointsConfig: { bridge: { Aliases: ['a'] } } },
   };
-  assert.equal(containerCreateBody.decode(body), body);
+  assert.deepEqual(containerCreateBody.decode(body), body);
+});
+
+test('struct field names match case-insensitively, as encoding/json does; map keys do not', () => {
+  const body = containerCreateBody.decode({
+    image: 'busybox',
+    cmd: ['echo', 'hi'],
+    ENV: ['A=1'],
+    labels: { Com: 'x' },
+    hostconfig: { memory: 8_000_000, restartpolicy: { name: 'always' }, binds: ['/a:/b'] },
+    networkingconfig: { endpointsconfig: { MyNet: { aliases: ['x'] } } },
+  });
+  assert.deepEqual(body, {
+    Image: 'busybox',
+    Cmd: ['echo', 'hi'],
+    Env: ['A=1'],
+    Labels: { Com: 'x' },
+    HostConfig: { Memory: 8_000_000, RestartPolicy: { Name: 'always' }, Binds: ['/a:/b'] },
+    NetworkingConfig: { EndpointsConfig: { MyNet: { Aliases: ['x'] } } },
+  });
+  // The exact spelling wins over a folded one only by order: the later key sets the field, as in Go.
+  assert.deepEqual(containerCreateBody.decode({ Image: 'a', image: 'b' }), { Image: 'b' });
+  assert.deepEqual(execCreateBody.decode({ cmd: ['ls'], attachstdout: true }), { Cmd: ['ls'], AttachStdout: true });
+  // A folded field is checked like the field: the message names the Go field.
+  refused(() => containerCreateBody.decode({ image: 5 }), 'invalid JSON: json: cannot unmarshal number into Go struct field ContainerConfigWrapper.Image of type string');
+  // Unknown fields stay unknown (and ignored).
+  assert.deepEqual(volumeCreateBody.decode({ name: 'v', bogus: 1 }), { Name: 'v', bogus: 1 });
 });

@@ -55,13 +55,62 @@ export interface BodyDecoder<T> {
 export function bodyDecoder<T>(root: string, schema: TSchema): BodyDecoder<T> {
   const check: TypeCheck<TSchema> = TypeCompiler.Compile(schema);
   return {
-    decode(value: unknown): T | undefined {
-      if (value === undefined || value === null) return undefined;
+    decode(raw: unknown): T | undefined {
+      if (raw === undefined || raw === null) return undefined;
+      const value = foldFieldNames(schema, raw);
       if (check.Check(value)) return value as T;
       const first = check.Errors(value).First();
       throw invalidArgument(`invalid JSON: ${first ? goMessage(root, schema, deepest(first)) : `json: cannot decode into Go value of type ${root}`}`);
     },
   };
+}
+
+/**
+ * The value with its struct field names spelled as the schema spells them: Go's
+ * encoding/json matches a key to a field exactly, else case-insensitively, so dockerd takes
+ * `{"image":"busybox","cmd":["true"]}`. Map keys (labels, env-like maps) stay as they are;
+ * of two keys naming one field the later wins, as in Go.
+ */
+export function foldFieldNames(schema: TSchema, value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  const target = variantFor(schema, value);
+  if (!target) return value;
+  if (Array.isArray(value)) {
+    return target[Kind] === 'Array' ? value.map((item) => foldFieldNames(target.items as TSchema, item)) : value;
+  }
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (target[Kind] === 'Record') {
+    const values = Object.values(target.patternProperties as Record<string, TSchema>)[0]!;
+    return Object.fromEntries(entries.map(([key, item]) => [key, foldFieldNames(values, item)]));
+  }
+  if (target[Kind] !== 'Object') return value;
+  const properties = target.properties as Record<string, TSchema>;
+  const folded = foldedNames(target);
+  const result: Record<string, unknown> = {};
+  for (const [key, item] of entries) {
+    const name = key in properties ? key : (folded.get(key.toLowerCase()) ?? key);
+    result[name] = name in properties ? foldFieldNames(properties[name]!, item) : item;
+  }
+  return result;
+}
+
+/** The schema (or union variant) that describes `value`'s JSON kind. */
+function variantFor(schema: TSchema, value: object): TSchema | undefined {
+  if (schema[Kind] !== 'Union') return schema;
+  const wanted = Array.isArray(value) ? ['Array'] : ['Object', 'Record'];
+  return (schema.anyOf as TSchema[]).map((variant) => variantFor(variant, value)).find((variant) => variant !== undefined && wanted.includes(variant[Kind]));
+}
+
+const foldedNameCache = new WeakMap<TSchema, Map<string, string>>();
+
+/** lower-cased field name → field name, for one struct schema. */
+function foldedNames(schema: TSchema): Map<string, string> {
+  let names = foldedNameCache.get(schema);
+  if (!names) {
+    names = new Map(Object.keys(schema.properties as Record<string, TSchema>).map((name) => [name.toLowerCase(), name]));
+    foldedNameCache.set(schema, names);
+  }
+  return names;
 }
 
 /** A union error (nullable field, string-or-list) reports its failing non-null variant. */

@@ -14,6 +14,7 @@ import { addContainerRoutes } from './routes/containers';
 import { addExecRoutes } from './routes/exec';
 import { addImageRoutes } from './routes/images';
 import { addSystemRoutes } from './routes/system';
+import { missingRoutesRouter } from './routes/missing';
 
 export interface ApiServerOptions {
   logger: Logger;
@@ -73,6 +74,7 @@ export function createApiServer(backends: Backends, options: ApiServerOptions): 
   const serverHeader = `Berth/${options.serverVersion ?? '0.0.0'} (linux)`;
   const router = buildRouter(backends, logger);
   for (const addRoutes of options.extraRoutes ?? []) addRoutes(router);
+  const missingRoutes = missingRoutesRouter();
   const inflight = new Set<Exchange>();
   const sockets = new Set<Socket>();
 
@@ -94,7 +96,7 @@ export function createApiServer(backends: Backends, options: ApiServerOptions): 
     const method = req.method ?? 'GET';
     logger.debug('request received', { method, url: rawUrl, upgrade: upgradeSocket !== undefined });
     try {
-      const match = router.match(method, path);
+      const match = router.match(method, path) ?? missingRoutes.match(method, path);
       if (!match) {
         ex.json(404, { message: 'page not found' });
         return;

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { conflict, EngineError, errorKind, invalidArgument, isNotFound, messageOf, notModified } from '../../errors';
 import { RuntimeStartError, parseSignal } from '../../runtime/task';
-import { buildResources } from '../../runtime/spec/build-spec';
+import { buildResources, DEFAULT_SHM_SIZE } from '../../runtime/spec/build-spec';
 import { type ContainerRecord, isLive, newContainerId, newContainerState, validateContainerName } from '../../metadata/containers';
 import type { ContainerUpdateRequest } from '../../api/types/containers';
 import { type Container, type ContainerContext, delay, nowRfc3339, ZERO_TIME } from './container-context';
@@ -13,6 +13,8 @@ import { unsupportedSettingWarnings } from './unsupported-settings';
 import { ContainerConfig, HostConfig, mergeImageConfig, normalizeNetworkMode, parseBind, processArgs } from './create-config';
 import { generateName } from './names';
 import { prepareRuntimeSpec, resourceConfig } from './runtime-spec';
+import { createEtcMountPoints, writeManagedEtcFiles } from './managed-etc-files';
+import { closeFd, openHostDir } from '../../util/fs-at';
 import { validateRestartPolicy } from './restart-policy';
 import { resolveLogConfig, withDefaultDriver } from './log-config';
 
@@ -53,6 +55,8 @@ export class ContainerLifecycle {
     const imageRef = request.Image;
     if (!imageRef) throw invalidArgument('config cannot be empty in order to create a container');
     const hostConfig: HostConfig = { ...(request.HostConfig ?? {}) };
+    // dockerd stores its default, so inspect shows 67108864 rather than 0.
+    if (!hostConfig.ShmSize) hostConfig.ShmSize = DEFAULT_SHM_SIZE;
     normalizeNetworkMode(hostConfig.NetworkMode);
     validateRestartPolicy(hostConfig.RestartPolicy);
     const { HostConfig: _host, NetworkingConfig: _network, ...requestConfig } = request;
@@ -91,6 +95,7 @@ export class ContainerLifecycle {
           RestartCount: 0,
         };
         await rootfs.create(id, chainId);
+        await this.prepareManagedEtc(record);
         await store.save(record as ContainerRecord);
         this.ctx.publish('create', record);
         return { Id: id, Warnings: warnings };
@@ -100,6 +105,19 @@ export class ContainerLifecycle {
         throw err;
       }
     });
+  }
+
+  /** The managed /etc files and their mount points exist from create on, as in Docker (cp of a created container). */
+  private async prepareManagedEtc(record: Container): Promise<void> {
+    const { rootfs, store } = this.ctx.deps;
+    const rootFd = openHostDir(await rootfs.mount(record.Id));
+    try {
+      createEtcMountPoints(rootFd);
+    } finally {
+      closeFd(rootFd);
+      await rootfs.unmount(record.Id);
+    }
+    await writeManagedEtcFiles(record as ContainerRecord<ContainerConfig, HostConfig>, store.dir(record.Id));
   }
 
   // ---- start --------------------------------------------------------------------------

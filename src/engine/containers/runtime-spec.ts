@@ -8,7 +8,7 @@ import type { Resources } from '../../api/types/containers';
 import type { OciSpec } from '../../runtime/spec/oci-types';
 import { buildSpec } from '../../runtime/spec/build-spec';
 import { resolveUser } from '../../runtime/user/resolve-user';
-import { hostnameContent, hostsContent, readHostResolvConf, resolvConfContent, writeEtcFiles } from '../../runtime/etc-files';
+import { writeManagedEtcFiles } from './managed-etc-files';
 import type { LocalVolumes } from '../../volumes/local-volumes';
 import { invalidArgument, isENOENT } from '../../errors';
 import { native } from '../../native';
@@ -31,21 +31,7 @@ export async function prepareRuntimeSpec(input: PrepareSpecInput): Promise<OciSp
   const networkMode = normalizeNetworkMode(host.NetworkMode);
   const user = await resolveUser(rootfsPath, config.User ?? '');
   const hostname = config.Hostname || container.Id.slice(0, 12);
-  const etcFiles = await writeEtcFiles(containerDir, {
-    hostname: hostnameContent(hostname),
-    hosts: hostsContent({
-      hostname,
-      domainname: config.Domainname || undefined,
-      extraHosts: (host.ExtraHosts ?? []).map(parseExtraHost),
-    }),
-    resolvConf: resolvConfContent({
-      hostResolvConf: await readHostResolvConf(),
-      hostNetwork: networkMode === 'host',
-      dns: host.Dns ?? undefined,
-      dnsSearch: host.DnsSearch ?? undefined,
-      dnsOptions: host.DnsOptions ?? undefined,
-    }),
-  });
+  const etcFiles = await writeManagedEtcFiles(container, containerDir);
   const runtimeConfig: ContainerRuntimeConfig = {
     id: container.Id,
     rootfsPath,
@@ -156,11 +142,4 @@ async function resolveMounts(host: HostConfig, volumes: LocalVolumes): Promise<C
 async function ensureWorkingDir(rootfsPath: string, cwd: string): Promise<void> {
   const hostPath = native.resolveInRoot(rootfsPath, cwd);
   await fs.mkdir(hostPath, { recursive: true, mode: 0o755 });
-}
-
-/** `--add-host name:ip` (Docker also accepts `name=ip`). */
-function parseExtraHost(entry: string): { host: string; ip: string } {
-  const separator = entry.includes('=') ? entry.indexOf('=') : entry.indexOf(':');
-  if (separator <= 0) throw invalidArgument(`invalid IP address in add-host: ""`);
-  return { host: entry.slice(0, separator), ip: entry.slice(separator + 1).replace(/^\[|\]$/g, '') };
 }

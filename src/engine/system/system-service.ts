@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { ContainerService } from '../containers/container-service';
 import { DEFAULT_LOG_DRIVER, LOG_DRIVERS } from '../containers/log-config';
 import { readSysInfo, type SysInfo } from '../../runtime/cgroups/sysinfo';
-import { appArmorEnabled, backingFilesystem, lookPath, seccompAvailable, sysctlEnabled } from './host-facts';
+import { appArmorEnabled, backingFilesystem, kernelMemoryTcp, lookPath, maskProxyCredentials, runcCommit, seccompAvailable, supportsDType, sysctlEnabled } from './host-facts';
 
 export const BERTH_VERSION = '0.1.0';
 export const API_VERSION = '1.45';
@@ -19,6 +19,10 @@ export interface SystemPaths {
 export class SystemService {
   private readonly daemonId = randomUUID();
   private readonly sys: SysInfo = readSysInfo();
+  /** Checked once, on the first /info: it writes a probe file. */
+  private dType: Promise<boolean> | undefined;
+  /** Read once: `runc --version` does not change under a running daemon. */
+  private runcCommit: Promise<string> | undefined;
 
   constructor(
     private readonly deps: {
@@ -58,15 +62,21 @@ export class SystemService {
     const running = count('running');
     const paused = count('paused');
     const sys = this.sys;
-    const [backingFs, seccomp, appArmor, ipv4Forwarding, bridgeNfIptables, bridgeNfIp6tables, runcPath] = await Promise.all([
+    this.dType ??= supportsDType(this.deps.paths.dataRoot).catch(() => false);
+    const runcPath = await lookPath('runc');
+    this.runcCommit ??= runcCommit(runcPath);
+    const [backingFs, dType, seccomp, appArmor, ipv4Forwarding, bridgeNfIptables, bridgeNfIp6tables, kmemTcp, runcCommitId] = await Promise.all([
       backingFilesystem(this.deps.paths.dataRoot),
+      this.dType,
       seccompAvailable(),
       appArmorEnabled(),
       sysctlEnabled('net.ipv4.ip_forward'),
       sysctlEnabled('net.bridge.bridge-nf-call-iptables'),
       sysctlEnabled('net.bridge.bridge-nf-call-ip6tables'),
-      lookPath('runc'),
+      kernelMemoryTcp(sys.cgroupVersion),
+      this.runcCommit,
     ]);
+    const warnings = infoWarnings(sys, { seccomp, appArmor });
     const securityOptions = seccomp ? ['name=seccomp,profile=builtin'] : [];
     if (sys.cgroupVersion === '2') securityOptions.push('name=cgroupns');
     return {
@@ -79,7 +89,7 @@ export class SystemService {
       Driver: 'overlay2',
       DriverStatus: [
         ['Backing Filesystem', backingFs],
-        ['Supports d_type', 'true'],
+        ['Supports d_type', String(dType)],
         ['Using metacopy', 'false'],
         ['Native Overlay Diff', 'true'],
         ['userxattr', 'false'],
@@ -87,7 +97,8 @@ export class SystemService {
       Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: [...LOG_DRIVERS] },
       MemoryLimit: sys.memoryLimit,
       SwapLimit: sys.swapLimit,
-      KernelMemoryTCP: false,
+      KernelMemory: sys.kernelMemory,
+      KernelMemoryTCP: kmemTcp,
       CpuCfsPeriod: sys.cpuCfs,
       CpuCfsQuota: sys.cpuCfs,
       CPUShares: sys.cpuShares,
@@ -100,7 +111,8 @@ export class SystemService {
       BridgeNfIp6tables: bridgeNfIp6tables,
       Debug: this.deps.debug ?? false,
       NFd: await countOpenFds(),
-      NGoroutines: 0,
+      // Node has no goroutines: the async resources (sockets, timers, fs requests) the daemon holds.
+      NGoroutines: process.getActiveResourcesInfo().length,
       SystemTime: new Date().toISOString(),
       LoggingDriver: DEFAULT_LOG_DRIVER,
       CgroupDriver: sys.cgroupDriver,
@@ -112,7 +124,13 @@ export class SystemService {
       OSType: 'linux',
       Architecture: os.machine(),
       IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
+      RegistryConfig: {
+        AllowNondistributableArtifactsCIDRs: [],
+        AllowNondistributableArtifactsHostnames: [],
+        InsecureRegistryCIDRs: ['127.0.0.0/8'],
+        IndexConfigs: { 'docker.io': { Name: 'docker.io', Mirrors: [], Secure: true, Official: true } },
+        Mirrors: [],
+      },
       NCPU: sys.ncpu,
       MemTotal: os.totalmem(),
       DockerRootDir: this.deps.paths.dataRoot,
@@ -123,11 +141,21 @@ export class SystemService {
       Runtimes: { runc: { path: runcPath } },
       DefaultRuntime: 'runc',
       LiveRestoreEnabled: true,
+      // berth runs no containerd; runc's commit comes from `runc --version`, as dockerd reads it.
+      ContainerdCommit: { ID: '', Expected: '' },
+      RuncCommit: { ID: runcCommitId, Expected: runcCommitId },
+      InitCommit: { ID: '', Expected: '' },
+      GenericResources: null,
+      HttpProxy: maskProxyCredentials(process.env.HTTP_PROXY ?? process.env.http_proxy),
+      HttpsProxy: maskProxyCredentials(process.env.HTTPS_PROXY ?? process.env.https_proxy),
+      NoProxy: process.env.NO_PROXY ?? process.env.no_proxy ?? '',
+      // What a dockerd outside a swarm reports; berth has no swarm mode (routes/missing.ts).
+      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       Isolation: '',
       InitBinary: '',
       SecurityOptions: securityOptions,
       // Forwarding and bridge-nf matter to bridge networking, which berth does not have yet: no warning.
-      Warnings: infoWarnings(sys, { seccomp, appArmor }),
+      Warnings: warnings.length > 0 ? warnings : null,
     };
   }
 }

@@ -71,8 +71,10 @@ export class VolumeService implements VolumesBackend {
 
   async create(body: VolumeCreateRequest): Promise<Volume> {
     if (body.Driver && body.Driver !== 'local') throw invalidArgument(`error looking up volume plugin ${body.Driver}: plugin "${body.Driver}" not found`);
+    // A volume berth names itself is anonymous, as in Docker ≥ 23 (prune removes those by default).
+    const labels = body.Name ? (body.Labels ?? undefined) : { ...body.Labels, [ANONYMOUS_LABEL]: '' };
     const name = body.Name || randomVolumeName();
-    const record = await this.volumes.create(name, { labels: body.Labels ?? undefined, driverOpts: body.DriverOpts ?? undefined });
+    const record = await this.volumes.create(name, { labels, driverOpts: body.DriverOpts ?? undefined });
     this.events.publish('volume', 'create', name, { driver: 'local' });
     return toVolume(record, this.volumes);
   }
@@ -90,24 +92,46 @@ export class VolumeService implements VolumesBackend {
     this.events.publish('volume', 'destroy', name, { driver: 'local' });
   }
 
-  /** Like Docker ≥ 23: only anonymous volumes unless `all=true`; berth's volumes are all named. */
+  /**
+   * Removes the unused local volumes the filters select: like Docker ≥ 23, only anonymous
+   * ones (labelled `com.docker.volume.anonymous`) unless `all=true`. The route adds
+   * `all=true` for clients of API < 1.42, which prune named volumes too.
+   */
   async prune(filters: Filters): Promise<VolumesPruneResponse> {
-    const all = (filters.all ?? []).some((v) => v === 'true' || v === '1');
+    for (const key of Object.keys(filters)) if (!PRUNE_FILTERS.has(key)) throw invalidArgument(`invalid filter '${key}'`);
+    const all = pruneAll(filters.all);
+    const containers = this.containers.list();
     const deleted: string[] = [];
     let reclaimed = 0;
-    if (all) {
-      const containers = this.containers.list();
-      for (const record of await this.volumes.list()) {
-        if (!labelsMatch(record.Labels, filters.label)) continue;
-        if (containersUsingVolume(containers, record.Name).length > 0) continue;
-        reclaimed += await this.volumes.size(record.Name);
-        await this.volumes.remove(record.Name);
-        this.events.publish('volume', 'destroy', record.Name, { driver: 'local' });
-        deleted.push(record.Name);
-      }
+    for (const record of await this.volumes.list()) {
+      if (!all && !(ANONYMOUS_LABEL in record.Labels)) continue;
+      if (!labelsMatch(record.Labels, filters.label)) continue;
+      if ((filters['label!'] ?? []).some((label) => labelsMatch(record.Labels, [label]))) continue;
+      if (containersUsingVolume(containers, record.Name).length > 0) continue;
+      const size = await this.volumes.size(record.Name);
+      await this.volumes.remove(record.Name);
+      reclaimed += size;
+      this.events.publish('volume', 'destroy', record.Name, { driver: 'local' });
+      deleted.push(record.Name);
     }
+    this.events.publish('volume', 'prune', '', { reclaimed: String(reclaimed) });
     return { VolumesDeleted: deleted.length > 0 ? deleted : null, SpaceReclaimed: reclaimed };
   }
+}
+
+/** The label Docker gives a volume it named itself (created without a name). */
+export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
+
+const PRUNE_FILTERS = new Set(['label', 'label!', 'all']);
+
+/** moby's withPrune: one Go bool at most. */
+function pruneAll(values: string[] | undefined): boolean {
+  if (!values || values.length === 0) return false;
+  if (values.length > 1) throw invalidArgument(`invalid filter 'all=[${values.join(' ')}]': only one value is expected`);
+  const value = values[0]!;
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value)) return false;
+  throw invalidArgument(`invalid filter 'all': strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax`);
 }
 
 function randomVolumeName(): string {

@@ -1,6 +1,7 @@
 import type { VolumesBackend } from '../../backend';
 import { volumeCreateBody } from '../../schemas/volumes';
 import type { Router } from '../router';
+import { versionAtLeast } from '../api-version';
 
 /** Volume routes, after moby's api/server/router/volume. */
 export function addVolumeRoutes(router: Router, backend: VolumesBackend): void {
@@ -11,7 +12,10 @@ export function addVolumeRoutes(router: Router, backend: VolumesBackend): void {
     ex.json(201, await backend.create((await ex.readBody(volumeCreateBody)) ?? {}));
   });
   router.post('/volumes/prune', async (ex) => {
-    ex.json(200, await backend.prune(ex.query.filters()));
+    const filters = ex.query.filters();
+    // API 1.42 made prune keep named volumes; older clients still prune them (moby does the same).
+    if (!versionAtLeast(ex.apiVersion, '1.42')) filters.all = [...(filters.all ?? []), 'true'];
+    ex.json(200, await backend.prune(filters));
   });
   router.get('/volumes/{name}', async (ex) => {
     ex.json(200, await backend.inspect(ex.param('name')));
