@@ -94,7 +94,6 @@ test('entering a swarm and the features berth lacks answer 501 naming the featur
     ['DELETE', '/plugins/sshfs', /^plugins are not supported by berth yet/],
     ['POST', '/auth', /^registries are not supported by berth yet/],
     ['GET', '/distribution/docker.io/library/busybox/json', /^registries are not supported by berth yet/],
-    ['GET', '/containers/c1/stats?stream=0', /^container stats are not supported by berth yet/],
     ['GET', '/containers/c1/attach/ws', /^attach over a websocket is not supported by berth yet/],
   ];
   for (const [method, url, message] of cases) {

@@ -10,7 +10,7 @@ import { Router } from '../router';
  *   is not a swarm manager answers (503 and its message; the parameter checks dockerd makes
  *   first), since berth spreads over hosts through Kubernetes, never swarm;
  * - everything else berth lacks (build, networks, plugins, registry auth and distribution,
- *   stats, ...): 501 naming the feature, as pull does. Each says "not supported": the docker
+ *   websocket attach): 501 naming the feature, as pull does. Each says "not supported": the docker
  *   CLI's `inspect` skips an object type whose lookup says so and tries the next.
  *
  * A path that is no Engine API route at all keeps dockerd's 404 `page not found`.
@@ -111,7 +111,6 @@ function addNotImplementedRoutes(router: Router): void {
   router.post('/auth', notImplementedRoute(NO_REGISTRY));
   router.get('/distribution/{name:.*}/json', notImplementedRoute(NO_REGISTRY));
 
-  router.get('/containers/{id}/stats', notImplementedRoute('container stats are not supported by berth yet'));
   router.get('/containers/{id}/attach/ws', notImplementedRoute('attach over a websocket is not supported by berth yet; use POST /containers/{id}/attach'));
 }
 
