@@ -80,4 +80,45 @@ describe('berth cp into and out of mounts of a running container', { skip }, () 
     assert.equal(await fs.readFile(path.join(out, 'in.txt'), 'utf8'), 'from the host\n');
     await ok(['rm', 'stopped']);
   });
+
+  it('a stopped container: its volume and bind mount, both ways (bound in for the copy, as dockerd does)', async () => {
+    const bind = path.join(tmp, 'stopped-bind');
+    await fs.mkdir(bind);
+    await fs.writeFile(path.join(bind, 'already.txt'), 'was on the host\n');
+    const created = await apiRequest(daemon.socket, 'POST', '/volumes/create', { Name: 'stoppedvol' });
+    const mountpoint = (JSON.parse(created.body) as { Mountpoint: string }).Mountpoint;
+    await fs.writeFile(path.join(mountpoint, 'invol.txt'), 'in the volume\n');
+    // Never started: the mount points do not even exist in its root file system yet.
+    await ok(['create', '--name', 'parked', '-v', `${bind}:/bind`, '-v', 'stoppedvol:/vol', '-v', `${bind}:/robind:ro`, 'busybox', 'sh', '-c', 'cat /vol/in.txt /bind/in.txt > /vol/seen']);
+
+    await ok(['cp', path.join(tmp, 'in.txt'), 'parked:/bind/']);
+    await ok(['cp', path.join(tmp, 'in.txt'), 'parked:/vol/']);
+    assert.equal(await fs.readFile(path.join(bind, 'in.txt'), 'utf8'), 'from the host\n', 'in the bind source');
+    assert.equal(await fs.readFile(path.join(mountpoint, 'in.txt'), 'utf8'), 'from the host\n', 'in the volume');
+    const out = path.join(tmp, 'out-parked');
+    await fs.mkdir(out);
+    await ok(['cp', 'parked:/bind/already.txt', out]);
+    await ok(['cp', 'parked:/vol/invol.txt', out]);
+    assert.equal(await fs.readFile(path.join(out, 'already.txt'), 'utf8'), 'was on the host\n');
+    assert.equal(await fs.readFile(path.join(out, 'invol.txt'), 'utf8'), 'in the volume\n');
+    // A read-only bind stays read-only for cp too.
+    await fs.writeFile(path.join(tmp, 'ro.txt'), 'must not land\n');
+    const refused = await berth(daemon.host, ['cp', path.join(tmp, 'ro.txt'), 'parked:/robind/']);
+    assert.notEqual(refused.code, 0, 'cp into a read-only bind mount must fail');
+    assert.match(refused.stderr, /read-only/i);
+    await assert.rejects(fs.access(path.join(bind, 'ro.txt')));
+
+    // The container sees what cp put there; after its exit, cp still reads the volume.
+    await ok(['start', '-a', 'parked']);
+    const afterRun = path.join(tmp, 'out-parked-ran');
+    await fs.mkdir(afterRun);
+    await ok(['cp', 'parked:/vol/seen', afterRun]);
+    assert.equal(await fs.readFile(path.join(afterRun, 'seen'), 'utf8'), 'from the host\nfrom the host\n');
+    // Nothing stayed bound or mounted, and the copies never went to the hidden layer.
+    const mounts = await fs.readFile('/proc/self/mountinfo', 'utf8');
+    assert.equal(mounts.includes(path.join(daemon.dataRoot, 'rootfs')), false, mounts);
+    const diff = await ok(['diff', 'parked']);
+    assert.doesNotMatch(diff.stdout, /in\.txt|invol|seen/);
+    await ok(['rm', 'parked']);
+  });
 });

@@ -3,7 +3,10 @@ import { isLive } from '../../metadata/containers';
 import type { Change } from '../../snapshots/types';
 import { closeFd, openHostDir, openProcessRoot } from '../../archive';
 import type { Container, ContainerContext } from './container-context';
-import { containerCgroupsPath } from './runtime-spec';
+import { containerCgroupsPath, resolveMounts } from './runtime-spec';
+import { bindMountsInRoot } from './stopped-mounts';
+import { messageOf, notFound } from '../../errors';
+import type { KeyedMutex } from '../../util/mutex';
 
 /**
  * How an archive operation sees a container: 'mounts' as its processes do (a live one's
@@ -69,6 +72,10 @@ export class ContainerRootfsLending {
   private async borrowRootfs(container: Container, view: RootfsView): Promise<{ rootFd: number; release: () => void }> {
     const { lock, deps } = this.ctx;
     const id = container.Id;
+    if (view === 'mounts' && !isLive(container)) {
+      const lent = await this.borrowStoppedWithMounts(id);
+      if (lent) return lent;
+    }
     const root = await lock.run(id, async () => {
       const mounted = await deps.rootfs.mount(id);
       this.rootfsBorrowers.set(id, (this.rootfsBorrowers.get(id) ?? 0) + 1);
@@ -103,4 +110,49 @@ export class ContainerRootfsLending {
     };
     return { rootFd, release };
   }
+
+  /**
+   * A stopped container as its processes would see it: the root file system with its
+   * volumes and bind mounts bound in (moby's mountVolumes), held under the container's lock
+   * until released, as moby does, so it cannot start (or go) while they are bound. Undefined
+   * when it turns out to be running (the caller lends its mount namespace instead).
+   */
+  private async borrowStoppedWithMounts(id: string): Promise<{ rootFd: number; release: () => void } | undefined> {
+    const { lock, deps } = this.ctx;
+    const unlock = await holdLock(lock, id);
+    let rootFd: number | undefined;
+    let unbind: (() => void) | undefined;
+    const release = () => {
+      try {
+        unbind?.();
+      } catch (err: unknown) {
+        deps.logger.warn('unmounting volumes after a copy failed', { id, error: messageOf(err) });
+      }
+      if (rootFd !== undefined) closeFd(rootFd);
+      const done = (this.rootfsBorrowers.get(id) ?? 0) > 0 ? Promise.resolve() : deps.rootfs.unmount(id).catch(() => undefined);
+      void done.finally(unlock);
+    };
+    try {
+      const current = deps.store.find(id) as Container | undefined;
+      if (!current) throw notFound(`No such container: ${id}`);
+      if (isLive(current)) {
+        unlock();
+        return undefined;
+      }
+      const mounts = await resolveMounts(current.HostConfig, deps.volumes);
+      rootFd = openHostDir(await deps.rootfs.mount(id));
+      unbind = bindMountsInRoot(rootFd, mounts);
+      return { rootFd, release };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+}
+
+/** Takes the container's lock and keeps it until the returned function is called. */
+function holdLock(lock: KeyedMutex, id: string): Promise<() => void> {
+  return new Promise((held) => {
+    void lock.run(id, () => new Promise<void>((unlock) => held(() => unlock())));
+  });
 }

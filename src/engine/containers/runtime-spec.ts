@@ -101,7 +101,8 @@ export function withDefaultEnv(env: string[], hostname: string, tty: boolean, ho
   return result;
 }
 
-async function resolveMounts(host: HostConfig, volumes: LocalVolumes): Promise<ContainerMountConfig[]> {
+/** The container's volume, bind and tmpfs mounts, volumes created and missing bind sources made as Docker does. */
+export async function resolveMounts(host: HostConfig, volumes: LocalVolumes): Promise<ContainerMountConfig[]> {
   const mounts: ContainerMountConfig[] = [];
   for (const spec of host.Binds ?? []) {
     const bind = parseBind(spec);
