@@ -133,9 +133,10 @@ describe('image interop with a real dockerd: save | load both ways', { skip }, (
     await docker(client, daemon.host, ['rmi', 'dockerd-commit:1']);
   });
 
-  it('a pre-1.10 archive (repositories, <layer>/json, layer.tar) loads into berth as into dockerd: the same image IDs, and it runs', async () => {
+  for (const era of ['current', 'pre-1.8.3'] as const)
+  it(`a pre-1.10 archive (repositories, <layer>/json, layer.tar; json of a ${era} Docker) loads into berth as into dockerd: the same image IDs, and it runs`, async () => {
     const client = DOCKER_CLIENTS[0];
-    const legacy = await legacyArchive({ repository: 'legacy-interop', tag: 'v1' });
+    const legacy = await legacyArchive({ repository: 'legacy-interop', tag: 'v1', era });
     for (const host of [dockerd.host, daemon.host]) {
       const loaded = await docker(client, host, ['load'], { input: legacy.tar });
       assert.equal(loaded.code, 0, loaded.stderr);
@@ -150,7 +151,12 @@ describe('image interop with a real dockerd: save | load both ways', { skip }, (
     assert.equal(await historyOf(daemon.host), await historyOf(dockerd.host));
     const ran = await docker(client, daemon.host, ['run', '--rm', 'legacy-interop:v1']);
     assert.equal(ran.stdout, 'from a legacy archive\n', ran.stderr);
+    // Saved by berth (now a current archive), dockerd loads the same image.
+    const dockerdLine = await layersOf(dockerd.host);
     await docker(client, dockerd.host, ['rmi', 'legacy-interop:v1']);
+    const back = await docker(client, dockerd.host, ['load'], { input: (await docker(client, daemon.host, ['save', 'legacy-interop:v1'])).stdoutBytes });
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(await layersOf(dockerd.host), dockerdLine);
     await docker(client, daemon.host, ['rmi', 'legacy-interop:v1']);
   });
 });

@@ -24,6 +24,12 @@ export interface LegacyArchive {
 export interface LegacyArchiveOptions {
   repository?: string;
   tag?: string;
+  /**
+   * 'pre-1.8.3': layer json as Docker before 1.8.3 wrote it (no docker_version on the base,
+   * 1.6.2 on the top one, keys in other cases, a string Cmd, unknown keys), which dockerd
+   * re-encodes through its v1 struct before making a config of it.
+   */
+  era?: 'current' | 'pre-1.8.3';
   /** Replace (string/Buffer) or leave out (null) files by archive path, to make a malformed archive. */
   override?: (ids: { baseId: string; topId: string }) => Record<string, string | Buffer | null>;
 }
@@ -66,13 +72,20 @@ export async function legacyArchive(opts: LegacyArchiveOptions = {}): Promise<Le
   "config": {"Cmd": ["cat", "/etc/legacy"], "Env": ["PATH=/bin"], "Labels": {"a&b": "<x>"}},
   "docker_version": "1.9.1", "architecture": "amd64", "comment": "second layer", "Size": ${topLayer.length}}
 `;
+  const old = opts.era === 'pre-1.8.3';
+  const oldBaseJson = JSON.stringify({ id: baseId, created: '2015-06-01T00:00:00Z', container_config: { Cmd: ['/bin/sh', '-c', '#(nop) ADD file:busybox in /'] }, Size: baseLayer.length });
+  const oldTopJson = `{"id":"${topId}","parent":"${baseId}","created":"2015-06-01T10:00:00.000000100Z","container":"0123abcd",
+  "Container_Config":{"Hostname":"0123abcd","cmd":["/bin/sh","-c","echo 'from a legacy archive' > /etc/legacy && true"],"Env":null,"ExposedPorts":{},"Volumes":{"/data":{}},"Labels":{},"Unknown":5},
+  "config":{"Entrypoint":["cat"],"cmd":"/etc/legacy","Env":["PATH=/bin"],"ExposedPorts":{"80/tcp":{}},"Healthcheck":{"Test":["CMD","true"],"Interval":1000000000},"Labels":{"b":"1","a":"<2>"},"OnBuild":[]},
+  "docker_version":"1.6.2","author":"Old & Legacy","architecture":"amd64","os":"linux","Size":${topLayer.length},"checksum":"tarsum.dev+sha256:00"}
+`;
   const files: Record<string, string | Buffer | null> = {
     repositories: JSON.stringify({ [repository]: { [tag]: topId } }),
     [`${baseId}/VERSION`]: '1.0',
-    [`${baseId}/json`]: baseJson,
+    [`${baseId}/json`]: old ? oldBaseJson : baseJson,
     [`${baseId}/layer.tar`]: baseLayer,
     [`${topId}/VERSION`]: '1.0',
-    [`${topId}/json`]: topJson,
+    [`${topId}/json`]: old ? oldTopJson : topJson,
     [`${topId}/layer.tar`]: topLayer,
     ...(opts.override?.({ baseId, topId }) ?? {}),
   };

@@ -8,7 +8,8 @@ import { Reference, isValidTag, parseNormalizedNamed } from '../../images/refere
 import type { ArchiveFiles } from './read-archive';
 import type { PlanStore, PlannedImage } from './load-plan';
 import { blobCompression, layerMediaType } from './load-plan';
-import { goObject, goString, goTime, rawMembers } from './go-json';
+import { goObject, goString, rawMembers } from './go-json';
+import { decodeV1Image, encodeV1Image, historyOfV1Image, v1String } from './v1-image';
 
 /**
  * A pre-1.10 `docker save` archive: a `repositories` file ({"name": {"tag": "<layer id>"}})
@@ -18,9 +19,12 @@ import { goObject, goString, goTime, rawMembers } from './go-json';
  * without id/parent/Size/parent_id/layer_id/throwaway, plus `rootfs.diff_ids` of the layers
  * up to it and a `history` with one entry per layer (created, author, container_config.Cmd
  * joined, comment), written as Go's encoding/json writes it, so the image IDs are the ones
- * dockerd computes. (dockerd first re-encodes the json of images made by Docker older than
- * 1.8.3 through its v1 struct; berth keeps their json as is, so only those IDs differ.)
+ * dockerd computes (for json from Docker before 1.8.3, after the re-encoding dockerd does
+ * first: v1-image.ts).
  */
+
+/** Docker versions before this wrote v1 json that dockerd re-encodes first (v1-image.ts). */
+const FALLBACK_BEFORE = '1.8.3';
 
 /** v1 json keys a config does not keep (moby's MakeConfigFromV1Config). */
 const DROPPED_KEYS = ['id', 'parent', 'Size', 'parent_id', 'layer_id', 'throwaway'];
@@ -67,9 +71,10 @@ export async function planLegacyLoad(files: ArchiveFiles, store: PlanStore): Pro
       throw fail(messageOf(err));
     }
     if (typeof v1 !== 'object' || v1 === null || Array.isArray(v1)) throw fail('not a JSON object');
-    const os = optionalString(v1, 'os', fail);
-    if (os !== undefined && os !== '' && os !== 'linux') throw invalidArgument(`cannot load ${os} image on linux`);
-    const parentId = optionalString(v1, 'parent', fail) ?? '';
+    const image = decodeV1Image(v1, jsonName);
+    const os = v1String(image, 'os');
+    if (os !== '' && os !== 'linux') throw invalidArgument(`cannot load ${os} image on linux`);
+    const parentId = v1String(image, 'parent');
     let parent: BuiltLayer | undefined;
     if (parentId !== '') {
       if (!layerIds.includes(parentId)) throw fail(`parent layer ${parentId} is not in the archive`);
@@ -82,9 +87,9 @@ export async function planLegacyLoad(files: ArchiveFiles, store: PlanStore): Pro
     const compression = await blobCompression(content, layerFile.digest);
     const diffId = compression === 'none' ? layerFile.digest : await uncompressedDigest(store, layerFile.digest, layerName);
     const diffIds = [...(parent?.diffIds ?? []), diffId];
-    const history = [...(parent?.history ?? []), historyItem(v1, fail)];
+    const history = [...(parent?.history ?? []), historyOfV1Image(image)];
 
-    const members = rawMembers(text);
+    const members = rawMembers(versionLessThan(v1String(image, 'docker_version'), FALLBACK_BEFORE) ? encodeV1Image(image) : text);
     for (const key of DROPPED_KEYS) members.delete(key);
     members.set('rootfs', `{"type":"layers","diff_ids":[${diffIds.map(goString).join(',')}]}`);
     members.set('history', `[${history.map(historyJson).join(',')}]`);
@@ -152,42 +157,6 @@ function parseRepositories(text: string): Array<[Reference, Array<[string, strin
   return out;
 }
 
-function optionalString(v1: Record<string, unknown>, key: string, fail: (what: string) => EngineError): string | undefined {
-  const value = v1[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw fail(`${key} is not a string`);
-  return value;
-}
-
-/** moby's HistoryFromConfig: created, author, container_config.Cmd joined by spaces, comment. */
-function historyItem(v1: Record<string, unknown>, fail: (what: string) => EngineError): HistoryItem {
-  const created = optionalString(v1, 'created', fail);
-  const author = optionalString(v1, 'author', fail);
-  const comment = optionalString(v1, 'comment', fail);
-  const containerConfig = v1.container_config;
-  let cmd: string[] = [];
-  if (containerConfig !== undefined && containerConfig !== null) {
-    if (typeof containerConfig !== 'object' || Array.isArray(containerConfig)) throw fail('container_config is not an object');
-    const raw = (containerConfig as Record<string, unknown>).Cmd;
-    if (raw !== undefined && raw !== null) {
-      if (!Array.isArray(raw) || raw.some((c) => typeof c !== 'string')) throw fail('container_config.Cmd is not a list of strings');
-      cmd = raw as string[];
-    }
-  }
-  let time: string;
-  try {
-    time = goTime(created);
-  } catch (err) {
-    throw fail(`created: ${messageOf(err)}`);
-  }
-  return {
-    created: time,
-    ...(author ? { author } : {}),
-    ...(cmd.length > 0 && cmd.join(' ') !== '' ? { created_by: cmd.join(' ') } : {}),
-    ...(comment ? { comment } : {}),
-  };
-}
-
 /** image.History as Go writes it: created always, the rest omitted when empty. */
 function historyJson(h: HistoryItem): string {
   const parts = [`"created":${goString(h.created)}`];
@@ -208,4 +177,16 @@ async function uncompressedDigest(store: PlanStore, digest: Digest, name: string
     throw invalidArgument(`invalid archive: ${name}: ${messageOf(err)}`, err);
   }
   return digester.digest();
+}
+
+/** moby's versions.LessThan: dotted numbers compared piecewise, a missing or bad piece is 0. */
+function versionLessThan(v: string, other: string): boolean {
+  const a = v.split('.');
+  const b = other.split('.');
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = /^\d+$/.test(a[i] ?? '') ? Number(a[i]) : 0;
+    const y = /^\d+$/.test(b[i] ?? '') ? Number(b[i]) : 0;
+    if (x !== y) return x < y;
+  }
+  return false;
 }

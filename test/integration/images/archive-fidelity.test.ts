@@ -144,6 +144,22 @@ test('a pre-1.10 archive (repositories + <layer>/json, VERSION, layer.tar) becom
   assert.equal((await h.service.list({ all: true })).length, 2);
 });
 
+test('json from Docker before 1.8.3 is read as dockerd reads it (fields in any case, a string Cmd) and written again through the v1 struct', async (t) => {
+  if (!(await busyboxPresent)) return t.skip('busybox-static not installed');
+  const h = await harness(t);
+  await h.service.load(Readable.from([(await legacyArchive({ era: 'pre-1.8.3' })).tar]));
+  const top = await h.service.resolve('legacy/busybox:v1');
+  const config = JSON.parse((await h.content.readBlob(top.id)).toString()) as Record<string, Record<string, unknown>>;
+  assert.equal(config.checksum, undefined, 'keys the struct does not know are dropped');
+  assert.equal(config.Container_Config, undefined);
+  assert.equal(config.container_config.Hostname, '0123abcd');
+  assert.equal(config.container_config.Unknown, undefined);
+  assert.deepEqual(config.config.Cmd, ['/etc/legacy'], 'a string Cmd is a one-element list');
+  assert.deepEqual(config.config.Entrypoint, ['cat']);
+  assert.equal(top.config.history?.[1].created_by, "/bin/sh -c echo 'from a legacy archive' > /etc/legacy && true");
+  assert.equal(top.config.history?.[1].created, '2015-06-01T10:00:00.0000001Z');
+});
+
 test('a malformed pre-1.10 archive is refused with a 400 naming what is wrong, and leaves nothing behind', async (t) => {
   if (!(await busyboxPresent)) return t.skip('busybox-static not installed');
   const h = await harness(t);
@@ -159,7 +175,8 @@ test('a malformed pre-1.10 archive is refused with a 400 naming what is wrong, a
     ['a parent not in the archive', { override: ({ topId }) => ({ [`${topId}/json`]: JSON.stringify({ id: topId, parent: 'e'.repeat(64) }) }) }, /\/json: parent layer e{64} is not in the archive$/],
     ['a parent chain that loops', { override: ({ baseId, topId }) => ({ [`${baseId}/json`]: JSON.stringify({ id: baseId, parent: topId }) }) }, /\/json: its parent chain loops/],
     ['a bad creation time', { override: ({ topId, baseId }) => ({ [`${topId}/json`]: JSON.stringify({ id: topId, parent: baseId, created: 'yesterday' }) }) }, /\/json: created: parsing time "yesterday"/],
-    ['a command that is not a list', { override: ({ topId, baseId }) => ({ [`${topId}/json`]: JSON.stringify({ id: topId, parent: baseId, container_config: { Cmd: 'sh' } }) }) }, /\/json: container_config.Cmd is not a list of strings$/],
+    ['a command that is not a list', { override: ({ topId, baseId }) => ({ [`${topId}/json`]: JSON.stringify({ id: topId, parent: baseId, container_config: { Cmd: 5 } }) }) }, /\/json: container_config.Cmd is not a list of strings$/],
+    ['labels that are not strings', { override: ({ topId, baseId }) => ({ [`${topId}/json`]: JSON.stringify({ id: topId, parent: baseId, config: { Labels: { a: 1 } } }) }) }, /\/json: config.Labels is not an object of strings$/],
     ['a Windows layer', { override: ({ topId, baseId }) => ({ [`${topId}/json`]: JSON.stringify({ id: topId, parent: baseId, os: 'windows' }) }) }, /^cannot load windows image on linux$/],
     ['a layer.tar that is not a tar', { override: ({ topId }) => ({ [`${topId}/layer.tar`]: Buffer.alloc(3000, 7) }) }, /^invalid layer 1 /],
   ];
