@@ -133,6 +133,30 @@ describe('image interop with a real dockerd: save | load both ways', { skip }, (
     await docker(client, daemon.host, ['rmi', 'dockerd-commit:1']);
   });
 
+  it('RepoDigests an OCI archive carries (a name@digest annotation) are kept by docker load into berth, and by docker save out of it', async () => {
+    const client = DOCKER_CLIENTS[0];
+    const entries = await readTar((await berth(daemon.host, ['save', 'busybox'])).stdoutBytes);
+    const index = JSON.parse(entries.find((e) => e.name === 'index.json')!.data.toString()) as { manifests: Array<{ digest: string; annotations?: Record<string, string> }> };
+    const manifestDigest = index.manifests[0].digest;
+    index.manifests = [
+      { ...index.manifests[0], annotations: { 'io.containerd.image.name': 'docker.io/library/digested:1' } },
+      { ...index.manifests[0], annotations: { 'io.containerd.image.name': `docker.io/library/digested@${manifestDigest}` } },
+    ];
+    const archive = await writeTarEntries([
+      ...entries.filter((e) => e.name !== 'index.json' && e.name !== 'manifest.json'),
+      { name: 'index.json', type: 'file', data: Buffer.from(JSON.stringify(index)) },
+    ]);
+    const loaded = await docker(client, daemon.host, ['load'], { input: archive });
+    assert.equal(loaded.code, 0, loaded.stderr);
+    const digestsOf = async () => (await docker(client, daemon.host, ['image', 'inspect', '-f', '{{json .RepoDigests}}', 'digested:1'])).stdout.trim();
+    assert.equal(await digestsOf(), JSON.stringify([`digested@${manifestDigest}`]));
+    const saved = (await docker(client, daemon.host, ['save', 'digested:1'])).stdoutBytes;
+    await docker(client, daemon.host, ['rmi', 'digested:1', `digested@${manifestDigest}`]);
+    assert.equal((await docker(client, daemon.host, ['load'], { input: saved })).code, 0);
+    assert.equal(await digestsOf(), JSON.stringify([`digested@${manifestDigest}`]));
+    await docker(client, daemon.host, ['rmi', 'digested:1', `digested@${manifestDigest}`]);
+  });
+
   for (const era of ['current', 'pre-1.8.3'] as const)
   it(`a pre-1.10 archive (repositories, <layer>/json, layer.tar; json of a ${era} Docker) loads into berth as into dockerd: the same image IDs, and it runs`, async () => {
     const client = DOCKER_CLIENTS[0];
