@@ -47,6 +47,8 @@ export interface ContainerRecord<Config = Record<string, unknown>, HostConfig = 
   RestartCount: number;
   /** Set when the user stopped it, so restart policies leave it alone. */
   HasBeenManuallyStopped?: boolean;
+  /** The volumes the container got for itself (Docker's anonymous volumes), by mount path; `rm -v` removes them. */
+  AnonymousVolumes?: Record<string, string>;
 }
 
 /** Whether the container has a live process (running, or paused with its process frozen). */

@@ -16,6 +16,8 @@ import { prepareRuntimeSpec, resourceConfig } from './runtime-spec';
 import { createEtcMountPoints, writeManagedEtcFiles } from './managed-etc-files';
 import { closeFd, openHostDir } from '../../util/fs-at';
 import { validateRestartPolicy } from './restart-policy';
+import { anonymousVolumeTargets, createAnonymousVolumes, removeVolumes } from './anonymous-volumes';
+import { containersUsingVolume } from '../volumes/volume-service';
 import { resolveLogConfig, withDefaultDriver } from './log-config';
 
 export interface CreateRequest extends ContainerConfig {
@@ -76,6 +78,7 @@ export class ContainerLifecycle {
       const id = newContainerId();
       const containerName = validateContainerName(name && name.length > 0 ? name : generateName((n) => store.isNameTaken(n)));
       store.reserveName(containerName, id);
+      let anonymousVolumes: Record<string, string> = {};
       try {
         const chainId = await images.ensureUnpacked(image);
         config.Hostname = config.Hostname || id.slice(0, 12);
@@ -96,12 +99,16 @@ export class ContainerLifecycle {
         };
         await rootfs.create(id, chainId);
         await this.prepareManagedEtc(record);
+        anonymousVolumes = await createAnonymousVolumes(anonymousVolumeTargets(config, hostConfig), this.ctx.deps.volumes);
+        if (Object.keys(anonymousVolumes).length > 0) record.AnonymousVolumes = anonymousVolumes;
         await store.save(record as ContainerRecord);
+        for (const volume of Object.values(anonymousVolumes)) this.ctx.deps.events.publish('volume', 'create', volume, { driver: 'local' });
         this.ctx.publish('create', record);
         return { Id: id, Warnings: warnings };
       } catch (err) {
         store.releaseName(containerName, id);
         await rootfs.remove(id).catch(() => undefined);
+        await removeVolumes(Object.values(anonymousVolumes), this.ctx.deps.volumes).catch(() => undefined);
         throw err;
       }
     });
@@ -354,11 +361,14 @@ export class ContainerLifecycle {
       return { recorded }; // wrapped: the exit is waited for outside the lock
     });
     await removing?.recorded;
-    await this.ctx.lock.run(container.Id, () => this.removeLocked(container.Id));
+    await this.ctx.lock.run(container.Id, () => this.removeLocked(container.Id, undefined, { volumes: options.volumes }));
   }
 
-  /** `latest`: the caller's newer copy (an exit it did not save), for the events and waiters. */
-  async removeLocked(id: string, latest?: Container): Promise<void> {
+  /**
+   * `latest`: the caller's newer copy (an exit it did not save), for the events and waiters.
+   * `volumes` (rm -v; always for --rm containers, as in Docker): its anonymous volumes go too.
+   */
+  async removeLocked(id: string, latest?: Container, options: { volumes?: boolean } = {}): Promise<void> {
     const container = latest ?? (this.ctx.deps.store.find(id) as Container | undefined);
     if (!container) return;
     await this.exits.cancelRestart(container);
@@ -368,7 +378,21 @@ export class ContainerLifecycle {
     await store.delete(id);
     await rootfs.remove(id);
     this.ctx.publish('destroy', container);
+    if (options.volumes || container.HostConfig.AutoRemove) await this.removeAnonymousVolumes(container);
     this.exits.notifyWaiters(container, 'removed');
+  }
+
+  /** A removed container's anonymous volumes; one another container also mounts stays (moby ignores the conflict). */
+  private async removeAnonymousVolumes(container: Container): Promise<void> {
+    const { volumes, events, logger } = this.ctx.deps;
+    const names = Object.values(container.AnonymousVolumes ?? {});
+    if (names.length === 0) return;
+    const others = this.ctx.list().filter((c) => c.Id !== container.Id);
+    const removed = await removeVolumes(names, volumes, (name) => containersUsingVolume(others, name)).catch((err: unknown) => {
+      logger.warn('removing anonymous volumes failed', { id: container.Id, error: messageOf(err) });
+      return [];
+    });
+    for (const name of removed) events.publish('volume', 'destroy', name, { driver: 'local' });
   }
 
   async rename(ref: string, newName: string): Promise<void> {

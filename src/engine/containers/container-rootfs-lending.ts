@@ -139,7 +139,7 @@ export class ContainerRootfsLending {
         unlock();
         return undefined;
       }
-      const mounts = await resolveMounts(current.HostConfig, deps.volumes);
+      const mounts = await resolveMounts(current, deps.volumes);
       rootFd = openHostDir(await deps.rootfs.mount(id));
       unbind = bindMountsInRoot(rootFd, mounts);
       return { rootFd, release };

@@ -45,16 +45,23 @@ export function mountPoints(container: Container, volumeDataPath: (name: string)
       points.push({ Type: 'volume', Name: bind.source, Source: volumeDataPath(bind.source), Destination: bind.destination, Driver: 'local', Mode: mode || 'z', RW: !bind.readonly, Propagation: '' });
     }
   }
+  const anonymous = container.AnonymousVolumes ?? {};
   for (const mount of container.HostConfig.Mounts ?? []) {
+    const volume = mount.Type === 'volume' ? mount.Source || anonymous[path.posix.normalize(mount.Target ?? '')] : undefined;
     points.push({
       Type: mount.Type ?? 'bind',
-      Source: mount.Type === 'volume' && mount.Source ? volumeDataPath(mount.Source) : (mount.Source ?? ''),
+      Source: volume ? volumeDataPath(volume) : (mount.Source ?? ''),
       Destination: mount.Target ?? '',
       Mode: '',
       RW: !mount.ReadOnly,
       Propagation: mount.Type === 'bind' ? 'rprivate' : '',
-      ...(mount.Type === 'volume' ? { Name: mount.Source, Driver: 'local' } : {}),
+      ...(mount.Type === 'volume' ? { Name: volume, Driver: 'local' } : {}),
     });
+  }
+  // The container's own volumes for its config's Volumes (image VOLUME, -v /path).
+  const shown = new Set(points.map((p) => path.posix.normalize(p.Destination)));
+  for (const [destination, name] of Object.entries(anonymous)) {
+    if (!shown.has(destination)) points.push({ Type: 'volume', Name: name, Source: volumeDataPath(name), Destination: destination, Driver: 'local', Mode: '', RW: true, Propagation: '' });
   }
   return points;
 }

@@ -48,7 +48,7 @@ export async function prepareRuntimeSpec(input: PrepareSpecInput): Promise<OciSp
     capAdd: host.CapAdd ?? [],
     capDrop: host.CapDrop ?? [],
     securityOpt: host.SecurityOpt ?? [],
-    mounts: await resolveMounts(host, input.volumes),
+    mounts: await resolveMounts(container, input.volumes),
     etcFiles,
     network: networkFor(networkMode),
     ipcMode: host.IpcMode === 'host' ? 'host' : 'private',
@@ -102,7 +102,9 @@ export function withDefaultEnv(env: string[], hostname: string, tty: boolean, ho
 }
 
 /** The container's volume, bind and tmpfs mounts, volumes created and missing bind sources made as Docker does. */
-export async function resolveMounts(host: HostConfig, volumes: LocalVolumes): Promise<ContainerMountConfig[]> {
+export async function resolveMounts(container: Pick<ContainerRecord<ContainerConfig, HostConfig>, 'HostConfig' | 'AnonymousVolumes'>, volumes: LocalVolumes): Promise<ContainerMountConfig[]> {
+  const host = container.HostConfig;
+  const anonymous = container.AnonymousVolumes ?? {};
   const mounts: ContainerMountConfig[] = [];
   for (const spec of host.Binds ?? []) {
     const bind = parseBind(spec);
@@ -123,8 +125,9 @@ export async function resolveMounts(host: HostConfig, volumes: LocalVolumes): Pr
     if (mount.Type === 'tmpfs') {
       mounts.push({ type: 'tmpfs', source: 'tmpfs', destination: target, readonly: Boolean(mount.ReadOnly) });
     } else if (mount.Type === 'volume') {
-      if (!mount.Source) throw invalidArgument('invalid mount config for type "volume": anonymous volumes are not supported yet');
-      mounts.push({ type: 'volume', source: await volumes.ensure(mount.Source), destination: target, readonly: Boolean(mount.ReadOnly) });
+      const name = mount.Source || anonymous[path.posix.normalize(target)];
+      if (!name) throw invalidArgument('invalid mount config for type "volume": the container has no volume for ' + target);
+      mounts.push({ type: 'volume', source: await volumes.ensure(name), destination: target, readonly: Boolean(mount.ReadOnly) });
     } else {
       if (!mount.Source || !path.isAbsolute(mount.Source)) throw invalidArgument(`invalid mount config for type "bind": invalid mount path: '${mount.Source ?? ''}'`);
       await fs.stat(mount.Source).catch(() => {
@@ -135,6 +138,11 @@ export async function resolveMounts(host: HostConfig, volumes: LocalVolumes): Pr
   }
   for (const [target, options] of Object.entries(host.Tmpfs ?? {})) {
     mounts.push({ type: 'tmpfs', source: 'tmpfs', destination: target, readonly: false, options: options ? options.split(',') : [] });
+  }
+  // The config's Volumes (image VOLUME, `-v /path`) get the container's own volumes.
+  const taken = new Set(mounts.map((m) => path.posix.normalize(m.destination)));
+  for (const [target, name] of Object.entries(anonymous)) {
+    if (!taken.has(target)) mounts.push({ type: 'volume', source: await volumes.ensure(name), destination: target, readonly: false });
   }
   return mounts;
 }

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { LocalVolumes, VolumeRecord } from '../../volumes/local-volumes';
 import type { Container, ContainerService } from '../containers/container-service';
 import { parseBind } from '../containers/create-config';
+import { ANONYMOUS_LABEL } from '../containers/anonymous-volumes';
 import type { EventBus } from '../events/event-bus';
 
 /** Containers (ids) whose binds or mounts use the named volume. */
@@ -16,7 +17,9 @@ export function containersUsingVolume(containers: readonly Container[], name: st
         (c.HostConfig.Binds ?? []).some((b) => {
           const bind = parseBind(b);
           return bind.type === 'volume' && bind.source === name;
-        }) || (c.HostConfig.Mounts ?? []).some((m) => m.Type === 'volume' && m.Source === name),
+        }) ||
+        (c.HostConfig.Mounts ?? []).some((m) => m.Type === 'volume' && m.Source === name) ||
+        Object.values(c.AnonymousVolumes ?? {}).includes(name),
     )
     .map((c) => c.Id);
 }
@@ -119,8 +122,7 @@ export class VolumeService implements VolumesBackend {
   }
 }
 
-/** The label Docker gives a volume it named itself (created without a name). */
-export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
+export { ANONYMOUS_LABEL };
 
 const PRUNE_FILTERS = new Set(['label', 'label!', 'all']);
 
