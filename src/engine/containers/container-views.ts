@@ -6,6 +6,7 @@ import { containerStatusText } from '../../util/human-time';
 import type { Container } from './container-service';
 import { normalizeNetworkMode, parseBind } from './create-config';
 import { withDefaultDriver } from './log-config';
+import { hostConfigView } from './host-config-view';
 
 /** HostConfig.LogConfig with dockerd's default driver where a record has none. */
 function resolvedLogConfig(container: Container): { Type: string; Config: Record<string, string> } {
@@ -148,13 +149,7 @@ export function toInspect(container: Container, paths: InspectPaths, volumeDataP
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: execIds.length > 0 ? execIds : null,
-    HostConfig: {
-      NetworkMode: 'default',
-      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
-      ...container.HostConfig,
-      // Records from before create stored the default driver have none.
-      LogConfig: resolvedLogConfig(container),
-    },
+    HostConfig: hostConfigView(container.HostConfig),
     GraphDriver: {
       Name: 'overlay2',
       Data: { LowerDir: paths.rootfs.lower, MergedDir: paths.rootfs.merged, UpperDir: paths.rootfs.upper, WorkDir: paths.rootfs.work },

@@ -23,14 +23,42 @@ function asList(value: string[] | string | null | undefined): string[] | null {
   return typeof value === 'string' ? ['/bin/sh', '-c', value] : value;
 }
 
-/** Merges `KEY=value` lists; a later entry replaces an earlier one with the same key. */
-export function mergeEnv(base: string[], overrides: string[]): string[] {
-  const result = new Map<string, string>();
-  for (const entry of [...base, ...overrides]) {
-    const key = entry.split('=', 1)[0]!;
-    result.set(key, entry);
+const envKey = (entry: string): string => entry.split('=', 1)[0]!;
+
+/**
+ * A container's Config.Env as dockerd stores it: the request's entries as given, then the
+ * image's entries whose key the request does not name (so `-e NAME` without a value still
+ * hides the image's NAME).
+ */
+export function mergeEnv(image: string[], request: string[]): string[] {
+  const requested = new Set(request.map(envKey));
+  return [...request, ...image.filter((entry) => !requested.has(envKey(entry)))];
+}
+
+/**
+ * moby's ReplaceOrAppendEnvValues: each override replaces the entry with its key or is
+ * appended; an override without "=" removes its key and is itself dropped (the docker CLI
+ * sends `-e NAME` that way when NAME is unset on its side; runc refuses such an entry).
+ * A key given twice keeps its last value, as runc's environment does.
+ */
+export function replaceOrAppendEnv(defaults: readonly string[], overrides: readonly string[]): string[] {
+  const result: (string | undefined)[] = [...defaults];
+  const index = new Map<string, number>();
+  result.forEach((entry, i) => index.set(envKey(entry!), i));
+  for (const entry of overrides) {
+    const key = envKey(entry);
+    const at = index.get(key);
+    if (!entry.includes('=')) {
+      if (at !== undefined) result[at] = undefined;
+      continue;
+    }
+    if (at !== undefined) result[at] = entry;
+    else {
+      index.set(key, result.length);
+      result.push(entry);
+    }
   }
-  return [...result.values()];
+  return result.filter((entry): entry is string => entry !== undefined);
 }
 
 /**

@@ -2,12 +2,13 @@ import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import type { ContainerRecord } from '../../metadata/containers';
 import type { ContainerConfig, HostConfig } from './create-config';
-import { normalizeNetworkMode, parseBind } from './create-config';
+import { normalizeNetworkMode, parseBind, replaceOrAppendEnv } from './create-config';
 import type { ContainerMountConfig, ContainerRuntimeConfig, NetworkConfig, ResourceConfig } from '../../runtime/spec/container-config';
 import type { Resources } from '../../api/types/containers';
 import type { OciSpec } from '../../runtime/spec/oci-types';
 import { buildSpec } from '../../runtime/spec/build-spec';
-import { resolveUser } from '../../runtime/user/resolve-user';
+import { processUser, resolveUser } from '../../runtime/user/resolve-user';
+import { findInitBinary } from '../../runtime/init/init-binary';
 import { writeManagedEtcFiles } from './managed-etc-files';
 import type { LocalVolumes } from '../../volumes/local-volumes';
 import { invalidArgument, isENOENT } from '../../errors';
@@ -29,7 +30,7 @@ export async function prepareRuntimeSpec(input: PrepareSpecInput): Promise<OciSp
   const config = container.Config;
   const host = container.HostConfig;
   const networkMode = normalizeNetworkMode(host.NetworkMode);
-  const user = await resolveUser(rootfsPath, config.User ?? '');
+  const user = await resolveUser(rootfsPath, config.User ?? '', host.GroupAdd ?? []);
   const hostname = config.Hostname || container.Id.slice(0, 12);
   const etcFiles = await writeManagedEtcFiles(container, containerDir);
   const runtimeConfig: ContainerRuntimeConfig = {
@@ -38,7 +39,7 @@ export async function prepareRuntimeSpec(input: PrepareSpecInput): Promise<OciSp
     args: [container.Path, ...container.Args],
     env: withDefaultEnv(config.Env ?? [], hostname, Boolean(config.Tty), user.home),
     cwd: config.WorkingDir || '/',
-    user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+    user: processUser(user),
     hostname,
     domainname: config.Domainname || undefined,
     tty: Boolean(config.Tty),
@@ -57,7 +58,23 @@ export async function prepareRuntimeSpec(input: PrepareSpecInput): Promise<OciSp
     resources: resourceConfig(host),
     cgroupsPath: containerCgroupsPath(container.Id),
     shmSize: host.ShmSize || undefined,
+    sysctls: host.Sysctls ?? undefined,
+    ulimits: (host.Ulimits ?? []).map((u) => ({ name: u.Name ?? '', soft: u.Soft ?? 0, hard: u.Hard ?? 0 })),
+    oomScoreAdj: host.OomScoreAdj ?? 0,
+    init: host.Init ? findInitBinary() : undefined,
+    devices: (host.Devices ?? []).map((d) => ({
+      pathOnHost: d.PathOnHost ?? '',
+      pathInContainer: d.PathInContainer || d.PathOnHost || '',
+      permissions: d.CgroupPermissions || 'rwm',
+    })),
+    deviceCgroupRules: host.DeviceCgroupRules ?? [],
   };
+  if (runtimeConfig.ipcMode === 'host') {
+    // dockerd's setupIpcDirs: the host's /dev/shm is bind-mounted, so it must exist (its /dev/mqueue need not).
+    await fs.stat('/dev/shm').catch(() => {
+      throw invalidArgument('/dev/shm is not mounted, but must be for --ipc=host');
+    });
+  }
   await ensureWorkingDir(rootfsPath, runtimeConfig.cwd);
   return buildSpec(runtimeConfig);
 }
@@ -90,14 +107,17 @@ function networkFor(mode: 'none' | 'host' | 'default'): NetworkConfig {
   return mode === 'none' ? { mode: 'none' } : { mode: 'private' };
 }
 
-/** Docker adds PATH, HOSTNAME, HOME (and TERM with a TTY) when the image does not set them. */
+/**
+ * The process environment as dockerd builds it (CreateDaemonEnvironment): PATH, HOSTNAME
+ * (and TERM with a TTY) as defaults, the container's env replacing or appending by key, an
+ * entry without "=" unsetting its key, and HOME from the user's passwd entry when unset
+ * (runc's rule).
+ */
 export function withDefaultEnv(env: string[], hostname: string, tty: boolean, home: string | undefined): string[] {
-  const keys = new Set(env.map((e) => e.split('=', 1)[0]));
-  const result = [...env];
-  if (!keys.has('PATH')) result.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
-  if (!keys.has('HOSTNAME')) result.push(`HOSTNAME=${hostname}`);
-  if (tty && !keys.has('TERM')) result.push('TERM=xterm');
-  if (!keys.has('HOME')) result.push(`HOME=${home || '/root'}`);
+  const defaults = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', `HOSTNAME=${hostname}`];
+  if (tty) defaults.push('TERM=xterm');
+  const result = replaceOrAppendEnv(defaults, env);
+  if (!result.some((e) => e.startsWith('HOME='))) result.push(`HOME=${home || '/root'}`);
   return result;
 }
 

@@ -16,13 +16,7 @@ const isSet = (value: unknown): boolean => {
 /** Host settings that do nothing in berth today, with what the user should know. */
 const IGNORED_HOST_FIELDS: [keyof HostConfig, string][] = [
   ['Links', 'container links need networking'],
-  ['Ulimits', 'the container gets the daemon’s limits'],
-  ['Sysctls', 'the kernel defaults apply'],
-  ['Devices', 'no host device is added'],
   ['DeviceRequests', 'no device (GPU) is requested'],
-  ['DeviceCgroupRules', 'no extra device access is allowed'],
-  ['GroupAdd', 'no supplementary group is added'],
-  ['OomScoreAdj', 'the OOM score is not adjusted'],
   ['KernelMemory', 'no kernel memory limit is set'],
   ['KernelMemoryTCP', 'no kernel TCP memory limit is set'],
   ['CpuRealtimePeriod', 'no realtime period is set'],
@@ -48,7 +42,6 @@ export function unsupportedSettingWarnings(config: ContainerConfig, host: HostCo
     warnings.push('Healthcheck is not supported yet: the check will not run and the container reports no health status');
   }
   if (host.OomKillDisable === true) warnings.push('OomKillDisable is not supported yet: the OOM killer stays enabled');
-  if (host.Init === true) warnings.push('Init is not supported yet: the command runs as PID 1 without an init process');
   if (host.MemorySwappiness !== undefined && host.MemorySwappiness !== null && host.MemorySwappiness !== -1) {
     warnings.push('MemorySwappiness is not supported yet: the kernel default applies');
   }

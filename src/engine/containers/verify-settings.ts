@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { invalidArgument, messageOf } from '../../errors';
 import type { ContainerConfig, HostConfig, Resources } from '../../api/types/containers';
 import { parseCpuList, readSysInfo, type SysInfo } from '../../runtime/cgroups/sysinfo';
+import { verifyRunOptions } from './verify-run-options';
 
 /**
  * The checks dockerd makes at create and update (moby's verifyContainerSettings and
@@ -25,6 +26,7 @@ export function hostSysInfo(): SysInfo {
 export function verifyCreateSettings(config: ContainerConfig, host: HostConfig, sys: SysInfo = hostSysInfo()): string[] {
   verifyConfig(config);
   verifyMounts(host);
+  verifyRunOptions(host);
   const warnings = verifyResources(host, sys, false);
   if ((host.ShmSize ?? 0) < 0) throw invalidArgument('SHM size can not be less than 0');
   const oomScoreAdj = host.OomScoreAdj ?? 0;

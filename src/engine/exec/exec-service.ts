@@ -3,12 +3,12 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { conflict, invalidArgument, notFound, messageOf } from '../../errors';
 import type { ExecProcess } from '../../runtime/task/types';
-import { resolveUser } from '../../runtime/user/resolve-user';
+import { processUser, resolveUser } from '../../runtime/user/resolve-user';
 import type { OciProcess } from '../../runtime/spec/oci-types';
 import type { ContainerService } from '../containers/container-service';
 import type { Container } from '../containers/container-context';
 import { MonitorAttachSession, parseDetachKeys } from '../containers/attach';
-import { mergeEnv } from '../containers/create-config';
+import { replaceOrAppendEnv } from '../containers/create-config';
 import type { AttachSession } from '../../util/stdio-streams';
 import type { EventBus } from '../events/event-bus';
 import type { Logger } from '../../util/logger';
@@ -193,15 +193,15 @@ export class ExecService {
     };
     const container = this.deps.containers.get(exec.containerId);
     const userSpec = exec.config.User || container.Config.User || '';
-    const user = await resolveUser(spec.root.path, userSpec);
-    const env = mergeEnv(spec.process.env ?? [], exec.config.Env ?? []);
+    const user = await resolveUser(spec.root.path, userSpec, container.HostConfig.GroupAdd ?? []);
+    const env = replaceOrAppendEnv(spec.process.env ?? [], exec.config.Env ?? []);
     const process: Record<string, unknown> = {
       ...spec.process,
       terminal: tty,
       args: exec.config.Cmd,
       env,
       cwd: exec.config.WorkingDir || spec.process.cwd || '/',
-      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      user: processUser(user),
     };
     delete process.consoleSize;
     if (exec.config.Privileged && spec.process.capabilities) {

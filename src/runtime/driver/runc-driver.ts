@@ -1,8 +1,8 @@
-import type { OciResources } from '../spec/oci-types';
+import { ociJson, type OciResources } from '../spec/oci-types';
 import { promises as fs, type Dirent } from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readJsonIfExists, writeJsonAtomic } from '../../util/atomic-fs';
+import { readJsonIfExists, writeFileAtomic } from '../../util/atomic-fs';
 import { Logger, silentLogger } from '../../util/logger';
 import { internal, invalidArgument, isNotFound, messageOf, unavailable } from '../../errors';
 import { DEFAULT_RUNC_TIMEOUT_MS, Runc, RuncCallOptions, readRuntimeError } from '../runc/runc';
@@ -129,7 +129,7 @@ export class RuncDriver {
     const paths = this.containerPaths(opts.id, opts.bundleDir, opts.tty, opts.exitFile);
     await fs.mkdir(opts.bundleDir, { recursive: true });
     // Rewritten before every run and read only by the runc spawned below: no fsync needed.
-    await writeJsonAtomic(path.join(opts.bundleDir, 'config.json'), opts.spec, 0o644, { durable: false });
+    await writeFileAtomic(path.join(opts.bundleDir, 'config.json'), ociJson(opts.spec), 0o644, { durable: false });
     await this.resetTaskDir(paths);
     await fs.rm(opts.exitFile, { force: true });
     const runtimeArgv = this.runc.runArgv(opts.id, {
@@ -304,7 +304,7 @@ export class RuncDriver {
     const paths = this.taskPaths('exec', dir, opts.tty, path.join(dir, 'runc.log'), path.join(dir, 'exit.json'));
     await this.resetTaskDir(paths);
     const processJsonPath = path.join(dir, 'process.json');
-    await writeJsonAtomic(processJsonPath, { ...processSpec, terminal: opts.tty });
+    await writeFileAtomic(processJsonPath, ociJson({ ...processSpec, terminal: opts.tty }));
     const runtimeArgv = this.runc.execArgv(containerId, {
       processJsonPath,
       pidFile: paths.pidFile,

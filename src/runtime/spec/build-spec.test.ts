@@ -6,7 +6,7 @@ import { ContainerRuntimeConfig } from './container-config';
 import { defaultSeccomp } from './seccomp-profile';
 import { kernelSupportsX32 } from './kernel-x32';
 import { isInvalidArgument } from '../../errors';
-import { OciSpec } from './oci-types';
+import { ociJson, OciSpec, RLIM_INFINITY } from './oci-types';
 
 function config(over: Partial<ContainerRuntimeConfig> = {}): ContainerRuntimeConfig {
   return {
@@ -158,6 +158,21 @@ test('init, ulimits, sysctls, oom score, readonly rootfs', () => {
   assert.equal(spec.process.oomScoreAdj, 500);
   assert.equal(spec.root.readonly, true);
   assert.throws(() => buildSpec(config({ ulimits: [{ name: 'bogus', soft: 1, hard: 1 }] })), /invalid ulimit type/);
+});
+
+test('ulimit -1 is RLIM_INFINITY, written exactly as uint64 max', () => {
+  const spec = buildSpec(config({ ulimits: [{ name: 'core', soft: -1, hard: -1 }, { name: 'nofile', soft: 5, hard: -1 }] }));
+  assert.deepEqual(spec.process.rlimits, [{ type: 'RLIMIT_CORE', soft: RLIM_INFINITY, hard: RLIM_INFINITY }, { type: 'RLIMIT_NOFILE', soft: 5, hard: RLIM_INFINITY }]);
+  const text = ociJson(spec);
+  assert.match(text, /"type": "RLIMIT_CORE",\n\s*"soft": 18446744073709551615,\n\s*"hard": 18446744073709551615/);
+  // Read back (exec reuses the container's process) and written again, it stays exact.
+  assert.equal(ociJson(JSON.parse(text)), text);
+});
+
+test('--ipc host: the host /dev/shm bound, a fresh mqueue mount (the host needs no /dev/mqueue)', () => {
+  const spec = buildSpec(config({ ipcMode: 'host' }));
+  assert.deepEqual(spec.mounts.find((m) => m.destination === '/dev/mqueue'), { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] });
+  assert.equal(spec.mounts.find((m) => m.destination === '/dev/shm')!.source, '/dev/shm');
 });
 
 test('default seccomp: x32 rules only for a kernel with the x32 ABI', () => {

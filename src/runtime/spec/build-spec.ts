@@ -4,7 +4,7 @@ import { invalidArgument } from '../../errors';
 import { effectiveCapabilities } from './capabilities';
 import { ContainerMountConfig, ContainerRuntimeConfig, ResourceConfig } from './container-config';
 import { defaultDeviceCgroupRules, deviceMapping, parseDeviceCgroupRule, walkDevices } from './devices';
-import { OciDevice, OciDeviceCgroup, OciLinux, OciMount, OciNamespace, OciResources, OciRlimit, OciSeccomp, OciSpec } from './oci-types';
+import { OciDevice, OciDeviceCgroup, OciLinux, OciMount, OciNamespace, OciResources, OciRlimit, OciSeccomp, OciSpec, RLIM_INFINITY } from './oci-types';
 import { defaultSeccomp, loadSeccompProfile, toOciSeccomp } from './seccomp-profile';
 
 export const OCI_VERSION = '1.0.2';
@@ -70,11 +70,12 @@ function defaultMounts(cfg: ContainerRuntimeConfig): OciMount[] {
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', sysOpts] },
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: [sysOpts, 'nosuid', 'noexec', 'nodev'] },
   ];
+  // A new mqueue mount shows the queues of the IPC namespace the container is in, the host's
+  // with --ipc host: dockerd mounts it so too, and the host needs no /dev/mqueue of its own.
+  mounts.push({ destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] });
   if (cfg.ipcMode === 'host') {
-    mounts.push({ destination: '/dev/mqueue', type: 'bind', source: '/dev/mqueue', options: ['rbind', 'rprivate'] });
     mounts.push({ destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] });
   } else {
-    mounts.push({ destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] });
     const size = cfg.shmSize && cfg.shmSize > 0 ? cfg.shmSize : DEFAULT_SHM_SIZE;
     mounts.push({ destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${size}`] });
   }
@@ -179,14 +180,16 @@ export function buildResources(r: ResourceConfig, swapSupported = swapAccounting
   return out;
 }
 
-const ULIMIT_NAMES = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack', 'as']);
+export const ULIMIT_NAMES: ReadonlySet<string> = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack', 'as']);
 
 function buildRlimits(cfg: ContainerRuntimeConfig): OciRlimit[] | undefined {
   if (!cfg.ulimits?.length) return undefined;
   return cfg.ulimits.map((u) => {
     if (!ULIMIT_NAMES.has(u.name)) throw invalidArgument(`invalid ulimit type: ${u.name}`);
-    if (u.soft > u.hard) throw invalidArgument(`ulimit soft limit must be less than or equal to hard limit: ${u.soft} > ${u.hard}`);
-    return { type: `RLIMIT_${u.name.toUpperCase()}`, soft: u.soft, hard: u.hard };
+    if (u.hard >= 0 && u.soft > u.hard) throw invalidArgument(`ulimit soft limit must be less than or equal to hard limit: ${u.soft} > ${u.hard}`);
+    // dockerd hands the runtime uint64(value): -1 is "unlimited".
+    const limit = (value: number) => (value < 0 ? RLIM_INFINITY : value);
+    return { type: `RLIMIT_${u.name.toUpperCase()}`, soft: limit(u.soft), hard: limit(u.hard) };
   });
 }
 

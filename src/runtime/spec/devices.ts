@@ -33,7 +33,9 @@ export function deviceMapping(pathOnHost: string, pathInContainer: string, permi
   try {
     st = statSync(pathOnHost);
   } catch (err: unknown) {
-    throw invalidArgument(`error gathering device information while adding custom device "${pathOnHost}": ${messageOf(err)}`, err);
+    // dockerd's words: the errno's text without Node's "ENOENT: ..., stat '<path>'" frame.
+    const reason = /^[A-Z]+: ([^,]+),/.exec(messageOf(err))?.[1] ?? messageOf(err);
+    throw invalidArgument(`error gathering device information while adding custom device "${pathOnHost}": ${reason}`, err);
   }
   const devices: OciDevice[] = [];
   if (st.isDirectory()) {

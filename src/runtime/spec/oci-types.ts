@@ -17,6 +17,19 @@ export interface OciCapabilities {
   ambient?: string[];
 }
 
+/**
+ * RLIM_INFINITY (uint64 max). A JS number cannot hold 2^64-1; 2^64 stands for it, and
+ * `ociJson` writes it as 18446744073709551615 (JSON.parse of that text gives 2^64 back).
+ */
+export const RLIM_INFINITY = 2 ** 64;
+
+/** config.json / process.json text: like JSON.stringify, with RLIM_INFINITY written exactly. */
+export function ociJson(value: unknown): string {
+  const marker = 'berth:rlim-infinity:4f1c9a';
+  const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && v >= RLIM_INFINITY ? marker : v), 1);
+  return text.split(JSON.stringify(marker)).join('18446744073709551615') + '\n';
+}
+
 export interface OciRlimit {
   type: string;
   hard: number;

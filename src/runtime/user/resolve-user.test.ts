@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { resolveUser } from './resolve-user';
+import { processUser, resolveUser } from './resolve-user';
 import { isInvalidArgument } from '../../errors';
 
 const PASSWD = `root:x:0:0:root:/root:/bin/sh
@@ -61,4 +61,9 @@ test('a symlinked /etc/passwd cannot escape the rootfs', async (t) => {
   await fs.rm(path.join(dir, 'etc', 'passwd'));
   await fs.symlink(`../../../../../../..${outside}/passwd`, path.join(dir, 'etc', 'passwd'));
   await assert.rejects(resolveUser(dir, 'evil'), /unable to find user evil/);
+});
+
+test('the process user starts its supplementary groups with the primary group, as dockerd does', () => {
+  assert.deepEqual(processUser({ uid: 1000, gid: 1000, additionalGids: [], home: '/' }), { uid: 1000, gid: 1000, additionalGids: [1000] });
+  assert.deepEqual(processUser({ uid: 0, gid: 0, additionalGids: [50, 0], home: '/root' }), { uid: 0, gid: 0, additionalGids: [0, 50] });
 });

@@ -134,3 +134,11 @@ export async function resolveUser(rootfs: string, spec: string, groupAdd: readon
   const [passwdText, groupText] = await Promise.all([readInRoot(rootfs, '/etc/passwd'), readInRoot(rootfs, '/etc/group')]);
   return resolveUserFromEntries(spec, parsePasswd(passwdText), parseGroup(groupText), groupAdd);
 }
+
+/**
+ * The process user dockerd hands the runtime: its supplementary groups start with the primary
+ * group (moby's fix for CVE-2022-36109), then the image's memberships and --group-add.
+ */
+export function processUser(user: ResolvedUser): { uid: number; gid: number; additionalGids: number[] } {
+  return { uid: user.uid, gid: user.gid, additionalGids: [...new Set([user.gid, ...user.additionalGids])] };
+}
