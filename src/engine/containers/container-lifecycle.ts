@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { conflict, EngineError, errorKind, invalidArgument, isNotFound, messageOf, notModified } from '../../errors';
 import { RuntimeStartError, parseSignal } from '../../runtime/task';
+import type { Task } from '../../runtime/task/types';
 import { buildResources, DEFAULT_SHM_SIZE } from '../../runtime/spec/build-spec';
 import { type ContainerRecord, isLive, newContainerId, newContainerState, validateContainerName } from '../../metadata/containers';
 import type { ContainerUpdateRequest } from '../../api/types/containers';
@@ -36,6 +37,8 @@ export interface RemoveOptions {
 }
 
 const DEFAULT_STOP_TIMEOUT_SECONDS = 10;
+/** How long a commit whose pause failed waits to learn that the process had exited. */
+const EXITING_GRACE_MS = 5000;
 
 /**
  * Container lifecycle: create → start → stop/kill → remove, plus restart, pause, rename and
@@ -312,21 +315,57 @@ export class ContainerLifecycle {
     this.ctx.publish('restart', container);
   }
 
-  /**
-   * `forCommit`: berth pauses on its own behalf; a marker file is written first, so a
-   * daemon killed before it unpauses finds it on restore and unpauses (see ContainerRestore).
-   */
-  async pause(ref: string, options: { forCommit?: boolean } = {}): Promise<void> {
+  async pause(ref: string): Promise<void> {
     await this.ctx.lock.run(this.ctx.get(ref).Id, async () => {
       const container = this.ctx.get(ref);
       if (container.State.Status === 'paused') throw conflict(`Container ${container.Id} is already paused`);
       if (container.State.Status !== 'running') throw conflict(`Container ${container.Id} is not running`);
-      if (options.forCommit) await fs.writeFile(this.ctx.pausedByBerthFile(container.Id), 'commit\n');
       await this.ctx.task(container.Id).pause();
       container.State = { ...container.State, Status: 'paused' };
       await this.ctx.deps.store.save(container as ContainerRecord);
       this.ctx.publish('pause', container);
     });
+  }
+
+  /**
+   * Pauses a container for a commit when it runs; resolves whether it did (the commit then
+   * unpauses it). Like dockerd, a commit works on a container in any state: one that is not
+   * running, or is paused by its user, is committed as it is, and so is one whose process has
+   * just exited (runc cannot pause it, and its exit is not recorded yet). A marker file is
+   * written before pausing, so a daemon killed before it unpauses finds it on restore and
+   * unpauses (see ContainerRestore).
+   */
+  async pauseForCommit(ref: string): Promise<boolean> {
+    const id = this.ctx.get(ref).Id;
+    const attempt = await this.ctx.lock.run(id, async (): Promise<{ paused: boolean; failed?: { err: unknown; task: Task } }> => {
+      const container = this.ctx.get(id);
+      const task = this.ctx.tasks.get(id);
+      if (container.State.Status !== 'running' || !task) return { paused: false };
+      const marker = this.ctx.pausedByBerthFile(id);
+      await fs.writeFile(marker, 'commit\n');
+      try {
+        await task.pause();
+      } catch (err) {
+        await fs.rm(marker, { force: true });
+        return { paused: false, failed: { err, task } };
+      }
+      container.State = { ...container.State, Status: 'paused' };
+      await this.ctx.deps.store.save(container as ContainerRecord);
+      this.ctx.publish('pause', container);
+      return { paused: true };
+    });
+    if (attempt.failed) {
+      // A process that exited has no freezer left to enter; its monitor reports the exit at
+      // once. Any other refusal of the pause is the commit's error.
+      let timer: NodeJS.Timeout | undefined;
+      const exited = await Promise.race([
+        attempt.failed.task.wait().then(() => true),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), EXITING_GRACE_MS))),
+      ]).finally(() => clearTimeout(timer));
+      if (!exited) throw attempt.failed.err;
+      this.ctx.deps.logger.debug('commit: the process exited before it could be paused', { id, error: messageOf(attempt.failed.err) });
+    }
+    return attempt.paused;
   }
 
   async unpause(ref: string, options: { forCommit?: boolean } = {}): Promise<void> {

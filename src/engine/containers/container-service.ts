@@ -70,8 +70,12 @@ export class ContainerService {
     return this.lifecycle.restart(ref, options);
   }
 
-  pause(ref: string, options: { forCommit?: boolean } = {}): Promise<void> {
-    return this.lifecycle.pause(ref, options);
+  pause(ref: string): Promise<void> {
+    return this.lifecycle.pause(ref);
+  }
+
+  pauseForCommit(ref: string): Promise<boolean> {
+    return this.lifecycle.pauseForCommit(ref);
   }
 
   unpause(ref: string, options: { forCommit?: boolean } = {}): Promise<void> {

@@ -221,8 +221,8 @@ export class ContainersBackendImpl implements ContainersBackend {
 
   async commit(opts: CommitOptions): Promise<{ Id: string }> {
     const container = this.service.get(opts.container);
-    const running = container.State.Status === 'running';
-    if (running && opts.pause) await this.service.pause(container.Id, { forCommit: true });
+    // Running, exiting or exited: only a running one is paused (see pauseForCommit).
+    const paused = opts.pause ? await this.service.pauseForCommit(container.Id) : false;
     try {
       // The changes are copied from the RW layer's directory into a new layer: no mount, no blob.
       const id = await this.deps.images.commitContainer({
@@ -240,7 +240,7 @@ export class ContainersBackendImpl implements ContainersBackend {
       });
       return { Id: id };
     } finally {
-      if (running && opts.pause) await this.service.unpause(container.Id, { forCommit: true }).catch(() => undefined);
+      if (paused) await this.service.unpause(container.Id, { forCommit: true }).catch(() => undefined);
     }
   }
 
