@@ -54,6 +54,39 @@ describe('task runtime through the API', { skip }, () => {
     assert.equal((await inspect(killed)).State.OOMKilled, false);
   });
 
+  it('an OOM kill during an exec: an oom event at once, State.OOMKilled at the exit (as dockerd 20.10)', async () => {
+    const execRun = async (id: string, cmd: string[]) => {
+      const created = await api('POST', `/containers/${id}/exec`, { Cmd: cmd, AttachStdout: true, AttachStderr: true });
+      const execId = (JSON.parse(created.body) as { Id: string }).Id;
+      await api('POST', `/exec/${execId}/start`, { Detach: false });
+      return (JSON.parse((await api('GET', `/exec/${execId}/json`)).body) as { ExitCode: number }).ExitCode;
+    };
+    const ooms = async (id: string, since: number) => {
+      const res = await api('GET', `/events?since=${since}&until=${Math.floor(Date.now() / 1000) + 1}&filters=${encodeURIComponent(JSON.stringify({ container: [id], event: ['oom'] }))}`);
+      return res.body.trim().split('\n').filter(Boolean).length;
+    };
+
+    // The exec's own process is the one killed; the container runs on, and its exit says so.
+    const since = Math.floor(Date.now() / 1000);
+    const id = await create({ Cmd: ['sleep', '1000'], HostConfig: { Memory: 16 * 1024 * 1024 } });
+    assert.equal((await api('POST', `/containers/${id}/start`)).status, 204);
+    assert.equal(await execRun(id, ['tail', '/dev/zero']), 137);
+    assert.equal((await inspect(id)).State.Status, 'running');
+    assert.equal(await ooms(id, since), 1, 'an oom event for the exec');
+    assert.equal((await api('POST', `/containers/${id}/stop?t=1`)).status, 204);
+    assert.equal((await inspect(id)).State.OOMKilled, true);
+
+    // The container's own process is OOM-killed while an exec runs (and dies with it).
+    const busy = await create({ Cmd: ['sh', '-c', 'sleep 1; exec tail /dev/zero'], HostConfig: { Memory: 16 * 1024 * 1024 } });
+    assert.equal((await api('POST', `/containers/${busy}/start`)).status, 204);
+    assert.equal(await execRun(busy, ['sleep', '100']), 137);
+    const wait = await api('POST', `/containers/${busy}/wait`);
+    assert.equal((JSON.parse(wait.body) as { StatusCode: number }).StatusCode, 137);
+    const state = (await inspect(busy)).State;
+    assert.equal(state.ExitCode, 137);
+    assert.equal(state.OOMKilled, true);
+  });
+
   it('rotates the log by --log-opt max-size/max-file', async () => {
     const id = await create({
       // 40 records of 1000 bytes (the pause keeps them apart): 8 files' worth at 5k.

@@ -141,7 +141,12 @@ export class ExecService {
       this.deps.events.publish('container', 'exec_die', container.Id, { ...this.deps.containers.eventAttributes(container), execID: id, exitCode: String(code) });
       setTimeout(() => this.execs.delete(id), EXEC_KEEP_AFTER_EXIT_MS).unref();
     };
-    void execProcess.wait().then((status) => finish(status?.exitCode ?? 126));
+    void execProcess.wait().then((status) => {
+      // The kernel's OOM killer struck the container's cgroup while the exec ran: Docker
+      // reports it at once (the container's State.OOMKilled follows at its exit).
+      if (status?.oomKilled) this.deps.events.publish('container', 'oom', container.Id, this.deps.containers.eventAttributes(container));
+      finish(status?.exitCode ?? 126);
+    });
     return session;
   }
 

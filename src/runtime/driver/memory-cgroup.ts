@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -13,4 +14,18 @@ export function memoryCgroupDir(cgroupsPath: string | undefined): string | undef
   if (fs.existsSync(path.join(CGROUP_ROOT, 'memory', 'memory.oom_control'))) return path.join(CGROUP_ROOT, 'memory', cgroupsPath);
   if (fs.existsSync(path.join(CGROUP_ROOT, 'cgroup.controllers'))) return path.join(CGROUP_ROOT, cgroupsPath);
   return undefined;
+}
+
+/**
+ * The memory cgroup dir runc made for a running task (from its state.json: the v1 memory
+ * hierarchy, or the unified dir), for an exec's monitor to report an OOM kill during the exec.
+ */
+export async function taskMemoryCgroupDir(runcStateDir: string): Promise<string | undefined> {
+  try {
+    const state = JSON.parse(await fsp.readFile(path.join(runcStateDir, 'state.json'), 'utf8')) as { cgroup_paths?: Record<string, string> };
+    const paths = state.cgroup_paths ?? {};
+    return paths.memory ?? paths[''];
+  } catch {
+    return undefined;
+  }
 }

@@ -13,7 +13,7 @@ import type { OciProcess, OciSpec } from '../spec/oci-types';
 import { runtimeStartError } from './runtime-start-error';
 import { parseSignal } from './signals';
 import { findMonitors, killMonitors, MONITOR_PID_FILE } from './monitor-processes';
-import { memoryCgroupDir } from './memory-cgroup';
+import { memoryCgroupDir, taskMemoryCgroupDir } from './memory-cgroup';
 import { killCgroupProcesses, killInitProcess, removeStoppedTaskState } from './stopped-task-cleanup';
 
 /** Unix socket paths must fit in sun_path (108 bytes) with room for <id12>/<exec12>/console.sock. */
@@ -317,6 +317,8 @@ export class RuncDriver {
       exitFile: paths.exitFile,
       pidFile: paths.pidFile,
       monitorPidFile: paths.monitorPidFile,
+      // The container's memory cgroup: an OOM kill during the exec is reported in its exit.
+      oomCgroup: await taskMemoryCgroupDir(path.join(this.runc.root, containerId)),
       tty: opts.tty,
       consoleSocketPath: paths.consoleSocketPath,
       stdin: opts.openStdin,
