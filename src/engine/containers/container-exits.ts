@@ -127,15 +127,32 @@ export class ContainerExits {
     for (const resolve of list ?? []) resolve();
   }
 
-  wait(container: Container, condition: WaitCondition): Promise<WaitResult> {
+  /** `signal`: the caller stopped waiting (its client went away): the waiter is dropped, the promise stays pending. */
+  wait(container: Container, condition: WaitCondition, signal?: AbortSignal): Promise<WaitResult> {
     if (condition === 'not-running' && !isLive(container)) {
       return Promise.resolve({ StatusCode: container.State.ExitCode, Error: null });
     }
     return new Promise((resolve) => {
+      if (signal?.aborted) return;
+      const onAbort = () => this.dropWaiter(container.Id, waiter);
+      const waiter: Waiter = {
+        condition,
+        resolve: (result) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(result);
+        },
+      };
       const list = this.waiters.get(container.Id) ?? [];
-      list.push({ condition, resolve });
+      list.push(waiter);
       this.waiters.set(container.Id, list);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  private dropWaiter(id: string, waiter: Waiter): void {
+    const remaining = (this.waiters.get(id) ?? []).filter((w) => w !== waiter);
+    if (remaining.length > 0) this.waiters.set(id, remaining);
+    else this.waiters.delete(id);
   }
 
   notifyWaiters(container: Container, event: 'exit' | 'removed'): void {

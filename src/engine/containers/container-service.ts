@@ -94,8 +94,9 @@ export class ContainerService {
     return this.lifecycle.update(ref, body);
   }
 
-  wait(ref: string, condition: WaitCondition = 'not-running'): Promise<WaitResult> {
-    return this.exits.wait(this.get(ref), condition);
+  /** `signal`: the client went away; its waiter is dropped. */
+  wait(ref: string, condition: WaitCondition = 'not-running', signal?: AbortSignal): Promise<WaitResult> {
+    return this.exits.wait(this.get(ref), condition, signal);
   }
 
   // ---- IO -----------------------------------------------------------------------------

@@ -92,9 +92,9 @@ export class ContainersBackendImpl implements ContainersBackend {
     return this.service.kill(id, signal || 'SIGKILL');
   }
 
-  async wait(id: string, condition: WaitCondition, _signal: AbortSignal): Promise<WaitHandle> {
+  async wait(id: string, condition: WaitCondition, signal: AbortSignal): Promise<WaitHandle> {
     this.service.get(id);
-    return { result: this.service.wait(id, condition) };
+    return { result: this.service.wait(id, condition, signal) };
   }
 
   remove(id: string, opts: { force: boolean; volumes: boolean; link: boolean }): Promise<void> {
