@@ -126,6 +126,25 @@ describe('a hung runc', { skip }, () => {
     assert.equal((await api('DELETE', `/containers/${id}?force=1`)).status, 204);
   });
 
+  it('when runc delete hangs too, the container\'s processes are killed directly and its runc state cleaned up', async () => {
+    const created = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '1000'] });
+    const id = (JSON.parse(created.body) as { Id: string }).Id;
+    await runc.hang('run', 'after');
+    await runc.hang('delete');
+    const res = await api('POST', `/containers/${id}/start`);
+    assert.equal(res.status, 500, res.body);
+    assert.equal((await inspect(id)).State.Status, 'exited');
+    await assertNoHungLeft('run');
+    await assertNoHungLeft('delete');
+    assert.deepEqual(await cgroupProcs(id), [], 'the container runc started is gone');
+    await assert.rejects(fs.access(`/sys/fs/cgroup/pids/berth/${id}`), 'its cgroup is removed');
+    await assert.rejects(fs.access(path.join(daemon.execRoot, 'runc', id)), 'runc keeps no state for it');
+    assert.deepEqual(await monitorsOf(id), []);
+    await runc.release('run');
+    await runc.release('delete');
+    assert.equal((await api('DELETE', `/containers/${id}`)).status, 204);
+  });
+
   it('an exec whose runc hangs fails with a clear error and leaves the container running', async () => {
     const id = await runDetached(['sleep', '1000']);
     await runc.hang('exec');

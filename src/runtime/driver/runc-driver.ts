@@ -21,6 +21,8 @@ const MAX_EXEC_ROOT_LENGTH = 60;
 const SHORT_ID_LENGTH = 12;
 /** How long delete waits for a started task's monitor to record the exit before killing it. */
 const MONITOR_EXIT_GRACE_MS = 2000;
+/** How long a delete whose runc failed waits for the killed init to be reaped before cleaning up after it. */
+const REAP_WAIT_MS = 2000;
 /** How long delete polls for started monitors' sockets to vanish before looking them up by pid file. */
 const SOCKET_VANISH_WAIT_MS = 100;
 
@@ -226,9 +228,16 @@ export class RuncDriver {
     }
     if (runtimeFailure !== undefined) {
       // runc failed or hung (and was killed): what it should have killed goes anyway, so no
-      // container process outlives the task; its state dir stays for a later delete.
-      const killed = await killCgroupProcesses(path.join(this.runc.root, id));
-      this.logger.warn('runc delete failed; killed the container\'s processes directly', { id, killed, error: messageOf(runtimeFailure) });
+      // container process outlives the task, and once its init is reaped its cgroups and
+      // state go as after a plain exit (else the state dir stays for a later delete).
+      const stateDir = path.join(this.runc.root, id);
+      const killed = await killCgroupProcesses(stateDir);
+      let cleaned = false;
+      for (const deadline = Date.now() + REAP_WAIT_MS; !cleaned && Date.now() < deadline; await sleep(20)) {
+        cleaned = await removeStoppedTaskState(stateDir);
+      }
+      this.logger.warn('runc delete failed; killed the container\'s processes directly', { id, killed, cleaned, error: messageOf(runtimeFailure) });
+      if (cleaned) runtimeFailure = undefined;
     }
     const dir = this.taskDir(id);
     if (await pathExists(dir)) {
