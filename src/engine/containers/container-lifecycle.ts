@@ -298,6 +298,8 @@ export class ContainerLifecycle {
         .task(container.Id)
         .kill(number)
         .catch((err: unknown) => {
+          // Its process has just exited (the exit is on its way to being recorded), as moby treats it.
+          if (isNotFound(err)) return;
           throw new EngineError(errorKind(err) ?? 'Internal', `Cannot kill container: ${ref}: ${messageOf(err)}`, { cause: err });
         });
       if (number === 9) exited = recorded;

@@ -127,7 +127,11 @@ export class Runc {
     const args = ['kill'];
     if (opts.all) args.push('--all');
     args.push(id, String(signal));
-    await this.exec(args, opts);
+    await this.exec(args, opts).catch((err: unknown) => {
+      // The process exited and runc knows (its monitor may not have reported it yet).
+      if (err instanceof ExecError && /container not running/.test(err.stderr)) throw notFound(`runc: container is not running: ${id}`, err);
+      throw err;
+    });
   }
 
   async pause(id: string, call?: RuncCallOptions): Promise<void> {
