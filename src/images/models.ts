@@ -67,6 +67,26 @@ export interface ImageRunConfig {
   Shell?: string[];
 }
 
+/**
+ * Docker's whole container config (container.Config), which docker-built and committed
+ * images carry as `container_config` (and often as `config`): the run defaults plus the
+ * container's own settings.
+ */
+export interface DockerContainerConfig extends ImageRunConfig {
+  Hostname?: string;
+  Domainname?: string;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  Tty?: boolean;
+  OpenStdin?: boolean;
+  StdinOnce?: boolean;
+  Image?: string;
+  NetworkDisabled?: boolean;
+  MacAddress?: string;
+  StopTimeout?: number;
+}
+
 export interface HistoryEntry {
   created?: string;
   created_by?: string;
@@ -86,6 +106,7 @@ export interface ImageConfig {
   history?: HistoryEntry[];
   /** Docker extensions kept for `docker inspect`. */
   container?: string;
+  container_config?: DockerContainerConfig;
   docker_version?: string;
   comment?: string;
   parent?: string;

@@ -9,7 +9,7 @@ import { extractLayer } from '../archive/tar/extract';
 import { packDirectory } from '../archive/tar/pack';
 import { conflict, invalidArgument, isNotFound, notFound } from '../errors';
 import { mountAll, unmountAll } from './mount';
-import { overlayChanges } from './overlay/changes';
+import { InitEntry, overlayChanges } from './overlay/changes';
 import { isMountPoint } from './overlay/mountinfo';
 
 /** Label on a container's active snapshot: the container id. */
@@ -97,7 +97,7 @@ export class SnapshotRootfs implements RootfsStore {
 
   async changes(id: string): Promise<Change[]> {
     checkId(id);
-    return overlayChanges(await this.snapshotter.upperDir(id), await this.snapshotter.lowerDirs(id));
+    return overlayChanges(await this.snapshotter.upperDir(id), await this.snapshotter.lowerDirs(id), DOCKER_INIT_ENTRIES);
   }
 
   async rwSize(id: string): Promise<number> {
@@ -146,6 +146,27 @@ export class SnapshotRootfs implements RootfsStore {
     return abandoned;
   }
 }
+
+/**
+ * What dockerd's init layer (moby's daemon/initlayer) puts under every container's RW
+ * layer: mount points and the files it bind-mounts. Berth's runtime makes the ones it needs
+ * in the RW layer itself, so `diff` takes them as below it, as Docker's does.
+ */
+const DOCKER_INIT_ENTRIES: ReadonlyMap<string, InitEntry> = new Map<string, InitEntry>([
+  ['/dev', { made: 'dir' }],
+  ['/proc', { made: 'dir' }],
+  ['/sys', { made: 'dir' }],
+  ['/etc', { made: 'dir' }],
+  ['/etc/resolv.conf', { made: 'file' }],
+  ['/etc/hosts', { made: 'file' }],
+  ['/etc/hostname', { made: 'file' }],
+  // Docker's init layer has these too; berth's runtime makes them in /dev's tmpfs or not at all.
+  ['/dev/pts', { made: null }],
+  ['/dev/shm', { made: null }],
+  ['/dev/console', { made: null }],
+  ['/.dockerenv', { made: null }],
+  ['/etc/mtab', { made: null }],
+]);
 
 /** Ids become path components: no separators. */
 function checkId(id: string): void {

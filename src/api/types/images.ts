@@ -3,7 +3,10 @@
  * still read). Field names and casing follow Docker's swagger.yaml exactly.
  */
 
-/** An image's runtime defaults as the API shows them (Docker's container Config shape). */
+/**
+ * An image's runtime defaults as the API shows them: Docker's container.Config, whose
+ * non-optional fields dockerd always emits (zero values included).
+ */
 export interface ImageConfigWire {
   Hostname?: string;
   Domainname?: string;
@@ -30,9 +33,12 @@ export interface ImageConfigWire {
   Volumes?: Record<string, Record<string, never>> | null;
   WorkingDir?: string;
   Entrypoint?: string[] | null;
+  NetworkDisabled?: boolean;
+  MacAddress?: string;
   OnBuild?: string[] | null;
   Labels?: Record<string, string> | null;
   StopSignal?: string;
+  StopTimeout?: number;
   Shell?: string[];
 }
 
@@ -63,20 +69,25 @@ export interface ImageInspect {
   Comment: string;
   /** RFC 3339 with nanoseconds. */
   Created: string;
+  /** The container a commit came from. moby 26 drops it from API 1.45; berth keeps it. */
   Container?: string;
+  /** The container's config for a commit, the zero config otherwise; docker-compose v1 reads it. */
   ContainerConfig?: ImageConfigWire;
   DockerVersion: string;
   Author: string;
-  Config: ImageConfigWire;
+  /** null when the image config has no `config`, as dockerd shows it. */
+  Config: ImageConfigWire | null;
   Architecture: string;
   Variant?: string;
   Os: string;
   OsVersion?: string;
   Size: number;
+  /** Omitted from API 1.44 on. */
   VirtualSize?: number;
   GraphDriver: { Name: string; Data: Record<string, string> | null };
   RootFS: { Type: string; Layers: string[] };
-  Metadata: { LastTagTime?: string };
+  /** LastTagTime is Go's zero time ("0001-01-01T00:00:00Z") for an image never tagged here. */
+  Metadata: { LastTagTime: string };
 }
 
 /** GET /images/{name}/history, newest first. */

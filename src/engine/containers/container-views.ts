@@ -31,8 +31,9 @@ export function humanStatus(container: Container, now = Date.now()): string {
   );
 }
 
+/** The Command column as moby makes it: the path, then each argument, in single quotes when it holds a space. */
 function shellQuoteForList(args: string[]): string {
-  return args.join(' ');
+  return args.map((arg, i) => (i > 0 && arg.includes(' ') ? `'${arg}'` : arg)).join(' ');
 }
 
 export function mountPoints(container: Container, volumeDataPath: (name: string) => string): MountPoint[] {
@@ -166,8 +167,11 @@ export function toInspect(container: Container, paths: InspectPaths, volumeDataP
   };
 }
 
-/** Applies `docker ps --filter` (id, name, status, label, exited, ancestor, before, since). */
-export function containerFilter(filters: Filters, lookup: (ref: string) => Container | undefined, imageMatches: (c: Container, ref: string) => boolean) {
+/**
+ * Applies `docker ps --filter` (id, name, status, label, exited, ancestor, before, since).
+ * `ancestors`: the image IDs an ancestor filter resolved to, descendants included.
+ */
+export function containerFilter(filters: Filters, lookup: (ref: string) => Container | undefined, ancestors: ReadonlySet<string> | undefined) {
   const known = new Set(['id', 'name', 'status', 'label', 'exited', 'ancestor', 'before', 'since', 'volume', 'network', 'health', 'isolation', 'is-task', 'publish', 'expose']);
   for (const key of Object.keys(filters)) {
     if (!known.has(key)) throw invalidArgument(`invalid filter '${key}'`);
@@ -204,7 +208,7 @@ export function containerFilter(filters: Filters, lookup: (ref: string) => Conta
         if (eq >= 0 && labels[key] !== label.slice(eq + 1)) return false;
       }
     }
-    if (filters.ancestor?.length && !filters.ancestor.some((ref) => imageMatches(container, ref))) return false;
+    if (filters.ancestor?.length && !ancestors?.has(container.ImageId)) return false;
     const created = Date.parse(container.Created);
     if (before?.length && !before.every((t) => created < t)) return false;
     if (since?.length && !since.every((t) => created > t)) return false;

@@ -58,8 +58,10 @@ export interface CommitContainerOptions {
 export interface ImageCommitter {
   /** Returns the new image id. */
   commitContainer(options: CommitContainerOptions): Promise<string>;
-  /** True when `ref` names the image `imageId` (by name, tag or id prefix). */
-  matches(imageId: string, ref: string): boolean;
+  /** The IDs of the images `refs` name and of every image committed or built on them. */
+  ancestry(refs: readonly string[]): Promise<Set<string>>;
+  /** An image's size (its layers), for SizeRootFs; undefined when it is gone. */
+  imageSize(imageId: string): Promise<number | undefined>;
 }
 
 /** Maps the Engine API's container routes onto the container service. */
@@ -103,7 +105,8 @@ export class ContainersBackendImpl implements ContainersBackend {
   }
 
   async list(opts: ContainerListOptions): Promise<ContainerSummary[]> {
-    const matches = containerFilter(opts.filters, (ref) => this.service.store.find(ref) as Container | undefined, (c, ref) => this.deps.images.matches(c.ImageId, ref));
+    const ancestors = opts.filters.ancestor?.length ? await this.deps.images.ancestry(opts.filters.ancestor) : undefined;
+    const matches = containerFilter(opts.filters, (ref) => this.service.store.find(ref) as Container | undefined, ancestors);
     let containers = this.service
       .list()
       .filter((c) => opts.all || isLive(c) || opts.filters.status !== undefined || opts.limit !== undefined)
@@ -112,7 +115,7 @@ export class ContainersBackendImpl implements ContainersBackend {
     if (opts.limit !== undefined && opts.limit > 0) containers = containers.slice(0, opts.limit);
     const summaries = containers.map((c) => toSummary(c, (name) => this.deps.volumes.dataPath(name)));
     if (opts.size) {
-      for (const summary of summaries) summary.SizeRw = await this.service.rwSize(summary.Id);
+      for (const summary of summaries) Object.assign(summary, await this.sizes(summary.Id, summary.ImageID));
     }
     return summaries;
   }
@@ -129,8 +132,15 @@ export class ContainersBackendImpl implements ContainersBackend {
       (name) => this.deps.volumes.dataPath(name),
       this.deps.execIdsOf(container.Id),
     );
-    if (opts.size) result.SizeRw = await this.service.rwSize(container.Id);
+    if (opts.size) Object.assign(result, await this.sizes(container.Id, container.ImageId));
     return result;
+  }
+
+  /** SizeRw, and SizeRootFs as dockerd counts it: the image's layers plus the RW layer. */
+  private async sizes(id: string, imageId: string): Promise<{ SizeRw: number; SizeRootFs?: number }> {
+    const SizeRw = await this.service.rwSize(id);
+    const imageSize = await this.deps.images.imageSize(imageId);
+    return imageSize === undefined ? { SizeRw } : { SizeRw, SizeRootFs: imageSize + SizeRw };
   }
 
   async logs(id: string, opts: LogsOptions): Promise<LogSession> {
@@ -247,7 +257,7 @@ export class ContainersBackendImpl implements ContainersBackend {
   async prune(filters: Filters): Promise<ContainerPruneResponse> {
     const until = filters.until?.[0];
     const untilMs = until === undefined ? undefined : parseTimestamp(until);
-    const matches = containerFilter({ label: filters.label ?? [] }, () => undefined, () => false);
+    const matches = containerFilter({ label: filters.label ?? [] }, () => undefined, undefined);
     const result = await this.service.prune((c) => matches(c) && (untilMs === undefined || Date.parse(c.Created) < untilMs));
     return { ContainersDeleted: result.ContainersDeleted.length > 0 ? result.ContainersDeleted : null, SpaceReclaimed: result.SpaceReclaimed };
   }

@@ -84,9 +84,17 @@ export function mergeImageConfig(request: ContainerConfig, image: ImageRuntimeDe
     User: request.User || image.User || '',
     StopSignal: request.StopSignal || image.StopSignal || undefined,
     Labels: { ...(image.Labels ?? {}), ...(request.Labels ?? {}) },
-    ExposedPorts: request.ExposedPorts ?? image.ExposedPorts ?? null,
-    Volumes: request.Volumes ?? image.Volumes ?? null,
+    ExposedPorts: mergeSets(request.ExposedPorts, image.ExposedPorts),
+    Volumes: mergeSets(request.Volumes, image.Volumes),
   };
+}
+
+type StringSet = Record<string, Record<string, never>>;
+
+/** As moby's merge: an empty request set takes the image's as is (null included), else the union. */
+function mergeSets(request: StringSet | null | undefined, image: StringSet | null | undefined): StringSet | null {
+  if (!request || Object.keys(request).length === 0) return image ?? null;
+  return { ...(image ?? {}), ...request };
 }
 
 /** The process argv (entrypoint + cmd); refuses an empty one like Docker. */

@@ -124,6 +124,7 @@ export class ImageCreation {
         ...(opts.author ? { author: opts.author } : {}),
         ...(opts.comment ? { comment: opts.comment } : {}),
         ...(opts.container ? { container: opts.container } : {}),
+        ...(opts.containerConfig ? { container_config: opts.containerConfig } : {}),
         config: runConfig,
         rootfs: { type: 'layers', diff_ids: [...(opts.parentImage?.diffIds ?? []), blob.digest] },
         history: [

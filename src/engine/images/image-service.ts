@@ -74,6 +74,11 @@ export class ImageService {
     return this.listing.history(name);
   }
 
+  /** The images named and their descendants (`ps --filter ancestor=`). */
+  withDescendants(names: readonly string[]): Promise<Set<Digest>> {
+    return this.listing.withDescendants(names);
+  }
+
   /** `docker system df`: every image with its container count and shared size, and the layers' total. */
   diskUsage(usage: ImageUsage): Promise<{ LayersSize: number; Images: ImageSummary[] }> {
     return this.listing.diskUsage(usage);

@@ -11,7 +11,7 @@ import type { CommitContainerOptions, ImageCommitter } from '../containers/conta
 import type { EventBus } from '../events/event-bus';
 import type { ImageService } from './image-service';
 import type { ImageUsage } from './types';
-import type { ImageRunConfig } from '../../images/models';
+import type { DockerContainerConfig, ImageRunConfig } from '../../images/models';
 
 /** Maps the Engine API's image routes onto the image service; tells it which images containers use. */
 export class ImagesBackendImpl implements ImagesBackend, ImageCommitter {
@@ -108,6 +108,9 @@ export class ImagesBackendImpl implements ImagesBackend, ImageCommitter {
       parentImage,
       makeLayer: options.makeLayer,
       config: commitRunConfig(container, options.config),
+      containerConfig: dockerContainerConfig(container.Config),
+      // dockerd's history line for a commit: the container's Cmd, joined by spaces.
+      createdBy: (Array.isArray(container.Config.Cmd) ? container.Config.Cmd : []).join(' '),
       changes: options.changes,
       comment: options.comment,
       author: options.author,
@@ -119,11 +122,18 @@ export class ImagesBackendImpl implements ImagesBackend, ImageCommitter {
     return id;
   }
 
-  matches(imageId: string, ref: string): boolean {
-    if (imageId === ref || imageId.slice(7).startsWith(ref) || imageId.startsWith(ref)) return true;
-    const container = this.containers.list().find((c) => c.ImageId === imageId);
-    return container !== undefined && (container.ImageName === ref || container.ImageName === `${ref}:latest`);
+  ancestry(refs: readonly string[]): Promise<Set<string>> {
+    return this.images.withDescendants(refs);
   }
+
+  async imageSize(imageId: string): Promise<number | undefined> {
+    return (await this.images.find(imageId))?.size;
+  }
+}
+
+/** The container's config as dockerd keeps it in a committed image (`container_config`); nulls dropped. */
+function dockerContainerConfig(config: Container['Config']): DockerContainerConfig {
+  return Object.fromEntries(Object.entries(config).filter(([, v]) => v !== null && v !== undefined)) as DockerContainerConfig;
 }
 
 /** The new image's runtime config: the container's config, with the commit request's overrides. */

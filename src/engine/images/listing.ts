@@ -1,11 +1,12 @@
 import type { HistoryResponseItem, ImageInspect, ImageSummary } from '../../api/types/images';
 import { Digest, chainIds } from '../../util/digest';
-import { invalidArgument } from '../../errors';
+import { invalidArgument, isInvalidArgument } from '../../errors';
 import { familiarMatch, familiarName, familiarString } from '../../images/reference';
+import type { ImageRecord } from '../../metadata/images';
 import { matchLabels, parseUntil } from './filters';
 import type { ImageResolver, ImageStores } from './resolver';
 import { toHistory, toInspect, toSummary, unixSeconds } from './views';
-import type { ImageUsage, ListImagesOptions } from './types';
+import type { ImageUsage, ListImagesOptions, ResolvedImage } from './types';
 
 const LIST_FILTERS = new Set(['dangling', 'label', 'before', 'since', 'reference', 'until']);
 
@@ -77,8 +78,40 @@ export class ImageListing {
 
   async history(name: string): Promise<HistoryResponseItem[]> {
     const image = await this.resolver.resolve(name);
-    const sizes = await this.resolver.layerSizes(image);
-    return toHistory(image, sizes);
+    const items = toHistory(image, await this.resolver.layerSizes(image));
+    // As dockerd: the entries from the top down get the image's ID and tags, then its
+    // parent's, and so on while parents are known (commit and build record them); the
+    // rest stay <missing>.
+    let current: ResolvedImage | undefined = image;
+    for (const item of items) {
+      if (current === undefined) break;
+      item.Id = current.id;
+      item.Tags = current.repoTags.length > 0 ? current.repoTags : null;
+      const parent: ImageRecord | undefined = current.record.parent ? this.stores.metadata.get(current.record.parent) : undefined;
+      current = parent ? await this.resolver.toResolved(parent) : undefined;
+    }
+    return items;
+  }
+
+  /**
+   * `ps --filter ancestor=`: the images named and every image committed or built on them.
+   * A name that resolves to no image adds nothing, as dockerd (which only logs a warning).
+   */
+  async withDescendants(names: readonly string[]): Promise<Set<Digest>> {
+    const ids = new Set<Digest>();
+    const add = (id: Digest): void => {
+      if (ids.has(id)) return;
+      ids.add(id);
+      for (const child of this.stores.metadata.children(id)) add(child.id);
+    };
+    for (const name of names) {
+      const image = await this.resolver.find(name).catch((err: unknown) => {
+        if (isInvalidArgument(err)) return undefined;
+        throw err;
+      });
+      if (image) add(image.id);
+    }
+    return ids;
   }
 
   /** `docker system df`: every image with its container count and shared size, and the layers' total. */

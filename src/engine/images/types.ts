@@ -1,6 +1,6 @@
 import type { Digest } from '../../util/digest';
 import type { ImageRecord } from '../../metadata/images';
-import type { ImageConfig, ImageManifest, ImageRunConfig } from '../../images/models';
+import type { DockerContainerConfig, ImageConfig, ImageManifest, ImageRunConfig } from '../../images/models';
 
 /** An image with everything the engine needs to run or show it. */
 export interface ResolvedImage {
@@ -76,6 +76,8 @@ export interface CommitLayerOptions {
   created?: string;
   /** Container ID, kept in the config as Docker does. */
   container?: string;
+  /** The container's whole config, kept as `container_config` as Docker does. */
+  containerConfig?: DockerContainerConfig;
   repo?: string;
   tag?: string;
 }

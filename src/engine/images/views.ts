@@ -1,5 +1,5 @@
 import type { ImageConfigWire, ImageInspect, ImageSummary, HistoryResponseItem } from '../../api/types/images';
-import type { ImageRunConfig } from '../../images/models';
+import type { DockerContainerConfig } from '../../images/models';
 import type { ResolvedImage } from './types';
 
 /** Pure conversions from a ResolvedImage to Docker's wire shapes. */
@@ -9,34 +9,44 @@ export function unixSeconds(rfc3339: string): number {
   return Number.isFinite(ms) ? Math.floor(ms / 1000) : 0;
 }
 
-/** Docker's container-config shape with its defaults (as `docker image inspect` shows). */
-export function wireConfig(c: ImageRunConfig): ImageConfigWire {
-  const wire: ImageConfigWire = {
-    Hostname: '',
-    Domainname: '',
+/**
+ * Docker's container.Config as dockerd 20.10 encodes it: every field without `omitempty`
+ * is present with its zero value ('' / false / null), in Go's field order; the `omitempty`
+ * ones (ExposedPorts, Healthcheck, ArgsEscaped, NetworkDisabled, MacAddress, StopSignal,
+ * StopTimeout, Shell) only when set.
+ */
+export function wireConfig(c: DockerContainerConfig): ImageConfigWire {
+  return {
+    Hostname: c.Hostname ?? '',
+    Domainname: c.Domainname ?? '',
     User: c.User ?? '',
-    AttachStdin: false,
-    AttachStdout: false,
-    AttachStderr: false,
-    Tty: false,
-    OpenStdin: false,
-    StdinOnce: false,
+    AttachStdin: c.AttachStdin ?? false,
+    AttachStdout: c.AttachStdout ?? false,
+    AttachStderr: c.AttachStderr ?? false,
+    ...(c.ExposedPorts && Object.keys(c.ExposedPorts).length > 0 ? { ExposedPorts: c.ExposedPorts } : {}),
+    Tty: c.Tty ?? false,
+    OpenStdin: c.OpenStdin ?? false,
+    StdinOnce: c.StdinOnce ?? false,
     Env: c.Env ?? null,
     Cmd: c.Cmd ?? null,
-    Image: '',
+    ...(c.Healthcheck ? { Healthcheck: c.Healthcheck } : {}),
+    ...(c.ArgsEscaped ? { ArgsEscaped: true } : {}),
+    Image: c.Image ?? '',
     Volumes: c.Volumes ?? null,
     WorkingDir: c.WorkingDir ?? '',
     Entrypoint: c.Entrypoint ?? null,
+    ...(c.NetworkDisabled ? { NetworkDisabled: true } : {}),
+    ...(c.MacAddress ? { MacAddress: c.MacAddress } : {}),
     OnBuild: c.OnBuild ?? null,
     Labels: c.Labels ?? null,
+    ...(c.StopSignal ? { StopSignal: c.StopSignal } : {}),
+    ...(c.StopTimeout !== undefined && c.StopTimeout !== null ? { StopTimeout: c.StopTimeout } : {}),
+    ...(c.Shell && c.Shell.length > 0 ? { Shell: c.Shell } : {}),
   };
-  if (c.ExposedPorts) wire.ExposedPorts = c.ExposedPorts;
-  if (c.StopSignal) wire.StopSignal = c.StopSignal;
-  if (c.Healthcheck) wire.Healthcheck = c.Healthcheck;
-  if (c.ArgsEscaped) wire.ArgsEscaped = c.ArgsEscaped;
-  if (c.Shell) wire.Shell = c.Shell;
-  return wire;
 }
+
+/** Go's zero time.Time, which dockerd prints for a time it does not have. */
+export const GO_ZERO_TIME = '0001-01-01T00:00:00Z';
 
 export function toSummary(image: ResolvedImage, repoTags = image.repoTags, repoDigests = image.repoDigests): ImageSummary {
   return {
@@ -61,11 +71,14 @@ export function toInspect(image: ResolvedImage, graphDriverData: Record<string, 
     RepoDigests: image.repoDigests,
     Parent: image.record.parent ?? '',
     Comment: c.comment ?? '',
-    Created: image.created || '0001-01-01T00:00:00Z',
+    Created: image.created || GO_ZERO_TIME,
     Container: c.container ?? '',
+    // An image that was not committed from a container has the zero config here (dockerd's
+    // struct value), never no key: docker-compose v1 reads ContainerConfig.Volumes.
+    ContainerConfig: wireConfig(c.container_config ?? {}),
     DockerVersion: c.docker_version ?? '',
     Author: c.author ?? '',
-    Config: wireConfig(image.runConfig),
+    Config: c.config ? wireConfig(c.config) : null,
     Architecture: c.architecture,
     ...(c.variant ? { Variant: c.variant } : {}),
     Os: c.os,
@@ -73,11 +86,11 @@ export function toInspect(image: ResolvedImage, graphDriverData: Record<string, 
     VirtualSize: image.size,
     GraphDriver: { Name: 'overlay2', Data: graphDriverData },
     RootFS: { Type: 'layers', Layers: image.diffIds },
-    Metadata: image.record.lastTagTime ? { LastTagTime: image.record.lastTagTime } : {},
+    Metadata: { LastTagTime: image.record.lastTagTime ?? GO_ZERO_TIME },
   };
 }
 
-/** `docker history`: newest first; the top entry carries the image ID and tags. */
+/** `docker history`: newest first, every ID `<missing>` (the caller fills in the IDs it knows). */
 export function toHistory(image: ResolvedImage, layerSizes: number[]): HistoryResponseItem[] {
   const history = image.config.history ?? [];
   const items: HistoryResponseItem[] = [];
@@ -96,8 +109,5 @@ export function toHistory(image: ResolvedImage, layerSizes: number[]): HistoryRe
   if (items.length === 0) {
     items.push({ Id: '<missing>', Created: unixSeconds(image.created), CreatedBy: '', Tags: null, Size: image.size, Comment: '' });
   }
-  items.reverse();
-  items[0].Id = image.id;
-  items[0].Tags = image.repoTags.length > 0 ? image.repoTags : null;
-  return items;
+  return items.reverse();
 }

@@ -19,8 +19,14 @@ import { closeFd, lstatChild, openHostDir, openInRoot } from '../../util/fs-at';
  * Sorted by path. The upper dir belongs to a container that may be running: it is walked
  * on fds (each name opened O_NOFOLLOW from its directory's fd), so a directory swapped
  * for a symlink to a host path is never followed.
+ *
+ * `initEntries` are entries every container has below its RW layer in Docker (its init
+ * layer), some of which berth's runtime makes in the RW layer instead (mount points): they
+ * are taken as present in the lower dirs. So one in upper is a change (C) unless it is what
+ * the runtime makes (an empty file, a directory), and a directory that holds nothing else
+ * is not changed by them.
  */
-export async function overlayChanges(upper: string, lowers: string[]): Promise<Change[]> {
+export async function overlayChanges(upper: string, lowers: string[], initEntries: ReadonlyMap<string, InitEntry> = new Map()): Promise<Change[]> {
   const changes: Change[] = [];
   const changedDirs = new Set<string>();
   const upperFd = openHostDir(upper);
@@ -53,15 +59,43 @@ export async function overlayChanges(upper: string, lowers: string[]): Promise<C
 
   function classify(fd: number, p: string, st: Stats): Change | undefined {
     if (isWhiteout(st) || (st.isDirectory() && isOpaque(fd))) return { Path: p, Kind: 2 };
+    const below = lowerStat(p);
+    const init = below ? undefined : initEntries.get(p);
+    if (!below && !init) return { Path: p, Kind: 1 };
+    if (below?.isDirectory() && st.isDirectory() && below.mode === st.mode) {
+      if (below.size === st.size && below.mtimeMs === st.mtimeMs) return undefined;
+      // Its mtime and size changed only because the runtime made its mount points in it.
+      if (holdsOnlyRuntimeMade(fd, p, false)) return undefined;
+    }
+    if (init?.made === 'dir' && st.isDirectory() && holdsOnlyRuntimeMade(fd, p, true)) return undefined;
+    if (init?.made === 'file' && st.isFile() && st.size === 0) return undefined;
+    return { Path: p, Kind: 0 };
+  }
+
+  function lowerStat(p: string): Stats | undefined {
     for (const lower of lowerFds) {
       const below = lstatInRoot(lower, p);
-      if (!below) continue;
-      if (below.isDirectory() && st.isDirectory() && below.mode === st.mode && below.size === st.size && below.mtimeMs === st.mtimeMs) {
-        return undefined;
-      }
-      return { Path: p, Kind: 0 };
+      if (below) return below;
     }
-    return { Path: p, Kind: 1 };
+    return undefined;
+  }
+
+  /** True when everything in the upper directory `p` is init entries the runtime made (absent below). */
+  function holdsOnlyRuntimeMade(dirFd: number, p: string, orNothing: boolean): boolean {
+    const names = native.readdirFd(dirFd);
+    if (names.length === 0) return orNothing;
+    return names.every((name) => {
+      const entryPath = p === '/' ? `/${name}` : `${p}/${name}`;
+      const init = initEntries.get(entryPath);
+      if (!init) return false;
+      const child = lstatChild(dirFd, name);
+      if (!child) return true; // removed while we looked
+      try {
+        return isRuntimeMade(child.st, init) && !lowerStat(entryPath);
+      } finally {
+        closeFd(child.fd);
+      }
+    });
   }
 
   try {
@@ -72,6 +106,21 @@ export async function overlayChanges(upper: string, lowers: string[]): Promise<C
     for (const fd of lowerFds) closeFd(fd);
   }
   return changes.sort((a, b) => (a.Path < b.Path ? -1 : a.Path > b.Path ? 1 : 0));
+}
+
+/**
+ * A path of Docker's init layer. `made`: what berth's runtime makes there in the RW layer
+ * when it is missing (a mount point: a directory or an empty file); null for the ones only
+ * Docker's init layer has (/.dockerenv, /etc/mtab), where any entry in upper is a change.
+ */
+export interface InitEntry {
+  made: 'dir' | 'file' | null;
+}
+
+function isRuntimeMade(st: Stats, init: InitEntry): boolean {
+  if (init.made === 'dir') return st.isDirectory();
+  if (init.made === 'file') return st.isFile() && st.size === 0;
+  return false;
 }
 
 function isWhiteout(st: Stats): boolean {

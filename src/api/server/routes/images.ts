@@ -2,7 +2,9 @@ import type { ImagesBackend } from '../../backend';
 import { invalidArgument, notImplemented } from '../../../errors';
 import type { Router } from '../router';
 import { sendJsonStream } from '../json-stream';
+import { versionAtLeast } from '../api-version';
 import { pipeBody } from './containers';
+import type { ImageInspect, ImageSummary } from '../../types/images';
 
 /** Image routes, after moby's api/server/router/image. Image names may contain slashes. */
 export function addImageRoutes(router: Router, backend: ImagesBackend): void {
@@ -12,7 +14,8 @@ export function addImageRoutes(router: Router, backend: ImagesBackend): void {
     // Before API 1.41 a `filter` parameter matched references; keep it working.
     const legacy = q.nonEmpty('filter');
     if (legacy !== undefined) filters.reference = [...(filters.reference ?? []), legacy];
-    ex.json(200, await backend.list({ all: q.bool('all'), filters, digests: q.bool('digests'), sharedSize: q.bool('shared-size') }));
+    const images = await backend.list({ all: q.bool('all'), filters, digests: q.bool('digests'), sharedSize: q.bool('shared-size') });
+    ex.json(200, images.map((image) => forVersion(image, ex.apiVersion)));
   });
 
   router.get('/images/search', async () => {
@@ -58,7 +61,7 @@ export function addImageRoutes(router: Router, backend: ImagesBackend): void {
   });
 
   router.get('/images/{name:.*}/json', async (ex) => {
-    ex.json(200, await backend.inspect(ex.param('name')));
+    ex.json(200, forVersion(await backend.inspect(ex.param('name')), ex.apiVersion));
   });
 
   router.get('/images/{name:.*}/history', async (ex) => {
@@ -85,6 +88,18 @@ export function addImageRoutes(router: Router, backend: ImagesBackend): void {
   router.delete('/images/{name:.*}', async (ex) => {
     ex.json(200, await backend.remove(ex.param('name'), { force: ex.query.bool('force'), noPrune: ex.query.bool('noprune') }));
   });
+}
+
+/**
+ * VirtualSize goes from API 1.44 on, as in moby. Container and ContainerConfig stay at every
+ * version, unlike moby 26 (gone from 1.45): docker-compose v1 negotiates the newest version
+ * and fails with KeyError: 'ContainerConfig' without them.
+ */
+function forVersion<T extends ImageSummary | ImageInspect>(image: T, apiVersion: string): T {
+  if (!versionAtLeast(apiVersion, '1.44')) return image;
+  const shown: Record<string, unknown> = { ...image };
+  delete shown.VirtualSize;
+  return shown as T;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

@@ -70,9 +70,10 @@ export class ContainerContext {
     return this.c.Status;
   }
   get Size(): string {
-    if (this.c.SizeRw === undefined) return '';
+    // docker's ContainerContext.Size: "(virtual N)" only when the daemon sent SizeRootFs.
+    const rw = humanSize(this.c.SizeRw ?? 0, 3);
     const virtual = this.c.SizeRootFs ?? 0;
-    return `${humanSize(this.c.SizeRw, 3)} (virtual ${humanSize(virtual, 3)})`;
+    return virtual > 0 ? `${rw} (virtual ${humanSize(virtual, 3)})` : rw;
   }
   get Labels(): string {
     return Object.entries(this.c.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
