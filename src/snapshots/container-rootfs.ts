@@ -11,6 +11,7 @@ import { conflict, invalidArgument, isNotFound, notFound } from '../errors';
 import { mountAll, unmountAll } from './mount';
 import { InitEntry, overlayChanges } from './overlay/changes';
 import { isMountPoint } from './overlay/mountinfo';
+import { removeAbandonedViews, withView } from './view-mount';
 
 /** Label on a container's active snapshot: the container id. */
 export const CONTAINER_LABEL = 'berth.io/container';
@@ -84,6 +85,20 @@ export class SnapshotRootfs implements RootfsStore {
     return path.join(this.mountRoot, id, 'merged');
   }
 
+  /**
+   * Runs `fn` on an O_PATH fd of a read-only view of layer `chainId` (an image as it was
+   * committed, without any container's changes), removed afterwards: volume copy-up reads
+   * the image through it. Views are mounted under `<mountRoot>/.views` (no container id
+   * starts with a dot).
+   */
+  withLayerView<T>(chainId: Digest, fn: (rootFd: number) => Promise<T>): Promise<T> {
+    return withView(this.snapshotter, chainId, this.viewRoot, fn);
+  }
+
+  private get viewRoot(): string {
+    return path.join(this.mountRoot, '.views');
+  }
+
   /** Host paths of a rootfs's overlay parts (inspect's GraphDriver data). */
   async paths(id: string): Promise<{ upper: string; work: string; merged: string; lower: string[] }> {
     checkId(id);
@@ -136,9 +151,9 @@ export class SnapshotRootfs implements RootfsStore {
     return ids.sort();
   }
 
-  /** Removes container commits a crash interrupted. */
+  /** Removes container commits and views a crash interrupted. */
   async removeAbandoned(): Promise<string[]> {
-    const abandoned: string[] = [];
+    const abandoned: string[] = await removeAbandonedViews(this.snapshotter, this.viewRoot);
     await this.snapshotter.walk((info) => {
       if (info.kind === 'active' && info.labels[COMMIT_LABEL] !== undefined) abandoned.push(info.name);
     });

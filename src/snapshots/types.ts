@@ -149,6 +149,8 @@ export interface RootfsStore {
   remove(id: string): Promise<void>;
   /** The mount point path (whether mounted or not). */
   mountPoint(id: string): string;
+  /** Runs `fn` on an O_PATH fd of a read-only view of a layer (the image alone), removed afterwards. */
+  withLayerView<T>(chainId: Digest, fn: (rootFd: number) => Promise<T>): Promise<T>;
   /** Changes in the RW layer relative to the image, sorted by path. */
   changes(id: string): Promise<Change[]>;
   /** Bytes in the RW layer (`docker ps -s` SIZE). */

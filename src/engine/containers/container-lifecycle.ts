@@ -20,6 +20,7 @@ import { validateRestartPolicy } from './restart-policy';
 import { anonymousVolumeTargets, createAnonymousVolumes, removeVolumes } from './anonymous-volumes';
 import { containersUsingVolume } from '../volumes/volume-service';
 import { resolveLogConfig, withDefaultDriver } from './log-config';
+import { copyUpVolumes } from './volume-copy-up';
 
 export interface CreateRequest extends ContainerConfig {
   HostConfig?: HostConfig;
@@ -104,6 +105,7 @@ export class ContainerLifecycle {
         await this.prepareManagedEtc(record);
         anonymousVolumes = await createAnonymousVolumes(anonymousVolumeTargets(config, hostConfig), this.ctx.deps.volumes);
         if (Object.keys(anonymousVolumes).length > 0) record.AnonymousVolumes = anonymousVolumes;
+        await copyUpVolumes(hostConfig, anonymousVolumes, chainId, this.ctx.deps);
         await store.save(record as ContainerRecord);
         for (const volume of Object.values(anonymousVolumes)) this.ctx.deps.events.publish('volume', 'create', volume, { driver: 'local' });
         this.ctx.publish('create', record);

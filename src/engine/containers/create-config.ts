@@ -109,6 +109,8 @@ export interface ParsedBind {
   source: string;
   destination: string;
   readonly: boolean;
+  /** `nocopy`: an empty volume is not filled with the image's content at the destination. */
+  nocopy: boolean;
 }
 
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -128,9 +130,10 @@ export function parseBind(spec: string): ParsedBind {
     }
   }
   const readonly = options.includes('ro');
-  if (path.isAbsolute(source)) return { type: 'bind', source: path.normalize(source), destination: path.normalize(destination), readonly };
+  const nocopy = options.includes('nocopy');
+  if (path.isAbsolute(source)) return { type: 'bind', source: path.normalize(source), destination: path.normalize(destination), readonly, nocopy };
   if (!VOLUME_NAME.test(source)) throw invalidArgument(`invalid volume specification: '${spec}'`);
-  return { type: 'volume', source, destination: path.normalize(destination), readonly };
+  return { type: 'volume', source, destination: path.normalize(destination), readonly, nocopy };
 }
 
 /** Docker's container names for the default network mode: ''/default/bridge mean the default. */
