@@ -158,7 +158,10 @@ export class ContainerExits {
   notifyWaiters(container: Container, event: 'exit' | 'removed'): void {
     const list = this.waiters.get(container.Id);
     if (!list) return;
-    const result = { StatusCode: container.State.ExitCode, Error: container.State.Error ? { Message: container.State.Error } : null };
+    // As moby's SetRemoved (SetError(nil)): a removal clears the error, so `docker run --rm` of a
+    // container that failed to start prints the start error only, not "Error waiting for container".
+    const error = event === 'exit' && container.State.Error ? { Message: container.State.Error } : null;
+    const result = { StatusCode: container.State.ExitCode, Error: error };
     const remaining = list.filter((waiter) => {
       const fires = event === 'removed' || waiter.condition !== 'removed';
       if (fires) waiter.resolve(result);

@@ -67,6 +67,8 @@ export class ContainerLifecycle {
     validateRestartPolicy(hostConfig.RestartPolicy);
     const { HostConfig: _host, NetworkingConfig: _network, ...requestConfig } = request;
     const warnings = [...verifyCreateSettings(requestConfig, hostConfig), ...unsupportedSettingWarnings(requestConfig, hostConfig)];
+    // moby's adaptContainerSettings: swap defaults to twice the memory (verify left -1 where the host cannot limit swap).
+    if ((hostConfig.Memory ?? 0) > 0 && !hostConfig.MemorySwap) hostConfig.MemorySwap = hostConfig.Memory! * 2;
     for (const bind of hostConfig.Binds ?? []) parseBind(bind);
     resolveLogConfig(hostConfig.LogConfig);
     hostConfig.LogConfig = withDefaultDriver(hostConfig.LogConfig);

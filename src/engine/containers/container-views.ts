@@ -156,15 +156,36 @@ export function toInspect(container: Container, paths: InspectPaths, volumeDataP
       Data: { LowerDir: paths.rootfs.lower, MergedDir: paths.rootfs.merged, UpperDir: paths.rootfs.upper, WorkDir: paths.rootfs.work },
     },
     Mounts: mountPoints(container, volumeDataPath),
-    Config: container.Config,
+    // ExposedPorts is omitempty in moby's Config.
+    Config: omitEmptyExposedPorts(container.Config),
     NetworkSettings: {
       Bridge: '',
       SandboxID: '',
       Ports: {},
       SandboxKey: state.Pid > 0 && networkName(container) !== 'host' ? `/proc/${state.Pid}/ns/net` : '',
+      // The default endpoint's legacy fields dockerd still emits; empty without a bridge.
+      HairpinMode: false,
+      LinkLocalIPv6Address: '',
+      LinkLocalIPv6PrefixLen: 0,
+      SecondaryIPAddresses: null,
+      SecondaryIPv6Addresses: null,
+      EndpointID: '',
+      Gateway: '',
+      GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0,
+      IPAddress: '',
+      IPPrefixLen: 0,
+      IPv6Gateway: '',
+      MacAddress: '',
       Networks: networks(container),
     },
   };
+}
+
+function omitEmptyExposedPorts<C extends { ExposedPorts?: unknown }>(config: C): C {
+  if (config.ExposedPorts && Object.keys(config.ExposedPorts).length > 0) return config;
+  const { ExposedPorts: _omitted, ...rest } = config;
+  return rest as C;
 }
 
 /**

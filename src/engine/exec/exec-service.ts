@@ -151,8 +151,9 @@ export class ExecService {
   }
 
   /** Ids of the execs of one container (inspect's ExecIDs). */
+  /** The container's execs that have not exited (ExecIDs): moby drops one from the container on exit, while it stays inspectable. */
   idsFor(containerId: string): string[] {
-    return [...this.execs.values()].filter((e) => e.containerId === containerId).map((e) => e.id);
+    return [...this.execs.values()].filter((e) => e.containerId === containerId && e.exitCode === null).map((e) => e.id);
   }
 
   /**
