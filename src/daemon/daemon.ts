@@ -101,7 +101,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   events.listen((e) => {
     if ((e.Type === 'container' && e.Action === 'destroy') || (e.Type === 'image' && e.Action === 'delete')) collector.schedule();
   });
-  const system = new SystemService({ containers, countImages: async () => (await images.list({ all: false })).length, paths: { dataRoot, execRoot }, eventListeners: () => events.listenerCount, debug: config.logLevel === 'debug' });
+  const system = new SystemService({ containers, countImages: async () => (await images.list({ all: false })).length, paths: { dataRoot, execRoot }, eventListeners: () => events.listenerCount, debug: config.logLevel === 'debug', runtimePath: config.runtimePath });
   const systemBackend = new SystemBackendImpl({ system, events, diskUsage: (types) => diskUsage({ types, images, imagesBackend, containers, volumes }) });
   const server = createApiServer(
     {

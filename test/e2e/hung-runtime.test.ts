@@ -68,6 +68,11 @@ describe('a hung runc', { skip }, () => {
     await daemon?.stop();
   });
 
+  it('/info names the runtime berthd runs', async () => {
+    const info = JSON.parse((await api('GET', '/info')).body) as { Runtimes: { runc: { path: string } } };
+    assert.equal(info.Runtimes.runc.path, path.join(daemon.root, 'hung-runc', 'runc'));
+  });
+
   it('kill answers a clear error at the timeout, and the container lock is free again', async () => {
     const id = await runDetached(['sleep', '1000']);
     await runc.hang('kill');

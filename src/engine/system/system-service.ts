@@ -33,6 +33,8 @@ export class SystemService {
       eventListeners?: () => number;
       /** The daemon logs at debug level. */
       debug?: boolean;
+      /** berthd --runtime-path; default: runc on PATH. */
+      runtimePath?: string;
     },
   ) {}
 
@@ -63,7 +65,7 @@ export class SystemService {
     const paused = count('paused');
     const sys = this.sys;
     this.dType ??= supportsDType(this.deps.paths.dataRoot).catch(() => false);
-    const runcPath = await lookPath('runc');
+    const runcPath = this.deps.runtimePath?.includes('/') ? this.deps.runtimePath : await lookPath(this.deps.runtimePath ?? 'runc');
     this.runcCommit ??= runcCommit(runcPath);
     const [backingFs, dType, seccomp, appArmor, ipv4Forwarding, bridgeNfIptables, bridgeNfIp6tables, kmemTcp, runcCommitId] = await Promise.all([
       backingFilesystem(this.deps.paths.dataRoot),
