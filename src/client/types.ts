@@ -21,6 +21,12 @@ export type {
   HostConfig,
   PathStat,
   Port,
+  DeviceMapping,
+  Mount,
+  ThrottleDevice,
+  Ulimit,
+  HealthConfig,
+  EndpointSettings,
 } from '../api/types/containers';
 export type { ExecConfig, ExecStartConfig, ExecInspect } from '../api/types/exec';
 export type { SystemVersion, SystemInfo, EventMessage, SystemDfResponse, VolumesPruneResponse, BuildCachePruneResponse } from '../api/types/system';

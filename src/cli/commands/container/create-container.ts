@@ -3,6 +3,9 @@ import { ClientError } from '../../../client/errors';
 import type { ContainerCreateRequest, ContainerCreateResponse } from '../../../client/types';
 import type { CliContext } from '../../context';
 import { displayJsonMessages, splitReference } from '../common';
+import { CidFile } from './cid-file';
+import { resolveHost } from '../../../client/host';
+import { StatusError } from '../../command';
 
 /** docker's reference normalization for messages: "busybox" → "busybox:latest". */
 function withDefaultTag(image: string): string {
@@ -15,6 +18,36 @@ function withDefaultTag(image: string): string {
  * --pull allows it, prints "Unable to find image ... locally", pulls, and retries.
  */
 export async function createContainer(
+  ctx: CliContext,
+  client: EngineClient,
+  request: ContainerCreateRequest,
+  opts: { name?: string; platform?: string; pull: string; quiet: boolean; cidfile?: string; useApiSocket?: boolean },
+): Promise<ContainerCreateResponse> {
+  if (opts.useApiSocket) mountApiSocket(ctx, request);
+  const cidfile = opts.cidfile ? await CidFile.create(opts.cidfile) : undefined;
+  let response: ContainerCreateResponse;
+  try {
+    response = await createPulling(ctx, client, request, opts);
+  } catch (err: unknown) {
+    await cidfile?.remove();
+    throw err;
+  }
+  await cidfile?.write(response.Id);
+  return response;
+}
+
+/**
+ * `--use-api-socket`: the daemon's socket bound at /var/run/docker.sock, so docker clients
+ * inside reach it (docker also copies registry credentials in; berth has no logins yet).
+ */
+function mountApiSocket(ctx: CliContext, request: ContainerCreateRequest): void {
+  const host = resolveHost({ flag: ctx.hostFlag });
+  if (host.kind !== 'unix') throw new StatusError(125, 'flag --use-api-socket needs the daemon on a unix socket');
+  const hostConfig = (request.HostConfig ??= {});
+  hostConfig.Mounts = [...(hostConfig.Mounts ?? []), { Type: 'bind', Source: host.socketPath, Target: '/var/run/docker.sock', BindOptions: {} }];
+}
+
+async function createPulling(
   ctx: CliContext,
   client: EngineClient,
   request: ContainerCreateRequest,

@@ -3,6 +3,7 @@ import type { ParsedFlags } from '../../args/parser';
 import type { ContainerCreateRequest, HostConfig } from '../../../client/types';
 import { parseMemoryBytes } from '../../output/units';
 import { StatusError } from '../../command';
+import { applyExtraCreateFlags, EXTRA_CREATE_FLAGS } from './create-options-extra';
 
 /** Flags shared by `run` and `create` (docker's container options). */
 export const CREATE_FLAGS = {
@@ -46,6 +47,7 @@ export const CREATE_FLAGS = {
   workdir: { kind: 'string', short: 'w', description: 'Working directory inside the container' },
   quiet: { kind: 'bool', short: 'q', description: 'Suppress the pull output' },
   pull: { kind: 'string', description: 'Pull image before creating ("always", "missing", "never")', default: 'missing' },
+  ...EXTRA_CREATE_FLAGS,
 } as const;
 
 export type CreateFlags = ParsedFlags<typeof CREATE_FLAGS>;
@@ -193,5 +195,6 @@ export function buildCreateRequest(flags: CreateFlags, args: string[], detach: b
   };
   if (flags['stop-signal'] !== undefined) request.StopSignal = flags['stop-signal'];
   if (flags['stop-timeout'] !== undefined) request.StopTimeout = flags['stop-timeout'];
+  applyExtraCreateFlags(flags, request);
   return request;
 }

@@ -11,7 +11,7 @@ export default defineCommand({
   async run(ctx, flags, args) {
     const request = buildCreateRequest(flags, args, false);
     const client = await ctx.client();
-    const { Id } = await createContainer(ctx, client, request, { name: flags.name, platform: flags.platform, pull: flags.pull, quiet: flags.quiet });
+    const { Id } = await createContainer(ctx, client, request, { name: flags.name, platform: flags.platform, pull: flags.pull, quiet: flags.quiet, cidfile: flags.cidfile, useApiSocket: flags['use-api-socket'] });
     ctx.out(`${Id}\n`);
   },
 });

@@ -44,7 +44,7 @@ export default defineCommand({
     });
     let id: string;
     try {
-      id = (await createContainer(ctx, client, request, { name: flags.name, platform: flags.platform, pull: flags.pull, quiet: flags.quiet })).Id;
+      id = (await createContainer(ctx, client, request, { name: flags.name, platform: flags.platform, pull: flags.pull, quiet: flags.quiet, cidfile: flags.cidfile, useApiSocket: flags['use-api-socket'] })).Id;
     } catch (err: unknown) {
       if (err instanceof StatusError) throw new StatusError(125, err.message);
       throw new StatusError(125, `${ctx.program}: ${errorMessage(err).replace(/\.?$/, '.')}\nSee '${ctx.program} run --help'.`);
