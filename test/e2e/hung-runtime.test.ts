@@ -162,6 +162,18 @@ describe('a hung runc', { skip }, () => {
     await runc.release('exec');
     assert.equal((JSON.parse((await api('GET', `/exec/${execId}/json`)).body) as { Running: boolean }).Running, false);
     assert.equal((await inspect(id)).State.Status, 'running');
+    // runc exec starts the process, then hangs: the process must not stay behind.
+    await runc.hang('exec', 'after');
+    const started = await api('POST', `/containers/${id}/exec`, { Cmd: ['sleep', '777'] });
+    const startedId = (JSON.parse(started.body) as { Id: string }).Id;
+    assert.equal((await api('POST', `/exec/${startedId}/start`, { Detach: true })).status, 500);
+    await runc.release('exec');
+    const commands = await Promise.all((await cgroupProcs(id)).map((pid) => fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')));
+    assert.deepEqual(
+      commands.filter((c) => c.includes('777')),
+      [],
+      'the exec process runc left is killed',
+    );
     const again = await api('POST', `/containers/${id}/exec`, { Cmd: ['true'] });
     assert.equal((await api('POST', `/exec/${(JSON.parse(again.body) as { Id: string }).Id}/start`, { Detach: true })).status, 200);
     assert.equal((await api('DELETE', `/containers/${id}?force=1`)).status, 204);

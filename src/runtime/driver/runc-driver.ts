@@ -173,6 +173,8 @@ export class RuncDriver {
       const pid = await bounded(conn.waitStarted(), call.timeoutMs ?? this.startTimeoutMs, call.signal, `runc did not start ${id}`);
       return { pid };
     } catch (err: unknown) {
+      // runc exec may have started the process before it hung: it must not run on unknown.
+      if (paths.kind === 'exec') await this.killExecProcess(id, paths.pidFile);
       const logged = await readRuntimeError(paths.runtimeLogFile);
       const phase = paths.kind === 'exec' ? 'exec' : 'create';
       this.logger.debug('runtime start failed', { id, error: messageOf(err), logged });
@@ -180,6 +182,14 @@ export class RuncDriver {
     } finally {
       if (!connection) conn.close();
     }
+  }
+
+  /** SIGKILLs the process a failed `runc exec` left, if its pid file names one in the container's cgroup. */
+  private async killExecProcess(containerId: string, pidFile: string): Promise<void> {
+    const pid = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).trim());
+    if (!(pid > 0)) return;
+    const killed = await killCgroupProcesses(path.join(this.runc.root, containerId), (candidate) => candidate === pid);
+    if (killed > 0) this.logger.warn('killed the process of an exec that failed to start', { id: containerId, pid });
   }
 
   /** A new client connection to the container's monitor (stdio, resize, exit). */

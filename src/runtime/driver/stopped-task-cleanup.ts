@@ -86,9 +86,9 @@ export async function killInitProcess(stateDir: string): Promise<boolean> {
 
 /**
  * Without runc: SIGKILLs every process in the cgroups runc's state file names (what
- * `runc delete --force` would kill). Returns how many were signalled.
+ * `runc delete --force` would kill), or those of them `which` picks. Returns how many were signalled.
  */
-export async function killCgroupProcesses(stateDir: string): Promise<number> {
+export async function killCgroupProcesses(stateDir: string, which: (pid: number) => boolean = () => true): Promise<number> {
   let state: RuncStateFile;
   try {
     state = JSON.parse(await fs.readFile(path.join(stateDir, 'state.json'), 'utf8')) as RuncStateFile;
@@ -98,7 +98,7 @@ export async function killCgroupProcesses(stateDir: string): Promise<number> {
   const pids = new Set<number>();
   for (const dir of new Set(Object.values(state.cgroup_paths ?? {}))) {
     const text = await fs.readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
-    for (const line of text.split('\n')) if (Number(line) > 0) pids.add(Number(line));
+    for (const line of text.split('\n')) if (Number(line) > 0 && which(Number(line))) pids.add(Number(line));
   }
   let killed = 0;
   for (const pid of pids) {
