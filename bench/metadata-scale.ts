@@ -14,7 +14,8 @@ import { Readable } from 'node:stream';
 import { LocalContentStore } from '../src/content/local/store';
 import { OverlaySnapshotter } from '../src/snapshots/overlay/snapshotter';
 import { SnapshotLayers } from '../src/snapshots/layers';
-import { ImageMetadataStore } from '../src/metadata/images';
+import { ImageMetadataStore, type ImageReferences } from '../src/metadata/images';
+import { imageReferences } from '../src/metadata/image-references';
 import { ContainerStore, newContainerId, newContainerState } from '../src/metadata/containers';
 import { ImageService } from '../src/engine/images/image-service';
 import { encodeJson, type ImageManifest } from '../src/images/models';
@@ -57,7 +58,7 @@ export async function generate(dataRoot: string, busyboxArchive: Buffer, images:
   };
   const batch = 500;
   for (let start = 0; start < images; start += batch) {
-    const records: Array<{ id: Digest; target: { mediaType: string; digest: Digest; size: number }; name: string }> = [];
+    const records: Array<{ id: Digest; target: { mediaType: string; digest: Digest; size: number }; references: ImageReferences; name: string }> = [];
     for (let i = start; i < Math.min(images, start + batch); i++) {
       const created = new Date(Date.UTC(2024, 0, 1) + i * 1000).toISOString();
       const config = { ...busybox.config, created, config: { ...busybox.runConfig, Labels: { 'bench.n': String(i) } } };
@@ -69,11 +70,11 @@ export async function generate(dataRoot: string, busyboxArchive: Buffer, images:
         layers: busybox.manifest.layers,
       };
       const manifestBlob = await writeBlob(encodeJson(manifest));
-      records.push({ id: configBlob.digest, target: { mediaType: MediaTypes.ociManifest, ...manifestBlob }, name: `bench/img-${i}:latest` });
+      records.push({ id: configBlob.digest, target: { mediaType: MediaTypes.ociManifest, ...manifestBlob }, references: imageReferences(manifest, config), name: `bench/img-${i}:latest` });
     }
     await metadata.update((tx) => {
       for (const r of records) {
-        tx.putImage({ id: r.id, target: r.target, registeredAt: new Date().toISOString() });
+        tx.putImage({ id: r.id, target: r.target, references: r.references, registeredAt: new Date().toISOString() });
         tx.setRef(parseNormalizedNamed(r.name), r.id);
       }
     });

@@ -10,6 +10,7 @@ import { listMountsUnder } from '../snapshots/overlay/mountinfo';
 import { SnapshotLayers } from '../snapshots/layers';
 import { SnapshotRootfs } from '../snapshots/container-rootfs';
 import { ImageMetadataStore } from '../metadata/images';
+import { readImageReferences } from '../metadata/image-references';
 import { ImageService } from '../engine/images/image-service';
 import { ContainerStore } from '../metadata/containers';
 import { LeaseManager } from '../metadata/leases';
@@ -60,11 +61,14 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   const rootfs = new SnapshotRootfs(snapshotter, layers, path.join(dataRoot, 'rootfs'));
   await layers.removeAbandoned();
   await rootfs.removeAbandoned();
-  const imageMetadata = new ImageMetadataStore(path.join(dataRoot, 'images'));
+  // Version 1 image records are migrated at init by reading their manifests and configs.
+  const imageMetadata = new ImageMetadataStore(path.join(dataRoot, 'images'), { readReferences: (target) => readImageReferences(content, target) });
   const containerStore = new ContainerStore(path.join(dataRoot, 'containers'));
   const volumes = new LocalVolumes(path.join(dataRoot, 'volumes'));
   const leases = new LeaseManager(path.join(dataRoot, 'metadata', 'leases.journal'));
-  await Promise.all([content.init(), rootfs.init(), imageMetadata.init(), containerStore.init(), volumes.init(), leases.init()]);
+  const [, , imageMigration] = await Promise.all([content.init(), rootfs.init(), imageMetadata.init(), containerStore.init(), volumes.init(), leases.init()]);
+  if (imageMigration.migrated + imageMigration.unreadable > 0) logger.info('migrated image records to schema version 2 (references kept in the records)', { ...imageMigration });
+  if (imageMigration.unreadable > 0) logger.warn('image records whose manifest or config cannot be read stay at schema version 1; garbage collection will fail until they are removed', { count: imageMigration.unreadable });
   await secureDataRoot(dataRoot, logger);
   const collector = new GarbageCollector({
     images: imageMetadata,
@@ -74,6 +78,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     blobs: contentCollectable(content),
     layers: layerSnapshots(snapshotter),
     rootfs: rootfsCollectable(rootfs),
+    ingests: content,
     logger,
   });
 

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../util/logger';
+import { pathExists } from '../util/path-exists';
 
 /**
  * Modes of the data root and its stores, as Docker keeps /var/lib/docker: only root may list
@@ -18,21 +19,36 @@ export const STORE_MODES: Readonly<Record<string, number>> = {
   layers: 0o700, // the layout before snapshots, until it is migrated
 };
 
+/** In content/: every file under it was made private by a complete walk. */
+const FILES_CLOSED_MARKER = '.files-private';
+
 /**
  * Sets the modes above on every start, so stores made by an older berth (content/ 0755,
- * blobs 0644) are closed too, and makes every content blob 0600. Returns how many entries changed.
+ * blobs 0644) are closed too, and makes every content file 0600 (on the first start, and
+ * again whenever content/ was found open). Returns how many entries changed.
  */
 export async function secureDataRoot(dataRoot: string, logger: Logger): Promise<number> {
   let changed = 0;
-  const setMode = async (target: string, mode: number): Promise<void> => {
+  const setMode = async (target: string, mode: number): Promise<boolean> => {
     const stat = await fs.lstat(target).catch(() => undefined);
-    if (!stat || stat.isSymbolicLink() || (stat.mode & 0o7777) === mode) return;
+    if (!stat || stat.isSymbolicLink() || (stat.mode & 0o7777) === mode) return false;
     await fs.chmod(target, mode);
     changed++;
+    return true;
   };
   await setMode(dataRoot, DATA_ROOT_MODE);
-  for (const [name, mode] of Object.entries(STORE_MODES)) await setMode(path.join(dataRoot, name), mode);
-  changed += await privateFiles(path.join(dataRoot, 'content'));
+  let contentWasOpen = false;
+  for (const [name, mode] of Object.entries(STORE_MODES)) {
+    if ((await setMode(path.join(dataRoot, name), mode)) && name === 'content') contentWasOpen = true;
+  }
+  // Walking every blob costs seconds at 10k images: once done, it is done again only when
+  // content/ was found open (a berth that wrote 0644 blobs ran on this root since).
+  const content = path.join(dataRoot, 'content');
+  const marker = path.join(content, FILES_CLOSED_MARKER);
+  if (contentWasOpen || !(await pathExists(marker))) {
+    changed += await privateFiles(content);
+    if (await pathExists(content)) await fs.writeFile(marker, '', { mode: 0o600 });
+  }
   if (changed > 0) logger.info('closed the permissions of the data root', { dataRoot, changed });
   return changed;
 }

@@ -1,23 +1,25 @@
-import { LABEL_GC_REF_CONTENT_PREFIX, LABEL_GC_REF_SNAPSHOT_PREFIX, LABEL_GC_ROOT, type ContentStore } from '../content/types';
+import { LABEL_GC_REF_CONTENT_PREFIX, LABEL_GC_REF_SNAPSHOT_PREFIX, LABEL_GC_ROOT, type ContentStore, type IngestManager } from '../content/types';
 import type { Logger } from '../util/logger';
-import { Digest, chainIds } from '../util/digest';
+import type { Digest } from '../util/digest';
 import { SharedExclusiveLock } from '../util/shared-lock';
 import { errorKind, messageOf } from '../errors';
-import { parseImageConfig, parseManifest } from '../images/models';
 import type { ImageMetadataStore, ImageRecord } from './images';
 import type { ContainerStore } from './containers';
 import type { LeaseManager } from './leases';
+import { readImageReferences } from './image-references';
 
 /**
  * Garbage collection, mark and sweep from the roots (containerd's gc model):
  *  - images → their manifest, config and layer blobs, and their layer chains;
  *  - containers → their image's chains, their top chain, their RW root file system;
- *  - leases → whatever they hold (content, layers/snapshots, RW roots);
+ *  - leases → whatever they hold (content, named ingests, layers/snapshots, RW roots);
  *  - blobs labelled `containerd.io/gc.root`, and what the `containerd.io/gc.ref.content.*`
  *    and `containerd.io/gc.ref.snapshot.*` labels of marked blobs point at;
  *  - a marked layer → its parents.
- * Everything else in the collected stores is removed. It runs at daemon start, and in the
- * background shortly after removals (`schedule`, debounced).
+ * Everything else in the collected stores is removed. A named ingest (a resumable upload)
+ * is removed when no lease holds it, no writer has it open, and it saw no write for
+ * `ingestExpiryMs` (24 h by default): an upload a client gave up on. It runs at daemon
+ * start, and in the background shortly after removals (`schedule`, debounced).
  *
  * Consistency with concurrent writers comes from one shared/exclusive lock: a collection
  * holds it exclusively from taking its snapshot of the roots to the end of the sweep;
@@ -47,27 +49,35 @@ export interface GcDeps {
   images: ImageMetadataStore;
   containers: Pick<ContainerStore, 'references'>;
   leases: LeaseManager;
-  /** Where manifests and configs are read from. */
+  /** Where manifests and configs are read from (only for image records without references). */
   content: ContentStore;
   blobs: Collectable;
   layers: Collectable;
   /** Containers' RW root file systems, keyed by container ID. */
   rootfs?: Collectable;
+  /** Named ingests in flight (the content store); swept by a full collection. */
+  ingests?: Pick<IngestManager, 'listIngests' | 'abortIngest'>;
+  /** How long an unleased named ingest may go without a write before it is swept. Default 24 h. */
+  ingestExpiryMs?: number;
   logger: Logger;
   lock?: SharedExclusiveLock;
 }
+
+export const DEFAULT_INGEST_EXPIRY_MS = 24 * 60 * 60 * 1000;
 
 export interface GcResult {
   blobs: Array<{ key: string; size: number }>;
   layers: Array<{ key: string; size: number }>;
   rootfs: string[];
   leases: string[];
+  /** Refs of the stale ingests removed. */
+  ingests: string[];
 }
 
 export interface CollectOptions {
   /** Only these may be removed (an undo, an rmi): keys of blobs and layers. Default: anything unmarked. */
   only?: { blobs?: Iterable<string>; layers?: Iterable<string> };
-  /** Skip the RW roots and expired leases (a targeted collection). */
+  /** Skip the RW roots, stale ingests and expired leases (a targeted collection). */
   targeted?: boolean;
   /** Leave blobs alone. */
   skipBlobs?: boolean;
@@ -122,7 +132,7 @@ export class GarbageCollector {
   /** A collection for a caller that holds the lock exclusively already. */
   async collectLocked(options: CollectOptions = {}): Promise<GcResult> {
     const { deps } = this;
-    const result: GcResult = { blobs: [], layers: [], rootfs: [], leases: [] };
+    const result: GcResult = { blobs: [], layers: [], rootfs: [], leases: [], ingests: [] };
     if (!options.targeted) result.leases = await deps.leases.removeExpired();
 
     // Candidates first, roots second: anything made visible after this listing is not a candidate.
@@ -130,8 +140,21 @@ export class GarbageCollector {
     const blobs = options.skipBlobs || (only && !only.blobs) ? [] : await this.listBlobs(only?.blobs);
     const layers = await deps.layers.list();
     const rootfs = options.targeted || !deps.rootfs ? [] : await deps.rootfs.list();
+    const ingests = options.targeted || !deps.ingests ? [] : await deps.ingests.listIngests();
 
     const marked = await this.mark(blobs, layers, options.layerInUse);
+
+    const staleBefore = Date.now() - (deps.ingestExpiryMs ?? DEFAULT_INGEST_EXPIRY_MS);
+    for (const ingest of ingests) {
+      if (marked.ingests.has(ingest.ref) || ingest.updatedAt > staleBefore) continue;
+      try {
+        await deps.ingests?.abortIngest(ingest.ref);
+        result.ingests.push(ingest.ref);
+      } catch (err) {
+        // A writer holds it (it is in use after all), or it was committed or aborted meanwhile.
+        if (errorKind(err) !== 'Unavailable' && errorKind(err) !== 'NotFound') throw err;
+      }
+    }
 
     const blobCandidates = only?.blobs ? new Set(only.blobs) : undefined;
     for (const blob of blobs) {
@@ -156,8 +179,8 @@ export class GarbageCollector {
       await deps.rootfs?.remove(root.key);
       result.rootfs.push(root.key);
     }
-    if (result.blobs.length + result.layers.length + result.rootfs.length + result.leases.length > 0) {
-      deps.logger.info('garbage collected', { blobs: result.blobs.length, layers: result.layers.length, rootfs: result.rootfs.length, leases: result.leases.length });
+    if (result.blobs.length + result.layers.length + result.rootfs.length + result.leases.length + result.ingests.length > 0) {
+      deps.logger.info('garbage collected', { blobs: result.blobs.length, layers: result.layers.length, rootfs: result.rootfs.length, leases: result.leases.length, ingests: result.ingests.length });
     }
     return result;
   }
@@ -177,7 +200,7 @@ export class GarbageCollector {
     blobs: CollectableItem[],
     layers: CollectableItem[],
     layerInUse: ((key: string) => boolean) | undefined,
-  ): Promise<{ blobs: Set<string>; layers: Set<string>; rootfs: Set<string> }> {
+  ): Promise<{ blobs: Set<string>; layers: Set<string>; rootfs: Set<string>; ingests: Set<string> }> {
     const { deps } = this;
     // One synchronous snapshot of every root.
     const images = deps.images.list();
@@ -187,6 +210,7 @@ export class GarbageCollector {
     const markedBlobs = new Set<string>();
     const markedLayers = new Set<string>();
     const markedRootfs = new Set<string>();
+    const markedIngests = new Set<string>();
     for (const entry of leased) {
       const slash = entry.indexOf('/');
       const type = entry.slice(0, slash);
@@ -194,11 +218,11 @@ export class GarbageCollector {
       if (type === 'content') markedBlobs.add(id);
       else if (type === 'layer' || type === 'snapshot') markedLayers.add(id);
       else if (type === 'rootfs') markedRootfs.add(id);
+      else if (type === 'ingest') markedIngests.add(id);
     }
     const imageRefs = new Map<Digest, ImageRefs>();
     for (const record of images) {
       const refs = await this.imageRefs(record);
-      if (!refs) continue;
       imageRefs.set(record.id, refs);
       for (const b of refs.blobs) markedBlobs.add(b);
       for (const c of refs.chains) markedLayers.add(c);
@@ -227,17 +251,21 @@ export class GarbageCollector {
     for (const key of [...markedLayers]) {
       for (let p = parentOf.get(key) ?? null; p !== null && !markedLayers.has(p); p = parentOf.get(p) ?? null) markedLayers.add(p);
     }
-    return { blobs: markedBlobs, layers: markedLayers, rootfs: markedRootfs };
+    return { blobs: markedBlobs, layers: markedLayers, rootfs: markedRootfs, ingests: markedIngests };
   }
 
-  /** An image's blobs and chains; undefined (and the image's content left alone) when its manifest cannot be read. */
-  private async imageRefs(record: ImageRecord): Promise<ImageRefs | undefined> {
+  /**
+   * An image's blobs and chains: from its record (schema 2), or read from its manifest and
+   * config for a version 1 record a migration could not fill (cached: content is immutable).
+   */
+  private async imageRefs(record: ImageRecord): Promise<ImageRefs> {
+    const stored = record.references;
+    if (stored) return { blobs: [record.target.digest, stored.config, ...stored.layers], chains: stored.chains };
     const cached = this.refsCache.get(record.target.digest);
     if (cached) return cached;
     try {
-      const manifest = parseManifest(await this.deps.content.readBlob(record.target.digest), record.target.mediaType);
-      const config = parseImageConfig(await this.deps.content.readBlob(manifest.config.digest));
-      const refs = { blobs: [record.target.digest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)], chains: chainIds(config.rootfs.diff_ids) };
+      const read = await readImageReferences(this.deps.content, record.target);
+      const refs = { blobs: [record.target.digest, read.config, ...read.layers], chains: read.chains };
       this.refsCache.set(record.target.digest, refs);
       return refs;
     } catch (err) {

@@ -3,16 +3,21 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ImageMetadataStore, ImageRecord } from './images';
+import { ImageMetadataStore, ImageRecord, NewImageRecord } from './images';
 import { parseNormalizedNamed } from '../images/reference';
 import { errorKind } from '../errors';
-import type { Digest } from '../util/digest';
+import { chainIds, type Digest } from '../util/digest';
+import { LocalContentStore } from '../content/local/store';
+import { encodeJson, type Descriptor } from '../images/models';
+import { MediaTypes } from '../images/media-types';
+import { readImageReferences } from './image-references';
 
 const id = (hex: string): Digest => `sha256:${hex.padEnd(64, '0')}`;
-const record = (i: Digest): ImageRecord => ({
-  schemaVersion: 1,
+const record = (i: Digest): ImageRecord & NewImageRecord => ({
+  schemaVersion: 2,
   id: i,
   target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: i, size: 1 },
+  references: { config: i, layers: [], chains: [] },
   registeredAt: new Date().toISOString(),
 });
 
@@ -91,32 +96,98 @@ test('a failed update changes nothing', () =>
     assert.equal(store.get(a), undefined);
   }));
 
-test('migrates the pre-journal images.json, stamping schemaVersion, and keeps the old file aside', async () => {
+/** A real manifest and config in a real content store under `dir`, and the reader of references over it. */
+async function realImage(dir: string, n: number) {
+  const content = new LocalContentStore(path.join(dir, 'content'));
+  await content.init();
+  const layer = (await content.ingest(Buffer.from(`layer ${n}`))).digest;
+  const config = (await content.ingest(encodeJson({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer] } }))).digest;
+  const manifestBytes = encodeJson({ schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: { mediaType: MediaTypes.ociConfig, digest: config, size: 1 }, layers: [{ mediaType: MediaTypes.ociLayer, digest: layer, size: 1 }] });
+  const manifest = await content.ingest(manifestBytes);
+  return {
+    content,
+    id: config,
+    target: { mediaType: MediaTypes.ociManifest, digest: manifest.digest, size: manifest.size },
+    references: { config, layers: [layer], chains: chainIds([layer]) },
+    readReferences: (target: Descriptor) => readImageReferences(content, target),
+  };
+}
+
+test('migrates the pre-journal images.json, and its version 1 records to version 2 with their references; keeps the old file aside', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'im-'));
   try {
-    const a = id('a1');
+    const img = await realImage(dir, 1);
+    const a = img.id;
     const legacy = {
       version: 1,
-      images: { [a]: { id: a, target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: a, size: 1 }, registeredAt: '2024-01-01T00:00:00Z' } },
+      images: { [a]: { id: a, target: img.target, registeredAt: '2024-01-01T00:00:00Z' } },
       refs: { 'docker.io/library/busybox:latest': a },
     };
     await fs.mkdir(path.join(dir, 'metadata'), { recursive: true });
     await fs.writeFile(path.join(dir, 'metadata', 'images.json'), JSON.stringify(legacy));
-    const store = new ImageMetadataStore(dir);
-    await store.init();
-    assert.equal(store.get(a)?.schemaVersion, 1);
+    // Without a way to read the blobs, version 1 records cannot be migrated: refused, not dropped.
+    await assert.rejects(new ImageMetadataStore(dir).init(), (err: unknown) => errorKind(err) === 'FailedPrecondition' && /schema version 1 that need a migration/.test(String(err)));
+    const store = new ImageMetadataStore(dir, { readReferences: img.readReferences });
+    assert.deepEqual(await store.init(), { migrated: 1, unreadable: 0 });
+    assert.equal(store.get(a)?.schemaVersion, 2);
+    assert.deepEqual(store.get(a)?.references, img.references);
     assert.equal(store.resolve('busybox').id, a);
     await store.close();
     await assert.rejects(fs.stat(path.join(dir, 'metadata', 'images.json')), /ENOENT/);
     await fs.stat(path.join(dir, 'metadata', 'images.json.migrated'));
+    // The migration is on disk: a store that cannot read blobs opens it.
     const reopened = new ImageMetadataStore(dir);
-    await reopened.init();
+    assert.deepEqual(await reopened.init(), { migrated: 0, unreadable: 0 });
     assert.equal(reopened.resolve('busybox').id, a);
+    assert.deepEqual(reopened.get(a)?.references, img.references);
     await reopened.close();
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a version 1 record whose blobs cannot be read stays as it is; the others are migrated', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'im-'));
+  try {
+    const img = await realImage(dir, 2);
+    const missing = id('dead');
+    const legacy = {
+      version: 1,
+      images: {
+        [img.id]: { id: img.id, target: img.target, registeredAt: '2024-01-01T00:00:00Z' },
+        [missing]: { id: missing, target: { mediaType: MediaTypes.ociManifest, digest: missing, size: 1 }, registeredAt: '2024-01-01T00:00:00Z' },
+      },
+      refs: {},
+    };
+    await fs.mkdir(path.join(dir, 'metadata'), { recursive: true });
+    await fs.writeFile(path.join(dir, 'metadata', 'images.json'), JSON.stringify(legacy));
+    const store = new ImageMetadataStore(dir, { readReferences: img.readReferences });
+    assert.deepEqual(await store.init(), { migrated: 1, unreadable: 1 });
+    assert.equal(store.get(missing)?.schemaVersion, 1);
+    assert.equal(store.get(missing)?.references, undefined);
+    assert.deepEqual(store.get(img.id)?.references, img.references);
+    await store.close();
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('refsOf hands out the same array until the image\'s refs change', () =>
+  withStore(async (store) => {
+    const a = id('a7');
+    await store.putImage(record(a));
+    await store.setRef(parseNormalizedNamed('x:1'), a);
+    const first = store.refsOf(a);
+    assert.equal(store.refsOf(a), first);
+    assert.ok(Object.isFrozen(first));
+    await store.putImage({ ...record(id('b7')) });
+    assert.equal(store.refsOf(a), first, 'a change to another image changed this one\'s refs');
+    await store.setRef(parseNormalizedNamed('x:2'), a);
+    assert.deepEqual(store.refsOf(a).map((r) => r.tag), ['1', '2']);
+    await store.setRef(parseNormalizedNamed('x:1'), id('b7'));
+    assert.deepEqual(store.refsOf(a).map((r) => r.tag), ['2']);
+    assert.deepEqual(store.refsOf(id('b7')).map((r) => r.tag), ['1']);
+  }));
 
 test('refuses to start on a store or a record of an unknown schema version, never starting empty', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'im-'));

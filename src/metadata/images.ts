@@ -30,17 +30,49 @@ export interface ImageRecord {
   parent?: Digest;
   /** Last time a tag was set to this image (Docker's Metadata.LastTagTime). */
   lastTagTime?: string;
+  /**
+   * What the image holds besides its manifest (schema 2): the garbage collector marks from
+   * these without reading blobs. Absent only on a version 1 record whose blobs could not be
+   * read when it was migrated (the collector then reads them, or aborts).
+   */
+  references?: ImageReferences;
 }
 
-export const IMAGE_SCHEMA_VERSION = 1 as const;
+/** The blobs and layer chains an image references, beyond its manifest (`target`). */
+export interface ImageReferences {
+  config: Digest;
+  /** The manifest's layer blob digests (a committed layer's blob may not exist until needed). */
+  layers: Digest[];
+  /** Chain IDs of the config's diff IDs: the image's layers in the snapshotter. */
+  chains: Digest[];
+}
+
+/** Version 2: records carry `references`. Version 1 records are migrated at init(). */
+export const IMAGE_SCHEMA_VERSION = 2 as const;
+const MIGRATABLE_SCHEMA_VERSIONS: readonly number[] = [1];
+/** The journal's own layout (keys `image/`, `ref/`), unchanged by record versions. */
+const IMAGES_JOURNAL_VERSION = 1;
+/** Records migrated per journal batch (each batch is atomic; a crash mid-way resumes). */
+const MIGRATION_BATCH = 500;
 /** The layout before the journal: one JSON file rewritten atomically. */
 const LEGACY_FILE_VERSION = 1;
 
 const IMAGE_PREFIX = 'image/';
 const REF_PREFIX = 'ref/';
 
-/** What an image record looks like to callers creating one (the store stamps the version). */
-export type NewImageRecord = Omit<ImageRecord, 'schemaVersion'> & { schemaVersion?: number };
+/** What an image record looks like to callers creating one (the store stamps the version); references are required. */
+export type NewImageRecord = Omit<ImageRecord, 'schemaVersion' | 'references'> & { schemaVersion?: number; references: ImageReferences };
+
+export interface ImageMetadataOptions {
+  durable?: boolean;
+  minDeadLines?: number;
+  /**
+   * Reads what an image references from its manifest and config (the content store), for
+   * the migration of version 1 records at init(). Without it, a store holding version 1
+   * records refuses to open.
+   */
+  readReferences?: (target: Descriptor) => Promise<ImageReferences>;
+}
 
 /** Read access to one consistent state; shared by the store and its transactions. */
 abstract class ImageIndexView {
@@ -56,7 +88,7 @@ abstract class ImageIndexView {
   protected abstract idsWithPrefix(hexPrefix: string): Digest[];
 
   /** Refs pointing at `id`, sorted (tags and digests). */
-  refsOf(id: Digest): Reference[] {
+  refsOf(id: Digest): readonly Reference[] {
     return this.refKeysOf(id)
       .sort()
       .map(parseRefKey);
@@ -135,6 +167,8 @@ class ImageIndexes {
   readonly refs = new Map<string, Digest>();
   readonly refsByImage = new Map<Digest, Set<string>>();
   readonly childrenByParent = new Map<Digest, Set<Digest>>();
+  /** Each image's sorted, frozen refs, until they change: the same array while unchanged, so views can be cached by identity. */
+  readonly refsView = new Map<Digest, readonly Reference[]>();
 
   apply(op: JournalOp): void {
     const [kind, key] = op;
@@ -146,15 +180,22 @@ class ImageIndexes {
         const record = op[2] as ImageRecord;
         this.images.set(id, record);
         if (record.parent !== undefined) setOf(this.childrenByParent, record.parent).add(id);
-      } else this.images.delete(id);
+      } else {
+        this.images.delete(id);
+        this.refsView.delete(id);
+      }
     } else if (key.startsWith(REF_PREFIX)) {
       const name = key.slice(REF_PREFIX.length);
       const old = this.refs.get(name);
-      if (old !== undefined) this.refsByImage.get(old)?.delete(name);
+      if (old !== undefined) {
+        this.refsByImage.get(old)?.delete(name);
+        this.refsView.delete(old);
+      }
       if (kind === 'p') {
         const id = op[2] as Digest;
         this.refs.set(name, id);
         setOf(this.refsByImage, id).add(name);
+        this.refsView.delete(id);
       } else this.refs.delete(name);
     }
   }
@@ -274,7 +315,7 @@ export class ImageMetadataStore extends ImageIndexView {
 
   constructor(
     root: string,
-    private readonly options: { durable?: boolean; minDeadLines?: number } = {},
+    private readonly options: ImageMetadataOptions = {},
   ) {
     super();
     this.file = path.join(root, 'metadata', 'images.journal');
@@ -284,24 +325,53 @@ export class ImageMetadataStore extends ImageIndexView {
   /**
    * Opens the journal. The first start after an upgrade migrates `images.json` (the
    * one-file layout) into it and renames the old file to `images.json.migrated`.
+   * Version 1 records get their `references` from their blobs (`readReferences`) and are
+   * rewritten as version 2, in atomic batches (a crash mid-way resumes at the next start).
    * A journal or record of an unknown schema version stops the start with an error naming it.
    */
-  async init(): Promise<void> {
+  async init(): Promise<{ migrated: number; unreadable: number }> {
     let migrated = false;
-    const journal = await Journal.open(this.file, { kind: 'images', schemaVersion: IMAGE_SCHEMA_VERSION, ...this.options }, async () => {
+    const { durable, minDeadLines } = this.options;
+    const journal = await Journal.open(this.file, { kind: 'images', schemaVersion: IMAGES_JOURNAL_VERSION, durable, minDeadLines }, async () => {
       const legacy = await readLegacy(this.legacyFile);
       migrated = legacy !== undefined;
       return legacy;
     });
     if (migrated) await fs.rename(this.legacyFile, `${this.legacyFile}.migrated`);
     const indexes = new ImageIndexes();
+    const old: ImageRecord[] = [];
     for (const [key, value] of journal.records) {
-      if (key.startsWith(IMAGE_PREFIX)) checkRecordVersion(value, this.file);
+      if (key.startsWith(IMAGE_PREFIX) && checkRecordVersion(value, this.file) !== IMAGE_SCHEMA_VERSION) old.push(value as ImageRecord);
       indexes.apply(['p', key, value]);
     }
     this.journal = journal;
     this.indexes = indexes;
     this.sortedHex = undefined;
+    return this.migrate(old);
+  }
+
+  /** Rewrites version 1 records as version 2 with their references; an unreadable one stays as it is. */
+  private async migrate(old: ImageRecord[]): Promise<{ migrated: number; unreadable: number }> {
+    if (old.length === 0) return { migrated: 0, unreadable: 0 };
+    const read = this.options.readReferences;
+    if (!read) throw failedPrecondition(`metadata store ${this.file} holds image records of schema version ${old[0].schemaVersion} that need a migration; refusing to open it without the content store`);
+    let migrated = 0;
+    let unreadable = 0;
+    for (let start = 0; start < old.length; start += MIGRATION_BATCH) {
+      const batch: NewImageRecord[] = [];
+      for (const record of old.slice(start, start + MIGRATION_BATCH)) {
+        try {
+          batch.push({ ...record, schemaVersion: IMAGE_SCHEMA_VERSION, references: await read(record.target) });
+        } catch {
+          unreadable++;
+        }
+      }
+      await this.update((tx) => {
+        for (const record of batch) tx.putImage(record);
+      });
+      migrated += batch.length;
+    }
+    return { migrated, unreadable };
   }
 
   async close(): Promise<void> {
@@ -326,6 +396,15 @@ export class ImageMetadataStore extends ImageIndexView {
 
   protected refKeysOf(id: Digest): string[] {
     return [...(this.indexes.refsByImage.get(id) ?? [])];
+  }
+
+  override refsOf(id: Digest): readonly Reference[] {
+    let refs = this.indexes.refsView.get(id);
+    if (!refs) {
+      refs = Object.freeze(super.refsOf(id));
+      this.indexes.refsView.set(id, refs);
+    }
+    return refs;
   }
 
   children(id: Digest): ImageRecord[] {
@@ -386,11 +465,13 @@ export class ImageMetadataStore extends ImageIndexView {
   }
 }
 
-function checkRecordVersion(value: unknown, file: string): void {
+/** The record's schema version, when this berth knows it (current or migratable); throws otherwise. */
+function checkRecordVersion(value: unknown, file: string): number {
   const version = (value as { schemaVersion?: unknown }).schemaVersion;
-  if (version !== IMAGE_SCHEMA_VERSION) {
-    throw failedPrecondition(`metadata store ${file} holds an image record of schema version ${String(version)}, which this berth does not know (it knows ${IMAGE_SCHEMA_VERSION}); refusing to start`);
+  if (version !== IMAGE_SCHEMA_VERSION && !MIGRATABLE_SCHEMA_VERSIONS.includes(version as number)) {
+    throw failedPrecondition(`metadata store ${file} holds an image record of schema version ${String(version)}, which this berth does not know (it knows ${[...MIGRATABLE_SCHEMA_VERSIONS, IMAGE_SCHEMA_VERSION].join(', ')}); refusing to start`);
   }
+  return version as number;
 }
 
 /** The records of the pre-journal images.json, stamped with schema version 1; undefined when absent. */
@@ -401,7 +482,7 @@ async function readLegacy(file: string): Promise<Map<string, unknown> | undefine
     throw failedPrecondition(`image metadata ${file} has version ${String(state.version)}, which this berth does not know (it knows ${LEGACY_FILE_VERSION}); refusing to start`);
   }
   const records = new Map<string, unknown>();
-  for (const [id, record] of Object.entries(state.images ?? {})) records.set(IMAGE_PREFIX + id, { ...record, schemaVersion: IMAGE_SCHEMA_VERSION });
+  for (const [id, record] of Object.entries(state.images ?? {})) records.set(IMAGE_PREFIX + id, { ...record, schemaVersion: 1 });
   for (const [key, id] of Object.entries(state.refs ?? {})) records.set(REF_PREFIX + key, id);
   return records;
 }

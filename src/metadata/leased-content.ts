@@ -6,10 +6,15 @@ import type { LeaseManager } from './leases';
 /**
  * The content store as an operation holding a lease sees it: every blob it commits is
  * added to the lease in the same section, under the collector's lock held shared, so no
- * collection can see the blob before the lease protects it. Everything else is the store.
+ * collection can see the blob before the lease protects it; a named ingest it opens is added
+ * (type `ingest`, the ref) before it is opened. Everything else is the store.
  */
 export function leasedContent(content: ContentStore, leases: LeaseManager, leaseId: string, lock: SharedExclusiveLock): ContentStore {
   const writer = async (options?: WriterOptions): Promise<ContentWriter> => {
+    // A named ingest is protected before it is opened: a collection sweeping stale ingests
+    // either ran before (and may have removed an old one: this write starts over) or sees the lease.
+    const ref = options?.ref;
+    if (ref !== undefined && ref !== '') await lock.runShared(() => leases.addResource(leaseId, { type: 'ingest', id: ref }));
     const inner = await content.writer(options);
     return {
       write: (chunk) => inner.write(chunk),

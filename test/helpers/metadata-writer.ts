@@ -20,7 +20,12 @@ async function main(): Promise<void> {
   const containers = new ContainerStore(path.join(root, 'containers'), { minDeadLines: 20 });
   await images.init();
   await containers.init();
-  const target = (id: Digest) => ({ id, target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: id, size: 1 }, registeredAt: new Date().toISOString() });
+  const target = (id: Digest) => ({
+    id,
+    target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: id, size: 1 },
+    references: { config: id, layers: [], chains: [] },
+    registeredAt: new Date().toISOString(),
+  });
   if (!images.get(BASE)) await images.putImage(target(BASE));
   const current = images.lookupRef(parseNormalizedNamed('img'));
   // The tag points at the image iteration i-1 wrote: go on with iteration i.

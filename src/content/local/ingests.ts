@@ -169,9 +169,15 @@ export class IngestArea {
 
   async abort(ref: string): Promise<void> {
     if (this.held.has(ref)) throw unavailable(`ref ${ref} locked: unavailable`);
-    await this.status(ref);
-    this.closedState.delete(ref);
-    await fs.rm(path.join(this.dir, dirName(ref)), { recursive: true, force: true });
+    // Held while it goes, so a writer opening the ref meanwhile is refused instead of losing its data.
+    this.held.add(ref);
+    try {
+      await this.status(ref);
+      this.closedState.delete(ref);
+      await fs.rm(path.join(this.dir, dirName(ref)), { recursive: true, force: true });
+    } finally {
+      this.held.delete(ref);
+    }
   }
 }
 

@@ -7,6 +7,7 @@ import type { Container, ContainerContext } from './container-context';
 import type { ContainerExits } from './container-exits';
 import type { ContainerLifecycle } from './container-lifecycle';
 import { startsWithDaemon } from './restart-policy';
+import { mountPoints } from '../../snapshots/overlay/mountinfo';
 
 /**
  * Daemon start: re-adopts running containers, records the exits that happened while no
@@ -25,9 +26,11 @@ export class ContainerRestore {
    */
   async restore(): Promise<void> {
     const { deps, lock } = this.ctx;
+    // One read of the mount table, not two per stopped container (seconds at 2,000 containers).
+    const mounted = new Set(await mountPoints());
     for (const container of this.ctx.list()) {
       if (!isLive(container)) {
-        await deps.rootfs.unmount(container.Id).catch(() => undefined);
+        if (mounted.has(deps.rootfs.mountPoint(container.Id))) await deps.rootfs.unmount(container.Id).catch(() => undefined);
         continue;
       }
       const loaded = await deps.runtime.load({

@@ -3,6 +3,7 @@ import type { ContainerInspect, ContainerSummary, MountPoint } from '../../api/t
 import type { Filters } from '../../api/types/common';
 import { invalidArgument } from '../../errors';
 import { containerStatusText } from '../../util/human-time';
+import { deepFreeze } from '../../util/deep-freeze';
 import type { Container } from './container-service';
 import { normalizeNetworkMode, parseBind } from './create-config';
 import { withDefaultDriver } from './log-config';
@@ -109,6 +110,26 @@ export function toSummary(container: Container, volumeDataPath: (name: string) =
     NetworkSettings: { Networks: networks(container) },
     Mounts: mountPoints(container, volumeDataPath),
   };
+}
+
+/**
+ * `ps` summaries by stored record (frozen, replaced on every change): the same deeply frozen
+ * summary while the record and its status text ("Exited (0) 2 hours ago") are unchanged, so
+ * the API keeps its encoding and `ps -a` at 2,000 containers does not rebuild and re-encode them all.
+ */
+export class ContainerSummaries {
+  private readonly byRecord = new WeakMap<Container, ContainerSummary>();
+
+  constructor(private readonly volumeDataPath: (name: string) => string) {}
+
+  of(container: Container): ContainerSummary {
+    const cached = this.byRecord.get(container);
+    if (cached && cached.Status === humanStatus(container)) return cached;
+    const summary = toSummary(container, this.volumeDataPath);
+    deepFreeze(Object.assign(summary, { Labels: { ...summary.Labels } }));
+    if (Object.isFrozen(container)) this.byRecord.set(container, summary);
+    return summary;
+  }
 }
 
 export interface InspectPaths {

@@ -32,7 +32,7 @@ import { run } from '../../util/exec';
 import { archivePath, extractArchive, exportRootfs, statPath } from '../../archive';
 import type { AttachSession, LogSession } from '../../util/stdio-streams';
 import type { Container, ContainerService } from './container-service';
-import { containerFilter, toInspect, toSummary } from './container-views';
+import { ContainerSummaries, containerFilter, toInspect } from './container-views';
 import { type StatsOptions, statsSamples } from './container-stats';
 import type { LocalVolumes } from '../../volumes/local-volumes';
 import type { SnapshotRootfs } from '../../snapshots/container-rootfs';
@@ -66,10 +66,14 @@ export interface ImageCommitter {
 
 /** Maps the Engine API's container routes onto the container service. */
 export class ContainersBackendImpl implements ContainersBackend {
+  private readonly summaries: ContainerSummaries;
+
   constructor(
     private readonly service: ContainerService,
     private readonly deps: { volumes: LocalVolumes; rootfs: SnapshotRootfs; images: ImageCommitter; execIdsOf: (id: string) => string[] },
-  ) {}
+  ) {
+    this.summaries = new ContainerSummaries((name) => deps.volumes.dataPath(name));
+  }
 
   create(name: string | undefined, body: ContainerCreateRequest, opts: { platform?: string }): Promise<ContainerCreateResponse> {
     if (opts.platform && !/^linux(\/(amd64|x86_64))?$/.test(opts.platform)) {
@@ -107,17 +111,20 @@ export class ContainersBackendImpl implements ContainersBackend {
   async list(opts: ContainerListOptions): Promise<ContainerSummary[]> {
     const ancestors = opts.filters.ancestor?.length ? await this.deps.images.ancestry(opts.filters.ancestor) : undefined;
     const matches = containerFilter(opts.filters, (ref) => this.service.store.find(ref) as Container | undefined, ancestors);
+    // Newest first; each Created parsed once, not in every comparison (2,000 containers: 40,000 parses).
     let containers = this.service
       .list()
       .filter((c) => opts.all || isLive(c) || opts.filters.status !== undefined || opts.limit !== undefined)
       .filter(matches)
-      .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
+      .map((c) => ({ c, created: Date.parse(c.Created) }))
+      .sort((a, b) => b.created - a.created)
+      .map(({ c }) => c);
     if (opts.limit !== undefined && opts.limit > 0) containers = containers.slice(0, opts.limit);
-    const summaries = containers.map((c) => toSummary(c, (name) => this.deps.volumes.dataPath(name)));
-    if (opts.size) {
-      for (const summary of summaries) Object.assign(summary, await this.sizes(summary.Id, summary.ImageID));
-    }
-    return summaries;
+    const summaries = containers.map((c) => this.summaries.of(c));
+    if (!opts.size) return summaries;
+    const sized: ContainerSummary[] = [];
+    for (const summary of summaries) sized.push({ ...summary, ...(await this.sizes(summary.Id, summary.ImageID)) });
+    return sized;
   }
 
   async inspect(id: string, opts: { size: boolean }): Promise<ContainerInspect> {

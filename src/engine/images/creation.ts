@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { ImageMetadataTx, NewImageRecord } from '../../metadata/images';
+import type { ImageMetadataTx, ImageReferences, NewImageRecord } from '../../metadata/images';
+import { imageReferences, readImageReferences } from '../../metadata/image-references';
 import { Digest, chainIds } from '../../util/digest';
 import { invalidArgument, messageOf } from '../../errors';
 import type { ContentStore } from '../../content/types';
@@ -198,9 +199,12 @@ export class ImageCreation {
       }
       let id: Digest;
       let target: Descriptor;
+      let references: ImageReferences;
       if (img.manifest) {
-        id = parseManifest(await content.readBlob(img.manifest.digest), img.manifest.mediaType).config.digest;
+        const manifest = parseManifest(await content.readBlob(img.manifest.digest), img.manifest.mediaType);
+        id = manifest.config.digest;
         target = img.manifest;
+        references = imageReferences(manifest, img.config);
       } else {
         const configBlob = img.configBlob ?? (await this.ingestTracked(encodeJson(img.config), newBlobs, content));
         id = configBlob.digest;
@@ -212,11 +216,15 @@ export class ImageCreation {
         };
         const manifestBlob = await this.ingestTracked(encodeJson(manifest), newBlobs, content);
         target = { mediaType: MediaTypes.ociManifest, digest: manifestBlob.digest, size: manifestBlob.size };
+        references = imageReferences(manifest, img.config);
       }
       const existing = metadata.get(id);
+      // An image registered again keeps its manifest, so the references must be that manifest's.
+      if (existing) references = existing.references ?? (await readImageReferences(content, existing.target));
       records.push({
         id,
         target: existing?.target ?? target,
+        references,
         registeredAt: existing?.registeredAt ?? now,
         ...(img.parent ? { parent: img.parent } : existing?.parent ? { parent: existing.parent } : {}),
         ...(existing?.lastTagTime ? { lastTagTime: existing.lastTagTime } : {}),

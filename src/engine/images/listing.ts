@@ -6,20 +6,39 @@ import type { ImageRecord } from '../../metadata/images';
 import { matchLabels, parseUntil } from './filters';
 import type { ImageResolver, ImageStores } from './resolver';
 import { toHistory, toInspect, toSummary, unixSeconds } from './views';
+import type { Reference } from '../../images/reference';
+import { deepFreeze } from '../../util/deep-freeze';
+import { mapLimit } from '../../util/map-limit';
 import type { ImageUsage, ListImagesOptions, ResolvedImage } from './types';
 
 const LIST_FILTERS = new Set(['dangling', 'label', 'before', 'since', 'reference', 'until']);
 
+/** Parsing manifests and configs not seen yet, this many at once (the first listing after a start reads them all). */
+const PARSE_CONCURRENCY = 16;
+
+/** One image's summary, valid while its record, its refs and its size are what they were. */
+interface SummaryEntry {
+  record: ImageRecord;
+  refs: readonly Reference[];
+  /** `cachedSize` when it was made (undefined: some layer size was not known yet). */
+  size: number | undefined;
+  /** Deeply frozen: the same object is handed out until the image changes, so the API can keep its encoding. */
+  summary: ImageSummary;
+}
+
 /** Read-only views: `images` with Docker's filters, inspect, history, and `system df`'s image part. */
 export class ImageListing {
   /** The unfiltered listing (what `docker images` asks for), until the records change. */
-  private unfiltered: { version: string; all: boolean; result: ImageSummary[] } | undefined;
+  private unfiltered: { version: string; all: boolean; result: readonly ImageSummary[] } | undefined;
+  /** Per image, so a change to one image rebuilds one summary, not 10,000. */
+  private readonly summaries = new Map<Digest, SummaryEntry>();
 
   constructor(
     private readonly stores: ImageStores,
     private readonly resolver: ImageResolver,
   ) {}
 
+  /** Summaries are frozen (shared between calls until their image changes); copy one to change it. */
   async list(opts: ListImagesOptions = {}): Promise<ImageSummary[]> {
     const filters = opts.filters ?? {};
     if (Object.keys(filters).length > 0) return this.compute(opts);
@@ -28,7 +47,7 @@ export class ImageListing {
     if (this.unfiltered?.version !== version || this.unfiltered.all !== all) {
       this.unfiltered = { version, all, result: await this.compute(opts) };
     }
-    return this.unfiltered.result.map((s) => ({ ...s }));
+    return this.unfiltered.result.slice();
   }
 
   private async compute(opts: ListImagesOptions): Promise<ImageSummary[]> {
@@ -43,20 +62,25 @@ export class ImageListing {
     const until = (filters.until ?? []).map(parseUntil);
     const patterns = filters.reference ?? [];
 
+    const records = metadata.list();
+    await this.parseMissing(records);
     const result: ImageSummary[] = [];
-    for (const record of metadata.list()) {
-      const image = this.resolver.resolvedIfCached(record) ?? (await this.resolver.toResolved(record));
-      const created = unixSeconds(image.created);
+    for (const record of records) {
+      const summary = await this.summaryOf(record);
+      const created = summary.Created;
       if (beforeTimes.some((t) => created >= t)) continue;
       if (sinceTimes.some((t) => created <= t)) continue;
       if (until.some((t) => created > t)) continue;
-      if (!matchLabels(filters.label ?? [], image.runConfig.Labels ?? {})) continue;
-      const repoTags: string[] = [];
-      const repoDigests: string[] = [];
-      for (const ref of metadata.refsOf(record.id)) {
-        if (patterns.length > 0 && !patterns.some((p) => familiarMatch(p, ref))) continue;
-        if (ref.digest !== undefined) repoDigests.push(`${familiarName(ref)}@${ref.digest}`);
-        else repoTags.push(familiarString(ref));
+      if (!matchLabels(filters.label ?? [], summary.Labels)) continue;
+      let { RepoTags: repoTags, RepoDigests: repoDigests } = summary;
+      if (patterns.length > 0) {
+        repoTags = [];
+        repoDigests = [];
+        for (const ref of metadata.refsOf(record.id)) {
+          if (!patterns.some((p) => familiarMatch(p, ref))) continue;
+          if (ref.digest !== undefined) repoDigests.push(`${familiarName(ref)}@${ref.digest}`);
+          else repoTags.push(familiarString(ref));
+        }
       }
       if (repoTags.length === 0 && repoDigests.length === 0) {
         const intermediate = metadata.children(record.id).length > 0;
@@ -66,9 +90,35 @@ export class ImageListing {
       } else if (danglingOnly && repoTags.length > 0) {
         continue;
       }
-      result.push(toSummary(image, repoTags, repoDigests));
+      result.push(patterns.length > 0 ? { ...summary, RepoTags: repoTags, RepoDigests: repoDigests } : summary);
     }
+    if (this.summaries.size > records.length) this.dropRemoved(records);
     return result.sort((a, b) => b.Created - a.Created || a.Id.localeCompare(b.Id));
+  }
+
+  /** The image's unfiltered summary: the one made before while its record, refs and size are unchanged. */
+  private async summaryOf(record: ImageRecord): Promise<ImageSummary> {
+    const refs = this.stores.metadata.refsOf(record.id);
+    const size = this.resolver.cachedSize(record);
+    const cached = this.summaries.get(record.id);
+    if (cached && cached.record === record && cached.refs === refs && cached.size === size) return cached.summary;
+    const image = this.resolver.resolvedIfCached(record) ?? (await this.resolver.toResolved(record));
+    const summary = toSummary(image);
+    // Its own Labels: the config's object stays unfrozen.
+    deepFreeze(Object.assign(summary, { Labels: { ...summary.Labels } }));
+    this.summaries.set(record.id, { record, refs, size: this.resolver.cachedSize(record), summary });
+    return summary;
+  }
+
+  /** Reads the manifests and configs of images not parsed yet, several at a time. */
+  private async parseMissing(records: ImageRecord[]): Promise<void> {
+    const missing = records.filter((r) => !this.summaries.has(r.id) && this.resolver.cachedSize(r) === undefined);
+    await mapLimit(missing, PARSE_CONCURRENCY, (r) => this.resolver.toResolved(r));
+  }
+
+  private dropRemoved(records: ImageRecord[]): void {
+    const live = new Set(records.map((r) => r.id));
+    for (const id of this.summaries.keys()) if (!live.has(id)) this.summaries.delete(id);
   }
 
   async inspect(name: string): Promise<ImageInspect> {

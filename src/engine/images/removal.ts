@@ -211,7 +211,7 @@ function isImageIdPrefix(id: Digest, possiblePrefix: string): boolean {
 }
 
 /** Docker's isSingleReference: one tag (plus digests of that same repository). */
-function isSingleReference(refs: Reference[]): boolean {
+function isSingleReference(refs: readonly Reference[]): boolean {
   if (refs.length <= 1) return refs.length === 1;
   let single: Reference | undefined;
   const canonical = new Set<string>();

@@ -136,6 +136,19 @@ export class ImageResolver {
     };
   }
 
+  /** The image's size without any I/O: undefined until its manifest is parsed and its layer sizes are known. */
+  cachedSize(record: ImageRecord): number | undefined {
+    const parts = this.partsCache.get(record.target.digest);
+    if (!parts) return undefined;
+    let size = 0;
+    for (const c of parts.chains) {
+      const known = this.chainSizes.get(c);
+      if (known === undefined) return undefined;
+      size += known;
+    }
+    return size;
+  }
+
   /** Per-layer sizes: unpacked size when unpacked, else the blob size. */
   async layerSizes(image: ResolvedImage, chains = chainIds(image.diffIds)): Promise<number[]> {
     return Promise.all(

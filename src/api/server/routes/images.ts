@@ -95,10 +95,16 @@ export function addImageRoutes(router: Router, backend: ImagesBackend): void {
  * version, unlike moby 26 (gone from 1.45): docker-compose v1 negotiates the newest version
  * and fails with KeyError: 'ContainerConfig' without them.
  */
+/** Views without VirtualSize of frozen (shared, unchanging) summaries, so they stay frozen and their encoding is kept too. */
+const withoutVirtualSize = new WeakMap<object, object>();
+
 function forVersion<T extends ImageSummary | ImageInspect>(image: T, apiVersion: string): T {
   if (!versionAtLeast(apiVersion, '1.44')) return image;
+  const kept = withoutVirtualSize.get(image);
+  if (kept) return kept as T;
   const shown: Record<string, unknown> = { ...image };
   delete shown.VirtualSize;
+  if (Object.isFrozen(image)) withoutVirtualSize.set(image, Object.freeze(shown));
   return shown as T;
 }
 
