@@ -10,7 +10,9 @@ import { OverlaySnapshotter } from '../../../src/snapshots/overlay/snapshotter';
 import { SnapshotLayers } from '../../../src/snapshots/layers';
 import { LeaseManager } from '../../../src/metadata/leases';
 import { makeTar } from '../images/helpers';
-import type { Digest } from '../../../src/util/digest';
+import { digestOf, type Digest } from '../../../src/util/digest';
+import { ImageMetadataStore, refKey } from '../../../src/metadata/images';
+import { createHash } from 'node:crypto';
 
 const skip = !isRoot ? 'needs root (overlay layers, runc)' : false;
 
@@ -132,6 +134,100 @@ describe('leases and garbage collection in the daemon', { skip }, () => {
     await apiRequest(daemon.socket, 'DELETE', `/containers/${(JSON.parse(run.body) as { Id: string }).Id}?force=1`);
   });
 });
+
+
+describe('image records, stale ingests and listings across restarts', { skip }, () => {
+  let daemon: TestDaemon;
+  before(async () => {
+    daemon = await startTestDaemon();
+    await bootstrapBusybox(daemon);
+  });
+  after(() => daemon?.stop());
+
+  it('a store of version 1 image records (no references) is migrated at start, and its images stay whole', async () => {
+    await daemon.crash();
+    const dir = path.join(daemon.dataRoot, 'images');
+    const current = new ImageMetadataStore(dir);
+    await current.init();
+    const records = current.list();
+    const refs = current.allRefs();
+    await current.close();
+    assert.ok(records.length > 0 && records.every((r) => r.schemaVersion === 2 && r.references !== undefined));
+    // The journal as the berth before references wrote it: version 1 records, references unknown.
+    const ops: unknown[] = [];
+    for (const { references: _dropped, ...r } of records) ops.push(['p', `image/${r.id}`, { ...r, schemaVersion: 1 }]);
+    for (const { ref, id } of refs) ops.push(['p', `ref/${refKey(ref)}`, id]);
+    const json = JSON.stringify({ ops });
+    await fs.writeFile(
+      path.join(dir, 'metadata', 'images.journal'),
+      `${JSON.stringify({ berth: 'journal', kind: 'images', schemaVersion: 1 })}\n${createHash('sha256').update(json).digest('hex').slice(0, 16)} ${json}\n`,
+    );
+
+    await daemon.restart();
+    const migrated = new ImageMetadataStore(dir);
+    assert.deepEqual(await migrated.init(), { migrated: 0, unreadable: 0 }, 'the daemon did not write the migration');
+    for (const r of records) assert.deepEqual(migrated.get(r.id), { ...r, schemaVersion: 2 }, `record ${r.id}`);
+    await migrated.close();
+    // The collection at start marked from the migrated records: every blob they name is there, and busybox runs.
+    const content = new LocalContentStore(path.join(daemon.dataRoot, 'content'));
+    for (const r of records) {
+      assert.equal(await content.has(r.target.digest), true, 'manifest collected');
+      assert.equal(await content.has(r.references!.config), true, 'config collected');
+    }
+    const run = await apiRequest(daemon.socket, 'POST', '/containers/create', { Image: 'busybox', Cmd: ['true'] });
+    assert.equal(run.status, 201, run.body);
+    await apiRequest(daemon.socket, 'DELETE', `/containers/${(JSON.parse(run.body) as { Id: string }).Id}?force=1`);
+  });
+
+  it('a stale named ingest is removed at start; one a persistent lease holds survives and resumes after the restart', async () => {
+    await daemon.crash();
+    const content = new LocalContentStore(path.join(daemon.dataRoot, 'content'));
+    await content.init();
+    const upload = Buffer.from('the first half, and the second half');
+    for (const ref of ['abandoned-upload', 'leased-upload']) {
+      const w = await content.writer({ ref, total: upload.length });
+      await w.write(upload.subarray(0, 15));
+      await w.close();
+      await backdateIngest(daemon.dataRoot, ref, 25 * 3_600_000); // older than the default expiry (24 h)
+    }
+    const leases = new LeaseManager(path.join(daemon.dataRoot, 'metadata', 'leases.journal'));
+    await leases.init();
+    const lease = await leases.create({ scope: 'persistent', expiresInMs: 3_600_000 });
+    await leases.addResource(lease.id, { type: 'ingest', id: 'leased-upload' });
+    await leases.close();
+
+    await daemon.restart();
+    assert.deepEqual((await content.listIngests()).map((i) => i.ref), ['leased-upload']);
+    const resumed = await content.writer({ ref: 'leased-upload' });
+    assert.equal(resumed.status().offset, 15);
+    await resumed.write(upload.subarray(15));
+    const blob = await resumed.commit({ digest: digestOf(upload), size: upload.length });
+    assert.deepEqual(await content.readBlob(blob.digest), upload);
+    await content.delete(blob.digest);
+  });
+
+  it('images answers follow tags and removals (no stale listing)', async () => {
+    const tags = async () => {
+      const res = await apiRequest(daemon.socket, 'GET', '/images/json');
+      assert.equal(res.status, 200, res.body);
+      return (JSON.parse(res.body) as Array<{ RepoTags: string[] }>).flatMap((i) => i.RepoTags).sort();
+    };
+    assert.ok((await tags()).includes('busybox:latest'));
+    assert.equal((await apiRequest(daemon.socket, 'POST', '/images/busybox/tag?repo=listing-check&tag=1')).status, 201);
+    assert.ok((await tags()).includes('listing-check:1'));
+    assert.equal((await apiRequest(daemon.socket, 'DELETE', '/images/listing-check:1')).status, 200);
+    assert.ok(!(await tags()).includes('listing-check:1'));
+  });
+});
+
+/** Makes a named ingest look untouched for `ms` (its recorded start and its data's mtime). */
+async function backdateIngest(dataRoot: string, ref: string, ms: number): Promise<void> {
+  const dir = path.join(dataRoot, 'content', 'content', 'ingest', createHash('sha256').update(ref).digest('hex'));
+  const meta = JSON.parse(await fs.readFile(path.join(dir, 'meta.json'), 'utf8')) as { startedAt: number };
+  await fs.writeFile(path.join(dir, 'meta.json'), JSON.stringify({ ...meta, startedAt: meta.startedAt - ms }));
+  const then = new Date(Date.now() - ms);
+  await fs.utimes(path.join(dir, 'data'), then, then);
+}
 
 function toStream(buf: Buffer): Readable {
   return Readable.from([buf]);
