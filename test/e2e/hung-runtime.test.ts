@@ -102,7 +102,20 @@ describe('a hung runc', { skip }, () => {
     assert.equal((await api('DELETE', `/containers/${removed}?force=1`)).status, 204);
     assert.equal((await api('GET', `/containers/${removed}/json`)).status, 404);
     await assertNoHungLeft('kill');
+
+    // Paused, with resume hanging too: init is thawed through its cgroup to take the SIGKILL.
     await runc.release('kill');
+    const paused = await runDetached(['sleep', '1000']);
+    assert.equal((await api('POST', `/containers/${paused}/pause`)).status, 204);
+    await runc.hang('kill');
+    await runc.hang('resume');
+    assert.equal((await api('POST', `/containers/${paused}/stop?t=1`)).status, 204);
+    assert.equal((await inspect(paused)).State.Status, 'exited');
+    assert.deepEqual(await cgroupProcs(paused), []);
+    await assertNoHungLeft('resume');
+    await runc.release('resume');
+    await runc.release('kill');
+    assert.equal((await api('DELETE', `/containers/${paused}`)).status, 204);
     assert.equal((await api('DELETE', `/containers/${stopped}`)).status, 204);
   });
 

@@ -78,10 +78,18 @@ export async function killInitProcess(stateDir: string): Promise<boolean> {
   if (!pid || state.init_process_start === undefined || !(await isProcessAlive(pid, state.init_process_start))) return false;
   try {
     process.kill(pid, 'SIGKILL');
-    return true;
   } catch {
     return false;
   }
+  // A paused container's processes take the signal only once thawed (runc resume may be what hangs).
+  await thaw(state.cgroup_paths ?? {});
+  return true;
+}
+
+/** Thaws a frozen container through its cgroups (v1 freezer.state, v2 cgroup.freeze); absent files are fine. */
+async function thaw(cgroupPaths: Record<string, string>): Promise<void> {
+  if (cgroupPaths.freezer) await fs.writeFile(path.join(cgroupPaths.freezer, 'freezer.state'), 'THAWED').catch(() => undefined);
+  else if (cgroupPaths['']) await fs.writeFile(path.join(cgroupPaths[''], 'cgroup.freeze'), '0').catch(() => undefined);
 }
 
 /**
