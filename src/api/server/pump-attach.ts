@@ -87,7 +87,7 @@ export async function streamSession(
     session = await open(accept);
   } catch (err: unknown) {
     if (!conn) throw err;
-    logger.warn('stream failed after its headers were sent', { path: ex.path, error: messageOf(err) });
+    logger.debug('stream failed after its headers were sent', { path: ex.path, error: messageOf(err) });
     if (options.errorInStream) {
       const message = Buffer.from(`${messageOf(err)}\r\n`);
       conn.output.write(connTty ? message : frame('stdout', message));
