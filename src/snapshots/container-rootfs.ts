@@ -9,7 +9,8 @@ import { extractLayer } from '../archive/tar/extract';
 import { packDirectory } from '../archive/tar/pack';
 import { conflict, invalidArgument, isNotFound, notFound } from '../errors';
 import { mountAll, unmountAll } from './mount';
-import { InitEntry, overlayChanges } from './overlay/changes';
+import { overlayChanges } from './overlay/changes';
+import { dropRuntimeMade, InitEntry } from './overlay/init-entries';
 import { isMountPoint } from './overlay/mountinfo';
 import { removeAbandonedViews, withView } from './view-mount';
 
@@ -122,7 +123,8 @@ export class SnapshotRootfs implements RootfsStore {
 
   /**
    * Commits a container's changes as a new layer on its image, while it keeps running: its
-   * upper dir is copied into a new active snapshot on the same parent, which is committed
+   * upper dir is copied into a new active snapshot on the same parent, less the mount points
+   * the runtime made (Docker's init layer holds those, under the RW layer), which is committed
    * as a layer (`SnapshotLayers.commitActive`: diff ID from its streamed tar, no blob).
    */
   async commitChanges(id: string): Promise<{ layer: Layer; tarSize: number }> {
@@ -134,6 +136,8 @@ export class SnapshotRootfs implements RootfsStore {
     try {
       const target = await this.snapshotter.upperDir(key);
       await extractLayer(packDirectory(await this.snapshotter.upperDir(id), { whiteouts: 'overlay-to-wh' }), target, { whiteouts: 'overlay' });
+      // Docker commits the RW layer over its init layer: the mount points are not in it.
+      dropRuntimeMade(target, await this.snapshotter.lowerDirs(key), DOCKER_INIT_ENTRIES);
       return await this.layers.commitActive(key);
     } finally {
       await this.snapshotter.remove(key).catch((err: unknown) => {

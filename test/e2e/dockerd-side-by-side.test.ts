@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { bootstrapBusybox, needsRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
 import { berth, CommandResult, DOCKER_CLIENTS, runCommand } from '../helpers/cli';
 import { PrivateDockerd, privateDockerdSkipReason, startPrivateDockerd } from '../helpers/private-dockerd';
+import { readTar } from '../integration/images/helpers';
 
 const skip = needsRoot('needs root (runc, overlay mounts)') || (privateDockerdSkipReason() ?? false);
 const COMPOSE = '/usr/bin/docker-compose';
@@ -213,6 +214,41 @@ describe('docker CLI side by side: berthd and dockerd 20.10', { skip }, () => {
     const table = await berth(daemon.host, ['ps', '-a', '-s', '--filter', 'name=p2']);
     assert.match(table.stdout, /SIZE\n[0-9a-f]{12}\s+busybox\s+"sh -c 'echo hello >…"\s.*\sp2\s+6B \(virtual 1\.98MB\)\n$/);
     await both(['rm', '-f', 'p1', 'p2', 'p3', 'p4']);
+  });
+
+  it('commit leaves out the mount points the runtime made (the layer dockerd commits), and a commit of no changes adds no layer', async () => {
+    /** The entries of the image's top layer, and how many layers it has, from `docker save`. */
+    const topLayer = async (host: string, image: string): Promise<{ layers: number; entries: string[] }> => {
+      const saved = await runCommand(DOCKER_CLIENTS[0]!, ['-H', host, 'save', image], { env: { DOCKER_CONFIG: '/nonexistent-docker-config' } });
+      assert.equal(saved.code, 0, saved.stderr);
+      const files = await readTar(saved.stdoutBytes);
+      const manifest = JSON.parse(files.find((f) => f.name === 'manifest.json')!.data.toString()) as Array<{ Layers: string[] }>;
+      const layers = manifest[0]!.Layers;
+      const top = files.find((f) => f.name === layers[layers.length - 1])!;
+      return { layers: layers.length, entries: (await readTar(top.data)).map((e) => `${e.type} ${e.name.replace(/\/$/, '')}`).sort() };
+    };
+    const cases: Array<[string, string[]]> = [
+      ['busybox', ['sh', '-c', 'echo 1 > /etc/x; mkdir /newdir']],
+      ['mini:1', ['/bin/busybox', 'touch', '/x']],
+    ];
+    for (const [i, [image, command]] of cases.entries()) {
+      await both(['run', '--name', `commit${i}`, '--network', 'none', image, ...command]);
+      await both(['commit', `commit${i}`, `committed:${i}`]);
+      const [b, d] = await Promise.all([topLayer(daemon.host, `committed:${i}`), topLayer(dockerd.host, `committed:${i}`)]);
+      assert.deepEqual(b, d, command.join(' '));
+      await both(['rm', `commit${i}`]);
+    }
+    // Nothing changed: dockerd records an empty_layer history entry and no layer.
+    await both(['run', '--name', 'commit-none', '--network', 'none', 'mini:1', '/bin/busybox', 'true']);
+    await both(['commit', 'commit-none', 'committed:none']);
+    const [lb, ld] = await both(['image', 'inspect', '-f', '{{len .RootFS.Layers}}', 'committed:none']);
+    assert.equal(ld.stdout, '1\n');
+    assert.equal(lb.stdout, '1\n');
+    const [hb, hd] = await both(['history', '--format', '{{.CreatedBy}}|{{.Size}}', 'committed:none']);
+    assert.equal(hb.stdout, hd.stdout);
+    const ran = await on(daemon.host, ['run', '--rm', '--network', 'none', 'committed:none', '/bin/busybox', 'ls', '/bin']);
+    assert.equal(ran.stdout, 'busybox\n', ran.stderr);
+    await both(['rm', 'commit-none']);
   });
 
   it('docker-compose v1 up, then up --force-recreate (which reads the image ContainerConfig), images, down', { skip: existsSync(COMPOSE) ? false : `${COMPOSE} not installed` }, async () => {

@@ -114,6 +114,11 @@ export class ImageCreation {
         if (!existed) newChains.push(chain);
       }
 
+      // As moby's NewChildImage: a commit that changed nothing adds no layer, only a history
+      // entry marked empty_layer; the empty layer made is collected when the lease ends.
+      const emptyCommit = made !== undefined && made.diffId === EMPTY_TAR_DIFF_ID;
+      if (emptyCommit) newChains.push(made.chainId);
+      const diffIds = [...(opts.parentImage?.diffIds ?? []), ...(emptyCommit ? [] : [blob.digest])];
       const created = opts.created ?? new Date().toISOString();
       const parent = opts.parentImage?.config;
       const runConfig = applyConfigChanges(opts.config ?? parent?.config ?? {}, opts.changes ?? []);
@@ -127,7 +132,7 @@ export class ImageCreation {
         ...(opts.container ? { container: opts.container } : {}),
         ...(opts.containerConfig ? { container_config: opts.containerConfig } : {}),
         config: runConfig,
-        rootfs: { type: 'layers', diff_ids: [...(opts.parentImage?.diffIds ?? []), blob.digest] },
+        rootfs: { type: 'layers', diff_ids: diffIds },
         history: [
           ...(parent?.history ?? []),
           {
@@ -135,12 +140,13 @@ export class ImageCreation {
             ...(opts.author ? { author: opts.author } : {}),
             created_by: opts.createdBy ?? '',
             ...(opts.comment ? { comment: opts.comment } : {}),
+            ...(emptyCommit ? { empty_layer: true } : {}),
           },
         ],
       };
       const layerDescriptor: Descriptor = { mediaType: MediaTypes.ociLayer, digest: blob.digest, size: blob.size };
       const id = await this.register(
-        [{ config, layers: [...(opts.parentImage?.manifest.layers ?? []), layerDescriptor], parent: opts.parentImage?.id }],
+        [{ config, layers: [...(opts.parentImage?.manifest.layers ?? []), ...(emptyCommit ? [] : [layerDescriptor])], parent: opts.parentImage?.id }],
         w,
         (tx, ids) => {
           if (ref) tx.setRef(ref, ids[0]);
@@ -270,6 +276,9 @@ export class ImageCreation {
     return chains;
   }
 }
+
+/** The diff ID of a tar with no entries (1024 zero bytes), moby's layer.DigestSHA256EmptyTar. */
+const EMPTY_TAR_DIFF_ID = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef' as Digest;
 
 function detectMediaCompression(mediaType: string): Compression | 'unknown' {
   if (mediaType.endsWith('+gzip') || mediaType.endsWith('.gzip')) return 'gzip';

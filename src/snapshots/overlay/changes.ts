@@ -2,9 +2,8 @@ import type { Stats } from 'node:fs';
 import * as path from 'node:path';
 import type { Change } from '../types';
 import { native } from '../../native';
-import { isENOENT, errnoCode } from '../../errors';
-import { OVERLAY_OPAQUE_XATTR } from '../../archive/tar/whiteout';
-import { closeFd, lstatChild, openHostDir, openInRoot } from '../../util/fs-at';
+import { closeFd, lstatChild, openHostDir } from '../../util/fs-at';
+import { InitEntry, isOpaque, isRuntimeMade, lstatInRoot } from './init-entries';
 
 /**
  * The changes an overlay upper dir holds over its lower dirs, computed as Docker's
@@ -108,45 +107,6 @@ export async function overlayChanges(upper: string, lowers: string[], initEntrie
   return changes.sort((a, b) => (a.Path < b.Path ? -1 : a.Path > b.Path ? 1 : 0));
 }
 
-/**
- * A path of Docker's init layer. `made`: what berth's runtime makes there in the RW layer
- * when it is missing (a mount point: a directory or an empty file); null for the ones only
- * Docker's init layer has (/.dockerenv, /etc/mtab), where any entry in upper is a change.
- */
-export interface InitEntry {
-  made: 'dir' | 'file' | null;
-}
-
-function isRuntimeMade(st: Stats, init: InitEntry): boolean {
-  if (init.made === 'dir') return st.isDirectory();
-  if (init.made === 'file') return st.isFile() && st.size === 0;
-  return false;
-}
-
 function isWhiteout(st: Stats): boolean {
   return st.isCharacterDevice() && st.rdev === 0;
-}
-
-function isOpaque(dirFd: number): boolean {
-  const value = native.fgetxattr(dirFd, OVERLAY_OPAQUE_XATTR);
-  return value !== undefined && value.length === 1 && value[0] === 0x79;
-}
-
-/** lstat of `p` inside a lower dir: its parent resolved in the lower dir as its root, the name not followed. */
-function lstatInRoot(lowerFd: number, p: string): Stats | undefined {
-  let parent: number;
-  try {
-    parent = openInRoot(lowerFd, path.posix.dirname(p), { directory: true });
-  } catch (err) {
-    if (isENOENT(err) || errnoCode(err) === 'ENOTDIR' || errnoCode(err) === 'ELOOP') return undefined;
-    throw err;
-  }
-  try {
-    const child = lstatChild(parent, path.posix.basename(p));
-    if (!child) return undefined;
-    closeFd(child.fd);
-    return child.st;
-  } finally {
-    closeFd(parent);
-  }
 }
