@@ -124,6 +124,7 @@ describe('berth run/create flags send what the docker CLI sends', { skip: docker
       ['--link', 'other:alias', '--volumes-from', 'other:ro', '--volume-driver', 'local', '-P'],
       ['--network', 'mynet', '--ip', '172.30.0.5', '--ip6', '2001:db8::33', '--network-alias', 'web', '--link-local-ip', '169.254.0.5'],
       ['--gpus', 'all'],
+      ['-e', 'A=1', '-e', 'BERTH_TEST_UNSET_VAR', '-e', 'A=2', '-e', 'K='],
       ['--gpus', 'count=2,driver=nvidia,capabilities=compute'],
     ];
     const plain = await bodyOf('docker', []);

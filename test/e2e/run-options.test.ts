@@ -66,7 +66,7 @@ describe('run options reach the container (docker CLI → berthd)', { skip }, ()
     assert.equal(r.stdout, '500\n');
   });
 
-  it('--device adds the node and its cgroup rule with the permissions given; a missing device is a clear error', { skip: HOST_DEVICE ? false : 'no /dev/kvm, /dev/fuse or /dev/net/tun on this host' }, async () => {
+  it('--device adds the node and its cgroup rule with the permissions given, --device-cgroup-rule allows a node; a missing device is a clear error', { skip: HOST_DEVICE ? false : 'no /dev/kvm, /dev/fuse or /dev/net/tun on this host' }, async () => {
     const device = HOST_DEVICE!;
     const rdev = majorMinor(statSync(device).rdev);
     const r = await run(['--device', `${device}:/dev/added:r`, 'busybox', 'sh', '-c', 'ls -l /dev/added; grep " ' + rdev + ' " /sys/fs/cgroup/devices/devices.list; echo x > /dev/added || echo write refused']);
@@ -77,6 +77,13 @@ describe('run options reach the container (docker CLI → berthd)', { skip }, ()
     const full = await run(['--device', device, 'busybox', 'ls', device]);
     assert.equal(full.code, 0, full.stderr);
     assert.equal(full.stdout, `${device}\n`);
+    // --device-cgroup-rule: a node made inside opens only with the rule.
+    const [maj, min] = rdev.split(':');
+    const open = `mknod /tmp/node c ${maj} ${min}; if (exec 3< /tmp/node) 2>/dev/null; then echo opened; else echo refused; fi`;
+    const ruled = await run(['--device-cgroup-rule', `c ${rdev} r`, 'busybox', 'sh', '-c', open]);
+    assert.equal(ruled.stdout, 'opened\n', ruled.stderr);
+    const unruled = await run(['busybox', 'sh', '-c', open]);
+    assert.equal(unruled.stdout, 'refused\n', unruled.stderr);
     const missing = await run(['--device', '/dev/berth-no-such-device', 'busybox', 'true']);
     assert.equal(missing.code, 127, 'docker maps "no such file or directory" at start to 127');
     assert.match(missing.stderr, /error gathering device information while adding custom device "\/dev\/berth-no-such-device": no such file or directory/);

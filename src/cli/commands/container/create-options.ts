@@ -52,7 +52,7 @@ export const CREATE_FLAGS = {
 
 export type CreateFlags = ParsedFlags<typeof CREATE_FLAGS>;
 
-/** `-e NAME` takes NAME's value from our environment, or is dropped when unset (docker). */
+/** `NAME` takes NAME's value from our environment; undefined when unset (an env file then skips it). */
 function expandEnv(entry: string): string | undefined {
   if (entry.includes('=')) return entry;
   const value = process.env[entry];
@@ -118,7 +118,11 @@ function parseCpus(text: string): number {
 /** Builds the POST /containers/create body from run/create flags and `IMAGE [CMD...]`. */
 export function buildCreateRequest(flags: CreateFlags, args: string[], detach: boolean): ContainerCreateRequest {
   const [image, ...cmd] = args as [string, ...string[]];
-  const env = [...flags['env-file'].flatMap(readEnvFile), ...flags.env.map(expandEnv).filter((e): e is string => e !== undefined)];
+  // As docker 28: `-e NAME` unset on our side is sent bare (the daemon then unsets NAME), and a
+  // key given twice keeps its first place with its last value.
+  const byKey = new Map<string, string>();
+  for (const entry of [...flags['env-file'].flatMap(readEnvFile), ...flags.env.map((e) => expandEnv(e) ?? e)]) byKey.set(entry.split('=', 1)[0]!, entry);
+  const env = [...byKey.values()];
   const labels: Record<string, string> = {};
   for (const label of flags.label) {
     const eq = label.indexOf('=');
