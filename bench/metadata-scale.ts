@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { LocalContentStore } from '../src/content/local/store';
 import { OverlaySnapshotter } from '../src/snapshots/overlay/snapshotter';
-import { SnapshotLayers } from '../src/snapshots/layers';
+import { SnapshotUnpacker } from '../src/snapshots/unpacker';
 import { ImageMetadataStore, type ImageReferences } from '../src/metadata/images';
 import { imageReferences } from '../src/metadata/image-references';
 import { ContainerStore, newContainerId, newContainerState } from '../src/metadata/containers';
@@ -44,7 +44,7 @@ export async function generate(dataRoot: string, busyboxArchive: Buffer, images:
   await content.init();
   const snapshotter = new OverlaySnapshotter(path.join(dataRoot, 'snapshots'));
   await snapshotter.init();
-  const layers = new SnapshotLayers(snapshotter);
+  const layers = new SnapshotUnpacker(snapshotter);
   const metadata = new ImageMetadataStore(path.join(dataRoot, 'images'), { durable: false });
   await metadata.init();
   const service = new ImageService({ content, layers, metadata, logger: silentLogger });

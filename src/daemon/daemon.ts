@@ -7,8 +7,8 @@ import { LocalContentStore } from '../content/local/store';
 import { OverlaySnapshotter } from '../snapshots/overlay/snapshotter';
 import { migrateLegacyLayout } from '../snapshots/overlay/legacy-layout';
 import { listMountsUnder } from '../snapshots/overlay/mountinfo';
-import { SnapshotLayers } from '../snapshots/layers';
-import { SnapshotRootfs } from '../snapshots/container-rootfs';
+import { SnapshotUnpacker } from '../snapshots/unpacker';
+import { LocalContainerSnapshots } from '../snapshots/container-snapshots';
 import { ImageMetadataStore } from '../metadata/images';
 import { readImageReferences } from '../metadata/image-references';
 import { ImageService } from '../engine/images/image-service';
@@ -57,8 +57,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   if (migrated.layers + migrated.containers > 0) logger.info('moved layers and container roots into snapshots', { ...migrated });
   const snapshotter = new OverlaySnapshotter(snapshotsRoot);
   await snapshotter.init();
-  const layers = new SnapshotLayers(snapshotter);
-  const rootfs = new SnapshotRootfs(snapshotter, layers, path.join(dataRoot, 'rootfs'));
+  const layers = new SnapshotUnpacker(snapshotter);
+  const rootfs = new LocalContainerSnapshots(snapshotter, layers, path.join(dataRoot, 'rootfs'));
   await layers.removeAbandoned();
   await rootfs.removeAbandoned();
   // Version 1 image records are migrated at init by reading their manifests and configs.
@@ -136,7 +136,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
 }
 
 /** Unmounts container roots left mounted by a crash, except those of running containers. */
-async function unmountOrphans(rootfs: SnapshotRootfs, containers: ContainerService, logger: Logger): Promise<void> {
+async function unmountOrphans(rootfs: LocalContainerSnapshots, containers: ContainerService, logger: Logger): Promise<void> {
   const live = new Set(
     containers
       .list()

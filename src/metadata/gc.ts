@@ -308,7 +308,7 @@ export function contentCollectable(content: ContentStore): Collectable {
   };
 }
 
-/** Anything listing layers with their parents (today's LayerStore; the snapshotter's layers). */
+/** Anything listing layers with their parents (the snapshots' LayerSnapshots). */
 export function layerCollectable(layers: { list(): Promise<Array<{ chainId: Digest; parent: Digest | null; size: number }>>; remove(chainId: Digest): Promise<void> }): Collectable {
   return {
     async list() {

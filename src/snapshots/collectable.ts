@@ -1,6 +1,6 @@
 import type { SnapshotInfo, Snapshotter } from './types';
-import { DIFF_ID_LABEL } from './layers';
-import { CONTAINER_LABEL } from './container-rootfs';
+import { DIFF_ID_LABEL } from './unpacker';
+import { CONTAINER_LABEL } from './container-snapshots';
 import { isNotFound } from '../errors';
 
 /** One snapshot as a garbage collector sees it (the shape of metadata/gc's CollectableItem). */

@@ -2,44 +2,6 @@ import type { Readable } from 'node:stream';
 import type { Digest } from '../util/digest';
 
 /**
- * Layer store: read-only image layers unpacked once on disk and shared by every image and
- * container that uses them, keyed by chain ID (OCI image spec); implemented over the
- * snapshotter by `layers.ts` (SnapshotLayers). Lifecycle:
- *   apply(parent, tar) → layer visible (immutable) → remove (only when nothing uses it; the
- *   caller, the metadata/GC layer, decides that).
- * A layer becomes visible only when completely unpacked (unpack into a temp dir, then
- * rename). Whiteouts are stored in overlay form (char 0/0 devices, the
- * trusted.overlay.opaque xattr); `.wh.` names exist only at the tar boundary.
- * Tar entries are confined: `..`, absolute names, and links that would resolve outside
- * the layer are refused with InvalidArgument.
- */
-export interface Layer {
-  chainId: Digest;
-  diffId: Digest;
-  parent: Digest | null;
-  /** Bytes of the unpacked files (apparent size). */
-  size: number;
-}
-
-export interface LayerStore {
-  /**
-   * Unpacks an uncompressed layer tar onto `parent`. The stream's sha256 is its diff ID;
-   * if `expectedDiffId` is given and differs, the layer is discarded and InvalidArgument
-   * thrown. If the resulting chain ID already exists, the stream is drained and the
-   * existing layer returned.
-   */
-  apply(parent: Digest | null, tar: Readable, expectedDiffId?: Digest): Promise<Layer>;
-  get(chainId: Digest): Promise<Layer | undefined>;
-  list(): Promise<Layer[]>;
-  /** Directories for overlay's lowerdir, topmost first (the layer itself, then its parents). */
-  lowerDirs(chainId: Digest): Promise<string[]>;
-  /** Idempotent. */
-  remove(chainId: Digest): Promise<void>;
-  /** The differ: a layer's tar made again from its files, byte for byte the same each time (for a blob needed later). */
-  layerTar(chainId: Digest): Promise<Readable>;
-}
-
-/**
  * Snapshotter (containerd's model): file system trees stacked by parent, each one either
  * active (read-write, being built or used by a container), a view (read-only), or committed
  * (immutable, usable as a parent). Keys and names share one namespace. Lifecycle:
@@ -61,8 +23,10 @@ export interface LayerStore {
  *
  * Builders use it directly: each step is prepare → write (RUN in a container, COPY straight
  * into the active tree) → commit. Image layers are applied by an unpacker (prepare, extract
- * the tar into the active tree, commit as the chain ID); layer tars for a committed snapshot
- * are made again only when a blob is needed (save, push).
+ * the tar into the active tree, commit as the chain ID: `Unpacker` below); layer tars for a
+ * committed snapshot are made again only when a blob is needed (save, push: `Differ`). A
+ * container's root is an active snapshot (`ContainerSnapshots`); a view is how the image is
+ * read without a container's changes (volume copy-up).
  */
 export type SnapshotKind = 'active' | 'view' | 'committed';
 
@@ -137,26 +101,82 @@ export interface Change {
 }
 
 /**
- * Container root file systems: a RW overlay layer over an image's layers. Lifecycle:
- *   create(id, parent) → mount(id) ⇄ unmount(id) → remove(id).
- * mount/unmount/remove are idempotent, so a crashed daemon can redo them at start.
+ * An image layer as the snapshot model keeps it: a committed snapshot named by its chain ID
+ * (OCI image spec), labelled with its diff ID, unpacked once and shared by every image and
+ * container on it.
  */
-export interface RootfsStore {
-  create(id: string, parent: Digest | null): Promise<void>;
-  /** Mounts the overlay (if not yet mounted) and returns the mount point. */
+export interface Layer {
+  chainId: Digest;
+  diffId: Digest;
+  parent: Digest | null;
+  /** Bytes of the unpacked files (apparent size). */
+  size: number;
+}
+
+/**
+ * The unpacker (content → snapshot): applies an uncompressed layer tar onto a committed
+ * parent as prepare(temp key, parent) → extract into the active snapshot → commit(chain
+ * ID). The stream's sha256 is its diff ID; a mismatch with `expectedDiffId` discards the
+ * snapshot and throws InvalidArgument; when the chain ID exists already the stream is
+ * drained and that layer returned. A layer is visible only once complete. Whiteouts are
+ * stored in overlay form (char 0/0, trusted.overlay.opaque); `.wh.` names exist only at the
+ * tar boundary. Entries are confined: `..`, absolute names and links leaving the layer are
+ * refused with InvalidArgument.
+ */
+export interface Unpacker {
+  apply(parent: Digest | null, tar: Readable, expectedDiffId?: Digest): Promise<Layer>;
+}
+
+/**
+ * The differ (snapshot → content): a committed layer's tar made again from its files, byte
+ * for byte the same each time so it hashes to the recorded diff ID, and only when a blob is
+ * needed (save, push): commits and builds record a diff ID and write no blob.
+ */
+export interface Differ {
+  layerTar(chainId: Digest): Promise<Readable>;
+}
+
+/**
+ * Image layers over the snapshotter, as the image service uses them: the unpacker, the
+ * differ, and lookups of the committed layer snapshots. Lifecycle: apply → committed layer
+ * (immutable) → remove (idempotent; refused while a snapshot is based on it; the
+ * metadata/GC layer decides when).
+ */
+export interface LayerSnapshots extends Unpacker, Differ {
+  get(chainId: Digest): Promise<Layer | undefined>;
+  list(): Promise<Layer[]>;
+  /** Directories for overlay's lowerdir, topmost first (the layer itself, then its parents); inspect's GraphDriver data. */
+  lowerDirs(chainId: Digest): Promise<string[]>;
+  remove(chainId: Digest): Promise<void>;
+}
+
+/**
+ * Containers' snapshots: each container's root file system is an active snapshot keyed by
+ * the container id on its image's top layer. Lifecycle:
+ *   prepare(id, chain) → mount(id) ⇄ unmount(id) → remove(id)
+ * prepare/mount/unmount/remove are idempotent, so a crashed daemon can redo them at start.
+ * Reading the image without the container's changes goes through a view
+ * (`withLayerView`: snapshotter.view, mounted read-only, removed after).
+ */
+export interface ContainerSnapshots {
+  /** The container's active snapshot on layer `parent` (null: an empty tree). */
+  prepare(id: string, parent: Digest | null): Promise<void>;
+  /** Mounts the active snapshot (if not yet mounted) and returns the mount point. */
   mount(id: string): Promise<string>;
   unmount(id: string): Promise<void>;
   remove(id: string): Promise<void>;
   /** The mount point path (whether mounted or not). */
   mountPoint(id: string): string;
+  /** Host paths of the snapshot's overlay parts (inspect's GraphDriver data). */
+  paths(id: string): Promise<{ upper: string; work: string; merged: string; lower: string[] }>;
+  /** Changes in the active snapshot relative to its parent, sorted by path (`docker diff`). */
+  changes(id: string): Promise<Change[]>;
+  /** Bytes of the active snapshot's own files (`docker ps -s` SIZE): the snapshotter's usage. */
+  rwSize(id: string): Promise<number>;
+  /** Commits the container's changes as a new layer on its image's (the container may keep running); no blob is written. */
+  commitChanges(id: string): Promise<{ layer: Layer; tarSize: number }>;
   /** Runs `fn` on an O_PATH fd of a read-only view of a layer (the image alone), removed afterwards. */
   withLayerView<T>(chainId: Digest, fn: (rootFd: number) => Promise<T>): Promise<T>;
-  /** Changes in the RW layer relative to the image, sorted by path. */
-  changes(id: string): Promise<Change[]>;
-  /** Bytes in the RW layer (`docker ps -s` SIZE). */
-  rwSize(id: string): Promise<number>;
-  /** Commits the RW layer's changes as a new layer on the image's (the container may keep running); no blob is written. */
-  commitChanges(id: string): Promise<{ layer: Layer; tarSize: number }>;
-  /** Every id with a RW layer on disk. */
+  /** Every container id with an active snapshot. */
   list(): Promise<string[]>;
 }

@@ -4,7 +4,7 @@ import type { Task } from '../../runtime/task/types';
 import { KeyedMutex } from '../../util/mutex';
 import type { Logger } from '../../util/logger';
 import type { ContainerRecord, ContainerStore } from '../../metadata/containers';
-import type { RootfsStore } from '../../snapshots/types';
+import type { ContainerSnapshots } from '../../snapshots/types';
 import type { EventBus } from '../events/event-bus';
 import { formatRfc3339Nano } from '../../runtime/monitor/log-reader';
 import type { ContainerConfig, HostConfig } from './create-config';
@@ -16,7 +16,8 @@ export type Container = ContainerRecord<ContainerConfig, HostConfig>;
 export interface ContainerServiceDeps {
   store: ContainerStore;
   images: ImageLookup;
-  rootfs: RootfsStore;
+  /** Containers' active snapshots (their root file systems). */
+  rootfs: ContainerSnapshots;
   runtime: ContainerRuntime;
   volumes: LocalVolumes;
   events: EventBus;

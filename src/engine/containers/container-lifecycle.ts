@@ -103,7 +103,7 @@ export class ContainerLifecycle {
           State: newContainerState(),
           RestartCount: 0,
         };
-        await rootfs.create(id, chainId);
+        await rootfs.prepare(id, chainId);
         await this.prepareManagedEtc(record);
         anonymousVolumes = await createAnonymousVolumes(anonymousVolumeTargets(config, hostConfig), this.ctx.deps.volumes);
         if (Object.keys(anonymousVolumes).length > 0) record.AnonymousVolumes = anonymousVolumes;

@@ -35,7 +35,7 @@ import type { Container, ContainerService } from './container-service';
 import { ContainerSummaries, containerFilter, toInspect } from './container-views';
 import { type StatsOptions, statsSamples } from './container-stats';
 import type { LocalVolumes } from '../../volumes/local-volumes';
-import type { SnapshotRootfs } from '../../snapshots/container-rootfs';
+import type { ContainerSnapshots } from '../../snapshots/types';
 
 export interface CommitContainerOptions {
   container: Container;
@@ -70,7 +70,7 @@ export class ContainersBackendImpl implements ContainersBackend {
 
   constructor(
     private readonly service: ContainerService,
-    private readonly deps: { volumes: LocalVolumes; rootfs: SnapshotRootfs; images: ImageCommitter; execIdsOf: (id: string) => string[] },
+    private readonly deps: { volumes: LocalVolumes; rootfs: ContainerSnapshots; images: ImageCommitter; execIdsOf: (id: string) => string[] },
   ) {
     this.summaries = new ContainerSummaries((name) => deps.volumes.dataPath(name));
   }

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { native } from '../../native';
 import { errnoCode } from '../../errors';
 import type { Digest } from '../../util/digest';
-import type { RootfsStore } from '../../snapshots/types';
+import type { ContainerSnapshots } from '../../snapshots/types';
 import type { LocalVolumes } from '../../volumes/local-volumes';
 import { copyTree } from '../../archive/copy-tree';
 import { closeFd, openHostDir, openInRoot } from '../../util/fs-at';
@@ -49,7 +49,7 @@ export function copyUpTargets(host: HostConfig, anonymous: Record<string, string
  * image's symlink there is followed as in the container, never out of it), and the copy
  * runs on fds only, so nothing from the image can reach outside the view or the volume.
  */
-export async function copyUpVolumes(host: HostConfig, anonymous: Record<string, string>, chainId: Digest | null, deps: { volumes: LocalVolumes; rootfs: RootfsStore }): Promise<void> {
+export async function copyUpVolumes(host: HostConfig, anonymous: Record<string, string>, chainId: Digest | null, deps: { volumes: LocalVolumes; rootfs: ContainerSnapshots }): Promise<void> {
   const targets = copyUpTargets(host, anonymous);
   if (targets.length === 0) return;
   // Volumes are created at create, as dockerd does, copy or not.

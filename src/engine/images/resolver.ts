@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { ContentStore } from '../../content/types';
-import type { LayerStore } from '../../snapshots/types';
+import type { LayerSnapshots } from '../../snapshots/types';
 import type { ImageMetadataStore, ImageRecord } from '../../metadata/images';
 import type { LeaseManager } from '../../metadata/leases';
 import type { GarbageCollector } from '../../metadata/gc';
@@ -17,7 +17,7 @@ import type { ResolvedImage } from './types';
 /** The three stores the image modules coordinate: blobs, unpacked layers, records and refs. */
 export interface ImageStores {
   content: ContentStore;
-  layers: LayerStore;
+  layers: LayerSnapshots;
   metadata: ImageMetadataStore;
   logger: Logger;
   /** Leases for what load/commit/import write; default: in memory. */

@@ -5,8 +5,8 @@ import { readJsonIfExists, writeJsonAtomic } from '../../util/atomic-fs';
 import { isDigest } from '../../util/digest';
 import { isENOENT } from '../../errors';
 import { SnapshotMetadata, SnapshotRecord } from './metadata';
-import { DIFF_ID_LABEL } from '../layers';
-import { CONTAINER_LABEL } from '../container-rootfs';
+import { DIFF_ID_LABEL } from '../unpacker';
+import { CONTAINER_LABEL } from '../container-snapshots';
 import { pathExists } from '../../util/path-exists';
 
 /**

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { SnapshotRootfs } from '../../../src/snapshots/container-rootfs';
+import { LocalContainerSnapshots } from '../../../src/snapshots/container-snapshots';
 import { listMountsUnder } from '../../../src/snapshots/overlay/mountinfo';
 import { native, UnmountFlags } from '../../../src/native';
 import { errorKind } from '../../../src/errors';
@@ -13,15 +13,15 @@ import { collect, harness, makeTar, readTar, type Harness } from './helpers';
 const skip = needsRoot('needs root for overlay mounts');
 
 /** A container's rootfs on a one-layer image, mounted, with changes; `fn` runs with it, then it is unmounted. */
-async function withContainer(h: Harness, fn: (c: { base: Awaited<ReturnType<Harness['service']['resolve']>>; rootfs: SnapshotRootfs }) => Promise<void>) {
+async function withContainer(h: Harness, fn: (c: { base: Awaited<ReturnType<Harness['service']['resolve']>>; rootfs: LocalContainerSnapshots }) => Promise<void>) {
   const baseId = await h.service.importTarball(
     Readable.from([await makeTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/motd', data: 'base\n' }, { name: 'etc/gone', data: 'x' }])]),
     { repo: 'base', tag: '1' },
   );
   const base = await h.service.resolve(baseId);
-  const rootfs = new SnapshotRootfs(h.layers.snapshotter, h.layers, path.join(h.root, 'rootfs'));
+  const rootfs = new LocalContainerSnapshots(h.layers.snapshotter, h.layers, path.join(h.root, 'rootfs'));
   await rootfs.init();
-  await rootfs.create('c1', await h.service.ensureUnpacked(base));
+  await rootfs.prepare('c1', await h.service.ensureUnpacked(base));
   try {
     const merged = await rootfs.mount('c1');
     await fs.writeFile(path.join(merged, 'etc/motd'), 'changed\n');

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { LocalContentStore } from '../../../src/content/local/store';
 import { OverlaySnapshotter } from '../../../src/snapshots/overlay/snapshotter';
-import { SnapshotLayers } from '../../../src/snapshots/layers';
+import { SnapshotUnpacker } from '../../../src/snapshots/unpacker';
 import { ImageMetadataStore } from '../../../src/metadata/images';
 import { ImageService } from '../../../src/engine/images/image-service';
 import { silentLogger } from '../../../src/util/logger';
@@ -13,7 +13,7 @@ import { silentLogger } from '../../../src/util/logger';
 export interface Harness {
   root: string;
   content: LocalContentStore;
-  layers: SnapshotLayers;
+  layers: SnapshotUnpacker;
   metadata: ImageMetadataStore;
   service: ImageService;
 }
@@ -31,7 +31,7 @@ export async function openHarness(root: string): Promise<Harness> {
   await content.init();
   const snapshotter = new OverlaySnapshotter(path.join(root, 'snapshots'));
   await snapshotter.init();
-  const layers = new SnapshotLayers(snapshotter);
+  const layers = new SnapshotUnpacker(snapshotter);
   const metadata = new ImageMetadataStore(root);
   await metadata.init();
   return { root, content, layers, metadata, service: new ImageService({ content, layers, metadata, logger: silentLogger }) };

@@ -5,9 +5,9 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { OverlaySnapshotter } from '../../../src/snapshots/overlay/snapshotter';
-import { SnapshotLayers, digestStream } from '../../../src/snapshots/layers';
+import { SnapshotUnpacker, digestStream } from '../../../src/snapshots/unpacker';
 import { containerSnapshots, layerSnapshots } from '../../../src/snapshots/collectable';
-import { SnapshotRootfs } from '../../../src/snapshots/container-rootfs';
+import { LocalContainerSnapshots } from '../../../src/snapshots/container-snapshots';
 import { listMountsUnder } from '../../../src/snapshots/overlay/mountinfo';
 import { tarBuffer, tarStreamOf } from '../../../src/archive/tar/test-tar';
 import { treeSnapshot } from '../../../src/archive/tar/tree-snapshot';
@@ -22,8 +22,8 @@ async function setup(t: { after(fn: () => Promise<void>): void }) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bl-'));
   const snapshotter = new OverlaySnapshotter(path.join(dir, 'snapshots'));
   await snapshotter.init();
-  const layers = new SnapshotLayers(snapshotter);
-  const rootfs = new SnapshotRootfs(snapshotter, layers, path.join(dir, 'rootfs'));
+  const layers = new SnapshotUnpacker(snapshotter);
+  const rootfs = new LocalContainerSnapshots(snapshotter, layers, path.join(dir, 'rootfs'));
   await rootfs.init();
   t.after(async () => {
     for (const m of await listMountsUnder(dir)) native.umount(m, UnmountFlags.MNT_DETACH);
@@ -67,8 +67,8 @@ test('layers with whiteouts and an opaque dir, a rootfs over them, changes and d
   const lowers = await layers.lowerDirs(l2.chainId);
   assert.equal(lowers.length, 2);
 
-  await rootfs.create('c1', l2.chainId);
-  await rootfs.create('c1', l2.chainId); // idempotent
+  await rootfs.prepare('c1', l2.chainId);
+  await rootfs.prepare('c1', l2.chainId); // idempotent
   const merged = await rootfs.mount('c1');
   assert.equal(await rootfs.mount('c1'), merged);
   assert.equal((await listMountsUnder(merged)).length, 1);
@@ -98,7 +98,7 @@ test('layers with whiteouts and an opaque dir, a rootfs over them, changes and d
 
   // The RW layer, committed as a layer (its whiteouts through a tar and back), reproduces the merged view.
   const l3 = (await rootfs.commitChanges('c1')).layer;
-  await rootfs.create('c2', l3.chainId);
+  await rootfs.prepare('c2', l3.chainId);
   const merged2 = await rootfs.mount('c2');
   assert.deepEqual(await treeSnapshot(merged2, { mtimes: false }), await treeSnapshot(merged, { mtimes: false }));
   assert.deepEqual(await rootfs.changes('c2'), []);
@@ -118,7 +118,7 @@ test('layers with whiteouts and an opaque dir, a rootfs over them, changes and d
 
 test('a scratch rootfs mounts over an empty lower dir', { skip }, async (t) => {
   const { rootfs } = await setup(t);
-  await rootfs.create('scratch', null);
+  await rootfs.prepare('scratch', null);
   const merged = await rootfs.mount('scratch');
   await fs.writeFile(path.join(merged, 'hello'), 'hi');
   assert.deepEqual(await rootfs.changes('scratch'), [{ Path: '/hello', Kind: 1 }]);
@@ -133,7 +133,7 @@ test('many layers fit in one mount', { skip }, async (t) => {
     parent = (await layers.apply(parent, tarStreamOf([{ name: `f${i}`, body: String(i) }]))).chainId;
   }
   assert.ok(parent);
-  await rootfs.create('tall', parent);
+  await rootfs.prepare('tall', parent);
   const merged = await rootfs.mount('tall');
   assert.equal((await fs.readdir(merged)).length, 60);
   await rootfs.unmount('tall');
@@ -144,7 +144,7 @@ test('an unpack or a commit a crash interrupted is removed at start; a failed ap
   const good = await layers.apply(null, tarStreamOf([{ name: 'x', body: 'x' }]));
   await snapshotter.prepare('unpack-dead', good.chainId, { labels: { 'berth.io/unpack': '' } });
   await snapshotter.prepare('commit-dead', good.chainId, { labels: { 'berth.io/commit': 'c' } });
-  await rootfs.create('c', good.chainId);
+  await rootfs.prepare('c', good.chainId);
   assert.deepEqual(await layers.removeAbandoned(), ['unpack-dead']);
   assert.deepEqual(await rootfs.removeAbandoned(), ['commit-dead']);
   const names: string[] = [];
@@ -168,7 +168,7 @@ test('commit of a container: its changes become a layer with no blob, and the di
   const { layers, rootfs } = await setup(t);
   const l1 = await layers.apply(null, Readable.from([tarBuffer(base)]));
   const l2 = await layers.apply(l1.chainId, tarStreamOf(top));
-  await rootfs.create('running', l2.chainId);
+  await rootfs.prepare('running', l2.chainId);
   const merged = await rootfs.mount('running');
   await fs.writeFile(path.join(merged, 'etc/hostname'), 'committed\n');
   await fs.rm(path.join(merged, 'bin/sh'));
@@ -187,7 +187,7 @@ test('commit of a container: its changes become a layer with no blob, and the di
   assert.deepEqual(again, { digest: layer.diffId, size: tarSize });
   assert.deepEqual(await digestStream(await layers.layerTar(layer.chainId)), again, 'the differ is deterministic');
 
-  await rootfs.create('from-commit', layer.chainId);
+  await rootfs.prepare('from-commit', layer.chainId);
   const view = await rootfs.mount('from-commit');
   await fs.rm(path.join(merged, 'after-commit'));
   assert.deepEqual(await treeSnapshot(view, { mtimes: false }), await treeSnapshot(merged, { mtimes: false }));
@@ -211,7 +211,7 @@ test('a build step writes straight into an active snapshot and commits it; the G
   const { layer, tarSize } = await layers.commitActive('build-step');
   assert.equal(layer.parent, l1.chainId);
   assert.deepEqual(await digestStream(await layers.layerTar(layer.chainId)), { digest: layer.diffId, size: tarSize });
-  await rootfs.create('c', layer.chainId);
+  await rootfs.prepare('c', layer.chainId);
   await snapshotter.prepare('unpack-in-progress', layer.chainId, { labels: { 'berth.io/unpack': '' } });
 
   const layerView = layerSnapshots(snapshotter);

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { apiRequest, bootstrapBusybox, isRoot, startTestDaemon, TestDaemon } from '../../helpers/test-daemon';
 import { LocalContentStore } from '../../../src/content/local/store';
 import { OverlaySnapshotter } from '../../../src/snapshots/overlay/snapshotter';
-import { SnapshotLayers } from '../../../src/snapshots/layers';
+import { SnapshotUnpacker } from '../../../src/snapshots/unpacker';
 import { listMountsUnder } from '../../../src/snapshots/overlay/mountinfo';
 import { ImageMetadataStore } from '../../../src/metadata/images';
 import { ContainerStore } from '../../../src/metadata/containers';
@@ -108,7 +108,7 @@ describe('kill -9 of the daemon during load, commit, rm and prune', { skip }, ()
     const content = new LocalContentStore(path.join(root, 'content'));
     const snapshotter = new OverlaySnapshotter(path.join(root, 'snapshots'));
     await Promise.all([metadata.init(), containers.init(), content.init(), snapshotter.init()]);
-    const layers = new SnapshotLayers(snapshotter);
+    const layers = new SnapshotUnpacker(snapshotter);
     const blobs = new Set<string>();
     const chains = new Set<string>();
     /** Layer blobs of committed layers are made only when needed (save): the layer stands for them. */

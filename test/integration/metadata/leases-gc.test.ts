@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { apiRequest, bootstrapBusybox, isRoot, startTestDaemon, TestDaemon } from '../../helpers/test-daemon';
 import { LocalContentStore } from '../../../src/content/local/store';
 import { OverlaySnapshotter } from '../../../src/snapshots/overlay/snapshotter';
-import { SnapshotLayers } from '../../../src/snapshots/layers';
+import { SnapshotUnpacker } from '../../../src/snapshots/unpacker';
 import { LeaseManager } from '../../../src/metadata/leases';
 import { makeTar } from '../images/helpers';
 import { digestOf, type Digest } from '../../../src/util/digest';
@@ -88,7 +88,7 @@ describe('leases and garbage collection in the daemon', { skip }, () => {
     await content.init();
     const snapshotter = new OverlaySnapshotter(path.join(daemon.dataRoot, 'snapshots'));
     await snapshotter.init();
-    const layers = new SnapshotLayers(snapshotter);
+    const layers = new SnapshotUnpacker(snapshotter);
     const orphanBlob = (await content.ingest(Buffer.from('an orphan blob'))).digest;
     const leasedBlob = (await content.ingest(Buffer.from('a leased blob'))).digest;
     const expiredBlob = (await content.ingest(Buffer.from('a blob under an expired lease'))).digest;
@@ -117,7 +117,7 @@ describe('leases and garbage collection in the daemon', { skip }, () => {
     // The snapshotter on disk (re-read) has no such snapshot and no directory without a record.
     const reread = new OverlaySnapshotter(path.join(daemon.dataRoot, 'snapshots'));
     await reread.init();
-    const rereadLayers = new SnapshotLayers(reread);
+    const rereadLayers = new SnapshotUnpacker(reread);
     assert.equal(await rereadLayers.get(orphanLayer), undefined, 'orphan layer kept');
     assert.ok(await rereadLayers.get(leasedLayer), 'leased layer removed');
     const names: string[] = [];

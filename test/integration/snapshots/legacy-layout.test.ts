@@ -6,8 +6,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { OverlaySnapshotter } from '../../../src/snapshots/overlay/snapshotter';
 import { migrateLegacyLayout } from '../../../src/snapshots/overlay/legacy-layout';
-import { SnapshotLayers } from '../../../src/snapshots/layers';
-import { SnapshotRootfs } from '../../../src/snapshots/container-rootfs';
+import { SnapshotUnpacker } from '../../../src/snapshots/unpacker';
+import { LocalContainerSnapshots } from '../../../src/snapshots/container-snapshots';
 import { listMountsUnder, isMountPoint } from '../../../src/snapshots/overlay/mountinfo';
 import { digestOf } from '../../../src/util/digest';
 import { native, UnmountFlags } from '../../../src/native';
@@ -81,8 +81,8 @@ test('a data root of the old layout moves into snapshots, even across a crash, a
 
   const snapshotter = new OverlaySnapshotter(snapshotsRoot);
   await snapshotter.init();
-  const layers = new SnapshotLayers(snapshotter);
-  const rootfs = new SnapshotRootfs(snapshotter, layers, path.join(dataRoot, 'rootfs'));
+  const layers = new SnapshotUnpacker(snapshotter);
+  const rootfs = new LocalContainerSnapshots(snapshotter, layers, path.join(dataRoot, 'rootfs'));
   await rootfs.init();
   assert.deepEqual(
     (await layers.list()).map((l) => [l.chainId, l.diffId, l.parent]),

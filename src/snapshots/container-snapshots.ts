@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Change, Layer, LocalSnapshotter, RootfsStore } from './types';
-import type { SnapshotLayers } from './layers';
+import type { Change, ContainerSnapshots, Layer, LocalSnapshotter } from './types';
+import type { SnapshotUnpacker } from './unpacker';
 import type { Digest } from '../util/digest';
 import { KeyedMutex } from '../util/mutex';
 import { extractLayer } from '../archive/tar/extract';
@@ -20,16 +20,17 @@ export const CONTAINER_LABEL = 'berth.io/container';
 export const COMMIT_LABEL = 'berth.io/commit';
 
 /**
- * Container root file systems as active snapshots: create(id, chain) is
- * prepare(id, chain); the snapshot's mounts are mounted at `<mountRoot>/<id>/merged`.
- * `docker diff` and the RW size read the snapshot's upper dir, with no mount.
+ * Containers' root file systems as active snapshots on a local snapshotter
+ * (`ContainerSnapshots`): prepare(id, chain) is the snapshotter's prepare with the container
+ * label; its mounts are mounted at `<mountRoot>/<id>/merged`. `docker diff` and the RW size
+ * read the snapshot's upper dir, with no mount.
  */
-export class SnapshotRootfs implements RootfsStore {
+export class LocalContainerSnapshots implements ContainerSnapshots {
   private readonly locks = new KeyedMutex();
 
   constructor(
     private readonly snapshotter: LocalSnapshotter,
-    private readonly layers: SnapshotLayers,
+    private readonly layers: SnapshotUnpacker,
     /** Where mount points live (`<data-root>/rootfs`, as before snapshots, so running containers keep theirs). */
     readonly mountRoot: string,
   ) {}
@@ -38,7 +39,7 @@ export class SnapshotRootfs implements RootfsStore {
     await fs.mkdir(this.mountRoot, { recursive: true, mode: 0o710 });
   }
 
-  create(id: string, parent: Digest | null): Promise<void> {
+  prepare(id: string, parent: Digest | null): Promise<void> {
     checkId(id);
     return this.locks.run(id, async () => {
       const existing = await this.snapshotter.stat(id).catch((err: unknown) => {
@@ -125,7 +126,7 @@ export class SnapshotRootfs implements RootfsStore {
    * Commits a container's changes as a new layer on its image, while it keeps running: its
    * upper dir is copied into a new active snapshot on the same parent, less the mount points
    * the runtime made (Docker's init layer holds those, under the RW layer), which is committed
-   * as a layer (`SnapshotLayers.commitActive`: diff ID from its streamed tar, no blob).
+   * as a layer (`SnapshotUnpacker.commitActive`: diff ID from its streamed tar, no blob).
    */
   async commitChanges(id: string): Promise<{ layer: Layer; tarSize: number }> {
     checkId(id);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Layer, LayerStore, LocalSnapshotter, SnapshotInfo } from './types';
+import type { Layer, LayerSnapshots, LocalSnapshotter, SnapshotInfo } from './types';
 import { Digest, Digester, digestOf, isDigest } from '../util/digest';
 import { extractLayer } from '../archive/tar/extract';
 import { packDirectory } from '../archive/tar/pack';
@@ -14,15 +14,15 @@ export const UNPACK_LABEL = 'berth.io/unpack';
 const UNPACK_KEY_PREFIX = 'unpack-';
 
 /**
- * Image layers as committed snapshots named by chain ID (OCI image spec), each unpacked
- * once and shared by every image and container on it. This is the unpacker: applying a
- * layer tar is prepare(temp key, parent chain) → extract the tar into the active snapshot
- * (whiteouts stored in overlay form; the tar's sha256 is its diff ID) → commit(chain ID).
- * A layer is visible only when complete; a failed unpack removes its active snapshot.
- * It is also the differ: `layerTar` makes a committed layer's tar again, deterministically,
+ * The unpacker and differ on a local snapshotter (`LayerSnapshots`): image layers are
+ * committed snapshots named by chain ID (OCI image spec), each unpacked once and shared by
+ * every image and container on it. Unpacking is prepare(temp key, parent chain) → extract
+ * the tar into the active snapshot's upper dir (whiteouts stored in overlay form; the tar's
+ * sha256 is its diff ID) → commit(chain ID); a failed unpack removes its active snapshot.
+ * The differ, `layerTar`, packs a committed layer's own directory again, deterministically,
  * for when a blob is needed (save, push).
  */
-export class SnapshotLayers implements LayerStore {
+export class SnapshotUnpacker implements LayerSnapshots {
   constructor(readonly snapshotter: LocalSnapshotter) {}
 
   /** Removes unpacks a crash interrupted (active snapshots still labelled as being unpacked). */
