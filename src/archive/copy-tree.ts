@@ -11,14 +11,15 @@ const CHUNK = 256 * 1024;
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
-/** Xattrs copied when present (the addon cannot list them): file capabilities, as the tar packer keeps. */
-const COPIED_XATTRS = ['security.capability'];
+/** Overlay's own attributes (opaque dirs, redirects) describe the layer, not the files. */
+const SKIPPED_XATTR_PREFIX = 'trusted.overlay.';
 
 /**
  * Copies the tree under the directory fd `src` into the directory fd `dst`, as continuity's
  * fs.CopyDir does for dockerd's volume copy-up: files, directories, symlinks (as symlinks,
- * never followed), devices and fifos, with owner, mode, nanosecond mtimes and file
- * capabilities; hard links inside the tree stay hard links; sockets are skipped. `dst`
+ * never followed), devices and fifos, with owner, mode, nanosecond mtimes and xattrs where
+ * the destination takes them (overlay's own are skipped); hard links inside the tree stay
+ * hard links; sockets are skipped. `dst`
  * itself takes `src`'s owner, mode and mtime. Both sides are reached only on fds: each
  * name is opened with O_NOFOLLOW from its directory's fd and made with *at calls in the
  * destination directory's fd (O_EXCL), so neither tree can lead the copy anywhere else.
@@ -31,7 +32,8 @@ export async function copyTree(src: number, dst: number): Promise<void> {
   } finally {
     for (const { fd } of links.values()) closeFd(fd);
   }
-  setMetadata(dst, fstatSync(src, { bigint: true }));
+  // `.` under the fd lists the directory itself.
+  setMetadata(dst, fstatSync(src, { bigint: true }), { dir: src, name: '.', fd: src });
 }
 
 async function copyChildren(srcDir: number, dstDir: number, links: Map<string, { fd: number; left: number }>): Promise<void> {
@@ -44,7 +46,7 @@ async function copyChildren(srcDir: number, dstDir: number, links: Map<string, {
         native.mkdirat(dstDir, name, 0o700);
         await withMade(dstDir, name, 'directory', async (made) => {
           await copyChildren(child.fd, made, links);
-          setMetadata(made, st, child.fd);
+          setMetadata(made, st, { dir: srcDir, name, fd: child.fd });
         });
       } else if (st.isFile()) {
         const key = `${st.dev}:${st.ino}`;
@@ -57,7 +59,7 @@ async function copyChildren(srcDir: number, dstDir: number, links: Map<string, {
           continue;
         }
         await copyFile(child.fd, dstDir, name);
-        await withMade(dstDir, name, 'file', (made) => setMetadata(made, st, child.fd));
+        await withMade(dstDir, name, 'file', (made) => setMetadata(made, st, { dir: srcDir, name, fd: child.fd }));
         if (st.nlink > 1n && !first) links.set(key, { fd: openChild(dstDir, name), left: Number(st.nlink) - 1 });
       } else if (st.isSymbolicLink()) {
         native.symlinkat(native.readlinkat(child.fd, ''), dstDir, name);
@@ -67,7 +69,7 @@ async function copyChildren(srcDir: number, dstDir: number, links: Map<string, {
         const type = st.isFIFO() ? S_IFIFO : st.isCharacterDevice() ? S_IFCHR : S_IFBLK;
         const { major, minor } = splitDev(st.rdev);
         native.mknodat(dstDir, name, type | 0o600, major, minor);
-        await withMade(dstDir, name, 'special', (made) => setMetadata(made, st));
+        await withMade(dstDir, name, 'special', (made) => setMetadata(made, st, { dir: srcDir, name, fd: child.fd }));
       }
       // Sockets are not copied (as continuity's CopyDir).
     } finally {
@@ -122,26 +124,48 @@ async function copyFile(srcPathFd: number, dstDir: number, name: string): Promis
   }
 }
 
+/** The source of an entry: its directory's fd, its name there, and an O_PATH fd of it. */
+interface Source {
+  dir: number;
+  name: string;
+  fd: number;
+}
+
 /** Owner, then mode (chown clears set-id bits), xattrs and mtime of `st`, set on the fd of the copy. */
-function setMetadata(fd: number, st: BigIntStats, srcFd?: number): void {
+function setMetadata(fd: number, st: BigIntStats, source?: Source): void {
   native.fchownat(fd, '', Number(st.uid), Number(st.gid), C().AT_EMPTY_PATH);
   native.fchmodAny(fd, Number(st.mode) & 0o7777);
-  if (srcFd !== undefined) {
-    for (const name of COPIED_XATTRS) {
-      const value = getXattr(srcFd, name);
-      if (value !== undefined) native.fsetxattr(fd, name, value);
-    }
-  }
+  if (source) copyXattrs(source, fd);
   setTimesAt(fd, '', st.mtimeNs, C().AT_EMPTY_PATH);
 }
 
-function getXattr(fd: number, name: string): Buffer | undefined {
+/**
+ * The addon lists xattrs by path only: the name is listed under the directory fd we hold
+ * (`/proc/self/fd/<dir>/<name>`, final name not followed), each value then read from the
+ * entry's own fd. One the destination refuses (ENOTSUP, EPERM: another fs, an LSM) is
+ * skipped, as "where possible".
+ */
+function copyXattrs(source: Source, to: number): void {
+  let names: string[];
   try {
-    return native.fgetxattr(fd, name);
+    names = native.llistxattr(`/proc/self/fd/${source.dir}/${source.name}`);
   } catch (err) {
-    if (errnoCode(err) === 'ENOTSUP' || errnoCode(err) === 'EOPNOTSUPP') return undefined;
+    if (isUnsupported(err)) return;
     throw err;
   }
+  for (const name of names) {
+    if (name.startsWith(SKIPPED_XATTR_PREFIX)) continue;
+    try {
+      const value = native.fgetxattr(source.fd, name);
+      if (value !== undefined) native.fsetxattr(to, name, value);
+    } catch (err) {
+      if (!isUnsupported(err)) throw err;
+    }
+  }
+}
+
+function isUnsupported(err: unknown): boolean {
+  return ['ENOTSUP', 'EOPNOTSUPP', 'EPERM', 'EACCES', 'ENODATA'].includes(errnoCode(err) ?? '');
 }
 
 function setTimesAt(dir: number, name: string, mtimeNs: bigint, flags: number): void {
