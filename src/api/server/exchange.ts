@@ -3,7 +3,7 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { errorResponse } from '../errors-to-status';
 import { invalidArgument, messageOf } from '../../errors';
 import { Query } from './query';
-import { encodeJsonBody, joinPieces, SpareBuffer } from './json-encode';
+import { encodeJsonBody, writeJsonList, SpareBuffer } from './json-encode';
 
 /** Bodies from this size on are built in a reused buffer (see SpareBuffer). */
 const LARGE_BODY = 256 * 1024;
@@ -79,15 +79,15 @@ export class Exchange {
   json(status: number, body: unknown): void {
     // Go's json.Encoder ends each value with a newline; clients tolerate both, tests compare.
     // Bytes, not a string: a 2.6 MB listing is encoded to UTF-8 once, not measured and then encoded.
-    const { pieces, length } = encodeJsonBody(body);
-    this.res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': length });
-    if (pieces.length === 1) {
-      this.res.end(pieces[0]);
-    } else if (length < LARGE_BODY) {
-      this.res.end(Buffer.concat(pieces, length));
+    const encoded = encodeJsonBody(body);
+    this.res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': encoded.length });
+    if ('bytes' in encoded) {
+      this.res.end(encoded.bytes);
+    } else if (encoded.length < LARGE_BODY) {
+      this.res.end(writeJsonList(encoded.items, Buffer.allocUnsafe(encoded.length)));
     } else {
-      const buffer = largeBodies.take(length);
-      this.res.end(joinPieces(pieces, buffer), () => largeBodies.give(buffer));
+      const buffer = largeBodies.take(encoded.length);
+      this.res.end(writeJsonList(encoded.items, buffer), () => largeBodies.give(buffer));
     }
   }
 

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeJsonBody as encodePieces, joinPieces, SpareBuffer } from './json-encode';
+import { encodeJsonBody as encode, writeJsonList, SpareBuffer } from './json-encode';
 
 const encodeJsonBody = (body: unknown): Buffer => {
-  const { pieces, length } = encodePieces(body);
-  const bytes = joinPieces(pieces, Buffer.alloc(length + 10));
-  assert.equal(bytes.length, length);
+  const encoded = encode(body);
+  const bytes = 'bytes' in encoded ? encoded.bytes : writeJsonList(encoded.items, Buffer.alloc(encoded.length + 10));
+  assert.equal(bytes.length, encoded.length);
   return bytes;
 };
 

@@ -7,9 +7,10 @@
  */
 const encoded = new WeakMap<object, Buffer>();
 
-const OPEN = Buffer.from('[');
-const COMMA = Buffer.from(',');
-const CLOSE = Buffer.from(']\n');
+const OPEN = 0x5b; // [
+const COMMA = 0x2c;
+const CLOSE = 0x5d; // ]
+const NEWLINE = 0x0a;
 
 function encodeItem(item: unknown): Buffer {
   const frozen = item !== null && typeof item === 'object' && Object.isFrozen(item);
@@ -21,37 +22,41 @@ function encodeItem(item: unknown): Buffer {
   return bytes;
 }
 
-/** The body as UTF-8 pieces to send in order, ending with a newline as Go's json.Encoder does. */
-export function encodeJsonBody(body: unknown): { pieces: Buffer[]; length: number } {
+/**
+ * The body as UTF-8, ending with a newline as Go's json.Encoder does: `bytes` for a single
+ * value, or for a list its encoded `items`, which `writeJsonList` joins.
+ */
+export type EncodedJson = { bytes: Buffer; length: number } | { items: Buffer[]; length: number };
+
+export function encodeJsonBody(body: unknown): EncodedJson {
   if (!Array.isArray(body)) {
     const bytes = Buffer.from(`${JSON.stringify(body)}\n`);
-    return { pieces: [bytes], length: bytes.length };
+    return { bytes, length: bytes.length };
   }
-  const pieces: Buffer[] = [OPEN];
-  let length = OPEN.length + CLOSE.length;
+  const items = new Array<Buffer>(body.length);
+  let length = 3 + Math.max(0, body.length - 1); // [ ] \n and the commas
   for (let i = 0; i < body.length; i++) {
-    if (i > 0) {
-      pieces.push(COMMA);
-      length += COMMA.length;
-    }
     const item = encodeItem(body[i]);
-    pieces.push(item);
+    items[i] = item;
     length += item.length;
   }
-  pieces.push(CLOSE);
-  return { pieces, length };
+  return { items, length };
 }
 
-/** Copies the pieces into `out` (at least their total length); returns the filled part. */
-export function joinPieces(pieces: readonly Buffer[], out: Buffer): Buffer {
+/** Writes `[item,item,...]\n` into `out` (at least `length` bytes); returns the filled part. */
+export function writeJsonList(items: readonly Buffer[], out: Buffer): Buffer {
   let offset = 0;
-  for (const piece of pieces) {
-    out.set(piece, offset); // TypedArray#set: Buffer#copy costs far more per call
-    offset += piece.length;
+  out[offset++] = OPEN;
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) out[offset++] = COMMA;
+    const item = items[i] as Buffer;
+    out.set(item, offset); // TypedArray#set: Buffer#copy costs far more per call
+    offset += item.length;
   }
+  out[offset++] = CLOSE;
+  out[offset++] = NEWLINE;
   return out.subarray(0, offset);
 }
-
 /**
  * One spare buffer for large bodies, reused once a response using it has been written out.
  * A fresh multi-megabyte buffer is a new mapping whose pages all fault on first write: on

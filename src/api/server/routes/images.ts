@@ -15,7 +15,8 @@ export function addImageRoutes(router: Router, backend: ImagesBackend): void {
     const legacy = q.nonEmpty('filter');
     if (legacy !== undefined) filters.reference = [...(filters.reference ?? []), legacy];
     const images = await backend.list({ all: q.bool('all'), filters, digests: q.bool('digests'), sharedSize: q.bool('shared-size') });
-    ex.json(200, images.map((image) => forVersion(image, ex.apiVersion)));
+    const hideVirtualSize = versionAtLeast(ex.apiVersion, '1.44'); // once, not per image
+    ex.json(200, hideVirtualSize ? images.map(withoutVirtualSizeView) : images);
   });
 
   router.get('/images/search', async () => {
@@ -99,7 +100,10 @@ export function addImageRoutes(router: Router, backend: ImagesBackend): void {
 const withoutVirtualSize = new WeakMap<object, object>();
 
 function forVersion<T extends ImageSummary | ImageInspect>(image: T, apiVersion: string): T {
-  if (!versionAtLeast(apiVersion, '1.44')) return image;
+  return versionAtLeast(apiVersion, '1.44') ? withoutVirtualSizeView(image) : image;
+}
+
+function withoutVirtualSizeView<T extends ImageSummary | ImageInspect>(image: T): T {
   const kept = withoutVirtualSize.get(image);
   if (kept) return kept as T;
   const shown: Record<string, unknown> = { ...image };
