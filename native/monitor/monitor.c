@@ -719,9 +719,28 @@ static void on_process_exit(int status) {
   process_status = status;
 }
 
+/* A failed runtime's stderr is its complaint, not the process's output: it goes into the
+ * error message only, never to attached clients or the log. */
+static void drain_runtime_complaint(void) {
+  for (;;) {
+    ssize_t n = read(err_fd, io_buffer, sizeof io_buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    size_t keep = (size_t)n < RUNTIME_ERROR_CAP - 1 ? (size_t)n : RUNTIME_ERROR_CAP - 1;
+    if (runtime_error_length + keep > RUNTIME_ERROR_CAP - 1) runtime_error_length = 0;
+    memcpy(runtime_error + runtime_error_length, io_buffer + n - keep, keep);
+    runtime_error_length += keep;
+  }
+}
+
 static void on_runtime_exit(int status) {
-  /* The runtime's last words may still sit in the pipe: read them before judging its exit. */
-  if (err_fd >= 0) pump_output(err_fd, FRAME_STDERR);
+  /* The runtime's last words may still sit in the pipe: read them before judging its exit.
+   * With a pid file, what is there is the process's own output when the runtime succeeded
+   * (the poll loop pumps it from now on), and the runtime's complaint when it failed. */
+  if (err_fd >= 0) {
+    if (opt.pid_file == NULL) pump_output(err_fd, FRAME_STDERR);
+    else if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) drain_runtime_complaint();
+  }
   if (runtime_err_fd >= 0) pump_runtime_errors();
   runtime_done = 1;
   if (opt.pid_file == NULL) {
@@ -989,7 +1008,10 @@ static void event_loop(void) {
     int out_index = n;
     fds[n++] = (struct pollfd){blocked ? -1 : out_fd, POLLIN, 0};
     int err_index = n;
-    fds[n++] = (struct pollfd){blocked ? -1 : err_fd, POLLIN, 0};
+    /* Until runc run/exec -d is done, the stderr pipe may carry runc's own complaint: it is
+     * read only once runc's exit says whose bytes they are (on_runtime_exit). */
+    int holding_stderr = opt.pid_file != NULL && !runtime_done;
+    fds[n++] = (struct pollfd){blocked || holding_stderr ? -1 : err_fd, POLLIN, 0};
     int pidfd_index = n;
     fds[n++] = (struct pollfd){process_exited ? -1 : process_pidfd, POLLIN, 0};
     int runtime_err_index = n;

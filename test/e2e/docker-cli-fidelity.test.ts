@@ -105,6 +105,24 @@ describe('docker CLI fidelity: archive of a created container, volume prune, mis
     await container.remove();
   });
 
+  it("a command that cannot start: runc's complaint is the API error only, never container output or log (each client)", async () => {
+    for (const c of DOCKER_CLIENTS) {
+      const r = await run(['run', '--rm', 'busybox', 'no-such-command'], { client: c });
+      assert.equal(r.code, 127, r.stderr);
+      assert.match(r.stderr, /^docker: Error response from daemon: .*exec: "no-such-command": executable file not found in \$PATH/);
+      assert.doesNotMatch(r.stderr, /runc run failed|Error waiting for container/, `${c}: ${r.stderr}`);
+    }
+    const kept = await run(['run', '--name', 'cannot-start', 'busybox', 'no-such-command']);
+    assert.equal(kept.code, 127);
+    const logs = await ok(['logs', 'cannot-start']);
+    assert.equal(logs.stdout + logs.stderr, '', 'nothing logged');
+    // A process that does start keeps its early stderr.
+    const early = await run(['run', '--rm', 'busybox', 'sh', '-c', 'echo early >&2; echo out']);
+    assert.equal(early.stderr, 'early\n');
+    assert.equal(early.stdout, 'out\n');
+    await ok(['rm', 'cannot-start']);
+  });
+
   it('volume prune: anonymous volumes only on API ≥ 1.42 unless -a; named ones too on API < 1.42', async () => {
     const cli28 = DOCKER_CLIENTS.includes(CLI_28) ? CLI_28 : client;
     const anonymous = async () => (await ok(['volume', 'create'], { client: cli28 })).stdout.trim();

@@ -93,7 +93,7 @@ const INTENDED_DIFFERENCES: IntendedDifference[] = [
   {
     key: 'run: output, exit codes, stdin, env, user, workdir, hostname › missing command › stderr',
     reason:
-      "dockerd's message starts with containerd's 'failed to create shim task:'; and runc's own error line reaches berth's attached stderr first (runc run inherits the container's stderr in the monitor: a known bug, not yet fixed)",
+      "dockerd's message starts with containerd's 'failed to create shim task:', plumbing berth does not have (it runs runc itself)",
   },
 ];
 
