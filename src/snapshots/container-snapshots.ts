@@ -158,12 +158,13 @@ export class LocalContainerSnapshots implements ContainerSnapshots {
 
   /** Removes container commits and views a crash interrupted. */
   async removeAbandoned(): Promise<string[]> {
-    const abandoned: string[] = await removeAbandonedViews(this.snapshotter, this.viewRoot);
+    const views = await removeAbandonedViews(this.snapshotter, this.viewRoot);
+    const commits: string[] = [];
     await this.snapshotter.walk((info) => {
-      if (info.kind === 'active' && info.labels[COMMIT_LABEL] !== undefined) abandoned.push(info.name);
+      if (info.kind === 'active' && info.labels[COMMIT_LABEL] !== undefined) commits.push(info.name);
     });
-    for (const key of abandoned) await this.snapshotter.remove(key);
-    return abandoned;
+    for (const key of commits) await this.snapshotter.remove(key);
+    return [...views, ...commits];
   }
 }
 

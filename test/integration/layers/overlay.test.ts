@@ -9,6 +9,7 @@ import { SnapshotUnpacker, digestStream } from '../../../src/snapshots/unpacker'
 import { containerSnapshots, layerSnapshots } from '../../../src/snapshots/collectable';
 import { LocalContainerSnapshots } from '../../../src/snapshots/container-snapshots';
 import { listMountsUnder } from '../../../src/snapshots/overlay/mountinfo';
+import { mountAll } from '../../../src/snapshots/mount';
 import { tarBuffer, tarStreamOf } from '../../../src/archive/tar/test-tar';
 import { treeSnapshot } from '../../../src/archive/tar/tree-snapshot';
 import { digestOf } from '../../../src/util/digest';
@@ -233,4 +234,39 @@ test('a build step writes straight into an active snapshot and commits it; the G
   await snapshotter.remove('unpack-in-progress');
   await layerView.remove(layer.chainId);
   assert.equal(await layerView.stat(layer.chainId), undefined);
+});
+
+test('a layer view shows the image alone, read-only, and is released after; one a crash left mounted goes at start', { skip }, async (t) => {
+  const { dir, snapshotter, layers, rootfs } = await setup(t);
+  const l1 = await layers.apply(null, Readable.from([tarBuffer(base)]));
+  const l2 = await layers.apply(l1.chainId, tarStreamOf(top));
+  await rootfs.prepare('c', l2.chainId);
+  await fs.writeFile(path.join(await rootfs.mount('c'), 'etc/hostname'), 'the container`s\n');
+  const viewRoot = path.join(dir, 'rootfs', '.views');
+
+  const seen = await rootfs.withLayerView(l2.chainId, async (rootFd) => {
+    const hostname = await fs.readFile(`/proc/self/fd/${rootFd}/etc/hostname`, 'utf8');
+    await assert.rejects(fs.stat(`/proc/self/fd/${rootFd}/etc/removed`), { code: 'ENOENT' }, 'the layers merged, whiteouts applied');
+    const write = fs.writeFile(`/proc/self/fd/${rootFd}/etc/new`, 'x');
+    await assert.rejects(write, { code: 'EROFS' });
+    assert.equal((await listMountsUnder(viewRoot)).length, 1, 'mounted while in use');
+    return hostname;
+  });
+  assert.equal(seen, 'base\n', 'the image`s file, not the container`s change');
+  assert.deepEqual(await listMountsUnder(viewRoot), [], 'unmounted after');
+  const kinds: string[] = [];
+  await snapshotter.walk((i) => {
+    kinds.push(i.kind);
+  });
+  assert.ok(!kinds.includes('view'), 'the view snapshot is removed');
+
+  // A crash while a view was mounted: its snapshot and mount go at the next start.
+  const mounts = await snapshotter.view('view-dead', l2.chainId, { labels: { 'berth.io/view': '' } });
+  await fs.mkdir(path.join(viewRoot, 'view-dead'), { recursive: true });
+  mountAll(mounts, path.join(viewRoot, 'view-dead'));
+  await assert.rejects(layers.remove(l2.chainId), (err: unknown) => errorKind(err) === 'FailedPrecondition', 'a view holds its layer');
+  assert.deepEqual(await rootfs.removeAbandoned(), ['view-dead']);
+  assert.deepEqual(await listMountsUnder(viewRoot), []);
+  await rootfs.remove('c');
+  await layers.remove(l2.chainId);
 });
