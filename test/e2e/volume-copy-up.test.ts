@@ -154,6 +154,11 @@ describe('volume copy-up matches dockerd (docker CLI)', { skip }, () => {
     assert.doesNotMatch(JSON.stringify(metadata), /berth\.io\/view/);
     const volume = JSON.parse((await apiRequest(daemon.socket, 'GET', '/volumes/late')).body) as { Mountpoint: string };
     assert.ok((await fs.readdir(volume.Mountpoint)).includes('f'), 'copied at create, before any start');
+    await both(['create', '--name', 'nocopy-holder', '-v', 'made-at-create:/srv/d:nocopy', '--mount', 'type=volume,src=mount-at-create,dst=/x,volume-nocopy', 'copyimg', 'true']);
+    const [ours, theirs] = await both(['volume', 'ls', '-q', '--filter', 'name=-at-create']);
+    assert.equal(ours, 'made-at-create\nmount-at-create\n', 'named volumes exist from create on, copy or not');
+    assert.equal(ours, theirs);
+    await both(['rm', 'nocopy-holder']);
     await run(daemon.host, ['rm', 'holder']);
   });
 });

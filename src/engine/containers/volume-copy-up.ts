@@ -50,11 +50,11 @@ export function copyUpTargets(host: HostConfig, anonymous: Record<string, string
  * runs on fds only, so nothing from the image can reach outside the view or the volume.
  */
 export async function copyUpVolumes(host: HostConfig, anonymous: Record<string, string>, chainId: Digest | null, deps: { volumes: LocalVolumes; rootfs: ContainerSnapshots }): Promise<void> {
+  // Named volumes are created at create, as dockerd does, copy or not.
+  for (const name of namedVolumes(host)) await deps.volumes.ensure(name);
   const targets = copyUpTargets(host, anonymous);
-  if (targets.length === 0) return;
-  // Volumes are created at create, as dockerd does, copy or not.
+  if (targets.length === 0 || chainId === null) return; // an empty image has nothing to copy
   const dataDirs = await Promise.all(targets.map((t) => deps.volumes.ensure(t.volume)));
-  if (chainId === null) return; // an empty image has nothing to copy
   await deps.rootfs.withLayerView(chainId, async (viewFd) => {
     for (const [i, target] of targets.entries()) {
       const source = openImageDir(viewFd, target.destination);
@@ -71,6 +71,12 @@ export async function copyUpVolumes(host: HostConfig, anonymous: Record<string, 
       }
     }
   });
+}
+
+function namedVolumes(host: HostConfig): string[] {
+  const names = (host.Binds ?? []).map(parseBind).filter((b) => b.type === 'volume').map((b) => b.source);
+  for (const mount of host.Mounts ?? []) if (mount.Type === 'volume' && mount.Source) names.push(mount.Source);
+  return names;
 }
 
 /** The image's directory at `destination`, or undefined when it has none there. */
