@@ -87,7 +87,10 @@ export class Exchange {
       this.res.end(writeJsonList(encoded.items, Buffer.allocUnsafe(encoded.length)));
     } else {
       const buffer = largeBodies.take(encoded.length);
-      this.res.end(writeJsonList(encoded.items, buffer), () => largeBodies.give(buffer));
+      // Given back only once written out; after an error (client gone) it is left to the GC.
+      this.res.end(writeJsonList(encoded.items, buffer), (err?: Error | null) => {
+        if (!err) largeBodies.give(buffer);
+      });
     }
   }
 
