@@ -642,13 +642,10 @@ static napi_value js_reopen(napi_env env, napi_callback_info info) {
   return int_value(env, reopened);
 }
 
-/* The names in the directory an fd holds, without `.` and `..` (unsorted). */
-static napi_value js_readdir_fd(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (get_args(env, info, 1, argv) != 0) return NULL;
-  int fd;
-  if (arg_fd(env, argv[0], "fd", &fd) != 0) return NULL;
-  /* A fresh open file description: fdopendir takes it over and the caller's offset is untouched. */
+/* A directory stream over the directory an fd holds, on a fresh open file description:
+   fdopendir takes that over, so the caller's fd and its offset are untouched. NULL after a
+   thrown error. */
+static DIR *opendir_fd(napi_env env, int fd) {
   char link[64];
   snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
   int dup_fd = open(link, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -661,8 +658,18 @@ static napi_value js_readdir_fd(napi_env env, napi_callback_info info) {
     int err = errno;
     close(dup_fd);
     throw_errno(env, err, "fdopendir", NULL);
-    return NULL;
   }
+  return dir;
+}
+
+/* The names in the directory an fd holds, without `.` and `..` (unsorted). */
+static napi_value js_readdir_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv) != 0) return NULL;
+  int fd;
+  if (arg_fd(env, argv[0], "fd", &fd) != 0) return NULL;
+  DIR *dir = opendir_fd(env, fd);
+  if (dir == NULL) return NULL;
   napi_value result;
   napi_create_array(env, &result);
   uint32_t index = 0;
@@ -691,20 +698,8 @@ static napi_value js_dirent_types_known(napi_env env, napi_callback_info info) {
   if (get_args(env, info, 1, argv) != 0) return NULL;
   int fd;
   if (arg_fd(env, argv[0], "fd", &fd) != 0) return NULL;
-  char link[64];
-  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-  int dup_fd = open(link, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dup_fd < 0) {
-    throw_errno(env, errno, "open", link);
-    return NULL;
-  }
-  DIR *dir = fdopendir(dup_fd);
-  if (dir == NULL) {
-    int err = errno;
-    close(dup_fd);
-    throw_errno(env, err, "fdopendir", NULL);
-    return NULL;
-  }
+  DIR *dir = opendir_fd(env, fd);
+  if (dir == NULL) return NULL;
   int known = 1;
   for (;;) {
     errno = 0;

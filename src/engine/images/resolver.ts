@@ -112,13 +112,8 @@ export class ImageResolver {
    */
   resolvedIfCached(record: ImageRecord): ResolvedImage | undefined {
     const parts = this.partsCache.get(record.target.digest);
-    if (!parts) return undefined;
-    let size = 0;
-    for (const c of parts.chains) {
-      const known = this.chainSizes.get(c);
-      if (known === undefined) return undefined;
-      size += known;
-    }
+    const size = this.cachedSize(record);
+    if (!parts || size === undefined) return undefined;
     const { manifest, config, chains } = parts;
     const refs = this.stores.metadata.refsOf(record.id);
     return {
