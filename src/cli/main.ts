@@ -41,11 +41,13 @@ Common Commands:
 Management Commands:
   container   Manage containers
   image       Manage images
+  volume      Manage volumes
   system      Manage Berth
   daemon      Start, stop and query the Berth daemon
 
 Container commands: attach commit cp create diff export kill pause prune rename restart rm start stats stop top unpause wait
 Image commands: bootstrap history import load prune pull rm save tag   (also: rmi tag save load import)
+Volume commands: create inspect ls prune rm
 System commands: df events info prune
 
 Global Options:
@@ -123,7 +125,7 @@ export async function main(argv: string[]): Promise<number> {
   const resolved = resolveCommand(global.args);
   if (!resolved) {
     const [first, second] = global.args;
-    const what = second !== undefined && ['container', 'image', 'system'].includes(first!) ? `${first} ${second}` : first;
+    const what = second !== undefined && ['container', 'image', 'volume', 'system'].includes(first!) ? `${first} ${second}` : first;
     process.stderr.write(`${PROGRAM}: '${what}' is not a ${PROGRAM} command.\nSee '${PROGRAM} --help'\n`);
     return 1;
   }

@@ -43,6 +43,11 @@ export const COMMANDS: Record<string, Loader> = {
   'image import': () => require('./commands/image/import') as CommandModule,
   'image pull': () => require('./commands/image/pull') as CommandModule,
   'image bootstrap': () => require('./commands/image/bootstrap') as CommandModule,
+  'volume create': () => require('./commands/volume/create') as CommandModule,
+  'volume ls': () => require('./commands/volume/ls') as CommandModule,
+  'volume inspect': () => require('./commands/volume/inspect') as CommandModule,
+  'volume rm': () => require('./commands/volume/rm') as CommandModule,
+  'volume prune': () => require('./commands/volume/prune') as CommandModule,
   'system df': () => require('./commands/system/df') as CommandModule,
   'system prune': () => require('./commands/system/prune') as CommandModule,
   'system info': () => require('./commands/system/info') as CommandModule,
@@ -63,6 +68,8 @@ export const ALIASES: Record<string, string> = {
   'image list': 'image ls',
   'image remove': 'image rm',
   'image rmi': 'image rm',
+  'volume list': 'volume ls',
+  'volume remove': 'volume rm',
   run: 'container run',
   create: 'container create',
   start: 'container start',
@@ -98,7 +105,7 @@ export const ALIASES: Record<string, string> = {
   daemon: 'daemon run',
 };
 
-export const MANAGEMENT = ['container', 'image', 'system', 'daemon'];
+export const MANAGEMENT = ['container', 'image', 'volume', 'system', 'daemon'];
 
 /** Resolves argv to a command path and the remaining args, or undefined. */
 export function resolveCommand(argv: string[]): { path: string; typed: string; rest: string[] } | undefined {

@@ -30,6 +30,9 @@ import type {
   SystemDfResponse,
   SystemInfo,
   SystemVersion,
+  Volume,
+  VolumeCreateRequest,
+  VolumeListResponse,
   VolumesPruneResponse,
   WaitCondition,
 } from './types';
@@ -451,6 +454,24 @@ export class EngineClient {
   /** Berth-only: builds busybox or debian locally (JSON progress stream). */
   imageBootstrap(name: string): Promise<IncomingMessage> {
     return this.request('POST', '/berth/images/bootstrap', { query: { name } });
+  }
+
+  // ---- volumes ----
+
+  volumeList(filters?: Filters): Promise<VolumeListResponse> {
+    return this.json('GET', '/volumes', { query: { filters: filtersParam(filters) } });
+  }
+
+  volumeCreate(body: VolumeCreateRequest): Promise<Volume> {
+    return this.json('POST', '/volumes/create', { body });
+  }
+
+  volumeInspect(name: string): Promise<Volume> {
+    return this.json('GET', `/volumes/${enc(name)}`);
+  }
+
+  volumeRemove(name: string, opts: { force?: boolean } = {}): Promise<void> {
+    return this.noContent('DELETE', `/volumes/${enc(name)}`, { force: opts.force || undefined });
   }
 
   // ---- other prunes ----

@@ -29,7 +29,8 @@ export type {
   EndpointSettings,
 } from '../api/types/containers';
 export type { ExecConfig, ExecStartConfig, ExecInspect } from '../api/types/exec';
-export type { SystemVersion, SystemInfo, EventMessage, SystemDfResponse, VolumesPruneResponse, BuildCachePruneResponse } from '../api/types/system';
+export type { SystemVersion, SystemInfo, EventMessage, SystemDfResponse, Volume, VolumesPruneResponse, BuildCachePruneResponse } from '../api/types/system';
+export type { VolumeCreateRequest, VolumeListResponse } from '../api/backend';
 
 /** One item of GET /images/json. */
 export interface ImageSummary {

@@ -145,6 +145,7 @@ describe('container stats', { skip }, () => {
 
   it('berth stats --no-stream and --format', async () => {
     const table = await berthOk(['stats', '--no-stream', 'busy']);
+    assert.match(table, /^[^\n]+\n[^\n]+\n$/, 'the header and one row, each ending in a newline');
     const [header, row] = table.trimEnd().split('\n');
     assert.match(header!, /^CONTAINER ID\s+NAME\s+CPU %\s+MEM USAGE \/ LIMIT\s+MEM %\s+NET I\/O\s+BLOCK I\/O\s+PIDS$/);
     assert.match(row!, /^[0-9a-f]{12}\s+busy\s+[\d.]+%\s+[\d.]+(B|KiB|MiB) \/ 64MiB\s+[\d.]+%\s+0B \/ 0B\s+\S+ \/ \S+\s+\d+$/);
