@@ -84,8 +84,15 @@ async function runCommand(ctx: CliContext, name: string, def: CommandDefinition,
     ctx.err(`"${PROGRAM} ${name}" ${max === 0 ? 'accepts' : 'requires'} ${wantText}.\nSee '${PROGRAM} ${name} --help'.\n\nUsage:  ${PROGRAM} ${def.usage}\n\n${def.description}\n`);
     return 1;
   }
-  const code = await def.run(ctx, parsed.flags, parsed.args, parsed.changed);
-  return code ?? 0;
+  try {
+    const code = await def.run(ctx, parsed.flags, parsed.args, parsed.changed);
+    return code ?? 0;
+  } catch (err: unknown) {
+    // A flag value checked only when the command runs (--filter): docker's usage error.
+    if (!(err instanceof UsageError)) throw err;
+    ctx.err(`${err.message}\nSee '${PROGRAM} ${name} --help'.\n`);
+    return 125;
+  }
 }
 
 /** Maps an error to docker's message and exit status. */

@@ -87,6 +87,14 @@ describe('berth volume against docker CLI 28', { skip }, () => {
     await same(['ls', '--filter', 'name=v', '--format', '{{json .}}']);
     await same(['ls', '-q', '--format', '{{.Driver}}']);
     assert.equal((await same(['ls', '--filter', 'bogus=1'])).code, 1);
+    // A filter without "=" is a usage error: status 125, the flag named (the usage text after it is berth's own).
+    for (const [args, flag] of [[['ls', '-f', 'dangling'], '-f, --filter'], [['prune', '-f', '--filter', 'dangling'], '--filter']] as const) {
+      const fromDocker = await docker(DOCKER_28!, daemon.host, ['volume', ...args]);
+      const fromBerth = await berth(daemon.host, ['volume', ...args]);
+      assert.deepEqual([fromBerth.code, fromBerth.stderr.split('\n')[0]], [fromDocker.code, fromDocker.stderr.split('\n')[0]]);
+      assert.equal(fromBerth.stderr.split('\n')[0], `invalid argument "dangling" for "${flag}" flag: bad format of filter (expected name=value)`);
+      assert.equal(fromBerth.code, 125);
+    }
   });
 
   it('inspect: one or more, --format template and json, a missing one', async () => {
@@ -96,6 +104,8 @@ describe('berth volume against docker CLI 28', { skip }, () => {
     await same(['inspect', 'v-escaped', 'v2']);
     await same(['inspect', '--format', 'json', 'v-escaped', 'v2']);
     await same(['inspect', '-f', '{{.Name}} {{.Driver}} {{.Labels}}', 'bt-labelled', 'v2']);
+    // Fields Go leaves out of the JSON are its zero values in a template.
+    assert.equal((await same(['inspect', '-f', '{{.Status}}|{{.ClusterVolume}}|{{.UsageData}}|{{.Options}}', 'v2'])).stdout, 'map[]|<nil>|<nil>|map[]\n');
     const missing = await same(['inspect', 'nosuch']);
     assert.equal(missing.code, 1);
     assert.equal(missing.stdout, '[]\n');

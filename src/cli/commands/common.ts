@@ -4,14 +4,18 @@ import type { Filters, JsonStreamMessage } from '../../client/types';
 import { parseJsonStream, streamMessageError } from '../../client/json-stream';
 import type { CliContext } from '../context';
 import { StatusError } from '../command';
+import { UsageError } from '../args/parser';
 import { ClientError } from '../../client/errors';
 
-/** `--filter key=value` (repeatable) → Docker's filters map. */
-export function parseFilters(list: string[]): Filters {
+/**
+ * `--filter key=value` (repeatable) → Docker's filters map. A value without "=" is a usage
+ * error (status 125) naming the flag as docker does (`flag`: "-f, --filter" or "--filter").
+ */
+export function parseFilters(list: string[], flag = '-f, --filter'): Filters {
   const filters: Filters = {};
   for (const item of list) {
     const eq = item.indexOf('=');
-    if (eq === -1) throw new StatusError(1, `bad format of filter (expected name=value)`);
+    if (eq === -1) throw new UsageError(`invalid argument "${item}" for "${flag}" flag: bad format of filter (expected name=value)`);
     const key = item.slice(0, eq).trim().toLowerCase();
     (filters[key] ??= []).push(item.slice(eq + 1).trim());
   }

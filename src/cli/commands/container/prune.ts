@@ -14,7 +14,7 @@ export default defineCommand({
   async run(ctx, flags) {
     if (!flags.force && !(await confirm(ctx, 'WARNING! This will remove all stopped containers.\nAre you sure you want to continue?'))) return 0;
     const client = await ctx.client();
-    const report = await client.containersPrune(parseFilters(flags.filter));
+    const report = await client.containersPrune(parseFilters(flags.filter, '--filter'));
     const deleted = report.ContainersDeleted ?? [];
     if (deleted.length > 0) ctx.out(`Deleted Containers:\n${deleted.map((id) => `${id}\n`).join('')}\n`);
     ctx.out(`Total reclaimed space: ${humanSize(report.SpaceReclaimed)}\n`);

@@ -18,7 +18,7 @@ export default defineCommand({
       : 'WARNING! This will remove all dangling images.';
     if (!flags.force && !(await confirm(ctx, `${warning}\nAre you sure you want to continue?`))) return 0;
     const client = await ctx.client();
-    const filters = parseFilters(flags.filter);
+    const filters = parseFilters(flags.filter, '--filter');
     filters.dangling = [flags.all ? 'false' : 'true'];
     const report = await client.imagesPrune(filters);
     const deleted = report.ImagesDeleted ?? [];

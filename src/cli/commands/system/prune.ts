@@ -21,7 +21,7 @@ export default defineCommand({
     const warning = `WARNING! This will remove:\n${items.map((i) => `  - ${i}\n`).join('')}`;
     if (!flags.force && !(await confirm(ctx, `${warning}\nAre you sure you want to continue?`))) return 0;
     const client = await ctx.client();
-    const filters = parseFilters(flags.filter);
+    const filters = parseFilters(flags.filter, '--filter');
     let reclaimed = 0;
     const containers = await client.containersPrune(filters);
     reclaimed += containers.SpaceReclaimed;

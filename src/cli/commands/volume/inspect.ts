@@ -21,6 +21,10 @@ function goVolume(v: Volume & { ClusterVolume?: unknown; Status?: Record<string,
   Object.assign(out, { Driver: v.Driver, Labels: sortedMap(v.Labels), Mountpoint: v.Mountpoint, Name: v.Name, Options: sortedMap(v.Options), Scope: v.Scope });
   if (v.Status && Object.keys(v.Status).length > 0) out.Status = sortedMap(v.Status);
   if (v.UsageData) out.UsageData = { RefCount: v.UsageData.RefCount, Size: v.UsageData.Size };
+  // Left out of the JSON but still there for a template, as Go's zero values: "<nil>", "map[]".
+  for (const [key, zero] of [['ClusterVolume', null], ['Status', {}], ['UsageData', null]] as const) {
+    if (!(key in out)) Object.defineProperty(out, key, { value: zero, enumerable: false });
+  }
   return out;
 }
 

@@ -13,7 +13,7 @@ export default defineCommand({
     force: { kind: 'bool', short: 'f', description: 'Do not prompt for confirmation' },
   },
   async run(ctx, flags) {
-    const filters = parseFilters(flags.filter);
+    const filters = parseFilters(flags.filter, '--filter');
     if (flags.all) {
       if (filters.all !== undefined) throw new StatusError(1, 'conflicting options: cannot specify both --all and --filter all=1');
       filters.all = ['true'];
