@@ -56,6 +56,18 @@ ${formatFlagHelp(GLOBAL_FLAGS)}
 Run '${PROGRAM} COMMAND --help' for more information on a command.
 `;
 
+/** The management commands that only group others (`berth volume` alone prints their list). */
+const GROUPS: Record<string, string> = { container: 'Manage containers', image: 'Manage images', volume: 'Manage volumes', system: 'Manage Berth' };
+
+/** docker's help for a management command: its sub-commands (modules loaded only here, for their descriptions). */
+function groupHelp(noun: string): string {
+  const lines = Object.keys(COMMANDS)
+    .filter((path) => path.startsWith(`${noun} `))
+    .sort()
+    .map((path) => `  ${path.slice(noun.length + 1).padEnd(12)}${COMMANDS[path]!().default.description}`);
+  return `\nUsage:  ${PROGRAM} ${noun} COMMAND\n\n${GROUPS[noun]}\n\nCommands:\n${lines.join('\n')}\n\nRun '${PROGRAM} ${noun} COMMAND --help' for more information on a command.\n`;
+}
+
 function commandHelp(name: string, def: CommandDefinition): string {
   return `\nUsage:  ${PROGRAM} ${def.usage}\n\n${def.description}\n\nOptions:\n${formatFlagHelp(def.flags)}\n`;
 }
@@ -128,6 +140,11 @@ export async function main(argv: string[]): Promise<number> {
   if (global.args.length === 0 || (global.help && global.args.length === 0)) {
     process.stdout.write(USAGE);
     return global.help ? 0 : global.args.length === 0 ? 0 : 1;
+  }
+  const [noun, next] = global.args;
+  if (GROUPS[noun!] && (next === undefined || next === '--help' || next === '-h')) {
+    process.stdout.write(groupHelp(noun!));
+    return 0;
   }
   const resolved = resolveCommand(global.args);
   if (!resolved) {

@@ -162,6 +162,10 @@ describe('berth volume against docker CLI 28', { skip }, () => {
 
   it('is listed in berth --help, with its aliases', async () => {
     assert.match(await berthOk(['--help']), /^ {2}volume {6}Manage volumes$/m);
+    // `berth volume` alone lists its commands, as `docker volume` does.
+    const group = await berthOk(['volume']);
+    assert.match(group, /^Usage: {2}berth volume COMMAND$/m);
+    assert.deepEqual([...group.matchAll(/^ {2}(\w+) +\S/gm)].map((m) => m[1]), ['create', 'inspect', 'ls', 'prune', 'rm']);
     assert.equal(await berthOk(['volume', 'list', '-q', '--filter', 'name=bt-plain']), 'bt-plain\n');
     await berthOk(['volume', 'create', 'bt-alias']);
     assert.equal(await berthOk(['volume', 'remove', 'bt-alias']), 'bt-alias\n');
