@@ -125,6 +125,20 @@ describe('create-time validation against a real daemon', { skip }, () => {
       await docker(client, daemon.host, ['rm', 'quiet']);
     }
   });
+
+  it('namespace modes berth runs as private are named in a warning; host and the defaults are not', { skip: noDocker }, async () => {
+    for (const client of DOCKER_CLIENTS) {
+      const joined = await docker(client, daemon.host, ['create', '--name', 'ns-joined', '--ipc', 'container:other', '--pid', 'container:other', 'busybox', 'true']);
+      assert.equal(joined.code, 0, joined.stderr);
+      assert.match(joined.stderr, /WARNING: IpcMode "container:other" is not supported yet: the container gets a namespace of its own/);
+      assert.match(joined.stderr, /WARNING: PidMode "container:other" is not supported yet/);
+      await docker(client, daemon.host, ['rm', 'ns-joined']);
+      const host = await docker(client, daemon.host, ['create', '--name', 'ns-host', '--ipc', 'host', '--pid', 'host', '--uts', 'host', '--ipc', 'shareable', 'busybox', 'true']);
+      assert.equal(host.code, 0, host.stderr);
+      assert.equal(host.stderr, '', 'host and shareable namespaces are applied as asked');
+      await docker(client, daemon.host, ['rm', 'ns-host']);
+    }
+  });
 });
 
 /** The same bad values sent to a private dockerd get the same status and message from both. */

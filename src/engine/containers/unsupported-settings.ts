@@ -45,8 +45,34 @@ export function unsupportedSettingWarnings(config: ContainerConfig, host: HostCo
   if (host.MemorySwappiness !== undefined && host.MemorySwappiness !== null && host.MemorySwappiness !== -1) {
     warnings.push('MemorySwappiness is not supported yet: the kernel default applies');
   }
+  for (const [field, value] of namespaceModesRunPrivate(host)) {
+    warnings.push(`${field} ${JSON.stringify(value)} is not supported yet: the container gets a namespace of its own`);
+  }
   for (const [field, consequence] of IGNORED_HOST_FIELDS) {
     if (isSet(host[field])) warnings.push(`${String(field)} is not supported yet and is ignored: ${consequence}`);
   }
   return warnings;
+}
+
+/**
+ * Namespace modes berth runs as private today: only "host" (and the private defaults) are
+ * applied (a shareable IPC namespace is a private one nobody joins yet), so "container:<id>",
+ * IPC "none" (no /dev/shm) and a private cgroup namespace are named.
+ */
+function namespaceModesRunPrivate(host: HostConfig): [string, string][] {
+  const applied: Record<string, string[]> = {
+    IpcMode: ['', 'private', 'shareable', 'host'],
+    PidMode: ['', 'host'],
+    UTSMode: ['', 'host'],
+    UsernsMode: ['', 'host'],
+    CgroupnsMode: ['', 'host'],
+  };
+  const modes: [string, string | undefined][] = [
+    ['IpcMode', host.IpcMode],
+    ['PidMode', host.PidMode],
+    ['UTSMode', host.UTSMode],
+    ['UsernsMode', host.UsernsMode],
+    ['CgroupnsMode', host.CgroupnsMode],
+  ];
+  return modes.filter((m): m is [string, string] => typeof m[1] === 'string' && !applied[m[0]].includes(m[1]));
 }
