@@ -41,7 +41,9 @@ export function makeFixture(): MonitorFixture {
     exitFile: path.join(dir, 'exit.json'),
     pidFile: path.join(dir, 'pid'),
     fakeRuntime,
-    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+    // A monitor still exiting may add or remove a file (its socket, exit.json) while the folder
+    // is removed: ENOTEMPTY is retried instead of leaving an empty bm-* folder behind.
+    cleanup: () => fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }),
   };
 }
 
