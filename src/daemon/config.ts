@@ -14,6 +14,11 @@ export interface DaemonConfig {
   runtimePath?: string;
   /** The longest one runtime call (and a start) may take before it is killed; default 30 s. */
   runtimeTimeoutMs?: number;
+  /**
+   * `--bridge none` (as dockerd's `-b none`): no default bridge network; containers on the
+   * default network get a private namespace with loopback only. Default: the `berth0` bridge.
+   */
+  defaultBridge: boolean;
 }
 
 export const DEFAULT_DATA_ROOT = '/var/lib/berth';
@@ -30,6 +35,7 @@ Options:
   -l, --log-level string   debug, info, warn or error (default "info")
       --runtime-path string     The OCI runtime binary (default "runc" on PATH)
       --runtime-timeout string  Longest a runtime call may take, e.g. 30s or 500ms (default "30s")
+  -b, --bridge string      "none": no default bridge network (default "berth0")
 `;
 
 export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' {
@@ -40,6 +46,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
   let logLevel: DaemonConfig['logLevel'] = 'info';
   let runtimePath: string | undefined;
   let runtimeTimeoutMs: number | undefined;
+  let defaultBridge = true;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -82,6 +89,13 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
       case '--runtime-timeout':
         runtimeTimeoutMs = parseDurationMs(flag, value());
         break;
+      case '-b':
+      case '--bridge': {
+        const v = value();
+        if (v !== 'none' && v !== 'berth0') throw invalidArgument(`invalid --bridge ${v}: only "none" (no default bridge) or "berth0" are supported`);
+        defaultBridge = v !== 'none';
+        break;
+      }
       case '-h':
       case '--help':
         return 'help';
@@ -95,6 +109,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     socketPath: socket ?? (execRoot === DEFAULT_EXEC_ROOT ? DEFAULT_SOCKET : path.join(execRoot, 'berth.sock')),
     pidFile: pidFile ?? path.join(execRoot, 'berthd.pid'),
     logLevel,
+    defaultBridge,
     ...(runtimePath ? { runtimePath } : {}),
     ...(runtimeTimeoutMs !== undefined ? { runtimeTimeoutMs } : {}),
   };

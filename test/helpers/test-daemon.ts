@@ -4,6 +4,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { unmountUnder } from './processes';
+import { createPrivateNetns, PrivateNetns } from './private-netns';
 
 /** The repository root (dist/test/helpers → ../../..). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -19,6 +20,12 @@ export interface TestDaemon {
   /** `unix://<socket>` for DOCKER_HOST / -H. */
   host: string;
   process: ChildProcess;
+  /**
+   * The network namespace the daemon runs in (its bridges, veths, routes and iptables rules
+   * live there, never on the host's network); run a command in it, e.g. curl to a published
+   * port, with `netns.command(file, args)`. Undefined for a `hostNetwork` daemon.
+   */
+  netns: PrivateNetns | undefined;
   logs(): Promise<string>;
   /** Stops the daemon (SIGTERM), then removes what its containers left. */
   stop(options?: { keepContainers?: boolean }): Promise<void>;
@@ -30,23 +37,47 @@ export interface TestDaemon {
 
 export { isRoot, needsRoot } from './root';
 
+export interface TestDaemonOptions {
+  /** Runs before the first launch (e.g. to mount a small file system as the data root). */
+  prepare?: (paths: { root: string; dataRoot: string; execRoot: string }) => Promise<void>;
+  /** More berthd flags (a function: made from the temp root). */
+  args?: string[] | ((paths: { root: string }) => string[]);
+  /**
+   * Runs the daemon on the host's network instead of a namespace of its own, for a test whose
+   * daemon must reach a server the test process listens on (e.g. a registry on 127.0.0.1).
+   * The daemon then gets `--bridge none` (no default bridge: the default network is a private
+   * namespace with loopback only), so it still changes nothing on the host; such a test must
+   * not create networks or use `--network bridge`.
+   */
+  hostNetwork?: boolean;
+}
+
 /**
- * Starts berthd on a temp data root and socket; resolves once /_ping answers.
- * `prepare` runs before the first launch (e.g. to mount a small file system as the data root).
+ * Starts berthd on a temp data root and socket; resolves once /_ping answers. The daemon runs
+ * in a network namespace of its own (private-netns.ts) that lives until stop(), across
+ * restart() and crash(), so nothing its containers do reaches the host's interfaces, routes
+ * or firewall (scripts/run-tests.ts checks it), unless `hostNetwork` is given.
  */
-export async function startTestDaemon(
-  options: { prepare?: (paths: { root: string; dataRoot: string; execRoot: string }) => Promise<void>; /** More berthd flags (a function: made from the temp root). */ args?: string[] | ((paths: { root: string }) => string[]) } = {},
-): Promise<TestDaemon> {
+export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<TestDaemon> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bt-'));
   const dataRoot = path.join(root, 'data');
   const execRoot = path.join(root, 'x');
   await options.prepare?.({ root, dataRoot, execRoot });
   const socket = path.join(execRoot, 'berth.sock');
   const logFile = path.join(root, 'berthd.log');
-  const extraArgs = typeof options.args === 'function' ? options.args({ root }) : (options.args ?? []);
+  const extraArgs = [...(typeof options.args === 'function' ? options.args({ root }) : (options.args ?? [])), ...(options.hostNetwork ? ['--bridge', 'none'] : [])];
+  const netns = options.hostNetwork
+    ? undefined
+    : await createPrivateNetns().catch(async (err: unknown) => {
+        await fs.rm(root, { recursive: true, force: true });
+        throw err;
+      });
   const launch = async (): Promise<ChildProcess> => {
     const log = await fs.open(logFile, 'a');
-    const child = spawn(process.execPath, [DAEMON_MAIN, '--data-root', dataRoot, '--exec-root', execRoot, '--host', `unix://${socket}`, '--log-level', 'debug', ...extraArgs], {
+    const argv = [DAEMON_MAIN, '--data-root', dataRoot, '--exec-root', execRoot, '--host', `unix://${socket}`, '--log-level', 'debug', ...extraArgs];
+    // nsenter execs berthd (no fork), so the child's pid is the daemon's own.
+    const command = netns ? netns.command(process.execPath, argv) : { file: process.execPath, args: argv };
+    const child = spawn(command.file, command.args, {
       stdio: ['ignore', log.fd, log.fd],
     });
     await log.close();
@@ -59,12 +90,17 @@ export async function startTestDaemon(
     execRoot,
     socket,
     host: `unix://${socket}`,
-    process: await launch(),
+    process: await launch().catch(async (err: unknown) => {
+      await netns?.close();
+      throw err;
+    }),
+    netns,
     logs: () => fs.readFile(logFile, 'utf8'),
     async stop(options = {}) {
       // Bounded: a daemon bug that hangs a remove must fail that test, not hang the suite.
       if (!options.keepContainers) await withTimeout(removeAllContainers(socket), 30_000).catch(() => undefined);
       await terminate(daemon.process, 'SIGTERM');
+      await netns?.close();
       await cleanupRoots(root);
     },
     async crash() {
