@@ -6,6 +6,7 @@ import type { CliContext } from '../context';
 import { StatusError } from '../command';
 import { UsageError } from '../args/parser';
 import { ClientError } from '../../client/errors';
+import { JsonProgressRenderer } from '../output/json-progress';
 
 /**
  * `--filter key=value` (repeatable) → Docker's filters map. A value without "=" is a usage
@@ -81,30 +82,24 @@ export async function writeOutput(ctx: CliContext, stream: Readable, file: strin
 }
 
 /**
- * Prints a JSON progress stream (pull, load, import, bootstrap) as docker does without a
- * TTY: "id: status progress" lines and `stream` text; an in-band error fails the command.
+ * Prints a JSON progress stream (pull, push, load, import, bootstrap) as docker does: on a
+ * terminal per-item lines redrawn in place with progress bars, otherwise plain "id: status"
+ * lines and `stream` text (output/json-progress.ts); an in-band error fails the command.
  */
 export async function displayJsonMessages(
   ctx: CliContext,
   source: AsyncIterable<Buffer | string>,
   opts: { quiet?: boolean; onAux?: (aux: Record<string, unknown>) => void } = {},
 ): Promise<void> {
-  const out = (text: string) => {
-    if (!opts.quiet) ctx.out(text);
-  };
+  const renderer = new JsonProgressRenderer({ write: (text) => ctx.out(text), isTTY: ctx.stdout.isTTY, columns: ctx.stdout.columns });
   for await (const message of parseJsonStream<JsonStreamMessage>(source)) {
     const error = streamMessageError(message);
     if (error !== undefined) throw new StatusError(1, error);
-    if (message.aux && opts.onAux) opts.onAux(message.aux);
-    if (message.stream !== undefined) {
-      out(message.stream);
+    if (message.aux) {
+      opts.onAux?.(message.aux);
       continue;
     }
-    if (message.status === undefined) continue;
-    if (message.progressDetail && message.progress === undefined && message.status.startsWith('Download')) continue;
-    const id = message.id ? `${message.id}: ` : '';
-    const progress = message.progress ? ` ${message.progress}` : '';
-    out(`${id}${message.status}${progress}\n`);
+    if (!opts.quiet) renderer.render(message);
   }
 }
 
