@@ -13,6 +13,8 @@ const STATUS_BY_KIND: Record<ErrorKind, number> = {
   Unavailable: 503,
   NotImplemented: 501,
   NotModified: 304,
+  Unauthorized: 401,
+  Forbidden: 403,
   Internal: 500,
 };
 

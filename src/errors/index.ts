@@ -13,6 +13,8 @@ export type ErrorKind =
   | 'Unavailable'
   | 'NotImplemented'
   | 'NotModified'
+  | 'Unauthorized'
+  | 'Forbidden'
   | 'Internal';
 
 export class EngineError extends Error {
@@ -32,6 +34,8 @@ export const failedPrecondition = (message: string, cause?: unknown) => new Engi
 export const unavailable = (message: string, cause?: unknown) => new EngineError('Unavailable', message, { cause });
 export const notImplemented = (message: string, cause?: unknown) => new EngineError('NotImplemented', message, { cause });
 export const notModified = (message: string) => new EngineError('NotModified', message);
+export const unauthorized = (message: string, cause?: unknown) => new EngineError('Unauthorized', message, { cause });
+export const forbidden = (message: string, cause?: unknown) => new EngineError('Forbidden', message, { cause });
 export const internal = (message: string, cause?: unknown) => new EngineError('Internal', message, { cause });
 
 /** The kind of the first EngineError found walking `err` and its `cause` chain. */
