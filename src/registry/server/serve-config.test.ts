@@ -1,0 +1,96 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { silentLogger } from '../../util/logger';
+import { htpasswdLine } from './auth/htpasswd';
+import { buildServeHooks, defaultServeConfig, loadServeConfigFile, mergeServeFlags, parseServeConfig } from './serve-config';
+
+test('serve config: every flag in YAML, paths relative to the file, webhooks as URLs or objects', () => {
+  const config = parseServeConfig(`
+addr: 127.0.0.1:5001
+root: data
+htpasswd: /etc/berth/htpasswd
+access: access.yaml
+auth:
+  mode: basic
+  token: { service: reg, issuer: me, realm: "http://127.0.0.1:5001/token", expiresIn: 60, key: key.pem }
+webhooks:
+  - http://127.0.0.1:9000/hook
+  - url: http://127.0.0.1:9001/slack
+    template: slack
+    name: chat
+    actions: [push]
+    headers: { Authorization: "Bearer x" }
+    maxAttempts: 3
+    backoffMs: 10
+`, 'registry.yaml', '/srv/conf');
+  assert.deepEqual(config, {
+    addr: '127.0.0.1:5001',
+    root: '/srv/conf/data',
+    htpasswd: '/etc/berth/htpasswd',
+    access: '/srv/conf/access.yaml',
+    auth: { mode: 'basic', token: { service: 'reg', issuer: 'me', realm: 'http://127.0.0.1:5001/token', expiresIn: 60, key: '/srv/conf/key.pem' } },
+    webhooks: [
+      { url: 'http://127.0.0.1:9000/hook' },
+      { url: 'http://127.0.0.1:9001/slack', template: 'slack', name: 'chat', actions: ['push'], headers: { Authorization: 'Bearer x' }, maxAttempts: 3, backoffMs: 10 },
+    ],
+  });
+  // JSON is YAML; an empty file is the defaults.
+  assert.deepEqual(parseServeConfig('{"addr": "127.0.0.1:1"}', 'c.json', '/').addr, '127.0.0.1:1');
+  assert.deepEqual(parseServeConfig('', 'c.yaml', '/'), defaultServeConfig());
+});
+
+test('serve config: mistakes name the file and the key', () => {
+  const bad: Array<[string, RegExp]> = [
+    ['adr: x', /c.yaml: unknown key "adr"/],
+    ['root: ""', /c.yaml: root must be a non-empty string/],
+    ['auth: { mode: digest }', /c.yaml: auth.mode must be "token" or "basic", not "digest"/],
+    ['auth: { token: { expiresIn: -5 } }', /c.yaml: auth.token.expiresIn must be a positive whole number, not -5/],
+    ['auth: { token: { realm: "ftp://x/token" } }', /c.yaml: auth.token.realm: "ftp:\/\/x\/token" must be an http/],
+    ['webhooks: http://x', /c.yaml: webhooks must be a list/],
+    ['webhooks: ["not a url"]', /c.yaml: webhooks\[0\]: "not a url" is not a URL/],
+    ['webhooks: [{ template: slack }]', /c.yaml: webhooks\[0\]: "url" is required/],
+    ['webhooks: [{ url: "http://x", template: teams }]', /c.yaml: webhooks\[0\].template must be one of json, slack, not "teams"/],
+    ['webhooks: [{ url: "http://x", actions: [pull] }]', /c.yaml: webhooks\[0\].actions must be a non-empty list of "push" and "delete"/],
+    ['webhooks: [{ url: "http://x", retries: 3 }]', /c.yaml: webhooks\[0\]: unknown key "retries"/],
+    ['addr: [', /c.yaml: not valid YAML or JSON/],
+  ];
+  for (const [text, message] of bad) assert.throws(() => parseServeConfig(text, 'c.yaml', '/'), message, text);
+});
+
+test('serve config: flags fill in, a setting in both places is refused, --webhook adds', () => {
+  const file = parseServeConfig('addr: 127.0.0.1:5000\nwebhooks: [http://127.0.0.1:9/a]', 'c.yaml', '/etc');
+  const merged = mergeServeFlags(file, { root: 'relative/root', webhook: ['http://127.0.0.1:9/b'] });
+  assert.equal(merged.addr, '127.0.0.1:5000');
+  assert.equal(merged.root, path.resolve('relative/root'));
+  assert.deepEqual(merged.webhooks.map((w) => w.url), ['http://127.0.0.1:9/a', 'http://127.0.0.1:9/b']);
+  assert.deepEqual(file.webhooks.length, 1, 'the file config is not changed');
+  assert.throws(() => mergeServeFlags(file, { addr: '127.0.0.1:6000' }, 'c.yaml'),
+    /the following directives are specified both as a flag and in the configuration file c.yaml: addr: \(from flag: 127.0.0.1:6000, from file: 127.0.0.1:5000\)/);
+  assert.throws(() => mergeServeFlags(file, { webhook: ['mailto:x'] }), /--webhook mailto:x: "mailto:x" must be an http/);
+});
+
+test('serve hooks: auth only with users or rules, token mode by default, webhooks only when configured', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-serve-config-'));
+  try {
+    await fs.writeFile(path.join(dir, 'htpasswd'), (await htpasswdLine('alice', 'pw', 4)) + '\n');
+    await fs.writeFile(path.join(dir, 'access.yaml'), 'rules:\n  - repository: "**"\n    pull: ["*"]\n');
+    await fs.writeFile(path.join(dir, 'registry.yaml'), 'htpasswd: htpasswd\naccess: access.yaml\nwebhooks: [http://127.0.0.1:1/x]\n');
+    const open = await buildServeHooks(defaultServeConfig(), silentLogger);
+    assert.deepEqual(open, {});
+    const hooks = await buildServeHooks(await loadServeConfigFile(path.join(dir, 'registry.yaml')), silentLogger);
+    assert.ok(hooks.auth);
+    assert.equal(hooks.auth.tokenPath, '/token');
+    assert.ok(hooks.events);
+    await hooks.events.close(0);
+    await assert.rejects(loadServeConfigFile(path.join(dir, 'missing.yaml')), /cannot read registry config file .*missing.yaml/);
+    await fs.writeFile(path.join(dir, 'bad.yaml'), 'htpasswd: nope\n');
+    await assert.rejects(async () => buildServeHooks(await loadServeConfigFile(path.join(dir, 'bad.yaml')), silentLogger), /cannot read htpasswd file .*nope/);
+    await fs.writeFile(path.join(dir, 'key.yaml'), 'htpasswd: htpasswd\nauth: { token: { key: htpasswd } }\n');
+    await assert.rejects(async () => buildServeHooks(await loadServeConfigFile(path.join(dir, 'key.yaml')), silentLogger), /cannot read the token signing key .*htpasswd/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});

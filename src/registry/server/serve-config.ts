@@ -1,0 +1,237 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { invalidArgument } from '../../errors';
+import type { Logger } from '../../util/logger';
+import { AccessRules } from './auth/access-rules';
+import { Htpasswd } from './auth/htpasswd';
+import { RegistryAuthorizer } from './auth/registry-auth';
+import { TokenService } from './auth/token-service';
+import { WebhookNotifier, type WebhookConfig } from './webhooks/notifier';
+import { WEBHOOK_TEMPLATES } from './webhooks/templates';
+
+/**
+ * Settings of `berth registry serve`: every flag, also settable in a YAML or JSON file given
+ * with `--config FILE`. Paths in the file are relative to the file's folder.
+ *
+ * ```yaml
+ * addr: 127.0.0.1:5000
+ * root: /srv/registry
+ * htpasswd: htpasswd            # users (bcrypt); turns auth on
+ * access: access.yaml           # per-repository rules (see auth/access-rules.ts)
+ * auth:                         # optional
+ *   mode: token                 # token (default) or basic
+ *   token:
+ *     service: berth-registry   # default
+ *     issuer: berth-registry    # default
+ *     realm: http://127.0.0.1:5000/token   # default: http://<Host header>/token
+ *     expiresIn: 300            # seconds
+ *     key: token-key.pem        # EC P-256 PEM; default: a key made at start
+ * webhooks:
+ *   - http://127.0.0.1:9000/hook          # a URL alone: the JSON template
+ *   - url: http://127.0.0.1:9001/slack
+ *     template: slack                     # json (default) or slack
+ *     name: team-chat                     # shown in logs instead of the URL
+ *     actions: [push]                     # default: push and delete
+ *     headers: { Authorization: "Bearer x" }
+ *     maxAttempts: 5
+ *     backoffMs: 1000
+ *     maxBackoffMs: 60000
+ *     timeoutMs: 10000
+ * ```
+ *
+ * A setting given both as a flag and in the file is refused, naming it (as dockerd does
+ * with its daemon.json); `--webhook` flags add to the file's webhooks.
+ */
+export interface ServeConfig {
+  addr?: string;
+  root?: string;
+  htpasswd?: string;
+  access?: string;
+  auth: {
+    mode?: 'token' | 'basic';
+    token: { service: string; issuer: string; realm?: string; expiresIn: number; key?: string };
+  };
+  webhooks: WebhookConfig[];
+}
+
+/** The flags of `berth registry serve` this module merges with the file. */
+export interface ServeFlags {
+  addr?: string;
+  root?: string;
+  htpasswd?: string;
+  access?: string;
+  webhook?: string[];
+}
+
+const TOP_KEYS = ['addr', 'root', 'htpasswd', 'access', 'auth', 'webhooks'];
+const WEBHOOK_KEYS = ['url', 'name', 'template', 'headers', 'actions', 'maxAttempts', 'backoffMs', 'maxBackoffMs', 'timeoutMs'];
+
+export function defaultServeConfig(): ServeConfig {
+  return { auth: { token: { service: 'berth-registry', issuer: 'berth-registry', expiresIn: 300 } }, webhooks: [] };
+}
+
+/** Reads and checks a config file; every mistake names the file and the key. */
+export async function loadServeConfigFile(file: string): Promise<ServeConfig> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw invalidArgument(`cannot read registry config file ${file}: ${(err as Error).message}`, err);
+  }
+  return parseServeConfig(text, file, path.dirname(path.resolve(file)));
+}
+
+export function parseServeConfig(text: string, source: string, baseDir: string): ServeConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw invalidArgument(`${source}: not valid YAML or JSON: ${(err as Error).message}`, err);
+  }
+  const config = defaultServeConfig();
+  if (doc === null || doc === undefined) return config;
+  const top = object(doc, source);
+  unknownKeys(top, TOP_KEYS, source);
+  const file = (key: string) => {
+    const value = optionalString(top[key], `${source}: ${key}`);
+    return value === undefined ? undefined : path.resolve(baseDir, value);
+  };
+  config.addr = optionalString(top.addr, `${source}: addr`);
+  config.root = file('root');
+  config.htpasswd = file('htpasswd');
+  config.access = file('access');
+  if (top.auth !== undefined) {
+    const auth = object(top.auth, `${source}: auth`);
+    unknownKeys(auth, ['mode', 'token'], `${source}: auth`);
+    if (auth.mode !== undefined) {
+      if (auth.mode !== 'token' && auth.mode !== 'basic') throw invalidArgument(`${source}: auth.mode must be "token" or "basic", not ${JSON.stringify(auth.mode)}`);
+      config.auth.mode = auth.mode;
+    }
+    if (auth.token !== undefined) {
+      const where = `${source}: auth.token`;
+      const token = object(auth.token, where);
+      unknownKeys(token, ['service', 'issuer', 'realm', 'expiresIn', 'key'], where);
+      const t = config.auth.token;
+      t.service = optionalString(token.service, `${where}.service`) ?? t.service;
+      t.issuer = optionalString(token.issuer, `${where}.issuer`) ?? t.issuer;
+      t.realm = optionalString(token.realm, `${where}.realm`);
+      if (t.realm !== undefined) checkHttpUrl(t.realm, `${where}.realm`);
+      t.expiresIn = positiveInt(token.expiresIn, `${where}.expiresIn`) ?? t.expiresIn;
+      const key = optionalString(token.key, `${where}.key`);
+      t.key = key === undefined ? undefined : path.resolve(baseDir, key);
+    }
+  }
+  if (top.webhooks !== undefined) {
+    if (!Array.isArray(top.webhooks)) throw invalidArgument(`${source}: webhooks must be a list`);
+    config.webhooks = top.webhooks.map((raw, i) => parseWebhook(raw, `${source}: webhooks[${i}]`));
+  }
+  return config;
+}
+
+/** The file's settings with the command line's; a setting given in both places is an error. */
+export function mergeServeFlags(config: ServeConfig, flags: ServeFlags, configFile?: string): ServeConfig {
+  const merged: ServeConfig = { ...config, auth: config.auth, webhooks: [...config.webhooks] };
+  const conflicts: string[] = [];
+  for (const key of ['addr', 'root', 'htpasswd', 'access'] as const) {
+    const value = flags[key];
+    if (value === undefined) continue;
+    if (config[key] !== undefined) conflicts.push(`${key}: (from flag: ${value}, from file: ${config[key]})`);
+    merged[key] = key === 'addr' ? value : path.resolve(value);
+  }
+  if (conflicts.length > 0) {
+    throw invalidArgument(`the following directives are specified both as a flag and in the configuration file${configFile ? ` ${configFile}` : ''}: ${conflicts.join(', ')}`);
+  }
+  for (const url of flags.webhook ?? []) merged.webhooks.push(parseWebhook(url, `--webhook ${url}`));
+  return merged;
+}
+
+/** What `serve` plugs into the server's hooks, built from the settings. */
+export interface ServeHooks {
+  auth?: RegistryAuthorizer;
+  events?: WebhookNotifier;
+}
+
+export async function buildServeHooks(config: ServeConfig, logger: Logger): Promise<ServeHooks> {
+  const hooks: ServeHooks = {};
+  const htpasswd = config.htpasswd ? await Htpasswd.load(config.htpasswd) : undefined;
+  const access = config.access ? await AccessRules.load(config.access) : undefined;
+  if (htpasswd || access) {
+    const mode = config.auth.mode ?? 'token';
+    const t = config.auth.token;
+    const tokens = mode === 'token' ? await TokenService.create({ service: t.service, issuer: t.issuer, expiresIn: t.expiresIn, keyFile: t.key }) : undefined;
+    hooks.auth = new RegistryAuthorizer({ mode, htpasswd, access, tokens, realm: t.realm, logger });
+  }
+  if (config.webhooks.length > 0) hooks.events = new WebhookNotifier(config.webhooks, logger);
+  return hooks;
+}
+
+function parseWebhook(raw: unknown, where: string): WebhookConfig {
+  if (typeof raw === 'string') {
+    checkHttpUrl(raw, where);
+    return { url: raw };
+  }
+  const w = object(raw, where);
+  unknownKeys(w, WEBHOOK_KEYS, where);
+  const url = optionalString(w.url, `${where}.url`);
+  if (url === undefined) throw invalidArgument(`${where}: "url" is required`);
+  checkHttpUrl(url, `${where}.url`);
+  const out: WebhookConfig = { url };
+  const name = optionalString(w.name, `${where}.name`);
+  if (name !== undefined) out.name = name;
+  if (w.template !== undefined) {
+    if (!(WEBHOOK_TEMPLATES as readonly unknown[]).includes(w.template)) {
+      throw invalidArgument(`${where}.template must be one of ${WEBHOOK_TEMPLATES.join(', ')}, not ${JSON.stringify(w.template)}`);
+    }
+    out.template = w.template as WebhookConfig['template'];
+  }
+  if (w.headers !== undefined) {
+    const headers = object(w.headers, `${where}.headers`);
+    for (const [k, v] of Object.entries(headers)) if (typeof v !== 'string') throw invalidArgument(`${where}.headers.${k} must be a string`);
+    out.headers = headers as Record<string, string>;
+  }
+  if (w.actions !== undefined) {
+    if (!Array.isArray(w.actions) || w.actions.length === 0 || !w.actions.every((a) => a === 'push' || a === 'delete')) {
+      throw invalidArgument(`${where}.actions must be a non-empty list of "push" and "delete"`);
+    }
+    out.actions = w.actions as Array<'push' | 'delete'>;
+  }
+  for (const key of ['maxAttempts', 'backoffMs', 'maxBackoffMs', 'timeoutMs'] as const) {
+    const value = positiveInt(w[key], `${where}.${key}`);
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+function checkHttpUrl(value: string, where: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalidArgument(`${where}: "${value}" is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalidArgument(`${where}: "${value}" must be an http:// or https:// URL`);
+}
+
+function object(value: unknown, where: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidArgument(`${where}: expected a mapping`);
+  return value as Record<string, unknown>;
+}
+
+function unknownKeys(value: Record<string, unknown>, known: readonly string[], where: string): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw invalidArgument(`${where}: unknown key "${key}" (expected one of ${known.join(', ')})`);
+  }
+}
+
+function optionalString(value: unknown, where: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value === '') throw invalidArgument(`${where} must be a non-empty string`);
+  return value;
+}
+
+function positiveInt(value: unknown, where: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw invalidArgument(`${where} must be a positive whole number, not ${JSON.stringify(value)}`);
+  return value;
+}
