@@ -7,7 +7,7 @@ import { silentLogger } from '../../../util/logger';
 import { AccessRules } from './access-rules';
 import { Htpasswd, htpasswdLine } from './htpasswd';
 import { RegistryAuthorizer, type RegistryAuthOptions } from './registry-auth';
-import type { AccessNeed } from './scope';
+import type { AccessScope } from './scope';
 import { TokenService } from './token-service';
 
 /**
@@ -21,7 +21,7 @@ async function startServer(options: Omit<RegistryAuthOptions, 'logger'>) {
     void (async () => {
       if (await auth.tokenRoute(req, res)) return;
       const url = new URL(req.url ?? '/', 'http://x');
-      let needed: AccessNeed[] = [];
+      let needed: AccessScope[] = [];
       const m = /^\/v2\/(.+)\/manifests\/[^/]+$/.exec(url.pathname);
       if (m) needed = [{ type: 'repository', name: m[1], actions: [req.method === 'PUT' ? 'push' : req.method === 'DELETE' ? 'delete' : 'pull'] }];
       else if (url.pathname === '/v2/_catalog') needed = [{ type: 'registry', name: 'catalog', actions: ['*'] }];

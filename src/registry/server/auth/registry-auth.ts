@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RegistryError } from '../../errcodes';
 import type { Logger } from '../../../util/logger';
+import type { AccessRequest, AuthContext, RegistryAuth } from '../hooks';
 import type { AccessRules, Principal } from './access-rules';
 import type { Htpasswd } from './htpasswd';
-import { formatScope, missingActions, parseScopes, REPOSITORY_ACTIONS, type AccessNeed, type ResourceAccess } from './scope';
+import { formatScope, missingActions, parseScopes, REPOSITORY_ACTIONS, type AccessScope, type ResourceAccess } from './scope';
 import { InvalidTokenError, type TokenService } from './token-service';
 
 /**
@@ -38,21 +39,14 @@ export interface RegistryAuthOptions {
 }
 
 /** What `authorize` established: the user (undefined when anonymous) and, with a token, its grants. */
-export interface RegistryAuthContext {
-  actor?: string;
+export interface RegistryAuthContext extends AuthContext {
   /** Set when the request carried a token: only these grants count, as the client asked for them. */
   grants?: ResourceAccess[];
 }
 
-/** The request shape the server's hook hands over (see src/registry/server/hooks.ts). */
-export interface RegistryAccessRequest {
-  req: IncomingMessage;
-  needed: AccessNeed[];
-}
-
 const BASIC_REALM = 'berth-registry';
 
-export class RegistryAuthorizer {
+export class RegistryAuthorizer implements RegistryAuth {
   readonly tokenPath: string;
 
   constructor(private readonly options: RegistryAuthOptions) {
@@ -60,7 +54,7 @@ export class RegistryAuthorizer {
     this.tokenPath = options.tokenPath ?? '/token';
   }
 
-  async authorize({ req, needed }: RegistryAccessRequest): Promise<RegistryAuthContext> {
+  async authorize({ req, needed }: AccessRequest): Promise<RegistryAuthContext> {
     const credentials = parseAuthorization(req.headers.authorization);
     let context: RegistryAuthContext;
     if (credentials?.scheme === 'bearer' && this.options.tokens) {
@@ -95,7 +89,7 @@ export class RegistryAuthorizer {
   }
 
   /** Whether the authorized request also holds `need` (a mount's source, the catalog filter). */
-  async permits(context: RegistryAuthContext, need: AccessNeed): Promise<boolean> {
+  async permits(context: RegistryAuthContext, need: AccessScope): Promise<boolean> {
     if (context.grants) return missingActions(context.grants, need).length === 0;
     return this.missingFromRights(context.actor, need).length === 0;
   }
@@ -179,7 +173,7 @@ export class RegistryAuthorizer {
     return actor !== undefined || !this.options.htpasswd ? [...REPOSITORY_ACTIONS] : [];
   }
 
-  private missingFromRights(actor: Principal, need: AccessNeed): string[] {
+  private missingFromRights(actor: Principal, need: AccessScope): string[] {
     if (need.type === 'registry') return actor !== undefined || !this.options.htpasswd ? [] : ['*'];
     const rights = new Set(this.rights(actor, need.name));
     return need.actions.filter((a) => !rights.has(a));
@@ -190,7 +184,7 @@ export class RegistryAuthorizer {
     return (await this.options.htpasswd.verify(user, password)) ? user : undefined;
   }
 
-  private unauthorized(req: IncomingMessage, needed: AccessNeed[], message?: string, error?: 'invalid_token' | 'insufficient_scope'): RegistryError {
+  private unauthorized(req: IncomingMessage, needed: AccessScope[], message?: string, error?: 'invalid_token' | 'insufficient_scope'): RegistryError {
     let challenge: string;
     if (this.options.mode === 'token') {
       const realm = this.options.realm ?? `http://${req.headers.host ?? 'localhost'}${this.tokenPath}`;
@@ -209,7 +203,7 @@ export class RegistryAuthorizer {
 }
 
 /** distribution's detail on UNAUTHORIZED/DENIED: the resources the request needed. */
-function accessDetail(needed: AccessNeed[]): unknown {
+function accessDetail(needed: AccessScope[]): unknown {
   return needed.flatMap((n) => n.actions.map((action) => ({ Type: n.type, Class: '', Name: n.name, Action: action })));
 }
 

@@ -3,7 +3,9 @@
  * `registry:catalog:*`. A scope names what a client asks for; a grant (the JWT's `access`
  * claim entry) what the token server allowed.
  */
-export type RepositoryAction = 'pull' | 'push' | 'delete';
+import type { AccessScope, RepositoryAction } from '../hooks';
+
+export type { AccessScope, RepositoryAction };
 export const REPOSITORY_ACTIONS: readonly RepositoryAction[] = ['pull', 'push', 'delete'];
 
 /** One entry of a token's `access` claim, the shape distribution's token auth uses. */
@@ -12,11 +14,6 @@ export interface ResourceAccess {
   name: string;
   actions: string[];
 }
-
-/** What one registry request needs: the base check (`/v2/`) needs nothing beyond a valid login. */
-export type AccessNeed =
-  | { type: 'repository'; name: string; actions: RepositoryAction[] }
-  | { type: 'registry'; name: 'catalog'; actions: ['*'] };
 
 /**
  * Parses one `scope` parameter value, which may hold several space-separated scopes.
@@ -39,16 +36,16 @@ export function parseScopes(value: string): ResourceAccess[] {
   return out;
 }
 
-export function formatScope(access: ResourceAccess | AccessNeed): string {
+export function formatScope(access: ResourceAccess | AccessScope): string {
   return `${access.type}:${access.name}:${access.actions.join(',')}`;
 }
 
 /** True when the granted list allows every action of `need`. */
-export function grantsCover(granted: readonly ResourceAccess[], need: AccessNeed): boolean {
+export function grantsCover(granted: readonly ResourceAccess[], need: AccessScope): boolean {
   return missingActions(granted, need).length === 0;
 }
 
-export function missingActions(granted: readonly ResourceAccess[], need: AccessNeed): string[] {
+export function missingActions(granted: readonly ResourceAccess[], need: AccessScope): string[] {
   const have = new Set<string>();
   for (const g of granted) {
     if (g.type === need.type && g.name === need.name) for (const a of g.actions) have.add(a);

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../../util/logger';
-import { WebhookNotifier, type DeliveryAttempt, type RegistryEventInput } from './notifier';
+import type { RegistryEvent } from '../hooks';
+import { WebhookNotifier, type DeliveryAttempt } from './notifier';
 import { slackText } from './templates';
 
 /** A receiver answering each POST with the next status of `statuses` (the last one repeats). */
@@ -30,7 +31,7 @@ function recordingLogger(): Logger & { lines: Array<{ level: string; msg: string
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-const PUSH: RegistryEventInput = {
+const PUSH: RegistryEvent = {
   action: 'push',
   target: 'manifest',
   repository: 'team-a/app',
@@ -40,7 +41,7 @@ const PUSH: RegistryEventInput = {
   mediaType: 'application/vnd.oci.image.manifest.v1+json',
   actor: 'alice',
   time: '2026-11-30T12:00:00.000Z',
-  request: { host: '127.0.0.1:5000' },
+  request: { addr: '127.0.0.1:40000', host: '127.0.0.1:5000', method: 'PUT', userAgent: 'docker/28' },
 };
 
 function attemptsUntil(attempts: DeliveryAttempt[], n: number): Promise<void> {

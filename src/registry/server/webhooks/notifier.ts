@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../../util/logger';
+import type { EventSink, RegistryEvent } from '../hooks';
 import { renderPayload, type WebhookEvent, type WebhookTemplate } from './templates';
 
 /**
@@ -34,20 +35,6 @@ export interface WebhookConfig {
   timeoutMs?: number;
 }
 
-/** The server's event (src/registry/server/hooks.ts RegistryEvent), as far as webhooks use it. */
-export interface RegistryEventInput {
-  action: 'push' | 'delete';
-  target: 'manifest' | 'tag' | 'blob';
-  repository: string;
-  tag?: string;
-  digest: string;
-  size?: number;
-  mediaType?: string;
-  actor?: string;
-  time: string;
-  request?: { host?: string };
-}
-
 /** The outcome of one attempt, as logged (and returned to tests through `onAttempt`). */
 export interface DeliveryAttempt {
   webhook: string;
@@ -69,7 +56,7 @@ interface Target {
   running: Promise<void> | undefined;
 }
 
-export class WebhookNotifier {
+export class WebhookNotifier implements EventSink {
   private readonly targets: Target[];
   private closing = false;
   private readonly stop = new AbortController();
@@ -97,7 +84,7 @@ export class WebhookNotifier {
   }
 
   /** Queues the event for every webhook that wants its action; returns at once. */
-  emit(input: RegistryEventInput): void {
+  emit(input: RegistryEvent): void {
     if (this.closing) return;
     const event: WebhookEvent = {
       id: randomUUID(),
