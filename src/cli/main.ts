@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
+import { installRoot } from './install-root';
 import { CliContext } from './context';
 import { parseArgs, UsageError, formatFlagHelp } from './args/parser';
 import { COMMANDS, resolveCommand } from './registry';
@@ -14,14 +13,6 @@ const GLOBAL_FLAGS = {
   version: { kind: 'bool', short: 'v', description: 'Print version information and quit' },
 } as const;
 
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version?: string };
-    return pkg.version ?? 'dev';
-  } catch {
-    return 'dev';
-  }
-}
 
 const USAGE = `
 Usage:  ${PROGRAM} [OPTIONS] COMMAND
@@ -132,7 +123,7 @@ export async function main(argv: string[]): Promise<number> {
     return 125;
   }
   if (global.flags.version) {
-    process.stdout.write(`Berth version ${packageVersion()}\n`);
+    process.stdout.write(`Berth version ${installRoot().version}\n`);
     return 0;
   }
   const hosts = global.flags.host;
@@ -161,7 +152,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
+/** Runs the CLI on this process's arguments and exits with its status. */
+export function runMain(): void {
   main(process.argv.slice(2)).then(
     (code) => exitAfterFlush(code),
     (err: unknown) => {
@@ -170,6 +162,8 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) runMain();
 
 /** Exits once stdout and stderr have drained (a pipe may still hold output). */
 export function exitAfterFlush(code: number): void {

@@ -1,17 +1,9 @@
-import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { defineCommand, FORMAT_FLAG } from '../command';
 import { renderOne } from '../output/format';
 import { CLIENT_API_VERSION } from '../../client/engine-client';
 import { errorText } from './common';
+import { installRoot } from '../install-root';
 
-function cliVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'dev';
-  }
-}
 
 export default defineCommand({
   usage: 'version [OPTIONS]',
@@ -19,7 +11,7 @@ export default defineCommand({
   maxArgs: 0,
   flags: { format: { ...FORMAT_FLAG, short: 'f' } },
   async run(ctx, flags) {
-    const client = { Version: cliVersion(), ApiVersion: CLIENT_API_VERSION, GoVersion: process.version, Os: process.platform, Arch: process.arch };
+    const client = { Version: installRoot().version, ApiVersion: CLIENT_API_VERSION, GoVersion: process.version, Os: process.platform, Arch: process.arch };
     let server: unknown = null;
     let serverError: string | undefined;
     try {

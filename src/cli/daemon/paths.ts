@@ -1,13 +1,14 @@
 import * as path from 'node:path';
+import { installRoot } from '../install-root';
 
 /** Defaults shared by the CLI's daemon commands and auto-start. */
 export const DAEMON_PID_FILE = '/run/berth/berthd.pid';
 export const DEFAULT_DATA_ROOT = '/var/lib/berth';
 export const AUTOSTART_LOG = '/run/berth/berthd.out';
 
-/** dist/src/daemon/main.js, found from this compiled file (dist/src/cli/daemon/). */
+/** dist/src/daemon/main.js of the checkout this CLI runs from. */
 export function daemonEntry(): string {
-  return path.resolve(__dirname, '..', '..', 'daemon', 'main.js');
+  return path.join(installRoot().root, 'dist', 'src', 'daemon', 'main.js');
 }
 
 /**
@@ -15,5 +16,5 @@ export function daemonEntry(): string {
  * the launcher), so a daemon the CLI starts runs as one started by hand.
  */
 export function daemonLauncher(): string {
-  return path.resolve(__dirname, '..', '..', '..', '..', 'bin', 'berthd');
+  return path.join(installRoot().root, 'bin', 'berthd');
 }
