@@ -35,6 +35,7 @@ Management Commands:
   volume      Manage volumes
   system      Manage Berth
   daemon      Start, stop and query the Berth daemon
+  registry    Run a container image registry
 
 Container commands: attach commit cp create diff export kill pause prune rename restart rm start stats stop top unpause wait
 Image commands: bootstrap history import load prune pull rm save tag   (also: rmi tag save load import)
@@ -48,7 +49,7 @@ Run '${PROGRAM} COMMAND --help' for more information on a command.
 `;
 
 /** The management commands that only group others (`berth volume` alone prints their list). */
-const GROUPS: Record<string, string> = { container: 'Manage containers', image: 'Manage images', volume: 'Manage volumes', system: 'Manage Berth' };
+const GROUPS: Record<string, string> = { container: 'Manage containers', image: 'Manage images', volume: 'Manage volumes', system: 'Manage Berth', registry: 'Run a container image registry' };
 
 /** docker's help for a management command: its sub-commands (modules loaded only here, for their descriptions). */
 function groupHelp(noun: string): string {
@@ -140,7 +141,7 @@ export async function main(argv: string[]): Promise<number> {
   const resolved = resolveCommand(global.args);
   if (!resolved) {
     const [first, second] = global.args;
-    const what = second !== undefined && ['container', 'image', 'volume', 'system'].includes(first!) ? `${first} ${second}` : first;
+    const what = second !== undefined && ['container', 'image', 'volume', 'system', 'registry'].includes(first!) ? `${first} ${second}` : first;
     process.stderr.write(`${PROGRAM}: '${what}' is not a ${PROGRAM} command.\nSee '${PROGRAM} --help'\n`);
     return 1;
   }

@@ -58,6 +58,7 @@ export const COMMANDS: Record<string, Loader> = {
   'daemon stop': () => require('./commands/daemon/stop') as CommandModule,
   'daemon status': () => require('./commands/daemon/status') as CommandModule,
   'daemon run': () => require('./commands/daemon/run') as CommandModule,
+  'registry serve': () => require('./commands/registry/serve') as CommandModule,
 };
 
 /** Management-command aliases (`container ps`) and docker's top-level shortcuts. */
@@ -105,7 +106,7 @@ export const ALIASES: Record<string, string> = {
   daemon: 'daemon run',
 };
 
-export const MANAGEMENT = ['container', 'image', 'volume', 'system', 'daemon'];
+export const MANAGEMENT = ['container', 'image', 'volume', 'system', 'daemon', 'registry'];
 
 /** Resolves argv to a command path and the remaining args, or undefined. */
 export function resolveCommand(argv: string[]): { path: string; typed: string; rest: string[] } | undefined {

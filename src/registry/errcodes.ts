@@ -61,11 +61,12 @@ export class RegistryError extends Error {
   readonly detail: unknown;
   readonly headers: Record<string, string>;
 
-  constructor(code: RegistryErrorCode, message?: string, options: { detail?: unknown; headers?: Record<string, string>; cause?: unknown } = {}) {
+  /** `status` overrides the code's status where the spec asks for another (413 for an oversized manifest). */
+  constructor(code: RegistryErrorCode, message?: string, options: { detail?: unknown; headers?: Record<string, string>; status?: number; cause?: unknown } = {}) {
     super(message ?? REGISTRY_ERROR_CODES[code].message, { cause: options.cause });
     this.name = `RegistryError(${code})`;
     this.code = code;
-    this.status = REGISTRY_ERROR_CODES[code].status;
+    this.status = options.status ?? REGISTRY_ERROR_CODES[code].status;
     this.detail = options.detail;
     this.headers = options.headers ?? {};
   }

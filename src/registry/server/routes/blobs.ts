@@ -1,0 +1,211 @@
+import { randomUUID } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { RegistryError } from '../../errcodes';
+import { isNotFound } from '../../../errors';
+import type { Digest } from '../../../util/digest';
+import { drainBody, parseContentRange, parseRangeHeader, sendEmpty, uploadRange } from '../http';
+import { checkDigest, isValidName } from '../names';
+import { DigestMismatchError, SizeMismatchError, UploadBusyError, UploadLimitError, UploadOffsetError, type UploadStatus } from '../storage/driver';
+import { emitEvent, type RouteContext } from './context';
+
+/**
+ * `/v2/<name>/blobs/<digest>` (GET with Range, HEAD, DELETE) and the upload routes under
+ * `/v2/<name>/blobs/uploads/`: POST (start, monolithic `?digest=`, cross-repository
+ * `?mount=&from=`), PATCH (a chunk with Content-Range, or a stream), GET (status), PUT
+ * `?digest=` (finish, with an optional last chunk) and DELETE (cancel).
+ */
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function blobUnknown(digest: string): RegistryError {
+  return new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
+}
+
+/** The blob's size when this repository holds it (as a layer/config, or as a manifest). */
+async function linkedBlob(ctx: RouteContext, digest: Digest): Promise<number> {
+  const linked = (await ctx.store.hasBlob(ctx.name, digest)) || (await ctx.store.manifest(ctx.name, digest)) !== undefined;
+  const stat = linked ? await ctx.driver.statBlob(digest) : undefined;
+  if (!stat) throw blobUnknown(digest);
+  return stat.size;
+}
+
+export async function getBlob(ctx: RouteContext, param: string): Promise<void> {
+  const digest = checkDigest(param);
+  const size = await linkedBlob(ctx, digest);
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/octet-stream',
+    'Docker-Content-Digest': digest,
+    ETag: `"${digest}"`,
+    'Accept-Ranges': 'bytes',
+    'Cache-Control': 'max-age=31536000',
+  };
+  if (ctx.req.method === 'HEAD') {
+    ctx.res.writeHead(200, { ...headers, 'Content-Length': String(size) });
+    ctx.res.end();
+    return;
+  }
+  const range = parseRangeHeader(ctx.req.headers.range, size);
+  if (range) {
+    const length = range.end - range.start + 1;
+    ctx.res.writeHead(206, { ...headers, 'Content-Length': String(length), 'Content-Range': `bytes ${range.start}-${range.end}/${size}` });
+    await pipeline(ctx.driver.readBlob(digest, { offset: range.start, length }), ctx.res);
+    return;
+  }
+  ctx.res.writeHead(200, { ...headers, 'Content-Length': String(size) });
+  if (size === 0) {
+    ctx.res.end();
+    return;
+  }
+  await pipeline(ctx.driver.readBlob(digest), ctx.res);
+}
+
+/** Removes the blob from this repository (its bytes stay until garbage collection). */
+export async function deleteBlob(ctx: RouteContext, param: string): Promise<void> {
+  const digest = checkDigest(param);
+  if (!(await ctx.store.hasBlob(ctx.name, digest))) throw blobUnknown(digest);
+  const stat = await ctx.driver.statBlob(digest);
+  await ctx.store.unlinkBlob(ctx.name, digest);
+  sendEmpty(ctx.res, 202, { 'Docker-Content-Digest': digest });
+  emitEvent(ctx, { action: 'delete', target: 'blob', repository: ctx.name, digest, size: stat?.size });
+}
+
+function uploadHeaders(ctx: RouteContext, status: UploadStatus): Record<string, string> {
+  return {
+    Location: `/v2/${ctx.name}/blobs/uploads/${status.id}`,
+    Range: uploadRange(status.offset),
+    'Docker-Upload-UUID': status.id,
+  };
+}
+
+/** The upload, when it was started in this repository; else BLOB_UPLOAD_UNKNOWN. */
+async function uploadOf(ctx: RouteContext, uuid: string): Promise<UploadStatus> {
+  const unknown = () => new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid } });
+  if (!UUID_PATTERN.test(uuid) || !(await ctx.store.upload(ctx.name, uuid))) throw unknown();
+  try {
+    return await ctx.driver.uploadStatus(uuid);
+  } catch (err) {
+    if (isNotFound(err)) {
+      await ctx.store.removeUpload(ctx.name, uuid);
+      throw unknown();
+    }
+    throw err;
+  }
+}
+
+/** Whether the request carries a body to append (an upload PUT may or may not). */
+function hasBody(ctx: RouteContext): boolean {
+  const length = ctx.req.headers['content-length'];
+  if (length !== undefined) return Number(length) > 0;
+  return ctx.req.headers['transfer-encoding'] !== undefined;
+}
+
+/** Maps the driver's upload errors to the spec's codes. */
+function uploadError(ctx: RouteContext, err: unknown, status?: UploadStatus): unknown {
+  if (err instanceof UploadOffsetError) {
+    return new RegistryError('RANGE_INVALID', `chunk starts at ${err.expected}, but the upload has ${err.actual} bytes`, {
+      headers: status ? { ...uploadHeaders(ctx, { ...status, offset: err.actual }) } : {},
+    });
+  }
+  if (err instanceof UploadBusyError) return new RegistryError('BLOB_UPLOAD_INVALID', err.message);
+  if (err instanceof UploadLimitError) return new RegistryError('SIZE_INVALID', `chunk is longer than its Content-Range: ${err.message}`);
+  if (err instanceof DigestMismatchError) {
+    return new RegistryError('DIGEST_INVALID', `provided digest ${err.expected} did not match uploaded content${err.actual ? ` (${err.actual})` : ''}`, { detail: { expected: err.expected, actual: err.actual } });
+  }
+  if (err instanceof SizeMismatchError) return new RegistryError('SIZE_INVALID', err.message, { detail: { expected: err.expected, actual: err.actual } });
+  return err;
+}
+
+/** Appends the request body, honouring a Content-Range (the chunk must start where the upload ends). */
+async function appendBody(ctx: RouteContext, status: UploadStatus): Promise<UploadStatus> {
+  const range = parseContentRange(ctx.req.headers['content-range'] as string | undefined);
+  const declared = ctx.req.headers['content-length'] !== undefined ? Number(ctx.req.headers['content-length']) : undefined;
+  if (range && declared !== undefined && declared !== range.end - range.start + 1) {
+    throw new RegistryError('RANGE_INVALID', `Content-Range ${range.start}-${range.end} does not match Content-Length ${declared}`, { headers: uploadHeaders(ctx, status) });
+  }
+  try {
+    return await ctx.driver.appendUpload(status.id, ctx.req, { expectedOffset: range?.start, limit: range ? range.end - range.start + 1 : undefined });
+  } catch (err) {
+    throw uploadError(ctx, err, status);
+  }
+}
+
+/** Verifies and commits the upload, links the blob into the repository, answers 201. */
+async function completeUpload(ctx: RouteContext, uuid: string, digest: Digest): Promise<void> {
+  try {
+    await ctx.driver.commitUpload(uuid, digest);
+  } catch (err) {
+    // The driver removed the upload on a mismatch: nothing of it is stored.
+    if (err instanceof DigestMismatchError || err instanceof SizeMismatchError) await ctx.store.removeUpload(ctx.name, uuid);
+    throw uploadError(ctx, err);
+  }
+  await ctx.store.linkBlob(ctx.name, digest);
+  await ctx.store.removeUpload(ctx.name, uuid);
+  sendEmpty(ctx.res, 201, { Location: `/v2/${ctx.name}/blobs/${digest}`, 'Docker-Content-Digest': digest });
+}
+
+export async function startUpload(ctx: RouteContext): Promise<void> {
+  const mount = ctx.query.get('mount');
+  if (mount !== null && (await tryMount(ctx, checkDigest(mount, 'mount digest'), ctx.query.get('from')))) return;
+  const digestParam = ctx.query.get('digest');
+  const digest = digestParam !== null ? checkDigest(digestParam) : undefined;
+  const uuid = randomUUID();
+  await ctx.store.addUpload(ctx.name, uuid, { startedAt: Date.now() });
+  let status = await ctx.driver.createUpload(uuid);
+  if (digest) {
+    // Monolithic upload: the whole blob in the POST body. Its upload has no name the client
+    // knows, so a failure drops it.
+    try {
+      if (hasBody(ctx)) status = await appendBody(ctx, status);
+      await completeUpload(ctx, uuid, digest);
+    } catch (err) {
+      await ctx.driver.cancelUpload(uuid).catch(() => undefined);
+      await ctx.store.removeUpload(ctx.name, uuid);
+      throw err;
+    }
+    return;
+  }
+  await drainBody(ctx.req);
+  sendEmpty(ctx.res, 202, uploadHeaders(ctx, status));
+}
+
+/**
+ * Cross-repository mount: links a blob of `from` into this repository when the client may pull
+ * from `from` and it holds the blob. Otherwise false: the caller starts a normal upload, as
+ * distribution does (the client then uploads the blob).
+ */
+async function tryMount(ctx: RouteContext, digest: Digest, from: string | null): Promise<boolean> {
+  if (from === null || !isValidName(from)) return false;
+  if (!(await ctx.authz.permits(ctx.auth, { type: 'repository', name: from, actions: ['pull'] }))) return false;
+  if (!(await ctx.store.hasBlob(from, digest)) || !(await ctx.driver.statBlob(digest))) return false;
+  await drainBody(ctx.req);
+  await ctx.store.linkBlob(ctx.name, digest);
+  sendEmpty(ctx.res, 201, { Location: `/v2/${ctx.name}/blobs/${digest}`, 'Docker-Content-Digest': digest });
+  return true;
+}
+
+export async function patchUpload(ctx: RouteContext, uuid: string): Promise<void> {
+  const status = await appendBody(ctx, await uploadOf(ctx, uuid));
+  sendEmpty(ctx.res, 202, uploadHeaders(ctx, status));
+}
+
+export async function uploadStatus(ctx: RouteContext, uuid: string): Promise<void> {
+  sendEmpty(ctx.res, 204, uploadHeaders(ctx, await uploadOf(ctx, uuid)));
+}
+
+export async function putUpload(ctx: RouteContext, uuid: string): Promise<void> {
+  const status = await uploadOf(ctx, uuid);
+  const digest = checkDigest(ctx.query.get('digest'));
+  if (hasBody(ctx)) await appendBody(ctx, status);
+  await completeUpload(ctx, uuid, digest);
+}
+
+export async function cancelUpload(ctx: RouteContext, uuid: string): Promise<void> {
+  await uploadOf(ctx, uuid);
+  try {
+    await ctx.driver.cancelUpload(uuid);
+  } catch (err) {
+    if (!isNotFound(err)) throw uploadError(ctx, err);
+  }
+  await ctx.store.removeUpload(ctx.name, uuid);
+  sendEmpty(ctx.res, 204);
+}

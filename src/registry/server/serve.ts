@@ -1,0 +1,36 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../../util/logger';
+import { parseAddr, type ServeConfig } from './config';
+import { buildExtensions } from './extensions';
+import { RegistryServer } from './server';
+import { FilesystemDriver } from './storage/fs-driver';
+
+/** A registry started by `serve`: where it listens, and how to stop it. */
+export interface RunningRegistry {
+  address: AddressInfo;
+  server: RegistryServer;
+  close(): Promise<void>;
+}
+
+/** Composition of `berth registry serve`: the filesystem driver, the configured hooks, the HTTP server. */
+export async function serveRegistry(config: ServeConfig, logger: Logger): Promise<RunningRegistry> {
+  const { host, port } = parseAddr(config.addr);
+  const root = path.resolve(config.root);
+  await fs.mkdir(root, { recursive: true, mode: 0o700 });
+  const driver = new FilesystemDriver(root);
+  await driver.init();
+  const extensions = await buildExtensions(config, logger);
+  const server = new RegistryServer({ driver, auth: extensions.auth, events: extensions.events, routes: extensions.routes, logger });
+  const address = await server.listen(host, port);
+  logger.info(`registry listening on ${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}, storage ${driver.description}`);
+  return {
+    address,
+    server,
+    close: async () => {
+      await server.close();
+      await extensions.close?.();
+    },
+  };
+}
