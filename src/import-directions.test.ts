@@ -20,6 +20,8 @@ const RULES: [string, string[]][] = [
   ['archive/tar', ['archive/image', 'images', 'content', 'metadata', 'snapshots']],
   ['images', ['archive/image']],
   ['content', ['archive', 'images']],
+  // The registry server is its own program: it shares the content store, never the engine or berthd.
+  ['registry/server', ['engine', 'api', 'daemon', 'cli', 'metadata', 'snapshots', 'runtime']],
   ...['images', 'util', 'runtime', 'content', 'snapshots', 'metadata', 'volumes', 'archive', 'native', 'errors'].map((low): [string, string[]] => [low, ['engine', 'api/server', 'daemon', 'cli']]),
 ];
 
