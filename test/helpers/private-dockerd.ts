@@ -24,6 +24,8 @@ export interface PrivateDockerd {
   namespace: string;
   /** `unix://<socket>` for -H / DOCKER_HOST. */
   host: string;
+  /** Its network namespace (to reach a host loopback port from it: netns-forward.ts). */
+  netns: PrivateNetns;
   logs(): Promise<string>;
   stop(): Promise<void>;
 }
@@ -82,6 +84,7 @@ export async function startPrivateDockerd(): Promise<PrivateDockerd> {
     pid: child.pid,
     namespace: `berth-test-${tag}`,
     host: `unix://${socket}`,
+    netns,
     logs: () => fs.readFile(logFile, 'utf8'),
     stop: () => stopDockerd(child, root, netns),
   };
