@@ -1,6 +1,7 @@
 import { messageOf } from '../../errors';
 import type { Challenge } from './challenge';
-import { badAnswer, describeEntries, parseErrorBody, RegistryError } from './errors';
+import { describeRegistryErrors, parseRegistryErrors } from '../errcodes';
+import { badAnswer, RegistryError } from './errors';
 import { goMethod, type Transport } from './transport';
 import type { AuthConfig } from './types';
 
@@ -112,9 +113,9 @@ export class Authorizer {
     }
     const text = Buffer.concat(chunks);
     if (res.status < 200 || res.status > 299) {
-      const entries = parseErrorBody(text);
+      const entries = parseRegistryErrors(text) ?? [];
       const details = detailsOf(text);
-      const what = entries.length > 0 ? describeEntries(entries) : res.status === 401 ? `unauthorized: ${details ?? 'authentication required'}` : `token server ${realm.origin} answered ${res.status} ${res.statusText}`;
+      const what = entries.length > 0 ? describeRegistryErrors(entries) : res.status === 401 ? `unauthorized: ${details ?? 'authentication required'}` : `token server ${realm.origin} answered ${res.status} ${res.statusText}`;
       throw new RegistryError(res.status === 401 ? 'Unauthorized' : res.status === 403 ? 'Forbidden' : 'Unavailable', `${prefix}: ${what}`, { registry: this.registry, status: res.status, entries });
     }
     let parsed: Record<string, unknown>;

@@ -1,11 +1,7 @@
 import { EngineError, type ErrorKind } from '../../errors';
+import { describeRegistryErrors, parseRegistryErrors, type RegistryErrorEntry } from '../errcodes';
 
-/** One entry of a registry's `{"errors": [...]}` body (distribution's errcode.Error). */
-export interface RegistryErrorEntry {
-  code: string;
-  message: string;
-  detail?: unknown;
-}
+export type { RegistryErrorEntry };
 
 /**
  * A failure talking to a registry. The message names the registry and what failed, in
@@ -36,24 +32,6 @@ export class RegistryError extends EngineError {
   }
 }
 
-/** Reads a distribution error body; anything else gives no entries. */
-export function parseErrorBody(body: Buffer): RegistryErrorEntry[] {
-  try {
-    const parsed = JSON.parse(body.toString('utf8')) as unknown;
-    const list = (parsed as { errors?: unknown })?.errors;
-    if (!Array.isArray(list)) return [];
-    return list
-      .filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)
-      .map((e) => ({
-        code: typeof e.code === 'string' ? e.code : 'UNKNOWN',
-        message: typeof e.message === 'string' ? e.message : '',
-        ...(e.detail !== undefined ? { detail: e.detail } : {}),
-      }));
-  } catch {
-    return [];
-  }
-}
-
 /** The kind (HTTP status class) of an error a registry answered with. */
 export function kindOfStatus(status: number): ErrorKind {
   if (status === 404) return 'NotFound';
@@ -64,19 +42,14 @@ export function kindOfStatus(status: number): ErrorKind {
   return 'Internal';
 }
 
-/** docker's rendering of errcode.Errors: "code: message" (lower-cased code), joined by ", ". */
-export function describeEntries(entries: RegistryErrorEntry[]): string {
-  return entries.map((e) => `${e.code.toLowerCase().replace(/_/g, ' ')}: ${e.message}`).join(', ');
-}
-
 /**
  * The error for an unexpected status. With distribution error codes, docker's
  * "<code>: <message>"; otherwise the status and the request, like docker's
  * `unexpected status from GET request to http://...: 500 Internal Server Error`.
  */
 export function statusError(registry: string, method: string, url: URL, status: number, statusText: string, body: Buffer): RegistryError {
-  const entries = parseErrorBody(body);
-  const described = entries.length > 0 ? describeEntries(entries) : undefined;
+  const entries = parseRegistryErrors(body) ?? [];
+  const described = entries.length > 0 ? describeRegistryErrors(entries) : undefined;
   const message =
     described ??
     (status === 401
