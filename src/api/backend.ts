@@ -291,3 +291,18 @@ export interface BootstrapBackend {
   /** Builds the image and tags it (`tag`, or busybox:latest / debian:bookworm); resolves with its ID. */
   bootstrap(name: BootstrapImage, tag: string | undefined): Promise<string>;
 }
+
+// ---------------------------------------------------------------- registry
+
+/** GET /distribution/{name}/json: the descriptor a reference points to and the platforms it offers. */
+export interface DistributionInspect {
+  Descriptor: { mediaType: string; digest: string; size: number; urls?: string[] };
+  Platforms: Array<{ architecture: string; os: string; 'os.version'?: string; 'os.features'?: string[]; variant?: string }>;
+}
+
+export interface RegistryBackend {
+  /** POST /auth: checks credentials against the registry (body: docker's AuthConfig JSON). */
+  auth(body: unknown): Promise<{ Status: string; IdentityToken: string }>;
+  /** GET /distribution/{name}/json, with the raw X-Registry-Auth header. */
+  distributionInspect(name: string, registryAuth: string | undefined): Promise<DistributionInspect>;
+}

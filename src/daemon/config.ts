@@ -19,7 +19,15 @@ export interface DaemonConfig {
    * default network get a private namespace with loopback only. Default: the `berth0` bridge.
    */
   defaultBridge: boolean;
+  /** `--registry-mirror` (repeatable): mirrors for docker.io pulls, tried in order. */
+  registryMirrors: string[];
+  /** `--insecure-registry` (repeatable): host[:port] or CIDR spoken to without verified TLS. */
+  insecureRegistries: string[];
+  /** `--config-file`: dockerd-style daemon.json; `explicit` when given (then it must exist). */
+  configFile: { path: string; explicit: boolean };
 }
+
+export const DEFAULT_CONFIG_FILE = '/etc/berth/daemon.json';
 
 export const DEFAULT_DATA_ROOT = '/var/lib/berth';
 export const DEFAULT_EXEC_ROOT = '/run/berth';
@@ -36,6 +44,9 @@ Options:
       --runtime-path string     The OCI runtime binary (default "runc" on PATH)
       --runtime-timeout string  Longest a runtime call may take, e.g. 30s or 500ms (default "30s")
   -b, --bridge string      "none": no default bridge network (default "berth0")
+      --config-file string      Daemon configuration file (default "${DEFAULT_CONFIG_FILE}")
+      --registry-mirror list    Preferred registry mirror for docker.io (repeatable)
+      --insecure-registry list  Registry (host[:port] or CIDR) reached without verified TLS (repeatable)
 `;
 
 export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' {
@@ -47,6 +58,9 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
   let runtimePath: string | undefined;
   let runtimeTimeoutMs: number | undefined;
   let defaultBridge = true;
+  const registryMirrors: string[] = [];
+  const insecureRegistries: string[] = [];
+  let configFile = { path: DEFAULT_CONFIG_FILE, explicit: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -96,6 +110,15 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         defaultBridge = v !== 'none';
         break;
       }
+      case '--registry-mirror':
+        registryMirrors.push(value());
+        break;
+      case '--insecure-registry':
+        insecureRegistries.push(value());
+        break;
+      case '--config-file':
+        configFile = { path: path.resolve(value()), explicit: true };
+        break;
       case '-h':
       case '--help':
         return 'help';
@@ -110,6 +133,9 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     pidFile: pidFile ?? path.join(execRoot, 'berthd.pid'),
     logLevel,
     defaultBridge,
+    registryMirrors,
+    insecureRegistries,
+    configFile,
     ...(runtimePath ? { runtimePath } : {}),
     ...(runtimeTimeoutMs !== undefined ? { runtimeTimeoutMs } : {}),
   };

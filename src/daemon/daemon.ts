@@ -36,6 +36,9 @@ import { addEmptyPruneRoutes, addVolumeRoutes } from '../api/server/routes/volum
 import { createApiServer } from '../api/server/server';
 import { native, UnmountFlags } from '../native';
 import { secureDataRoot } from './data-root-permissions';
+import { RegistryClient } from '../registry/client/hosts';
+import { RegistryBackendImpl } from '../engine/registry/registry-backend';
+import { addRegistryRoutes } from '../api/server/routes/registry';
 
 export interface RunningDaemon {
   /** Stops serving; running containers keep running under their monitors. */
@@ -106,7 +109,9 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   events.listen((e) => {
     if ((e.Type === 'container' && e.Action === 'destroy') || (e.Type === 'image' && e.Action === 'delete')) collector.schedule();
   });
-  const system = new SystemService({ containers, countImages: async () => (await images.list({ all: false })).length, paths: { dataRoot, execRoot }, eventListeners: () => events.listenerCount, debug: config.logLevel === 'debug', runtimePath: config.runtimePath });
+  // One registry client for the daemon: its settings, connections and what each registry answered to a ping.
+  const registry = new RegistryClient({ mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries });
+  const system = new SystemService({ registry: registry.settings, containers, countImages: async () => (await images.list({ all: false })).length, paths: { dataRoot, execRoot }, eventListeners: () => events.listenerCount, debug: config.logLevel === 'debug', runtimePath: config.runtimePath });
   const systemBackend = new SystemBackendImpl({ system, events, diskUsage: (types) => diskUsage({ types, images, imagesBackend, containers, volumes }) });
   const server = createApiServer(
     {
@@ -118,7 +123,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     {
       logger,
       socketPath: config.socketPath,
-      extraRoutes: [(router) => addBootstrapRoutes(router, new BootstrapBackendImpl(images, events)), (router) => addVolumeRoutes(router, new VolumeService(volumes, containers, events)), addEmptyPruneRoutes],
+      extraRoutes: [(router) => addBootstrapRoutes(router, new BootstrapBackendImpl(images, events)), (router) => addVolumeRoutes(router, new VolumeService(volumes, containers, events)), addEmptyPruneRoutes, (router) => addRegistryRoutes(router, new RegistryBackendImpl(registry))],
     },
   );
   await server.listen();
@@ -131,6 +136,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       containers.detachAll();
       await collector.stop();
       await Promise.all([imageMetadata.close(), containerStore.close(), leases.close()]);
+      registry.close();
     },
   };
 }

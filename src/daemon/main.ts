@@ -1,16 +1,18 @@
 import { promises as fs } from 'node:fs';
 import { DAEMON_USAGE, parseDaemonArgs } from './config';
+import { applyConfigFile } from './config-file';
 import { startDaemon } from './daemon';
 import { createLogger } from '../util/logger';
 import { messageOf } from '../errors';
 
 /** berthd: parses flags, starts the engine, stops it cleanly on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
-  const config = parseDaemonArgs(process.argv.slice(2));
-  if (config === 'help') {
+  const flags = parseDaemonArgs(process.argv.slice(2));
+  if (flags === 'help') {
     process.stdout.write(DAEMON_USAGE);
     return;
   }
+  const config = await applyConfigFile(flags);
   if (process.getuid?.() !== 0) throw new Error('berthd needs to be started as root');
   const logger = createLogger(config.logLevel, 'berthd');
   const daemon = await startDaemon(config, logger);

@@ -1,4 +1,6 @@
 import * as os from 'node:os';
+import type { RegistrySettings } from '../../registry/client/types';
+import { registryServiceConfig } from './registry-config';
 import { promises as fs } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { ContainerService } from '../containers/container-service';
@@ -28,6 +30,8 @@ export class SystemService {
     private readonly deps: {
       containers: ContainerService;
       countImages: () => Promise<number>;
+      /** Mirrors and insecure registries, for RegistryConfig. */
+      registry?: RegistrySettings;
       paths: SystemPaths;
       /** Open event streams. */
       eventListeners?: () => number;
@@ -126,13 +130,7 @@ export class SystemService {
       OSType: 'linux',
       Architecture: os.machine(),
       IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: {
-        AllowNondistributableArtifactsCIDRs: [],
-        AllowNondistributableArtifactsHostnames: [],
-        InsecureRegistryCIDRs: ['127.0.0.0/8'],
-        IndexConfigs: { 'docker.io': { Name: 'docker.io', Mirrors: [], Secure: true, Official: true } },
-        Mirrors: [],
-      },
+      RegistryConfig: registryServiceConfig(this.deps.registry ?? { mirrors: [], insecureRegistries: [] }),
       NCPU: sys.ncpu,
       MemTotal: os.totalmem(),
       DockerRootDir: this.deps.paths.dataRoot,

@@ -9,7 +9,7 @@ import { Router } from '../router';
  * - swarm (/swarm, /nodes, /services, /tasks, /secrets, /configs): exactly what a dockerd that
  *   is not a swarm manager answers (503 and its message; the parameter checks dockerd makes
  *   first), since berth spreads over hosts through Kubernetes, never swarm;
- * - everything else berth lacks (build, networks, plugins, registry auth and distribution,
+ * - everything else berth lacks (build, networks, plugins,
  *   websocket attach): 501 naming the feature, as pull does. Each says "not supported": the docker
  *   CLI's `inspect` skips an object type whose lookup says so and tries the next.
  *
@@ -22,7 +22,6 @@ const NO_BUILDER = 'building images is not supported by berth yet: it has no Doc
 const NO_NETWORKS =
   'networks are not supported by berth yet: it has no network API; containers run on the default network (a private namespace with loopback only), --network host or --network none';
 const NO_PLUGINS = 'plugins are not supported by berth yet: it has no plugin system (volumes use the built-in local driver)';
-const NO_REGISTRY = 'registries are not supported by berth yet: it cannot log in to or query a registry';
 const NO_SWARM_MODE = 'swarm mode is not supported by berth: it spreads over hosts through Kubernetes, not swarm';
 
 function notImplementedRoute(message: string) {
@@ -107,9 +106,6 @@ function addNotImplementedRoutes(router: Router): void {
   router.get('/plugins', plugins).get('/plugins/privileges', plugins).post('/plugins/pull', plugins).post('/plugins/create', plugins);
   router.get('/plugins/{name:.*}/json', plugins).delete('/plugins/{name:.*}', plugins);
   for (const action of ['enable', 'disable', 'upgrade', 'push', 'set']) router.post(`/plugins/{name:.*}/${action}`, plugins);
-
-  router.post('/auth', notImplementedRoute(NO_REGISTRY));
-  router.get('/distribution/{name:.*}/json', notImplementedRoute(NO_REGISTRY));
 
   router.get('/containers/{id}/attach/ws', notImplementedRoute('attach over a websocket is not supported by berth yet; use POST /containers/{id}/attach'));
 }

@@ -1,0 +1,142 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { needsRoot, startTestDaemon, type TestDaemon } from '../helpers/test-daemon';
+import { DOCKER_CLIENTS, runCommand } from '../helpers/cli';
+import { CLI_MAIN } from '../helpers/test-daemon';
+import { haveDebianRegistry, startDebianRegistry, type DebianRegistry } from '../helpers/debian-registry';
+import { memoryImage, pushMemoryImage } from '../helpers/registry-image';
+import { RegistryClient } from '../../src/registry/client/hosts';
+import { encodeRegistryAuth } from '../../src/registry/client/registry-auth-header';
+import { parseDockerRef } from '../../src/images/reference';
+
+/**
+ * Logins and registry settings through berthd: docker login / berth login against Debian's
+ * docker-registry with htpasswd (POST /auth), config.json as docker writes it, GET
+ * /distribution, and --registry-mirror / --insecure-registry / --config-file in docker info.
+ */
+const skip = needsRoot('needs root (the daemon)') || (haveDebianRegistry() ? false : 'Debian docker-registry is not installed');
+
+function api(socket: string, method: string, urlPath: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: socket, method, path: urlPath, headers }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('registry login, distribution and settings through berthd', { skip }, () => {
+  let registry: DebianRegistry;
+  let daemon: TestDaemon;
+  let configDir: string;
+  let digest: string;
+  before(async () => {
+    registry = await startDebianRegistry({ htpasswd: { alice: 's3cret' } });
+    const image = await memoryImage();
+    digest = image.manifestDesc.digest;
+    const client = new RegistryClient();
+    await pushMemoryImage(client.session(parseDockerRef(`${registry.host}/private/app:1`), { actions: ['pull', 'push'], auth: { username: 'alice', password: 's3cret' } }), image, '1');
+    client.close();
+    daemon = await startTestDaemon({
+      hostNetwork: true,
+      prepare: async ({ root }) => {
+        await fs.writeFile(path.join(root, 'daemon.json'), JSON.stringify({ 'insecure-registries': ['myreg.example:5000', '10.1.0.0/16'] }));
+      },
+      args: ({ root }) => ['--config-file', path.join(root, 'daemon.json'), '--registry-mirror', 'http://127.0.0.1:5999'],
+    });
+    configDir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-dockercfg-'));
+  });
+  after(async () => {
+    await daemon?.stop();
+    await registry?.stop();
+    if (configDir) await fs.rm(configDir, { recursive: true, force: true });
+  });
+
+  const env = () => ({ DOCKER_CONFIG: configDir, DOCKER_CLI_HINTS: 'false', BERTH_HOST: daemon.host });
+
+  test('docker info shows mirrors and insecure registries from the flags and the config file', async () => {
+    const info = JSON.parse((await api(daemon.socket, 'GET', '/info')).body) as { RegistryConfig: unknown };
+    assert.deepEqual(info.RegistryConfig, {
+      AllowNondistributableArtifactsCIDRs: [],
+      AllowNondistributableArtifactsHostnames: [],
+      InsecureRegistryCIDRs: ['127.0.0.0/8', '10.1.0.0/16'],
+      IndexConfigs: {
+        'myreg.example:5000': { Name: 'myreg.example:5000', Mirrors: [], Secure: false, Official: false },
+        'docker.io': { Name: 'docker.io', Mirrors: ['http://127.0.0.1:5999/'], Secure: true, Official: true },
+      },
+      Mirrors: ['http://127.0.0.1:5999/'],
+    });
+    for (const client of DOCKER_CLIENTS) {
+      const r = await runCommand(client, ['-H', daemon.host, 'info'], { env: env() });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /Insecure Registries:\n\s+myreg.example:5000\n\s+127.0.0.0\/8\n\s+10.1.0.0\/16\n/, client);
+      assert.match(r.stdout, /Registry Mirrors:\n\s+http:\/\/127.0.0.1:5999\/\n/, client);
+    }
+  });
+
+  test('docker login: good credentials are stored as docker stores them, bad ones get dockerd\'s 401 message', async () => {
+    for (const client of DOCKER_CLIENTS) {
+      await fs.rm(path.join(configDir, 'config.json'), { force: true });
+      const ok = await runCommand(client, ['-H', daemon.host, 'login', '-u', 'alice', '--password-stdin', registry.host], { env: env(), input: 's3cret\n' });
+      assert.equal(ok.code, 0, `${client}: ${ok.stderr}`);
+      assert.match(ok.stdout, /Login Succeeded/);
+      const config = JSON.parse(await fs.readFile(path.join(configDir, 'config.json'), 'utf8')) as { auths: Record<string, { auth: string }> };
+      assert.equal(config.auths[registry.host]?.auth, Buffer.from('alice:s3cret').toString('base64'));
+
+      const bad = await runCommand(client, ['-H', daemon.host, 'login', '-u', 'alice', '--password-stdin', registry.host], { env: env(), input: 'wrong\n' });
+      assert.equal(bad.code, 1, client);
+      assert.match(bad.stderr, new RegExp(`Error response from daemon: login attempt to http://${registry.host}/v2/ failed with status: 401 Unauthorized`), client);
+    }
+  });
+
+  test('berth login and logout share docker\'s config.json', async () => {
+    await fs.rm(path.join(configDir, 'config.json'), { force: true });
+    const login = await runCommand(CLI_MAIN, ['login', '-u', 'alice', '--password-stdin', `http://${registry.host}/`], { env: env(), input: 's3cret\n' });
+    assert.equal(login.code, 0, login.stderr);
+    assert.equal(login.stdout, 'Login Succeeded\n');
+    assert.match(login.stderr, /WARNING! Your password will be stored unencrypted/);
+    const config = JSON.parse(await fs.readFile(path.join(configDir, 'config.json'), 'utf8')) as { auths: Record<string, { auth: string }> };
+    assert.deepEqual(Object.keys(config.auths), [registry.host]);
+    const stat = await fs.stat(path.join(configDir, 'config.json'));
+    assert.equal(stat.mode & 0o777, 0o600);
+
+    // Stored credentials are tried first when none are given.
+    const again = await runCommand(CLI_MAIN, ['login', registry.host], { env: env() });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, 'Authenticating with existing credentials...\nLogin Succeeded\n');
+
+    const bad = await runCommand(CLI_MAIN, ['login', '-u', 'alice', '-p', 'nope', registry.host], { env: env() });
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stderr, `WARNING! Using --password via the CLI is insecure. Use --password-stdin.\nError response from daemon: login attempt to http://${registry.host}/v2/ failed with status: 401 Unauthorized\n`);
+
+    const out = await runCommand(CLI_MAIN, ['logout', registry.host], { env: env() });
+    assert.equal(out.stdout, `Removing login credentials for ${registry.host}\n`);
+    const none = await runCommand(CLI_MAIN, ['logout', registry.host], { env: env() });
+    assert.equal(none.stdout, `Not logged in to ${registry.host}\n`);
+    assert.deepEqual((JSON.parse(await fs.readFile(path.join(configDir, 'config.json'), 'utf8')) as { auths: object }).auths, {});
+  });
+
+  test('GET /distribution/{name}/json: the descriptor and platform with X-Registry-Auth; 401 without', async () => {
+    const auth = encodeRegistryAuth({ username: 'alice', password: 's3cret', serverAddress: registry.host });
+    const res = await api(daemon.socket, 'GET', `/v1.41/distribution/${registry.host}/private/app:1/json`, { 'X-Registry-Auth': auth });
+    assert.equal(res.status, 200, res.body);
+    const body = JSON.parse(res.body) as { Descriptor: { digest: string; mediaType: string; size: number }; Platforms: unknown };
+    assert.equal(body.Descriptor.digest, digest);
+    assert.equal(body.Descriptor.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+    assert.deepEqual(body.Platforms, [{ architecture: 'amd64', os: 'linux' }]);
+
+    const anon = await api(daemon.socket, 'GET', `/v1.41/distribution/${registry.host}/private/app:1/json`);
+    assert.equal(anon.status, 401, anon.body);
+    assert.match((JSON.parse(anon.body) as { message: string }).message, /unauthorized: authentication required/);
+
+    const badName = await api(daemon.socket, 'GET', `/v1.41/distribution/${registry.host}/UPPER/json`);
+    assert.equal(badName.status, 400, badName.body);
+  });
+});
