@@ -61,6 +61,7 @@ export const COMMANDS: Record<string, Loader> = {
   'daemon status': () => require('./commands/daemon/status') as CommandModule,
   'daemon run': () => require('./commands/daemon/run') as CommandModule,
   'registry serve': () => require('./commands/registry/serve') as CommandModule,
+  'registry gc': () => require('./commands/registry/gc') as CommandModule,
 };
 
 /** Management-command aliases (`container ps`) and docker's top-level shortcuts. */

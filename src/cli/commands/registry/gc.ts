@@ -1,0 +1,80 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { defineCommand, StatusError } from '../../command';
+import { parseGoDuration } from '../../output/units';
+import { collectGarbage, DEFAULT_KEEP_RECENT_MS, DEFAULT_UPLOAD_EXPIRY_MS } from '../../../registry/server/gc';
+import { FilesystemDriver } from '../../../registry/server/storage/fs-driver';
+
+/**
+ * `berth registry gc --root DIR [--dry-run]`: removes blobs no manifest references from a
+ * registry's storage (see src/registry/server/gc.ts for what is kept and why an upload in
+ * progress is never raced). Prints each removal, then a summary. Two collectors on one root
+ * exclude each other with `<root>/gc.lock`.
+ */
+export default defineCommand({
+  usage: 'registry gc [OPTIONS]',
+  description: 'Remove unreferenced blobs from a registry\'s storage',
+  maxArgs: 0,
+  flags: {
+    root: { kind: 'string', description: 'Storage root folder of the registry', valueName: 'dir' },
+    'dry-run': { kind: 'bool', short: 'n', description: 'Print what would be removed, remove nothing' },
+    'keep-recent': { kind: 'string', description: 'Keep unreferenced blobs written within this duration (default 1h)', valueName: 'duration' },
+    'upload-expiry': { kind: 'string', description: 'Remove uploads idle for longer than this (default 168h)', valueName: 'duration' },
+  },
+  async run(ctx, flags) {
+    if (!flags.root) throw new StatusError(1, 'a storage root is required: --root DIR');
+    const root = path.resolve(flags.root);
+    const keepRecentMs = duration('--keep-recent', flags['keep-recent'], DEFAULT_KEEP_RECENT_MS);
+    const uploadExpiryMs = duration('--upload-expiry', flags['upload-expiry'], DEFAULT_UPLOAD_EXPIRY_MS);
+    const st = await fs.stat(path.join(root, 'metadata')).catch(() => undefined);
+    if (!st?.isDirectory()) throw new StatusError(1, `${root} is not a registry storage root (no metadata folder)`);
+    const driver = new FilesystemDriver(root);
+    await driver.init();
+    const release = await takeLock(path.join(root, 'gc.lock'));
+    try {
+      const dryRun = flags['dry-run'];
+      const report = await collectGarbage(driver, { dryRun, keepRecentMs, uploadExpiryMs, onRemove: (line) => ctx.out(line + '\n') });
+      const kept = report.keptRecent + report.keptUploading;
+      ctx.out(
+        `${report.repositories} repositories, ${report.marked} referenced blobs; ` +
+        `${dryRun ? 'would remove' : 'removed'} ${report.removed.length} blobs (${report.removedBytes} bytes) and ${report.removedUploads.length} uploads` +
+        (kept > 0 ? `; kept ${kept} unreferenced blobs (${report.keptRecent} written recently, ${report.keptUploading} in repositories with uploads in progress)` : '') +
+        '\n',
+      );
+    } finally {
+      await release();
+    }
+  },
+});
+
+function duration(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const ms = parseGoDuration(value);
+  if (ms === undefined || ms < 0) throw new StatusError(1, `invalid ${flag} "${value}": expected a duration such as 30m or 1h`);
+  return ms;
+}
+
+/** An exclusive lock file holding our pid; one left by a process that is gone is taken over. */
+async function takeLock(file: string): Promise<() => Promise<void>> {
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      await fs.writeFile(file, `${process.pid}\n`, { flag: 'wx' });
+      return () => fs.rm(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) throw new StatusError(1, `another gc (pid ${pid}) is running on this root (${file})`);
+      await fs.rm(file, { force: true });
+    }
+  }
+  throw new StatusError(1, `cannot take the gc lock ${file}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,204 @@
+import { test, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { digestOf, type Digest } from '../../util/digest';
+import { startTestRegistry, type TestRegistry } from '../../../test/helpers/registry-server';
+import { runCommand } from '../../../test/helpers/cli';
+import { CLI_MAIN } from '../../../test/helpers/test-daemon';
+import { collectGarbage, manifestReferences } from './gc';
+import type { StorageDriver } from './storage/driver';
+
+/** gc over a registry filled through its real HTTP routes. */
+
+let reg: TestRegistry;
+beforeEach(async () => {
+  reg = await startTestRegistry();
+});
+afterEach(async () => {
+  await reg.stop();
+});
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+const LATER = () => Date.now() + 2 * 3600_000;
+
+async function pushBlob(repo: string, data: Buffer): Promise<{ digest: Digest; size: number }> {
+  const digest = digestOf(data);
+  const res = await reg.request('POST', `/v2/${repo}/blobs/uploads/?digest=${digest}`, { body: data, headers: { 'Content-Type': 'application/octet-stream' } });
+  assert.equal(res.status, 201, res.body.toString());
+  return { digest, size: data.length };
+}
+
+async function putManifest(repo: string, ref: string, doc: Record<string, unknown>, type = OCI_MANIFEST): Promise<{ digest: Digest; size: number }> {
+  const body = JSON.stringify({ schemaVersion: 2, mediaType: type, ...doc });
+  const res = await reg.request('PUT', `/v2/${repo}/manifests/${ref}`, { body, headers: { 'Content-Type': type } });
+  assert.equal(res.status, 201, res.body.toString());
+  return { digest: digestOf(body), size: body.length };
+}
+
+function image(config: { digest: Digest; size: number }, layers: Array<{ digest: Digest; size: number }>, extra: Record<string, unknown> = {}) {
+  return {
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+    layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...l })),
+    ...extra,
+  };
+}
+
+async function pushImage(repo: string, ref: string, shared?: { digest: Digest; size: number }) {
+  const config = await pushBlob(repo, Buffer.from(JSON.stringify({ os: 'linux', n: randomBytes(8).toString('hex') })));
+  const layer = await pushBlob(repo, randomBytes(3000));
+  const layers = shared ? [shared, layer] : [layer];
+  const manifest = await putManifest(repo, ref, image(config, layers));
+  return { config, layer, manifest };
+}
+
+async function blobStatus(repo: string, digest: Digest): Promise<number> {
+  return (await reg.request('HEAD', `/v2/${repo}/blobs/${digest}`)).status;
+}
+
+async function stored(digest: Digest): Promise<boolean> {
+  return (await reg.driver.statBlob(digest)) !== undefined;
+}
+
+test('gc keeps what tags, digests, indexes and referrers reach, and removes the rest with its links', async () => {
+  const shared = await pushBlob('team/app', randomBytes(2000));
+  const kept = await pushImage('team/app', 'v1', shared);
+  const doomed = await pushImage('team/app', 'v0', shared);
+  const untagged = await pushImage('team/app', 'placeholder');
+  assert.equal((await reg.request('DELETE', '/v2/team/app/manifests/placeholder')).status, 202, 'untag: still pullable by digest');
+  // An index whose children are only reachable through it (pushed by digest).
+  const amd = await pushImage('team/multi', 'tmp-amd');
+  const arm = await pushImage('team/multi', 'tmp-arm');
+  const index = await putManifest('team/multi', 'latest', {
+    manifests: [
+      { mediaType: OCI_MANIFEST, ...amd.manifest, platform: { os: 'linux', architecture: 'amd64' } },
+      { mediaType: OCI_MANIFEST, ...arm.manifest, platform: { os: 'linux', architecture: 'arm64' } },
+    ],
+  }, OCI_INDEX);
+  // A referrer (signature) of v1, pushed by digest.
+  const sigBlob = await pushBlob('team/app', Buffer.from('signature'));
+  const empty = await pushBlob('team/app', Buffer.from('{}'));
+  const sigBody = { artifactType: 'application/example.sig', ...image(empty, [sigBlob]), subject: { mediaType: OCI_MANIFEST, ...kept.manifest } };
+  const sigDigest = digestOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, ...sigBody }));
+  await putManifest('team/app', sigDigest, sigBody);
+  // A blob uploaded but never referenced, and one whose image was deleted.
+  const orphan = await pushBlob('team/other', randomBytes(500));
+  assert.equal((await reg.request('DELETE', `/v2/team/app/manifests/${doomed.manifest.digest}`)).status, 202);
+
+  const dry = await collectGarbage(reg.driver, { dryRun: true, now: LATER() });
+  const expectRemoved = [doomed.config.digest, doomed.layer.digest, doomed.manifest.digest, orphan.digest].sort();
+  assert.deepEqual(dry.removed.map((b) => b.digest).sort(), expectRemoved);
+  for (const d of expectRemoved) assert.equal(await stored(d), true, 'dry run removes nothing');
+
+  const lines: string[] = [];
+  const report = await collectGarbage(reg.driver, { now: LATER(), onRemove: (l) => lines.push(l) });
+  assert.deepEqual(report.removed.map((b) => b.digest).sort(), expectRemoved);
+  assert.equal(report.removedBytes, report.removed.reduce((n, b) => n + b.size, 0));
+  assert.equal(lines.length, 4);
+  assert.match(lines[0], /^deleted blob sha256:[0-9a-f]{64} \(\d+ bytes\)$/);
+  for (const d of expectRemoved) assert.equal(await stored(d), false);
+  // Links went with the blobs: the registry says unknown, so a push uploads them again.
+  assert.equal(await blobStatus('team/app', doomed.layer.digest), 404);
+  assert.equal(await blobStatus('team/other', orphan.digest), 404);
+  // Everything reachable still pulls.
+  for (const [repo, ref] of [['team/app', 'v1'], ['team/app', untagged.manifest.digest], ['team/multi', 'latest'], ['team/multi', amd.manifest.digest], ['team/app', sigDigest]]) {
+    const res = await reg.request('GET', `/v2/${repo}/manifests/${ref}`, { headers: { Accept: `${OCI_MANIFEST}, ${OCI_INDEX}` } });
+    assert.equal(res.status, 200, `${repo}@${ref}`);
+    const refs = manifestReferences(res.body);
+    for (const d of [...refs.blobs]) assert.equal(await blobStatus(repo, d), 200, `${repo}@${ref} → ${d}`);
+  }
+  assert.equal(await stored(shared.digest), true);
+  assert.equal(await stored(index.digest), true);
+  // A second run finds nothing.
+  assert.equal((await collectGarbage(reg.driver, { now: LATER() })).removed.length, 0);
+});
+
+test('gc never races an upload: recent blobs and repositories with an upload in progress are kept; stale uploads go', async () => {
+  const done = await pushImage('busy/app', 'v1');
+  assert.equal((await reg.request('DELETE', `/v2/busy/app/manifests/${done.manifest.digest}`)).status, 202);
+  // A push in progress in busy/app: a layer committed, the next one half uploaded.
+  const start = await reg.request('POST', '/v2/busy/app/blobs/uploads/');
+  assert.equal(start.status, 202);
+  const location = start.headers.location!;
+  const patch = await reg.request('PATCH', location, { body: randomBytes(100), headers: { 'Content-Type': 'application/octet-stream' } });
+  assert.equal(patch.status, 202);
+  // Another repository's unreferenced blob, written just now.
+  const fresh = await pushBlob('idle/app', randomBytes(100));
+
+  // Now: the fresh blob is recent, busy/app's blobs are protected by its upload.
+  const now = await collectGarbage(reg.driver);
+  assert.equal(now.removed.length, 0);
+  assert.ok(now.keptRecent >= 4);
+  // Two hours later the upload is still in progress (expiry 7 days): busy/app keeps its blobs.
+  const later = await collectGarbage(reg.driver, { now: LATER() });
+  // The deleted manifest goes (it is no layer of the push); config and layer stay.
+  assert.deepEqual(later.removed.map((b) => b.digest).sort(), [fresh.digest, done.manifest.digest].sort());
+  assert.equal(later.keptUploading, 2);
+  assert.equal(await blobStatus('busy/app', done.layer.digest), 200);
+  // The upload resumes and completes afterwards.
+  const status = await reg.request('GET', location);
+  assert.equal(status.status, 204);
+  assert.equal(status.headers.range, '0-99');
+  // With a one-hour expiry the upload is abandoned: gc removes it, then the blobs.
+  const expired = await collectGarbage(reg.driver, { now: LATER(), uploadExpiryMs: 3600_000 });
+  assert.equal(expired.removedUploads.length, 1);
+  assert.match(expired.removedUploads[0], /^busy\/app\//);
+  assert.deepEqual(expired.removed.map((b) => b.digest).sort(), [done.config.digest, done.layer.digest].sort());
+  assert.equal((await reg.request('GET', location)).status, 404);
+});
+
+test('gc marks again before deleting: a manifest pushed while it runs keeps its blobs', async () => {
+  const old = await pushImage('race/app', 'v1');
+  assert.equal((await reg.request('DELETE', `/v2/race/app/manifests/${old.manifest.digest}`)).status, 202);
+  // Failure injection: while gc lists blobs (after its first mark), a client re-pushes the
+  // image — HEAD finds the blobs, so only the manifest is PUT.
+  const driver: StorageDriver = Object.create(reg.driver) as StorageDriver;
+  driver.listBlobs = async function* () {
+    for await (const b of reg.driver.listBlobs()) yield b;
+    assert.equal(await blobStatus('race/app', old.layer.digest), 200);
+    await putManifest('race/app', 'v1', image(old.config, [old.layer]));
+  };
+  const report = await collectGarbage(driver, { now: LATER() });
+  assert.equal(report.removed.length, 0, 'nothing removed: the re-pushed manifest references every candidate');
+  const get = await reg.request('GET', '/v2/race/app/manifests/v1', { headers: { Accept: OCI_MANIFEST } });
+  assert.equal(get.status, 200);
+  for (const d of [old.config.digest, old.layer.digest]) assert.equal(await blobStatus('race/app', d), 200);
+});
+
+test('berth registry gc: --dry-run prints, a run removes, bad input is named', async () => {
+  const img = await pushImage('cli/app', 'v1');
+  assert.equal((await reg.request('DELETE', `/v2/cli/app/manifests/${img.manifest.digest}`)).status, 202);
+  const root = path.join(reg.root, 'storage');
+  const gc = (...args: string[]) => runCommand(CLI_MAIN, ['registry', 'gc', ...args]);
+  const dry = await gc('--root', root, '--dry-run', '--keep-recent', '0s');
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.equal(dry.stdout.split('\n').filter((l) => l.startsWith('would delete blob sha256:')).length, 3, dry.stdout);
+  assert.match(dry.stdout, /1 repositories, 0 referenced blobs; would remove 3 blobs \(\d+ bytes\) and 0 uploads\n$/);
+  assert.equal(await stored(img.layer.digest), true);
+  const recent = await gc('--root', root);
+  assert.equal(recent.code, 0, recent.stderr);
+  assert.match(recent.stdout, /removed 0 blobs .*kept 3 unreferenced blobs \(3 written recently, 0 in repositories with uploads in progress\)/);
+  const run = await gc('--root', root, '--keep-recent', '0s');
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout.split('\n').filter((l) => l.startsWith('deleted blob sha256:')).length, 3);
+  assert.equal(await stored(img.layer.digest), false);
+  await fs.access(path.join(root, 'gc.lock')).then(() => assert.fail('the lock is released'), () => undefined);
+
+  const missing = await gc();
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /a storage root is required: --root DIR/);
+  const notRoot = await gc('--root', reg.root);
+  assert.match(notRoot.stderr, /is not a registry storage root/);
+  const badDuration = await gc('--root', root, '--keep-recent', 'soon');
+  assert.match(badDuration.stderr, /invalid --keep-recent "soon": expected a duration such as 30m or 1h/);
+  // A live holder of the lock (this test process) keeps a second gc out.
+  await fs.writeFile(path.join(root, 'gc.lock'), `${process.pid}\n`);
+  const locked = await gc('--root', root);
+  assert.equal(locked.code, 1);
+  assert.match(locked.stderr, new RegExp(`another gc \\(pid ${process.pid}\\) is running`));
+  // A lock left by a dead process is taken over.
+  await fs.writeFile(path.join(root, 'gc.lock'), '999999999\n');
+  assert.equal((await gc('--root', root)).code, 0);
+});
