@@ -60,15 +60,17 @@ test('serve config: mistakes name the file and the key', () => {
   for (const [text, message] of bad) assert.throws(() => parseServeConfig(text, 'c.yaml', '/'), message, text);
 });
 
-test('serve config: flags fill in, a setting in both places is refused, --webhook adds', () => {
-  const file = parseServeConfig('addr: 127.0.0.1:5000\nwebhooks: [http://127.0.0.1:9/a]', 'c.yaml', '/etc');
-  const merged = mergeServeFlags(file, { root: 'relative/root', webhook: ['http://127.0.0.1:9/b'] });
+test('serve config: flags win over the file, --webhook adds', () => {
+  const file = parseServeConfig('addr: 127.0.0.1:5000\nroot: data\nwebhooks: [http://127.0.0.1:9/a]', 'c.yaml', '/etc');
+  const merged = mergeServeFlags(file, { htpasswd: 'relative/users', webhook: ['http://127.0.0.1:9/b'] });
   assert.equal(merged.addr, '127.0.0.1:5000');
-  assert.equal(merged.root, path.resolve('relative/root'));
+  assert.equal(merged.root, '/etc/data');
+  assert.equal(merged.htpasswd, path.resolve('relative/users'));
   assert.deepEqual(merged.webhooks.map((w) => w.url), ['http://127.0.0.1:9/a', 'http://127.0.0.1:9/b']);
   assert.deepEqual(file.webhooks.length, 1, 'the file config is not changed');
-  assert.throws(() => mergeServeFlags(file, { addr: '127.0.0.1:6000' }, 'c.yaml'),
-    /the following directives are specified both as a flag and in the configuration file c.yaml: addr: \(from flag: 127.0.0.1:6000, from file: 127.0.0.1:5000\)/);
+  const flagged = mergeServeFlags(file, { addr: '127.0.0.1:6000', root: '/srv/other' });
+  assert.equal(flagged.addr, '127.0.0.1:6000');
+  assert.equal(flagged.root, '/srv/other');
   assert.throws(() => mergeServeFlags(file, { webhook: ['mailto:x'] }), /--webhook mailto:x: "mailto:x" must be an http/);
 });
 

@@ -40,8 +40,8 @@ import { WEBHOOK_TEMPLATES } from './webhooks/templates';
  *     timeoutMs: 10000
  * ```
  *
- * A setting given both as a flag and in the file is refused, naming it (as dockerd does
- * with its daemon.json); `--webhook` flags add to the file's webhooks.
+ * A flag given on the command line wins over the file's setting; `--webhook` flags add to
+ * the file's webhooks.
  */
 export interface ServeConfig {
   addr?: string;
@@ -129,18 +129,13 @@ export function parseServeConfig(text: string, source: string, baseDir: string):
   return config;
 }
 
-/** The file's settings with the command line's; a setting given in both places is an error. */
-export function mergeServeFlags(config: ServeConfig, flags: ServeFlags, configFile?: string): ServeConfig {
+/** The file's settings with the command line's: a flag wins, `--webhook` adds. Relative flag paths resolve against the working folder. */
+export function mergeServeFlags(config: ServeConfig, flags: ServeFlags): ServeConfig {
   const merged: ServeConfig = { ...config, auth: config.auth, webhooks: [...config.webhooks] };
-  const conflicts: string[] = [];
-  for (const key of ['addr', 'root', 'htpasswd', 'access'] as const) {
+  if (flags.addr !== undefined) merged.addr = flags.addr;
+  for (const key of ['root', 'htpasswd', 'access'] as const) {
     const value = flags[key];
-    if (value === undefined) continue;
-    if (config[key] !== undefined) conflicts.push(`${key}: (from flag: ${value}, from file: ${config[key]})`);
-    merged[key] = key === 'addr' ? value : path.resolve(value);
-  }
-  if (conflicts.length > 0) {
-    throw invalidArgument(`the following directives are specified both as a flag and in the configuration file${configFile ? ` ${configFile}` : ''}: ${conflicts.join(', ')}`);
+    if (value !== undefined) merged[key] = path.resolve(value);
   }
   for (const url of flags.webhook ?? []) merged.webhooks.push(parseWebhook(url, `--webhook ${url}`));
   return merged;

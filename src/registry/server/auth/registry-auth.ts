@@ -146,7 +146,7 @@ export class RegistryAuthorizer implements RegistryAuth {
     const requested = params.getAll('scope').flatMap(parseScopes);
     const granted = requested.map((scope) => this.grant(actor, scope)).filter((g): g is ResourceAccess => g !== undefined);
     const issued = await tokens.issue(actor ?? '', granted);
-    this.options.logger.info('registry token issued', { actor: actor ?? '(anonymous)', access: granted.map(formatScope) });
+    this.options.logger.debug('registry token issued', { actor: actor ?? '(anonymous)', access: granted.map(formatScope) });
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(JSON.stringify({
       token: issued.token,
       access_token: issued.token,
