@@ -1,6 +1,6 @@
 import type { Logger } from '../../util/logger';
-import type { ServeConfig } from './config';
 import type { EventSink, ExtraRoute, RegistryAuth } from './hooks';
+import { buildServeHooks, type ServeConfig } from './serve-config';
 
 /**
  * What the serve configuration plugs into the server's hooks: authentication and access
@@ -14,8 +14,14 @@ export interface ServeExtensions {
   close?(): Promise<void>;
 }
 
-export async function buildExtensions(config: ServeConfig, _logger: Logger): Promise<ServeExtensions> {
-  const missing = [config.htpasswd !== undefined && '--htpasswd', config.access !== undefined && '--access', config.webhooks.length > 0 && '--webhook'].filter(Boolean);
-  if (missing.length > 0) throw new Error(`${missing.join(', ')}: registry auth and webhooks are not available in this build yet`);
-  return {};
+export async function buildExtensions(config: ServeConfig, logger: Logger): Promise<ServeExtensions> {
+  const hooks = await buildServeHooks(config, logger);
+  return {
+    auth: hooks.auth,
+    events: hooks.events,
+    routes: hooks.auth ? [hooks.auth.tokenRoute] : [],
+    close: async () => {
+      await hooks.events?.close();
+    },
+  };
 }

@@ -2,8 +2,9 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../util/logger';
-import { parseAddr, type ServeConfig } from './config';
+import { DEFAULT_ADDR, parseAddr } from './config';
 import { buildExtensions } from './extensions';
+import type { ServeConfig } from './serve-config';
 import { RegistryServer } from './server';
 import { FilesystemDriver } from './storage/fs-driver';
 
@@ -16,7 +17,8 @@ export interface RunningRegistry {
 
 /** Composition of `berth registry serve`: the filesystem driver, the configured hooks, the HTTP server. */
 export async function serveRegistry(config: ServeConfig, logger: Logger): Promise<RunningRegistry> {
-  const { host, port } = parseAddr(config.addr);
+  const { host, port } = parseAddr(config.addr ?? DEFAULT_ADDR);
+  if (!config.root) throw new Error('a storage root is required: --root DIR (or "root" in the config file)');
   const root = path.resolve(config.root);
   await fs.mkdir(root, { recursive: true, mode: 0o700 });
   const driver = new FilesystemDriver(root);

@@ -1,5 +1,5 @@
 import { defineCommand } from '../../command';
-import { mergeConfig, readConfigFile } from '../../../registry/server/config';
+import { defaultServeConfig, loadServeConfigFile, mergeServeFlags } from '../../../registry/server/serve-config';
 import { serveRegistry } from '../../../registry/server/serve';
 import { createLogger } from '../../../util/logger';
 
@@ -17,15 +17,17 @@ export default defineCommand({
     htpasswd: { kind: 'string', description: 'htpasswd file (bcrypt) of the users who may log in', valueName: 'file' },
     access: { kind: 'string', description: 'Access rules file: who may pull, push and delete which repositories', valueName: 'file' },
     webhook: { kind: 'strings', description: 'URL to POST a JSON event to on each push and delete (repeatable)', valueName: 'url' },
-    config: { kind: 'string', description: 'Configuration file holding any of these settings (flags win)', valueName: 'file' },
+    config: { kind: 'string', description: 'YAML or JSON file holding any of these settings and more (webhook templates, token auth); flags win', valueName: 'file' },
   },
   async run(ctx, flags) {
-    const file = flags.config ? await readConfigFile(flags.config) : undefined;
-    const config = mergeConfig(
-      { addr: flags.addr || undefined, root: flags.root || undefined, htpasswd: flags.htpasswd || undefined, access: flags.access || undefined, webhooks: flags.webhook },
-      file,
-      flags.config,
-    );
+    const file = flags.config ? await loadServeConfigFile(flags.config) : defaultServeConfig();
+    const config = mergeServeFlags(file, {
+      addr: flags.addr || undefined,
+      root: flags.root || undefined,
+      htpasswd: flags.htpasswd || undefined,
+      access: flags.access || undefined,
+      webhook: flags.webhook,
+    });
     const logger = createLogger(undefined, 'registry');
     const running = await serveRegistry(config, logger);
     const { address, port, family } = running.address;
