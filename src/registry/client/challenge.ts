@@ -33,7 +33,8 @@ export function parseChallenges(values: string | string[] | undefined): Challeng
           }
           v = v.slice(i + 1);
         } else {
-          val = TOKEN.exec(v)?.[0] ?? '';
+          // Unquoted: up to the next comma (registries send URLs unquoted, which a strict token would cut).
+          val = /^[^,\s]*/.exec(v)?.[0] ?? '';
           v = v.slice(val.length);
         }
         current.params[name.toLowerCase()] = val;
