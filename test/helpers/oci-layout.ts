@@ -15,7 +15,8 @@ export interface LayoutImage {
   layerDigests: Digest[];
 }
 
-async function tarOf(files: Record<string, Buffer | string>): Promise<Buffer> {
+/** A tar archive of `files` (regular files, mode 0644, mtime 0). */
+export async function tarOf(files: Record<string, Buffer | string>): Promise<Buffer> {
   const pack = tarStream.pack();
   const chunks: Buffer[] = [];
   pack.on('data', (c: unknown) => chunks.push(c as Buffer));
