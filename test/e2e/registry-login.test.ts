@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { needsRoot, startTestDaemon, type TestDaemon } from '../helpers/test-daemon';
 import { DOCKER_CLIENTS, runCommand } from '../helpers/cli';
 import { CLI_MAIN } from '../helpers/test-daemon';
-import { haveDebianRegistry, startDebianRegistry, type DebianRegistry } from '../helpers/debian-registry';
+import { distributionRegistrySkipReason, startDistributionRegistry, type TestRegistry } from '../helpers/registry';
 import { memoryImage, pushMemoryImage } from '../helpers/registry-image';
 import { RegistryClient } from '../../src/registry/client/hosts';
 import { encodeRegistryAuth } from '../../src/registry/client/registry-auth-header';
@@ -18,7 +18,7 @@ import { parseDockerRef } from '../../src/images/reference';
  * docker-registry with htpasswd (POST /auth), config.json as docker writes it, GET
  * /distribution, and --registry-mirror / --insecure-registry / --config-file in docker info.
  */
-const skip = needsRoot('needs root (the daemon)') || (haveDebianRegistry() ? false : 'Debian docker-registry is not installed');
+const skip = needsRoot('needs root (the daemon)') || (distributionRegistrySkipReason() ?? false);
 
 function api(socket: string, method: string, urlPath: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -33,12 +33,12 @@ function api(socket: string, method: string, urlPath: string, headers: Record<st
 }
 
 describe('registry login, distribution and settings through berthd', { skip }, () => {
-  let registry: DebianRegistry;
+  let registry: TestRegistry;
   let daemon: TestDaemon;
   let configDir: string;
   let digest: string;
   before(async () => {
-    registry = await startDebianRegistry({ htpasswd: { alice: 's3cret' } });
+    registry = await startDistributionRegistry({ users: [{ username: 'alice', password: 's3cret' }] });
     const image = await memoryImage();
     digest = image.manifestDesc.digest;
     const client = new RegistryClient();

@@ -4,7 +4,10 @@ import { RegistryClient } from '../../../src/registry/client/hosts';
 import { RegistryError } from '../../../src/registry/client/errors';
 import { parseDockerRef } from '../../../src/images/reference';
 import { digestOf } from '../../../src/util/digest';
-import { freePort, haveDebianRegistry, startDebianRegistry, type DebianRegistry } from '../../helpers/debian-registry';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { distributionRegistrySkipReason, freePort, startDistributionRegistry, type TestRegistry } from '../../helpers/registry';
 import { indexOf, memoryImage, pushMemoryImage, putManifest } from '../../helpers/registry-image';
 import { startTokenServer, type TokenServer } from '../../helpers/token-server';
 
@@ -12,7 +15,7 @@ import { startTokenServer, type TokenServer } from '../../helpers/token-server';
  * The registry client against Debian's docker-registry (distribution 2.8) on loopback:
  * anonymous, htpasswd Basic auth, and Docker token auth with a token server of the test's own.
  */
-const skip = haveDebianRegistry() ? false : 'Debian docker-registry is not installed (/usr/bin/docker-registry)';
+const skip = distributionRegistrySkipReason() ?? false;
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -21,10 +24,10 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 }
 
 describe('registry client against an open docker-registry', { skip }, () => {
-  let registry: DebianRegistry;
+  let registry: TestRegistry;
   const client = new RegistryClient();
   before(async () => {
-    registry = await startDebianRegistry();
+    registry = await startDistributionRegistry();
   });
   after(async () => {
     client.close();
@@ -97,11 +100,40 @@ describe('registry client against an open docker-registry', { skip }, () => {
   });
 });
 
+describe('registry client with a docker.io mirror on loopback', { skip }, () => {
+  let mirror: TestRegistry;
+  before(async () => {
+    mirror = await startDistributionRegistry();
+  });
+  after(async () => {
+    await mirror?.stop();
+  });
+
+  test('busybox resolves through the mirror; a mirror that is down is skipped for the next', async () => {
+    const image = await memoryImage();
+    const seed = new RegistryClient();
+    await pushMemoryImage(seed.session(parseDockerRef(`${mirror.host}/library/busybox:latest`), { actions: ['pull', 'push'] }), image, 'latest');
+    seed.close();
+    const downPort = await freePort();
+    const client = new RegistryClient({ mirrors: [`http://127.0.0.1:${downPort}`, mirror.url], insecureRegistries: [] });
+    try {
+      const session = client.session(parseDockerRef('busybox'));
+      const resolved = await session.resolve();
+      assert.equal(resolved.digest, image.manifestDesc.digest);
+      assert.equal(resolved.ref.domain, 'docker.io');
+      const blob = await session.openBlob(image.layerDesc);
+      assert.deepEqual(await readAll(blob.stream), image.layer);
+    } finally {
+      client.close();
+    }
+  });
+});
+
 describe('registry client against docker-registry with htpasswd (Basic)', { skip }, () => {
-  let registry: DebianRegistry;
+  let registry: TestRegistry;
   const client = new RegistryClient();
   before(async () => {
-    registry = await startDebianRegistry({ htpasswd: { alice: 's3cret' } });
+    registry = await startDistributionRegistry({ users: [{ username: 'alice', password: 's3cret' }] });
   });
   after(async () => {
     client.close();
@@ -132,8 +164,9 @@ describe('registry client against docker-registry with htpasswd (Basic)', { skip
 });
 
 describe('registry client against docker-registry with token auth', { skip }, () => {
-  let registry: DebianRegistry;
+  let registry: TestRegistry;
   let tokens: TokenServer;
+  let certDir: string | undefined;
   const client = new RegistryClient();
   before(async () => {
     tokens = await startTokenServer({
@@ -141,12 +174,17 @@ describe('registry client against docker-registry with token auth', { skip }, ()
       refreshTokens: true,
       grant: (user, repo, actions) => (user === 'alice' ? actions : repo.startsWith('public/') ? actions.filter((a) => a === 'pull') : []),
     });
-    registry = await startDebianRegistry({ token: tokens });
+    certDir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-token-ca-'));
+    await fs.writeFile(path.join(certDir, 'ca.pem'), tokens.certPem);
+    registry = await startDistributionRegistry({
+      config: { auth: { token: { realm: tokens.realm, service: tokens.service, issuer: tokens.issuer, rootcertbundle: path.join(certDir, 'ca.pem') } } },
+    });
   });
   after(async () => {
     client.close();
     await registry?.stop();
     await tokens?.stop();
+    if (certDir) await fs.rm(certDir, { recursive: true, force: true });
   });
 
   test('push as a user with pull,push scope; anonymous pull where granted; refused where not', async () => {
