@@ -29,6 +29,8 @@ export function basicHeader(auth: AuthConfig): string | undefined {
  */
 export class Authorizer {
   private readonly tokens = new Map<string, CachedToken>();
+  /** Token requests in flight, so parallel blob requests share one. */
+  private readonly pending = new Map<string, Promise<CachedToken>>();
   /** The refresh token the last token answer carried (login returns it as IdentityToken). */
   refreshToken: string | undefined;
 
@@ -60,7 +62,12 @@ export class Authorizer {
     const key = `${challenge.params.realm} ${challenge.params.service} ${scopes.join(' ')}`;
     const cached = this.tokens.get(key);
     if (cached !== undefined && cached.expiresAt > Date.now()) return cached.token;
-    const fetched = await this.fetchToken(challenge, scopes, failed);
+    let inFlight = this.pending.get(key);
+    if (inFlight === undefined) {
+      inFlight = this.fetchToken(challenge, scopes, failed).finally(() => this.pending.delete(key));
+      this.pending.set(key, inFlight);
+    }
+    const fetched = await inFlight;
     this.tokens.set(key, fetched);
     if (fetched.refreshToken !== undefined) this.refreshToken = fetched.refreshToken;
     return fetched.token;

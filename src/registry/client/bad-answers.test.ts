@@ -200,3 +200,35 @@ test('a registry that ignores Range: the stream starts at 0 and says so', async 
     /asked for bytes from 4, got Content-Range "bytes 2-9\/10"/,
   );
 });
+
+test('a blob redirected to another host: followed, without the registry\'s Authorization', async () => {
+  const blob = Buffer.from('redirected bytes');
+  const seen: Array<string | undefined> = [];
+  const storage = http.createServer((req, res) => {
+    seen.push(req.headers.authorization);
+    res.end(blob);
+  });
+  await new Promise<void>((resolve) => storage.listen(0, '127.0.0.1', resolve));
+  const storagePort = (storage.address() as AddressInfo).port;
+  let registryAuth: string | undefined;
+  pingAnswer = (_req, res) => res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="http://${host}/token",service="fake"` }).end();
+  handler = (req, res) => {
+    if (req.url?.startsWith('/token')) return res.end(JSON.stringify({ token: 'tok' }));
+    registryAuth = req.headers.authorization;
+    res.writeHead(307, { Location: `http://127.0.0.1:${storagePort}/bucket/blob?sig=1` }).end();
+  };
+  const fresh = new RegistryClient();
+  try {
+    const s = await fresh.session(parseDockerRef(`${host}/app`)).openBlob({ mediaType: MediaTypes.ociLayerGzip, digest: digestOf(blob), size: blob.length });
+    const chunks: Buffer[] = [];
+    for await (const c of s.stream) chunks.push(c as Buffer);
+    assert.deepEqual(Buffer.concat(chunks), blob);
+    assert.equal(registryAuth, 'Bearer tok');
+    assert.deepEqual(seen, [undefined]);
+  } finally {
+    pingAnswer = undefined;
+    fresh.close();
+    storage.closeAllConnections();
+    await new Promise<void>((resolve) => storage.close(() => resolve()));
+  }
+});

@@ -48,6 +48,7 @@ export class Session implements RegistrySession {
   /** The endpoint in use: found by the first request, changed only by a mirror fallback. */
   private active: { endpoint: Endpoint; ping: PingResult } | undefined;
   private activeIndex = 0;
+  private connecting: Promise<{ endpoint: Endpoint; ping: PingResult }> | undefined;
 
   constructor(
     readonly ref: Reference,
@@ -244,8 +245,14 @@ export class Session implements RegistrySession {
   }
 
   /** Finds and pings the endpoint to use: the first that answers (insecure https falls back to http). */
-  private async connect(): Promise<{ endpoint: Endpoint; ping: PingResult }> {
-    if (this.active !== undefined) return this.active;
+  private connect(): Promise<{ endpoint: Endpoint; ping: PingResult }> {
+    if (this.active !== undefined) return Promise.resolve(this.active);
+    // One search at a time: parallel first requests share it instead of racing over activeIndex.
+    this.connecting ??= this.findEndpoint().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async findEndpoint(): Promise<{ endpoint: Endpoint; ping: PingResult }> {
     let lastError: unknown;
     for (; this.activeIndex < this.endpoints.length; this.activeIndex++) {
       const endpoint = this.endpoints[this.activeIndex]!;

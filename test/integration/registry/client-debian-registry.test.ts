@@ -205,6 +205,14 @@ describe('registry client against docker-registry with token auth', { skip }, ()
     assert.match(err.message, /unauthorized: authentication required/);
   });
 
+  test('parallel requests of one session share one token', async () => {
+    const session = client.session(parseDockerRef(`${registry.host}/public/app:1`));
+    const before = tokens.requests.length;
+    const found = await Promise.all(Array.from({ length: 6 }, (_, i) => session.hasBlob(digestOf(`blob ${i}`))));
+    assert.deepEqual(found, [false, false, false, false, false, false]);
+    assert.equal(tokens.requests.length - before, 1);
+  });
+
   test('a wrong password: the token server\'s reason, with the request it was for', async () => {
     const err = await client
       .session(parseDockerRef(`${registry.host}/private/app:1`), { auth: { username: 'alice', password: 'nope' } })
