@@ -22,6 +22,7 @@ import { benchLogsTail } from './logs-tail';
 import { benchCommit } from './commit';
 import { benchCli } from './cli';
 import { benchMetadataScale } from './metadata-scale';
+import { benchRegistryServer } from './registry-server';
 
 const BENCHMARKS: Array<{ name: string; run: (ctx: BenchContext) => Promise<BenchRow[]> }> = [
   // Idle RSS first: the other benchmarks grow the daemons' heaps.
@@ -33,6 +34,7 @@ const BENCHMARKS: Array<{ name: string; run: (ctx: BenchContext) => Promise<Benc
   { name: 'commit', run: benchCommit },
   { name: 'cli', run: benchCli },
   { name: 'metadata-scale', run: benchMetadataScale },
+  { name: 'registry-server', run: benchRegistryServer },
 ];
 
 function envInt(name: string, fallback: number): number {

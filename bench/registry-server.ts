@@ -1,0 +1,141 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseDockerRef } from '../src/images/reference';
+import { RegistryClient } from '../src/registry/client';
+import { BIG_IMAGE_LAYERS, makeFixtureImage, FixtureImage } from '../test/helpers/fixture-image';
+import { berthRegistrySkipReason, distributionRegistrySkipReason, startBerthRegistry, startDistributionRegistry, TestRegistry } from '../test/helpers/registry';
+import { skopeoCopy, skopeoSkipReason } from '../test/helpers/skopeo';
+import type { BenchRow } from './lib/report';
+import { median, nowMs } from './lib/stats';
+import type { BenchContext } from './context';
+
+/**
+ * berth's registry server (`berth registry serve`) against Debian's docker-registry
+ * (distribution 2.8), with the same client, on loopback, with the ~110 MB 3-layer fixture
+ * image (test/helpers/fixture-image.ts):
+ *  - push: `skopeo copy oci:… docker://…` into an empty registry (a fresh one each run);
+ *  - pull: `skopeo copy docker://… oci:…` into an empty folder;
+ *  - 50 concurrent pulls of the image from one registry by berth's own registry client
+ *    (one client each, so 50 sets of connections): resolve the manifest, then stream every
+ *    layer (3 at a time per pull, as dockerd does) through SHA-256 and compare with its
+ *    digest; the bytes are not stored, so the registry is what is measured. Every pull must
+ *    succeed.
+ * Runs alternate between the two servers so the machine's load hits both alike. Prints its
+ * own table (the main table's columns are engines); `BENCH_RUNS`/4 runs, at least 3.
+ */
+const CONCURRENT_PULLS = 50;
+
+type Kind = TestRegistry['kind'];
+const START: Record<Kind, () => Promise<TestRegistry>> = { berth: () => startBerthRegistry(), distribution: () => startDistributionRegistry() };
+
+export async function benchRegistryServer(ctx: BenchContext): Promise<BenchRow[]> {
+  const skip = skopeoSkipReason() ?? berthRegistrySkipReason() ?? distributionRegistrySkipReason();
+  if (skip) {
+    console.log(`registry server benchmark skipped: ${skip}\n`);
+    return [];
+  }
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'brs-'));
+  try {
+    const image = await makeFixtureImage(path.join(tmp, 'image'), { dataLayers: BIG_IMAGE_LAYERS });
+    const runs = Math.max(3, Math.floor(ctx.runs / 4));
+    const times: Record<string, Record<Kind, number[]>> = { push: { berth: [], distribution: [] }, pull: { berth: [], distribution: [] } };
+    for (let i = 0; i < runs; i++) {
+      for (const kind of i % 2 === 0 ? (['berth', 'distribution'] as const) : (['distribution', 'berth'] as const)) {
+        const registry = await START[kind]();
+        try {
+          const pushed = await timeSkopeo(image.skopeoRef, `docker://${registry.host}/bench/big:1`);
+          const pulled = await timeSkopeo(`docker://${registry.host}/bench/big:1`, `oci:${path.join(tmp, `pull-${kind}-${i}`)}:1`);
+          times.push![kind].push(pushed);
+          times.pull![kind].push(pulled);
+        } finally {
+          await registry.stop();
+          await fs.rm(path.join(tmp, `pull-${kind}-${i}`), { recursive: true, force: true });
+        }
+      }
+    }
+    const concurrent: Record<Kind, { ms: number; errors: string[] }> = {
+      berth: await concurrentPulls('berth', image),
+      distribution: await concurrentPulls('distribution', image),
+    };
+    const mb = (image.totalLayerBytes / 1e6).toFixed(0);
+    const lines: Array<[string, number, number, string]> = [
+      [`skopeo copy push, ${mb} MB, 3 layers`, median(times.push!.berth), median(times.push!.distribution), 'not slower'],
+      [`skopeo copy pull, ${mb} MB, 3 layers`, median(times.pull!.berth), median(times.pull!.distribution), 'not slower'],
+      [`${CONCURRENT_PULLS} concurrent pulls (berth client, verified)`, concurrent.berth.ms, concurrent.distribution.ms, 'no error'],
+    ];
+    console.log(`registry servers (${runs} runs each, medians): berth registry serve vs Debian docker-registry 2.8`);
+    console.log(formatTable(lines, concurrent));
+    for (const kind of ['berth', 'distribution'] as const) {
+      for (const e of concurrent[kind].errors.slice(0, 5)) console.log(`  ${kind} concurrent pull error: ${e}`);
+    }
+    console.log('');
+    return [];
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function timeSkopeo(src: string, dest: string): Promise<number> {
+  const start = nowMs();
+  const r = await skopeoCopy(src, dest, { timeoutMs: 600_000 });
+  const ms = nowMs() - start;
+  if (r.code !== 0) throw new Error(`skopeo copy ${src} ${dest} failed: ${r.stderr}`);
+  return ms;
+}
+
+/** Wall time of CONCURRENT_PULLS pulls at once from a fresh registry holding the image; failed pulls are listed. */
+async function concurrentPulls(kind: Kind, image: FixtureImage): Promise<{ ms: number; errors: string[] }> {
+  const registry = await START[kind]();
+  try {
+    const r = await skopeoCopy(image.skopeoRef, `docker://${registry.host}/bench/big:1`, { timeoutMs: 600_000 });
+    if (r.code !== 0) throw new Error(`skopeo copy to ${kind} registry failed: ${r.stderr}`);
+    const ref = parseDockerRef(`${registry.host}/bench/big:1`);
+    const errors: string[] = [];
+    const start = nowMs();
+    await Promise.all(
+      Array.from({ length: CONCURRENT_PULLS }, async () => {
+        try {
+          await verifiedPull(new RegistryClient(), ref, image);
+        } catch (err: unknown) {
+          errors.push(err instanceof Error ? err.message : String(err));
+        }
+      }),
+    );
+    return { ms: nowMs() - start, errors };
+  } finally {
+    await registry.stop();
+  }
+}
+
+async function verifiedPull(client: RegistryClient, ref: ReturnType<typeof parseDockerRef>, image: FixtureImage): Promise<void> {
+  const session = client.session(ref);
+  const resolved = await session.resolve();
+  if (resolved.digest !== image.manifestDigest) throw new Error(`resolved ${resolved.digest}, expected ${image.manifestDigest}`);
+  const layers = [...resolved.manifest.manifest.layers];
+  const worker = async () => {
+    for (let layer = layers.shift(); layer; layer = layers.shift()) {
+      const blob = await session.openBlob(layer);
+      const hash = createHash('sha256');
+      await pipeline(blob.stream, new Writable({ write: (chunk: Buffer, _enc, cb) => (hash.update(chunk), cb()) }));
+      const digest = `sha256:${hash.digest('hex')}`;
+      if (digest !== layer.digest) throw new Error(`layer ${layer.digest} arrived as ${digest}`);
+    }
+  };
+  await Promise.all([worker(), worker(), worker()]);
+}
+
+function formatTable(lines: Array<[string, number, number, string]>, concurrent: Record<Kind, { errors: string[] }>): string {
+  const header = ['benchmark', 'berth', 'docker-registry', 'registry/berth', 'target', 'result'];
+  const rows = lines.map(([name, berth, dist, target]) => {
+    const passed = target === 'no error' ? concurrent.berth.errors.length === 0 : berth <= dist;
+    const note = target === 'no error' ? ` (errors: berth ${concurrent.berth.errors.length}, docker-registry ${concurrent.distribution.errors.length})` : '';
+    return [name, `${berth.toFixed(0)} ms`, `${dist.toFixed(0)} ms`, `${(dist / berth).toFixed(2)}×`, target, (passed ? 'pass' : 'FAIL') + note];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const render = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [render(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(render)].join('\n');
+}
