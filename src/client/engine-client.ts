@@ -447,8 +447,17 @@ export class EngineClient {
     });
   }
 
-  imagePull(image: string, tag?: string): Promise<IncomingMessage> {
-    return this.request('POST', '/images/create', { query: { fromImage: image, tag } });
+  /** POST /images/{name}/push: a JSON progress stream; no tag pushes every tag of the repository. */
+  imagePush(name: string, opts: { tag?: string; registryAuth?: string } = {}): Promise<IncomingMessage> {
+    return this.request('POST', `/images/${enc(name)}/push`, { query: { tag: opts.tag }, headers: opts.registryAuth !== undefined ? { 'X-Registry-Auth': opts.registryAuth } : {} });
+  }
+
+  /** POST /images/create?fromImage=: a JSON progress stream; `tag` is a tag or a digest, none pulls every tag. */
+  imagePull(image: string, tag?: string, opts: { platform?: string; registryAuth?: string } = {}): Promise<IncomingMessage> {
+    return this.request('POST', '/images/create', {
+      query: { fromImage: image, tag, platform: opts.platform },
+      headers: opts.registryAuth !== undefined ? { 'X-Registry-Auth': opts.registryAuth } : {},
+    });
   }
 
   /** Berth-only: builds busybox or debian locally (JSON progress stream). */

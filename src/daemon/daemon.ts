@@ -102,15 +102,15 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   await containers.restore();
   await unmountOrphans(rootfs, containers, logger);
 
-  const imagesBackend = new ImagesBackendImpl(images, containers, events);
+  // One registry client for the daemon: its settings, connections and what each registry answered to a ping.
+  const registry = new RegistryClient({ mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries });
+  const imagesBackend = new ImagesBackendImpl(images, containers, events, registry);
   // Orphans a crash left (blobs, layers, RW roots, the leases of operations that died with
   // the last daemon) go now; later, a collection follows removals in the background.
   await collector.collect().catch((err: unknown) => logger.error('garbage collection at start failed; nothing was removed', { error: messageOf(err) }));
   events.listen((e) => {
     if ((e.Type === 'container' && e.Action === 'destroy') || (e.Type === 'image' && e.Action === 'delete')) collector.schedule();
   });
-  // One registry client for the daemon: its settings, connections and what each registry answered to a ping.
-  const registry = new RegistryClient({ mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries });
   const system = new SystemService({ registry: registry.settings, containers, countImages: async () => (await images.list({ all: false })).length, paths: { dataRoot, execRoot }, eventListeners: () => events.listenerCount, debug: config.logLevel === 'debug', runtimePath: config.runtimePath });
   const systemBackend = new SystemBackendImpl({ system, events, diskUsage: (types) => diskUsage({ types, images, imagesBackend, containers, volumes }) });
   const server = createApiServer(
@@ -133,10 +133,10 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     async stop() {
       systemBackend.shutdown();
       await server.close();
+      registry.close();
       containers.detachAll();
       await collector.stop();
       await Promise.all([imageMetadata.close(), containerStore.close(), leases.close()]);
-      registry.close();
     },
   };
 }

@@ -36,6 +36,8 @@ export interface NewImage {
 export interface LeasedWrite {
   content: ContentStore;
   protectLayer(chainId: Digest): Promise<void>;
+  /** Holds a blob the operation reads (a push) until it ends. */
+  protectBlob(digest: Digest): Promise<void>;
   /** Runs `make` (which commits a layer) with the collector held off, and leases its layer before letting it go. */
   makeProtected<L extends { chainId: Digest }>(make: () => Promise<L>): Promise<L>;
   newBlobs: Set<Digest>;
@@ -66,6 +68,7 @@ export class ImageCreation {
     const w: LeasedWrite = {
       content: leasedContent(this.stores.content, leases, lease.id, collector.lock),
       protectLayer: (chainId) => collector.lock.runShared(() => leases.addResource(lease.id, { type: 'layer', id: chainId })),
+      protectBlob: (digest) => collector.lock.runShared(() => leases.addResource(lease.id, { type: 'content', id: digest })),
       makeProtected: (make) =>
         collector.lock.runShared(async () => {
           const layer = await make();

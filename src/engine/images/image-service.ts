@@ -8,6 +8,8 @@ import { ImageCreation } from './creation';
 import { ImageListing } from './listing';
 import { ImageRemoval } from './removal';
 import { ImageResolver, ImageStores } from './resolver';
+import { ImagePusher, type PushOptions } from './push/pusher';
+import type { JsonStreamMessage } from '../../api/types/common';
 import { tagReference } from './tagging';
 import type { CommitLayerOptions, ImageUsage, ImportOptions, ListImagesOptions, LoadResult, PruneResult, ResolvedImage } from './types';
 
@@ -29,6 +31,7 @@ export class ImageService {
   private readonly removal: ImageRemoval;
   private readonly creation: ImageCreation;
   private readonly archives: ImageArchives;
+  private readonly pusher: ImagePusher;
 
   constructor(private readonly stores: ImageServiceDeps) {
     const leases = stores.leases ?? new LeaseManager();
@@ -48,6 +51,7 @@ export class ImageService {
     this.removal = new ImageRemoval(stores, this.resolver, this.collector);
     this.creation = new ImageCreation(stores, this.resolver, leases, this.collector);
     this.archives = new ImageArchives(stores, this.resolver, this.creation);
+    this.pusher = new ImagePusher({ stores, resolver: this.resolver, leased: (operation, fn) => this.creation.leased(operation, fn) });
   }
 
   // ---- lookup and views -------------------------------------------------------------
@@ -136,5 +140,12 @@ export class ImageService {
 
   load(tar: Readable, opts: { quiet?: boolean } = {}): Promise<LoadResult> {
     return this.archives.load(tar, opts);
+  }
+
+  // ---- registries -------------------------------------------------------------------
+
+  /** `docker push`: docker's progress messages; a bad name throws before the first one. */
+  push(name: string, opts: PushOptions): AsyncGenerator<JsonStreamMessage> {
+    return this.pusher.push(name, opts);
   }
 }

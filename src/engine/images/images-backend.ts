@@ -10,6 +10,10 @@ import type { Container, ContainerService } from '../containers/container-servic
 import type { CommitContainerOptions, ImageCommitter } from '../containers/containers-backend';
 import type { EventBus } from '../events/event-bus';
 import type { ImageService } from './image-service';
+import { pushTarget, type PushSessions } from './push/pusher';
+import type { RegistryHosts } from '../../registry/client/types';
+import { decodeRegistryAuth } from '../../registry/client/registry-auth-header';
+import { familiarString } from '../../images/reference';
 import type { ImageUsage } from './types';
 import type { DockerContainerConfig, ImageRunConfig } from '../../images/models';
 
@@ -19,6 +23,8 @@ export class ImagesBackendImpl implements ImagesBackend, ImageCommitter {
     private readonly images: ImageService,
     private readonly containers: ContainerService,
     private readonly events: EventBus,
+    /** The registry client (pull, push); without it those routes answer 501. */
+    private readonly registry?: RegistryHosts,
   ) {}
 
   /** Which containers use an image, and which layer chains are under a container. */
@@ -87,9 +93,25 @@ export class ImagesBackendImpl implements ImagesBackend, ImageCommitter {
     );
   }
 
-  // eslint-disable-next-line require-yield
-  async *push(name: string): AsyncIterable<JsonStreamMessage> {
-    throw notImplemented(`push of ${name}: berth cannot push to registries yet`);
+  /** `docker push`: the request's X-Registry-Auth credentials go to the registry session. */
+  async *push(name: string, opts: { tag?: string; registryAuth?: string; signal: AbortSignal }): AsyncIterable<JsonStreamMessage> {
+    const registry = this.registry;
+    if (!registry) throw notImplemented(`push of ${name}: this daemon has no registry client`);
+    const auth = decodeRegistryAuth(opts.registryAuth);
+    const sessions: PushSessions = {
+      session: (ref, s) => registry.session(ref, { auth, actions: ['push', 'pull'], extraScopes: s.extraScopes, signal: s.signal }),
+    };
+    let pushedTag: string | undefined;
+    for await (const message of this.images.push(name, { tag: opts.tag, sessions, signal: opts.signal })) {
+      const aux = message.aux as { Tag?: string } | undefined;
+      if (aux?.Tag !== undefined) {
+        pushedTag = aux.Tag;
+        // As dockerd: an image event per tag pushed, named by the reference.
+        const ref = pushTarget(name, pushedTag);
+        this.events.publish('image', 'push', familiarString(ref), { name: familiarString(ref) });
+      }
+      yield message;
+    }
   }
 
   async prune(filters: Filters): Promise<ImagePruneResponse> {
