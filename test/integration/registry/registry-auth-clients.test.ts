@@ -235,3 +235,36 @@ describe('berth registry serve with auth, against skopeo, docker and podman', { 
     });
   });
 });
+
+describe('berth registry serve in Basic mode, against skopeo', { skip: needsRoot() || berthRegistrySkipReason() || skopeoSkipReason() || false }, () => {
+  let tmp: string;
+  let image: FixtureImage;
+  let registry: TestRegistry;
+  before(async () => {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'rab-'));
+    image = await makeFixtureImage(path.join(tmp, 'layout'));
+    const config = path.join(tmp, 'registry.json');
+    await fs.writeFile(config, JSON.stringify({ auth: { mode: 'basic' } }));
+    registry = await startBerthRegistry({ users: [ALICE, BOB], access: ACCESS, args: ['--config', config] });
+  });
+  after(async () => {
+    await registry?.stop();
+    await fs.rm(tmp, { recursive: true, force: true });
+  });
+
+  test('asks for Basic credentials, checks them and the rules on every request', async () => {
+    const res = await fetch(`${registry.url}/v2/`);
+    assert.equal(res.status, 401);
+    assert.equal(res.headers.get('www-authenticate'), 'Basic realm="berth-registry"');
+    assert.equal((await fetch(`${registry.url}/token`)).status, 404, 'no token endpoint in Basic mode');
+    const wrong = await skopeoCopy(image.skopeoRef, `docker://${registry.host}/team-a/app:1`, { creds: `${ALICE.username}:wrong` });
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /unauthorized|authentication required/);
+    const denied = await skopeoCopy(image.skopeoRef, `docker://${registry.host}/team-a/app:1`, { creds: `${BOB.username}:${BOB.password}` });
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, DENIED);
+    mustSucceed(await skopeoCopy(image.skopeoRef, `docker://${registry.host}/team-a/app:1`, { creds: `${ALICE.username}:${ALICE.password}` }), 'skopeo copy as alice');
+    const asBob = await skopeoInspect(`docker://${registry.host}/team-a/app:1`, { creds: `${BOB.username}:${BOB.password}` });
+    assert.equal(asBob.Digest, image.manifestDigest);
+  });
+});
