@@ -12,6 +12,8 @@ import { memoryImage, pushMemoryImage } from '../helpers/registry-image';
 import { RegistryClient } from '../../src/registry/client/hosts';
 import { encodeRegistryAuth } from '../../src/registry/client/registry-auth-header';
 import { parseDockerRef } from '../../src/images/reference';
+import { freePort } from '../helpers/registry';
+import { pythonDockerSkipReason, runPythonDocker } from '../helpers/python-docker';
 
 /**
  * Logins and registry settings through berthd: docker login / berth login against Debian's
@@ -138,5 +140,34 @@ describe('registry login, distribution and settings through berthd', { skip }, (
 
     const badName = await api(daemon.socket, 'GET', `/v1.41/distribution/${registry.host}/UPPER/json`);
     assert.equal(badName.status, 400, badName.body);
+  });
+
+  test('a registry that is down: 500 naming the URL, for /auth and /distribution', async () => {
+    const port = await freePort();
+    const dist = await api(daemon.socket, 'GET', `/v1.41/distribution/127.0.0.1:${port}/app/json`);
+    assert.equal(dist.status, 500, dist.body);
+    assert.equal((JSON.parse(dist.body) as { message: string }).message, `Get "http://127.0.0.1:${port}/v2/": dial tcp 127.0.0.1:${port}: connect: connection refused`);
+    const login = await runCommand(CLI_MAIN, ['login', '-u', 'a', '--password-stdin', `127.0.0.1:${port}`], { env: env(), input: 'x\n' });
+    assert.equal(login.code, 1);
+    assert.equal(login.stderr, `Error response from daemon: Get "http://127.0.0.1:${port}/v2/": dial tcp 127.0.0.1:${port}: connect: connection refused\n`);
+  });
+
+  test('python3-docker: login and inspect_distribution', { skip: pythonDockerSkipReason() }, async () => {
+    const result = await runPythonDocker<{ login: { Status: string }; dist: { Descriptor: { digest: string }; Platforms: unknown[] }; bad: string }>(
+      daemon.host,
+      `
+login = client.api.login(username='alice', password='s3cret', registry=${JSON.stringify(registry.host)}, dockercfg_path='/nonexistent/config.json')
+dist = client.api.inspect_distribution(${JSON.stringify(`${registry.host}/private/app:1`)}, auth_config={'username': 'alice', 'password': 's3cret'})
+try:
+    client.api.login(username='alice', password='nope', registry=${JSON.stringify(registry.host)}, reauth=True, dockercfg_path='/nonexistent/config.json')
+    bad = 'no error'
+except docker.errors.APIError as e:
+    bad = '%d %s' % (e.status_code, e.explanation)
+print(json.dumps({'login': login, 'dist': dist, 'bad': bad}))`,
+    );
+    assert.equal(result.login.Status, 'Login Succeeded');
+    assert.equal(result.dist.Descriptor.digest, digest);
+    assert.deepEqual(result.dist.Platforms, [{ architecture: 'amd64', os: 'linux' }]);
+    assert.equal(result.bad, `401 login attempt to http://${registry.host}/v2/ failed with status: 401 Unauthorized`);
   });
 });

@@ -1,5 +1,6 @@
 import type { DistributionInspect, RegistryBackend } from '../../api/backend';
-import { invalidArgument } from '../../errors';
+import { EngineError, invalidArgument } from '../../errors';
+import { RegistryError } from '../../registry/client/errors';
 import type { Platform } from '../../images/models';
 import { parseNormalizedNamed, withDefaultTag } from '../../images/reference';
 import { authConfigFromJson, decodeRegistryAuth } from '../../registry/client/registry-auth-header';
@@ -17,7 +18,7 @@ export class RegistryBackendImpl implements RegistryBackend {
     if (typeof body !== 'object' || Array.isArray(body)) throw invalidArgument('invalid login request: the body must be a JSON object');
     const auth = authConfigFromJson(body as Record<string, unknown>);
     const server = auth.serverAddress ?? DEFAULT_LOGIN_SERVER;
-    const { identityToken } = await this.registry.login(server, auth);
+    const { identityToken } = await this.registry.login(server, auth).catch(as500);
     return { Status: 'Login Succeeded', IdentityToken: identityToken };
   }
 
@@ -31,13 +32,13 @@ export class RegistryBackendImpl implements RegistryBackend {
       auth = {};
     }
     const session = this.registry.session(ref, { auth });
-    const root = await session.fetchManifest(ref.digest ?? ref.tag!);
+    const root = await session.fetchManifest(ref.digest ?? ref.tag!).catch(as500);
     const { mediaType, digest, size } = root.descriptor;
     let platforms: Platform[];
     if (root.index !== undefined) {
       platforms = root.index.manifests.flatMap((d) => (d.platform !== undefined ? [d.platform] : []));
     } else {
-      const config = JSON.parse((await session.fetchBlob(root.manifest!.config)).toString('utf8')) as Record<string, unknown>;
+      const config = JSON.parse((await session.fetchBlob(root.manifest!.config).catch(as500)).toString('utf8')) as Record<string, unknown>;
       const text = (k: string) => (typeof config[k] === 'string' && config[k] !== '' ? (config[k] as string) : undefined);
       const features = Array.isArray(config['os.features']) ? (config['os.features'] as string[]) : undefined;
       platforms = [
@@ -52,4 +53,15 @@ export class RegistryBackendImpl implements RegistryBackend {
     }
     return { Descriptor: { mediaType, digest, size }, Platforms: platforms };
   }
+}
+
+/**
+ * These routes document 401 and 500 only (dockerd): a registry that is down or answers badly
+ * is a 500 here, whatever kind the client gave it for the pull's retries.
+ */
+function as500(err: unknown): never {
+  if (err instanceof RegistryError && (err.kind === 'Unavailable' || err.kind === 'InvalidArgument')) {
+    throw new EngineError('Internal', err.message, { cause: err });
+  }
+  throw err;
 }
