@@ -14,6 +14,7 @@ import { encodeRegistryAuth } from '../../src/registry/client/registry-auth-head
 import { parseDockerRef } from '../../src/images/reference';
 import { freePort } from '../helpers/registry';
 import { pythonDockerSkipReason, runPythonDocker } from '../helpers/python-docker';
+import { PtySession, SCRIPT } from '../helpers/pty';
 
 /**
  * Logins and registry settings through berthd: docker login / berth login against Debian's
@@ -169,5 +170,51 @@ print(json.dumps({'login': login, 'dist': dist, 'bad': bad}))`,
     assert.equal(result.dist.Descriptor.digest, digest);
     assert.deepEqual(result.dist.Platforms, [{ architecture: 'amd64', os: 'linux' }]);
     assert.equal(result.bad, `401 login attempt to http://${registry.host}/v2/ failed with status: 401 Unauthorized`);
+  });
+
+  test('berth login on a terminal prompts for the user and a hidden password', { skip: SCRIPT ? false : 'util-linux script is not installed' }, async () => {
+    await fs.rm(path.join(configDir, 'config.json'), { force: true });
+    const pty = new PtySession(`${CLI_MAIN} login ${registry.host}`, env());
+    try {
+      await pty.waitFor(/Username: $/);
+      pty.write('alice\r');
+      await pty.waitFor(/Password: $/);
+      pty.write('s3cret\r');
+      await pty.waitFor(/Login Succeeded/);
+      assert.equal(await pty.exited, 0);
+      assert.ok(!pty.output.includes('s3cret'), `the password was echoed: ${JSON.stringify(pty.output)}`);
+    } finally {
+      pty.kill();
+    }
+    const config = JSON.parse(await fs.readFile(path.join(configDir, 'config.json'), 'utf8')) as { auths: Record<string, { auth: string }> };
+    assert.equal(config.auths[registry.host]?.auth, Buffer.from('alice:s3cret').toString('base64'));
+    const noTty = await runCommand(CLI_MAIN, ['login', '-u', 'alice', `127.0.0.1:1`], { env: env() });
+    assert.equal(noTty.code, 1);
+    assert.equal(noTty.stderr, 'Error: Cannot perform an interactive login from a non TTY device\n');
+  });
+
+  test('a credential helper named in config.json (credsStore) stores, gives and erases the login', async () => {
+    const bin = path.join(configDir, 'bin');
+    const store = path.join(configDir, 'helper-store');
+    await fs.mkdir(bin, { recursive: true });
+    // docker's credential-helper protocol: the action as argument, the server (or JSON) on stdin.
+    await fs.writeFile(
+      path.join(bin, 'docker-credential-berthtest'),
+      `#!/bin/sh\ninput=$(cat)\ncase "$1" in\n  store) printf '%s' "$input" > ${store} ;;\n  get) if [ -f ${store} ]; then cat ${store}; else echo "credentials not found in native keychain"; exit 1; fi ;;\n  erase) [ -f ${store} ] && rm ${store} ;;\nesac\n`,
+      { mode: 0o755 },
+    );
+    await fs.writeFile(path.join(configDir, 'config.json'), JSON.stringify({ credsStore: 'berthtest', psFormat: 'keep me' }));
+    const helperEnv = { ...env(), PATH: `${bin}:${process.env.PATH ?? ''}` };
+    const login = await runCommand(CLI_MAIN, ['login', '-u', 'alice', '--password-stdin', registry.host], { env: helperEnv, input: 's3cret\n' });
+    assert.equal(login.code, 0, login.stderr);
+    assert.doesNotMatch(login.stderr, /stored unencrypted/);
+    assert.deepEqual(JSON.parse(await fs.readFile(store, 'utf8')), { ServerURL: registry.host, Username: 'alice', Secret: 's3cret' });
+    const config = JSON.parse(await fs.readFile(path.join(configDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(config, { credsStore: 'berthtest', psFormat: 'keep me' }, 'nothing secret in config.json, other keys kept');
+    const again = await runCommand(CLI_MAIN, ['login', registry.host], { env: helperEnv });
+    assert.equal(again.stdout, 'Authenticating with existing credentials...\nLogin Succeeded\n', again.stderr);
+    const out = await runCommand(CLI_MAIN, ['logout', registry.host], { env: helperEnv });
+    assert.equal(out.stdout, `Removing login credentials for ${registry.host}\n`);
+    await assert.rejects(fs.stat(store), { code: 'ENOENT' });
   });
 });
