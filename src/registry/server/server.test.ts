@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { digestOf, type Digest } from '../../util/digest';
 import { RegistryError } from '../errcodes';
 import type { AccessRequest, RegistryAuth, RegistryEvent } from './hooks';
+import { RegistryServer } from './server';
+import { silentLogger } from '../../util/logger';
 import { startTestRegistry, type TestRegistry, type TestResponse } from '../../../test/helpers/registry-server';
 
 /** The distribution-spec routes over real HTTP against a filesystem-backed registry. */
@@ -392,4 +394,10 @@ test('the auth hook sees each route\'s scopes and its errors reach the client wi
   } finally {
     await guarded.stop();
   }
+});
+
+test('listening on a port in use fails with a message naming the address', async () => {
+  const port = (reg.server.server.address() as { port: number }).port;
+  const second = new RegistryServer({ driver: reg.driver, logger: silentLogger });
+  await assert.rejects(second.listen('127.0.0.1', port), new RegExp(`registry cannot listen on 127\\.0\\.0\\.1:${port}: address already in use`));
 });

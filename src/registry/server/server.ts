@@ -96,9 +96,13 @@ export class RegistryServer {
   /** Listens on host:port (port 0: any free one); resolves with the bound address. */
   async listen(host: string, port: number): Promise<AddressInfo> {
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
+      const fail = (err: NodeJS.ErrnoException) => {
+        const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EADDRNOTAVAIL' ? 'address not available on this host' : err.message;
+        reject(new Error(`registry cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${why}`, { cause: err }));
+      };
+      this.server.once('error', fail);
       this.server.listen(port, host, () => {
-        this.server.off('error', reject);
+        this.server.off('error', fail);
         resolve();
       });
     });

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { LocalContentStore } from '../../../content/local/store';
 import type { ContentWriter } from '../../../content/types';
-import { errorKind, isENOENT, isNotFound } from '../../../errors';
+import { errorKind, isENOENT, isNotFound, notFound } from '../../../errors';
 import { isDigest, type Digest } from '../../../util/digest';
 import { writeFileAtomic } from '../../../util/atomic-fs';
 import {
@@ -95,13 +95,20 @@ export class FilesystemDriver implements StorageDriver {
 
   /** Opens the upload's writer: NotFound when it does not exist, UploadBusyError when held. */
   private async openUpload(id: string): Promise<ContentWriter> {
-    await this.content.status(this.ref(id)); // NotFound: the writer would create it
+    const before = await this.content.status(this.ref(id)); // NotFound: the writer would create it
+    let writer: ContentWriter;
     try {
-      return await this.content.writer({ ref: this.ref(id) });
+      writer = await this.content.writer({ ref: this.ref(id) });
     } catch (err) {
       if (errorKind(err) === 'Unavailable') throw new UploadBusyError(id);
       throw err;
     }
+    // Cancelled between the check and the open: the writer made a new, empty ingest.
+    if (writer.status().startedAt !== before.startedAt) {
+      await writer.abort();
+      throw notFound(`upload ${id} not found`);
+    }
+    return writer;
   }
 
   async createUpload(id: string): Promise<UploadStatus> {
