@@ -23,6 +23,7 @@ import { benchCommit } from './commit';
 import { benchCli } from './cli';
 import { benchMetadataScale } from './metadata-scale';
 import { benchRegistryServer } from './registry-server';
+import { benchRegistryPush } from './registry-push';
 
 const BENCHMARKS: Array<{ name: string; run: (ctx: BenchContext) => Promise<BenchRow[]> }> = [
   // Idle RSS first: the other benchmarks grow the daemons' heaps.
@@ -35,6 +36,7 @@ const BENCHMARKS: Array<{ name: string; run: (ctx: BenchContext) => Promise<Benc
   { name: 'cli', run: benchCli },
   { name: 'metadata-scale', run: benchMetadataScale },
   { name: 'registry-server', run: benchRegistryServer },
+  { name: 'registry-push', run: benchRegistryPush },
 ];
 
 function envInt(name: string, fallback: number): number {

@@ -3,6 +3,7 @@ import * as http from 'node:http';
 import { EngineApi } from './engine-api';
 import { findProcesses, mustRun, runCommand } from './proc';
 import { privateDockerdSkipReason, startPrivateDockerd } from '../../test/helpers/private-dockerd';
+import type { PrivateNetns } from '../../test/helpers/private-netns';
 import { DOCKER_CLIENT_ENV, type BenchTarget } from './targets';
 
 export const DOCKERD = ['/usr/sbin/dockerd', '/usr/bin/dockerd', '/usr/local/bin/dockerd'].find((p) => existsSync(p));
@@ -13,6 +14,8 @@ export interface DockerTarget extends BenchTarget {
   socket: string;
   api: EngineApi;
   version: string;
+  /** dockerd's network namespace (a registry for it must listen there). */
+  netns: PrivateNetns;
 }
 
 /**
@@ -30,6 +33,7 @@ export async function startDocker(image: Buffer): Promise<DockerTarget | undefin
     name: 'docker',
     socket: dockerd.socket,
     api,
+    netns: dockerd.netns,
     version: '',
     async cli(args) {
       await mustRun(client, ['-H', dockerd.host, ...args], { env: DOCKER_CLIENT_ENV });

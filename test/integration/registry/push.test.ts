@@ -10,7 +10,7 @@ import type { JsonStreamMessage } from '../../../src/client/types';
 import { encodeRegistryAuth } from '../../../src/registry/client/registry-auth-header';
 import { digestOf } from '../../../src/util/digest';
 import { berth, docker, DOCKER_CLIENTS, runCommand } from '../../helpers/cli';
-import { distributionRegistrySkipReason, startDistributionRegistry, type TestRegistry } from '../../helpers/registry';
+import { berthRegistrySkipReason, distributionRegistrySkipReason, startBerthRegistry, startDistributionRegistry, type TestRegistry } from '../../helpers/registry';
 import { needsRoot, startTestDaemon, type TestDaemon } from '../../helpers/test-daemon';
 
 /**
@@ -199,6 +199,20 @@ describe('push to docker-registry through the API', { skip }, () => {
       assert.equal((ok.at(-1)!.aux as { Tag: string }).Tag, 'v1');
     } finally {
       await secured.stop();
+    }
+  });
+
+  test('a user the registry knows but may not push gets its 403 DENIED (berth registry serve, token auth)', { skip: berthRegistrySkipReason() ?? false }, async () => {
+    const access = 'rules:\n  - repository: "team-a/**"\n    pull: [alice, bob]\n    push: [alice]\n';
+    const served = await startBerthRegistry({ users: [{ username: 'alice', password: 'alice-pw' }, { username: 'bob', password: 'bob-pw' }], access });
+    try {
+      await client.imageTag('busybox', `${served.host}/team-a/app`, 'v1');
+      const bob = await messages(await client.imagePush(`${served.host}/team-a/app`, { tag: 'v1', registryAuth: encodeRegistryAuth({ username: 'bob', password: 'bob-pw' }) }));
+      assert.match(bob.at(-1)?.error ?? '', /denied: requested access to the resource is denied/);
+      const alice = await messages(await client.imagePush(`${served.host}/team-a/app`, { tag: 'v1', registryAuth: encodeRegistryAuth({ username: 'alice', password: 'alice-pw' }) }));
+      assert.equal(alice.filter((m) => m.error).length, 0, JSON.stringify(alice.at(-1)));
+    } finally {
+      await served.stop();
     }
   });
 
