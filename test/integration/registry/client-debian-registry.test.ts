@@ -4,7 +4,11 @@ import { RegistryClient } from '../../../src/registry/client/hosts';
 import { RegistryError } from '../../../src/registry/client/errors';
 import { parseDockerRef } from '../../../src/images/reference';
 import { digestOf } from '../../../src/util/digest';
+import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { distributionRegistrySkipReason, freePort, startDistributionRegistry, type TestRegistry } from '../../helpers/registry';
@@ -123,6 +127,50 @@ describe('registry client with a docker.io mirror on loopback', { skip }, () => 
       assert.equal(resolved.ref.domain, 'docker.io');
       const blob = await session.openBlob(image.layerDesc);
       assert.deepEqual(await readAll(blob.stream), image.layer);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+describe('registry client over TLS with a self-signed certificate (a loopback registry is insecure)', { skip }, () => {
+  let registry: TestRegistry;
+  let proxy: https.Server;
+  let dir: string;
+  const seen: string[] = [];
+  before(async () => {
+    registry = await startDistributionRegistry();
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-tls-'));
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+    assert.equal(made.status, 0, made.stderr);
+    // A TLS front for the registry: what a registry with its own certificate looks like.
+    proxy = https.createServer({ key: await fs.readFile(path.join(dir, 'key.pem')), cert: await fs.readFile(path.join(dir, 'cert.pem')) }, (req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      const upstream = http.request({ host: '127.0.0.1', port: registry.port, method: req.method, path: req.url, headers: { ...req.headers, 'x-forwarded-proto': 'https' } }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  });
+  after(async () => {
+    proxy?.closeAllConnections();
+    await new Promise<void>((resolve) => (proxy ? proxy.close(() => resolve()) : resolve()));
+    await registry?.stop();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  test('https is tried first and used, without verifying the certificate', async () => {
+    const tlsHost = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const client = new RegistryClient();
+    try {
+      const image = await memoryImage();
+      await pushMemoryImage(client.session(parseDockerRef(`${tlsHost}/tls/app:1`), { actions: ['pull', 'push'] }), image, '1');
+      const resolved = await client.session(parseDockerRef(`${tlsHost}/tls/app:1`)).resolve();
+      assert.equal(resolved.digest, image.manifestDesc.digest);
+      assert.ok(seen.includes('GET /v2/tls/app/manifests/1'), seen.join('\n'));
     } finally {
       client.close();
     }
