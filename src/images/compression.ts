@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { internal } from '../errors';
 
@@ -75,7 +75,12 @@ function external(program: string, args: string[], input: Readable): Readable {
   const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const stderr: Buffer[] = [];
   child.stderr.on('data', (c: Buffer) => stderr.push(c));
-  const out = child.stdout;
+  // Read at once into a stream of our own: when the program exits, Node resumes (drains) a
+  // stdout nobody reads yet, and a consumer that starts late (after preparing where to
+  // extract) would get nothing. It ends only once the program exited well, so a failure is
+  // an error, never a short stream.
+  const out = new PassThrough();
+  child.stdout.pipe(out, { end: false });
   const fail = (err: Error) => {
     child.kill('SIGKILL');
     out.destroy(err);
@@ -84,9 +89,10 @@ function external(program: string, args: string[], input: Readable): Readable {
   input.on('error', fail);
   child.stdin.on('error', () => undefined);
   input.pipe(child.stdin);
-  child.on('close', (code) => {
-    if (code !== 0 && code !== null) {
-      out.destroy(internal(`${[program, ...args].join(' ')}: exited with ${code}: ${Buffer.concat(stderr).toString().trim() || '(no stderr)'}`));
+  child.on('close', (code, signal) => {
+    if (code === 0) out.end();
+    else if (!out.destroyed) {
+      out.destroy(internal(`${[program, ...args].join(' ')}: exited with ${code ?? signal}: ${Buffer.concat(stderr).toString().trim() || '(no stderr)'}`));
     }
   });
   return out;

@@ -59,6 +59,16 @@ export interface SnapshotOptions {
   labels?: Record<string, string>;
 }
 
+export interface CommitSnapshotOptions extends SnapshotOptions {
+  /**
+   * Commits a base active snapshot (prepared on no parent) as a child of this committed
+   * snapshot instead. Only for a tree that was never mounted and whose content does not
+   * depend on its lowers: an image layer extracted ahead of its parent, as moby's overlay2
+   * applies every diff into an empty directory.
+   */
+  parent?: string;
+}
+
 export interface Snapshotter {
   /** A new active snapshot on `parent` (a committed name, or null/undefined for an empty tree); returns its read-write mounts. */
   prepare(key: string, parent?: string | null, options?: SnapshotOptions): Promise<Mount[]>;
@@ -70,7 +80,7 @@ export interface Snapshotter {
    * Turns active snapshot `key` into committed snapshot `name`; `key` no longer exists. The
    * committed snapshot's labels are those given here (the active one's are dropped, as in containerd).
    */
-  commit(name: string, key: string, options?: SnapshotOptions): Promise<SnapshotInfo>;
+  commit(name: string, key: string, options?: CommitSnapshotOptions): Promise<SnapshotInfo>;
   /** Removes a snapshot of any kind; refused (FailedPrecondition) while another snapshot has it as parent. NotFound when absent. */
   remove(key: string): Promise<void>;
   stat(key: string): Promise<SnapshotInfo>;
@@ -125,6 +135,13 @@ export interface Layer {
  */
 export interface Unpacker {
   apply(parent: Digest | null, tar: Readable, expectedDiffId?: Digest): Promise<Layer>;
+  /**
+   * Like apply, but extracts `tar` before its parent layer exists (into a base snapshot,
+   * committed onto the parent once `parent` resolves: an overlay layer never reads its
+   * lowers while extracted), so a pull unpacks every layer while it downloads. The diff ID
+   * is checked before the parent is awaited; a parent that fails fails this too.
+   */
+  applyAhead(parent: Promise<Digest | null>, tar: Readable, expectedDiffId: Digest): Promise<Layer>;
 }
 
 /**

@@ -47,25 +47,58 @@ export class SnapshotUnpacker implements LayerSnapshots {
     const key = `${UNPACK_KEY_PREFIX}${randomBytes(8).toString('hex')}`;
     await this.snapshotter.prepare(key, parent, { labels: { [UNPACK_LABEL]: '' } });
     try {
-      const digester = new Digester();
-      const hashing = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          digester.update(chunk);
-          done(null, chunk);
-        },
-      });
-      tar.on('error', (err) => hashing.destroy(err));
-      await extractLayer(tar.pipe(hashing), await this.snapshotter.upperDir(key), { whiteouts: 'overlay' });
-      const diffId = digester.digest();
-      if (expectedDiffId && diffId !== expectedDiffId) {
-        throw invalidArgument(`layer diff ID mismatch: expected ${expectedDiffId}, got ${diffId}`);
-      }
+      const diffId = await this.extractInto(key, tar, expectedDiffId);
       return await this.commitUnpacked(key, parent, diffId);
     } finally {
-      await this.snapshotter.remove(key).catch((err: unknown) => {
-        if (!isNotFound(err)) throw err;
-      });
+      await this.removeKey(key);
     }
+  }
+
+  async applyAhead(parent: Promise<Digest | null>, tar: Readable, expectedDiffId: Digest): Promise<Layer> {
+    // Settled here whatever happens below, so a parent that fails while this extracts is no unhandled rejection.
+    const parentSettled = parent.then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
+    const key = `${UNPACK_KEY_PREFIX}${randomBytes(8).toString('hex')}`;
+    await this.snapshotter.prepare(key, null, { labels: { [UNPACK_LABEL]: '' } });
+    try {
+      const diffId = await this.extractInto(key, tar, expectedDiffId);
+      const settled = await parentSettled;
+      if ('error' in settled) throw settled.error;
+      const parentChain = settled.value;
+      if (parentChain !== null && !(await this.get(parentChain))) throw notFound(`layer ${parentChain} does not exist`);
+      return await this.commitUnpacked(key, parentChain, diffId, { onto: parentChain !== null });
+    } finally {
+      await this.removeKey(key);
+    }
+  }
+
+  /** Extracts `tar` into active snapshot `key`; returns its diff ID, checked against `expectedDiffId`. */
+  private async extractInto(key: string, tar: Readable, expectedDiffId: Digest | undefined): Promise<Digest> {
+    // A stream that failed before this (while its snapshot was prepared) would never end.
+    if (tar.errored) throw tar.errored;
+    const digester = new Digester();
+    const hashing = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        digester.update(chunk);
+        done(null, chunk);
+      },
+    });
+    tar.on('error', (err) => hashing.destroy(err));
+    await extractLayer(tar.pipe(hashing), await this.snapshotter.upperDir(key), { whiteouts: 'overlay' });
+    const diffId = digester.digest();
+    if (expectedDiffId && diffId !== expectedDiffId) {
+      throw invalidArgument(`layer diff ID mismatch: expected ${expectedDiffId}, got ${diffId}`);
+    }
+    return diffId;
+  }
+
+  /** Removes an unpack's active snapshot; gone already (committed) is fine. */
+  private async removeKey(key: string): Promise<void> {
+    await this.snapshotter.remove(key).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+    });
   }
 
   /**
@@ -85,12 +118,12 @@ export class SnapshotUnpacker implements LayerSnapshots {
    * build step) as the layer `chainIdOf(parent, diffId)`. If that layer exists already (the
    * same content committed concurrently), it is kept and `key` is left to the caller.
    */
-  async commitUnpacked(key: string, parent: Digest | null, diffId: Digest): Promise<Layer> {
+  async commitUnpacked(key: string, parent: Digest | null, diffId: Digest, opts: { onto?: boolean } = {}): Promise<Layer> {
     const chainId = chainIdOf(parent, diffId);
     const existing = await this.get(chainId);
     if (existing) return existing;
     try {
-      await this.snapshotter.commit(chainId, key, { labels: { [DIFF_ID_LABEL]: diffId } });
+      await this.snapshotter.commit(chainId, key, { labels: { [DIFF_ID_LABEL]: diffId }, ...(opts.onto && parent !== null ? { parent } : {}) });
     } catch (err) {
       const winner = errorKind(err) === 'AlreadyExists' ? await this.get(chainId) : undefined;
       if (!winner) throw err;

@@ -12,9 +12,16 @@ import { ImagePusher, type PushOptions } from './push/pusher';
 import type { JsonStreamMessage } from '../../api/types/common';
 import { tagReference } from './tagging';
 import type { CommitLayerOptions, ImageUsage, ImportOptions, ListImagesOptions, LoadResult, PruneResult, ResolvedImage } from './types';
+import { ImagePuller, PullOptions } from './pull/puller';
+import type { PullSessions } from './pull/source';
+import type { Reference } from '../../images/reference';
+import { unavailable } from '../../errors';
 
 export { tagReference };
-export type ImageServiceDeps = ImageStores;
+export interface ImageServiceDeps extends ImageStores {
+  /** The registry client pulls go through; without it pulls are refused. */
+  registry?: PullSessions;
+}
 
 /**
  * The images backend, one module per job: lookup (`resolver.ts`), views (`listing.ts`),
@@ -32,6 +39,7 @@ export class ImageService {
   private readonly creation: ImageCreation;
   private readonly archives: ImageArchives;
   private readonly pusher: ImagePusher;
+  private readonly puller: ImagePuller | undefined;
 
   constructor(private readonly stores: ImageServiceDeps) {
     const leases = stores.leases ?? new LeaseManager();
@@ -52,6 +60,7 @@ export class ImageService {
     this.creation = new ImageCreation(stores, this.resolver, leases, this.collector);
     this.archives = new ImageArchives(stores, this.resolver, this.creation);
     this.pusher = new ImagePusher({ stores, resolver: this.resolver, leased: (operation, fn) => this.creation.leased(operation, fn) });
+    this.puller = stores.registry ? new ImagePuller(stores, this.creation, stores.registry) : undefined;
   }
 
   // ---- lookup and views -------------------------------------------------------------
@@ -147,5 +156,11 @@ export class ImageService {
   /** `docker push`: docker's progress messages; a bad name throws before the first one. */
   push(name: string, opts: PushOptions): AsyncGenerator<JsonStreamMessage> {
     return this.pusher.push(name, opts);
+  }
+
+  /** `docker pull` of a tag or digest, or of every tag (`allTags`); progress through `opts.progress`. Returns the image IDs. */
+  pull(ref: Reference, allTags: boolean, opts: PullOptions): Promise<Digest[]> {
+    if (!this.puller) throw unavailable('this daemon has no registry client');
+    return this.puller.pullAll(ref, allTags, opts);
   }
 }

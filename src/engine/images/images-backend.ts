@@ -5,6 +5,12 @@ import type { Filters, JsonStreamMessage } from '../../api/types/common';
 import type { ContainerCreateRequest } from '../../api/types/containers';
 import type { HistoryResponseItem, ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary } from '../../api/types/images';
 import { invalidArgument, notImplemented } from '../../errors';
+import { AsyncQueue } from '../../util/async-queue';
+import { isDigest } from '../../util/digest';
+import { Reference, familiarString, isValidTag, parseNormalizedNamed } from '../../images/reference';
+import { parsePlatform } from '../../registry/client/platform';
+import { PullProgress } from './pull/pull-progress';
+import { decodeRegistryAuth } from './pull/registry-auth';
 import type { Digest } from '../../util/digest';
 import type { Container, ContainerService } from '../containers/container-service';
 import type { CommitContainerOptions, ImageCommitter } from '../containers/containers-backend';
@@ -85,12 +91,27 @@ export class ImagesBackendImpl implements ImagesBackend, ImageCommitter {
     yield { status: id };
   }
 
-  // eslint-disable-next-line require-yield
-  async *pull(opts: ImagePullOptions): AsyncIterable<JsonStreamMessage> {
-    const name = opts.tag ? `${opts.fromImage}:${opts.tag}` : opts.fromImage;
-    throw notImplemented(
-      `pull access denied for ${name}: berth cannot pull from registries yet; make images locally with \`berth image bootstrap busybox|debian\`, load, import or commit`,
-    );
+  /**
+   * `POST /images/create?fromImage=`: dockerd's progress messages while the pull runs. A
+   * failure before the first message (a bad name, an unknown tag) is the HTTP error; a later
+   * one ends the stream with an errorDetail line.
+   */
+  pull(opts: ImagePullOptions): AsyncIterable<JsonStreamMessage> {
+    const { ref, allTags } = pullReference(opts.fromImage, opts.tag);
+    const platform = opts.platform !== undefined ? parsePlatform(opts.platform) : undefined;
+    const queue = new AsyncQueue<JsonStreamMessage>();
+    const progress = new PullProgress((message) => queue.push(message));
+    this.images
+      .pull(ref, allTags, { platform, auth: decodeRegistryAuth(opts.registryAuth), signal: opts.signal, progress })
+      .then(
+        () => {
+          const name = familiarString(ref);
+          this.events.publish('image', 'pull', name, { name });
+          queue.end();
+        },
+        (err: unknown) => queue.fail(err),
+      );
+    return queue;
   }
 
   /** `docker push`: the request's X-Registry-Auth credentials go to the registry session. */
@@ -151,6 +172,21 @@ export class ImagesBackendImpl implements ImagesBackend, ImageCommitter {
   async imageSize(imageId: string): Promise<number | undefined> {
     return (await this.images.find(imageId))?.size;
   }
+}
+
+/**
+ * dockerd's reading of fromImage and tag: the tag may be a digest; a name with neither
+ * pulls every tag of the repository.
+ */
+function pullReference(fromImage: string, tag: string | undefined): { ref: Reference; allTags: boolean } {
+  const named = parseNormalizedNamed(fromImage.replace(/:$/, ''));
+  let ref: Reference = named;
+  if (tag !== undefined && tag !== '') {
+    if (isDigest(tag)) ref = { domain: named.domain, path: named.path, digest: tag };
+    else if (!isValidTag(tag)) throw invalidArgument(`invalid tag format`);
+    else ref = { domain: named.domain, path: named.path, tag };
+  }
+  return { ref, allTags: ref.tag === undefined && ref.digest === undefined };
 }
 
 /** The container's config as dockerd keeps it in a committed image (`container_config`); nulls dropped. */

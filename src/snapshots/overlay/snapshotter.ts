@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Mount, SnapshotInfo, SnapshotKind, SnapshotOptions, Snapshotter, SnapshotUsage } from '../types';
+import type { CommitSnapshotOptions, Mount, SnapshotInfo, SnapshotKind, SnapshotOptions, Snapshotter, SnapshotUsage } from '../types';
 import { Mutex } from '../../util/mutex';
 import { fsyncDir } from '../../util/atomic-fs';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../../errors';
@@ -69,9 +69,10 @@ export class OverlaySnapshotter implements Snapshotter {
     return this.mountsOf(record);
   }
 
-  async commit(name: string, key: string, options: SnapshotOptions = {}): Promise<SnapshotInfo> {
+  async commit(name: string, key: string, options: CommitSnapshotOptions = {}): Promise<SnapshotInfo> {
     checkKey(name);
     checkKey(key);
+    if (options.parent !== undefined) checkKey(options.parent);
     const before = this.mustGet(key);
     if (before.kind !== 'active') throw failedPrecondition(`snapshot ${key} is a ${before.kind} snapshot: only an active one can be committed`);
     // Measured before taking the lock: an active snapshot being committed is not written to.
@@ -80,8 +81,16 @@ export class OverlaySnapshotter implements Snapshotter {
       const record = this.mustGet(key);
       if (record.id !== before.id || record.kind !== 'active') throw failedPrecondition(`snapshot ${key} changed while being committed`);
       if (this.metadata.get(name)) throw alreadyExists(`snapshot ${name} already exists`);
+      let parent = record.parent;
+      if (options.parent !== undefined) {
+        if (record.parent !== null) throw failedPrecondition(`snapshot ${key} has a parent already: only a base snapshot can be committed onto one`);
+        const p = this.metadata.get(options.parent);
+        if (!p) throw notFound(`parent snapshot ${options.parent} does not exist`);
+        if (p.kind !== 'committed') throw failedPrecondition(`parent snapshot ${options.parent} is not committed`);
+        parent = options.parent;
+      }
       const now = Date.now();
-      const next: SnapshotRecord = { ...record, kind: 'committed', labels: { ...options.labels }, updated: now, usage };
+      const next: SnapshotRecord = { ...record, kind: 'committed', parent, labels: { ...options.labels }, updated: now, usage };
       await this.metadata.update((records) => {
         records.delete(key);
         records.set(name, next);

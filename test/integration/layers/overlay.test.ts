@@ -270,3 +270,37 @@ test('a layer view shows the image alone, read-only, and is released after; one 
   await rootfs.remove('c');
   await layers.remove(l2.chainId);
 });
+
+test('applyAhead extracts a layer before its parent exists and commits it onto the parent: the same layer and view as apply', { skip }, async (t) => {
+  const { layers, rootfs, snapshotter } = await setup(t);
+  const baseTar = tarBuffer(base);
+  const topTar = tarBuffer(top);
+  let releaseParent!: (chain: string | null) => void;
+  const parentReady = new Promise<string | null>((resolve) => (releaseParent = resolve));
+  // The top layer (whiteouts, an opaque dir) is extracted first, while its parent is not even started.
+  const ahead = layers.applyAhead(parentReady as Promise<`sha256:${string}` | null>, Readable.from([topTar]), digestOf(topTar));
+  const l1 = await layers.apply(null, Readable.from([baseTar]), digestOf(baseTar));
+  releaseParent(l1.chainId);
+  const l2 = await ahead;
+  assert.equal(l2.parent, l1.chainId);
+  assert.equal(l2.chainId, digestOf(`${l1.chainId} ${digestOf(topTar)}`));
+  assert.equal((await snapshotter.stat(l2.chainId)).parent, l1.chainId);
+  await rootfs.prepare('c1', l2.chainId);
+  const merged = await rootfs.mount('c1');
+  assert.deepEqual((await fs.readdir(path.join(merged, 'etc'))).sort(), ['hostname']);
+  assert.deepEqual(await fs.readdir(path.join(merged, 'opt')), ['new']);
+  await rootfs.unmount('c1');
+  await rootfs.remove('c1');
+  // A parent that removal must now refuse, as for any child.
+  await assert.rejects(layers.remove(l1.chainId), (err: unknown) => errorKind(err) === 'FailedPrecondition');
+
+  // A diff ID mismatch fails before the parent is awaited; a failed parent fails the child; neither leaves a snapshot.
+  await assert.rejects(layers.applyAhead(new Promise(() => undefined), Readable.from([topTar]), digestOf('other')), (err: unknown) => isInvalidArgument(err));
+  await assert.rejects(layers.applyAhead(Promise.reject(new Error('parent failed')), Readable.from([topTar]), digestOf(topTar)), /parent failed/);
+  const keys: string[] = [];
+  await snapshotter.walk((info) => void keys.push(info.name));
+  assert.deepEqual(keys.sort(), [l1.chainId, l2.chainId].sort());
+  // Only a base snapshot can be committed onto a parent.
+  await snapshotter.prepare('k', l1.chainId);
+  await assert.rejects(snapshotter.commit('n', 'k', { parent: l1.chainId }), (err: unknown) => errorKind(err) === 'FailedPrecondition');
+});

@@ -1,0 +1,159 @@
+import { once } from 'node:events';
+import { PassThrough, Readable } from 'node:stream';
+import type { ContentStore, Labels } from '../../../content/types';
+import type { Descriptor } from '../../../images/models';
+import { errorKind, invalidArgument, messageOf, unavailable } from '../../../errors';
+
+/**
+ * Bytes fed to a consumer as they arrive (a layer's unpacker), with its back-pressure. A
+ * consumer that fails stops receiving, but the download goes on to its digest check: a
+ * corrupt blob is reported as such (as dockerd, which verifies before it extracts), not as
+ * the bad tar it made.
+ */
+export class TeeSink {
+  readonly stream = new PassThrough({ highWaterMark: 1 << 20 });
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.stream.destroyed) return;
+    if (!this.stream.write(chunk)) await Promise.race([once(this.stream, 'drain'), once(this.stream, 'close')]);
+  }
+
+  end(): void {
+    this.stream.end();
+  }
+
+  fail(err: unknown): void {
+    this.stream.destroy(err instanceof Error ? err : new Error(messageOf(err)));
+  }
+}
+
+export interface BlobTransferOptions {
+  content: ContentStore;
+  /** Opens the blob from `offset` on; the answer tells where its stream really starts. */
+  open(offset: number): Promise<{ stream: Readable; offset: number }>;
+  desc: Descriptor;
+  labels?: Labels;
+  /** Called once with the offset the transfer starts at; a sink returned gets every byte from 0 (only asked for when that offset is 0). */
+  tee?: () => TeeSink | undefined;
+  /** Bytes of the blob received so far (resumed bytes included). */
+  onProgress?: (received: number) => void;
+  signal: AbortSignal;
+  /** Attempts per transfer (network failures only); default 5. */
+  attempts?: number;
+  /** First back-off delay; doubles each retry. Default 200 ms. */
+  retryDelayMs?: number;
+  /** The registry, for messages. */
+  registry: string;
+}
+
+/** The named ingest of a pull of `digest`: an interrupted pull's data stays there and the next one resumes it. */
+export function pullIngestRef(digest: string): string {
+  return `pull-${digest}`;
+}
+
+/**
+ * Downloads one blob into the content store: streamed into a named ingest (so a retry, or
+ * the next pull after an interruption, resumes with a Range request from its offset),
+ * verified against the descriptor's digest and size while written, and committed; nothing
+ * half-written becomes visible. A failure of the network is retried with back-off; a blob
+ * whose content does not match its digest is dropped (ingest and all) and fails the pull.
+ * Returns whether the sink (if any) saw the whole blob.
+ */
+export async function transferBlob(opts: BlobTransferOptions): Promise<{ teed: boolean }> {
+  const { content, desc, signal } = opts;
+  const writer = await content.writer({ ref: pullIngestRef(desc.digest), total: desc.size, expected: desc.digest });
+  const sink = writer.status().offset === 0 ? opts.tee?.() : undefined;
+  const attempts = opts.attempts ?? 5;
+  let delay = opts.retryDelayMs ?? 200;
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await receive(opts, writer, sink);
+        break;
+      } catch (err) {
+        if (signal.aborted || !retryable(err) || attempt >= attempts) throw err;
+        await sleep(delay, signal);
+        delay *= 2;
+      }
+    }
+  } catch (err) {
+    // Kept for a later pull to resume (GC removes it once stale).
+    await writer.close().catch(() => undefined);
+    const final = signal.aborted
+      ? unavailable(`pull of ${desc.digest} from ${opts.registry} cancelled`, err)
+      : errorKind(err) === undefined
+        ? unavailable(`error pulling blob ${desc.digest} from ${opts.registry}: ${messageOf(err)}`, err)
+        : err;
+    sink?.fail(final);
+    throw final;
+  }
+  try {
+    await writer.commit({ digest: desc.digest, size: desc.size, labels: opts.labels });
+  } catch (err) {
+    // The store dropped the ingest: the next attempt starts over.
+    const final = errorKind(err) === 'InvalidArgument' ? invalidArgument(`filesystem layer verification failed for digest ${desc.digest}`, err) : err;
+    sink?.fail(final);
+    throw final;
+  }
+  sink?.end();
+  return { teed: sink !== undefined };
+}
+
+/** Local failures (disk, verification, refusal) are final; the network's are retried. */
+class LocalError extends Error {}
+
+function retryable(err: unknown): boolean {
+  if (err instanceof LocalError) return false;
+  const kind = errorKind(err);
+  return kind === undefined || kind === 'Unavailable' || kind === 'Internal';
+}
+
+async function receive(opts: BlobTransferOptions, writer: Awaited<ReturnType<ContentStore['writer']>>, sink: TeeSink | undefined): Promise<void> {
+  const { desc } = opts;
+  let offset = writer.status().offset;
+  if (offset >= desc.size) return;
+  const opened = await opts.open(offset);
+  // A registry that ignores Range sends the blob from its start: skip what the ingest has.
+  let skip = offset - opened.offset;
+  if (skip < 0) throw unavailable(`${opts.registry} answered blob ${desc.digest} from offset ${opened.offset}, after the ${offset} bytes asked for`);
+  const onAbort = () => opened.stream.destroy(new Error('aborted'));
+  opts.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const raw of opened.stream) {
+      let chunk = raw as Buffer;
+      if (skip > 0) {
+        if (chunk.length <= skip) {
+          skip -= chunk.length;
+          continue;
+        }
+        chunk = chunk.subarray(skip);
+        skip = 0;
+      }
+      if (offset + chunk.length > desc.size) throw new LocalError(`blob ${desc.digest} from ${opts.registry} is larger than its descriptor's ${desc.size} bytes`);
+      try {
+        await writer.write(chunk);
+        if (sink) await sink.write(chunk);
+      } catch (err) {
+        throw new LocalError(messageOf(err), { cause: err });
+      }
+      offset += chunk.length;
+      opts.onProgress?.(offset);
+    }
+  } finally {
+    opts.signal.removeEventListener('abort', onAbort);
+  }
+  if (offset < desc.size) throw unavailable(`blob ${desc.digest} from ${opts.registry} ended after ${offset} of ${desc.size} bytes`);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
