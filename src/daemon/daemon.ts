@@ -11,7 +11,6 @@ import { SnapshotUnpacker } from '../snapshots/unpacker';
 import { LocalContainerSnapshots } from '../snapshots/container-snapshots';
 import { ImageMetadataStore } from '../metadata/images';
 import { readImageReferences } from '../metadata/image-references';
-import { RegistryClient } from '../registry/client';
 import { ImageService } from '../engine/images/image-service';
 import { ContainerStore } from '../metadata/containers';
 import { LeaseManager } from '../metadata/leases';
@@ -87,7 +86,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   });
 
   const events = new EventBus();
-  const registry = new RegistryClient();
+  // One registry client for the daemon: its settings, connections and what each registry answered to a ping.
+  const registry = new RegistryClient({ mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries });
   const images = new ImageService({ content, layers, metadata: imageMetadata, logger, leases, collector, registry });
   const runtime = new RuncTaskRuntime(new RuncDriver({ runtimeRoot: path.join(execRoot, 'runc'), execRoot, logger, runcBinary: config.runtimePath, runcTimeoutMs: config.runtimeTimeoutMs }));
   const containers = new ContainerService({

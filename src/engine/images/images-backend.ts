@@ -9,8 +9,9 @@ import { AsyncQueue } from '../../util/async-queue';
 import { isDigest } from '../../util/digest';
 import { Reference, familiarString, isValidTag, parseNormalizedNamed } from '../../images/reference';
 import { parsePlatform } from '../../registry/client/platform';
+import type { AuthConfig } from '../../registry/client/types';
 import { PullProgress } from './pull/pull-progress';
-import { decodeRegistryAuth } from './pull/registry-auth';
+import { decodeRegistryAuth } from '../../registry/client/registry-auth-header';
 import type { Digest } from '../../util/digest';
 import type { Container, ContainerService } from '../containers/container-service';
 import type { CommitContainerOptions, ImageCommitter } from '../containers/containers-backend';
@@ -102,7 +103,7 @@ export class ImagesBackendImpl implements ImagesBackend, ImageCommitter {
     const queue = new AsyncQueue<JsonStreamMessage>();
     const progress = new PullProgress((message) => queue.push(message));
     this.images
-      .pull(ref, allTags, { platform, auth: decodeRegistryAuth(opts.registryAuth), signal: opts.signal, progress })
+      .pull(ref, allTags, { platform, auth: pullAuth(opts.registryAuth), signal: opts.signal, progress })
       .then(
         () => {
           const name = familiarString(ref);
@@ -171,6 +172,15 @@ export class ImagesBackendImpl implements ImagesBackend, ImageCommitter {
 
   async imageSize(imageId: string): Promise<number | undefined> {
     return (await this.images.find(imageId))?.size;
+  }
+}
+
+/** As dockerd for a pull: an X-Registry-Auth that does not decode means no credentials, not an error. */
+function pullAuth(header: string | undefined): AuthConfig | undefined {
+  try {
+    return decodeRegistryAuth(header);
+  } catch {
+    return undefined;
   }
 }
 

@@ -11,7 +11,7 @@ import { RegistryClient } from '../../../src/registry/client/hosts';
 import { tarBuffer } from '../../../src/archive/tar/test-tar';
 import { digestOf, type Digest } from '../../../src/util/digest';
 import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, type TestDaemon } from '../../helpers/test-daemon';
-import { haveDebianRegistry, startDebianRegistry, type DebianRegistry } from '../../helpers/debian-registry';
+import { distributionRegistrySkipReason, startDistributionRegistry, type TestRegistry } from '../../helpers/registry';
 import { putManifest, uploadBlob } from '../../helpers/registry-image';
 import { startFaultProxy, type FaultProxy } from '../../helpers/fault-proxy';
 import { DOCKER_CLIENTS, berth, docker, runCommand } from '../../helpers/cli';
@@ -22,7 +22,7 @@ import { DOCKER_CLIENTS, berth, docker, runCommand } from '../../helpers/cli';
  * uncompressed layers pushed with raw requests; a proxy of the test's own in front of the
  * registry cuts or corrupts blob downloads where a failure must be injected.
  */
-const skip = needsRoot('pull tests unpack layers') || (haveDebianRegistry() ? false : 'Debian docker-registry is not installed (/usr/bin/docker-registry)');
+const skip = needsRoot('pull tests unpack layers') || distributionRegistrySkipReason() || false;
 
 interface Msg {
   status?: string;
@@ -77,7 +77,7 @@ function layeredImage(base: { layers: Array<{ blob: Buffer; desc: Descriptor; di
 }
 
 describe('pull from docker-registry', { skip }, () => {
-  let registry: DebianRegistry;
+  let registry: TestRegistry;
   let proxy: FaultProxy;
   let d: TestDaemon;
   const client = new RegistryClient();
@@ -91,7 +91,7 @@ describe('pull from docker-registry', { skip }, () => {
   }
 
   before(async () => {
-    registry = await startDebianRegistry();
+    registry = await startDistributionRegistry();
     proxy = await startFaultProxy(registry.host);
     d = await startTestDaemon({ hostNetwork: true });
     await bootstrapBusybox(d);
