@@ -104,8 +104,6 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   await containers.restore();
   await unmountOrphans(rootfs, containers, logger);
 
-  // One registry client for the daemon: its settings, connections and what each registry answered to a ping.
-  const registry = new RegistryClient({ mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries });
   const imagesBackend = new ImagesBackendImpl(images, containers, events, registry);
   // Orphans a crash left (blobs, layers, RW roots, the leases of operations that died with
   // the last daemon) go now; later, a collection follows removals in the background.

@@ -11,7 +11,6 @@ import { Reference, familiarString, isValidTag, parseNormalizedNamed } from '../
 import { parsePlatform } from '../../registry/client/platform';
 import type { AuthConfig } from '../../registry/client/types';
 import { PullProgress } from './pull/pull-progress';
-import { decodeRegistryAuth } from '../../registry/client/registry-auth-header';
 import type { Digest } from '../../util/digest';
 import type { Container, ContainerService } from '../containers/container-service';
 import type { CommitContainerOptions, ImageCommitter } from '../containers/containers-backend';
@@ -20,7 +19,6 @@ import type { ImageService } from './image-service';
 import { pushTarget, type PushSessions } from './push/pusher';
 import type { RegistryHosts } from '../../registry/client/types';
 import { decodeRegistryAuth } from '../../registry/client/registry-auth-header';
-import { familiarString } from '../../images/reference';
 import type { ImageUsage } from './types';
 import type { DockerContainerConfig, ImageRunConfig } from '../../images/models';
 
