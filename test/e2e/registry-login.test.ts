@@ -82,6 +82,9 @@ describe('registry login, distribution and settings through berthd', { skip }, (
       assert.match(r.stdout, /Insecure Registries:\n\s+myreg.example:5000\n\s+127.0.0.0\/8\n\s+10.1.0.0\/16\n/, client);
       assert.match(r.stdout, /Registry Mirrors:\n\s+http:\/\/127.0.0.1:5999\/\n/, client);
     }
+    const berthInfo = await runCommand(CLI_MAIN, ['info'], { env: env() });
+    assert.equal(berthInfo.code, 0, berthInfo.stderr);
+    assert.match(berthInfo.stdout, / Insecure Registries:\n  myreg.example:5000\n  127.0.0.0\/8\n  10.1.0.0\/16\n Registry Mirrors:\n  http:\/\/127.0.0.1:5999\/\n/);
   });
 
   test('docker login: good credentials are stored as docker stores them, bad ones get dockerd\'s 401 message', async () => {

@@ -40,9 +40,29 @@ export default defineCommand({
       ` Docker Root Dir: ${field('DockerRootDir')}`,
       ` Debug Mode: ${field('Debug') === true}`,
       ` Experimental: ${field('ExperimentalBuild') === true}`,
+      ...registryLines(info.RegistryConfig as RegistryConfig | null | undefined),
       ` Live Restore Enabled: ${field('LiveRestoreEnabled') === true}`,
     ];
     ctx.out(`${lines.join('\n')}\n`);
     for (const warning of (info.Warnings as string[] | null | undefined) ?? []) ctx.err(`${warning}\n`);
   },
 });
+
+interface RegistryConfig {
+  InsecureRegistryCIDRs?: string[] | null;
+  IndexConfigs?: Record<string, { Name: string; Secure: boolean }> | null;
+  Mirrors?: string[] | null;
+}
+
+/** docker's "Insecure Registries" (named ones, then CIDRs) and "Registry Mirrors" sections. */
+function registryLines(config: RegistryConfig | null | undefined): string[] {
+  if (!config) return [];
+  const lines: string[] = [];
+  const cidrs = config.InsecureRegistryCIDRs ?? [];
+  const indexes = Object.values(config.IndexConfigs ?? {});
+  if (cidrs.length > 0 || indexes.length > 0) {
+    lines.push(' Insecure Registries:', ...indexes.filter((i) => !i.Secure).map((i) => `  ${i.Name}`), ...cidrs.map((c) => `  ${c}`));
+  }
+  if ((config.Mirrors ?? []).length > 0) lines.push(' Registry Mirrors:', ...config.Mirrors!.map((m) => `  ${m}`));
+  return lines;
+}
