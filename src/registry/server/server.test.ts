@@ -401,3 +401,21 @@ test('listening on a port in use fails with a message naming the address', async
   const second = new RegistryServer({ driver: reg.driver, logger: silentLogger });
   await assert.rejects(second.listen('127.0.0.1', port), new RegExp(`registry cannot listen on 127\\.0\\.0\\.1:${port}: address already in use`));
 });
+
+test('50 concurrent pulls (manifest, then every blob) all get the right bytes', async () => {
+  const { digest, body } = await pushImage('busy/app', 'v1');
+  const manifest = JSON.parse(body) as { config: { digest: string }; layers: { digest: string }[] };
+  const blobs = [manifest.config.digest, ...manifest.layers.map((l) => l.digest)];
+  const expected = await Promise.all(blobs.map(async (b) => (await reg.request('GET', `/v2/busy/app/blobs/${b}`)).body));
+  const pulls = Array.from({ length: 50 }, async () => {
+    const m = await reg.request('GET', '/v2/busy/app/manifests/v1');
+    assert.equal(m.status, 200);
+    assert.equal(digestOf(m.body), digest);
+    const got = await Promise.all(blobs.map((b) => reg.request('GET', `/v2/busy/app/blobs/${b}`)));
+    got.forEach((res, i) => {
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body, expected[i]);
+    });
+  });
+  await Promise.all(pulls);
+});
