@@ -12,6 +12,8 @@ export interface ServeExtensions {
   routes?: ExtraRoute[];
   /** Stops background work (webhook deliveries) on shutdown. */
   close?(): Promise<void>;
+  /** Re-reads the users and access rules files (SIGHUP). */
+  reload?(): Promise<void>;
 }
 
 export async function buildExtensions(config: ServeConfig, logger: Logger): Promise<ServeExtensions> {
@@ -23,5 +25,6 @@ export async function buildExtensions(config: ServeConfig, logger: Logger): Prom
     close: async () => {
       await hooks.events?.close();
     },
+    reload: hooks.reload,
   };
 }

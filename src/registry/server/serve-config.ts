@@ -145,12 +145,25 @@ export function mergeServeFlags(config: ServeConfig, flags: ServeFlags): ServeCo
 export interface ServeHooks {
   auth?: RegistryAuthorizer;
   events?: WebhookNotifier;
+  /**
+   * Re-reads the htpasswd and access files (serve does on SIGHUP). A file that no longer
+   * reads or parses fails the reload and the ones in use stay.
+   */
+  reload(): Promise<void>;
 }
 
 export async function buildServeHooks(config: ServeConfig, logger: Logger): Promise<ServeHooks> {
-  const hooks: ServeHooks = {};
-  const htpasswd = config.htpasswd ? await Htpasswd.load(config.htpasswd) : undefined;
-  const access = config.access ? await AccessRules.load(config.access) : undefined;
+  const load = async () => ({
+    htpasswd: config.htpasswd ? await Htpasswd.load(config.htpasswd) : undefined,
+    access: config.access ? await AccessRules.load(config.access) : undefined,
+  });
+  const { htpasswd, access } = await load();
+  const hooks: ServeHooks = {
+    reload: async () => {
+      const fresh = await load();
+      hooks.auth?.replaceUsersAndRules(fresh.htpasswd, fresh.access);
+    },
+  };
   if (htpasswd || access) {
     const mode = config.auth.mode ?? 'token';
     const t = config.auth.token;

@@ -13,6 +13,8 @@ export interface RunningRegistry {
   address: AddressInfo;
   server: RegistryServer;
   close(): Promise<void>;
+  /** Re-reads the users and access rules files; on an error the ones in use stay. */
+  reload(): Promise<void>;
 }
 
 /** Composition of `berth registry serve`: the filesystem driver, the configured hooks, the HTTP server. */
@@ -33,6 +35,9 @@ export async function serveRegistry(config: ServeConfig, logger: Logger): Promis
     close: async () => {
       await server.close();
       await extensions.close?.();
+    },
+    reload: async () => {
+      await extensions.reload?.();
     },
   };
 }

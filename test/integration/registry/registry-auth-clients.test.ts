@@ -9,7 +9,7 @@ import { DOCKER_CLIENTS, runCommand } from '../../helpers/cli';
 import { makeFixtureImage, writeDockerArchive, type FixtureImage } from '../../helpers/fixture-image';
 import { podmanSkipReason, startPrivatePodman, type PrivatePodman } from '../../helpers/podman';
 import { privateDockerdSkipReason, startPrivateDockerd, type PrivateDockerd } from '../../helpers/private-dockerd';
-import { berthRegistrySkipReason, startBerthRegistry, type TestRegistry } from '../../helpers/registry';
+import { berthRegistrySkipReason, htpasswdLine, startBerthRegistry, type TestRegistry } from '../../helpers/registry';
 import { needsRoot } from '../../helpers/root';
 import { mustSucceed, skopeo, skopeoCopy, skopeoInspect, skopeoSkipReason } from '../../helpers/skopeo';
 import { waitFor } from '../../helpers/wait';
@@ -266,5 +266,45 @@ describe('berth registry serve in Basic mode, against skopeo', { skip: needsRoot
     mustSucceed(await skopeoCopy(image.skopeoRef, `docker://${registry.host}/team-a/app:1`, { creds: `${ALICE.username}:${ALICE.password}` }), 'skopeo copy as alice');
     const asBob = await skopeoInspect(`docker://${registry.host}/team-a/app:1`, { creds: `${BOB.username}:${BOB.password}` });
     assert.equal(asBob.Digest, image.manifestDigest);
+  });
+});
+
+describe('berth registry serve reloads users and rules on SIGHUP', { skip: needsRoot() || berthRegistrySkipReason() || false }, () => {
+  let registry: TestRegistry;
+  before(async () => {
+    registry = await startBerthRegistry({ users: [ALICE], access: ACCESS });
+  });
+  after(async () => {
+    await registry?.stop();
+  });
+
+  /** The actions the token endpoint grants `user` on `repo` (undefined: the login is refused). */
+  async function granted(user: { username: string; password: string }, repo: string): Promise<string[] | undefined> {
+    const res = await fetch(`${registry.url}/token?service=berth-registry&scope=repository:${repo}:pull,push`, {
+      headers: { Authorization: 'Basic ' + Buffer.from(`${user.username}:${user.password}`).toString('base64') },
+    });
+    if (res.status === 401) return undefined;
+    assert.equal(res.status, 200);
+    const { token } = (await res.json()) as { token: string };
+    const access = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).access as Array<{ actions: string[] }>;
+    return access[0]?.actions ?? [];
+  }
+
+  async function hangUp(expectLog: RegExp): Promise<void> {
+    const before = (await registry.logs()).length;
+    process.kill(registry.pid!, 'SIGHUP');
+    await waitFor(async () => expectLog.test((await registry.logs()).slice(before)), 10_000, `the registry log to match ${expectLog}`);
+  }
+
+  test('a new user and a changed rule apply after SIGHUP; a broken file keeps the ones in use', async () => {
+    assert.equal(await granted(BOB, 'team-a/app'), undefined, 'bob is not a user yet');
+    await fs.writeFile(path.join(registry.root, 'htpasswd'), [await htpasswdLine(ALICE), await htpasswdLine(BOB)].join('\n') + '\n');
+    await fs.writeFile(path.join(registry.root, 'access.yaml'), ACCESS.replace('push: [alice]\n    delete: [alice]', 'push: [alice, bob]\n    delete: [alice]'));
+    await hangUp(/SIGHUP: reloaded the htpasswd and access files/);
+    assert.deepEqual(await granted(BOB, 'team-a/app'), ['pull', 'push']);
+    await fs.writeFile(path.join(registry.root, 'access.yaml'), 'rules: [\n');
+    await hangUp(/SIGHUP: reload failed, keeping the users and rules in use: .*access.yaml: not valid YAML or JSON/);
+    assert.deepEqual(await granted(BOB, 'team-a/app'), ['pull', 'push']);
+    assert.deepEqual(await granted(ALICE, 'team-a/app'), ['pull', 'push']);
   });
 });

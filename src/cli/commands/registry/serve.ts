@@ -5,7 +5,8 @@ import { createLogger } from '../../../util/logger';
 
 /**
  * `berth registry serve`: runs the distribution-spec registry in the foreground, as its own
- * long-running process (not part of berthd), until SIGINT or SIGTERM.
+ * long-running process (not part of berthd), until SIGINT or SIGTERM. SIGHUP re-reads the
+ * htpasswd and access files.
  */
 export default defineCommand({
   usage: 'registry serve [OPTIONS]',
@@ -42,6 +43,12 @@ export default defineCommand({
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      process.on('SIGHUP', () => {
+        running.reload().then(
+          () => logger.info('SIGHUP: reloaded the htpasswd and access files'),
+          (err: unknown) => logger.error(`SIGHUP: reload failed, keeping the users and rules in use: ${(err as Error).message}`),
+        );
+      });
     });
   },
 });

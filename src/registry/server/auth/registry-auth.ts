@@ -48,10 +48,20 @@ const BASIC_REALM = 'berth-registry';
 
 export class RegistryAuthorizer implements RegistryAuth {
   readonly tokenPath: string;
+  private users: Htpasswd | undefined;
+  private rules: AccessRules | undefined;
 
   constructor(private readonly options: RegistryAuthOptions) {
     if (options.mode === 'token' && !options.tokens) throw new Error('token auth needs a TokenService');
     this.tokenPath = options.tokenPath ?? '/token';
+    this.users = options.htpasswd;
+    this.rules = options.access;
+  }
+
+  /** Swaps in re-read users and rules (serve reloads them on SIGHUP); tokens already issued stay valid until they expire. */
+  replaceUsersAndRules(users: Htpasswd | undefined, rules: AccessRules | undefined): void {
+    this.users = users;
+    this.rules = rules;
   }
 
   async authorize({ req, needed }: AccessRequest): Promise<RegistryAuthContext> {
@@ -75,7 +85,7 @@ export class RegistryAuthorizer implements RegistryAuth {
       if (needed.length === 0) throw this.unauthorized(req, needed);
     }
     for (const need of needed) {
-      if (await this.permits(context, need)) continue;
+      if (this.holds(context, need)) continue;
       // A token that lacks a grant its holder may have: the client asked for too little; a
       // fresh challenge with the full scope lets it fetch a better one.
       const couldGet = context.grants !== undefined && this.missingFromRights(context.actor, need).length === 0;
@@ -88,8 +98,18 @@ export class RegistryAuthorizer implements RegistryAuth {
     return context;
   }
 
-  /** Whether the authorized request also holds `need` (a mount's source, the catalog filter). */
+  /**
+   * Whether the authorized request may also do `need` (a mount's source, the catalog's
+   * filter): its token grants it, or the rules give it to the request's user — a token
+   * only holds what its client asked for, and a catalog token asks for no repository.
+   */
   async permits(context: RegistryAuthContext, need: AccessScope): Promise<boolean> {
+    if (context.grants && missingActions(context.grants, need).length === 0) return true;
+    return this.missingFromRights(context.actor, need).length === 0;
+  }
+
+  /** What `authorize` requires: with a token, its grants alone (a token scoped to pull stays a pull token). */
+  private holds(context: RegistryAuthContext, need: AccessScope): boolean {
     if (context.grants) return missingActions(context.grants, need).length === 0;
     return this.missingFromRights(context.actor, need).length === 0;
   }
@@ -158,7 +178,7 @@ export class RegistryAuthorizer implements RegistryAuth {
   /** The part of a requested scope `actor` may have, or undefined when none of it. */
   private grant(actor: Principal, scope: ResourceAccess): ResourceAccess | undefined {
     if (scope.type === 'registry' && scope.name === 'catalog') {
-      return actor !== undefined || !this.options.htpasswd ? { type: 'registry', name: 'catalog', actions: ['*'] } : undefined;
+      return actor !== undefined || !this.users ? { type: 'registry', name: 'catalog', actions: ['*'] } : undefined;
     }
     if (scope.type !== 'repository') return undefined;
     const asked = scope.actions.includes('*') ? [...REPOSITORY_ACTIONS] : scope.actions.filter((a) => (REPOSITORY_ACTIONS as readonly string[]).includes(a));
@@ -168,20 +188,20 @@ export class RegistryAuthorizer implements RegistryAuth {
   }
 
   private rights(actor: Principal, repository: string): string[] {
-    if (this.options.access) return this.options.access.allowedActions(actor, repository);
+    if (this.rules) return this.rules.allowedActions(actor, repository);
     // No access rules: logged-in users may do everything; anonymous users only where nobody logs in.
-    return actor !== undefined || !this.options.htpasswd ? [...REPOSITORY_ACTIONS] : [];
+    return actor !== undefined || !this.users ? [...REPOSITORY_ACTIONS] : [];
   }
 
   private missingFromRights(actor: Principal, need: AccessScope): string[] {
-    if (need.type === 'registry') return actor !== undefined || !this.options.htpasswd ? [] : ['*'];
+    if (need.type === 'registry') return actor !== undefined || !this.users ? [] : ['*'];
     const rights = new Set(this.rights(actor, need.name));
     return need.actions.filter((a) => !rights.has(a));
   }
 
   private async checkPassword(user: string, password: string): Promise<string | undefined> {
-    if (!this.options.htpasswd) return undefined;
-    return (await this.options.htpasswd.verify(user, password)) ? user : undefined;
+    if (!this.users) return undefined;
+    return (await this.users.verify(user, password)) ? user : undefined;
   }
 
   private unauthorized(req: IncomingMessage, needed: AccessScope[], message?: string, error?: 'invalid_token' | 'insufficient_scope'): RegistryError {

@@ -42,9 +42,14 @@ export async function listTags(ctx: RouteContext): Promise<void> {
   sendJson(ctx.res, 200, { name: ctx.name, tags: page }, headers);
 }
 
+/** The catalog lists only the repositories the caller may pull: names are information too. */
 export async function listCatalog(ctx: RouteContext): Promise<void> {
   const n = pageSize(ctx) ?? DEFAULT_CATALOG_PAGE;
-  const { page, headers } = paginate(ctx, await ctx.store.listRepositories(), '/v2/_catalog', n);
+  const visible: string[] = [];
+  for (const name of await ctx.store.listRepositories()) {
+    if (await ctx.authz.permits(ctx.auth, { type: 'repository', name, actions: ['pull'] })) visible.push(name);
+  }
+  const { page, headers } = paginate(ctx, visible, '/v2/_catalog', n);
   sendJson(ctx.res, 200, { repositories: page }, headers);
 }
 
