@@ -12,7 +12,7 @@ import { distributionRegistrySkipReason, startDistributionRegistry, type TestReg
 import { needsRoot, startTestDaemon, type TestDaemon } from '../../helpers/test-daemon';
 
 /**
- * The same image (two plain layers, from one docker-save archive) pushed by a real dockerd
+ * The same image (seven plain layers, from one docker-save archive) pushed by a real dockerd
  * 20.10 and by berth to one Debian docker-registry, into repositories of their own: the JSON
  * progress streams must agree message for message in shape and status (digests, sizes and
  * the repository prefix aside; layers interleave as they finish, so each layer's statuses are
@@ -77,7 +77,7 @@ describe('push: berth and dockerd 20.10 send the same progress stream', { skip }
 
   before(async () => {
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'push-parity-'));
-    const image = await makeFixtureImage(path.join(tmp, 'layout'), { dataLayers: [700_000], compression: 'none', seed: 'push-parity' });
+    const image = await makeFixtureImage(path.join(tmp, 'layout'), { dataLayers: [700_000, 50_000, 60_000, 70_000, 80_000, 90_000], compression: 'none', seed: 'push-parity' });
     const archive = path.join(tmp, 'app.tar');
     await writeDockerArchive(image, archive, 'parity/app:v1');
     registry = await startDistributionRegistry();
@@ -109,6 +109,8 @@ describe('push: berth and dockerd 20.10 send the same progress stream', { skip }
     const first = await pushBoth('app');
     assert.deepEqual(first.berth, first.docker);
     assert.ok(first.docker.layers.every((l) => l.some((m) => m.includes('"Pushed"'))), JSON.stringify(first.docker));
+    // Seven layers, five uploads at a time: the two bottom ones wait, on both.
+    assert.equal(first.docker.layers.filter((l) => l.some((m) => m.includes('"Waiting"'))).length, 2, JSON.stringify(first.docker));
     const again = await pushBoth('app');
     assert.deepEqual(again.berth, again.docker);
     assert.ok(again.docker.layers.every((l) => l.some((m) => m.includes('Layer already exists'))));

@@ -4,6 +4,9 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import * as tarStream from 'tar-stream';
 import type { IncomingMessage } from 'node:http';
 import { EngineClient, parseJsonStream, resolveHost } from '../../../src/client';
 import type { JsonStreamMessage } from '../../../src/client/types';
@@ -214,6 +217,35 @@ describe('push to docker-registry through the API', { skip }, () => {
     } finally {
       await served.stop();
     }
+  });
+
+  test('a client that goes away mid-push stops it: no write is left behind, and the next push works', async () => {
+    // A plain layer of 24 MB of random bytes: its gzip takes a while, so the push is caught mid-way.
+    const pack = tarStream.pack();
+    pack.entry({ name: 'big.bin', mode: 0o644, mtime: new Date(0) }, randomBytes(24 * 1024 * 1024));
+    pack.finalize();
+    const imported = await messages(await client.imageImport(pack as unknown as Readable, { fromSrc: '-', repo: `${registry.host}/team/big`, tag: 'v1' }));
+    assert.equal(imported.filter((m) => m.error).length, 0);
+    const res = await client.imagePush(`${registry.host}/team/big`, { tag: 'v1' });
+    for await (const m of parseJsonStream<JsonStreamMessage>(res)) {
+      if (m.status === 'Pushing') break;
+      assert.ok(!m.error, m.error);
+    }
+    res.destroy();
+    const ingests = path.join(daemon.dataRoot, 'content', 'content', 'ingest');
+    const deadline = Date.now() + 30_000;
+    let left: string[] = [];
+    do {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      left = (await fs.readdir(ingests).catch(() => [])).filter((n) => n.startsWith('anon-'));
+    } while (left.length > 0 && Date.now() < deadline);
+    assert.deepEqual(left, [], 'the gzip being written was dropped');
+    const tagged = await fetch(`${registry.url}/v2/team/big/manifests/v1`, { method: 'HEAD' });
+    assert.equal(tagged.status, 404, 'the push stopped before its manifest');
+    const again = await messages(await client.imagePush(`${registry.host}/team/big`, { tag: 'v1' }));
+    assert.equal(again.filter((m) => m.error).length, 0, JSON.stringify(again.at(-1)));
+    const aux = again.at(-1)!.aux as { Digest: string };
+    assert.equal(digestOf(await skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${registry.host}/team/big:v1`])), aux.Digest);
   });
 
   test('berth push and the docker CLI show the same output', async () => {
