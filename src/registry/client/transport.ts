@@ -84,6 +84,8 @@ export class Transport {
       else {
         const stream = req.body();
         stream.on('error', (err) => r.destroy(err));
+        // A request that fails mid-upload must not leave its source open.
+        r.on('error', () => stream.destroy());
         stream.pipe(r);
       }
     });
