@@ -9,6 +9,8 @@ import { RegistryClient } from '../src/registry/client';
 import { BIG_IMAGE_LAYERS, makeFixtureImage, FixtureImage } from '../test/helpers/fixture-image';
 import { berthRegistrySkipReason, distributionRegistrySkipReason, startBerthRegistry, startDistributionRegistry, TestRegistry } from '../test/helpers/registry';
 import { skopeoCopy, skopeoSkipReason } from '../test/helpers/skopeo';
+import { startTestDaemon } from '../test/helpers/test-daemon';
+import { EngineApi } from './lib/engine-api';
 import type { BenchRow } from './lib/report';
 import { median, nowMs } from './lib/stats';
 import type { BenchContext } from './context';
@@ -23,11 +25,13 @@ import type { BenchContext } from './context';
  *    (one client each, so 50 sets of connections): resolve the manifest, then stream every
  *    layer (3 at a time per pull, as dockerd does) through SHA-256 and compare with its
  *    digest; the bytes are not stored, so the registry is what is measured. Every pull must
- *    succeed.
+ *    succeed;
+ *  - berthd's own pull (`POST /images/create`) into a fresh daemon (empty stores, on the
+ *    host's loopback) from each server: the registry with berth's engine as the client.
  * Runs alternate between the two servers so the machine's load hits both alike. Prints its
  * own table (the main table's columns are engines); `BENCH_RUNS`/4 runs, at least 3.
  */
-const CONCURRENT_PULLS = 50;
+const CONCURRENT_PULLS = Number(process.env.BENCH_CONCURRENT_PULLS) > 0 ? Number(process.env.BENCH_CONCURRENT_PULLS) : 50;
 
 type Kind = TestRegistry['kind'];
 const START: Record<Kind, () => Promise<TestRegistry>> = { berth: () => startBerthRegistry(), distribution: () => startDistributionRegistry() };
@@ -57,6 +61,7 @@ export async function benchRegistryServer(ctx: BenchContext): Promise<BenchRow[]
         }
       }
     }
+    const engine = await berthdPulls(image, runs);
     const concurrent: Record<Kind, { ms: number; errors: string[] }> = {
       berth: await concurrentPulls('berth', image),
       distribution: await concurrentPulls('distribution', image),
@@ -67,11 +72,13 @@ export async function benchRegistryServer(ctx: BenchContext): Promise<BenchRow[]
       [`skopeo copy pull, ${mb} MB, 3 layers`, median(times.pull!.berth), median(times.pull!.distribution), 'not slower'],
       [`${CONCURRENT_PULLS} concurrent pulls (berth client, verified)`, concurrent.berth.ms, concurrent.distribution.ms, 'no error'],
     ];
+    if (engine) lines.push([`berthd pull (API), ${mb} MB, empty store`, median(engine.berth), median(engine.distribution), 'not slower']);
     console.log(`registry servers (${runs} runs each, medians): berth registry serve vs Debian docker-registry 2.8`);
     console.log(formatTable(lines, concurrent));
     for (const kind of ['berth', 'distribution'] as const) {
       for (const e of concurrent[kind].errors.slice(0, 5)) console.log(`  ${kind} concurrent pull error: ${e}`);
     }
+    if (!engine) console.log('  berthd pull: skipped, this berthd cannot pull from registries');
     console.log('');
     return [];
   } finally {
@@ -108,6 +115,43 @@ async function concurrentPulls(kind: Kind, image: FixtureImage): Promise<{ ms: n
     return { ms: nowMs() - start, errors };
   } finally {
     await registry.stop();
+  }
+}
+
+/**
+ * berthd pulls of the image from each server into a fresh daemon per run (nothing in its
+ * stores, so every layer is downloaded); undefined when berthd cannot pull (501).
+ */
+async function berthdPulls(image: FixtureImage, runs: number): Promise<Record<Kind, number[]> | undefined> {
+  const registries = { berth: await START.berth(), distribution: await START.distribution() };
+  try {
+    for (const registry of Object.values(registries)) {
+      const r = await skopeoCopy(image.skopeoRef, `docker://${registry.host}/bench/big:1`, { timeoutMs: 600_000 });
+      if (r.code !== 0) throw new Error(`skopeo copy to ${registry.kind} registry failed: ${r.stderr}`);
+    }
+    const times: Record<Kind, number[]> = { berth: [], distribution: [] };
+    for (let i = 0; i < runs; i++) {
+      for (const kind of i % 2 === 0 ? (['berth', 'distribution'] as const) : (['distribution', 'berth'] as const)) {
+        // On the host's network: the registries listen on its loopback.
+        const daemon = await startTestDaemon({ hostNetwork: true, args: ['--log-level', 'info'] });
+        const api = new EngineApi(daemon.socket);
+        try {
+          const start = nowMs();
+          const res = await api.request('POST', `/images/create?fromImage=${encodeURIComponent(`${registries[kind].host}/bench/big`)}&tag=1`);
+          const ms = nowMs() - start;
+          if (res.status === 501) return undefined;
+          if (res.status !== 200 || res.body.includes('"errorDetail"')) throw new Error(`berthd pull from the ${kind} registry failed: ${res.status} ${res.body.slice(-500)}`);
+          times[kind].push(ms);
+        } finally {
+          api.close();
+          await daemon.stop();
+        }
+      }
+    }
+    return times;
+  } finally {
+    await registries.berth.stop();
+    await registries.distribution.stop();
   }
 }
 
