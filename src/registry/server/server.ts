@@ -134,7 +134,8 @@ export class RegistryServer {
       return;
     }
     // The client went away mid-body: nobody to answer.
-    if (req.destroyed || (err as NodeJS.ErrnoException)?.code === 'ECONNRESET' || (err as Error)?.message === 'aborted') {
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (req.destroyed || res.destroyed || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error)?.message === 'aborted') {
       res.destroy();
       return;
     }
