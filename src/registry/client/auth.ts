@@ -16,7 +16,7 @@ interface CachedToken {
 const DEFAULT_TOKEN_SECONDS = 60;
 const TOKEN_BODY_LIMIT = 1024 * 1024;
 
-export function basicHeader(auth: AuthConfig): string | undefined {
+function basicHeader(auth: AuthConfig): string | undefined {
   if (auth.username === undefined || auth.username === '' || auth.password === undefined) return undefined;
   return `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
 }

@@ -33,7 +33,7 @@ export class RegistryError extends EngineError {
 }
 
 /** The kind (HTTP status class) of an error a registry answered with. */
-export function kindOfStatus(status: number): ErrorKind {
+function kindOfStatus(status: number): ErrorKind {
   if (status === 404) return 'NotFound';
   if (status === 401) return 'Unauthorized';
   if (status === 403) return 'Forbidden';

@@ -128,11 +128,3 @@ function transportError(req: HttpRequest, err: unknown): RegistryError {
   const kind = code === 'ABORT_ERR' ? 'Internal' : 'Unavailable';
   return new RegistryError(kind, `${goMethod(req.method)} "${req.url.href}": ${detail}`, { registry: req.registry, cause: err });
 }
-
-/** Whether an https attempt failed because the peer speaks plain http (or no TLS at all). */
-export function looksLikePlainHttp(err: unknown): boolean {
-  const cause = err instanceof Error ? err.cause : undefined;
-  const code = errnoCode(cause);
-  const msg = messageOf(cause);
-  return code === 'EPROTO' || code === 'ECONNRESET' || /wrong version number|packet length too long|http request/i.test(msg);
-}
