@@ -8,7 +8,10 @@ import { startTestRegistry, type TestRegistry } from '../../../test/helpers/regi
 import { runCommand } from '../../../test/helpers/cli';
 import { CLI_MAIN } from '../../../test/helpers/test-daemon';
 import { collectGarbage, manifestReferences } from './gc';
+import { GC_FENCE_KEY, raiseFence } from './gc-fence';
+import * as os from 'node:os';
 import type { StorageDriver } from './storage/driver';
+import { RepositoryStore } from './storage/repositories';
 
 /** gc over a registry filled through its real HTTP routes. */
 
@@ -93,7 +96,7 @@ test('gc keeps what tags, digests, indexes and referrers reach, and removes the 
   for (const d of expectRemoved) assert.equal(await stored(d), true, 'dry run removes nothing');
 
   const lines: string[] = [];
-  const report = await collectGarbage(reg.driver, { now: LATER(), onRemove: (l) => lines.push(l) });
+  const report = await collectGarbage(reg.driver, { now: LATER(), settleMs: 10, onRemove: (l) => lines.push(l) });
   assert.deepEqual(report.removed.map((b) => b.digest).sort(), expectRemoved);
   assert.equal(report.removedBytes, report.removed.reduce((n, b) => n + b.size, 0));
   assert.equal(lines.length, 4);
@@ -112,7 +115,7 @@ test('gc keeps what tags, digests, indexes and referrers reach, and removes the 
   assert.equal(await stored(shared.digest), true);
   assert.equal(await stored(index.digest), true);
   // A second run finds nothing.
-  assert.equal((await collectGarbage(reg.driver, { now: LATER() })).removed.length, 0);
+  assert.equal((await collectGarbage(reg.driver, { now: LATER(), settleMs: 10 })).removed.length, 0);
 });
 
 test('gc never races an upload: recent blobs and repositories with an upload in progress are kept; stale uploads go', async () => {
@@ -128,11 +131,11 @@ test('gc never races an upload: recent blobs and repositories with an upload in 
   const fresh = await pushBlob('idle/app', randomBytes(100));
 
   // Now: the fresh blob is recent, busy/app's blobs are protected by its upload.
-  const now = await collectGarbage(reg.driver);
+  const now = await collectGarbage(reg.driver, { settleMs: 10 });
   assert.equal(now.removed.length, 0);
   assert.ok(now.keptRecent >= 4);
   // Two hours later the upload is still in progress (expiry 7 days): busy/app keeps its blobs.
-  const later = await collectGarbage(reg.driver, { now: LATER() });
+  const later = await collectGarbage(reg.driver, { now: LATER(), settleMs: 10 });
   // The deleted manifest goes (it is no layer of the push); config and layer stay.
   assert.deepEqual(later.removed.map((b) => b.digest).sort(), [fresh.digest, done.manifest.digest].sort());
   assert.equal(later.keptUploading, 2);
@@ -142,7 +145,7 @@ test('gc never races an upload: recent blobs and repositories with an upload in 
   assert.equal(status.status, 204);
   assert.equal(status.headers.range, '0-99');
   // With a one-hour expiry the upload is abandoned: gc removes it, then the blobs.
-  const expired = await collectGarbage(reg.driver, { now: LATER(), uploadExpiryMs: 3600_000 });
+  const expired = await collectGarbage(reg.driver, { now: LATER(), settleMs: 10, uploadExpiryMs: 3600_000 });
   assert.equal(expired.removedUploads.length, 1);
   assert.match(expired.removedUploads[0], /^busy\/app\//);
   assert.deepEqual(expired.removed.map((b) => b.digest).sort(), [done.config.digest, done.layer.digest].sort());
@@ -160,7 +163,7 @@ test('gc marks again before deleting: a manifest pushed while it runs keeps its 
     assert.equal(await blobStatus('race/app', old.layer.digest), 200);
     await putManifest('race/app', 'v1', image(old.config, [old.layer]));
   };
-  const report = await collectGarbage(driver, { now: LATER() });
+  const report = await collectGarbage(driver, { now: LATER(), settleMs: 10 });
   assert.equal(report.removed.length, 0, 'nothing removed: the re-pushed manifest references every candidate');
   const get = await reg.request('GET', '/v2/race/app/manifests/v1', { headers: { Accept: OCI_MANIFEST } });
   assert.equal(get.status, 200);
@@ -201,4 +204,70 @@ test('berth registry gc: --dry-run prints, a run removes, bad input is named', a
   // A lock left by a dead process is taken over.
   await fs.writeFile(path.join(root, 'gc.lock'), '999999999\n');
   assert.equal((await gc('--root', root)).code, 0);
+});
+
+test('the fence: a manifest PUT waits while gc sweeps, then finds the swept blobs unknown; a dead holder is ignored', async () => {
+  const doomed = await pushImage('fence/app', 'v1');
+  const manifestBody = image(doomed.config, [doomed.layer]);
+  assert.equal((await reg.request('DELETE', `/v2/fence/app/manifests/${doomed.manifest.digest}`)).status, 202);
+
+  // Injection: at gc's first delete, a client re-pushes the manifest (HEAD found its blobs before).
+  let put: Promise<{ status: number; body: Buffer }> | undefined;
+  let putDone = false;
+  const driver: StorageDriver = Object.create(reg.driver) as StorageDriver;
+  driver.deleteBlob = async (digest) => {
+    if (!put) {
+      const body = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, ...manifestBody });
+      put = reg.request('PUT', '/v2/fence/app/manifests/v1', { body, headers: { 'Content-Type': OCI_MANIFEST } }).then((r) => {
+        putDone = true;
+        return r;
+      });
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal(putDone, false, 'the PUT waits at the fence');
+    }
+    return reg.driver.deleteBlob(digest);
+  };
+  const report = await collectGarbage(driver, { now: LATER(), settleMs: 10 });
+  assert.equal(report.removed.length, 3);
+  const res = await put!;
+  assert.equal(res.status, 400);
+  assert.equal(JSON.parse(res.body.toString()).errors[0].code, 'MANIFEST_BLOB_UNKNOWN', 'refused cleanly: the client uploads the blobs again');
+  assert.equal((await reg.request('GET', '/v2/fence/app/manifests/v1')).status, 404);
+  assert.equal(await reg.driver.getMetadata(GC_FENCE_KEY), undefined, 'the fence is dropped');
+
+  // A held fence blocks; a dropped one releases.
+  const again = await pushImage('fence/b', 'v1');
+  const drop = await raiseFence(reg.driver);
+  await assert.rejects(raiseFence(reg.driver), /another gc \(pid \d+ on .*\) holds the fence/);
+  let done = false;
+  const waiting = reg.request('PUT', '/v2/fence/b/manifests/v2', { body: JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, ...image(again.config, [again.layer]) }), headers: { 'Content-Type': OCI_MANIFEST } })
+    .then((r) => ((done = true), r));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(done, false);
+  await drop();
+  assert.equal((await waiting).status, 201);
+  // A fence left by a process that is gone is ignored.
+  await reg.driver.putMetadata(GC_FENCE_KEY, Buffer.from(JSON.stringify({ pid: 999999999, host: os.hostname(), startedAt: Date.now() })));
+  const through = await reg.request('PUT', '/v2/fence/b/manifests/v3', { body: JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, ...image(again.config, [again.layer]) }), headers: { 'Content-Type': OCI_MANIFEST } });
+  assert.equal(through.status, 201);
+  await reg.driver.deleteMetadata(GC_FENCE_KEY);
+
+  // An upload of content that is already stored completes behind the fence; if gc removed
+  // that blob meanwhile, the upload is refused instead of linking nothing.
+  const data = randomBytes(700);
+  const first = await pushBlob('fence/c', data);
+  const dropAgain = await raiseFence(reg.driver);
+  const upload = reg.request('POST', `/v2/fence/d/blobs/uploads/?digest=${first.digest}`, { body: data, headers: { 'Content-Type': 'application/octet-stream' } });
+  await new Promise((r) => setTimeout(r, 300));
+  await new RepositoryStore(reg.driver).unlinkBlob('fence/c', first.digest);
+  await reg.driver.deleteBlob(first.digest);
+  await dropAgain();
+  const refused = await upload;
+  assert.equal(refused.status, 400);
+  assert.equal(refused.json().errors[0].code, 'BLOB_UPLOAD_INVALID');
+  assert.match(refused.json().errors[0].message, /removed by garbage collection/);
+  assert.equal(await blobStatus('fence/d', first.digest), 404);
+  // Uploaded again, it is stored and linked.
+  await pushBlob('fence/d', data);
+  assert.equal(await blobStatus('fence/d', first.digest), 200);
 });

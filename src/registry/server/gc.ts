@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isDigest, type Digest } from '../../util/digest';
 import { isNotFound } from '../../errors';
+import { raiseFence } from './gc-fence';
 import type { BlobStat, StorageDriver, UploadStatus } from './storage/driver';
 import { RepositoryStore } from './storage/repositories';
 
@@ -19,13 +21,12 @@ import { RepositoryStore } from './storage/repositories';
  *  2. while a repository has an upload in progress (one touched within `uploadExpiryMs`),
  *     every blob linked to it is kept, however old: the push may be about to reference them;
  *  3. an upload's own data is not a blob until the upload completes, so the sweep never sees it;
- *  4. just before deleting, the manifests are marked again, so a manifest pushed while the
- *     collector ran (referencing an old blob it found with HEAD) saves its blobs.
- * A deleted blob's links are removed from every repository first, so from then on a push
- * that needs it uploads it again instead of being told it exists. What remains is a window of
- * milliseconds between step 4 and a blob's deletion in which a manifest PUT naming an old,
- * otherwise unreferenced blob could still lose it; `serve` and `gc` on one root take no
- * common lock, so run gc with the registry stopped where even that must not happen.
+ *  4. the deletions run behind the fence (gc-fence.ts): a running server stores no manifest
+ *     and links no blob meanwhile, and after the fence has settled the manifests are marked
+ *     again, so a manifest pushed while the collector ran (referencing an old blob the client
+ *     found with HEAD) saves its blobs.
+ * A deleted blob's links are removed from every repository first, so a push that needs it
+ * afterwards is told it is unknown and uploads it again.
  *
  * Uploads untouched for longer than `uploadExpiryMs` (default 7 days, distribution's purge
  * age) are abandoned: gc removes them.
@@ -39,6 +40,8 @@ export interface GcOptions {
   uploadExpiryMs?: number;
   /** One line per removal, as it happens. */
   onRemove?(line: string): void;
+  /** Wait after raising the fence before marking, so a server's steps begun before it finish (ms, default 2000). */
+  settleMs?: number;
   /** For tests: the current time (ms since epoch). */
   now?: number;
 }
@@ -59,6 +62,7 @@ export interface GcReport {
 
 export const DEFAULT_KEEP_RECENT_MS = 60 * 60 * 1000;
 export const DEFAULT_UPLOAD_EXPIRY_MS = 7 * 24 * 60 * 60 * 1000;
+export const DEFAULT_SETTLE_MS = 2000;
 
 /** Nesting bound for indexes of indexes (a cycle cannot happen with digests, but a bound is cheap). */
 const MAX_DEPTH = 8;
@@ -129,19 +133,33 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions =
     candidates.push(blob);
   }
   if (candidates.length === 0) return report;
+  if (dryRun) {
+    for (const blob of candidates) {
+      say(`would delete blob ${blob.digest} (${blob.size} bytes)`);
+      report.removed.push(blob);
+      report.removedBytes += blob.size;
+    }
+    return report;
+  }
 
-  // Mark again: a manifest pushed meanwhile keeps what it references.
-  const remarked = dryRun ? marked : await markAll(driver, store, await listAllRepositories(driver));
-  const links = await blobLinks(driver, store);
-  for (const blob of candidates) {
-    if (remarked.has(blob.digest)) continue;
-    say(`${dryRun ? 'would delete' : 'deleted'} blob ${blob.digest} (${blob.size} bytes)`);
-    if (!dryRun) {
+  // The sweep runs behind the fence: a running server links no blob and stores no manifest
+  // meanwhile, and what it did just before has settled before the marking below.
+  const dropFence = await raiseFence(driver);
+  try {
+    await sleep(options.settleMs ?? DEFAULT_SETTLE_MS);
+    const remarked = await markAll(driver, store, await listAllRepositories(driver));
+    const links = await blobLinks(driver, store);
+    for (const blob of candidates) {
+      if (remarked.has(blob.digest)) continue;
+      say(`deleted blob ${blob.digest} (${blob.size} bytes)`);
+      // Links first: from now on the registry says unknown and a push uploads the blob again.
       for (const name of links.get(blob.digest) ?? []) await store.unlinkBlob(name, blob.digest);
       await driver.deleteBlob(blob.digest);
+      report.removed.push(blob);
+      report.removedBytes += blob.size;
     }
-    report.removed.push(blob);
-    report.removedBytes += blob.size;
+  } finally {
+    await dropFence();
   }
   return report;
 }

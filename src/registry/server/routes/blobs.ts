@@ -4,6 +4,7 @@ import { RegistryError } from '../../errcodes';
 import { isNotFound } from '../../../errors';
 import type { Digest } from '../../../util/digest';
 import { drainBody, parseContentRange, parseRangeHeader, sendEmpty, uploadRange } from '../http';
+import { waitWhileFenced } from '../gc-fence';
 import { checkDigest, isValidName } from '../names';
 import { DigestMismatchError, SizeMismatchError, UploadBusyError, UploadLimitError, UploadOffsetError, type UploadStatus } from '../storage/driver';
 import { emitEvent, type RouteContext } from './context';
@@ -138,6 +139,13 @@ async function completeUpload(ctx: RouteContext, uuid: string, digest: Digest): 
     if (err instanceof DigestMismatchError || err instanceof SizeMismatchError) await ctx.store.removeUpload(ctx.name, uuid);
     throw uploadError(ctx, err);
   }
+  // Content that was already stored keeps its old blob, which a gc sweeping now may remove:
+  // link only outside a sweep, and only what is still there (gc-fence.ts).
+  await waitWhileFenced(ctx.driver);
+  if (!(await ctx.driver.statBlob(digest))) {
+    await ctx.store.removeUpload(ctx.name, uuid);
+    throw new RegistryError('BLOB_UPLOAD_INVALID', 'the blob was removed by garbage collection while the upload completed; upload it again', { detail: { digest } });
+  }
   await ctx.store.linkBlob(ctx.name, digest);
   await ctx.store.removeUpload(ctx.name, uuid);
   sendEmpty(ctx.res, 201, { Location: `/v2/${ctx.name}/blobs/${digest}`, 'Docker-Content-Digest': digest });
@@ -176,6 +184,7 @@ export async function startUpload(ctx: RouteContext): Promise<void> {
 async function tryMount(ctx: RouteContext, digest: Digest, from: string | null): Promise<boolean> {
   if (from === null || !isValidName(from)) return false;
   if (!(await ctx.authz.permits(ctx.auth, { type: 'repository', name: from, actions: ['pull'] }))) return false;
+  await waitWhileFenced(ctx.driver);
   if (!(await ctx.store.hasBlob(from, digest)) || !(await ctx.driver.statBlob(digest))) return false;
   await drainBody(ctx.req);
   await ctx.store.linkBlob(ctx.name, digest);

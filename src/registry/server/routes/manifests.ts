@@ -2,6 +2,7 @@ import { RegistryError } from '../../errcodes';
 import { digestOf, type Digest } from '../../../util/digest';
 import { readBody, sendEmpty } from '../http';
 import { MAX_MANIFEST_SIZE, parseManifest } from '../manifests';
+import { waitWhileFenced } from '../gc-fence';
 import { checkDigest, checkTag, isDigestLike } from '../names';
 import { emitEvent, type RouteContext } from './context';
 
@@ -52,6 +53,8 @@ export async function putManifest(ctx: RouteContext, reference: string): Promise
     throw new RegistryError('DIGEST_INVALID', `manifest digest ${digest} does not match the reference ${wanted}`, { detail: { expected: wanted, actual: digest } });
   }
   const manifest = parseManifest(body, ctx.req.headers['content-type']);
+  // Not while gc sweeps: from here to the stored manifest is a few small writes (gc-fence.ts).
+  await waitWhileFenced(ctx.driver);
   // Everything it references must be in this repository: a manifest never points at nothing.
   for (const blob of manifest.blobs) {
     if (!(await ctx.store.hasBlob(ctx.name, blob.digest))) {
