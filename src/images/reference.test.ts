@@ -35,6 +35,12 @@ const valid: Array<[string, string, string]> = [
   [`busybox:1@${DIGEST}`, `docker.io/library/busybox:1@${DIGEST}`, `busybox:1@${DIGEST}`],
   ['foo:' + 'x'.repeat(128), 'docker.io/library/foo:' + 'x'.repeat(128), 'foo:' + 'x'.repeat(128)],
   ['abc', 'docker.io/library/abc', 'abc'],
+  // A registry with a port, a namespace, a tag and a digest; the first component is a host for '.', ':' or localhost.
+  [`127.0.0.1:5000/ns/repo:tag@${DIGEST}`, `127.0.0.1:5000/ns/repo:tag@${DIGEST}`, `127.0.0.1:5000/ns/repo:tag@${DIGEST}`],
+  [`localhost/ns/repo@${DIGEST}`, `localhost/ns/repo@${DIGEST}`, `localhost/ns/repo@${DIGEST}`],
+  ['[::1]:5000/app:1', '[::1]:5000/app:1', '[::1]:5000/app:1'],
+  ['registry.lan/team-a/app', 'registry.lan/team-a/app', 'registry.lan/team-a/app'],
+  ['team-a/app', 'docker.io/team-a/app', 'team-a/app'],
   ['sha256:abc', 'docker.io/library/sha256:abc', 'sha256:abc'],
 ];
 
