@@ -24,6 +24,7 @@ import { benchCli } from './cli';
 import { benchMetadataScale } from './metadata-scale';
 import { benchRegistryServer } from './registry-server';
 import { benchRegistryPush } from './registry-push';
+import { benchRegistryPull } from './registry-pull';
 
 const BENCHMARKS: Array<{ name: string; run: (ctx: BenchContext) => Promise<BenchRow[]> }> = [
   // Idle RSS first: the other benchmarks grow the daemons' heaps.
@@ -37,6 +38,7 @@ const BENCHMARKS: Array<{ name: string; run: (ctx: BenchContext) => Promise<Benc
   { name: 'metadata-scale', run: benchMetadataScale },
   { name: 'registry-server', run: benchRegistryServer },
   { name: 'registry-push', run: benchRegistryPush },
+  { name: 'registry-pull', run: benchRegistryPull },
 ];
 
 function envInt(name: string, fallback: number): number {

@@ -1,7 +1,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createPrivateNetns } from '../../test/helpers/private-netns';
+import { createPrivateNetns, type PrivateNetns } from '../../test/helpers/private-netns';
 import { findProcesses, mustRun, unmountUnder } from './proc';
 import type { BenchTarget } from './targets';
 
@@ -12,6 +12,8 @@ export interface PodmanTarget extends BenchTarget {
   version: string;
   /** The podman command line for `args` (private roots, its network namespace, run limits), for timing a process. */
   command(args: string[]): { file: string; args: string[] };
+  /** The network namespace podman's commands run in (a registry for it listens there). */
+  netns: PrivateNetns;
 }
 
 /**
@@ -46,6 +48,7 @@ export async function startPodman(image: Buffer): Promise<PodmanTarget | undefin
     name: 'podman',
     version: '',
     command,
+    netns,
     async cli(args) {
       await run(args);
     },

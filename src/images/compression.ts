@@ -57,7 +57,8 @@ export async function decompressStream(input: Readable): Promise<{ stream: Reada
     case 'none':
       return { stream, compression };
     case 'gzip': {
-      const gunzip = createGunzip();
+      // Output in large chunks: layers are tens of MB, and each chunk is a trip through the thread pool.
+      const gunzip = createGunzip({ chunkSize: 1 << 20 });
       stream.on('error', (err) => gunzip.destroy(err));
       return { stream: stream.pipe(gunzip), compression };
     }

@@ -99,6 +99,8 @@ export async function transferBlob(opts: BlobTransferOptions): Promise<{ teed: b
   return { teed: sink !== undefined };
 }
 
+const BATCH_BYTES = 1 << 20;
+
 /** Local failures (disk, verification, refusal) are final; the network's are retried. */
 class LocalError extends Error {}
 
@@ -118,6 +120,24 @@ async function receive(opts: BlobTransferOptions, writer: Awaited<ReturnType<Con
   if (skip < 0) throw unavailable(`${opts.registry} answered blob ${desc.digest} from offset ${opened.offset}, after the ${offset} bytes asked for`);
   const onAbort = () => opened.stream.destroy(new Error('aborted'));
   opts.signal.addEventListener('abort', onAbort, { once: true });
+  // The network's small chunks go on in batches: far fewer file writes, decompressor calls
+  // and tar writes (each a trip through libuv's thread pool) per layer.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (pendingBytes === 0) return;
+    const data = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    try {
+      // The ingest's file write and the unpacker take the same bytes at the same time.
+      await Promise.all([writer.write(data), sink?.write(data)]);
+    } catch (err) {
+      throw new LocalError(messageOf(err), { cause: err });
+    }
+    offset += data.length;
+    opts.onProgress?.(offset);
+  };
   try {
     for await (const raw of opened.stream) {
       let chunk = raw as Buffer;
@@ -129,19 +149,19 @@ async function receive(opts: BlobTransferOptions, writer: Awaited<ReturnType<Con
         chunk = chunk.subarray(skip);
         skip = 0;
       }
-      if (offset + chunk.length > desc.size) throw new LocalError(`blob ${desc.digest} from ${opts.registry} is larger than its descriptor's ${desc.size} bytes`);
-      try {
-        await writer.write(chunk);
-        if (sink) await sink.write(chunk);
-      } catch (err) {
-        throw new LocalError(messageOf(err), { cause: err });
-      }
-      offset += chunk.length;
-      opts.onProgress?.(offset);
+      if (offset + pendingBytes + chunk.length > desc.size) throw new LocalError(`blob ${desc.digest} from ${opts.registry} is larger than its descriptor's ${desc.size} bytes`);
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes >= BATCH_BYTES) await flush();
     }
+  } catch (err) {
+    // What arrived before a network failure is good: keep it, so the retry starts after it.
+    if (!(err instanceof LocalError)) await flush();
+    throw err;
   } finally {
     opts.signal.removeEventListener('abort', onAbort);
   }
+  await flush();
   if (offset < desc.size) throw unavailable(`blob ${desc.digest} from ${opts.registry} ended after ${offset} of ${desc.size} bytes`);
 }
 

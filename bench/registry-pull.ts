@@ -1,0 +1,205 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { chainIds, type Digest } from '../src/util/digest';
+import { BIG_IMAGE_LAYERS, makeFixtureImage, type FixtureImage } from '../test/helpers/fixture-image';
+import type { PrivateNetns } from '../test/helpers/private-netns';
+import { DOCKER_REGISTRY, distributionRegistrySkipReason, startDistributionRegistry } from '../test/helpers/registry';
+import { SKOPEO, skopeoSkipReason } from '../test/helpers/skopeo';
+import { mustRun } from './lib/proc';
+import type { BenchRow } from './lib/report';
+import { median, nowMs, sleep } from './lib/stats';
+import type { BenchContext } from './context';
+
+/**
+ * `docker pull` of the ~110 MB 3-layer fixture image (test/helpers/fixture-image.ts: busybox
+ * and two 54.5 MB layers of incompressible data, gzip) from Debian's docker-registry on
+ * loopback into a clean store: the image and its layers are removed (and, for berth, garbage
+ * collected) before every run, so each pull downloads, verifies and unpacks its two data
+ * layers (busybox's layer is the engines' own busybox: "Already exists" for all alike).
+ *  - berth: `POST /images/create` read to its end, the registry on the host's 127.0.0.1
+ *    (berthd runs on the host's network);
+ *  - docker: the same API call on the private dockerd, its registry inside dockerd's network
+ *    namespace (seeded by skopeo run in that namespace);
+ *  - podman: `podman pull --tls-verify=false`, the registry inside podman's namespace.
+ * `BENCH_RUNS`/4 runs, at least 3; the engines alternate within a run.
+ */
+export async function benchRegistryPull(ctx: BenchContext): Promise<BenchRow[]> {
+  const skip = distributionRegistrySkipReason() ?? skopeoSkipReason();
+  if (skip) {
+    console.log(`registry pull benchmark skipped: ${skip}\n`);
+    return [];
+  }
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'brl-'));
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const image = await makeFixtureImage(path.join(tmp, 'image'), { dataLayers: BIG_IMAGE_LAYERS });
+    const hostRegistry = await startDistributionRegistry();
+    stops.push(() => hostRegistry.stop());
+    await seed(image, hostRegistry.host, undefined);
+    const dockerRegistry = ctx.docker ? await startRegistryIn(ctx.docker.netns, tmp, 'docker') : undefined;
+    if (dockerRegistry) {
+      stops.push(dockerRegistry.stop);
+      await seed(image, dockerRegistry.host, ctx.docker!.netns);
+    }
+    const podmanRegistry = ctx.podman ? await startRegistryIn(ctx.podman.netns, tmp, 'podman') : undefined;
+    if (podmanRegistry) {
+      stops.push(podmanRegistry.stop);
+      await seed(image, podmanRegistry.host, ctx.podman!.netns);
+    }
+
+    const times: Record<'berth' | 'docker' | 'podman', number[]> = { berth: [], docker: [], podman: [] };
+    const pulls: Array<[keyof typeof times, () => Promise<number>]> = [['berth', () => pullBerth(ctx, hostRegistry.host, image)]];
+    if (ctx.docker && dockerRegistry) {
+      const socket = ctx.docker.socket;
+      pulls.push(['docker', () => pullApi(socket, `${dockerRegistry.host}/bench/big`, image)]);
+    }
+    if (ctx.podman && podmanRegistry) {
+      const podman = ctx.podman;
+      pulls.push(['podman', () => pullPodman(podman.command, `${podmanRegistry.host}/bench/big:1`)]);
+    }
+    const runs = Math.max(3, Math.floor(ctx.runs / 4));
+    for (let i = 0; i < runs; i++) {
+      const order = i % 2 === 0 ? pulls : [...pulls].reverse();
+      for (const [engine, pull] of order) times[engine].push(await pull());
+    }
+    const mb = (image.totalLayerBytes / 1e6).toFixed(0);
+    return [
+      {
+        benchmark: `pull ${mb} MB, 3 layers, loopback registry, clean store (API)`,
+        unit: 'ms',
+        berth: median(times.berth),
+        docker: times.docker.length > 0 ? median(times.docker) : undefined,
+        podman: times.podman.length > 0 ? median(times.podman) : undefined,
+        target: 900,
+      },
+    ];
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** skopeo copy of the fixture's OCI layout into `host` (inside `netns` when given). */
+async function seed(image: FixtureImage, host: string, netns: PrivateNetns | undefined): Promise<void> {
+  const args = ['copy', '--quiet', '--dest-tls-verify=false', image.skopeoRef, `docker://${host}/bench/big:1`];
+  const command = netns ? netns.command(SKOPEO!, args) : { file: SKOPEO!, args };
+  await mustRun(command.file, command.args);
+}
+
+/** berth: the image removed, then its blobs and layers collected (in the background after rmi), then the pull timed. */
+async function pullBerth(ctx: BenchContext, host: string, image: FixtureImage): Promise<number> {
+  const name = `${host}/bench/big`;
+  await call(ctx.berth.socket, 'DELETE', `/images/${name}:1`).catch(() => undefined);
+  await waitCollected(path.join(ctx.berth.root, 'data'), image);
+  return pullApi(ctx.berth.socket, name, image);
+}
+
+/** POST /images/create read to its end; the image removed first (dockerd removes layers at once). */
+async function pullApi(socket: string, name: string, image: FixtureImage): Promise<number> {
+  await call(socket, 'DELETE', `/images/${name}:1`).catch(() => undefined);
+  const start = nowMs();
+  const body = await call(socket, 'POST', `/images/create?fromImage=${encodeURIComponent(name)}&tag=1`);
+  const ms = nowMs() - start;
+  if (body.includes('"error"') || !body.includes('Downloaded newer image')) throw new Error(`pull of ${name} failed: ${body.slice(-500)}`);
+  if (dataLayers(image).some((l) => !body.includes(`"Pull complete","progressDetail":{},"id":"${l.digest.slice(7, 19)}"`))) throw new Error(`pull of ${name} did not pull every data layer: ${body.slice(-800)}`);
+  return ms;
+}
+
+async function pullPodman(command: (args: string[]) => { file: string; args: string[] }, ref: string): Promise<number> {
+  const rmi = command(['rmi', '-f', ref]);
+  await mustRun(rmi.file, rmi.args).catch(() => undefined);
+  const pull = command(['pull', '-q', '--tls-verify=false', ref]);
+  const start = nowMs();
+  await mustRun(pull.file, pull.args);
+  return nowMs() - start;
+}
+
+/**
+ * The fixture's data layers: its first layer is busybox, which every engine here has already
+ * (the bench's busybox image), so it is "Already exists" for all of them alike.
+ */
+function dataLayers(image: FixtureImage): FixtureImage['layers'] {
+  return image.layers.slice(1);
+}
+
+/** Waits until the store has none of the image's data layers' blobs or layers (a clean store for the next pull). */
+async function waitCollected(dataRoot: string, image: FixtureImage): Promise<void> {
+  const blobs = path.join(dataRoot, 'content', 'content', 'blobs', 'sha256');
+  const chains = chainIds(image.layers.map((l) => l.diffId as Digest)).slice(1);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const present = new Set(await fs.readdir(blobs).catch(() => [] as string[]));
+    const snapshots = await fs.readFile(path.join(dataRoot, 'snapshots', 'metadata.json'), 'utf8').catch(() => '');
+    if (dataLayers(image).every((l) => !present.has(l.digest.slice(7))) && chains.every((c) => !snapshots.includes(c))) return;
+    if (Date.now() > deadline) throw new Error('the removed image\'s blobs and layers were not collected within 60 s');
+    await sleep(50);
+  }
+}
+
+/** Debian's docker-registry inside a network namespace, on its loopback. */
+async function startRegistryIn(netns: PrivateNetns, tmp: string, name: string): Promise<{ host: string; stop(): Promise<void> }> {
+  const root = await fs.mkdtemp(path.join(tmp, `reg-${name}-`));
+  const port = 20_000 + Math.floor(Math.random() * 40_000);
+  const host = `127.0.0.1:${port}`;
+  const config = {
+    version: 0.1,
+    log: { level: 'info', accesslog: { disabled: true } },
+    storage: { filesystem: { rootdirectory: path.join(root, 'storage') }, delete: { enabled: true }, maintenance: { uploadpurging: { enabled: false } } },
+    http: { addr: host, secret: 'bench' },
+  };
+  const file = path.join(root, 'config.yml');
+  await fs.writeFile(file, JSON.stringify(config));
+  const command = netns.command(DOCKER_REGISTRY, ['serve', file]);
+  const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OTEL_TRACES_EXPORTER: 'none' } });
+  const stop = () => terminate(child);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let log = '';
+      const timer = setTimeout(() => reject(new Error(`docker-registry in the namespace did not start: ${log}`)), 30_000);
+      const onData = (d: Buffer) => {
+        log += d.toString();
+        if (log.includes('listening on')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('exit', () => reject(new Error(`docker-registry in the namespace exited: ${log}`)));
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { host, stop };
+}
+
+async function terminate(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** An API call; resolves with the whole body (a pull's stream read to its end). */
+function call(socket: string, method: string, urlPath: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: socket, method, path: `/v1.41${urlPath}`, headers: { 'Content-Length': 0 } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        if ((res.statusCode ?? 0) >= 300) reject(new Error(`${method} ${urlPath}: ${res.statusCode} ${text}`));
+        else resolve(text);
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
