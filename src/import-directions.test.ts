@@ -22,7 +22,7 @@ const RULES: [string, string[]][] = [
   ['content', ['archive', 'images']],
   // The registry server is its own program: it shares the content store, never the engine or berthd.
   ['registry/server', ['engine', 'api', 'daemon', 'cli', 'metadata', 'snapshots', 'runtime']],
-  ...['images', 'util', 'runtime', 'content', 'snapshots', 'metadata', 'volumes', 'archive', 'native', 'errors'].map((low): [string, string[]] => [low, ['engine', 'api/server', 'daemon', 'cli']]),
+  ...['images', 'util', 'runtime', 'network', 'content', 'snapshots', 'metadata', 'volumes', 'archive', 'native', 'errors'].map((low): [string, string[]] => [low, ['engine', 'api/server', 'daemon', 'cli']]),
 ];
 
 async function sourceFiles(dir: string): Promise<string[]> {

@@ -18,6 +18,7 @@ import type {
   WaitCondition,
 } from './types/containers';
 import type { ExecConfig, ExecInspect } from './types/exec';
+import type { NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkResource, NetworksPruneResponse } from './types/networks';
 import type { EventMessage, SystemDfResponse, SystemDfType, SystemInfo, SystemVersion, Volume, VolumesPruneResponse } from './types/system';
 import type {
   HistoryResponseItem,
@@ -275,6 +276,16 @@ export interface VolumesBackend {
   inspect(name: string): Promise<Volume>;
   remove(name: string, opts: { force: boolean }): Promise<void>;
   prune(filters: Filters): Promise<VolumesPruneResponse>;
+}
+
+export interface NetworksBackend {
+  list(filters: Filters): Promise<NetworkResource[]>;
+  create(body: NetworkCreateRequest): Promise<NetworkCreateResponse>;
+  inspect(idOrName: string): Promise<NetworkResource>;
+  remove(idOrName: string): Promise<void>;
+  prune(filters: Filters): Promise<NetworksPruneResponse>;
+  connect(idOrName: string, body: NetworkConnectRequest): Promise<void>;
+  disconnect(idOrName: string, body: NetworkDisconnectRequest): Promise<void>;
 }
 
 export interface Backends {

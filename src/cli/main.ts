@@ -33,6 +33,7 @@ Management Commands:
   container   Manage containers
   image       Manage images
   volume      Manage volumes
+  network     Manage networks
   system      Manage Berth
   daemon      Start, stop and query the Berth daemon
   registry    Run a container image registry
@@ -40,6 +41,7 @@ Management Commands:
 Container commands: attach commit cp create diff export kill pause prune rename restart rm start stats stop top unpause wait
 Image commands: bootstrap history import load prune pull rm save tag   (also: rmi tag save load import)
 Volume commands: create inspect ls prune rm
+Network commands: connect create disconnect inspect ls prune rm
 System commands: df events info prune
 
 Global Options:
@@ -49,7 +51,7 @@ Run '${PROGRAM} COMMAND --help' for more information on a command.
 `;
 
 /** The management commands that only group others (`berth volume` alone prints their list). */
-const GROUPS: Record<string, string> = { container: 'Manage containers', image: 'Manage images', volume: 'Manage volumes', system: 'Manage Berth', registry: 'Run a container image registry' };
+const GROUPS: Record<string, string> = { container: 'Manage containers', image: 'Manage images', volume: 'Manage volumes', network: 'Manage networks', system: 'Manage Berth', registry: 'Run a container image registry' };
 
 /** docker's help for a management command: its sub-commands (modules loaded only here, for their descriptions). */
 function groupHelp(noun: string): string {

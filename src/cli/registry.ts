@@ -49,6 +49,13 @@ export const COMMANDS: Record<string, Loader> = {
   'volume inspect': () => require('./commands/volume/inspect') as CommandModule,
   'volume rm': () => require('./commands/volume/rm') as CommandModule,
   'volume prune': () => require('./commands/volume/prune') as CommandModule,
+  'network create': () => require('./commands/network/create') as CommandModule,
+  'network ls': () => require('./commands/network/ls') as CommandModule,
+  'network inspect': () => require('./commands/network/inspect') as CommandModule,
+  'network rm': () => require('./commands/network/rm') as CommandModule,
+  'network prune': () => require('./commands/network/prune') as CommandModule,
+  'network connect': () => require('./commands/network/connect') as CommandModule,
+  'network disconnect': () => require('./commands/network/disconnect') as CommandModule,
   'system df': () => require('./commands/system/df') as CommandModule,
   'system prune': () => require('./commands/system/prune') as CommandModule,
   'system info': () => require('./commands/system/info') as CommandModule,
@@ -75,6 +82,8 @@ export const ALIASES: Record<string, string> = {
   'image rmi': 'image rm',
   'volume list': 'volume ls',
   'volume remove': 'volume rm',
+  'network list': 'network ls',
+  'network remove': 'network rm',
   run: 'container run',
   create: 'container create',
   start: 'container start',
@@ -111,7 +120,7 @@ export const ALIASES: Record<string, string> = {
   daemon: 'daemon run',
 };
 
-export const MANAGEMENT = ['container', 'image', 'volume', 'system', 'daemon', 'registry'];
+export const MANAGEMENT = ['container', 'image', 'volume', 'network', 'system', 'daemon', 'registry'];
 
 /** Resolves argv to a command path and the remaining args, or undefined. */
 export function resolveCommand(argv: string[]): { path: string; typed: string; rest: string[] } | undefined {

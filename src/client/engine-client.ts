@@ -26,6 +26,11 @@ import type {
   ImagesPruneResponse,
   ImageSummary,
   NetworksPruneResponse,
+  NetworkResource,
+  NetworkCreateRequest,
+  NetworkCreateResponse,
+  NetworkConnectRequest,
+  NetworkDisconnectRequest,
   PathStat,
   SystemDfResponse,
   SystemInfo,
@@ -481,6 +486,32 @@ export class EngineClient {
 
   volumeRemove(name: string, opts: { force?: boolean } = {}): Promise<void> {
     return this.noContent('DELETE', `/volumes/${enc(name)}`, { force: opts.force || undefined });
+  }
+
+  // ---- networks ----
+
+  networkList(filters?: Filters): Promise<NetworkResource[]> {
+    return this.json('GET', '/networks', { query: { filters: filtersParam(filters) } });
+  }
+
+  networkCreate(body: NetworkCreateRequest): Promise<NetworkCreateResponse> {
+    return this.json('POST', '/networks/create', { body });
+  }
+
+  networkInspect(idOrName: string): Promise<NetworkResource> {
+    return this.json('GET', `/networks/${enc(idOrName)}`);
+  }
+
+  networkRemove(idOrName: string): Promise<void> {
+    return this.noContent('DELETE', `/networks/${enc(idOrName)}`);
+  }
+
+  networkConnect(idOrName: string, body: NetworkConnectRequest): Promise<void> {
+    return this.json<void>('POST', `/networks/${enc(idOrName)}/connect`, { body });
+  }
+
+  networkDisconnect(idOrName: string, body: NetworkDisconnectRequest): Promise<void> {
+    return this.json<void>('POST', `/networks/${enc(idOrName)}/disconnect`, { body });
   }
 
   // ---- other prunes ----

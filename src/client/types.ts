@@ -31,6 +31,7 @@ export type {
 export type { ExecConfig, ExecStartConfig, ExecInspect } from '../api/types/exec';
 export type { SystemVersion, SystemInfo, EventMessage, SystemDfResponse, Volume, VolumesPruneResponse, BuildCachePruneResponse } from '../api/types/system';
 export type { VolumeCreateRequest, VolumeListResponse } from '../api/backend';
+export type { NetworkResource, NetworkCreateRequest, NetworkCreateResponse, NetworkConnectRequest, NetworkDisconnectRequest } from '../api/types/networks';
 
 /** One item of GET /images/json. */
 export interface ImageSummary {

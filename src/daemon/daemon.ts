@@ -34,6 +34,14 @@ import { addBootstrapRoutes } from '../api/server/routes/bootstrap';
 import { VolumeService } from '../engine/volumes/volume-service';
 import { addEmptyPruneRoutes, addVolumeRoutes } from '../api/server/routes/volumes';
 import { createApiServer } from '../api/server/server';
+import { addNetworkRoutes } from '../api/server/routes/networks';
+import { NetworkStore } from '../network/store';
+import { BridgeDriver } from '../network/bridge/bridge-driver';
+import { Sandboxes } from '../network/sandbox';
+import { hostRoutes } from '../network/ipam/host-routes';
+import { NetworkService } from '../engine/networks/network-service';
+import { ContainerNetworking } from '../engine/networks/container-networking';
+import { NetworksBackendImpl } from '../engine/networks/networks-backend';
 import { native, UnmountFlags } from '../native';
 import { secureDataRoot } from './data-root-permissions';
 import { RegistryClient } from '../registry/client/hosts';
@@ -89,8 +97,34 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   // One registry client for the daemon: its settings, connections and what each registry answered to a ping.
   const registry = new RegistryClient({ mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries });
   const images = new ImageService({ content, layers, metadata: imageMetadata, logger, leases, collector, registry });
-  const runtime = new RuncTaskRuntime(new RuncDriver({ runtimeRoot: path.join(execRoot, 'runc'), execRoot, logger, runcBinary: config.runtimePath, runcTimeoutMs: config.runtimeTimeoutMs }));
-  const containers = new ContainerService({
+  // Networks: the default bridge and user networks (rebuilt idempotently at every start,
+  // before containers restart by policy), and each container's sandbox, handed to its task.
+  const networkStore = new NetworkStore(path.join(dataRoot, 'network'));
+  await networkStore.init();
+  const networkDriver = new BridgeDriver();
+  const networkService = new NetworkService({
+    store: networkStore,
+    driver: networkDriver,
+    events,
+    logger,
+    defaultBridge: config.defaultBridge,
+    hostRoutes,
+    containerName: (id) => containerStore.find(id)?.Name,
+  });
+  await networkService.restore();
+  let containers: ContainerService | undefined;
+  const networking = new ContainerNetworking({
+    networks: networkService,
+    store: networkStore,
+    driver: networkDriver,
+    sandboxes: new Sandboxes(path.join(execRoot, 'netns')),
+    events,
+    logger,
+    defaultBridge: config.defaultBridge,
+    containers: () => containers!,
+  });
+  const runtime = new RuncTaskRuntime(new RuncDriver({ runtimeRoot: path.join(execRoot, 'runc'), execRoot, logger, runcBinary: config.runtimePath, runcTimeoutMs: config.runtimeTimeoutMs }), networking);
+  containers = new ContainerService({
     store: containerStore,
     images: new ImageLookupAdapter(images),
     rootfs,
@@ -98,11 +132,13 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     volumes,
     events,
     logger,
+    networking,
   });
   const execs = new ExecService({ containers, events, logger });
 
   await containers.restore();
   await unmountOrphans(rootfs, containers, logger);
+  await networking.sweep().catch((err: unknown) => logger.error('network sweep at start failed', { error: messageOf(err) }));
 
   const imagesBackend = new ImagesBackendImpl(images, containers, events, registry);
   // Orphans a crash left (blobs, layers, RW roots, the leases of operations that died with
@@ -115,7 +151,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   const systemBackend = new SystemBackendImpl({ system, events, diskUsage: (types) => diskUsage({ types, images, imagesBackend, containers, volumes }) });
   const server = createApiServer(
     {
-      containers: new ContainersBackendImpl(containers, { volumes, rootfs, images: imagesBackend, execIdsOf: (id) => execs.idsFor(id) }),
+      containers: new ContainersBackendImpl(containers, { volumes, rootfs, images: imagesBackend, execIdsOf: (id) => execs.idsFor(id), networkView: (c) => networking.settings(c) }),
       exec: new ExecBackendImpl(execs),
       images: imagesBackend,
       system: systemBackend,
@@ -123,7 +159,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     {
       logger,
       socketPath: config.socketPath,
-      extraRoutes: [(router) => addBootstrapRoutes(router, new BootstrapBackendImpl(images, events)), (router) => addVolumeRoutes(router, new VolumeService(volumes, containers, events)), addEmptyPruneRoutes, (router) => addRegistryRoutes(router, new RegistryBackendImpl(registry))],
+      extraRoutes: [(router) => addBootstrapRoutes(router, new BootstrapBackendImpl(images, events)), (router) => addVolumeRoutes(router, new VolumeService(volumes, containers!, events)), (router) => addNetworkRoutes(router, new NetworksBackendImpl(networkService, networking)), addEmptyPruneRoutes, (router) => addRegistryRoutes(router, new RegistryBackendImpl(registry))],
     },
   );
   await server.listen();

@@ -49,6 +49,20 @@ export interface ContainerRecord<Config = Record<string, unknown>, HostConfig = 
   HasBeenManuallyStopped?: boolean;
   /** The volumes the container got for itself (Docker's anonymous volumes), by mount path; `rm -v` removes them. */
   AnonymousVolumes?: Record<string, string>;
+  /**
+   * The networks it is connected to, by name (create's NetworkingConfig, connect, disconnect):
+   * the settings asked for; the live addresses are the network store's while it runs.
+   */
+  Networks?: Record<string, StoredEndpointConfig>;
+}
+
+/** A container's settings on one network, as asked for (moby's EndpointSettings' config part). */
+export interface StoredEndpointConfig {
+  NetworkID: string;
+  Aliases?: string[];
+  IPAMConfig?: { IPv4Address?: string };
+  MacAddress?: string;
+  DriverOpts?: Record<string, string>;
 }
 
 /** Whether the container has a live process (running, or paused with its process frozen). */

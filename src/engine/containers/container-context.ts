@@ -10,6 +10,7 @@ import { formatRfc3339Nano } from '../../runtime/monitor/log-reader';
 import type { ContainerConfig, HostConfig } from './create-config';
 import type { ContainerRuntime, ImageLookup } from './ports';
 import type { LocalVolumes } from '../../volumes/local-volumes';
+import type { ContainerNetworking } from '../networks/container-networking';
 
 export type Container = ContainerRecord<ContainerConfig, HostConfig>;
 
@@ -22,6 +23,8 @@ export interface ContainerServiceDeps {
   volumes: LocalVolumes;
   events: EventBus;
   logger: Logger;
+  /** Networks (src/engine/networks); without it every container gets a namespace with loopback only. */
+  networking?: Pick<ContainerNetworking, 'planForCreate' | 'attach'>;
 }
 
 /** In a container's dir while berth itself holds it paused (commit): a restarted daemon unpauses it. */

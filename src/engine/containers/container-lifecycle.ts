@@ -6,6 +6,7 @@ import type { Task } from '../../runtime/task/types';
 import { buildResources, DEFAULT_SHM_SIZE } from '../../runtime/spec/build-spec';
 import { type ContainerRecord, isLive, newContainerId, newContainerState, validateContainerName } from '../../metadata/containers';
 import type { ContainerUpdateRequest } from '../../api/types/containers';
+import type { EndpointSettings } from '../../api/types/networks';
 import { type Container, type ContainerContext, delay, nowRfc3339, ZERO_TIME } from './container-context';
 import type { ContainerExits } from './container-exits';
 import type { ContainerIO } from './container-io';
@@ -64,6 +65,9 @@ export class ContainerLifecycle {
     // dockerd stores its default, so inspect shows 67108864 rather than 0.
     if (!hostConfig.ShmSize) hostConfig.ShmSize = DEFAULT_SHM_SIZE;
     normalizeNetworkMode(hostConfig.NetworkMode);
+    // Unknown networks are a 404 here, not at start; the plan is what the record keeps.
+    const endpointsConfig = (request.NetworkingConfig as { EndpointsConfig?: Record<string, EndpointSettings | null> } | undefined)?.EndpointsConfig ?? undefined;
+    const networks = this.ctx.deps.networking?.planForCreate(hostConfig.NetworkMode, endpointsConfig, (request as { MacAddress?: string }).MacAddress || undefined);
     validateRestartPolicy(hostConfig.RestartPolicy);
     const { HostConfig: _host, NetworkingConfig: _network, ...requestConfig } = request;
     const warnings = [...verifyCreateSettings(requestConfig, hostConfig), ...unsupportedSettingWarnings(requestConfig, hostConfig)];
@@ -102,6 +106,7 @@ export class ContainerLifecycle {
           HostConfig: hostConfig,
           State: newContainerState(),
           RestartCount: 0,
+          ...(networks ? { Networks: networks } : {}),
         };
         await rootfs.prepare(id, chainId);
         await this.prepareManagedEtc(record);
@@ -157,7 +162,9 @@ export class ContainerLifecycle {
     await runtime.delete(id).catch(() => undefined);
     const mountPoint = await rootfs.mount(id);
     try {
-      const spec = await prepareRuntimeSpec({ container, containerDir, rootfsPath: mountPoint, volumes: this.ctx.deps.volumes });
+      // The sandbox and its endpoints, before the spec: the hook hands its netns to the task.
+      const addresses = (await this.ctx.deps.networking?.attach(container as ContainerRecord)) ?? [];
+      const spec = await prepareRuntimeSpec({ container, containerDir, rootfsPath: mountPoint, volumes: this.ctx.deps.volumes, addresses });
       const log = resolveLogConfig(container.HostConfig.LogConfig);
       // The runtime's network hook runs inside create, between the spec and the start.
       const task = await runtime.create({

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { conflict, isNotFound } from '../../errors';
 import type { Task } from '../../runtime/task/types';
-import { isLive, type ContainerStore } from '../../metadata/containers';
+import { isLive, type ContainerRecord, type ContainerStore } from '../../metadata/containers';
 import type { Change } from '../../snapshots/types';
 import type { AttachSession, LogSession } from '../../util/stdio-streams';
 import type { ContainerUpdateRequest } from '../../api/types/containers';
@@ -46,6 +46,19 @@ export class ContainerService {
 
   get store(): ContainerStore {
     return this.ctx.deps.store;
+  }
+
+  find(id: string): Container | undefined {
+    return this.ctx.deps.store.find(id) as Container | undefined;
+  }
+
+  /** Runs `fn` under the container's lock on a fresh copy of its record; `save` stores the copy (network connect/disconnect). */
+  withLocked<T>(ref: string, fn: (container: Container, save: () => Promise<void>) => Promise<T>): Promise<T> {
+    const id = this.ctx.get(ref).Id;
+    return this.ctx.lock.run(id, async () => {
+      const container = this.ctx.get(id);
+      return fn(container, () => this.ctx.deps.store.save(container as ContainerRecord));
+    });
   }
 
   // ---- lifecycle ----------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import type { ContainerInspect, ContainerSummary, MountPoint } from '../../api/types/containers';
+import type { ContainerInspect, ContainerSummary, EndpointSettings, MountPoint } from '../../api/types/containers';
 import type { Filters } from '../../api/types/common';
 import { invalidArgument } from '../../errors';
 import { containerStatusText } from '../../util/human-time';
@@ -74,7 +74,15 @@ function networkName(container: Container): string {
   return mode === 'default' ? 'bridge' : mode;
 }
 
-function networks(container: Container) {
+/** What networking shows for a container (src/engine/networks/container-networking.ts settings()). */
+export interface NetworkView {
+  networks: Record<string, EndpointSettings>;
+  primary: { EndpointID: string; Gateway: string; IPAddress: string; IPPrefixLen: number; MacAddress: string } | undefined;
+  sandboxKey: string;
+}
+
+function networks(container: Container, view?: NetworkView) {
+  if (view) return view.networks;
   return {
     [networkName(container)]: {
       IPAMConfig: null,
@@ -94,7 +102,7 @@ function networks(container: Container) {
   };
 }
 
-export function toSummary(container: Container, volumeDataPath: (name: string) => string): ContainerSummary {
+export function toSummary(container: Container, volumeDataPath: (name: string) => string, view?: NetworkView): ContainerSummary {
   return {
     Id: container.Id,
     Names: [container.Name],
@@ -107,7 +115,7 @@ export function toSummary(container: Container, volumeDataPath: (name: string) =
     State: container.State.Status,
     Status: humanStatus(container),
     HostConfig: { NetworkMode: container.HostConfig.NetworkMode || 'default' },
-    NetworkSettings: { Networks: networks(container) },
+    NetworkSettings: { Networks: networks(container, view) },
     Mounts: mountPoints(container, volumeDataPath),
   };
 }
@@ -120,12 +128,15 @@ export function toSummary(container: Container, volumeDataPath: (name: string) =
 export class ContainerSummaries {
   private readonly byRecord = new WeakMap<Container, ContainerSummary>();
 
-  constructor(private readonly volumeDataPath: (name: string) => string) {}
+  constructor(
+    private readonly volumeDataPath: (name: string) => string,
+    private readonly networkView?: (container: Container) => NetworkView,
+  ) {}
 
   of(container: Container): ContainerSummary {
     const cached = this.byRecord.get(container);
     if (cached && cached.Status === humanStatus(container)) return cached;
-    const summary = toSummary(container, this.volumeDataPath);
+    const summary = toSummary(container, this.volumeDataPath, this.networkView?.(container));
     deepFreeze(Object.assign(summary, { Labels: { ...summary.Labels } }));
     if (Object.isFrozen(container)) this.byRecord.set(container, summary);
     return summary;
@@ -137,8 +148,9 @@ export interface InspectPaths {
   rootfs: { upper: string; merged: string; lower: string; work: string };
 }
 
-export function toInspect(container: Container, paths: InspectPaths, volumeDataPath: (name: string) => string, execIds: string[]): ContainerInspect {
+export function toInspect(container: Container, paths: InspectPaths, volumeDataPath: (name: string) => string, execIds: string[], view?: NetworkView): ContainerInspect {
   const state = container.State;
+  const primary = view?.primary;
   return {
     Id: container.Id,
     Created: container.Created,
@@ -183,22 +195,22 @@ export function toInspect(container: Container, paths: InspectPaths, volumeDataP
       Bridge: '',
       SandboxID: '',
       Ports: {},
-      SandboxKey: state.Pid > 0 && networkName(container) !== 'host' ? `/proc/${state.Pid}/ns/net` : '',
+      SandboxKey: view?.sandboxKey || (state.Pid > 0 && networkName(container) !== 'host' ? `/proc/${state.Pid}/ns/net` : ''),
       // The default endpoint's legacy fields dockerd still emits; empty without a bridge.
       HairpinMode: false,
       LinkLocalIPv6Address: '',
       LinkLocalIPv6PrefixLen: 0,
       SecondaryIPAddresses: null,
       SecondaryIPv6Addresses: null,
-      EndpointID: '',
-      Gateway: '',
+      EndpointID: primary?.EndpointID ?? '',
+      Gateway: primary?.Gateway ?? '',
       GlobalIPv6Address: '',
       GlobalIPv6PrefixLen: 0,
-      IPAddress: '',
-      IPPrefixLen: 0,
+      IPAddress: primary?.IPAddress ?? '',
+      IPPrefixLen: primary?.IPPrefixLen ?? 0,
       IPv6Gateway: '',
-      MacAddress: '',
-      Networks: networks(container),
+      MacAddress: primary?.MacAddress ?? '',
+      Networks: networks(container, view),
     },
   };
 }

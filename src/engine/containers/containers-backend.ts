@@ -32,7 +32,7 @@ import { run } from '../../util/exec';
 import { archivePath, extractArchive, exportRootfs, statPath } from '../../archive';
 import type { AttachSession, LogSession } from '../../util/stdio-streams';
 import type { Container, ContainerService } from './container-service';
-import { ContainerSummaries, containerFilter, toInspect } from './container-views';
+import { ContainerSummaries, containerFilter, toInspect, type NetworkView } from './container-views';
 import { type StatsOptions, statsSamples } from './container-stats';
 import type { LocalVolumes } from '../../volumes/local-volumes';
 import type { ContainerSnapshots } from '../../snapshots/types';
@@ -70,9 +70,9 @@ export class ContainersBackendImpl implements ContainersBackend {
 
   constructor(
     private readonly service: ContainerService,
-    private readonly deps: { volumes: LocalVolumes; rootfs: ContainerSnapshots; images: ImageCommitter; execIdsOf: (id: string) => string[] },
+    private readonly deps: { volumes: LocalVolumes; rootfs: ContainerSnapshots; images: ImageCommitter; execIdsOf: (id: string) => string[]; networkView?: (container: Container) => NetworkView },
   ) {
-    this.summaries = new ContainerSummaries((name) => deps.volumes.dataPath(name));
+    this.summaries = new ContainerSummaries((name) => deps.volumes.dataPath(name), deps.networkView);
   }
 
   create(name: string | undefined, body: ContainerCreateRequest, opts: { platform?: string }): Promise<ContainerCreateResponse> {
@@ -138,6 +138,7 @@ export class ContainersBackendImpl implements ContainersBackend {
       { containerDir: this.service.store.dir(container.Id), rootfs: { ...rootfs, lower } },
       (name) => this.deps.volumes.dataPath(name),
       this.deps.execIdsOf(container.Id),
+      this.deps.networkView?.(container),
     );
     if (opts.size) Object.assign(result, await this.sizes(container.Id, container.ImageId));
     return result;

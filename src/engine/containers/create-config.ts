@@ -136,9 +136,13 @@ export function parseBind(spec: string): ParsedBind {
   return { type: 'volume', source, destination: path.normalize(destination), readonly, nocopy };
 }
 
-/** Docker's container names for the default network mode: ''/default/bridge mean the default. */
+/**
+ * The namespace a network mode needs: the host's, one with loopback only (none), or one of its
+ * own that networking sets up ('default': the bridge, a user network, or container:<id>,
+ * whose namespace the network hook hands in). Networks are checked by the network service.
+ */
 export function normalizeNetworkMode(mode: string | undefined): 'none' | 'host' | 'default' {
-  if (!mode || mode === 'default' || mode === 'bridge') return 'default';
   if (mode === 'none' || mode === 'host') return mode;
-  throw invalidArgument(`network ${mode} not found`);
+  if (mode === 'container:') throw invalidArgument('invalid network mode: container: needs a container name or ID');
+  return 'default';
 }

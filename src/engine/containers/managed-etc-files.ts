@@ -13,7 +13,7 @@ export const MANAGED_ETC_FILES = ['hostname', 'hosts', 'resolv.conf'] as const;
  * Writes the managed /etc files (hostname, hosts, resolv.conf) into the container's dir:
  * at create, so the paths inspect names exist from then on, and again before every start.
  */
-export async function writeManagedEtcFiles(container: ContainerRecord<ContainerConfig, HostConfig>, containerDir: string): Promise<EtcFilePaths> {
+export async function writeManagedEtcFiles(container: ContainerRecord<ContainerConfig, HostConfig>, containerDir: string, address?: string): Promise<EtcFilePaths> {
   const config = container.Config;
   const host = container.HostConfig;
   const hostname = config.Hostname || container.Id.slice(0, 12);
@@ -22,6 +22,7 @@ export async function writeManagedEtcFiles(container: ContainerRecord<ContainerC
     hosts: hostsContent({
       hostname,
       domainname: config.Domainname || undefined,
+      ...(address ? { ip: address } : {}),
       extraHosts: (host.ExtraHosts ?? []).map(parseExtraHost),
     }),
     resolvConf: resolvConfContent({

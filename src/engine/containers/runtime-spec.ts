@@ -19,6 +19,8 @@ export interface PrepareSpecInput {
   containerDir: string;
   rootfsPath: string;
   volumes: LocalVolumes;
+  /** The container's addresses on its networks (the first goes into its /etc/hosts). */
+  addresses?: string[];
 }
 
 /**
@@ -32,7 +34,7 @@ export async function prepareRuntimeSpec(input: PrepareSpecInput): Promise<OciSp
   const networkMode = normalizeNetworkMode(host.NetworkMode);
   const user = await resolveUser(rootfsPath, config.User ?? '', host.GroupAdd ?? []);
   const hostname = config.Hostname || container.Id.slice(0, 12);
-  const etcFiles = await writeManagedEtcFiles(container, containerDir);
+  const etcFiles = await writeManagedEtcFiles(container, containerDir, input.addresses?.[0]);
   const runtimeConfig: ContainerRuntimeConfig = {
     id: container.Id,
     rootfsPath,
@@ -103,7 +105,7 @@ export function resourceConfig(host: Resources): ResourceConfig {
 
 function networkFor(mode: 'none' | 'host' | 'default'): NetworkConfig {
   if (mode === 'host') return { mode: 'host' };
-  // Until bridge networking lands, the default network is a private namespace with loopback.
+  // Bridge, user networks and container:<id> join the namespace the network hook hands in.
   return mode === 'none' ? { mode: 'none' } : { mode: 'private' };
 }
 

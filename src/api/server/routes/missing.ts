@@ -9,7 +9,7 @@ import { Router } from '../router';
  * - swarm (/swarm, /nodes, /services, /tasks, /secrets, /configs): exactly what a dockerd that
  *   is not a swarm manager answers (503 and its message; the parameter checks dockerd makes
  *   first), since berth spreads over hosts through Kubernetes, never swarm;
- * - everything else berth lacks (build, networks, plugins,
+ * - everything else berth lacks (build, plugins,
  *   websocket attach): 501 naming the feature, as pull does. Each says "not supported": the docker
  *   CLI's `inspect` skips an object type whose lookup says so and tries the next.
  *
@@ -19,8 +19,6 @@ export const NOT_SWARM_MANAGER =
   'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
 
 const NO_BUILDER = 'building images is not supported by berth yet: it has no Dockerfile builder (make images with `berth image bootstrap`, load, import or commit)';
-const NO_NETWORKS =
-  'networks are not supported by berth yet: it has no network API; containers run on the default network (a private namespace with loopback only), --network host or --network none';
 const NO_PLUGINS = 'plugins are not supported by berth yet: it has no plugin system (volumes use the built-in local driver)';
 const NO_SWARM_MODE = 'swarm mode is not supported by berth: it spreads over hosts through Kubernetes, not swarm';
 
@@ -97,10 +95,6 @@ function addNotImplementedRoutes(router: Router): void {
   router.post('/build', notImplementedRoute(NO_BUILDER));
   router.post('/session', notImplementedRoute(`${NO_BUILDER}; no BuildKit session`));
   router.post('/grpc', notImplementedRoute(`${NO_BUILDER}; no BuildKit`));
-
-  const networks = notImplementedRoute(NO_NETWORKS);
-  router.get('/networks', networks).get('/networks/{id}', networks).delete('/networks/{id}', networks);
-  router.post('/networks/create', networks).post('/networks/{id}/connect', networks).post('/networks/{id}/disconnect', networks);
 
   const plugins = notImplementedRoute(NO_PLUGINS);
   router.get('/plugins', plugins).get('/plugins/privileges', plugins).post('/plugins/pull', plugins).post('/plugins/create', plugins);

@@ -27,13 +27,10 @@ export function addVolumeRoutes(router: Router, backend: VolumesBackend): void {
 }
 
 /**
- * Prune routes for what berth does not have yet (user-defined networks, a build cache), so
- * `docker system prune` works: there is nothing to delete.
+ * The prune route for what berth does not have yet (a build cache), so `docker system prune`
+ * works: there is nothing to delete.
  */
 export function addEmptyPruneRoutes(router: Router): void {
-  router.post('/networks/prune', async (ex) => {
-    ex.json(200, { NetworksDeleted: null });
-  });
   router.post('/build/prune', async (ex) => {
     ex.json(200, { CachesDeleted: null, SpaceReclaimed: 0 });
   });

@@ -1,0 +1,355 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { conflict, forbidden, invalidArgument, messageOf, notFound } from '../../errors';
+import type { EndpointSettings, NetworkConnectRequest, NetworkDisconnectRequest } from '../../api/types/networks';
+import type { ContainerRecord, StoredEndpointConfig } from '../../metadata/containers';
+import { isLive } from '../../metadata/containers';
+import type { NetworkHook } from '../../runtime/task/types';
+import type { NetworkStore } from '../../network/store';
+import type { Sandboxes } from '../../network/sandbox';
+import type { EndpointRecord, NetworkDriver, NetworkRecord } from '../../network/types';
+import { newHostIfname } from '../../network/bridge/bridge-driver';
+import { deleteBridge, listBridges } from '../../network/bridge/steps';
+import { sweepForeignRules } from '../../network/bridge/firewall';
+import { contains, firstFreeAddress, formatIPv4, macForAddress, parseIPv4, parseSubnet } from '../../network/ipam/subnets';
+import type { Logger } from '../../util/logger';
+import type { EventBus } from '../events/event-bus';
+import { DEFAULT_NETWORK, type NetworkService } from './network-service';
+
+type Record_ = ContainerRecord<{ Hostname?: string }, { NetworkMode?: string }>;
+
+/** What networking needs of the containers (given by the daemon: the container service). */
+export interface NetworkContainers {
+  /** The container by id or name; 404 "No such container" otherwise. */
+  get(ref: string): Record_;
+  find(id: string): Record_ | undefined;
+  list(): readonly Record_[];
+  /** Runs `fn` under the container's lock on a fresh copy; `save` stores the changed copy. */
+  withLocked<T>(ref: string, fn: (container: Record_, save: () => Promise<void>) => Promise<T>): Promise<T>;
+}
+
+export interface ContainerNetworkingDeps {
+  networks: NetworkService;
+  store: NetworkStore;
+  driver: NetworkDriver;
+  sandboxes: Sandboxes;
+  events: EventBus;
+  logger: Logger;
+  defaultBridge: boolean;
+  containers(): NetworkContainers;
+}
+
+/** The network mode of a container, as moby's container.NetworkMode reads it. */
+export type NetworkMode = { kind: 'default' } | { kind: 'host' } | { kind: 'none' } | { kind: 'container'; ref: string } | { kind: 'network'; name: string };
+
+export function parseNetworkMode(mode: string | undefined): NetworkMode {
+  if (!mode || mode === 'default' || mode === DEFAULT_NETWORK) return { kind: 'default' };
+  if (mode === 'host' || mode === 'none') return { kind: mode };
+  if (mode.startsWith('container:')) {
+    const ref = mode.slice('container:'.length);
+    if (!ref) throw invalidArgument('invalid network mode: container: needs a container name or ID');
+    return { kind: 'container', ref };
+  }
+  return { kind: 'network', name: mode };
+}
+
+const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+
+/**
+ * A container's side of networking: which networks create records (checked: unknown networks
+ * are a 404, aliases and static addresses only on user networks), the sandbox and endpoints
+ * set up at start (the NetworkHook hands the sandbox's netns path to the spec) and removed
+ * when the task is deleted, connect/disconnect (also while running), inspect's
+ * NetworkSettings, and the sweep at daemon start that removes what a crash left.
+ */
+export class ContainerNetworking implements NetworkHook {
+  constructor(private readonly deps: ContainerNetworkingDeps) {}
+
+  /** Checks create's network settings; the networks to record (name → settings). */
+  planForCreate(networkMode: string | undefined, endpointsConfig: Record<string, EndpointSettings | null> | undefined, configMacAddress?: string): Record<string, StoredEndpointConfig> | undefined {
+    const mode = parseNetworkMode(networkMode);
+    const requested = Object.entries(endpointsConfig ?? {});
+    if (mode.kind === 'container') this.deps.containers().get(mode.ref);
+    if (mode.kind === 'host' || mode.kind === 'none' || mode.kind === 'container') {
+      if (requested.some(([name]) => name !== mode.kind && name !== networkMode)) {
+        throw invalidArgument(`container cannot be connected to multiple networks with one of the networks in ${mode.kind === 'none' ? 'private (none)' : mode.kind} mode`);
+      }
+      return undefined;
+    }
+    if (mode.kind === 'default' && !this.deps.defaultBridge) return undefined;
+    const primary = mode.kind === 'default' ? DEFAULT_NETWORK : mode.name;
+    const plan: Record<string, StoredEndpointConfig> = {};
+    // The docker CLI keys the primary network's settings by the mode as given ("default", a name or an ID).
+    const isPrimary = (key: string) => key === primary || key === networkMode || (mode.kind === 'default' && key === 'default');
+    const primaryNetwork = this.bridgeNetwork(primary);
+    const primarySettings = requested.find(([key]) => isPrimary(key))?.[1] ?? undefined;
+    // Config.MacAddress (API < 1.44, docker CLI 20.10) is the primary endpoint's.
+    const withMac = configMacAddress && !primarySettings?.MacAddress ? { ...(primarySettings ?? {}), MacAddress: configMacAddress } : primarySettings;
+    plan[primaryNetwork.Name] = this.endpointConfig(primaryNetwork, withMac);
+    for (const [name, settings] of requested) {
+      if (isPrimary(name)) continue;
+      const network = this.bridgeNetwork(name);
+      if (network.Name in plan) continue;
+      plan[network.Name] = this.endpointConfig(network, settings ?? undefined);
+    }
+    return plan;
+  }
+
+  /** A bridge network by ID or name (404 unknown; host/none cannot be combined with others). */
+  private bridgeNetwork(idOrName: string): NetworkRecord {
+    const network = this.deps.networks.find(idOrName);
+    if (typeof network === 'string') throw invalidArgument(`container cannot be connected to multiple networks with one of the networks in ${network === 'none' ? 'private (none)' : network} mode`);
+    return network;
+  }
+
+  private endpointConfig(network: NetworkRecord, settings: EndpointSettings | undefined): StoredEndpointConfig {
+    const aliases = (settings?.Aliases ?? []).filter((a) => a);
+    const ip = settings?.IPAMConfig?.IPv4Address || undefined;
+    const mac = settings?.MacAddress || undefined;
+    if (network.isDefault && aliases.length > 0) throw invalidArgument('network-scoped alias is supported only for containers in user defined networks');
+    if (network.isDefault && ip) throw invalidArgument('user specified IP address is supported on user defined networks only');
+    if (ip !== undefined) {
+      const address = parseIPv4(ip);
+      if (address === undefined) throw invalidArgument(`invalid IPv4 address: ${ip}`);
+      if (!contains(parseSubnet(network.subnet), address)) throw invalidArgument(`Invalid address ${ip}: It does not belong to any of this network's subnets`);
+    }
+    if (settings?.IPAMConfig?.IPv6Address) throw invalidArgument('IPv6 addresses are not supported by berth yet');
+    if (mac !== undefined && !MAC.test(mac)) throw invalidArgument(`invalid MAC address: ${mac}`);
+    return {
+      NetworkID: network.Id,
+      ...(aliases.length > 0 ? { Aliases: aliases } : {}),
+      ...(ip ? { IPAMConfig: { IPv4Address: ip } } : {}),
+      ...(mac ? { MacAddress: mac } : {}),
+      ...(settings?.DriverOpts ? { DriverOpts: settings.DriverOpts } : {}),
+    };
+  }
+
+  /**
+   * Sets up the container's sandbox and its endpoints, before its task is created; a failure
+   * leaves nothing behind. The addresses, for its /etc/hosts.
+   */
+  async attach(container: Record_): Promise<string[]> {
+    const networks = Object.entries(container.Networks ?? {});
+    const mode = parseNetworkMode(container.HostConfig.NetworkMode);
+    if (networks.length === 0 || mode.kind === 'host' || mode.kind === 'none' || mode.kind === 'container') return [];
+    if (mode.kind === 'default' && !this.deps.defaultBridge) return [];
+    await this.release(container.Id);
+    const netnsPath = await this.deps.sandboxes.create(container.Id);
+    const addresses: string[] = [];
+    try {
+      for (const [index, [name, config]] of networks.entries()) {
+        const network = this.deps.store.network(config.NetworkID) ?? this.deps.networks.visibleNetworks().find((n) => n.Name === name);
+        if (!network || (network.isDefault && !this.deps.defaultBridge)) throw notFound(`network ${name} not found`);
+        const endpoint = await this.join(container, network, config, netnsPath, `eth${index}`, index === 0);
+        addresses.push(endpoint.IPAddress);
+      }
+    } catch (err) {
+      await this.release(container.Id);
+      throw err;
+    }
+    return addresses;
+  }
+
+  private async join(container: Record_, network: NetworkRecord, config: StoredEndpointConfig, netnsPath: string, ifname: string, defaultRoute: boolean): Promise<EndpointRecord> {
+    const endpoint = this.allocate(container, network, config, ifname);
+    await this.deps.store.putEndpoint(endpoint);
+    try {
+      await this.deps.driver.join(network, endpoint, netnsPath, defaultRoute);
+    } catch (err) {
+      await this.deps.store.deleteEndpoints([endpoint.EndpointID]);
+      throw err;
+    }
+    return endpoint;
+  }
+
+  /** Picks the address (the one asked for, or the lowest free one) synchronously: no two joins get the same. */
+  private allocate(container: Record_, network: NetworkRecord, config: StoredEndpointConfig, ifname: string): EndpointRecord {
+    const subnet = parseSubnet(network.subnet);
+    const used = new Set<number>([parseIPv4(network.gateway)!]);
+    for (const endpoint of this.deps.store.endpointsOfNetwork(network.Id)) used.add(parseIPv4(endpoint.IPAddress)!);
+    let address: number | undefined;
+    const wanted = config.IPAMConfig?.IPv4Address;
+    if (wanted) {
+      address = parseIPv4(wanted);
+      if (address === undefined || !contains(subnet, address)) throw invalidArgument(`Invalid address ${wanted}: It does not belong to any of this network's subnets`);
+      if (used.has(address)) throw forbidden(`Address already in use: ${wanted} on network ${network.Name}`);
+    } else {
+      address = firstFreeAddress(subnet, network.ipRange ? parseSubnet(network.ipRange) : subnet, used);
+      if (address === undefined) throw forbidden(`no available IPv4 addresses on network ${network.Name}: all of ${network.ipRange ?? network.subnet} are in use`);
+    }
+    return {
+      EndpointID: randomBytes(32).toString('hex'),
+      NetworkID: network.Id,
+      ContainerID: container.Id,
+      ifname,
+      hostIfname: newHostIfname(),
+      IPAddress: formatIPv4(address),
+      IPPrefixLen: subnet.bits,
+      Gateway: network.gateway,
+      MacAddress: config.MacAddress ?? macForAddress(address),
+    };
+  }
+
+  // ---- NetworkHook: the runtime asks between create and start, and on delete ----------
+
+  async prepare(request: { id: string }): Promise<{ netnsPath?: string }> {
+    const container = this.deps.containers().find(request.id);
+    if (!container) return {};
+    const mode = parseNetworkMode(container.HostConfig.NetworkMode);
+    if (mode.kind === 'container') {
+      const target = this.deps.containers().get(mode.ref);
+      if (!isLive(target) || target.State.Pid <= 0) throw conflict(`cannot join network of a non running container: ${mode.ref}`);
+      const sandbox = this.deps.sandboxes.path(target.Id);
+      const hasSandbox = await fs.stat(sandbox).then(() => this.deps.store.endpointsOfContainer(target.Id).length > 0, () => false);
+      return { netnsPath: hasSandbox ? sandbox : `/proc/${target.State.Pid}/ns/net` };
+    }
+    if (this.deps.store.endpointsOfContainer(request.id).length > 0) return { netnsPath: this.deps.sandboxes.path(request.id) };
+    return {};
+  }
+
+  /** Removes the container's endpoints (addresses freed) and its sandbox; idempotent. */
+  async release(id: string): Promise<void> {
+    const endpoints = this.deps.store.endpointsOfContainer(id);
+    for (const endpoint of endpoints) await this.deps.driver.leave(endpoint).catch((err: unknown) => this.deps.logger.warn('cannot remove a container interface', { id, error: messageOf(err) }));
+    await this.deps.store.deleteEndpoints(endpoints.map((e) => e.EndpointID));
+    await this.deps.sandboxes.remove(id);
+  }
+
+  // ---- connect / disconnect ------------------------------------------------------------
+
+  async connect(idOrName: string, request: NetworkConnectRequest): Promise<void> {
+    const found = this.deps.networks.find(idOrName);
+    const ref = request.Container ?? '';
+    await this.deps.containers().withLocked(ref, async (container, save) => {
+      const mode = parseNetworkMode(container.HostConfig.NetworkMode);
+      if (typeof found === 'string' || mode.kind === 'host' || mode.kind === 'none' || mode.kind === 'container') {
+        const which = typeof found === 'string' ? found : mode.kind === 'container' ? 'container' : mode.kind;
+        if (which === 'host') throw invalidArgument('container cannot be disconnected from host network or connected to host network');
+        throw invalidArgument(`container cannot be connected to multiple networks with one of the networks in ${which === 'none' ? 'private (none)' : which} mode`);
+      }
+      const network = found;
+      const networks = container.Networks ?? {};
+      if (network.Name in networks) throw forbidden(`endpoint with name ${container.Name.replace(/^\//, '')} already exists in network ${network.Name}`);
+      const config = this.endpointConfig(network, request.EndpointConfig ?? undefined);
+      if (isLive(container)) {
+        if (this.deps.store.endpointsOfContainer(container.Id).length === 0) throw forbidden(`container ${container.Name.replace(/^\//, '')} has no network namespace of berth's to connect (it started without a network)`);
+        const used = new Set(this.deps.store.endpointsOfContainer(container.Id).map((e) => e.ifname));
+        let n = 0;
+        while (used.has(`eth${n}`)) n++;
+        await this.join(container, network, config, this.deps.sandboxes.path(container.Id), `eth${n}`, false);
+      }
+      container.Networks = { ...networks, [network.Name]: config };
+      await save();
+      this.deps.events.publish('network', 'connect', network.Id, { container: container.Id, name: network.Name, type: 'bridge' });
+    });
+  }
+
+  async disconnect(idOrName: string, request: NetworkDisconnectRequest): Promise<void> {
+    const found = this.deps.networks.find(idOrName);
+    const ref = request.Container ?? '';
+    await this.deps.containers().withLocked(ref, async (container, save) => {
+      if (found === 'host') throw invalidArgument('container cannot be disconnected from host network or connected to host network');
+      const name = typeof found === 'string' ? found : found.Name;
+      const networks = { ...(container.Networks ?? {}) };
+      if (!(name in networks)) throw forbidden(`container ${container.Id} is not connected to network ${name}`);
+      const networkId = networks[name]!.NetworkID;
+      const endpoints = this.deps.store.endpointsOfContainer(container.Id).filter((e) => e.NetworkID === networkId);
+      for (const endpoint of endpoints) await this.deps.driver.leave(endpoint);
+      await this.deps.store.deleteEndpoints(endpoints.map((e) => e.EndpointID));
+      delete networks[name];
+      container.Networks = networks;
+      await save();
+      this.deps.events.publish('network', 'disconnect', networkId, { container: container.Id, name, type: 'bridge' });
+    });
+  }
+
+  // ---- inspect -------------------------------------------------------------------------
+
+  /** NetworkSettings.Networks and the default endpoint's legacy fields, for inspect and ps. */
+  settings(container: Record_): { networks: Record<string, EndpointSettings>; primary: EndpointRecord | undefined; sandboxKey: string } {
+    const mode = parseNetworkMode(container.HostConfig.NetworkMode);
+    const endpoints = this.deps.store.endpointsOfContainer(container.Id);
+    const result: Record<string, EndpointSettings> = {};
+    const running = isLive(container);
+    if (mode.kind === 'host' || mode.kind === 'none' || (mode.kind === 'default' && !container.Networks)) {
+      const name = mode.kind === 'default' ? DEFAULT_NETWORK : mode.kind;
+      result[name] = emptyEndpoint(mode.kind === 'default' ? '' : this.deps.networks.builtinId(mode.kind));
+    }
+    for (const [name, config] of Object.entries(container.Networks ?? {})) {
+      const endpoint = running ? endpoints.find((e) => e.NetworkID === config.NetworkID) : undefined;
+      const network = this.deps.store.network(config.NetworkID);
+      const aliases = config.Aliases ?? [];
+      const shownAliases = network && !network.isDefault && endpoint ? [...aliases, container.Id.slice(0, 12)] : aliases.length > 0 ? aliases : null;
+      result[name] = {
+        ...emptyEndpoint(config.NetworkID),
+        IPAMConfig: config.IPAMConfig ? { IPv4Address: config.IPAMConfig.IPv4Address } : null,
+        Aliases: shownAliases,
+        MacAddress: endpoint?.MacAddress ?? '',
+        DriverOpts: config.DriverOpts ?? null,
+        ...(endpoint ? { EndpointID: endpoint.EndpointID, Gateway: endpoint.Gateway, IPAddress: endpoint.IPAddress, IPPrefixLen: endpoint.IPPrefixLen } : {}),
+      };
+    }
+    const defaultNetwork = this.deps.networks.visibleNetworks().find((n) => n.isDefault);
+    const primary = running && defaultNetwork ? endpoints.find((e) => e.NetworkID === defaultNetwork.Id) : undefined;
+    const sandboxKey = running && endpoints.length > 0 ? this.deps.sandboxes.path(container.Id) : '';
+    return { networks: result, primary, sandboxKey };
+  }
+
+  // ---- daemon start ----------------------------------------------------------------------
+
+  /**
+   * After the containers are restored: the endpoints and sandboxes of containers that are not
+   * running any more go (their exits happened while the daemon was down), then veths, bridges
+   * and rules that no endpoint or network owns (a kill -9 mid-way).
+   */
+  async sweep(): Promise<void> {
+    const { store, sandboxes, logger } = this.deps;
+    const containers = this.deps.containers();
+    const live = (id: string) => {
+      const c = containers.find(id);
+      return c !== undefined && isLive(c);
+    };
+    for (const id of new Set(store.listEndpoints().map((e) => e.ContainerID))) {
+      if (!live(id)) await this.release(id);
+    }
+    for (const id of await sandboxes.list()) {
+      if (!live(id) || store.endpointsOfContainer(id).length === 0) await sandboxes.remove(id).catch((err: unknown) => logger.warn('cannot remove a stale network namespace', { id, error: messageOf(err) }));
+    }
+    const networks = this.deps.networks.visibleNetworks();
+    const known = new Map(networks.map((n) => [n.bridge, n]));
+    const hostIfnames = new Set(store.listEndpoints().map((e) => e.hostIfname));
+    for (const [bridge, ports] of await listBridges()) {
+      if (!known.has(bridge)) {
+        logger.info('removing a bridge no network owns', { bridge });
+        await deleteBridge(bridge).catch((err: unknown) => logger.warn('cannot remove a stale bridge', { bridge, error: messageOf(err) }));
+        continue;
+      }
+      for (const port of ports) {
+        if (!hostIfnames.has(port)) {
+          logger.info('removing an interface no endpoint owns', { bridge, port });
+          await this.deps.driver.leave({ hostIfname: port } as EndpointRecord);
+        }
+      }
+    }
+    const swept = await sweepForeignRules(new Set(known.keys()));
+    if (swept > 0) logger.info('removed firewall rules of networks that are gone', { rules: swept });
+  }
+}
+
+function emptyEndpoint(networkId: string): EndpointSettings {
+  return {
+    IPAMConfig: null,
+    Links: null,
+    Aliases: null,
+    NetworkID: networkId,
+    EndpointID: '',
+    Gateway: '',
+    IPAddress: '',
+    IPPrefixLen: 0,
+    IPv6Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    MacAddress: '',
+    DriverOpts: null,
+  };
+}

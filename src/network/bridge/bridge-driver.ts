@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+import { ip, ipBatch } from '../commands';
+import type { EndpointRecord, NetworkDriver, NetworkRecord } from '../types';
+import { ensureNetworkRules, removeNetworkRules } from './firewall';
+import { assignGateway, bringUp, createBridge, deleteBridge, enableForwarding } from './steps';
+
+/** Linux bridge networks: one bridge each, a veth pair per container, NAT in berth's chains. */
+export class BridgeDriver implements NetworkDriver {
+  async ensureNetwork(network: NetworkRecord): Promise<void> {
+    await createBridge(network);
+    await assignGateway(network);
+    await bringUp(network);
+    if (!network.Internal) await enableForwarding();
+    await ensureNetworkRules(network);
+  }
+
+  async removeNetwork(network: NetworkRecord): Promise<void> {
+    await removeNetworkRules(network);
+    await deleteBridge(network.bridge);
+  }
+
+  async join(network: NetworkRecord, endpoint: EndpointRecord, netnsPath: string, defaultRoute: boolean): Promise<void> {
+    const mtu = network.Options['com.docker.network.driver.mtu'];
+    await ipBatch([
+      `link add ${endpoint.hostIfname}${mtu ? ` mtu ${mtu}` : ''} type veth peer name ${endpoint.ifname}${mtu ? ` mtu ${mtu}` : ''} netns ${netnsPath}`,
+      `link set dev ${endpoint.hostIfname} master ${network.bridge} up`,
+    ]);
+    try {
+      await ipBatch(
+        [
+          'link set dev lo up',
+          `link set dev ${endpoint.ifname} address ${endpoint.MacAddress}`,
+          `addr add ${endpoint.IPAddress}/${endpoint.IPPrefixLen} dev ${endpoint.ifname}`,
+          `link set dev ${endpoint.ifname} up`,
+          ...(defaultRoute && !network.Internal ? [`route replace default via ${endpoint.Gateway} dev ${endpoint.ifname}`] : []),
+        ],
+        netnsPath,
+      );
+    } catch (err) {
+      await this.leave(endpoint);
+      throw err;
+    }
+  }
+
+  async leave(endpoint: EndpointRecord): Promise<void> {
+    // Deleting one end deletes the pair; a sandbox already gone took it with it.
+    const shown = await ip(['-o', 'link', 'show', 'dev', endpoint.hostIfname]).catch(() => undefined);
+    if (shown) await ip(['link', 'del', 'dev', endpoint.hostIfname]).catch(() => undefined);
+  }
+}
+
+/** A host-side veth name as Docker makes them: "veth" and 7 hex digits. */
+export function newHostIfname(): string {
+  return `veth${randomBytes(4).toString('hex').slice(0, 7)}`;
+}

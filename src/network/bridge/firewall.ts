@@ -1,0 +1,98 @@
+import { iptables } from '../commands';
+import type { NetworkRecord } from '../types';
+
+/**
+ * berth's iptables rules, all in chains of its own (never the host's chains, which are only
+ * given one jump each, checked before it is added): BERTH-FORWARD and the two isolation
+ * chains in `filter`, BERTH-POSTROUTING in `nat`. Every rule is checked (-C) before it is
+ * added, so rebuilding after a restart or a kill -9 adds no duplicates, and rules naming a
+ * bridge that is no network any more are swept at start.
+ */
+export const CHAINS = {
+  forward: 'BERTH-FORWARD',
+  isolation1: 'BERTH-ISOLATION-1',
+  isolation2: 'BERTH-ISOLATION-2',
+  postrouting: 'BERTH-POSTROUTING',
+} as const;
+
+type Rule = { table: 'filter' | 'nat'; chain: string; spec: string[]; first?: boolean };
+
+async function ensureChain(table: string, chain: string): Promise<void> {
+  const listed = await iptables(['-t', table, '-S', chain], { allowFailure: true });
+  if (listed.code !== 0) await iptables(['-t', table, '-N', chain]);
+}
+
+async function ensureRule(rule: Rule): Promise<void> {
+  const exists = await iptables(['-t', rule.table, '-C', rule.chain, ...rule.spec], { allowFailure: true });
+  if (exists.code === 0) return;
+  await iptables(['-t', rule.table, rule.first ? '-I' : '-A', rule.chain, ...(rule.first ? ['1'] : []), ...rule.spec]);
+}
+
+async function deleteRule(rule: Rule): Promise<void> {
+  // Delete every copy (a rule added twice by hand, or by an older berth).
+  for (let i = 0; i < 16; i++) {
+    const deleted = await iptables(['-t', rule.table, '-D', rule.chain, ...rule.spec], { allowFailure: true });
+    if (deleted.code !== 0) return;
+  }
+}
+
+/** berth's chains and the one jump into each from the host's chains. */
+export async function ensureBaseChains(): Promise<void> {
+  await ensureChain('filter', CHAINS.forward);
+  await ensureChain('filter', CHAINS.isolation1);
+  await ensureChain('filter', CHAINS.isolation2);
+  await ensureChain('nat', CHAINS.postrouting);
+  await ensureRule({ table: 'filter', chain: 'FORWARD', spec: ['-j', CHAINS.forward], first: true });
+  await ensureRule({ table: 'filter', chain: CHAINS.forward, spec: ['-j', CHAINS.isolation1], first: true });
+  await ensureRule({ table: 'nat', chain: 'POSTROUTING', spec: ['-j', CHAINS.postrouting] });
+}
+
+/** The rules one network needs (moby's bridge driver's, in berth's chains). */
+export function networkRules(network: NetworkRecord): Rule[] {
+  const br = network.bridge;
+  const rules: Rule[] = [
+    { table: 'filter', chain: CHAINS.forward, spec: ['-o', br, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'] },
+    { table: 'filter', chain: CHAINS.forward, spec: ['-i', br, '-o', br, '-j', 'ACCEPT'] },
+    { table: 'filter', chain: CHAINS.isolation2, spec: ['-o', br, '-j', 'DROP'] },
+  ];
+  if (network.Internal) {
+    // Nothing in or out but between its own containers.
+    rules.push({ table: 'filter', chain: CHAINS.isolation1, spec: ['-i', br, '!', '-o', br, '-j', 'DROP'] });
+    rules.push({ table: 'filter', chain: CHAINS.isolation1, spec: ['!', '-i', br, '-o', br, '-j', 'DROP'] });
+  } else {
+    rules.push({ table: 'filter', chain: CHAINS.isolation1, spec: ['-i', br, '!', '-o', br, '-j', CHAINS.isolation2] });
+    rules.push({ table: 'filter', chain: CHAINS.forward, spec: ['-i', br, '!', '-o', br, '-j', 'ACCEPT'] });
+    rules.push({ table: 'nat', chain: CHAINS.postrouting, spec: ['-s', network.subnet, '!', '-o', br, '-j', 'MASQUERADE'] });
+  }
+  return rules;
+}
+
+export async function ensureNetworkRules(network: NetworkRecord): Promise<void> {
+  await ensureBaseChains();
+  for (const rule of networkRules(network)) await ensureRule(rule);
+}
+
+export async function removeNetworkRules(network: NetworkRecord): Promise<void> {
+  for (const rule of networkRules(network)) await deleteRule(rule);
+}
+
+/**
+ * Deletes the rules in berth's chains that name a bridge no network has (left by a crash
+ * between removing a network's record and its rules). Returns how many went.
+ */
+export async function sweepForeignRules(knownBridges: ReadonlySet<string>): Promise<number> {
+  let removed = 0;
+  for (const [table, chain] of [['filter', CHAINS.forward], ['filter', CHAINS.isolation1], ['filter', CHAINS.isolation2], ['nat', CHAINS.postrouting]] as const) {
+    const listed = await iptables(['-t', table, '-S', chain], { allowFailure: true });
+    if (listed.code !== 0) continue;
+    for (const line of listed.stdout.toString().split('\n')) {
+      const words = line.trim().split(/\s+/);
+      if (words[0] !== '-A' || words[1] !== chain) continue;
+      const bridges = words.filter((_, i) => i > 0 && (words[i - 1] === '-i' || words[i - 1] === '-o'));
+      if (bridges.length === 0 || bridges.every((b) => knownBridges.has(b))) continue;
+      await iptables(['-t', table, '-D', chain, ...words.slice(2)], { allowFailure: true });
+      removed++;
+    }
+  }
+  return removed;
+}

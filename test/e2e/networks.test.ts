@@ -1,0 +1,219 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, type TestDaemon } from '../helpers/test-daemon';
+import { berth, docker, DOCKER_CLIENTS, runCommand } from '../helpers/cli';
+
+const DOCKER_28 = DOCKER_CLIENTS.find((c) => c === '/usr/local/bin/docker');
+const skip = needsRoot('needs root (runc, overlay mounts, network namespaces)') || (DOCKER_28 ? false : 'docker CLI 28 not installed');
+
+/**
+ * Bridge networking on a real berthd (in its own network namespace, so bridges, veths and
+ * iptables rules stay off the host): the default bridge, user networks and their isolation,
+ * --ip/--mac-address/--network-alias, connect/disconnect while running, Docker's 4xx answers,
+ * and hygiene across container exits, network removal, daemon restarts and kill -9.
+ */
+describe('bridge networks', { skip }, () => {
+  let daemon: TestDaemon;
+  const d = (...args: string[]) => docker(DOCKER_28!, daemon.host, args, { timeoutMs: 60_000 });
+  const ok = async (...args: string[]) => {
+    const r = await d(...args);
+    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  /** A command in the daemon's network namespace (its "host"). */
+  const inNetns = async (file: string, ...args: string[]) => {
+    const c = daemon.netns!.command(file, args);
+    const r = await runCommand(c.file, c.args, { timeoutMs: 30_000 });
+    assert.equal(r.code, 0, `${file} ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const links = async () => (await inNetns('ip', '-o', 'link', 'show')).split('\n').filter((l) => l.trim()).map((l) => l.split(':')[1]!.trim().split('@')[0]!);
+  const rules = async () => (await inNetns('iptables-save')).split('\n').filter((l) => l.startsWith('-A ') || l.startsWith(':BERTH'));
+
+  before(async () => {
+    daemon = await startTestDaemon();
+    await bootstrapBusybox(daemon);
+  });
+  after(async () => {
+    await daemon?.stop();
+  });
+
+  it('runs containers on the default bridge: an address, a default route, its /etc/hosts line, outbound NAT rules', async () => {
+    const bridge = JSON.parse(await ok('network', 'inspect', 'bridge'))[0];
+    assert.equal(bridge.Driver, 'bridge');
+    assert.equal(bridge.Options['com.docker.network.bridge.name'], 'berth0');
+    const subnet: string = bridge.IPAM.Config[0].Subnet;
+    const gateway: string = bridge.IPAM.Config[0].Gateway;
+    const out = await ok('run', '--rm', '--hostname', 'web', 'busybox', 'sh', '-c', `ip -4 -o addr show eth0; ip route; grep web /etc/hosts; ping -c1 -W2 ${gateway} >/dev/null && echo gateway-ok`);
+    const address = /inet (\d+\.\d+\.\d+\.\d+)\/(\d+)/.exec(out);
+    assert.ok(address, out);
+    assert.equal(`${subnet.split('/')[1]}`, address[2]);
+    assert.match(out, new RegExp(`default via ${gateway.replaceAll('.', '\\.')} dev eth0`));
+    assert.match(out, new RegExp(`${address[1]!.replaceAll('.', '\\.')}\\s+web`));
+    assert.match(out, /gateway-ok/);
+    const nat = await rules();
+    assert.ok(nat.includes(`-A BERTH-POSTROUTING -s ${subnet} ! -o berth0 -j MASQUERADE`), nat.join('\n'));
+    assert.ok(nat.includes('-A POSTROUTING -j BERTH-POSTROUTING'));
+    assert.ok(nat.includes('-A FORWARD -j BERTH-FORWARD'));
+    // The --rm container's veth went with it.
+    assert.deepEqual((await links()).filter((l) => l.startsWith('veth')), []);
+  });
+
+  it('shows a running container on the bridge in inspect, and frees its address when it stops', async () => {
+    const id = await ok('run', '-d', 'busybox', 'sleep', '600');
+    const inspect = JSON.parse(await ok('inspect', id))[0];
+    const settings = inspect.NetworkSettings;
+    assert.match(settings.IPAddress, /^\d+\.\d+\.\d+\.\d+$/);
+    assert.equal(settings.Networks.bridge.IPAddress, settings.IPAddress);
+    assert.match(settings.Networks.bridge.EndpointID, /^[0-9a-f]{64}$/);
+    assert.equal(settings.Networks.bridge.MacAddress, settings.MacAddress);
+    assert.match(settings.SandboxKey, /\/netns\//);
+    const bridge = JSON.parse(await ok('network', 'inspect', 'bridge'))[0];
+    assert.equal(bridge.Containers[id].IPv4Address, `${settings.IPAddress}/${settings.IPPrefixLen}`);
+    assert.equal((await links()).filter((l) => l.startsWith('veth')).length, 1);
+    await ok('stop', '-t', '0', id);
+    const stopped = JSON.parse(await ok('inspect', id))[0].NetworkSettings;
+    assert.equal(stopped.IPAddress, '');
+    assert.equal(stopped.Networks.bridge.IPAddress, '');
+    assert.deepEqual((await links()).filter((l) => l.startsWith('veth')), []);
+    assert.deepEqual(JSON.parse(await ok('network', 'inspect', 'bridge'))[0].Containers, {});
+    await ok('rm', id);
+  });
+
+  it('connects containers on a user network, isolates other networks, and honours --ip, --mac-address and --network-alias', async () => {
+    await ok('network', 'create', '--subnet', '10.77.0.0/24', '--label', 'team=a', 'front');
+    await ok('network', 'create', 'back');
+    try {
+      await ok('run', '-d', '--name', 'f1', '--network', 'front', '--ip', '10.77.0.50', '--mac-address', '02:42:0a:4d:00:32', '--network-alias', 'api', 'busybox', 'sleep', '600');
+      await ok('run', '-d', '--name', 'f2', '--network', 'front', 'busybox', 'sleep', '600');
+      await ok('run', '-d', '--name', 'b1', '--network', 'back', 'busybox', 'sleep', '600');
+      const f1 = JSON.parse(await ok('inspect', 'f1'))[0].NetworkSettings.Networks.front;
+      assert.equal(f1.IPAddress, '10.77.0.50');
+      assert.equal(f1.MacAddress, '02:42:0a:4d:00:32');
+      assert.equal(f1.Gateway, '10.77.0.1');
+      assert.deepEqual(f1.IPAMConfig, { IPv4Address: '10.77.0.50' });
+      assert.equal(f1.Aliases[0], 'api');
+      assert.match(await ok('exec', 'f1', 'ip', 'link', 'show', 'eth0'), /02:42:0a:4d:00:32/);
+      assert.match(await ok('exec', 'f2', 'ping', '-c1', '-W2', '10.77.0.50'), /1 packets received/);
+      const b1 = JSON.parse(await ok('inspect', 'b1'))[0].NetworkSettings.Networks.back.IPAddress;
+      assert.match(b1, /^\d+\.\d+\.\d+\.\d+$/);
+      const across = await d('exec', 'f2', 'ping', '-c1', '-W2', b1);
+      assert.notEqual(across.code, 0, 'a container on another network answered');
+      const front = JSON.parse(await ok('network', 'inspect', 'front'))[0];
+      assert.deepEqual(front.IPAM.Config, [{ Subnet: '10.77.0.0/24' }]);
+      assert.deepEqual(front.Labels, { team: 'a' });
+      assert.deepEqual(Object.values(front.Containers).map((c) => (c as { Name: string }).Name).sort(), ['f1', 'f2']);
+      assert.equal(await ok('network', 'ls', '--filter', 'label=team=a', '--format', '{{.Name}}'), 'front');
+      assert.equal(await ok('network', 'ls', '--filter', 'type=custom', '--format', '{{.Name}}'), 'back\nfront');
+
+      // connect and disconnect while running: an eth1 on the other network, then gone.
+      await ok('network', 'connect', '--alias', 'x', 'back', 'f2');
+      assert.match(await ok('exec', 'f2', 'ping', '-c1', '-W2', b1), /1 packets received/);
+      assert.match(await ok('exec', 'f2', 'ip', 'link'), /eth1/);
+      await ok('network', 'disconnect', 'back', 'f2');
+      assert.doesNotMatch(await ok('exec', 'f2', 'ip', 'link'), /eth1/);
+      assert.deepEqual(Object.keys(JSON.parse(await ok('inspect', 'f2'))[0].NetworkSettings.Networks), ['front']);
+    } finally {
+      await d('rm', '-f', 'f1', 'f2', 'b1');
+      await ok('network', 'rm', 'front', 'back');
+    }
+    // Their bridges and rules went with them.
+    assert.deepEqual((await links()).filter((l) => l.startsWith('br-') || l.startsWith('veth')), []);
+    assert.deepEqual((await rules()).filter((r) => r.includes('br-')), []);
+  });
+
+  it("answers bad input with Docker's 4xx and leaves nothing half-made", async () => {
+    await ok('network', 'create', '--subnet', '10.78.0.0/24', 'taken');
+    await ok('run', '-d', '--name', 'user', '--network', 'taken', 'busybox', 'sleep', '600');
+    try {
+      const before = { links: await links(), rules: await rules(), networks: await ok('network', 'ls', '-q') };
+      const cases: Array<[string, string, unknown, number, RegExp]> = [
+        ['POST', '/networks/create', { Name: 'overlap', IPAM: { Config: [{ Subnet: '10.78.0.128/25' }] } }, 403, /^Pool overlaps with other one on this address space$/],
+        ['POST', '/networks/create', { Name: 'taken' }, 409, /^network with name taken already exists$/],
+        ['POST', '/networks/create', { Name: 'bad', IPAM: { Config: [{ Subnet: '10.79.0.0/33' }] } }, 400, /invalid subnet 10\.79\.0\.0\/33/],
+        ['POST', '/networks/create', { Name: 'bad', IPAM: { Config: [{ Subnet: '10.79.0.0/24', Gateway: '10.80.0.1' }] } }, 400, /out of range/],
+        ['POST', '/networks/create', { Name: 'bad', Driver: 'overlay2x' }, 404, /plugin "overlay2x" not found/],
+        ['POST', '/networks/create', { Name: 'host' }, 403, /predefined host network/],
+        ['GET', '/networks/nonet', undefined, 404, /^network nonet not found$/],
+        ['DELETE', '/networks/taken', undefined, 403, /^error while removing network: network taken id [0-9a-f]{64} has active endpoints$/],
+        ['DELETE', '/networks/bridge', undefined, 403, /pre-defined network and cannot be removed/],
+        ['POST', '/networks/taken/connect', { Container: 'user' }, 403, /^endpoint with name user already exists in network taken$/],
+        ['POST', '/networks/nonet/connect', { Container: 'user' }, 404, /^network nonet not found$/],
+        ['POST', '/networks/taken/connect', { Container: 'nobody' }, 404, /No such container: nobody/],
+        ['POST', '/networks/bridge/disconnect', { Container: 'user' }, 403, /is not connected to network bridge/],
+        ['POST', '/containers/create', { Image: 'busybox', HostConfig: { NetworkMode: 'nonet' } }, 404, /^network nonet not found$/],
+        ['POST', '/containers/create', { Image: 'busybox', NetworkingConfig: { EndpointsConfig: { bridge: { Aliases: ['a'] } } } }, 400, /network-scoped alias is supported only for containers in user defined networks/],
+        ['POST', '/containers/create', { Image: 'busybox', HostConfig: { NetworkMode: 'taken' }, NetworkingConfig: { EndpointsConfig: { taken: { IPAMConfig: { IPv4Address: '10.1.2.3' } } } } }, 400, /Invalid address 10\.1\.2\.3: It does not belong to any of this network's subnets/],
+      ];
+      for (const [method, url, body, status, message] of cases) {
+        const res = await apiRequest(daemon.socket, method, url, body);
+        assert.equal(res.status, status, `${method} ${url} ${JSON.stringify(body)}: ${res.body}`);
+        assert.match(JSON.parse(res.body).message, message, `${method} ${url}`);
+      }
+      // The same address twice: the second start fails with the conflict, the first keeps it.
+      await ok('create', '--name', 'twin', '--network', 'taken', '--ip', (JSON.parse(await ok('inspect', 'user'))[0].NetworkSettings.Networks.taken.IPAddress as string), 'busybox', 'true');
+      const twin = await d('start', 'twin');
+      assert.notEqual(twin.code, 0);
+      assert.match(twin.stderr, /Address already in use/);
+      await ok('rm', 'twin');
+      assert.deepEqual({ links: await links(), rules: await rules(), networks: await ok('network', 'ls', '-q') }, before);
+    } finally {
+      await d('rm', '-f', 'user');
+      await ok('network', 'rm', 'taken');
+    }
+  });
+
+  it('keeps running containers networked across a restart and a kill -9, with no duplicate rules and nothing leaked', async () => {
+    await ok('network', 'create', 'keep');
+    const id = await ok('run', '-d', '--network', 'keep', 'busybox', 'sleep', '600');
+    const exiting = await ok('run', '-d', '--network', 'keep', 'busybox', 'sleep', '3');
+    const address = JSON.parse(await ok('inspect', id))[0].NetworkSettings.Networks.keep.IPAddress as string;
+    const baseline = await rules();
+    await daemon.crash();
+    // The short one exits while the daemon is down: its endpoint and veth must go at the next start.
+    await new Promise((r) => setTimeout(r, 4000));
+    await daemon.restart();
+    // Ten more restarts, clean (SIGTERM) and kill -9 in turn.
+    for (let i = 0; i < 10; i++) {
+      if (i % 2 === 0) {
+        const exited = once(daemon.process, 'exit');
+        daemon.process.kill('SIGTERM');
+        await exited;
+      } else {
+        await daemon.crash();
+      }
+      await daemon.restart();
+    }
+    assert.deepEqual(await rules(), baseline);
+    const after = JSON.parse(await ok('inspect', id))[0].NetworkSettings.Networks.keep;
+    assert.equal(after.IPAddress, address);
+    assert.match(await ok('run', '--rm', '--network', 'keep', 'busybox', 'ping', '-c1', '-W2', address), /1 packets received/);
+    assert.equal(JSON.parse(await ok('inspect', exiting))[0].State.Running, false);
+    assert.equal((await links()).filter((l) => l.startsWith('veth')).length, 1, 'only the running container keeps a veth');
+    const network = JSON.parse(await ok('network', 'inspect', 'keep'))[0];
+    assert.deepEqual(Object.keys(network.Containers), [id]);
+    await ok('rm', '-f', id, exiting);
+    await ok('network', 'rm', 'keep');
+    assert.deepEqual((await links()).filter((l) => l.startsWith('veth') || l.startsWith('br-')), []);
+  });
+
+  it('berth network commands print what docker prints', async () => {
+    await ok('network', 'create', '--subnet', '10.81.0.0/24', '--label', 'k=v', 'cli1');
+    try {
+      for (const args of [['network', 'ls'], ['network', 'ls', '--no-trunc'], ['network', 'ls', '-q'], ['network', 'ls', '--format', '{{json .}}'], ['network', 'inspect', 'cli1'], ['network', 'inspect', '-f', '{{.Name}} {{.Driver}} {{json .IPAM.Config}} {{.Internal}}', 'cli1', 'bridge'], ['network', 'inspect', 'nonet'], ['network', 'rm', 'nonet']]) {
+        const fromDocker = await d(...args);
+        const fromBerth = await berth(daemon.host, args);
+        assert.deepEqual({ out: fromBerth.stdout, err: fromBerth.stderr, code: fromBerth.code }, { out: fromDocker.stdout, err: fromDocker.stderr, code: fromDocker.code }, args.join(' '));
+      }
+      const created = await berth(daemon.host, ['network', 'create', '--subnet', '10.82.0.0/24', '--gateway', '10.82.0.254', 'cli2']);
+      assert.equal(created.code, 0, created.stderr);
+      assert.deepEqual(JSON.parse(await ok('network', 'inspect', 'cli2'))[0].IPAM.Config, [{ Subnet: '10.82.0.0/24', Gateway: '10.82.0.254' }]);
+      const pruned = await berth(daemon.host, ['network', 'prune', '-f', '--filter', 'label=k=v']);
+      assert.equal(pruned.stdout, 'Deleted Networks:\ncli1\n\n');
+      assert.equal((await berth(daemon.host, ['network', 'rm', 'cli2'])).stdout, 'cli2\n');
+    } finally {
+      await d('network', 'rm', 'cli1', 'cli2');
+    }
+  });
+});
