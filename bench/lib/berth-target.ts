@@ -7,6 +7,7 @@ import { EngineApi } from './engine-api';
 import { findProcesses, mustRun, unmountUnder } from './proc';
 import { sleep } from './stats';
 import type { BenchTarget } from './targets';
+import { createPrivateNetns } from '../../test/helpers/private-netns';
 
 /** The repository root (dist/bench/lib → ../../..). */
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -25,13 +26,19 @@ export interface BerthTarget extends BenchTarget {
   saveImage(image: string): Promise<Buffer>;
 }
 
-/** Starts berthd on temp roots (log level info, as deployed) and bootstraps busybox into it. */
+/**
+ * Starts berthd on temp roots (log level info, as deployed) and bootstraps busybox into it.
+ * It runs in a network namespace of its own, as the private dockerd and podman do here, so its
+ * default bridge, veths and iptables rules never touch the host's network.
+ */
 export async function startBerth(): Promise<BerthTarget> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bb-'));
   const execRoot = path.join(root, 'x');
   const socket = path.join(execRoot, 'berth.sock');
   const log = await fs.open(path.join(root, 'berthd.log'), 'a');
-  const child = spawn(DAEMON, ['--data-root', path.join(root, 'data'), '--exec-root', execRoot, '--host', `unix://${socket}`, '--log-level', process.env.BERTH_BENCH_LOG_LEVEL ?? 'info'], {
+  const netns = await createPrivateNetns();
+  const command = netns.command(DAEMON, ['--data-root', path.join(root, 'data'), '--exec-root', execRoot, '--host', `unix://${socket}`, '--log-level', process.env.BERTH_BENCH_LOG_LEVEL ?? 'info']);
+  const child = spawn(command.file, command.args, {
     stdio: ['ignore', log.fd, log.fd],
   });
   await log.close();
@@ -71,6 +78,7 @@ export async function startBerth(): Promise<BerthTarget> {
         await exited;
         clearTimeout(timer);
       }
+      await netns.close();
       await unmountUnder(root);
       await fs.rm(root, { recursive: true, force: true });
     },
