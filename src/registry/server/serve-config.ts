@@ -26,7 +26,7 @@ import { WEBHOOK_TEMPLATES } from './webhooks/templates';
  *     issuer: berth-registry    # default
  *     realm: http://127.0.0.1:5000/token   # default: http://<Host header>/token
  *     expiresIn: 300            # seconds
- *     key: token-key.pem        # EC P-256 PEM; default: a key made at start
+ *     key: token-key.pem        # EC P-256 PEM; default: <root>/token-key.pem, made on first start
  * webhooks:
  *   - http://127.0.0.1:9000/hook          # a URL alone: the JSON template
  *   - url: http://127.0.0.1:9001/slack
@@ -167,7 +167,11 @@ export async function buildServeHooks(config: ServeConfig, logger: Logger): Prom
   if (htpasswd || access) {
     const mode = config.auth.mode ?? 'token';
     const t = config.auth.token;
-    const tokens = mode === 'token' ? await TokenService.create({ service: t.service, issuer: t.issuer, expiresIn: t.expiresIn, keyFile: t.key }) : undefined;
+    // Without a configured key, one kept in the storage root: refresh tokens survive a restart.
+    const keyFile = t.key ?? (config.root ? path.join(path.resolve(config.root), 'token-key.pem') : undefined);
+    const tokens = mode === 'token'
+      ? await TokenService.create({ service: t.service, issuer: t.issuer, expiresIn: t.expiresIn, keyFile, createKey: t.key === undefined })
+      : undefined;
     hooks.auth = new RegistryAuthorizer({ mode, htpasswd, access, tokens, realm: t.realm, logger });
   }
   if (config.webhooks.length > 0) hooks.events = new WebhookNotifier(config.webhooks, logger);

@@ -178,6 +178,11 @@ describe('berth registry serve with auth, against skopeo, docker and podman', { 
       assert.match(denied.stderr, DENIED);
 
       assert.equal((await login(ALICE)).code, 0);
+      // berth's token server gave dockerd a refresh token: the CLI keeps it, not the password.
+      const stored = await fs.readFile(path.join(dockerConfig, 'config.json'), 'utf8');
+      const entry = (JSON.parse(stored) as { auths: Record<string, { identitytoken?: string }> }).auths[registry.host];
+      assert.ok(entry?.identitytoken, stored);
+      assert.ok(!stored.includes(Buffer.from(`${ALICE.username}:${ALICE.password}`).toString('base64')), 'no password in config.json');
       const push = await docker(['push', `${registry.host}/team-a/web:2`]);
       assert.equal(push.code, 0, push.stderr);
       const pushed = await skopeoInspect(`docker://${registry.host}/team-a/web:2`, { config: true, creds: `${ALICE.username}:${ALICE.password}` });

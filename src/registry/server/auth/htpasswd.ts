@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { invalidArgument } from '../../../errors';
@@ -47,6 +48,12 @@ export class Htpasswd {
 
   get users(): string[] {
     return [...this.hashes.keys()];
+  }
+
+  /** Changes when the user's password does (refresh tokens carry it); undefined for an unknown user. */
+  fingerprint(user: string): string | undefined {
+    const hash = this.hashes.get(user);
+    return hash === undefined ? undefined : createHash('sha256').update(hash).digest('base64url').slice(0, 22);
   }
 
   /**

@@ -151,9 +151,11 @@ test('token auth: the docker login dance, grants cut to the rules, 403 DENIED fo
       body: new URLSearchParams({ grant_type: 'password', username: 'alice', password: 'alice-pw', service: 'berth-test', scope: 'repository:team-a/app:push', client_id: 'test' }),
     });
     assert.equal(post.status, 200);
-    const refresh = await fetch(c.realm, { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'x' }) });
-    assert.equal(refresh.status, 400);
-    assert.equal(((await refresh.json()) as { error: string }).error, 'unsupported_grant_type');
+    const other = await fetch(c.realm, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials' }) });
+    assert.equal(other.status, 400);
+    assert.equal(((await other.json()) as { error: string }).error, 'unsupported_grant_type');
+    const junk = await fetch(c.realm, { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'x' }) });
+    assert.equal(junk.status, 401);
     // Another service's name, or a user that does not match the credentials.
     assert.equal((await fetchToken(c.realm, { service: 'other' }, basic('alice', 'alice-pw'))).status, 400);
     assert.equal((await fetchToken(c.realm, { account: 'bob' }, basic('alice', 'alice-pw'))).status, 400);
@@ -212,6 +214,52 @@ test('an access file without users: anonymous pull where allowed, nothing else',
     assert.equal(challenge(r.headers.get('www-authenticate')).realm, 'http://registry.example:5000/token', 'a configured realm wins');
     assert.equal((await fetch(`${srv.base}/v2/public/app/manifests/v1`)).status, 200);
     assert.equal((await fetchToken(`${srv.base}/token`, {}, basic('alice', 'alice-pw'))).status, 401);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('token auth: offline logins get a refresh token (docker\'s identity token) that ends with the password', async () => {
+  const tokens = await TokenService.create({ service: 'berth-test', issuer: 'berth-test', expiresIn: 60 });
+  const aliceLine = await htpasswdLine('alice', 'alice-pw', 4);
+  const bobLine = await htpasswdLine('bob', 'bob-pw', 4);
+  const srv = await startServer({ mode: 'token', htpasswd: Htpasswd.parse(`${aliceLine}\n${bobLine}`), access: rules, tokens });
+  try {
+    const realm = `${srv.base}/token`;
+    const plain = (await (await fetchToken(realm, {}, basic('alice', 'alice-pw'))).json()) as Record<string, unknown>;
+    assert.equal(plain.refresh_token, undefined, 'only when offline access is asked for');
+    const login = (await (await fetchToken(realm, { offline_token: 'true', client_id: 'docker', service: 'berth-test' }, basic('alice', 'alice-pw'))).json()) as { refresh_token: string };
+    assert.ok(login.refresh_token);
+    const anonymous = (await (await fetchToken(realm, { offline_token: 'true' })).json()) as Record<string, unknown>;
+    assert.equal(anonymous.refresh_token, undefined, 'nobody to refresh for');
+    const refresh = (token: string, scope: string) => fetch(realm, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token, service: 'berth-test', client_id: 'docker', scope }),
+    });
+    const fresh = await refresh(login.refresh_token, 'repository:team-a/app:pull,push');
+    assert.equal(fresh.status, 200);
+    const body = (await fresh.json()) as { access_token: string; refresh_token?: string };
+    assert.equal(body.refresh_token, undefined);
+    assert.deepEqual(JSON.parse(Buffer.from(body.access_token.split('.')[1]!, 'base64url').toString()).access, [{ type: 'repository', name: 'team-a/app', actions: ['pull', 'push'] }]);
+    assert.equal((await fetch(`${srv.base}/v2/team-a/app/manifests/v1`, { method: 'PUT', headers: { Authorization: `Bearer ${body.access_token}` } })).status, 200);
+    // Neither kind passes for the other.
+    const asBearer = await fetch(`${srv.base}/v2/team-a/app/manifests/v1`, { headers: { Authorization: `Bearer ${login.refresh_token}` } });
+    assert.equal(asBearer.status, 401);
+    assert.equal((await refresh(body.access_token, '')).status, 401);
+    // OAuth2 password grant with access_type=offline also gets one.
+    const post = await fetch(realm, { method: 'POST', body: new URLSearchParams({ grant_type: 'password', username: 'bob', password: 'bob-pw', access_type: 'offline', client_id: 'x' }) });
+    const bobRefresh = ((await post.json()) as { refresh_token: string }).refresh_token;
+    assert.equal((await refresh(bobRefresh, '')).status, 200);
+    // A new password (or a removed user) ends the refresh tokens issued before.
+    // (the file re-read with bob's line unchanged keeps his)
+    srv.auth.replaceUsersAndRules(Htpasswd.parse([await htpasswdLine('alice', 'new-pw', 4), bobLine].join('\n')), rules);
+    const ended = await refresh(login.refresh_token, '');
+    assert.equal(ended.status, 401);
+    assert.match(JSON.stringify(await ended.json()), /the refresh token is not valid: log in again/);
+    assert.equal((await refresh(bobRefresh, '')).status, 200);
+    srv.auth.replaceUsersAndRules(Htpasswd.parse(await htpasswdLine('alice', 'new-pw', 4)), rules);
+    assert.equal((await refresh(bobRefresh, '')).status, 401);
   } finally {
     await srv.close();
   }

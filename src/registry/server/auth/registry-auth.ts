@@ -134,20 +134,28 @@ export class RegistryAuthorizer implements RegistryAuth {
     let params: URLSearchParams;
     let user: string | undefined;
     let password: string | undefined;
+    let refreshToken: string | undefined;
+    let offline: boolean;
     if (req.method === 'GET' || req.method === 'HEAD') {
       params = url.searchParams;
       const credentials = parseAuthorization(req.headers.authorization);
       if (credentials?.scheme === 'basic') ({ user, password } = credentials);
       const account = params.get('account');
       if (account && user !== undefined && account !== user) throw TokenRequestError.oauth(400, 'invalid_request', `account "${account}" does not match the credentials' user "${user}"`);
+      offline = params.get('offline_token') === 'true';
     } else if (req.method === 'POST') {
+      // OAuth2 (docker's token spec): a password grant, or a refresh grant with the identity token.
       params = new URLSearchParams(await readSmallBody(req));
       const grant = params.get('grant_type');
-      if (grant !== 'password') {
-        throw TokenRequestError.oauth(400, 'unsupported_grant_type', `grant_type "${grant ?? ''}" is not supported; use "password"`);
+      if (grant === 'password') {
+        user = params.get('username') ?? '';
+        password = params.get('password') ?? '';
+      } else if (grant === 'refresh_token') {
+        refreshToken = params.get('refresh_token') ?? '';
+      } else {
+        throw TokenRequestError.oauth(400, 'unsupported_grant_type', `grant_type "${grant ?? ''}" is not supported; use "password" or "refresh_token"`);
       }
-      user = params.get('username') ?? '';
-      password = params.get('password') ?? '';
+      offline = params.get('access_type') === 'offline';
     } else {
       throw TokenRequestError.oauth(405, 'invalid_request', `method ${req.method} is not allowed on the token endpoint`);
     }
@@ -162,17 +170,40 @@ export class RegistryAuthorizer implements RegistryAuth {
         this.options.logger.info('registry login failed', { user, addr: req.socket.remoteAddress });
         throw new TokenRequestError(401, new RegistryError('UNAUTHORIZED', 'invalid username or password').body());
       }
+    } else if (refreshToken !== undefined) {
+      actor = await this.checkRefreshToken(refreshToken);
+      if (actor === undefined) {
+        this.options.logger.info('registry refresh token refused', { addr: req.socket.remoteAddress });
+        throw new TokenRequestError(401, new RegistryError('UNAUTHORIZED', 'the refresh token is not valid: log in again').body());
+      }
     }
     const requested = params.getAll('scope').flatMap(parseScopes);
     const granted = requested.map((scope) => this.grant(actor, scope)).filter((g): g is ResourceAccess => g !== undefined);
     const issued = await tokens.issue(actor ?? '', granted);
     this.options.logger.debug('registry token issued', { actor: actor ?? '(anonymous)', access: granted.map(formatScope) });
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(JSON.stringify({
+    const answer: Record<string, unknown> = {
       token: issued.token,
       access_token: issued.token,
       expires_in: issued.expiresIn,
       issued_at: issued.issuedAt.toISOString(),
-    }));
+    };
+    // Offline access for a password login: a refresh token the client keeps instead of the password.
+    const fingerprint = actor !== undefined && user !== undefined ? this.users?.fingerprint(actor) : undefined;
+    if (offline && fingerprint !== undefined) answer.refresh_token = await tokens.issueRefresh(actor!, fingerprint);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(JSON.stringify(answer));
+  }
+
+  /** The user of a valid refresh token whose user still exists with the same password. */
+  private async checkRefreshToken(token: string): Promise<string | undefined> {
+    let verified;
+    try {
+      verified = await this.options.tokens!.verifyRefresh(token);
+    } catch (err) {
+      if (err instanceof InvalidTokenError) return undefined;
+      throw err;
+    }
+    const current = this.users?.fingerprint(verified.subject);
+    return current !== undefined && current === verified.passwordFingerprint ? verified.subject : undefined;
   }
 
   /** The part of a requested scope `actor` may have, or undefined when none of it. */

@@ -25,6 +25,16 @@ test('token service: a key made by openssl signs tokens that a restart with the 
     const other = await TokenService.create({ ...options, service: 'other' });
     await assert.rejects(other.verify(issued.token), (err: unknown) => err instanceof InvalidTokenError && /aud/.test(err.message));
 
+    // serve's default: a key made once in the storage root, then reused.
+    const made = path.join(dir, 'made.pem');
+    const a = await TokenService.create({ ...options, keyFile: made, createKey: true });
+    assert.equal((await fs.stat(made)).mode & 0o777, 0o600);
+    const refresh = await a.issueRefresh('bob', 'fp');
+    const b = await TokenService.create({ ...options, keyFile: made, createKey: true });
+    assert.deepEqual(await b.verifyRefresh(refresh), { subject: 'bob', passwordFingerprint: 'fp' });
+    await assert.rejects(b.verify(refresh), /a refresh token is not an access token/);
+    await assert.rejects(b.verifyRefresh(issued.token), /signature|not a refresh token/);
+
     const rsa = path.join(dir, 'rsa.pem');
     execFileSync('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', rsa], { stdio: 'ignore' });
     await assert.rejects(TokenService.create({ ...options, keyFile: rsa }), /expected an EC P-256 private key/);
