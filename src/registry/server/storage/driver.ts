@@ -88,7 +88,12 @@ export interface UploadDriver {
 export interface MetadataDriver {
   /** Keys are `a/b/c` segments of [A-Za-z0-9._:@+-] without `.`/`..`; undefined when absent. */
   getMetadata(key: string): Promise<Buffer | undefined>;
-  putMetadata(key: string, data: Uint8Array): Promise<void>;
+  /**
+   * Replaces the document atomically. With `durable: false` it may be missing after a machine
+   * crash (never torn): for advisory records that cost a round trip to the disk otherwise
+   * (an upload's repository marker).
+   */
+  putMetadata(key: string, data: Uint8Array, options?: { durable?: boolean }): Promise<void>;
   /** Removes the key and everything under it (as a folder); idempotent. */
   deleteMetadata(key: string): Promise<void>;
   /** Names of the direct children of `prefix` (documents and folders), sorted; [] when absent. */

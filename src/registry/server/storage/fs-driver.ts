@@ -185,10 +185,10 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  async putMetadata(key: string, data: Uint8Array): Promise<void> {
+  async putMetadata(key: string, data: Uint8Array, options: { durable?: boolean } = {}): Promise<void> {
     const file = this.metadataPath(key);
     await fs.mkdir(path.dirname(file), { recursive: true });
-    await writeFileAtomic(file, data, 0o644);
+    await writeFileAtomic(file, data, 0o644, { durable: options.durable !== false });
   }
 
   async deleteMetadata(key: string): Promise<void> {

@@ -59,8 +59,8 @@ export class RepositoryStore {
     }
   }
 
-  private putJson(key: string, value: unknown): Promise<void> {
-    return this.driver.putMetadata(key, Buffer.from(JSON.stringify(value)));
+  private putJson(key: string, value: unknown, options?: { durable?: boolean }): Promise<void> {
+    return this.driver.putMetadata(key, Buffer.from(JSON.stringify(value)), options);
   }
 
   /** A repository exists once it holds a manifest (what the catalog lists) or a blob. */
@@ -154,8 +154,12 @@ export class RepositoryStore {
 
   // --- uploads
 
+  /**
+   * Not fsynced: after a machine crash a lost marker only makes the upload unknown (the client
+   * starts over; gc removes the orphaned data), and each blob push saves a disk round trip.
+   */
   async addUpload(name: string, uuid: string, record: UploadRecord): Promise<void> {
-    await this.putJson(this.key(name, '_uploads', uuid), record);
+    await this.putJson(this.key(name, '_uploads', uuid), record, { durable: false });
   }
 
   async upload(name: string, uuid: string): Promise<UploadRecord | undefined> {

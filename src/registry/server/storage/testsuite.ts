@@ -184,8 +184,11 @@ export function runStorageDriverSuite(name: string, factory: () => Promise<Drive
       await d.putMetadata('repositories/a/_manifests/tags/v0', Buffer.from('zero'));
       await d.putMetadata('repositories/b/c/_layers/x', Buffer.from('x'));
       assert.equal((await d.getMetadata('repositories/a/_manifests/tags/v1'))?.toString(), 'two');
+      await d.putMetadata('repositories/a/_uploads/u', Buffer.from('advisory'), { durable: false });
+      assert.equal((await d.getMetadata('repositories/a/_uploads/u'))?.toString(), 'advisory');
       assert.deepEqual(await d.listMetadata('repositories'), ['a', 'b']);
       assert.deepEqual(await d.listMetadata('repositories/a/_manifests/tags'), ['v0', 'v1']);
+      assert.deepEqual(await d.listMetadata('repositories/a'), ['_manifests', '_uploads']);
       assert.deepEqual(await d.listMetadata('repositories/b'), ['c']);
       assert.equal(await d.getMetadata('repositories/a'), undefined, 'a folder is not a document');
       await d.deleteMetadata('repositories/a');
