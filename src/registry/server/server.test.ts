@@ -419,3 +419,26 @@ test('50 concurrent pulls (manifest, then every blob) all get the right bytes', 
   });
   await Promise.all(pulls);
 });
+
+test('POST then a single PUT carrying the whole blob; a chunked-encoded streamed PATCH', async () => {
+  const data = randomBytes(20_000);
+  const digest = digestOf(data);
+  const start = await reg.request('POST', '/v2/putonly/app/blobs/uploads/');
+  const put = await reg.request('PUT', `${start.headers.location}?digest=${digest}`, { body: data, headers: { 'Content-Type': 'application/octet-stream' } });
+  assert.equal(put.status, 201);
+  assert.deepEqual((await reg.request('GET', `/v2/putonly/app/blobs/${digest}`)).body, data);
+
+  const other = randomBytes(70_000);
+  const second = await reg.request('POST', '/v2/putonly/app/blobs/uploads/');
+  const patch = await reg.request('PATCH', second.headers.location!, { body: other, headers: { 'Transfer-Encoding': 'chunked' } });
+  assert.equal(patch.status, 202);
+  assert.equal(patch.headers.range, `0-${other.length - 1}`);
+  assert.equal((await reg.request('PUT', `${second.headers.location}?digest=${digestOf(other)}`)).status, 201);
+  // A PUT without a digest is refused and leaves the upload for a retry.
+  const third = await reg.request('POST', '/v2/putonly/app/blobs/uploads/');
+  const noDigest = await reg.request('PUT', third.headers.location!);
+  assert.equal(noDigest.status, 400);
+  assert.equal(errorCode(noDigest), 'DIGEST_INVALID');
+  assert.equal((await reg.request('GET', third.headers.location!)).status, 204);
+  assert.equal((await reg.request('DELETE', third.headers.location!)).status, 204);
+});
