@@ -28,19 +28,15 @@ export interface RegistryServerOptions {
 
 type Handler = (ctx: RouteContext, param: string) => Promise<void>;
 
-/** One route: its handler per method and the repository actions each method needs. */
-interface RouteMatch {
-  name: string;
-  param: string;
-  methods: Record<string, { handler: Handler; actions: RepositoryAction[] }>;
-}
+/** A route's handler per method, with the repository actions each method needs. */
+type RouteMethods = Record<string, { handler: Handler; actions: RepositoryAction[] }>;
 
 const READ: RepositoryAction[] = ['pull'];
 const WRITE: RepositoryAction[] = ['pull', 'push'];
 const DELETE: RepositoryAction[] = ['delete'];
 
 /** The named routes under `/v2/<name>/...`, tried in order (uploads before blobs). */
-const ROUTES: [RegExp, RouteMatch['methods']][] = [
+const ROUTES: [RegExp, RouteMethods][] = [
   [/^(.+)\/tags\/list$/, { GET: { handler: (c) => listTags(c), actions: READ } }],
   [
     /^(.+)\/manifests\/([^/]+)$/,
