@@ -14,6 +14,8 @@ export interface BlobFault {
   cutAfter?: number;
   /** Flip one byte of the body at this offset. */
   corruptAt?: number;
+  /** Wait this long before passing on each chunk (a slow registry). */
+  chunkDelayMs?: number;
 }
 
 export interface FaultProxy {
@@ -66,8 +68,15 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
           return;
         }
         seen += data.length;
-        res.write(data);
+        if (fault.chunkDelayMs !== undefined) {
+          up.pause();
+          setTimeout(() => {
+            res.write(data);
+            up.resume();
+          }, fault.chunkDelayMs);
+        } else res.write(data);
       });
+      // With delays, the upstream is paused until its last chunk is written: 'end' comes after.
       up.on('end', () => {
         if (!cut) res.end();
       });

@@ -20,15 +20,24 @@ export async function sendJsonStream(ex: Exchange, messages: AsyncIterable<unkno
       } catch (err: unknown) {
         if (!out) throw err;
         const message = messageOf(err);
-        out.write(JSON.stringify({ errorDetail: { message }, error: message }) + '\n');
+        out.write(goJson({ errorDetail: { message }, error: message }) + '\n');
         break;
       }
       if (next.done || ex.signal.aborted) break;
       out ??= ex.startStream('application/json');
-      out.write(JSON.stringify(next.value) + '\n');
+      out.write(goJson(next.value) + '\n');
     }
     (out ?? ex.startStream('application/json')).end();
   } finally {
     ex.signal.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * JSON as Go's encoder writes it in dockerd's streams: `<`, `>`, `&`, U+2028 and U+2029
+ * escaped (`[====\u003e   ]` in a progress bar). They occur only inside strings, where
+ * the escape means the same character.
+ */
+export function goJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

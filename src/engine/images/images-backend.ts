@@ -4,10 +4,10 @@ import type { ImageImportOptions, ImageListOptions, ImagePullOptions, ImagesBack
 import type { Filters, JsonStreamMessage } from '../../api/types/common';
 import type { ContainerCreateRequest } from '../../api/types/containers';
 import type { HistoryResponseItem, ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary } from '../../api/types/images';
-import { invalidArgument, notImplemented } from '../../errors';
+import { errorKind, internal, invalidArgument, messageOf, notImplemented } from '../../errors';
 import { AsyncQueue } from '../../util/async-queue';
 import { isDigest } from '../../util/digest';
-import { Reference, familiarString, isValidTag, parseNormalizedNamed } from '../../images/reference';
+import { Reference, familiarName, familiarString, isValidTag, parseNormalizedNamed } from '../../images/reference';
 import { parsePlatform } from '../../registry/client/platform';
 import type { AuthConfig } from '../../registry/client/types';
 import { PullProgress } from './pull/pull-progress';
@@ -104,11 +104,12 @@ export class ImagesBackendImpl implements ImagesBackend, ImageCommitter {
       .pull(ref, allTags, { platform, auth: pullAuth(opts.registryAuth), signal: opts.signal, progress })
       .then(
         () => {
-          const name = familiarString(ref);
-          this.events.publish('image', 'pull', name, { name });
+          // As dockerd: the reference as pulled is the actor, its name without tag the attribute.
+          this.events.publish('image', 'pull', familiarString(ref), { name: familiarName(ref) });
           queue.end();
         },
-        (err: unknown) => queue.fail(err),
+        // dockerd answers a registry it cannot reach with a 500, not a 503.
+        (err: unknown) => queue.fail(errorKind(err) === 'Unavailable' ? internal(messageOf(err), err) : err),
       );
     return queue;
   }

@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { MediaTypes } from '../../../src/images/media-types';
@@ -15,6 +16,7 @@ import { distributionRegistrySkipReason, startDistributionRegistry, type TestReg
 import { putManifest, uploadBlob } from '../../helpers/registry-image';
 import { startFaultProxy, type FaultProxy } from '../../helpers/fault-proxy';
 import { DOCKER_CLIENTS, berth, docker, runCommand } from '../../helpers/cli';
+import { waitFor } from '../../helpers/wait';
 
 /**
  * The engine's pull (POST /images/create?fromImage=) against Debian's docker-registry on
@@ -143,12 +145,16 @@ describe('pull from docker-registry', { skip }, () => {
     assert.deepEqual(last.progressDetail, { current: busybox.layers[0].desc.size, total: busybox.layers[0].desc.size });
     assert.match(last.progress ?? '', /^\[=+>\] +\d/);
     assert.deepEqual(Object.keys(last), ['status', 'progressDetail', 'progress', 'id']);
+    assert.ok(res.body.includes('=\\u003e]'), 'the bar is escaped as Go writes it');
 
     const inspect = JSON.parse((await apiRequest(d.socket, 'GET', `/images/${encodeURIComponent(`${name}:1`)}/json`)).body) as { RepoTags: string[]; RepoDigests: string[] };
     assert.deepEqual(inspect.RepoTags, [`${name}:1`]);
     assert.deepEqual(inspect.RepoDigests, [`${name}@${busybox.manifestDigest}`]);
     const ran = await berth(d.host, ['run', '--rm', `${name}:1`, 'echo', 'pulled']);
     assert.equal(ran.stdout, 'pulled\n', ran.stderr);
+    const events = await apiRequest(d.socket, 'GET', `/events?since=0&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${encodeURIComponent('{"type":["image"],"event":["pull"]}')}`);
+    const pulled = messages(events.body) as Array<{ Actor?: { ID: string; Attributes: Record<string, string> } }>;
+    assert.deepEqual(pulled.map((e) => e.Actor), [{ ID: `${name}:1`, Attributes: { name } }]);
 
     const again = await pull(d, `fromImage=${encodeURIComponent(name)}&tag=1`);
     assert.deepEqual(again.msgs, [
@@ -281,6 +287,53 @@ describe('pull from docker-registry', { skip }, () => {
     assert.match(JSON.parse(unknown.body).message, /nope.*not found|manifest unknown/);
     const bad = await pull(d, `fromImage=${encodeURIComponent('Bad/Name')}&tag=1`);
     assert.equal(bad.status, 400, bad.body);
+    // A registry that is not there: dockerd's 500 and Go's words, naming it.
+    const down = await pull(d, `fromImage=${encodeURIComponent('127.0.0.1:1/team/app')}&tag=1`);
+    assert.equal(down.status, 500, down.body);
+    assert.equal(JSON.parse(down.body).message, 'Get "http://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: connect: connection refused');
+  });
+
+  test('two pulls of one image at once both succeed; a client that goes away stops its pull, which leaves no image and is resumed by the next', async () => {
+    const image = layeredImage(busybox, ['gzip', 'none'], undefined, `\n${'y'.repeat(300_000)}`);
+    await push('team/together', 'v1', image);
+    const name = `${proxy.host}/team/together`;
+    const top = image.layers[image.layers.length - 1];
+    proxy.faultBlob(top.desc.digest, [{ chunkDelayMs: 20 }, { chunkDelayMs: 20 }]);
+    const [a, b] = await Promise.all([pull(d, `fromImage=${encodeURIComponent(name)}&tag=v1`), pull(d, `fromImage=${encodeURIComponent(name)}&tag=v1`)]);
+    for (const res of [a, b]) {
+      assert.equal(res.status, 200);
+      assert.match(res.msgs.at(-1)?.status ?? '', new RegExp(`^Status: (Downloaded newer image|Image is up to date) for `), res.body);
+    }
+    const ran = await berth(d.host, ['run', '--rm', `${name}:v1`, 'head', '-n1', '/data/none-1.txt']);
+    assert.equal(ran.stdout, 'none layer 1\n', ran.stderr);
+    assert.equal((await berth(d.host, ['rmi', `${name}:v1`])).code, 0);
+
+    // A slow download the client abandons after its first progress line.
+    proxy.faultBlob(top.desc.digest, [{ chunkDelayMs: 200 }]);
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request({ socketPath: d.socket, method: 'POST', path: `/images/create?fromImage=${encodeURIComponent(name)}&tag=v1` }, (res) => {
+        res.on('data', (chunk: Buffer) => {
+          if (chunk.toString().includes(`"Downloading","progressDetail":{"current"`) && chunk.toString().includes(top.desc.digest.slice(7, 19))) {
+            req.destroy();
+            resolve();
+          }
+        });
+        res.on('error', () => undefined);
+      });
+      req.on('error', () => undefined);
+      req.on('close', () => resolve());
+      req.end();
+      setTimeout(() => reject(new Error('no progress line within 30 s')), 30_000).unref();
+    });
+    // The pull stops: no image appears, and the interrupted download stays as an ingest.
+    await waitFor(async () => (await fs.readdir(path.join(d.dataRoot, 'content', 'content', 'ingest'))).length === 1, 10_000, 'the abandoned pull to stop');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal((await apiRequest(d.socket, 'GET', `/images/${encodeURIComponent(`${name}:v1`)}/json`)).status, 404);
+    proxy.requests.length = 0;
+    const again = await pull(d, `fromImage=${encodeURIComponent(name)}&tag=v1`);
+    assert.equal(again.msgs.at(-1)?.status, `Status: Downloaded newer image for ${name}:v1`, again.body);
+    const resumed = proxy.requests.filter((r) => r.path.endsWith(top.desc.digest));
+    assert.match(resumed[0]?.range ?? '', /^bytes=[1-9]\d*-$/, JSON.stringify(proxy.requests));
   });
 
   test('docker pull through berth renders with docker CLI 20.10 and 28; run and create pull a missing image', async () => {
