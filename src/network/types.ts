@@ -4,6 +4,8 @@
  * and joins a container's network namespace (a sandbox, src/network/sandbox.ts) to it. The
  * engine sets the sandbox up between create and start and hands its netns path to the spec.
  */
+import type { PortMapping } from './ports/port-specs';
+
 export interface NetworkRecord {
   Id: string;
   Name: string;
@@ -38,6 +40,8 @@ export interface EndpointRecord {
   IPPrefixLen: number;
   Gateway: string;
   MacAddress: string;
+  /** The ports published through this endpoint (the container's first network). */
+  ports?: PortMapping[];
 }
 
 export interface NetworkDriver {

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { spawn } from 'node:child_process';
 import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, type TestDaemon } from '../helpers/test-daemon';
 import { berth, docker, DOCKER_CLIENTS, runCommand } from '../helpers/cli';
 
@@ -196,6 +197,73 @@ describe('bridge networks', { skip }, () => {
     await ok('rm', '-f', id, exiting);
     await ok('network', 'rm', 'keep');
     assert.deepEqual((await links()).filter((l) => l.startsWith('veth') || l.startsWith('br-')), []);
+  });
+
+  it('publishes ports (-p, -p ip::port, -P) to 127.0.0.1, the host address and other containers; port and ps show them; a taken port is a 409', async () => {
+    const bridge = JSON.parse(await ok('network', 'inspect', 'bridge'))[0];
+    const hostAddress: string = bridge.IPAM.Config[0].Gateway;
+    const serve = "while true; do echo hello-$0 | nc -l -p $0; done";
+    const id = await ok('run', '-d', '--name', 'web', '-p', '18080:80', '-p', '127.0.0.1::81', '--expose', '90', '-P', 'busybox', 'sh', '-c', `${serve.replaceAll('$0', '80')} & ${serve.replaceAll('$0', '81')} & ${serve.replaceAll('$0', '90')}`);
+    try {
+      const ports = (await ok('port', 'web')).split('\n').sort();
+      assert.equal(ports[0], '80/tcp -> 0.0.0.0:18080');
+      assert.match(ports[1]!, /^81\/tcp -> 127\.0\.0\.1:(\d+)$/);
+      assert.match(ports[2]!, /^90\/tcp -> 0\.0\.0\.0:(\d+)$/);
+      for (const args of [['port', 'web'], ['port', 'web', '80'], ['port', 'web', '99/udp']]) {
+        const fromDocker = await d(...args);
+        const fromBerth = await berth(daemon.host, args);
+        assert.deepEqual({ out: fromBerth.stdout, err: fromBerth.stderr, code: fromBerth.code }, { out: fromDocker.stdout, err: fromDocker.stderr, code: fromDocker.code }, args.join(' '));
+      }
+      const ephemeral = Number(/:(\d+)$/.exec(ports[2]!)![1]);
+      assert.ok(ephemeral >= 49153 && ephemeral <= 60999, String(ephemeral));
+      assert.match(await ok('ps', '--format', '{{.Ports}}', '--filter', 'name=web'), /0\.0\.0\.0:18080->80\/tcp/);
+      const inspected = JSON.parse(await ok('inspect', id))[0].NetworkSettings.Ports;
+      assert.deepEqual(inspected['80/tcp'], [{ HostIp: '0.0.0.0', HostPort: '18080' }]);
+      const fetch = async (address: string) => {
+        const c = daemon.netns!.command('curl', ['-s', '--http0.9', '-m', '5', `http://${address}/`]);
+        for (let attempt = 0; attempt < 20; attempt++) {
+          const r = await runCommand(c.file, c.args, { timeoutMs: 10_000 });
+          if (r.stdout.trim()) return r.stdout.trim();
+          await new Promise((done) => setTimeout(done, 250));
+        }
+        return '';
+      };
+      assert.equal(await fetch(`127.0.0.1:18080`), 'hello-80', 'through the 127.0.0.1 listener');
+      assert.equal(await fetch(`${hostAddress}:18080`), 'hello-80', 'through kernel NAT on the host address');
+      assert.equal(await fetch(`${hostAddress}:${ephemeral}`), 'hello-90', '-P on an ephemeral port');
+      assert.match(await ok('run', '--rm', 'busybox', 'sh', '-c', `sleep 1 | nc ${hostAddress} 18080`), /hello-80/, 'hairpin from another container');
+
+      // Taken by berth, then by another process: 409, and the container does not start.
+      const again = await apiRequest(daemon.socket, 'POST', '/containers/create?name=clash', { Image: 'busybox', Cmd: ['true'], HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '18080' }] } } });
+      assert.equal(again.status, 201, again.body);
+      const clash = await apiRequest(daemon.socket, 'POST', '/containers/clash/start');
+      assert.equal(clash.status, 409, clash.body);
+      assert.match(JSON.parse(clash.body).message, /Bind for 0\.0\.0\.0:18080 failed: port is already allocated/);
+      const holder = daemon.netns!.command(process.execPath, ['-e', "require('net').createServer().listen(18081, () => console.log('ready')); setTimeout(() => {}, 60000)"]);
+      const other = spawn(holder.file, holder.args, { stdio: ['ignore', 'pipe', 'inherit'] });
+      try {
+        await once(other.stdout!, 'data');
+        const busy = await d('run', '--rm', '-p', '18081:80', 'busybox', 'true');
+        assert.notEqual(busy.code, 0);
+        assert.match(busy.stderr, /Bind for 0\.0\.0\.0:18081 failed: port is already allocated/);
+      } finally {
+        other.kill();
+      }
+      await ok('rm', 'clash');
+      const bad = await apiRequest(daemon.socket, 'POST', '/containers/create', { Image: 'busybox', HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '70000' }] } } });
+      assert.equal(bad.status, 400, bad.body);
+
+      // A restart keeps the published port (the listener is opened again, the rules are not doubled).
+      const before = await rules();
+      await daemon.crash();
+      await daemon.restart();
+      assert.deepEqual(await rules(), before);
+      assert.equal(await fetch(`127.0.0.1:18080`), 'hello-80');
+      assert.equal(await fetch(`${hostAddress}:18080`), 'hello-80');
+    } finally {
+      await d('rm', '-f', 'web', 'clash');
+    }
+    assert.deepEqual((await rules()).filter((r) => r.includes('DNAT --to') || r.includes('--dport')), []);
   });
 
   it('berth network commands print what docker prints', async () => {

@@ -67,6 +67,7 @@ export class ContainerLifecycle {
     normalizeNetworkMode(hostConfig.NetworkMode);
     // Unknown networks are a 404 here, not at start; the plan is what the record keeps.
     const endpointsConfig = (request.NetworkingConfig as { EndpointsConfig?: Record<string, EndpointSettings | null> } | undefined)?.EndpointsConfig ?? undefined;
+    this.ctx.deps.networking?.checkPorts(hostConfig);
     const networks = this.ctx.deps.networking?.planForCreate(hostConfig.NetworkMode, endpointsConfig, (request as { MacAddress?: string }).MacAddress || undefined);
     validateRestartPolicy(hostConfig.RestartPolicy);
     const { HostConfig: _host, NetworkingConfig: _network, ...requestConfig } = request;

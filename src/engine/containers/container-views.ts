@@ -79,6 +79,20 @@ export interface NetworkView {
   networks: Record<string, EndpointSettings>;
   primary: { EndpointID: string; Gateway: string; IPAddress: string; IPPrefixLen: number; MacAddress: string } | undefined;
   sandboxKey: string;
+  /** NetworkSettings.Ports, and the published ports for ps. */
+  ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null>;
+  portList: Array<{ proto: string; containerPort: number; hostIp: string; hostPort: number }>;
+}
+
+/** ps's Ports: each published port, then each exposed one that is not (docker's order is by port). */
+function summaryPorts(container: Container, view: NetworkView | undefined): ContainerSummary['Ports'] {
+  if (!view) return [];
+  const ports: ContainerSummary['Ports'] = view.portList.map((p) => ({ IP: p.hostIp, PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.proto as 'tcp' | 'udp' }));
+  for (const key of Object.keys(container.Config.ExposedPorts ?? {})) {
+    const [port, proto = 'tcp'] = key.split('/');
+    if (!ports.some((p) => p.PrivatePort === Number(port) && p.Type === proto)) ports.push({ PrivatePort: Number(port), Type: proto as 'tcp' | 'udp' });
+  }
+  return ports;
 }
 
 function networks(container: Container, view?: NetworkView) {
@@ -110,7 +124,7 @@ export function toSummary(container: Container, volumeDataPath: (name: string) =
     ImageID: container.ImageId,
     Command: shellQuoteForList([container.Path, ...container.Args]),
     Created: Math.floor(Date.parse(container.Created) / 1000),
-    Ports: [],
+    Ports: summaryPorts(container, view),
     Labels: container.Config.Labels ?? {},
     State: container.State.Status,
     Status: humanStatus(container),
@@ -194,7 +208,7 @@ export function toInspect(container: Container, paths: InspectPaths, volumeDataP
     NetworkSettings: {
       Bridge: '',
       SandboxID: '',
-      Ports: {},
+      Ports: view?.ports ?? {},
       SandboxKey: view?.sandboxKey || (state.Pid > 0 && networkName(container) !== 'host' ? `/proc/${state.Pid}/ns/net` : ''),
       // The default endpoint's legacy fields dockerd still emits; empty without a bridge.
       HairpinMode: false,

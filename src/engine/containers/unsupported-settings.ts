@@ -32,11 +32,6 @@ const IGNORED_HOST_FIELDS: [keyof HostConfig, string][] = [
 
 export function unsupportedSettingWarnings(config: ContainerConfig, host: HostConfig): string[] {
   const warnings: string[] = [];
-  const ports = Object.keys(host.PortBindings ?? {}).filter((p) => (host.PortBindings?.[p] ?? []).length > 0);
-  if (ports.length > 0) {
-    warnings.push(`PortBindings are not supported yet (no container networking): ${ports.sort().join(', ')} will not be published`);
-  }
-  if (host.PublishAllPorts) warnings.push('PublishAllPorts is not supported yet (no container networking): no port will be published');
   const test = config.Healthcheck?.Test ?? [];
   if (test.length > 0 && test[0] !== 'NONE') {
     warnings.push('Healthcheck is not supported yet: the check will not run and the container reports no health status');

@@ -65,9 +65,9 @@ test('unsupported settings warn only when set, not for the zero values clients s
   const cliDefaults: HostConfig = { Ulimits: [], Devices: [], Sysctls: {}, OomScoreAdj: 0, PortBindings: {}, KernelMemory: 0, Init: null, OomKillDisable: false };
   assert.deepEqual(unsupportedSettingWarnings({ Healthcheck: { Test: ['NONE'] } }, cliDefaults), []);
   const warnings = unsupportedSettingWarnings({}, { PortBindings: { '80/tcp': [{ HostPort: '80' }], '53/udp': null }, BlkioDeviceReadBps: [{ Path: '/dev/sda', Rate: 1 }] });
-  assert.equal(warnings.length, 2);
-  assert.match(warnings[0]!, /PortBindings .*: 80\/tcp will not be published/);
-  assert.match(warnings[1]!, /^BlkioDeviceReadBps is not supported yet/);
+  // Published ports are applied (bridge networking): no warning.
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /^BlkioDeviceReadBps is not supported yet/);
   // Applied since: no warning for them.
   const applied: HostConfig = { Ulimits: [{ Name: 'nofile', Soft: 1, Hard: 1 }], Sysctls: { 'kernel.sem': '1' }, Devices: [{ PathOnHost: '/dev/fuse' }], GroupAdd: ['50'], OomScoreAdj: 5, Init: true };
   assert.deepEqual(unsupportedSettingWarnings({}, applied), []);

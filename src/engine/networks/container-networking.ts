@@ -10,13 +10,16 @@ import type { Sandboxes } from '../../network/sandbox';
 import type { EndpointRecord, NetworkDriver, NetworkRecord } from '../../network/types';
 import { newHostIfname } from '../../network/bridge/bridge-driver';
 import { deleteBridge, listBridges } from '../../network/bridge/steps';
-import { sweepForeignRules } from '../../network/bridge/firewall';
+import { addPortRules, portRules, removePortRules, sweepForeignRules, sweepPortRules } from '../../network/bridge/firewall';
+import { type PortMapping, portMap, portRequests } from '../../network/ports/port-specs';
+import { PortProxy } from '../../network/ports/proxy';
 import { contains, firstFreeAddress, formatIPv4, macForAddress, parseIPv4, parseSubnet } from '../../network/ipam/subnets';
 import type { Logger } from '../../util/logger';
 import type { EventBus } from '../events/event-bus';
 import { DEFAULT_NETWORK, type NetworkService } from './network-service';
 
-type Record_ = ContainerRecord<{ Hostname?: string }, { NetworkMode?: string }>;
+type Bindings = Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | null;
+type Record_ = ContainerRecord<{ Hostname?: string; ExposedPorts?: Record<string, unknown> | null }, { NetworkMode?: string; PortBindings?: Bindings; PublishAllPorts?: boolean }>;
 
 /** What networking needs of the containers (given by the daemon: the container service). */
 export interface NetworkContainers {
@@ -63,7 +66,15 @@ const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
  * NetworkSettings, and the sweep at daemon start that removes what a crash left.
  */
 export class ContainerNetworking implements NetworkHook {
+  /** The listeners holding each running container's published ports (src/network/ports/proxy.ts). */
+  private readonly proxies = new Map<string, PortProxy[]>();
+
   constructor(private readonly deps: ContainerNetworkingDeps) {}
+
+  /** Checks create's port settings (a bad port or address is a 400 at create, not at start). */
+  checkPorts(host: { PortBindings?: Bindings; PublishAllPorts?: boolean }): void {
+    portRequests(host.PortBindings, host.PublishAllPorts, {});
+  }
 
   /** Checks create's network settings; the networks to record (name → settings). */
   planForCreate(networkMode: string | undefined, endpointsConfig: Record<string, EndpointSettings | null> | undefined, configMacAddress?: string): Record<string, StoredEndpointConfig> | undefined {
@@ -142,6 +153,7 @@ export class ContainerNetworking implements NetworkHook {
         if (!network || (network.isDefault && !this.deps.defaultBridge)) throw notFound(`network ${name} not found`);
         const endpoint = await this.join(container, network, config, netnsPath, `eth${index}`, index === 0);
         addresses.push(endpoint.IPAddress);
+        if (index === 0) await this.publish(container, network, endpoint);
       }
     } catch (err) {
       await this.release(container.Id);
@@ -160,6 +172,38 @@ export class ContainerNetworking implements NetworkHook {
       throw err;
     }
     return endpoint;
+  }
+
+  /**
+   * Publishes the container's ports through its first endpoint: a listener holding each host
+   * port (a port taken by berth or another process is a 409), then DNAT and forward rules in
+   * berth's chains; the mappings are saved with the endpoint, so a restart can rebuild them.
+   */
+  private async publish(container: Record_, network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
+    const requests = portRequests(container.HostConfig.PortBindings, container.HostConfig.PublishAllPorts, container.Config.ExposedPorts);
+    if (requests.length === 0) return;
+    const taken = new Set(this.deps.store.listEndpoints().flatMap((e) => (e.ports ?? []).map((p) => `${p.proto}/${p.hostPort}`)));
+    const proxies: PortProxy[] = [];
+    this.proxies.set(container.Id, proxies);
+    for (const request of requests) {
+      const proxy = await PortProxy.open(request, { ip: endpoint.IPAddress, port: request.containerPort }, taken);
+      proxies.push(proxy);
+      taken.add(`${request.proto}/${proxy.mapping.hostPort}`);
+    }
+    endpoint.ports = proxies.map((p) => p.mapping);
+    await this.deps.store.putEndpoint(endpoint);
+    await addPortRules(endpoint.ports.flatMap((m) => portRules(network.bridge, endpoint.IPAddress, m)));
+  }
+
+  /** Closes a container's port listeners and removes its port rules. */
+  private async unpublish(id: string, endpoints: readonly EndpointRecord[]): Promise<void> {
+    for (const proxy of this.proxies.get(id) ?? []) await proxy.close().catch(() => undefined);
+    this.proxies.delete(id);
+    for (const endpoint of endpoints) {
+      const network = this.deps.store.network(endpoint.NetworkID);
+      if (!network || !endpoint.ports?.length) continue;
+      await removePortRules(endpoint.ports.flatMap((m) => portRules(network.bridge, endpoint.IPAddress, m))).catch((err: unknown) => this.deps.logger.warn('cannot remove port rules; the next start sweeps them', { id, error: messageOf(err) }));
+    }
   }
 
   /** Picks the address (the one asked for, or the lowest free one) synchronously: no two joins get the same. */
@@ -210,6 +254,7 @@ export class ContainerNetworking implements NetworkHook {
   /** Removes the container's endpoints (addresses freed) and its sandbox; idempotent. */
   async release(id: string): Promise<void> {
     const endpoints = this.deps.store.endpointsOfContainer(id);
+    await this.unpublish(id, endpoints);
     for (const endpoint of endpoints) await this.deps.driver.leave(endpoint).catch((err: unknown) => this.deps.logger.warn('cannot remove a container interface', { id, error: messageOf(err) }));
     await this.deps.store.deleteEndpoints(endpoints.map((e) => e.EndpointID));
     await this.deps.sandboxes.remove(id);
@@ -266,7 +311,7 @@ export class ContainerNetworking implements NetworkHook {
   // ---- inspect -------------------------------------------------------------------------
 
   /** NetworkSettings.Networks and the default endpoint's legacy fields, for inspect and ps. */
-  settings(container: Record_): { networks: Record<string, EndpointSettings>; primary: EndpointRecord | undefined; sandboxKey: string } {
+  settings(container: Record_): { networks: Record<string, EndpointSettings>; primary: EndpointRecord | undefined; sandboxKey: string; ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null>; portList: PortMapping[] } {
     const mode = parseNetworkMode(container.HostConfig.NetworkMode);
     const endpoints = this.deps.store.endpointsOfContainer(container.Id);
     const result: Record<string, EndpointSettings> = {};
@@ -292,7 +337,8 @@ export class ContainerNetworking implements NetworkHook {
     const defaultNetwork = this.deps.networks.visibleNetworks().find((n) => n.isDefault);
     const primary = running && defaultNetwork ? endpoints.find((e) => e.NetworkID === defaultNetwork.Id) : undefined;
     const sandboxKey = running && endpoints.length > 0 ? this.deps.sandboxes.path(container.Id) : '';
-    return { networks: result, primary, sandboxKey };
+    const published = running ? endpoints.flatMap((e) => e.ports ?? []) : [];
+    return { networks: result, primary, sandboxKey, ports: portMap(container.Config.ExposedPorts, published), portList: published };
   }
 
   // ---- daemon start ----------------------------------------------------------------------
@@ -331,6 +377,30 @@ export class ContainerNetworking implements NetworkHook {
         }
       }
     }
+    // Published ports of containers that kept running: their listeners again (same host
+    // ports), their rules made sure of; rules for ports nothing publishes go.
+    const targets = new Set<string>();
+    for (const endpoint of store.listEndpoints()) {
+      const network = store.network(endpoint.NetworkID);
+      if (!network || !endpoint.ports?.length) continue;
+      if (this.proxies.has(endpoint.ContainerID)) {
+        // Started again (by its restart policy) since the daemon came up: already published.
+        for (const mapping of endpoint.ports) targets.add(`${endpoint.IPAddress}:${mapping.containerPort}`);
+        continue;
+      }
+      const proxies: PortProxy[] = [];
+      for (const mapping of endpoint.ports) {
+        targets.add(`${endpoint.IPAddress}:${mapping.containerPort}`);
+        const proxy = await PortProxy.open(mapping, { ip: endpoint.IPAddress, port: mapping.containerPort }, new Set()).catch((err: unknown) => {
+          logger.warn('cannot hold a published port again', { id: endpoint.ContainerID, port: `${mapping.hostIp}:${mapping.hostPort}`, error: messageOf(err) });
+          return undefined;
+        });
+        if (proxy) proxies.push(proxy);
+      }
+      this.proxies.set(endpoint.ContainerID, proxies);
+      await addPortRules(endpoint.ports.flatMap((m) => portRules(network.bridge, endpoint.IPAddress, m)));
+    }
+    await sweepPortRules(targets);
     const swept = await sweepForeignRules(new Set(known.keys()));
     if (swept > 0) logger.info('removed firewall rules of networks that are gone', { rules: swept });
   }

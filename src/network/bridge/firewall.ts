@@ -13,9 +13,10 @@ export const CHAINS = {
   isolation1: 'BERTH-ISOLATION-1',
   isolation2: 'BERTH-ISOLATION-2',
   postrouting: 'BERTH-POSTROUTING',
+  dnat: 'BERTH-DNAT',
 } as const;
 
-type Rule = { table: 'filter' | 'nat'; chain: string; spec: string[]; first?: boolean };
+export type Rule = { table: 'filter' | 'nat'; chain: string; spec: string[]; first?: boolean };
 
 async function ensureChain(table: string, chain: string): Promise<void> {
   const listed = await iptables(['-t', table, '-S', chain], { allowFailure: true });
@@ -45,6 +46,32 @@ export async function ensureBaseChains(): Promise<void> {
   await ensureRule({ table: 'filter', chain: 'FORWARD', spec: ['-j', CHAINS.forward], first: true });
   await ensureRule({ table: 'filter', chain: CHAINS.forward, spec: ['-j', CHAINS.isolation1], first: true });
   await ensureRule({ table: 'nat', chain: 'POSTROUTING', spec: ['-j', CHAINS.postrouting] });
+}
+
+/** The DNAT chain of published ports, entered for traffic to a local address (127.0.0.0/8 goes to the proxy). */
+async function ensurePortChains(): Promise<void> {
+  await ensureBaseChains();
+  await ensureChain('nat', CHAINS.dnat);
+  await ensureRule({ table: 'nat', chain: 'PREROUTING', spec: ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', CHAINS.dnat] });
+  await ensureRule({ table: 'nat', chain: 'OUTPUT', spec: ['!', '-d', '127.0.0.0/8', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', CHAINS.dnat] });
+}
+
+/** One published port: DNAT from the host port to the container, and the forward rule letting it in. */
+export function portRules(bridge: string, containerIp: string, port: { proto: string; hostIp: string; hostPort: number; containerPort: number }): Rule[] {
+  const destination = port.hostIp === '0.0.0.0' ? [] : ['-d', `${port.hostIp}/32`];
+  return [
+    { table: 'nat', chain: CHAINS.dnat, spec: [...destination, '!', '-i', bridge, '-p', port.proto, '-m', port.proto, '--dport', String(port.hostPort), '-j', 'DNAT', '--to-destination', `${containerIp}:${port.containerPort}`] },
+    { table: 'filter', chain: CHAINS.forward, spec: ['-d', `${containerIp}/32`, '!', '-i', bridge, '-o', bridge, '-p', port.proto, '-m', port.proto, '--dport', String(port.containerPort), '-j', 'ACCEPT'] },
+  ];
+}
+
+export async function addPortRules(rules: readonly Rule[]): Promise<void> {
+  await ensurePortChains();
+  for (const rule of rules) await ensureRule(rule);
+}
+
+export async function removePortRules(rules: readonly Rule[]): Promise<void> {
+  for (const rule of rules) await deleteRule(rule);
 }
 
 /** The rules one network needs (moby's bridge driver's, in berth's chains). */
@@ -82,7 +109,7 @@ export async function removeNetworkRules(network: NetworkRecord): Promise<void> 
  */
 export async function sweepForeignRules(knownBridges: ReadonlySet<string>): Promise<number> {
   let removed = 0;
-  for (const [table, chain] of [['filter', CHAINS.forward], ['filter', CHAINS.isolation1], ['filter', CHAINS.isolation2], ['nat', CHAINS.postrouting]] as const) {
+  for (const [table, chain] of [['filter', CHAINS.forward], ['filter', CHAINS.isolation1], ['filter', CHAINS.isolation2], ['nat', CHAINS.postrouting], ['nat', CHAINS.dnat]] as const) {
     const listed = await iptables(['-t', table, '-S', chain], { allowFailure: true });
     if (listed.code !== 0) continue;
     for (const line of listed.stdout.toString().split('\n')) {
@@ -90,6 +117,30 @@ export async function sweepForeignRules(knownBridges: ReadonlySet<string>): Prom
       if (words[0] !== '-A' || words[1] !== chain) continue;
       const bridges = words.filter((_, i) => i > 0 && (words[i - 1] === '-i' || words[i - 1] === '-o'));
       if (bridges.length === 0 || bridges.every((b) => knownBridges.has(b))) continue;
+      await iptables(['-t', table, '-D', chain, ...words.slice(2)], { allowFailure: true });
+      removed++;
+    }
+  }
+  return removed;
+}
+
+/**
+ * Deletes DNAT and forward rules of published ports whose container address and port no live
+ * endpoint publishes (a container that exited while the daemon was down, a crash mid-way).
+ */
+export async function sweepPortRules(liveTargets: ReadonlySet<string>): Promise<number> {
+  let removed = 0;
+  for (const [table, chain] of [['nat', CHAINS.dnat], ['filter', CHAINS.forward]] as const) {
+    const listed = await iptables(['-t', table, '-S', chain], { allowFailure: true });
+    if (listed.code !== 0) continue;
+    for (const line of listed.stdout.toString().split('\n')) {
+      const words = line.trim().split(/\s+/);
+      if (words[0] !== '-A' || words[1] !== chain) continue;
+      const at = (flag: string) => words[words.indexOf(flag) + 1];
+      let target: string | undefined;
+      if (words.includes('--to-destination')) target = at('--to-destination');
+      else if (words.includes('-d') && words.includes('--dport')) target = `${at('-d')!.replace(/\/32$/, '')}:${at('--dport')}`;
+      if (target === undefined || liveTargets.has(target)) continue;
       await iptables(['-t', table, '-D', chain, ...words.slice(2)], { allowFailure: true });
       removed++;
     }
