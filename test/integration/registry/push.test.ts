@@ -14,7 +14,8 @@ import { encodeRegistryAuth } from '../../../src/registry/client/registry-auth-h
 import { digestOf } from '../../../src/util/digest';
 import { berth, docker, DOCKER_CLIENTS, runCommand } from '../../helpers/cli';
 import { berthRegistrySkipReason, distributionRegistrySkipReason, startBerthRegistry, startDistributionRegistry, type TestRegistry } from '../../helpers/registry';
-import { needsRoot, startTestDaemon, type TestDaemon } from '../../helpers/test-daemon';
+import { CLI_MAIN, needsRoot, startTestDaemon, type TestDaemon } from '../../helpers/test-daemon';
+import { PtySession, SCRIPT } from '../../helpers/pty';
 
 /**
  * `docker push` through berth's API to Debian's docker-registry (distribution 2.8) on loopback,
@@ -246,6 +247,20 @@ describe('push to docker-registry through the API', { skip }, () => {
     assert.equal(again.filter((m) => m.error).length, 0, JSON.stringify(again.at(-1)));
     const aux = again.at(-1)!.aux as { Digest: string };
     assert.equal(digestOf(await skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${registry.host}/team/big:v1`])), aux.Digest);
+  });
+
+  test('on a terminal berth push draws byte for byte what the docker CLI draws', { skip: SCRIPT ? false : 'util-linux script is not installed' }, async () => {
+    // One layer, pushed already: a deterministic stream (Preparing, then Layer already exists, redrawn in place).
+    await client.imageTag('busybox', `${registry.host}/team/one`, 'v1');
+    assert.equal((await messages(await client.imagePush(`${registry.host}/team/one`, { tag: 'v1' }))).filter((m) => m.error).length, 0);
+    const onTerminal = async (cli: string): Promise<string> => {
+      const session = new PtySession(`${cli} -H ${daemon.host} push ${registry.host}/team/one:v1`, { DOCKER_CONFIG: path.join(tmp, 'no-docker-config'), DOCKER_CLI_HINTS: 'false' }, { rows: 24, cols: 120 });
+      assert.equal(await session.exited, 0, session.output);
+      return session.output;
+    };
+    const ours = await onTerminal(CLI_MAIN);
+    assert.ok(ours.includes('\x1b[1A\x1b[2K\r'), JSON.stringify(ours));
+    for (const docker of DOCKER_CLIENTS) assert.equal(await onTerminal(docker), ours, docker);
   });
 
   test('berth push and the docker CLI show the same output', async () => {
