@@ -130,15 +130,25 @@ export async function uploadBlob(s: PushSession, blob: KnownBlob, opts: UploadOp
   let location = opts.location ?? (await startUpload(s));
   const chunkSize = opts.chunkSize;
   if (chunkSize === undefined || chunkSize <= 0 || blob.size <= chunkSize) {
-    const res = await s.request({
-      method: 'PUT',
-      path: withDigest(location, blob.digest),
-      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(blob.size) },
-      body: () => piped(blob.open(), counting(opts.onProgress)),
-      accept: (st) => st === 201,
-    });
-    await res.discard();
-    checkDigest(s, res, blob.digest);
+    // Every source opened is closed at the end, also when the request failed half-way.
+    const opened: Readable[] = [];
+    try {
+      const res = await s.request({
+        method: 'PUT',
+        path: withDigest(location, blob.digest),
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(blob.size) },
+        body: () => {
+          const source = blob.open();
+          opened.push(source);
+          return piped(source, counting(opts.onProgress));
+        },
+        accept: (st) => st === 201,
+      });
+      await res.discard();
+      checkDigest(s, res, blob.digest);
+    } finally {
+      for (const source of opened) source.destroy();
+    }
     return;
   }
   const source = blob.open();

@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
+import * as net from 'node:net';
 import type { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import type { IncomingMessage } from 'node:http';
@@ -261,6 +262,52 @@ describe('push to docker-registry through the API', { skip }, () => {
     const ours = await onTerminal(CLI_MAIN);
     assert.ok(ours.includes('\x1b[1A\x1b[2K\r'), JSON.stringify(ours));
     for (const docker of DOCKER_CLIENTS) assert.equal(await onTerminal(docker), ours, docker);
+  });
+
+  test('a layer whose upload connection breaks is tried again after docker\'s countdown', async () => {
+    // Failure injection: a proxy in front of the registry cuts the first connection that carries more than 1 MB.
+    let cut = false;
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((down) => {
+      const up = net.connect(registry.port, '127.0.0.1');
+      sockets.add(down).add(up);
+      let sent = 0;
+      down.on('data', (chunk: Buffer) => {
+        sent += chunk.length;
+        if (!cut && sent > 1_000_000) {
+          cut = true;
+          down.destroy();
+          up.destroy();
+          return;
+        }
+        up.write(chunk);
+      });
+      up.pipe(down);
+      down.on('error', () => up.destroy());
+      up.on('error', () => down.destroy());
+      down.on('close', () => up.end());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const via = `127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+    try {
+      const pack = tarStream.pack();
+      pack.entry({ name: 'four.bin', mode: 0o644, mtime: new Date(0) }, randomBytes(4 * 1024 * 1024));
+      pack.finalize();
+      await messages(await client.imageImport(pack as unknown as Readable, { fromSrc: '-', repo: `${via}/retry/app`, tag: 'v1' }));
+      const list = await messages(await client.imagePush(`${via}/retry/app`, { tag: 'v1' }));
+      assert.equal(list.filter((m) => m.error).length, 0, JSON.stringify(list.at(-1)));
+      assert.ok(cut, 'the proxy cut an upload');
+      const statuses = [...statusesById(list).values()][0]!;
+      const countdown = statuses.filter((st) => st.startsWith('Retrying'));
+      assert.deepEqual(countdown, ['Retrying in 5 seconds', 'Retrying in 4 seconds', 'Retrying in 3 seconds', 'Retrying in 2 seconds', 'Retrying in 1 second']);
+      assert.equal(statuses.at(-1), 'Pushed');
+      const aux = list.at(-1)!.aux as { Digest: string };
+      assert.equal(digestOf(await skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${registry.host}/retry/app:v1`])), aux.Digest);
+    } finally {
+      // The daemon keeps its connections alive: close them, or the server never closes.
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
   });
 
   test('berth push and the docker CLI show the same output', async () => {

@@ -9,6 +9,7 @@ import { MediaTypes } from '../../../images/media-types';
 import type { Descriptor } from '../../../images/models';
 import { familiarName, familiarString, fullName, isValidTag, parseNormalizedNamed, referenceString, type Reference } from '../../../images/reference';
 import { cancelUpload, mountBlob, putManifest, uploadBlob, uploadStream, type PushSession } from '../../../registry/client/push';
+import { RegistryError } from '../../../registry/client/errors';
 import { Digester, chainIds, type Digest } from '../../../util/digest';
 import { auxMessage, progressBytes, progressUpdate, statusMessage } from '../../../util/json-progress';
 import type { LeasedWrite } from '../creation';
@@ -18,6 +19,11 @@ import { keepCompressed, keptCompressed } from './compressed-layers';
 import { MessageChannel } from './message-channel';
 import { buildManifest } from './schema2';
 
+/** dockerd's maxUploadAttempts, and its delay step between them (5 s, 10 s, ...). */
+const UPLOAD_ATTEMPTS = 5;
+const RETRY_DELAY_STEP_S = 5;
+/** Registry error codes no retry can fix (dockerd's retryOnError). */
+const FINAL_CODES = new Set(['UNAUTHORIZED', 'DENIED', 'UNSUPPORTED', 'TOOMANYREQUESTS', 'NAME_UNKNOWN']);
 /** dockerd's default max-concurrent-uploads. */
 const CONCURRENT_UPLOADS = 5;
 /** Mount attempts per blob, at most (dockerd tries up to 3 or 4 candidates by layer size). */
@@ -155,7 +161,7 @@ export class ImagePusher {
         (async () => {
           if (!started) await slots.take();
           try {
-            return await this.pushLayer(state, image, i);
+            return await this.pushLayerWithRetries(state, image, i);
           } finally {
             slots.give();
           }
@@ -183,6 +189,27 @@ export class ImagePusher {
     // As dockerd: the image now has this repository's digest (RepoDigests).
     await this.deps.stores.metadata.setRef({ domain: state.ref.domain, path: state.ref.path, digest }, image.id);
     out.send(auxMessage({ Tag: tag, Digest: digest, Size: manifest.bytes.length }));
+  }
+
+  /**
+   * As dockerd's upload manager: a layer whose transfer failed for a reason that may pass (the
+   * connection, the registry's own trouble) is tried again, up to 5 attempts, after 5, 10, 15
+   * and 20 seconds, counted down in its progress line ("Retrying in 5 seconds").
+   */
+  private async pushLayerWithRetries(state: PushState, image: ResolvedImage, i: number): Promise<PushedLayer> {
+    const id = shortId(image.diffIds[i] as Digest);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.pushLayer(state, image, i);
+      } catch (err) {
+        if (state.opts.signal.aborted || attempt >= UPLOAD_ATTEMPTS || !mayRetry(err)) throw err;
+        this.deps.stores.logger.warn('layer upload failed, retrying', { layer: image.diffIds[i], attempt, error: messageOf(err) });
+        for (let left = attempt * RETRY_DELAY_STEP_S; left > 0; left--) {
+          state.out.send(progressUpdate(id, `Retrying in ${left} second${left === 1 ? '' : 's'}`));
+          await sleep(1000, state.opts.signal);
+        }
+      }
+    }
   }
 
   /** Makes sure the registry has layer `i` of `image`; returns its descriptor for the manifest. */
@@ -345,6 +372,34 @@ interface PushState {
   opts: PushOptions;
   /** Layers the registry has by now (by diff ID), so a later tag only says so. */
   remote: Map<Digest, PushedLayer>;
+}
+
+/**
+ * Whether a failed transfer is worth another attempt, by dockerd's rule: a transport failure
+ * (no answer) or a registry error code other than auth, denial, rate limit, unsupported or
+ * unknown name; not an unexpected answer without codes, and not a local failure.
+ */
+function mayRetry(err: unknown): boolean {
+  if (!(err instanceof RegistryError)) return false;
+  if (err.status === undefined) return true;
+  if (err.entries.length === 0) return false;
+  return !err.entries.some((e) => FINAL_CODES.has(e.code));
+}
+
+/** Waits `ms`, or rejects when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** The reference pushed: the name, with the API's `tag` when given. Errors are InvalidArgument, in docker's words. */
