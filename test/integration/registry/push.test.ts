@@ -143,6 +143,25 @@ describe('push to docker-registry through the API', { skip }, () => {
     assert.equal(digestOf(raw), firstDigest);
   });
 
+  test('an image pulled from the registry goes to another of its repositories by mounts, with its own manifest', async () => {
+    await client.imageTag(`${registry.host}/team/app:v1`, `${registry.host}/team/pulled`, 'v1');
+    await client.imagePush(`${registry.host}/team/pulled`, { tag: 'v1' }).then(messages);
+    // A fresh daemon pulls it: its blobs carry the pull's distribution source label.
+    const other = await startTestDaemon({ hostNetwork: true });
+    try {
+      const otherClient = new EngineClient({ host: resolveHost({ flag: other.host }) });
+      const pulled = await messages(await otherClient.imagePull(`${registry.host}/team/pulled`, 'v1'));
+      assert.equal(pulled.filter((m) => m.error).length, 0, JSON.stringify(pulled.at(-1)));
+      await otherClient.imageTag(`${registry.host}/team/pulled:v1`, `${registry.host}/team/moved`, 'v1');
+      const list = await messages(await otherClient.imagePush(`${registry.host}/team/moved`, { tag: 'v1' }));
+      const by = statusesById(list);
+      for (const d of diffIds) assert.deepEqual(by.get(d.slice(7, 19)), ['Preparing', 'Mounted from team/pulled']);
+      assert.equal((list.at(-1)!.aux as { Digest: string }).Digest, firstDigest, 'the pulled manifest, byte for byte');
+    } finally {
+      await other.stop();
+    }
+  });
+
   test('without a tag every tag of the repository is pushed, in order (push -a)', async () => {
     await client.imageTag('busybox', `${registry.host}/team/app`, 'a-busybox');
     const list = await messages(await client.imagePush(`${registry.host}/team/app`));
