@@ -89,9 +89,11 @@ export async function writeOutput(ctx: CliContext, stream: Readable, file: strin
 export async function displayJsonMessages(
   ctx: CliContext,
   source: AsyncIterable<Buffer | string>,
-  opts: { quiet?: boolean; onAux?: (aux: Record<string, unknown>) => void } = {},
+  opts: { quiet?: boolean; onAux?: (aux: Record<string, unknown>) => void; toStderr?: boolean } = {},
 ): Promise<void> {
-  const renderer = new JsonProgressRenderer({ write: (text) => ctx.out(text), isTTY: ctx.stdout.isTTY, columns: ctx.stdout.columns });
+  const renderer = opts.toStderr
+    ? new JsonProgressRenderer({ write: (text) => ctx.err(text), isTTY: ctx.stderr.isTTY, columns: ctx.stderr.columns })
+    : new JsonProgressRenderer({ write: (text) => ctx.out(text), isTTY: ctx.stdout.isTTY, columns: ctx.stdout.columns });
   for await (const message of parseJsonStream<JsonStreamMessage>(source)) {
     const error = streamMessageError(message);
     if (error !== undefined) throw new StatusError(1, error);

@@ -355,8 +355,18 @@ describe('pull from docker-registry', { skip }, () => {
     const never = await berth(d.host, ['create', '--pull', 'never', `${name}:missing`]);
     assert.notEqual(never.code, 0);
     assert.match(never.stderr, /No such image/);
+    // As docker: the pull's progress goes to stderr, the container's ID alone to stdout.
     const always = await berth(d.host, ['create', '--pull', 'always', `${name}:v1`]);
     assert.equal(always.code, 0, always.stderr);
-    assert.match(always.stdout, /Image is up to date/);
+    assert.match(always.stdout, /^[0-9a-f]{64}\n$/);
+    assert.match(always.stderr, new RegExp(`Status: Image is up to date for ${name.replace(/\./g, '\\.')}:v1`));
+    for (const command of ['run', 'create']) {
+      const invalid = await berth(d.host, [command, '--pull', 'sometimes', `${name}:v1`]);
+      assert.equal(invalid.code, 125);
+      assert.equal(invalid.stderr, `berth: invalid pull option: 'sometimes': must be one of "always", "missing" or "never"\n\nRun 'berth ${command} --help' for more information\n`);
+    }
+    const missing = await berth(d.host, ['run', '--rm', `${name}:nope`]);
+    assert.equal(missing.code, 125);
+    assert.match(missing.stderr, new RegExp(`^Unable to find image '${name.replace(/\./g, '\\.')}:nope' locally\nberth: Error response from daemon: manifest for ${name.replace(/\./g, '\\.')}:nope not found: manifest unknown: manifest unknown`));
   });
 });

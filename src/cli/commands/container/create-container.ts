@@ -3,6 +3,7 @@ import { ClientError } from '../../../client/errors';
 import type { ContainerCreateRequest, ContainerCreateResponse } from '../../../client/types';
 import type { CliContext } from '../../context';
 import { displayJsonMessages, splitReference } from '../common';
+import { familiarName, parseNormalizedNamed } from '../../../images/reference';
 import { CidFile } from './cid-file';
 import { resolveHost } from '../../../client/host';
 import { StatusError } from '../../command';
@@ -11,6 +12,12 @@ import { StatusError } from '../../command';
 function withDefaultTag(image: string): string {
   const { tag } = splitReference(image);
   return tag === undefined && !image.includes('@') ? `${image}:latest` : image;
+}
+
+/** docker 28's validatePullOpt, checked before anything else: `--pull` is always, missing or never. */
+export function checkPullOption(ctx: CliContext, value: string, command: 'run' | 'create'): void {
+  if (['always', 'missing', 'never', ''].includes(value)) return;
+  throw new StatusError(125, `${ctx.program}: invalid pull option: '${value}': must be one of "always", "missing" or "never"\n\nRun '${ctx.program} ${command} --help' for more information`);
 }
 
 /**
@@ -54,10 +61,15 @@ async function createPulling(
   opts: { name?: string; platform?: string; pull: string; quiet: boolean },
 ): Promise<ContainerCreateResponse> {
   const image = request.Image ?? '';
+  // As docker: the pull's progress goes to stderr (stdout is the container's), with the stored credentials.
   const pull = async () => {
-    const { repo, tag } = splitReference(image);
-    const res = await client.imagePull(repo, tag ?? (image.includes('@') ? undefined : 'latest'));
-    await displayJsonMessages(ctx, res, { quiet: opts.quiet });
+    const ref = parseNormalizedNamed(image);
+    const { registryAuthForImage } = require('../../docker-config') as typeof import('../../docker-config');
+    const res = await client.imagePull(familiarName(ref), ref.digest ?? ref.tag ?? 'latest', {
+      platform: opts.platform ? opts.platform.toLowerCase() : undefined,
+      registryAuth: await registryAuthForImage(image),
+    });
+    await displayJsonMessages(ctx, res, { quiet: opts.quiet, toStderr: true });
   };
   if (opts.pull === 'always') await pull();
   let response: ContainerCreateResponse;

@@ -3,7 +3,7 @@ import { ClientError } from '../../../client/errors';
 import type { ContainerWaitResponse } from '../../../client/types';
 import { followContainer, proxySignals } from '../../streams/attach-io';
 import { buildCreateRequest, CREATE_FLAGS } from './create-options';
-import { createContainer } from './create-container';
+import { checkPullOption, createContainer } from './create-container';
 
 /** docker/cli's runStartContainerErr: 127 for a missing command, 126 for one that cannot run. */
 export function startErrorStatus(message: string): number {
@@ -29,6 +29,7 @@ export default defineCommand({
     'sig-proxy': { kind: 'bool', default: true, description: 'Proxy received signals to the process' },
   },
   async run(ctx, flags, args) {
+    checkPullOption(ctx, flags.pull, 'run');
     const detach = flags.detach;
     let request;
     try {
