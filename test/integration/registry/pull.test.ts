@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
@@ -10,7 +11,7 @@ import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../../../
 import { parseDockerRef } from '../../../src/images/reference';
 import { RegistryClient } from '../../../src/registry/client/hosts';
 import { tarBuffer } from '../../../src/archive/tar/test-tar';
-import { digestOf, type Digest } from '../../../src/util/digest';
+import { chainIds, digestOf, type Digest } from '../../../src/util/digest';
 import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, type TestDaemon } from '../../helpers/test-daemon';
 import { distributionRegistrySkipReason, startDistributionRegistry, type TestRegistry } from '../../helpers/registry';
 import { putManifest, uploadBlob } from '../../helpers/registry-image';
@@ -368,5 +369,41 @@ describe('pull from docker-registry', { skip }, () => {
     const missing = await berth(d.host, ['run', '--rm', `${name}:nope`]);
     assert.equal(missing.code, 125);
     assert.match(missing.stderr, new RegExp(`^Unable to find image '${name.replace(/\./g, '\\.')}:nope' locally\nberth: Error response from daemon: manifest for ${name.replace(/\./g, '\\.')}:nope not found: manifest unknown: manifest unknown`));
+  });
+  test('a daemon killed mid-pull leaves no image and no half-unpacked layer; after the restart the pull resumes its download', async () => {
+    const image = layeredImage(busybox, ['none'], undefined, `\n${'z'.repeat(400_000)}`);
+    await push('team/crash', 'v1', image);
+    const name = `${proxy.host}/team/crash`;
+    const top = image.layers[image.layers.length - 1];
+    proxy.faultBlob(top.desc.digest, [{ chunkDelayMs: 300 }]);
+    const chain = chainIds(image.layers.map((l) => l.diffId)).at(-1)!;
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request({ socketPath: d.socket, method: 'POST', path: `/images/create?fromImage=${encodeURIComponent(name)}&tag=v1` }, (res) => {
+        // A progress line of the top layer: some of its bytes are in the ingest.
+        res.on('data', (chunk: Buffer) => {
+          const text = chunk.toString();
+          if (text.includes(`"Downloading","progressDetail":{"current"`) && text.includes(top.desc.digest.slice(7, 19))) resolve();
+        });
+        res.on('error', () => undefined);
+      });
+      req.on('error', () => undefined);
+      req.end();
+      setTimeout(() => reject(new Error('no progress line within 30 s')), 30_000).unref();
+    });
+    await d.crash();
+    await d.restart();
+    assert.equal((await apiRequest(d.socket, 'GET', `/images/${encodeURIComponent(`${name}:v1`)}/json`)).status, 404);
+    const snapshots = await fs.readFile(path.join(d.dataRoot, 'snapshots', 'metadata.json'), 'utf8');
+    assert.ok(!snapshots.includes(chain), 'the layer being unpacked is not there');
+    assert.ok(!snapshots.includes('berth.io/unpack'), 'no unpack a crash interrupted is left');
+    const ingestDir = createHash('sha256').update(`pull-${top.desc.digest}`).digest('hex');
+    assert.ok((await fs.readdir(path.join(d.dataRoot, 'content', 'content', 'ingest'))).includes(ingestDir), 'the interrupted download stays for a resume');
+    proxy.requests.length = 0;
+    const again = await pull(d, `fromImage=${encodeURIComponent(name)}&tag=v1`);
+    assert.equal(again.msgs.at(-1)?.status, `Status: Downloaded newer image for ${name}:v1`, again.body);
+    const resumed = proxy.requests.filter((r) => r.path.endsWith(top.desc.digest));
+    assert.match(resumed[0]?.range ?? '', /^bytes=[1-9]\d*-$/, JSON.stringify(proxy.requests));
+    const ran = await berth(d.host, ['run', '--rm', `${name}:v1`, 'head', '-n1', '/data/none-0.txt']);
+    assert.equal(ran.stdout, 'none layer 0\n', ran.stderr);
   });
 });

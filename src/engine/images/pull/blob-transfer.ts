@@ -100,6 +100,7 @@ export async function transferBlob(opts: BlobTransferOptions): Promise<{ teed: b
 }
 
 const BATCH_BYTES = 1 << 20;
+const BATCH_MAX_AGE_MS = 50;
 
 /** Local failures (disk, verification, refusal) are final; the network's are retried. */
 class LocalError extends Error {}
@@ -124,6 +125,7 @@ async function receive(opts: BlobTransferOptions, writer: Awaited<ReturnType<Con
   // and tar writes (each a trip through libuv's thread pool) per layer.
   let pending: Buffer[] = [];
   let pendingBytes = 0;
+  let pendingSince = 0;
   const flush = async (): Promise<void> => {
     if (pendingBytes === 0) return;
     const data = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
@@ -150,9 +152,11 @@ async function receive(opts: BlobTransferOptions, writer: Awaited<ReturnType<Con
         skip = 0;
       }
       if (offset + pendingBytes + chunk.length > desc.size) throw new LocalError(`blob ${desc.digest} from ${opts.registry} is larger than its descriptor's ${desc.size} bytes`);
+      if (pendingBytes === 0) pendingSince = Date.now();
       pending.push(chunk);
       pendingBytes += chunk.length;
-      if (pendingBytes >= BATCH_BYTES) await flush();
+      // A slow registry's bytes are not held back long: they are what a resume starts after.
+      if (pendingBytes >= BATCH_BYTES || Date.now() - pendingSince >= BATCH_MAX_AGE_MS) await flush();
     }
   } catch (err) {
     // What arrived before a network failure is good: keep it, so the retry starts after it.
