@@ -21,6 +21,7 @@ import { RuncTaskRuntime } from '../runtime/task/runc-task';
 import { LocalVolumes } from '../volumes/local-volumes';
 import { EventBus } from '../engine/events/event-bus';
 import { ContainerService } from '../engine/containers/container-service';
+import { HealthMonitor } from '../engine/health/health-monitor';
 import { ExecService } from '../engine/exec/exec-service';
 import { SystemService } from '../engine/system/system-service';
 import { ContainersBackendImpl } from '../engine/containers/containers-backend';
@@ -137,6 +138,9 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   const execs = new ExecService({ containers, events, logger });
 
   await containers.restore();
+  // After restore: the probes of the containers still running resume (as dockerd's restore).
+  const health = new HealthMonitor({ containers, execs, events, logger });
+  await health.start();
   await unmountOrphans(rootfs, containers, logger);
   await networking.sweep().catch((err: unknown) => logger.error('network sweep at start failed', { error: messageOf(err) }));
 
@@ -170,6 +174,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       systemBackend.shutdown();
       await server.close();
       registry.close();
+      health.stop();
       containers.detachAll();
       await collector.stop();
       await Promise.all([imageMetadata.close(), containerStore.close(), leases.close()]);

@@ -24,6 +24,12 @@ export interface ContainerState {
   StartedAt: string;
   FinishedAt: string;
   OOMKilled: boolean;
+  /** HEALTHCHECK state (src/engine/health), absent without a health check, as moby's. */
+  Health?: {
+    Status: 'none' | 'starting' | 'healthy' | 'unhealthy';
+    FailingStreak: number;
+    Log: { Start: string; End: string; ExitCode: number; Output: string }[];
+  };
 }
 
 export interface ContainerRecord<Config = Record<string, unknown>, HostConfig = Record<string, unknown>> {

@@ -22,6 +22,8 @@ import { anonymousVolumeTargets, createAnonymousVolumes, removeVolumes } from '.
 import { containersUsingVolume } from '../volumes/volume-service';
 import { resolveLogConfig, withDefaultDriver } from './log-config';
 import { copyUpVolumes } from './volume-copy-up';
+import { probeSettings } from '../health/health-config';
+import { healthAtStart } from '../health/health-state';
 
 export interface CreateRequest extends ContainerConfig {
   HostConfig?: HostConfig;
@@ -195,6 +197,8 @@ export class ContainerLifecycle {
         OOMKilled: false,
         StartedAt: nowRfc3339(),
         FinishedAt: ZERO_TIME,
+        // Health checks start over at every start (src/engine/health runs the probes).
+        ...(probeSettings(container.Config) ? { Health: healthAtStart(container.State.Health) } : {}),
       };
       // Atomic but not fsynced: after a power cut nothing runs anyway, and either record is
       // right then (restore() turns a 'running' record whose monitor is gone into an exit).

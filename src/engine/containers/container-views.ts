@@ -27,6 +27,7 @@ export function humanStatus(container: Container, now = Date.now()): string {
       ExitCode: state.ExitCode,
       StartedAt: state.StartedAt,
       FinishedAt: state.FinishedAt,
+      Health: state.Health,
     },
     now,
   );
@@ -182,6 +183,7 @@ export function toInspect(container: Container, paths: InspectPaths, volumeDataP
       Error: state.Error,
       StartedAt: state.StartedAt,
       FinishedAt: state.FinishedAt,
+      ...(state.Health ? { Health: state.Health } : {}),
     },
     Image: container.ImageId,
     ResolvConfPath: path.join(paths.containerDir, 'resolv.conf'),
@@ -250,6 +252,9 @@ export function containerFilter(filters: Filters, lookup: (ref: string) => Conta
       throw invalidArgument(`invalid filter 'status=${status}'`);
     }
   }
+  for (const value of filters.health ?? []) {
+    if (!['starting', 'healthy', 'unhealthy', 'none'].includes(value)) throw invalidArgument(`Unrecognised filter value for health: ${value}`);
+  }
   const exited = (filters.exited ?? []).map((value) => {
     const code = Number(value);
     if (!Number.isInteger(code)) throw invalidArgument(`invalid filter 'exited=${value}'`);
@@ -266,6 +271,7 @@ export function containerFilter(filters: Filters, lookup: (ref: string) => Conta
     if (filters.id?.length && !filters.id.some((id) => container.Id.startsWith(id))) return false;
     if (filters.name?.length && !filters.name.some((n) => new RegExp(n).test(container.Name.slice(1)) || container.Name === n)) return false;
     if (statuses.length && !statuses.includes(container.State.Status)) return false;
+    if (filters.health?.length && !filters.health.includes(container.State.Health?.Status ?? 'none')) return false;
     if (exited.length && (container.State.Status !== 'exited' || !exited.includes(container.State.ExitCode))) return false;
     if (filters.label?.length) {
       const labels = container.Config.Labels ?? {};

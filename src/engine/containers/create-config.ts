@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { invalidArgument } from '../../errors';
-import type { ContainerConfig } from '../../api/types/containers';
+import type { ContainerConfig, HealthConfig } from '../../api/types/containers';
+import { mergeHealthcheck } from '../health/health-config';
 
 export type { ContainerConfig, HostConfig } from '../../api/types/containers';
 
@@ -15,6 +16,8 @@ export interface ImageRuntimeDefaults {
   Labels?: Record<string, string> | null;
   ExposedPorts?: Record<string, Record<string, never>> | null;
   Volumes?: Record<string, Record<string, never>> | null;
+  Healthcheck?: HealthConfig | null;
+  Shell?: string[] | null;
 }
 
 function asList(value: string[] | string | null | undefined): string[] | null {
@@ -86,10 +89,18 @@ export function mergeImageConfig(request: ContainerConfig, image: ImageRuntimeDe
     Labels: { ...(image.Labels ?? {}), ...(request.Labels ?? {}) },
     ExposedPorts: mergeSets(request.ExposedPorts, image.ExposedPorts),
     Volumes: mergeSets(request.Volumes, image.Volumes),
+    ...healthFromImage(request, image),
   };
 }
 
 type StringSet = Record<string, Record<string, never>>;
+
+/** The image's HEALTHCHECK (and SHELL, which CMD-SHELL probes run in) where the request has none, as moby's merge. */
+function healthFromImage(request: ContainerConfig, image: ImageRuntimeDefaults): Pick<ContainerConfig, 'Healthcheck' | 'Shell'> {
+  const healthcheck = mergeHealthcheck(request.Healthcheck, image.Healthcheck);
+  const shell = request.Shell && request.Shell.length > 0 ? request.Shell : image.Shell;
+  return { ...(healthcheck ? { Healthcheck: healthcheck } : {}), ...(shell && shell.length > 0 ? { Shell: shell } : {}) };
+}
 
 /** As moby's merge: an empty request set takes the image's as is (null included), else the union. */
 function mergeSets(request: StringSet | null | undefined, image: StringSet | null | undefined): StringSet | null {

@@ -32,10 +32,6 @@ const IGNORED_HOST_FIELDS: [keyof HostConfig, string][] = [
 
 export function unsupportedSettingWarnings(config: ContainerConfig, host: HostConfig): string[] {
   const warnings: string[] = [];
-  const test = config.Healthcheck?.Test ?? [];
-  if (test.length > 0 && test[0] !== 'NONE') {
-    warnings.push('Healthcheck is not supported yet: the check will not run and the container reports no health status');
-  }
   if (host.OomKillDisable === true) warnings.push('OomKillDisable is not supported yet: the OOM killer stays enabled');
   if (host.MemorySwappiness !== undefined && host.MemorySwappiness !== null && host.MemorySwappiness !== -1) {
     warnings.push('MemorySwappiness is not supported yet: the kernel default applies');

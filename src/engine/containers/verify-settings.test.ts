@@ -70,5 +70,5 @@ test('unsupported settings warn only when set, not for the zero values clients s
   assert.match(warnings[0]!, /^BlkioDeviceReadBps is not supported yet/);
   // Applied since: no warning for them.
   const applied: HostConfig = { Ulimits: [{ Name: 'nofile', Soft: 1, Hard: 1 }], Sysctls: { 'kernel.sem': '1' }, Devices: [{ PathOnHost: '/dev/fuse' }], GroupAdd: ['50'], OomScoreAdj: 5, Init: true };
-  assert.deepEqual(unsupportedSettingWarnings({}, applied), []);
+  assert.deepEqual(unsupportedSettingWarnings({ Healthcheck: { Test: ['CMD-SHELL', 'true'] } }, applied), []);
 });

@@ -33,4 +33,22 @@ describe('EventBus', () => {
     await done;
     assert.deepEqual(seen, ['start', 'die']);
   });
+
+  it("event=health_status, exec_create and exec_start match by prefix (moby #25798); other event filters match exactly", async () => {
+    const bus = new EventBus();
+    const sinceNs = Date.now() * 1_000_000 - 1;
+    bus.publish('container', 'health_status: healthy', 'c1', {});
+    bus.publish('container', 'exec_create: sh -c true', 'c1', {});
+    bus.publish('container', 'exec_die', 'c1', {});
+    const untilNs = Date.now() * 1_000_000 + 1_000_000;
+    const actions = async (event: string[]) => {
+      const seen: string[] = [];
+      for await (const e of bus.subscribe({ sinceNs, untilNs, filters: { event } })) seen.push(e.Action);
+      return seen;
+    };
+    assert.deepEqual(await actions(['health_status']), ['health_status: healthy']);
+    assert.deepEqual(await actions(['exec_create']), ['exec_create: sh -c true']);
+    assert.deepEqual(await actions(['exec_']), []);
+    assert.deepEqual(await actions(['exec_die']), ['exec_die']);
+  });
 });

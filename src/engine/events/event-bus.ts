@@ -103,10 +103,15 @@ export class EventBus {
   }
 }
 
+/** As moby (#25798): `event=health_status` (or exec_create, exec_start) matches "health_status: healthy" by prefix. */
+function fuzzyEventFilter(values: string[]): boolean {
+  return values.some((v) => v === 'health_status' || v === 'exec_create' || v === 'exec_start');
+}
+
 function matchesFilters(event: EngineEvent, filters: EventFilters | undefined): boolean {
   if (!filters) return true;
   if (filters.type?.length && !filters.type.includes(event.Type)) return false;
-  if (filters.event?.length && !filters.event.includes(event.Action)) return false;
+  if (filters.event?.length && !filters.event.some((f) => event.Action === f || (fuzzyEventFilter(filters.event!) && event.Action.startsWith(f)))) return false;
   if (filters.container?.length) {
     if (event.Type !== 'container') return false;
     const name = event.Actor.Attributes.name;

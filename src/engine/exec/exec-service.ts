@@ -26,6 +26,8 @@ interface ExecRecord {
   process?: ExecProcess;
   /** Settles when a start under way has the process running or has failed. */
   launching?: Promise<void>;
+  /** Settles with the exit code once the started process has exited. */
+  exited?: Promise<number>;
 }
 
 const EXEC_KEEP_AFTER_EXIT_MS = 5 * 60 * 1000;
@@ -141,16 +143,35 @@ export class ExecService {
       this.deps.events.publish('container', 'exec_die', container.Id, { ...this.deps.containers.eventAttributes(container), execID: id, exitCode: String(code) });
       setTimeout(() => this.execs.delete(id), EXEC_KEEP_AFTER_EXIT_MS).unref();
     };
-    void execProcess.wait().then((status) => {
+    exec.exited = execProcess.wait().then((status) => {
       // The kernel's OOM killer struck the container's cgroup while the exec ran: Docker
       // reports it at once (the container's State.OOMKilled follows at its exit).
       if (status?.oomKilled) this.deps.events.publish('container', 'oom', container.Id, this.deps.containers.eventAttributes(container));
       finish(status?.exitCode ?? 126);
+      return status?.exitCode ?? 126;
     });
     return session;
   }
 
-  /** Ids of the execs of one container (inspect's ExecIDs). */
+  /** The exit code of a started exec, once its process has exited (health probes wait on it). */
+  async exitCode(id: string): Promise<number> {
+    const exec = this.get(id);
+    if (exec.launching) await exec.launching;
+    if (!exec.exited) throw conflict(`Exec ${id} has not been started`);
+    return exec.exited;
+  }
+
+  /** Kills a running exec's process (a health probe past its timeout, as moby's probe cancel does). */
+  kill(id: string): void {
+    const exec = this.get(id);
+    if (!exec.running || exec.pid <= 0) return;
+    try {
+      process.kill(exec.pid, 'SIGKILL');
+    } catch {
+      // It exited meanwhile.
+    }
+  }
+
   /** The container's execs that have not exited (ExecIDs): moby drops one from the container on exit, while it stays inspectable. */
   idsFor(containerId: string): string[] {
     return [...this.execs.values()].filter((e) => e.containerId === containerId && e.exitCode === null).map((e) => e.id);

@@ -216,5 +216,8 @@ function commitRunConfig(container: Container, overrides: ContainerCreateRequest
     StopSignal: config.StopSignal ?? undefined,
     ExposedPorts: config.ExposedPorts ?? undefined,
     Volumes: config.Volumes ?? undefined,
+    // As dockerd's commit: the health check (and the shell its CMD-SHELL runs in) go with the image.
+    Healthcheck: config.Healthcheck ?? undefined,
+    Shell: config.Shell ?? undefined,
   } as ImageRunConfig;
 }
