@@ -103,7 +103,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   const networkStore = new NetworkStore(path.join(dataRoot, 'network'));
   await networkStore.init();
   const networkDriver = new BridgeDriver();
-  const networkService = new NetworkService({
+  const networkService: NetworkService = new NetworkService({
     store: networkStore,
     driver: networkDriver,
     events,
@@ -111,10 +111,12 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     defaultBridge: config.defaultBridge,
     hostRoutes,
     containerName: (id) => containerStore.find(id)?.Name,
+    onUp: (network): Promise<void> => networking.networkUp(network),
+    onDown: (network): Promise<void> => networking.networkDown(network),
   });
   await networkService.restore();
   let containers: ContainerService | undefined;
-  const networking = new ContainerNetworking({
+  const networking: ContainerNetworking = new ContainerNetworking({
     networks: networkService,
     store: networkStore,
     driver: networkDriver,
@@ -124,6 +126,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     defaultBridge: config.defaultBridge,
     containers: () => containers!,
   });
+  await networking.startDns();
   const runtime = new RuncTaskRuntime(new RuncDriver({ runtimeRoot: path.join(execRoot, 'runc'), execRoot, logger, runcBinary: config.runtimePath, runcTimeoutMs: config.runtimeTimeoutMs }), networking);
   containers = new ContainerService({
     store: containerStore,

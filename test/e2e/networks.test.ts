@@ -82,7 +82,7 @@ describe('bridge networks', { skip }, () => {
     await ok('rm', id);
   });
 
-  it('connects containers on a user network, isolates other networks, and honours --ip, --mac-address and --network-alias', async () => {
+  it('connects containers on a user network by name (embedded DNS), isolates other networks, and honours --ip, --mac-address and --network-alias', async () => {
     await ok('network', 'create', '--subnet', '10.77.0.0/24', '--label', 'team=a', 'front');
     await ok('network', 'create', 'back');
     try {
@@ -101,10 +101,27 @@ describe('bridge networks', { skip }, () => {
       assert.match(b1, /^\d+\.\d+\.\d+\.\d+$/);
       const across = await d('exec', 'f2', 'ping', '-c1', '-W2', b1);
       assert.notEqual(across.code, 0, 'a container on another network answered');
+      // The embedded DNS: names and aliases on the network, round robin under a shared alias,
+      // nothing from another network (and the other network's server refuses it).
+      assert.match(await ok('exec', 'f2', 'ping', '-c1', '-W2', 'f1'), /PING f1 \(10\.77\.0\.50\)/);
+      assert.match(await ok('exec', 'f2', 'cat', '/etc/resolv.conf'), /^nameserver 10\.77\.0\.1$/m);
+      assert.match(await ok('exec', 'f2', 'nslookup', 'api'), /Address: 10\.77\.0\.50/);
+      await ok('run', '-d', '--name', 'f3', '--network', 'front', '--network-alias', 'api', 'busybox', 'sleep', '600');
+      const f3 = JSON.parse(await ok('inspect', 'f3'))[0].NetworkSettings.Networks.front.IPAddress as string;
+      const firsts = new Set<string>();
+      for (let i = 0; i < 4; i++) {
+        const answer = await ok('exec', 'f2', 'nslookup', 'api');
+        assert.match(answer, new RegExp(`Address: ${f3.replaceAll('.', '\\.')}`));
+        firsts.add(/Name:\s+api\s+Address: (\S+)/.exec(answer)![1]!);
+      }
+      assert.equal(firsts.size, 2, 'round robin: both addresses come first in turn');
+      const ping = await d('exec', 'b1', 'ping', '-c1', '-W2', 'f1');
+      assert.match(ping.stdout + ping.stderr, /bad address 'f1'/);
+      assert.doesNotMatch(await ok('exec', 'b1', 'nslookup', 'f1', '10.77.0.1'), /10\.77\.0\.50/);
       const front = JSON.parse(await ok('network', 'inspect', 'front'))[0];
       assert.deepEqual(front.IPAM.Config, [{ Subnet: '10.77.0.0/24' }]);
       assert.deepEqual(front.Labels, { team: 'a' });
-      assert.deepEqual(Object.values(front.Containers).map((c) => (c as { Name: string }).Name).sort(), ['f1', 'f2']);
+      assert.deepEqual(Object.values(front.Containers).map((c) => (c as { Name: string }).Name).sort(), ['f1', 'f2', 'f3']);
       assert.equal(await ok('network', 'ls', '--filter', 'label=team=a', '--format', '{{.Name}}'), 'front');
       assert.equal(await ok('network', 'ls', '--filter', 'type=custom', '--format', '{{.Name}}'), 'back\nfront');
 
@@ -116,7 +133,7 @@ describe('bridge networks', { skip }, () => {
       assert.doesNotMatch(await ok('exec', 'f2', 'ip', 'link'), /eth1/);
       assert.deepEqual(Object.keys(JSON.parse(await ok('inspect', 'f2'))[0].NetworkSettings.Networks), ['front']);
     } finally {
-      await d('rm', '-f', 'f1', 'f2', 'b1');
+      await d('rm', '-f', 'f1', 'f2', 'f3', 'b1');
       await ok('network', 'rm', 'front', 'back');
     }
     // Their bridges and rules went with them.
@@ -167,7 +184,7 @@ describe('bridge networks', { skip }, () => {
 
   it('keeps running containers networked across a restart and a kill -9, with no duplicate rules and nothing leaked', async () => {
     await ok('network', 'create', 'keep');
-    const id = await ok('run', '-d', '--network', 'keep', 'busybox', 'sleep', '600');
+    const id = await ok('run', '-d', '--name', 'keeper', '--network', 'keep', 'busybox', 'sleep', '600');
     const exiting = await ok('run', '-d', '--network', 'keep', 'busybox', 'sleep', '3');
     const address = JSON.parse(await ok('inspect', id))[0].NetworkSettings.Networks.keep.IPAddress as string;
     const baseline = await rules();
@@ -190,6 +207,7 @@ describe('bridge networks', { skip }, () => {
     const after = JSON.parse(await ok('inspect', id))[0].NetworkSettings.Networks.keep;
     assert.equal(after.IPAddress, address);
     assert.match(await ok('run', '--rm', '--network', 'keep', 'busybox', 'ping', '-c1', '-W2', address), /1 packets received/);
+    assert.match(await ok('run', '--rm', '--network', 'keep', 'busybox', 'ping', '-c1', '-W2', 'keeper'), /1 packets received/, 'the embedded DNS is back');
     assert.equal(JSON.parse(await ok('inspect', exiting))[0].State.Running, false);
     assert.equal((await links()).filter((l) => l.startsWith('veth')).length, 1, 'only the running container keeps a veth');
     const network = JSON.parse(await ok('network', 'inspect', 'keep'))[0];

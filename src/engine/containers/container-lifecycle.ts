@@ -166,8 +166,8 @@ export class ContainerLifecycle {
     const mountPoint = await rootfs.mount(id);
     try {
       // The sandbox and its endpoints, before the spec: the hook hands its netns to the task.
-      const addresses = (await this.ctx.deps.networking?.attach(container as ContainerRecord)) ?? [];
-      const spec = await prepareRuntimeSpec({ container, containerDir, rootfsPath: mountPoint, volumes: this.ctx.deps.volumes, addresses });
+      const network = await this.ctx.deps.networking?.attach(container as ContainerRecord);
+      const spec = await prepareRuntimeSpec({ container, containerDir, rootfsPath: mountPoint, volumes: this.ctx.deps.volumes, addresses: network?.addresses, nameserver: network?.nameserver });
       const log = resolveLogConfig(container.HostConfig.LogConfig);
       // The runtime's network hook runs inside create, between the spec and the start.
       const task = await runtime.create({

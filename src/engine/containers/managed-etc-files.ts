@@ -13,7 +13,7 @@ export const MANAGED_ETC_FILES = ['hostname', 'hosts', 'resolv.conf'] as const;
  * Writes the managed /etc files (hostname, hosts, resolv.conf) into the container's dir:
  * at create, so the paths inspect names exist from then on, and again before every start.
  */
-export async function writeManagedEtcFiles(container: ContainerRecord<ContainerConfig, HostConfig>, containerDir: string, address?: string): Promise<EtcFilePaths> {
+export async function writeManagedEtcFiles(container: ContainerRecord<ContainerConfig, HostConfig>, containerDir: string, address?: string, nameserver?: string): Promise<EtcFilePaths> {
   const config = container.Config;
   const host = container.HostConfig;
   const hostname = config.Hostname || container.Id.slice(0, 12);
@@ -28,9 +28,10 @@ export async function writeManagedEtcFiles(container: ContainerRecord<ContainerC
     resolvConf: resolvConfContent({
       hostResolvConf: await readHostResolvConf(),
       hostNetwork: normalizeNetworkMode(host.NetworkMode) === 'host',
-      dns: host.Dns ?? undefined,
+      // On a user-defined network the embedded DNS answers (names there, the rest forwarded), as in Docker.
+      dns: host.Dns?.length ? host.Dns : nameserver ? [nameserver] : undefined,
       dnsSearch: host.DnsSearch ?? undefined,
-      dnsOptions: host.DnsOptions ?? undefined,
+      dnsOptions: host.DnsOptions?.length ? host.DnsOptions : nameserver && !host.Dns?.length ? ['ndots:0'] : undefined,
     }),
   });
 }

@@ -21,6 +21,8 @@ export interface PrepareSpecInput {
   volumes: LocalVolumes;
   /** The container's addresses on its networks (the first goes into its /etc/hosts). */
   addresses?: string[];
+  /** The embedded DNS server of its user-defined network, for its resolv.conf. */
+  nameserver?: string;
 }
 
 /**
@@ -34,7 +36,7 @@ export async function prepareRuntimeSpec(input: PrepareSpecInput): Promise<OciSp
   const networkMode = normalizeNetworkMode(host.NetworkMode);
   const user = await resolveUser(rootfsPath, config.User ?? '', host.GroupAdd ?? []);
   const hostname = config.Hostname || container.Id.slice(0, 12);
-  const etcFiles = await writeManagedEtcFiles(container, containerDir, input.addresses?.[0]);
+  const etcFiles = await writeManagedEtcFiles(container, containerDir, input.addresses?.[0], input.nameserver);
   const runtimeConfig: ContainerRuntimeConfig = {
     id: container.Id,
     rootfsPath,

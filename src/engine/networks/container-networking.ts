@@ -13,8 +13,10 @@ import { deleteBridge, listBridges } from '../../network/bridge/steps';
 import { addPortRules, portRules, removePortRules, sweepForeignRules, sweepPortRules } from '../../network/bridge/firewall';
 import { type PortMapping, portMap, portRequests } from '../../network/ports/port-specs';
 import { PortProxy } from '../../network/ports/proxy';
+import { EmbeddedDns } from '../../network/dns/embedded-dns';
 import { contains, firstFreeAddress, formatIPv4, macForAddress, parseIPv4, parseSubnet } from '../../network/ipam/subnets';
 import type { Logger } from '../../util/logger';
+import { readHostResolvConf } from '../../runtime/etc-files';
 import type { EventBus } from '../events/event-bus';
 import { DEFAULT_NETWORK, type NetworkService } from './network-service';
 
@@ -68,6 +70,8 @@ const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 export class ContainerNetworking implements NetworkHook {
   /** The listeners holding each running container's published ports (src/network/ports/proxy.ts). */
   private readonly proxies = new Map<string, PortProxy[]>();
+  /** The embedded DNS server of each user-defined network, by network ID. */
+  private readonly dns = new Map<string, EmbeddedDns>();
 
   constructor(private readonly deps: ContainerNetworkingDeps) {}
 
@@ -139,11 +143,12 @@ export class ContainerNetworking implements NetworkHook {
    * Sets up the container's sandbox and its endpoints, before its task is created; a failure
    * leaves nothing behind. The addresses, for its /etc/hosts.
    */
-  async attach(container: Record_): Promise<string[]> {
+  async attach(container: Record_): Promise<{ addresses: string[]; nameserver?: string }> {
     const networks = Object.entries(container.Networks ?? {});
     const mode = parseNetworkMode(container.HostConfig.NetworkMode);
-    if (networks.length === 0 || mode.kind === 'host' || mode.kind === 'none' || mode.kind === 'container') return [];
-    if (mode.kind === 'default' && !this.deps.defaultBridge) return [];
+    if (networks.length === 0 || mode.kind === 'host' || mode.kind === 'none' || mode.kind === 'container') return { addresses: [] };
+    if (mode.kind === 'default' && !this.deps.defaultBridge) return { addresses: [] };
+    let nameserver: string | undefined;
     await this.release(container.Id);
     const netnsPath = await this.deps.sandboxes.create(container.Id);
     const addresses: string[] = [];
@@ -154,12 +159,58 @@ export class ContainerNetworking implements NetworkHook {
         const endpoint = await this.join(container, network, config, netnsPath, `eth${index}`, index === 0);
         addresses.push(endpoint.IPAddress);
         if (index === 0) await this.publish(container, network, endpoint);
+        // The first user-defined network's embedded DNS answers the container's queries.
+        if (nameserver === undefined && this.dns.has(network.Id)) nameserver = network.gateway;
       }
     } catch (err) {
       await this.release(container.Id);
       throw err;
     }
+    return { addresses, ...(nameserver ? { nameserver } : {}) };
+  }
+
+  // ---- embedded DNS ------------------------------------------------------------------------
+
+  /** Starts the DNS server of every user-defined network (daemon start). */
+  async startDns(): Promise<void> {
+    for (const network of this.deps.networks.visibleNetworks()) await this.networkUp(network);
+  }
+
+  /** A network is there: its DNS server on its gateway address (user-defined networks only, as in Docker). */
+  async networkUp(network: NetworkRecord): Promise<void> {
+    if (network.isDefault || this.dns.has(network.Id)) return;
+    try {
+      this.dns.set(network.Id, await EmbeddedDns.open(network.gateway, parseSubnet(network.subnet), (name) => this.addressesOf(network, name), await this.upstreams()));
+    } catch (err) {
+      this.deps.logger.warn('cannot start the embedded DNS server of a network; its containers resolve through the host only', { network: network.Name, error: messageOf(err) });
+    }
+  }
+
+  async networkDown(network: NetworkRecord): Promise<void> {
+    await this.dns.get(network.Id)?.close();
+    this.dns.delete(network.Id);
+  }
+
+  /** The addresses a name has on a network: container names, network aliases and short IDs of its running containers. */
+  private addressesOf(network: NetworkRecord, name: string): string[] {
+    const addresses: string[] = [];
+    for (const endpoint of this.deps.store.endpointsOfNetwork(network.Id)) {
+      const container = this.deps.containers().find(endpoint.ContainerID);
+      if (!container) continue;
+      const names = [container.Name.replace(/^\//, ''), container.Id.slice(0, 12), ...(container.Networks?.[network.Name]?.Aliases ?? [])];
+      if (names.some((n) => n.toLowerCase() === name)) addresses.push(endpoint.IPAddress);
+    }
     return addresses;
+  }
+
+  /** The host's resolvers (not loopback ones: they would be berth's own namespace). */
+  private async upstreams(): Promise<string[]> {
+    const text = await readHostResolvConf().catch(() => '');
+    return text
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/))
+      .filter((f) => f[0] === 'nameserver' && f[1] && !/^127\./.test(f[1]) && f[1] !== '::1')
+      .map((f) => f[1]!);
   }
 
   private async join(container: Record_, network: NetworkRecord, config: StoredEndpointConfig, netnsPath: string, ifname: string, defaultRoute: boolean): Promise<EndpointRecord> {

@@ -24,6 +24,9 @@ export interface NetworkServiceDeps {
   hostRoutes(): Promise<Subnet[]>;
   /** The names of the running containers with an endpoint on a network, by container id. */
   containerName(id: string): string | undefined;
+  /** Told when a network is created and removed (its embedded DNS server). */
+  onUp?(network: NetworkRecord): Promise<void>;
+  onDown?(network: NetworkRecord): Promise<void>;
 }
 
 /**
@@ -193,6 +196,7 @@ export class NetworkService {
       await this.deps.store.deleteNetwork(id);
       throw err;
     }
+    await this.deps.onUp?.(record);
     this.deps.events.publish('network', 'create', id, { name, type: 'bridge' });
     return { Id: id, Warning: '' };
   }
@@ -214,6 +218,7 @@ export class NetworkService {
     // The record goes first: a crash before the bridge and rules are gone leaves them to the
     // sweep at the next start, never a network that is half there.
     await this.deps.store.deleteNetwork(network.Id);
+    await this.deps.onDown?.(network);
     await this.deps.driver.removeNetwork(network, this.deps.store.listNetworks()).catch((err: unknown) => this.deps.logger.warn('cannot remove network bridge or rules; the next start sweeps them', { network: network.Name, error: messageOf(err) }));
     this.deps.events.publish('network', 'destroy', network.Id, { name: network.Name, type: 'bridge' });
   }
