@@ -146,8 +146,13 @@ export class ImagePuller {
     const { progress } = opts;
     const diffIds = config.rootfs.diff_ids;
     const chains = chainIds(diffIds);
+    // Leased before they are looked at: a removal and collection meanwhile cannot take a layer this image will stand on.
     let firstMissing = 0;
-    while (firstMissing < chains.length && (await layers.get(chains[firstMissing]))) firstMissing++;
+    while (firstMissing < chains.length) {
+      await w.protectLayer(chains[firstMissing]);
+      if (!(await layers.get(chains[firstMissing]))) break;
+      firstMissing++;
+    }
     for (let i = 0; i < firstMissing; i++) progress.layer(layerProgressId(descs[i].digest), 'Already exists');
     const todo = descs.map((_, i) => i).filter((i) => i >= firstMissing);
     for (const i of todo) progress.layer(layerProgressId(descs[i].digest), 'Pulling fs layer');
