@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BIG_IMAGE_LAYERS, makeFixtureImage, writeDockerArchive } from '../test/helpers/fixture-image';
 import type { PrivateNetns } from '../test/helpers/private-netns';
-import { DOCKER_REGISTRY, distributionRegistrySkipReason, startDistributionRegistry } from '../test/helpers/registry';
+import { DOCKER_REGISTRY, distributionRegistrySkipReason } from '../test/helpers/registry';
 import type { BenchRow } from './lib/report';
 import { median, nowMs } from './lib/stats';
 import type { BenchContext } from './context';
@@ -14,9 +14,8 @@ import type { BenchContext } from './context';
  * `docker push` of the ~110 MB 3-layer fixture image (test/helpers/fixture-image.ts) to an
  * empty Debian docker-registry (distribution 2.8) on loopback, through each daemon's API
  * (`POST /images/{name}/push`, read to the end), a fresh registry every run:
- *  - berth: its registry on the host's 127.0.0.1 (berthd runs on the host's network);
- *  - docker: the private dockerd lives in a network namespace of its own, so its registry is
- *    started inside that namespace, on its loopback: no proxy in the way.
+ * each engine (berthd and the private dockerd) lives in a network namespace of its own, so its
+ * registry is started inside that namespace, on its loopback: no proxy in the way.
  * Two rows for berth: the image as `docker load` (or a pull) stores it, layers gzip, pushed
  * as they are; and an image whose layers are stored uncompressed (commit, import, a docker
  * archive of plain tars), which the first push gzips on the way (a new image every run, since
@@ -42,7 +41,7 @@ export async function benchRegistryPush(ctx: BenchContext): Promise<BenchRow[]> 
     const dockerTimes: number[] = [];
     const rawTimes: number[] = [];
     for (let i = 0; i < runs; i++) {
-      const pushBerth = async () => berthTimes.push(await pushToFresh(ctx.berth.socket, 'bench/big:latest', undefined));
+      const pushBerth = async () => berthTimes.push(await pushToFresh(ctx.berth.socket, 'bench/big:latest', ctx.berth.netns));
       const docker = ctx.docker;
       const pushDocker = async () => {
         if (docker) dockerTimes.push(await pushToFresh(docker.socket, 'bench/big:latest', docker.netns));
@@ -61,7 +60,7 @@ export async function benchRegistryPush(ctx: BenchContext): Promise<BenchRow[]> 
       await loadArchive(ctx.berth.socket, rawArchive);
       await fs.rm(path.join(tmp, `raw-${i}`), { recursive: true, force: true });
       await fs.rm(rawArchive, { force: true });
-      rawTimes.push(await pushToFresh(ctx.berth.socket, `bench/raw${i}:latest`, undefined));
+      rawTimes.push(await pushToFresh(ctx.berth.socket, `bench/raw${i}:latest`, ctx.berth.netns));
       await call(ctx.berth.socket, 'DELETE', `/images/bench/raw${i}:latest?force=1`);
     }
     const docker = dockerTimes.length > 0 ? median(dockerTimes) : undefined;
@@ -75,9 +74,9 @@ export async function benchRegistryPush(ctx: BenchContext): Promise<BenchRow[]> 
   }
 }
 
-/** Tags `image` into a new empty registry (on the host, or inside `netns`), times the push, then removes tag and registry. */
-async function pushToFresh(socket: string, image: string, netns: PrivateNetns | undefined): Promise<number> {
-  const registry = netns ? await startRegistryIn(netns) : await startDistributionRegistry();
+/** Tags `image` into a new empty registry inside the engine's network namespace, times the push, then removes tag and registry. */
+async function pushToFresh(socket: string, image: string, netns: PrivateNetns): Promise<number> {
+  const registry = await startRegistryIn(netns);
   const repo = `${registry.host}/bench/big`;
   try {
     await call(socket, 'POST', `/images/${image}/tag?repo=${encodeURIComponent(repo)}&tag=1`);

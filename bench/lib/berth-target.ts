@@ -7,7 +7,7 @@ import { EngineApi } from './engine-api';
 import { findProcesses, mustRun, unmountUnder } from './proc';
 import { sleep } from './stats';
 import type { BenchTarget } from './targets';
-import { createPrivateNetns } from '../../test/helpers/private-netns';
+import { createPrivateNetns, type PrivateNetns } from '../../test/helpers/private-netns';
 
 /** The repository root (dist/bench/lib → ../../..). */
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -22,6 +22,8 @@ export interface BerthTarget extends BenchTarget {
   root: string;
   process: ChildProcess;
   api: EngineApi;
+  /** berthd's network namespace (a registry for it must listen there). */
+  netns: PrivateNetns;
   /** The busybox image as a `docker save` archive, for loading into the other engines. */
   saveImage(image: string): Promise<Buffer>;
 }
@@ -49,6 +51,7 @@ export async function startBerth(): Promise<BerthTarget> {
     root,
     process: child,
     api,
+    netns,
     async cli(args) {
       await mustRun(CLI_MAIN, ['-H', `unix://${socket}`, ...args]);
     },
