@@ -126,7 +126,7 @@ export async function benchMetadataScale(ctx: BenchContext): Promise<BenchRow[]>
   const startDaemon = async (): Promise<number> => {
     const log = await fs.open(logFile, 'a');
     const startedAt = nowMs();
-    const started = spawn(process.execPath, [DAEMON_MAIN, '--data-root', dataRoot, '--exec-root', execRoot, '--host', `unix://${socket}`, '--log-level', 'info'], { stdio: ['ignore', log.fd, log.fd] });
+    const started = spawn(process.execPath, [DAEMON_MAIN, '--data-root', dataRoot, '--exec-root', execRoot, '--host', `unix://${socket}`, '--log-level', 'info', '--bridge', 'none'], { stdio: ['ignore', log.fd, log.fd] });
     child = started;
     await log.close();
     for (const deadline = Date.now() + 180_000; ; ) {

@@ -40,6 +40,19 @@ describe('bridge networks', { skip }, () => {
     await daemon?.stop();
   });
 
+  it('changes nothing on its network before a container needs the default bridge', async () => {
+    const fresh = await startTestDaemon();
+    try {
+      const c = fresh.netns!.command('ip', ['-o', 'link', 'show']);
+      assert.equal((await runCommand(c.file, c.args)).stdout.trim().split('\n').length, 1, 'only lo');
+      const save = fresh.netns!.command('iptables-save', []);
+      assert.doesNotMatch((await runCommand(save.file, save.args)).stdout, /BERTH/);
+      assert.equal((await docker(DOCKER_28!, fresh.host, ['network', 'ls', '--format', '{{.Name}}'])).stdout, 'bridge\nhost\nnone\n');
+    } finally {
+      await fresh.stop();
+    }
+  });
+
   it('runs containers on the default bridge: an address, a default route, its /etc/hosts line, outbound NAT rules', async () => {
     const bridge = JSON.parse(await ok('network', 'inspect', 'bridge'))[0];
     assert.equal(bridge.Driver, 'bridge');

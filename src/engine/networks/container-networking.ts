@@ -156,6 +156,7 @@ export class ContainerNetworking implements NetworkHook {
       for (const [index, [name, config]] of networks.entries()) {
         const network = this.deps.store.network(config.NetworkID) ?? this.deps.networks.visibleNetworks().find((n) => n.Name === name);
         if (!network || (network.isDefault && !this.deps.defaultBridge)) throw notFound(`network ${name} not found`);
+        await this.deps.networks.ensureReady(network);
         const endpoint = await this.join(container, network, config, netnsPath, `eth${index}`, index === 0);
         addresses.push(endpoint.IPAddress);
         if (index === 0) await this.publish(container, network, endpoint);
@@ -332,6 +333,7 @@ export class ContainerNetworking implements NetworkHook {
         const used = new Set(this.deps.store.endpointsOfContainer(container.Id).map((e) => e.ifname));
         let n = 0;
         while (used.has(`eth${n}`)) n++;
+        await this.deps.networks.ensureReady(network);
         await this.join(container, network, config, this.deps.sandboxes.path(container.Id), `eth${n}`, false);
       }
       container.Networks = { ...networks, [network.Name]: config };

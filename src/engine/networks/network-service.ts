@@ -37,6 +37,8 @@ export interface NetworkServiceDeps {
  */
 export class NetworkService {
   private builtinIds: Record<string, string> = {};
+  /** The networks whose host side this daemon run has set up. */
+  private readonly ready = new Set<string>();
   /** Serializes creations and removals, so two creates cannot pick or claim the same subnet. */
   private changing: Promise<unknown> = Promise.resolve();
 
@@ -49,8 +51,18 @@ export class NetworkService {
     if (this.deps.defaultBridge && !store.listNetworks().some((n) => n.isDefault)) await this.createDefault();
     for (const network of store.listNetworks()) {
       if (network.isDefault && !this.deps.defaultBridge) continue;
-      await this.deps.driver.ensureNetwork(network, store.listNetworks()).catch((err: unknown) => logger.error('cannot set up network', { network: network.Name, error: messageOf(err) }));
+      // The default bridge is set up when a container first needs it, so a daemon that runs no
+      // container on it never changes the host's network (a user network exists because it was asked for).
+      if (network.isDefault && store.endpointsOfNetwork(network.Id).length === 0) continue;
+      await this.ensureReady(network).catch((err: unknown) => logger.error('cannot set up network', { network: network.Name, error: messageOf(err) }));
     }
+  }
+
+  /** The network's host side (bridge, address, rules), set up once per daemon run; idempotent. */
+  async ensureReady(network: NetworkRecord): Promise<void> {
+    if (this.ready.has(network.Id)) return;
+    await this.deps.driver.ensureNetwork(network, this.deps.store.listNetworks());
+    this.ready.add(network.Id);
   }
 
   private async createDefault(): Promise<void> {
@@ -189,7 +201,7 @@ export class NetworkService {
     };
     await this.deps.store.putNetwork(record);
     try {
-      await this.deps.driver.ensureNetwork(record, this.deps.store.listNetworks());
+      await this.ensureReady(record);
     } catch (err) {
       // Nothing half-made stays: the bridge and rules go, then the record.
       await this.deps.driver.removeNetwork(record, []).catch(() => undefined);
@@ -218,6 +230,7 @@ export class NetworkService {
     // The record goes first: a crash before the bridge and rules are gone leaves them to the
     // sweep at the next start, never a network that is half there.
     await this.deps.store.deleteNetwork(network.Id);
+    this.ready.delete(network.Id);
     await this.deps.onDown?.(network);
     await this.deps.driver.removeNetwork(network, this.deps.store.listNetworks()).catch((err: unknown) => this.deps.logger.warn('cannot remove network bridge or rules; the next start sweeps them', { network: network.Name, error: messageOf(err) }));
     this.deps.events.publish('network', 'destroy', network.Id, { name: network.Name, type: 'bridge' });
