@@ -16,6 +16,7 @@ import { ContainerConfig, HostConfig, mergeImageConfig, normalizeNetworkMode, pa
 import { generateName } from './names';
 import { prepareRuntimeSpec, resourceConfig } from './runtime-spec';
 import { createEtcMountPoints, writeManagedEtcFiles } from './managed-etc-files';
+import { resolveExtraHosts } from '../../runtime/etc-files';
 import { closeFd, openHostDir } from '../../util/fs-at';
 import { validateRestartPolicy } from './restart-policy';
 import { anonymousVolumeTargets, createAnonymousVolumes, removeVolumes } from './anonymous-volumes';
@@ -71,6 +72,8 @@ export class ContainerLifecycle {
     const endpointsConfig = (request.NetworkingConfig as { EndpointsConfig?: Record<string, EndpointSettings | null> } | undefined)?.EndpointsConfig ?? undefined;
     this.ctx.deps.networking?.checkPorts(hostConfig);
     const networks = this.ctx.deps.networking?.planForCreate(hostConfig.NetworkMode, endpointsConfig, (request as { MacAddress?: string }).MacAddress || undefined);
+    // A bad --add-host is a 400 here (dockerd finds it only at start).
+    resolveExtraHosts(hostConfig.ExtraHosts ?? [], this.ctx.deps.networking?.hostGateway({ ...(networks ? { Networks: networks } : {}) }) ?? undefined);
     validateRestartPolicy(hostConfig.RestartPolicy);
     const { HostConfig: _host, NetworkingConfig: _network, ...requestConfig } = request;
     const warnings = [...verifyCreateSettings(requestConfig, hostConfig), ...unsupportedSettingWarnings(requestConfig, hostConfig)];
@@ -139,7 +142,7 @@ export class ContainerLifecycle {
       closeFd(rootFd);
       await rootfs.unmount(record.Id);
     }
-    await writeManagedEtcFiles(record as ContainerRecord<ContainerConfig, HostConfig>, store.dir(record.Id));
+    await writeManagedEtcFiles(record as ContainerRecord<ContainerConfig, HostConfig>, store.dir(record.Id), undefined, undefined, this.ctx.deps.networking?.hostGateway(record as ContainerRecord));
   }
 
   // ---- start --------------------------------------------------------------------------
@@ -167,7 +170,8 @@ export class ContainerLifecycle {
     try {
       // The sandbox and its endpoints, before the spec: the hook hands its netns to the task.
       const network = await this.ctx.deps.networking?.attach(container as ContainerRecord);
-      const spec = await prepareRuntimeSpec({ container, containerDir, rootfsPath: mountPoint, volumes: this.ctx.deps.volumes, addresses: network?.addresses, nameserver: network?.nameserver });
+      const hostGateway = this.ctx.deps.networking?.hostGateway(container as ContainerRecord);
+      const spec = await prepareRuntimeSpec({ container, containerDir, rootfsPath: mountPoint, volumes: this.ctx.deps.volumes, addresses: network?.addresses, nameserver: network?.nameserver, hostGateway });
       const log = resolveLogConfig(container.HostConfig.LogConfig);
       // The runtime's network hook runs inside create, between the spec and the start.
       const task = await runtime.create({

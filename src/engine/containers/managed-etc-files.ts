@@ -1,8 +1,8 @@
 import type { ContainerRecord } from '../../metadata/containers';
-import { errnoCode, invalidArgument } from '../../errors';
+import { errnoCode } from '../../errors';
 import { native } from '../../native';
 import { closeFd, openInRoot } from '../../util/fs-at';
-import { type EtcFilePaths, hostnameContent, hostsContent, readHostResolvConf, resolvConfContent, writeEtcFiles } from '../../runtime/etc-files';
+import { type EtcFilePaths, hostnameContent, hostsContent, readHostResolvConf, resolveExtraHosts, resolvConfContent, writeEtcFiles } from '../../runtime/etc-files';
 import type { ContainerConfig, HostConfig } from './create-config';
 import { normalizeNetworkMode } from './create-config';
 
@@ -12,8 +12,9 @@ export const MANAGED_ETC_FILES = ['hostname', 'hosts', 'resolv.conf'] as const;
 /**
  * Writes the managed /etc files (hostname, hosts, resolv.conf) into the container's dir:
  * at create, so the paths inspect names exist from then on, and again before every start.
+ * `hostGateway` is the address `--add-host name:host-gateway` stands for.
  */
-export async function writeManagedEtcFiles(container: ContainerRecord<ContainerConfig, HostConfig>, containerDir: string, address?: string, nameserver?: string): Promise<EtcFilePaths> {
+export async function writeManagedEtcFiles(container: ContainerRecord<ContainerConfig, HostConfig>, containerDir: string, address?: string, nameserver?: string, hostGateway?: string): Promise<EtcFilePaths> {
   const config = container.Config;
   const host = container.HostConfig;
   const hostname = config.Hostname || container.Id.slice(0, 12);
@@ -23,7 +24,7 @@ export async function writeManagedEtcFiles(container: ContainerRecord<ContainerC
       hostname,
       domainname: config.Domainname || undefined,
       ...(address ? { ip: address } : {}),
-      extraHosts: (host.ExtraHosts ?? []).map(parseExtraHost),
+      extraHosts: resolveExtraHosts(host.ExtraHosts ?? [], hostGateway),
     }),
     resolvConf: resolvConfContent({
       hostResolvConf: await readHostResolvConf(),
@@ -65,11 +66,4 @@ export function createEtcMountPoints(rootFd: number): void {
   } finally {
     closeFd(etcFd);
   }
-}
-
-/** `--add-host name:ip` (Docker also accepts `name=ip`). */
-function parseExtraHost(entry: string): { host: string; ip: string } {
-  const separator = entry.includes('=') ? entry.indexOf('=') : entry.indexOf(':');
-  if (separator <= 0) throw invalidArgument(`invalid IP address in add-host: ""`);
-  return { host: entry.slice(0, separator), ip: entry.slice(separator + 1).replace(/^\[|\]$/g, '') };
 }

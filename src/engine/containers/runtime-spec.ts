@@ -23,6 +23,8 @@ export interface PrepareSpecInput {
   addresses?: string[];
   /** The embedded DNS server of its user-defined network, for its resolv.conf. */
   nameserver?: string;
+  /** The address `--add-host name:host-gateway` stands for. */
+  hostGateway?: string;
 }
 
 /**
@@ -36,7 +38,7 @@ export async function prepareRuntimeSpec(input: PrepareSpecInput): Promise<OciSp
   const networkMode = normalizeNetworkMode(host.NetworkMode);
   const user = await resolveUser(rootfsPath, config.User ?? '', host.GroupAdd ?? []);
   const hostname = config.Hostname || container.Id.slice(0, 12);
-  const etcFiles = await writeManagedEtcFiles(container, containerDir, input.addresses?.[0], input.nameserver);
+  const etcFiles = await writeManagedEtcFiles(container, containerDir, input.addresses?.[0], input.nameserver, input.hostGateway);
   const runtimeConfig: ContainerRuntimeConfig = {
     id: container.Id,
     rootfsPath,

@@ -80,6 +80,21 @@ export class ContainerNetworking implements NetworkHook {
     portRequests(host.PortBindings, host.PublishAllPorts, {});
   }
 
+  /**
+   * The address `--add-host name:host-gateway` stands for: the default bridge's gateway, as
+   * dockerd's HostGatewayIP (containers on user networks reach it too, it is the host's);
+   * without a default bridge (`--bridge none`), the gateway of the container's first network.
+   */
+  hostGateway(container: { Networks?: Record<string, StoredEndpointConfig> }): string | undefined {
+    const defaultNetwork = this.deps.networks.visibleNetworks().find((n) => n.isDefault);
+    if (defaultNetwork) return defaultNetwork.gateway;
+    for (const config of Object.values(container.Networks ?? {})) {
+      const network = this.deps.store.network(config.NetworkID);
+      if (network) return network.gateway;
+    }
+    return undefined;
+  }
+
   /** Checks create's network settings; the networks to record (name → settings). */
   planForCreate(networkMode: string | undefined, endpointsConfig: Record<string, EndpointSettings | null> | undefined, configMacAddress?: string): Record<string, StoredEndpointConfig> | undefined {
     const mode = parseNetworkMode(networkMode);

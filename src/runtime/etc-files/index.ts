@@ -1,1 +1,2 @@
 export * from './etc-files';
+export * from './extra-hosts';
