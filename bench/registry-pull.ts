@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { chainIds, type Digest } from '../src/util/digest';
 import { BIG_IMAGE_LAYERS, makeFixtureImage, type FixtureImage } from '../test/helpers/fixture-image';
 import type { PrivateNetns } from '../test/helpers/private-netns';
-import { DOCKER_REGISTRY, distributionRegistrySkipReason, startDistributionRegistry } from '../test/helpers/registry';
+import { DOCKER_REGISTRY, distributionRegistrySkipReason } from '../test/helpers/registry';
 import { SKOPEO, skopeoSkipReason } from '../test/helpers/skopeo';
 import { mustRun } from './lib/proc';
 import type { BenchRow } from './lib/report';
@@ -19,10 +19,8 @@ import type { BenchContext } from './context';
  * loopback into a clean store: the image and its layers are removed (and, for berth, garbage
  * collected) before every run, so each pull downloads, verifies and unpacks its two data
  * layers (busybox's layer is the engines' own busybox: "Already exists" for all alike).
- *  - berth: `POST /images/create` read to its end, the registry on the host's 127.0.0.1
- *    (berthd runs on the host's network);
- *  - docker: the same API call on the private dockerd, its registry inside dockerd's network
- *    namespace (seeded by skopeo run in that namespace);
+ *  - berth and docker: `POST /images/create` read to its end, each engine's registry inside
+ *    the engine's own network namespace, on its loopback (seeded by skopeo run there);
  *  - podman: `podman pull --tls-verify=false`, the registry inside podman's namespace.
  * `BENCH_RUNS`/4 runs, at least 3; the engines alternate within a run.
  */
@@ -36,9 +34,9 @@ export async function benchRegistryPull(ctx: BenchContext): Promise<BenchRow[]> 
   const stops: Array<() => Promise<void>> = [];
   try {
     const image = await makeFixtureImage(path.join(tmp, 'image'), { dataLayers: BIG_IMAGE_LAYERS });
-    const hostRegistry = await startDistributionRegistry();
-    stops.push(() => hostRegistry.stop());
-    await seed(image, hostRegistry.host, undefined);
+    const berthRegistry = await startRegistryIn(ctx.berth.netns, tmp, 'berth');
+    stops.push(berthRegistry.stop);
+    await seed(image, berthRegistry.host, ctx.berth.netns);
     const dockerRegistry = ctx.docker ? await startRegistryIn(ctx.docker.netns, tmp, 'docker') : undefined;
     if (dockerRegistry) {
       stops.push(dockerRegistry.stop);
@@ -51,7 +49,7 @@ export async function benchRegistryPull(ctx: BenchContext): Promise<BenchRow[]> 
     }
 
     const times: Record<'berth' | 'docker' | 'podman', number[]> = { berth: [], docker: [], podman: [] };
-    const pulls: Array<[keyof typeof times, () => Promise<number>]> = [['berth', () => pullBerth(ctx, hostRegistry.host, image)]];
+    const pulls: Array<[keyof typeof times, () => Promise<number>]> = [['berth', () => pullBerth(ctx, berthRegistry.host, image)]];
     if (ctx.docker && dockerRegistry) {
       const socket = ctx.docker.socket;
       pulls.push(['docker', () => pullApi(socket, `${dockerRegistry.host}/bench/big`, image)]);
