@@ -38,7 +38,7 @@ Management Commands:
   daemon      Start, stop and query the Berth daemon
   registry    Run a container image registry
 
-Container commands: attach commit cp create diff export kill pause port prune rename restart rm start stats stop top unpause wait
+Container commands: attach commit cp create diff export kill pause port prune rename restart rm start stats stop top unpause update wait
 Image commands: bootstrap history import load prune pull rm save tag   (also: rmi tag save load import)
 Volume commands: create inspect ls prune rm
 Network commands: connect create disconnect inspect ls prune rm

@@ -19,6 +19,7 @@ import { createEtcMountPoints, writeManagedEtcFiles } from './managed-etc-files'
 import { resolveExtraHosts } from '../../runtime/etc-files';
 import { closeFd, openHostDir } from '../../util/fs-at';
 import { validateRestartPolicy } from './restart-policy';
+import { mergeUpdate } from './update-resources';
 import { anonymousVolumeTargets, createAnonymousVolumes, removeVolumes } from './anonymous-volumes';
 import { containersUsingVolume } from '../volumes/volume-service';
 import { resolveLogConfig, withDefaultDriver } from './log-config';
@@ -481,18 +482,19 @@ export class ContainerLifecycle {
   async update(ref: string, body: ContainerUpdateRequest): Promise<{ Warnings: string[] }> {
     return this.ctx.lock.run(this.ctx.get(ref).Id, async () => {
       const container = this.ctx.get(ref);
-      const { RestartPolicy, ...resources } = body;
-      const updated: HostConfig = { ...container.HostConfig, ...resources };
-      const warnings = verifyUpdateSettings(updated);
-      if (RestartPolicy) {
-        validateRestartPolicy(RestartPolicy);
-        if (updated.AutoRemove && RestartPolicy.Name && RestartPolicy.Name !== 'no') {
-          throw invalidArgument('Restart policy cannot be updated because AutoRemove is enabled for the container');
-        }
-        updated.RestartPolicy = RestartPolicy;
-      }
+      // As dockerd: the request is checked, then merged (zeros leave a setting as it is).
+      const request: ContainerUpdateRequest = { ...body };
+      // 0 or -1 lifts the pids limit (the checks read it as "unset", an update as "unlimited").
+      const liftsPidsLimit = body.PidsLimit !== undefined && body.PidsLimit !== null && body.PidsLimit <= 0;
+      const warnings = verifyUpdateSettings(request);
+      if (liftsPidsLimit) request.PidsLimit = 0;
+      validateRestartPolicy(request.RestartPolicy);
+      const updated = mergeUpdate(container.Id, container.HostConfig, request);
       if (isLive(container)) {
-        await this.ctx.task(container.Id).update(buildResources(resourceConfig(updated)));
+        const resources = buildResources(resourceConfig(updated));
+        // A pids limit lifted (-1 or 0) is unlimited at once, not left as it was.
+        if (liftsPidsLimit) resources.pids = { limit: -1 };
+        await this.ctx.task(container.Id).update(resources);
       }
       container.HostConfig = updated;
       await this.ctx.deps.store.save(container as ContainerRecord);

@@ -92,7 +92,7 @@ function parsePorts(publish: string[], expose: string[]): { exposed: Record<stri
   return { exposed, bindings };
 }
 
-function parseRestart(policy: string): HostConfig['RestartPolicy'] {
+export function parseRestart(policy: string): HostConfig['RestartPolicy'] {
   const [name, count] = policy.split(':') as [string, string?];
   if (!['no', 'always', 'on-failure', 'unless-stopped', ''].includes(name)) throw new StatusError(125, `invalid restart policy: ${name}`);
   return { Name: name as NonNullable<HostConfig['RestartPolicy']>['Name'], MaximumRetryCount: count === undefined ? 0 : Number(count) };
@@ -109,7 +109,7 @@ function parseLogConfig(driver: string | undefined, opts: string[]): NonNullable
   return { Type: driver ?? '', Config: config };
 }
 
-function parseCpus(text: string): number {
+export function parseCpus(text: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value < 0) throw new StatusError(125, `invalid argument "${text}" for "--cpus" flag: failed to parse ${text} as a rational number`);
   return Math.round(value * 1e9);
