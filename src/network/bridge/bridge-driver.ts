@@ -43,9 +43,9 @@ export class BridgeDriver implements NetworkDriver {
   }
 
   async leave(endpoint: EndpointRecord): Promise<void> {
-    // Deleting one end deletes the pair; a sandbox already gone took it with it.
-    const shown = await ip(['-o', 'link', 'show', 'dev', endpoint.hostIfname]).catch(() => undefined);
-    if (shown) await ip(['link', 'del', 'dev', endpoint.hostIfname]).catch(() => undefined);
+    // Deleting one end deletes the pair; a sandbox already gone took it with it (one process:
+    // no check first, a missing device is fine).
+    await ip(['link', 'del', 'dev', endpoint.hostIfname]).catch(() => undefined);
   }
 }
 
