@@ -116,6 +116,23 @@ describe('container stats', { skip }, () => {
     assert.equal((JSON.parse(missing.body) as { message: string }).message, 'No such container: nothere');
   });
 
+  it("networks: each interface of the container's namespace (not lo), counting real traffic, as the docker CLI sums it for NET I/O", async () => {
+    await berthOk(['run', '-d', '--name', 'talker', 'busybox', 'sleep', '1000']);
+    const gateway = (await berthOk(['inspect', '--format', '{{.NetworkSettings.Gateway}}', 'talker'])).trim();
+    assert.match(gateway, /^\d+\.\d+\.\d+\.\d+$/);
+    const before = JSON.parse((await apiRequest(daemon.socket, 'GET', '/containers/talker/stats?stream=false&one-shot=true')).body) as ContainerStatsResponse;
+    assert.deepEqual(Object.keys(before.networks ?? {}), ['eth0']);
+    assert.deepEqual(Object.keys(before.networks!.eth0!).sort(), ['rx_bytes', 'rx_dropped', 'rx_errors', 'rx_packets', 'tx_bytes', 'tx_dropped', 'tx_errors', 'tx_packets']);
+    await berthOk(['exec', 'talker', 'ping', '-c', '3', '-s', '1000', gateway]);
+    const after = JSON.parse((await apiRequest(daemon.socket, 'GET', '/containers/talker/stats?stream=false&one-shot=true')).body) as ContainerStatsResponse;
+    const grew = (key: string) => after.networks!.eth0![key]! - before.networks!.eth0![key]!;
+    assert.ok(grew('tx_packets') >= 3 && grew('rx_packets') >= 3, JSON.stringify(after.networks));
+    assert.ok(grew('tx_bytes') >= 3000 && grew('rx_bytes') >= 3000, JSON.stringify(after.networks));
+    const line = await berthOk(['stats', '--no-stream', '--format', '{{.NetIO}}', 'talker']);
+    assert.doesNotMatch(line, /^0B \/ 0B/);
+    await berthOk(['rm', '-f', 'talker']);
+  });
+
   it('a stopped container answers with an empty sample, as dockerd does', async () => {
     await berthOk(['create', '--name', 'stopped', 'busybox', 'true']);
     const res = await apiRequest(daemon.socket, 'GET', '/containers/stopped/stats?stream=false');

@@ -12,6 +12,7 @@ import { ContainerLifecycle, type CreateRequest, type RemoveOptions, type StopOp
 import { ContainerRestore } from './container-restore';
 import { ContainerRootfsLending, type RootfsView } from './container-rootfs-lending';
 import type { StatsSample } from './container-stats';
+import { readNetworkStats } from './net-dev';
 
 export type { Container, ContainerServiceDeps } from './container-context';
 export type { CreateRequest } from './container-lifecycle';
@@ -168,7 +169,8 @@ export class ContainerService {
       if (isNotFound(err)) return undefined; // it stopped meanwhile
       throw err;
     });
-    return { name: container.Name, id: container.Id, stats };
+    const networks = stats ? await readNetworkStats(container.State.Pid) : undefined;
+    return { name: container.Name, id: container.Id, stats, ...(networks ? { networks } : {}) };
   }
 
   get(ref: string): Container {

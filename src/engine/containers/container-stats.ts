@@ -1,4 +1,5 @@
 import * as os from 'node:os';
+import type { InterfaceStats } from './net-dev';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BlkioStatEntry, ContainerStatsResponse, CpuStats } from '../../api/types/containers';
 import type { TaskStats } from '../../runtime/task/types';
@@ -13,6 +14,8 @@ export interface StatsSample {
   name: string;
   id: string;
   stats?: TaskStats;
+  /** Per-interface counters of its network namespace (none on the host's network). */
+  networks?: Record<string, InterfaceStats>;
 }
 
 export interface StatsOptions {
@@ -112,5 +115,6 @@ export function toDockerStats(sample: StatsSample, previous: TaskStats | undefin
       : {},
     name: sample.name,
     id: sample.id,
+    ...(stats && sample.networks && Object.keys(sample.networks).length > 0 ? { networks: { ...sample.networks } } : {}),
   };
 }
