@@ -3,12 +3,13 @@
 # image, debootstrap for the Debian image, tini for `run --init`) and for its tests
 # (docker.io for the docker CLI 20.10 and dockerd cross-tests; python3-docker and
 # docker-compose, real clients the API-fidelity tests drive; docker-registry, skopeo and podman,
-# real registry peers for the registry interop tests).
+# real registry peers for the registry interop tests; golang-github-openshift-imagebuilder-dev for
+# its public Dockerfile parser corpus).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 packages=(runc busybox-static debootstrap tini iptables iproute2 util-linux procps ca-certificates)
 if [ "${BERTH_TEST_DEPS:-1}" = 1 ]; then
-  packages+=(docker.io python3-docker docker-compose docker-registry skopeo podman)
+  packages+=(docker.io python3-docker docker-compose docker-registry skopeo podman golang-github-openshift-imagebuilder-dev)
 fi
 missing=()
 for p in "${packages[@]}"; do
