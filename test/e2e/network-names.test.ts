@@ -69,6 +69,45 @@ describe('container names: --add-host, host-gateway, --dns options', { skip }, (
     assert.deepEqual(lines, ['nameserver 10.9.9.9', 'search corp.example', 'options ndots:3']);
   });
 
+  it('forwards names it does not know to the container\'s --dns servers, keeping its own names and resolv.conf entry', async () => {
+    // A tiny upstream resolver on the daemon's loopback (port 53 of its own namespace): any A
+    // query for upstream.test gets 10.66.0.7, everything else NXDOMAIN.
+    const upstreamScript = `const p=require(${JSON.stringify(require.resolve('dns-packet'))});const s=require('dgram').createSocket('udp4');
+s.on('message',(m,r)=>{const q=p.decode(m);const n=q.questions[0].name;const hit=n==='upstream.test'&&q.questions[0].type==='A';
+s.send(p.encode({id:q.id,type:'response',flags:p.RECURSION_AVAILABLE,rcode:hit?'NOERROR':'NXDOMAIN',questions:q.questions,answers:hit?[{type:'A',name:n,ttl:60,data:'10.66.0.7'}]:[]}),r.port,r.address)});
+s.bind(53,'127.0.0.1',()=>console.log('ready'))`;
+    const command = daemon.netns!.command(process.execPath, ['-e', upstreamScript]);
+    const upstream = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await once(upstream.stdout!, 'data');
+      await ok('network', 'create', 'fwd-net');
+      await ok('network', 'create', 'other-net');
+      try {
+        const gateway = JSON.parse(await ok('network', 'inspect', 'fwd-net'))[0].IPAM.Config[0].Gateway as string;
+        await ok('run', '-d', '--name', 'fwd-peer', '--network', 'fwd-net', 'busybox', 'sleep', '600');
+        const withDns = ['--network', 'fwd-net', '--dns', '127.0.0.1', '--dns-search', 'corp.example', '--dns-option', 'timeout:2', 'busybox'];
+        const resolv = (await ok('run', '--rm', ...withDns, 'cat', '/etc/resolv.conf')).split('\n').filter((l) => !l.startsWith('#'));
+        assert.deepEqual(resolv, [`nameserver ${gateway}`, 'search corp.example', 'options timeout:2 ndots:0']);
+        const forwarded = await ok('run', '--rm', ...withDns, 'nslookup', 'upstream.test');
+        assert.match(forwarded, /Address: 10\.66\.0\.7/);
+        // Its network's names still come from the embedded server (busybox's nslookup would try the search domain too).
+        assert.match(await ok('run', '--rm', '--network', 'fwd-net', '--dns', '127.0.0.1', 'busybox', 'nslookup', 'fwd-peer'), /Name:\s+fwd-peer/);
+        // Without --dns, the same name goes to the host's resolvers, which know nothing of it.
+        const plain = await d('run', '--rm', '--network', 'fwd-net', 'busybox', 'nslookup', 'upstream.test');
+        assert.doesNotMatch(plain.stdout, /10\.66\.0\.7/);
+        // Another network's container neither resolves the peer through its own server nor through fwd-net's.
+        const across = await d('run', '--rm', '--network', 'other-net', 'busybox', 'sh', '-c', `nslookup fwd-peer; nslookup fwd-peer ${gateway}`);
+        assert.doesNotMatch(across.stdout, /Name:\s+fwd-peer/);
+      } finally {
+        await d('rm', '-f', 'fwd-peer');
+        await ok('network', 'rm', 'fwd-net', 'other-net');
+      }
+    } finally {
+      upstream.kill('SIGKILL');
+      await once(upstream, 'exit').catch(() => undefined);
+    }
+  });
+
   it('answers a bad --add-host with a 400 naming it, and creates nothing', async () => {
     const before = JSON.parse((await apiRequest(daemon.socket, 'GET', '/containers/json?all=1')).body).length as number;
     for (const [entry, message] of [

@@ -29,10 +29,11 @@ export async function writeManagedEtcFiles(container: ContainerRecord<ContainerC
     resolvConf: resolvConfContent({
       hostResolvConf: await readHostResolvConf(),
       hostNetwork: normalizeNetworkMode(host.NetworkMode) === 'host',
-      // On a user-defined network the embedded DNS answers (names there, the rest forwarded), as in Docker.
-      dns: host.Dns?.length ? host.Dns : nameserver ? [nameserver] : undefined,
+      // On a user-defined network the embedded DNS answers (names there, the rest forwarded to
+      // --dns or the host's resolvers), as in Docker: --dns does not replace it in resolv.conf.
+      dns: nameserver ? [nameserver] : host.Dns?.length ? host.Dns : undefined,
       dnsSearch: host.DnsSearch ?? undefined,
-      dnsOptions: host.DnsOptions?.length ? host.DnsOptions : nameserver && !host.Dns?.length ? ['ndots:0'] : undefined,
+      dnsOptions: nameserver ? embeddedDnsOptions(host.DnsOptions ?? []) : host.DnsOptions?.length ? host.DnsOptions : undefined,
     }),
   });
 }
@@ -66,4 +67,9 @@ export function createEtcMountPoints(rootFd: number): void {
   } finally {
     closeFd(etcFd);
   }
+}
+
+/** libnetwork's options with the embedded resolver: the user's, and ndots:0 unless they set ndots. */
+function embeddedDnsOptions(options: readonly string[]): string[] {
+  return options.some((o) => o.startsWith('ndots:')) ? [...options] : [...options, 'ndots:0'];
 }

@@ -21,7 +21,7 @@ import type { EventBus } from '../events/event-bus';
 import { DEFAULT_NETWORK, type NetworkService } from './network-service';
 
 type Bindings = Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | null;
-type Record_ = ContainerRecord<{ Hostname?: string; ExposedPorts?: Record<string, unknown> | null }, { NetworkMode?: string; PortBindings?: Bindings; PublishAllPorts?: boolean }>;
+type Record_ = ContainerRecord<{ Hostname?: string; ExposedPorts?: Record<string, unknown> | null }, { NetworkMode?: string; PortBindings?: Bindings; PublishAllPorts?: boolean; Dns?: string[] | null }>;
 
 /** What networking needs of the containers (given by the daemon: the container service). */
 export interface NetworkContainers {
@@ -196,7 +196,8 @@ export class ContainerNetworking implements NetworkHook {
   async networkUp(network: NetworkRecord): Promise<void> {
     if (network.isDefault || this.dns.has(network.Id)) return;
     try {
-      this.dns.set(network.Id, await EmbeddedDns.open(network.gateway, parseSubnet(network.subnet), (name) => this.addressesOf(network, name), await this.upstreams()));
+      const hostResolvers = await this.upstreams();
+      this.dns.set(network.Id, await EmbeddedDns.open(network.gateway, parseSubnet(network.subnet), (name) => this.addressesOf(network, name), (client) => this.clientDns(network, client) ?? hostResolvers));
     } catch (err) {
       this.deps.logger.warn('cannot start the embedded DNS server of a network; its containers resolve through the host only', { network: network.Name, error: messageOf(err) });
     }
@@ -217,6 +218,13 @@ export class ContainerNetworking implements NetworkHook {
       if (names.some((n) => n.toLowerCase() === name)) addresses.push(endpoint.IPAddress);
     }
     return addresses;
+  }
+
+  /** A client container's `--dns` servers (dockerd's embedded resolver forwards to them, not the host's). */
+  private clientDns(network: NetworkRecord, client: string): string[] | undefined {
+    const endpoint = this.deps.store.endpointsOfNetwork(network.Id).find((e) => e.IPAddress === client);
+    const dns = endpoint ? this.deps.containers().find(endpoint.ContainerID)?.HostConfig.Dns : undefined;
+    return dns?.length ? dns : undefined;
   }
 
   /** The host's resolvers (not loopback ones: they would be berth's own namespace). */

@@ -4,6 +4,8 @@ import { contains, parseIPv4, type Subnet } from '../ipam/subnets';
 
 /** What the server of one network answers from: the addresses of a name on that network. */
 export type NameLookup = (name: string) => string[];
+/** The resolvers a client's other queries go to (its `--dns` servers, else the host's). */
+export type UpstreamsOf = (client: string) => readonly string[];
 
 const TTL_SECONDS = 600;
 const FORWARD_TIMEOUT_MS = 2000;
@@ -14,7 +16,7 @@ const FORWARD_TIMEOUT_MS = 2000;
  * network only (container names, aliases, short IDs; several containers under one alias come
  * back all, rotated per query for round robin), refuses queries from outside the network's
  * subnet (so names never leak between networks), and forwards every other query to the
- * host's resolvers.
+ * client container's `--dns` servers, or else the host's resolvers.
  */
 export class EmbeddedDns {
   private rotation = 0;
@@ -23,12 +25,12 @@ export class EmbeddedDns {
     private readonly socket: dgram.Socket,
     private readonly subnet: Subnet,
     private readonly lookup: NameLookup,
-    private readonly upstreams: readonly string[],
+    private readonly upstreams: UpstreamsOf,
   ) {
     socket.on('message', (message, remote) => void this.answer(message, remote).catch(() => undefined));
   }
 
-  static open(address: string, subnet: Subnet, lookup: NameLookup, upstreams: readonly string[]): Promise<EmbeddedDns> {
+  static open(address: string, subnet: Subnet, lookup: NameLookup, upstreams: UpstreamsOf): Promise<EmbeddedDns> {
     return new Promise((resolve, reject) => {
       const socket = dgram.createSocket('udp4');
       socket.once('error', reject);
@@ -65,14 +67,14 @@ export class EmbeddedDns {
       const rotated = [...addresses.slice(start), ...addresses.slice(0, start)];
       return reply('NOERROR', rotated.map((data) => ({ type: 'A', name: question.name, ttl: TTL_SECONDS, class: 'IN', data })));
     }
-    const forwarded = await this.forward(message);
+    const forwarded = await this.forward(message, this.upstreams(remote.address));
     if (forwarded) this.socket.send(forwarded, remote.port, remote.address);
     else reply('SERVFAIL');
   }
 
   /** The first upstream's answer to the query as it came, or undefined (none answered in time). */
-  private async forward(message: Buffer): Promise<Buffer | undefined> {
-    for (const upstream of this.upstreams) {
+  private async forward(message: Buffer, upstreams: readonly string[]): Promise<Buffer | undefined> {
+    for (const upstream of upstreams) {
       const answer = await new Promise<Buffer | undefined>((resolve) => {
         const socket = dgram.createSocket(upstream.includes(':') ? 'udp6' : 'udp4');
         const done = (value: Buffer | undefined) => {
