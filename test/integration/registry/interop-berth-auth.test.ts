@@ -95,9 +95,9 @@ describe("berthd and berth's registry with token auth and access rules", { skip:
     assert.notEqual(denied.code, 0, denied.stdout);
     assert.match(denied.stdout + denied.stderr, /denied/);
 
-    // Through the API: docker CLI 28 answers a 401 from the daemon with a login prompt.
+    // As dockerd: a 404 "pull access denied", not a 401 (which docker CLI 28 answers with a login prompt).
     const anonymous = await apiRequest(daemon.socket, 'POST', `/v1.41/images/create?fromImage=${encodeURIComponent(`${registry.host}/team/app`)}&tag=1`);
-    assert.ok(anonymous.status >= 400, `${anonymous.status} ${anonymous.body}`);
-    assert.match(anonymous.body, /unauthorized|denied|authentication required/i);
+    assert.equal(anonymous.status, 404, anonymous.body);
+    assert.match(JSON.parse(anonymous.body).message, new RegExp(`^pull access denied for ${registry.host.replace(/\./g, '\\.')}/team/app, repository does not exist or may require 'docker login': `));
   });
 });

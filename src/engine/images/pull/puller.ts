@@ -8,6 +8,7 @@ import { LABEL_DISTRIBUTION_SOURCE_PREFIX, LABEL_UNCOMPRESSED } from '../../../c
 import type { Layer } from '../../../snapshots/types';
 import { Digest, chainIds } from '../../../util/digest';
 import { invalidArgument, messageOf, notFound } from '../../../errors';
+import { RegistryError } from '../../../registry/client/errors';
 import type { ImageCreation, LeasedWrite } from '../creation';
 import type { ImageStores } from '../resolver';
 import type { PullAuth, PullSession, PullSessions, ResolvedPull } from './source';
@@ -45,6 +46,16 @@ function deferred<T>(): Deferred<T> {
   });
   promise.catch(() => undefined); // a waiter may never come (the pull failed first)
   return { promise, resolve, reject };
+}
+
+/**
+ * moby's translatePullError: a registry that refuses the repository (401, DENIED,
+ * NAME_UNKNOWN) is a 404 "pull access denied" to the client, not a 401, which the docker
+ * CLI would answer with a login prompt (a hang with no terminal).
+ */
+function accessDenied(ref: Reference, err: unknown): Error | undefined {
+  if (!(err instanceof RegistryError) || !(err.unauthorized || err.denied || err.hasCode('NAME_UNKNOWN'))) return undefined;
+  return notFound(`pull access denied for ${familiarName(ref)}, repository does not exist or may require 'docker login': ${err.message}`);
 }
 
 /**
@@ -88,7 +99,9 @@ export class ImagePuller {
   /** Pulls one tag or digest reference; messages go to `opts.progress` (all but the final Status line). */
   async pull(ref: Reference, opts: PullOptions): Promise<PulledImage> {
     const session = this.hosts.session(ref, { auth: opts.auth, signal: opts.signal });
-    const resolved = await session.resolve(opts.platform);
+    const resolved = await session.resolve(opts.platform).catch((err: unknown) => {
+      throw accessDenied(ref, err) ?? err;
+    });
     const { progress } = opts;
     progress.message(`Pulling from ${familiarPath(ref)}`, ref.digest ?? ref.tag);
     const pulled = await this.creation.leased('pull', async (w) => {
