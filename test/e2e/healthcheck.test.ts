@@ -1,7 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, type TestDaemon } from '../helpers/test-daemon';
-import { berth, docker, DOCKER_CLIENTS } from '../helpers/cli';
+import { berth, docker, DOCKER_CLIENTS, runCommand } from '../helpers/cli';
 import type { ContainerInspect } from '../../src/api/types/containers';
 
 const skip = needsRoot('needs root (runc, overlay mounts)');
@@ -127,6 +130,28 @@ describe('health checks', { skip }, () => {
     assert.equal((await berth(daemon.host, ['exec', 'survivor', 'touch', '/tmp/ok'])).code, 0);
     const c = await waitForHealth(daemon, 'survivor', 'healthy');
     assert.equal(c.State.Health!.Log.at(-1)!.ExitCode, 0);
+  });
+
+  it("docker-compose's depends_on condition service_healthy waits for the health status", { skip: existsSync('/usr/bin/docker-compose') ? false : 'no docker-compose' }, async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'hc-compose-'));
+    const compose = (args: string[]) => runCommand('/usr/bin/docker-compose', ['-H', daemon.host, '-p', 'hc', '-f', path.join(dir, 'docker-compose.yml'), ...args], { timeoutMs: 120_000 });
+    try {
+      await fs.writeFile(
+        path.join(dir, 'docker-compose.yml'),
+        ['version: "2.1"', 'services:', '  db:', '    image: busybox', '    command: sh -c "sleep 2; touch /tmp/ready; sleep 1000"', '    healthcheck:', '      test: ["CMD", "test", "-e", "/tmp/ready"]', '      interval: 1s', '      retries: 30',
+          '  app:', '    image: busybox', '    command: sleep 1000', '    depends_on:', '      db:', '        condition: service_healthy', ''].join('\n'),
+      );
+      const up = await compose(['up', '-d']);
+      assert.equal(up.code, 0, up.stderr);
+      const db = await inspect(daemon, 'hc_db_1');
+      const app = await inspect(daemon, 'hc_app_1');
+      assert.equal(db.State.Health?.Status, 'healthy');
+      const healthyAt = Date.parse(db.State.Health!.Log.find((e) => e.ExitCode === 0)!.End);
+      assert.ok(Date.parse(app.State.StartedAt) >= healthyAt, `app started ${app.State.StartedAt}, db healthy at ${new Date(healthyAt).toISOString()}`);
+    } finally {
+      await compose(['down', '-t', '1']);
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('the docker CLI shows the status in ps and reads State.Health', { skip: noDocker }, async () => {
