@@ -98,6 +98,11 @@ s.bind(53,'127.0.0.1',()=>console.log('ready'))`;
         // Another network's container neither resolves the peer through its own server nor through fwd-net's.
         const across = await d('run', '--rm', '--network', 'other-net', 'busybox', 'sh', '-c', `nslookup fwd-peer; nslookup fwd-peer ${gateway}`);
         assert.doesNotMatch(across.stdout, /Name:\s+fwd-peer/);
+        // A container on both networks resolves the peer through its first network's server.
+        const both = await ok('create', '--network', 'other-net', 'busybox', 'nslookup', 'fwd-peer');
+        await ok('network', 'connect', 'fwd-net', both);
+        await d('start', '-a', both).then((r) => assert.match(r.stdout, /Name:\s+fwd-peer/, r.stdout + r.stderr));
+        await ok('rm', both);
       } finally {
         await d('rm', '-f', 'fwd-peer');
         await ok('network', 'rm', 'fwd-net', 'other-net');

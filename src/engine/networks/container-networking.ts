@@ -197,7 +197,7 @@ export class ContainerNetworking implements NetworkHook {
     if (network.isDefault || this.dns.has(network.Id)) return;
     try {
       const hostResolvers = await this.upstreams();
-      this.dns.set(network.Id, await EmbeddedDns.open(network.gateway, parseSubnet(network.subnet), (name) => this.addressesOf(network, name), (client) => this.clientDns(network, client) ?? hostResolvers));
+      this.dns.set(network.Id, await EmbeddedDns.open(network.gateway, parseSubnet(network.subnet), (name, client) => this.namesFor(network, name, client), (client) => this.clientDns(network, client) ?? hostResolvers));
     } catch (err) {
       this.deps.logger.warn('cannot start the embedded DNS server of a network; its containers resolve through the host only', { network: network.Name, error: messageOf(err) });
     }
@@ -206,6 +206,23 @@ export class ContainerNetworking implements NetworkHook {
   async networkDown(network: NetworkRecord): Promise<void> {
     await this.dns.get(network.Id)?.close();
     this.dns.delete(network.Id);
+  }
+
+  /**
+   * A name as a client on `network` resolves it: that network's names first, then those of the
+   * client's other networks (as dockerd's resolver answers over all of a container's networks).
+   */
+  private namesFor(network: NetworkRecord, name: string, client: string): string[] {
+    const own = this.addressesOf(network, name);
+    if (own.length > 0) return own;
+    const asking = this.deps.store.endpointsOfNetwork(network.Id).find((e) => e.IPAddress === client);
+    if (!asking) return [];
+    for (const endpoint of this.deps.store.endpointsOfContainer(asking.ContainerID)) {
+      const other = endpoint.NetworkID !== network.Id ? this.deps.store.network(endpoint.NetworkID) : undefined;
+      const found = other && !other.isDefault ? this.addressesOf(other, name) : [];
+      if (found.length > 0) return found;
+    }
+    return [];
   }
 
   /** The addresses a name has on a network: container names, network aliases and short IDs of its running containers. */

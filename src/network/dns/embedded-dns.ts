@@ -2,8 +2,8 @@ import * as dgram from 'node:dgram';
 import * as packet from 'dns-packet';
 import { contains, parseIPv4, type Subnet } from '../ipam/subnets';
 
-/** What the server of one network answers from: the addresses of a name on that network. */
-export type NameLookup = (name: string) => string[];
+/** What the server of one network answers from: the addresses of a name for the asking client. */
+export type NameLookup = (name: string, client: string) => string[];
 /** The resolvers a client's other queries go to (its `--dns` servers, else the host's). */
 export type UpstreamsOf = (client: string) => readonly string[];
 
@@ -60,7 +60,7 @@ export class EmbeddedDns {
     const question = query.questions?.[0];
     if (!question) return reply('FORMERR');
     const name = question.name.toLowerCase().replace(/\.$/, '');
-    const addresses = this.lookup(name);
+    const addresses = this.lookup(name, remote.address);
     if (addresses.length > 0) {
       if (question.type !== 'A' && (question.type as string) !== 'ANY') return reply('NOERROR');
       const start = this.rotation++ % addresses.length;
