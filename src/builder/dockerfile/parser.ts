@@ -95,7 +95,7 @@ export function parseDockerfile(text: string, file = 'Dockerfile'): ParseResult 
     const ctx: LineContext = { escape, file, line: startLine };
     const node = nodeFromLine(line, ctx);
     if (HEREDOC_COMMANDS.has(node.cmd)) {
-      for (const spec of heredocSpecs(line, node.cmd)) {
+      for (const spec of heredocSpecs(line, escape, node.json)) {
         const body: string[] = [];
         let closed = false;
         while (i < lines.length) {
@@ -269,13 +269,17 @@ const DISPATCH: Record<string, LineParser> = {
   volume: parseMaybeJsonToList, workdir: parseString,
 };
 
-/** Heredoc words (`<<EOF`, `<<-EOF`, `<<"EOF"`) in an instruction line, in order. */
-function heredocSpecs(line: string, cmd: string): Omit<Heredoc, 'content'>[] {
+/**
+ * Heredoc words (`<<EOF`, `<<-EOF`, `<<"EOF"`) of an instruction line, in order. As in moby, only
+ * a whole word starting with `<<` counts, so `echo "<<EOF"` is no heredoc; exec form has none.
+ */
+function heredocSpecs(line: string, escape: string, json: boolean): Omit<Heredoc, 'content'>[] {
+  if (json) return [];
   const specs: Omit<Heredoc, 'content'>[] = [];
-  const re = /<<(-?)\s*(["']?)([A-Za-z_][A-Za-z0-9_.-]*)\2/g;
-  let m: RegExpExecArray | null;
-  const body = cmd === 'run' && /^\s*\S+\s*\[/.test(line) ? '' : line;
-  while ((m = re.exec(body)) !== null) specs.push({ name: m[3], chomp: m[1] === '-', expand: m[2] === '' });
+  for (const word of parseWords(line, escape)) {
+    const m = /^<<(-?)(["']?)([^"'<\s]+)\2$/.exec(word);
+    if (m) specs.push({ name: m[3], chomp: m[1] === '-', expand: m[2] === '' });
+  }
   return specs;
 }
 
