@@ -118,6 +118,8 @@ export function typeInstruction(node: ParsedNode, file: string): Instruction {
     case 'run': {
       if (a.length === 0 && node.heredocs.length === 0) need(1);
       const mounts = ((flags.mount as string[] | undefined) ?? []).map((m) => parseMount(m, fail));
+      const net = flags.network as string | undefined;
+      if (net !== undefined && !['default', 'none', 'host'].includes(net)) fail(`unsupported network mode "${net}": use default, none or host`);
       return { ...base, kind: 'run', command: { json: node.json, args: a }, mounts, network: flags.network as string | undefined,
         security: flags.security as string | undefined, heredocs: node.heredocs };
     }
