@@ -26,11 +26,6 @@ export class StatusError extends Error {
     super(message);
     this.name = 'StatusError';
   }
-
-  /** By shape, not class: the commands left out of the CLI bundle carry their own copy of this class. */
-  static is(err: unknown): err is StatusError {
-    return err instanceof Error && err.name === 'StatusError' && typeof (err as { status?: unknown }).status === 'number';
-  }
 }
 
 /** Shared flag specs. */

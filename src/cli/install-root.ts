@@ -5,8 +5,8 @@ let cached: { root: string; version: string } | undefined;
 
 /**
  * The berth checkout or package this CLI runs from, and its version: the nearest folder
- * above this file whose package.json names berth. Found by walking up because the CLI runs
- * both from dist/src/cli/ (tsc's output) and from the one-file bundle dist/berth-cli.js.
+ * above this file whose package.json names berth (found by walking up, so it holds wherever
+ * the compiled file sits under dist/).
  */
 export function installRoot(): { root: string; version: string } {
   if (cached) return cached;

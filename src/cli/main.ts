@@ -103,7 +103,7 @@ async function runCommand(ctx: CliContext, name: string, def: CommandDefinition,
 
 /** Maps an error to docker's message and exit status. */
 function reportError(ctx: CliContext, err: unknown): number {
-  if (StatusError.is(err)) {
+  if (err instanceof StatusError) {
     if (err.message) ctx.err(`${err.message}\n`);
     return err.status;
   }
