@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tarStream from 'tar-stream';
 import { native } from '../../native';
-import { errnoCode, invalidArgument } from '../../errors';
+import { conflict, errnoCode, invalidArgument } from '../../errors';
 import { closeFd, lstatChild, openBeneath, openChild, openHostDir, removeChild, RootWalk } from '../../util/fs-at';
 import { cleanEntryName, splitEntryName } from './entry-name';
 import { xattrsFromPax } from './pax';
@@ -235,7 +235,8 @@ class TarExtractor {
     try {
       fd = native.openat(dirFd, base, C().O_PATH | C().O_NOFOLLOW | C().O_DIRECTORY, 0);
     } catch (err) {
-      if (isGoneOrChanged(err)) throw invalidArgument(`directory ${JSON.stringify(rel)} changed while extracting`, err);
+      // Something else (the container itself) swapped it: a conflict, as when the target is removed.
+      if (isGoneOrChanged(err)) throw conflict(`directory ${JSON.stringify(rel)} changed while extracting`, err);
       throw err;
     }
     try {
@@ -263,7 +264,7 @@ class TarExtractor {
     try {
       const st = fstatSync(fd);
       const expected = header.type === 'symlink' ? st.isSymbolicLink() : header.type === 'fifo' ? st.isFIFO() : st.isCharacterDevice() || st.isBlockDevice();
-      if (!expected) throw invalidArgument(`${JSON.stringify(rel)} changed while extracting`);
+      if (!expected) throw conflict(`${JSON.stringify(rel)} changed while extracting`);
       this.metadata(fd, header, header.type === 'symlink');
     } finally {
       closeFd(fd);

@@ -245,7 +245,7 @@ describe('archive operations cannot be raced out of the container (CVE-2018-1566
       const res = await request(daemon.socket, 'PUT', `/containers/write-swapper/archive?path=/race/d`, tar);
       if (res.status === 200) extracted++;
       // 404: /race/d was the symlink, whose target does not exist in the container;
-      // 409: the container removed /race/d while it was being extracted into;
+      // 409: the container removed /race/d, or swapped a directory in it, while it was being extracted into;
       // 400 "cannot create directory": it was removed before a subdirectory could be made in it.
       const refusedMkdir = res.status === 400 && res.body.toString().includes('cannot create directory');
       const out = outcomeOf(res, refusedMkdir ? [400] : [200, 404, 409]);
