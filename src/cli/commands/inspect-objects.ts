@@ -4,6 +4,7 @@ import type { CliContext } from '../context';
 import { Template } from '../output/template';
 import { goString } from '../output/template';
 import { unescapeFormat } from '../output/format';
+import { errorText } from './common';
 
 export type InspectType = 'container' | 'image' | undefined;
 
@@ -49,3 +50,34 @@ async function inspectOne(name: string, type: InspectType, size: boolean, client
 }
 
 export { goString };
+
+/** Go's json.Marshal escapes these for HTML safety; docker's output carries them so. */
+export function goJson(text: string): string {
+  return text.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * As docker's inspect.Inspect for one kind of object (network, volume): the objects found (a
+ * JSON array, "json" on one line, or one template result each), then the daemon's errors on
+ * stderr with status 1.
+ */
+export async function inspectEach(ctx: CliContext, names: string[], format: string, fetch: (name: string) => Promise<unknown>): Promise<void> {
+  const found: unknown[] = [];
+  const errors: string[] = [];
+  for (const name of names) {
+    try {
+      found.push(await fetch(name));
+    } catch (err: unknown) {
+      errors.push(await errorText(err));
+    }
+  }
+  if (format === 'json') {
+    ctx.out(`${goJson(JSON.stringify(found))}\n`);
+  } else if (format !== '') {
+    const template = new Template(unescapeFormat(format));
+    for (const item of found) ctx.out(`${template.execute(item)}\n`);
+  } else {
+    ctx.out(`${goJson(JSON.stringify(found, null, 4))}\n`);
+  }
+  if (errors.length > 0) throw new StatusError(1, errors.join('\n'));
+}

@@ -1,7 +1,5 @@
-import { defineCommand, FORMAT_FLAG, StatusError } from '../../command';
-import { Template } from '../../output/template';
-import { unescapeFormat } from '../../output/format';
-import { errorText } from '../common';
+import { defineCommand, FORMAT_FLAG } from '../../command';
+import { inspectEach } from '../inspect-objects';
 import type { Volume } from '../../../client/types';
 
 /** Sorts a map's keys, as Go's encoding/json does. */
@@ -28,40 +26,13 @@ function goVolume(v: Volume & { ClusterVolume?: unknown; Status?: Record<string,
   return out;
 }
 
-/** Go's json.Marshal escapes these for HTML safety; docker's output carries them so. */
-function goJson(text: string): string {
-  return text.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
 export default defineCommand({
   usage: 'volume inspect [OPTIONS] VOLUME [VOLUME...]',
   description: 'Display detailed information on one or more volumes',
   minArgs: 1,
   flags: { format: { ...FORMAT_FLAG, short: 'f' } },
-  /**
-   * As docker's inspect.Inspect: the volumes found (a JSON array, "json" on one line, or one
-   * template result each), then the daemon's errors on stderr with status 1.
-   */
   async run(ctx, flags, args) {
     const client = await ctx.client();
-    const found: unknown[] = [];
-    const errors: string[] = [];
-    for (const name of args) {
-      try {
-        found.push(goVolume(await client.volumeInspect(name)));
-      } catch (err: unknown) {
-        errors.push(await errorText(err));
-      }
-    }
-    const format = flags.format ?? '';
-    if (format === 'json') {
-      ctx.out(`${goJson(JSON.stringify(found))}\n`);
-    } else if (format !== '') {
-      const template = new Template(unescapeFormat(format));
-      for (const item of found) ctx.out(`${template.execute(item)}\n`);
-    } else {
-      ctx.out(`${goJson(JSON.stringify(found, null, 4))}\n`);
-    }
-    if (errors.length > 0) throw new StatusError(1, errors.join('\n'));
+    await inspectEach(ctx, args, flags.format ?? '', async (name) => goVolume(await client.volumeInspect(name)));
   },
 });
