@@ -1,11 +1,12 @@
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createPrivateNetns, type PrivateNetns } from '../../test/helpers/private-netns';
+import { PODMAN, podmanGlobalFlags, podmanRunLimits } from '../../test/helpers/podman';
 import { findProcesses, mustRun, unmountUnder } from './proc';
 import type { BenchTarget } from './targets';
 
-export const PODMAN = ['/usr/bin/podman', '/usr/local/bin/podman'].find((p) => existsSync(p));
+export { PODMAN };
 
 export interface PodmanTarget extends BenchTarget {
   name: 'podman';
@@ -17,9 +18,8 @@ export interface PodmanTarget extends BenchTarget {
 }
 
 /**
- * Podman on private roots (--root/--runroot/--tmpdir), cgroupfs and file events (no
- * systemd here), with the same busybox archive loaded. Podman has no daemon: its
- * per-container helper is conmon. Every podman command runs in a network namespace of the
+ * Podman on private roots, with the tests' flags (test/helpers/podman.ts) and the same
+ * busybox archive loaded. Podman has no daemon: its per-container helper is conmon. Every podman command runs in a network namespace of the
  * target's own (test/helpers/private-netns.ts), so a podman network (its bridge, routes and
  * firewall rules) could never land on the host's.
  */
@@ -28,15 +28,8 @@ export async function startPodman(image: Buffer): Promise<PodmanTarget | undefin
   const podman = PODMAN;
   const netns = await createPrivateNetns();
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-'));
-  const global = [
-    '--root', path.join(root, 'root'),
-    '--runroot', path.join(root, 'run'),
-    '--tmpdir', path.join(root, 'tmp'),
-    '--cgroup-manager', 'cgroupfs',
-    '--events-backend', 'file',
-    '--storage-driver', 'overlay',
-  ];
-  const limits = await hostLimits();
+  const global = podmanGlobalFlags(root);
+  const limits = await podmanRunLimits();
   const command = (args: string[]) => netns.command(podman, [...global, ...(args[0] === 'run' ? ['run', ...limits, ...args.slice(1)] : args)]);
   const run = (args: string[]) => {
     const c = command(args);
@@ -80,22 +73,4 @@ export async function startPodman(image: Buffer): Promise<PodmanTarget | undefin
     throw err;
   }
   return target;
-}
-
-/**
- * Podman's default nofile/nproc limits (1048576, 4194304) are above this machine's hard
- * limits and CAP_SYS_RESOURCE is not ours here, so runc fails to set them; pass lower ones
- * (nproc near the hard limit still fails, so at most 4096).
- */
-async function hostLimits(): Promise<string[]> {
-  const limits = await fs.readFile('/proc/self/limits', 'utf8');
-  const hard = (label: string) => new RegExp(`^${label}\\s+\\S+\\s+(\\S+)`, 'm').exec(limits)?.[1];
-  const args: string[] = [];
-  for (const [label, name] of [['Max open files', 'nofile'], ['Max processes', 'nproc']] as const) {
-    const raw = hard(label);
-    if (!raw || raw === 'unlimited') continue;
-    const value = name === 'nproc' ? Math.min(Number(raw), 4096) : Number(raw);
-    args.push('--ulimit', `${name}=${value}:${value}`);
-  }
-  return args;
 }

@@ -42,17 +42,8 @@ export async function startPrivatePodman(): Promise<PrivatePodman> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'pm-'));
   const netns = await createPrivateNetns();
   const authFile = path.join(root, 'auth.json');
-  const global = [
-    '--root', path.join(root, 'root'),
-    '--runroot', path.join(root, 'run'),
-    '--tmpdir', path.join(root, 'tmp'),
-    '--runtime', RUNC!,
-    '--cgroup-manager', 'cgroupfs',
-    '--events-backend', 'file',
-    '--storage-driver', 'overlay',
-    '--network-config-dir', path.join(root, 'networks'),
-  ];
-  const limits = await runLimits();
+  const global = podmanGlobalFlags(root);
+  const limits = await podmanRunLimits();
   // TMPDIR: image pulls stage blobs there (/var/tmp otherwise).
   const env = { REGISTRY_AUTH_FILE: authFile, XDG_RUNTIME_DIR: path.join(root, 'xdg'), XDG_CONFIG_HOME: path.join(root, 'config'), TMPDIR: path.join(root, 'tmp') };
   await fs.mkdir(env.XDG_RUNTIME_DIR, { mode: 0o700 });
@@ -88,11 +79,26 @@ export async function startPrivatePodman(): Promise<PrivatePodman> {
   return podman;
 }
 
+/** Podman's global flags for private roots under `root`: runc named, cgroupfs, file events, overlay, its network config there. */
+export function podmanGlobalFlags(root: string): string[] {
+  return [
+    '--root', path.join(root, 'root'),
+    '--runroot', path.join(root, 'run'),
+    '--tmpdir', path.join(root, 'tmp'),
+    '--runtime', RUNC ?? 'runc',
+    '--cgroup-manager', 'cgroupfs',
+    '--events-backend', 'file',
+    '--storage-driver', 'overlay',
+    '--network-config-dir', path.join(root, 'networks'),
+  ];
+}
+
 /**
- * Podman's default nofile/nproc limits are above this machine's hard limits (and
- * CAP_SYS_RESOURCE may not be ours), so runc fails to set them: pass ones the host allows.
+ * Podman's default nofile/nproc limits (1048576, 4194304) are above this machine's hard
+ * limits (and CAP_SYS_RESOURCE may not be ours), so runc fails to set them: `podman run`
+ * flags with ones the host allows (nproc near the hard limit still fails, so at most 4096).
  */
-async function runLimits(): Promise<string[]> {
+export async function podmanRunLimits(): Promise<string[]> {
   const limits = await fs.readFile('/proc/self/limits', 'utf8');
   const hard = (label: string) => new RegExp(`^${label}\\s+\\S+\\s+(\\S+)`, 'm').exec(limits)?.[1];
   const args: string[] = [];
