@@ -1,18 +1,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI_MAIN } from '../../helpers/test-daemon';
+import { startBerthRegistry, type TestRegistry } from '../../helpers/registry';
 import { DOCKER_CLIENTS, docker, runCommand } from '../../helpers/cli';
 import { privateDockerdSkipReason, startPrivateDockerd, type PrivateDockerd } from '../../helpers/private-dockerd';
 import { tarOf, writeOciLayout } from '../../helpers/oci-layout';
 
 /**
  * Real dockerd (private, in its own network namespace) pushing to and pulling from
- * `berth registry serve`, which runs inside the same namespace so that 127.0.0.1:<port> is the
+ * `berth registry serve`, which is forwarded into that namespace so that 127.0.0.1:<port> is the
  * registry for both (docker treats loopback registries as insecure: plain HTTP).
  */
 const skip = privateDockerdSkipReason() ?? (DOCKER_CLIENTS.length === 0 ? 'no docker CLI' : false);
@@ -20,39 +19,21 @@ const client = DOCKER_CLIENTS[0]!;
 
 let dir: string;
 let dockerd: PrivateDockerd;
-let server: ChildProcess;
+let registry: TestRegistry;
 let port: number;
-
-function inNetns(file: string, args: string[]): { file: string; args: string[] } {
-  return { file: 'nsenter', args: [`--net=/proc/${dockerd.pid}/ns/net`, '--', file, ...args] };
-}
 
 before(async () => {
   if (skip) return;
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bregdk-'));
   dockerd = await startPrivateDockerd();
-  const cmd = inNetns(CLI_MAIN, ['registry', 'serve', '--addr', '127.0.0.1:0', '--root', path.join(dir, 'storage')]);
-  server = spawn(cmd.file, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  server.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    server.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /Listening on 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    server.on('exit', (code) => reject(new Error(`registry exited with ${code}: ${stderr}`)));
-  });
+  registry = await startBerthRegistry();
+  await registry.exposeIn(dockerd.netns);
+  port = registry.port;
 });
 
 after(async () => {
   if (skip) return;
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await registry?.stop();
   await dockerd?.stop();
   await fs.rm(dir, { recursive: true, force: true });
 });
@@ -67,7 +48,7 @@ test('dockerd pushes an image to berth\'s registry and pulls it back with the sa
   const digest = /digest: (sha256:[0-9a-f]{64})/.exec(push.stdout)?.[1];
   assert.ok(digest, push.stdout);
   // The tag in storage names what docker reported.
-  const tagFile = path.join(dir, 'storage', 'metadata', 'repositories', 'dock', 'app', '_manifests', 'tags', 'v1');
+  const tagFile = path.join(registry.storage, 'metadata', 'repositories', 'dock', 'app', '_manifests', 'tags', 'v1');
   assert.equal(await fs.readFile(tagFile, 'utf8'), digest);
   // A second push finds every layer present.
   const again = await docker(client, dockerd.host, ['push', ref], { timeoutMs: 60_000 });
@@ -85,8 +66,7 @@ test('dockerd pushes an image to berth\'s registry and pulls it back with the sa
 test('dockerd pulls an OCI image that skopeo pushed, and a missing tag fails with the registry\'s message', { skip: skip || (!existsSync('/usr/bin/skopeo') && 'skopeo is not installed') }, async () => {
   const layout = path.join(dir, 'layout');
   const image = await writeOciLayout(layout, 'v1', [{ 'etc/motd': 'from skopeo\n' }]);
-  const copy = inNetns('/usr/bin/skopeo', ['--insecure-policy', 'copy', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://127.0.0.1:${port}/dock/oci:v1`]);
-  const pushed = await runCommand(copy.file, copy.args, { env: { REGISTRY_AUTH_FILE: path.join(dir, 'auth.json') }, timeoutMs: 60_000 });
+  const pushed = await runCommand('/usr/bin/skopeo', ['--insecure-policy', 'copy', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://127.0.0.1:${port}/dock/oci:v1`], { env: { REGISTRY_AUTH_FILE: path.join(dir, 'auth.json') }, timeoutMs: 60_000 });
   assert.equal(pushed.code, 0, pushed.stderr);
   const pull = await docker(client, dockerd.host, ['pull', `127.0.0.1:${port}/dock/oci:v1`], { timeoutMs: 60_000 });
   assert.equal(pull.code, 0, pull.stderr);

@@ -1,11 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI_MAIN } from '../../helpers/test-daemon';
+import { startBerthRegistry, type TestRegistry } from '../../helpers/registry';
 import { runCommand } from '../../helpers/cli';
 import { httpRequest } from '../../helpers/registry-server';
 import { writeOciLayout, type LayoutImage } from '../../helpers/oci-layout';
@@ -19,10 +18,9 @@ const SKOPEO = '/usr/bin/skopeo';
 const skip = existsSync(SKOPEO) ? false : 'skopeo is not installed (/usr/bin/skopeo)';
 
 let dir: string;
-let server: ChildProcess;
+let registry: TestRegistry;
 let port: number;
 let image: LayoutImage;
-let stderr = '';
 
 function skopeo(args: string[]) {
   return runCommand(SKOPEO, ['--insecure-policy', ...args], { env: { REGISTRY_AUTH_FILE: path.join(dir, 'auth.json') }, timeoutMs: 120_000 });
@@ -36,26 +34,13 @@ before(async () => {
     { 'data/big.bin': randomBytes(3 * 1024 * 1024) },
     { 'data/small.txt': 'x'.repeat(1000) },
   ]);
-  server = spawn(CLI_MAIN, ['registry', 'serve', '--addr', '127.0.0.1:0', '--root', path.join(dir, 'storage')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    server.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /Listening on 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    server.on('exit', (code) => reject(new Error(`registry exited with ${code}: ${stderr}`)));
-  });
+  registry = await startBerthRegistry();
+  port = registry.port;
 });
 
 after(async () => {
   if (skip) return;
-  if (server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await registry?.stop();
   await fs.rm(dir, { recursive: true, force: true });
 });
 
