@@ -17,6 +17,7 @@ import type {
   PathStat,
   WaitCondition,
 } from './types/containers';
+import type { BuildEvent, BuildRequest, BuildResult } from '../builder/types';
 import type { ExecConfig, ExecInspect } from './types/exec';
 import type { NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkResource, NetworksPruneResponse } from './types/networks';
 import type { EventMessage, SystemDfResponse, SystemDfType, SystemInfo, SystemVersion, Volume, VolumesPruneResponse } from './types/system';
@@ -316,4 +317,20 @@ export interface RegistryBackend {
   auth(body: unknown): Promise<{ Status: string; IdentityToken: string }>;
   /** GET /distribution/{name}/json, with the raw X-Registry-Auth header. */
   distributionInspect(name: string, registryAuth: string | undefined): Promise<DistributionInspect>;
+}
+
+// ---------------------------------------------------------------- build
+
+/** POST /build: the request as the route parsed it; the backend receives the context itself. */
+export type BuildOptions = Omit<BuildRequest, 'contextDir'>;
+
+export interface BuildBackend {
+  /**
+   * Unpacks `context` (a tar, maybe gzip/bzip2/xz/zstd-compressed) into a folder of its own,
+   * confined (no `..` out, no links out: InvalidArgument), builds, and removes the folder.
+   * Events arrive through `onEvent` as the build goes; a failure rejects and leaves nothing.
+   */
+  build(context: Readable, opts: BuildOptions, onEvent: (event: BuildEvent) => void): Promise<BuildResult>;
+  /** POST /build/prune (absent until the executor keeps a cache: the route then deletes nothing). */
+  prune?(opts: { all: boolean; filters: Filters }): Promise<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>;
 }

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { DaemonConfig } from './config';
 import type { Logger } from '../util/logger';
-import { messageOf } from '../errors';
+import { messageOf, notImplemented } from '../errors';
 import { LocalContentStore } from '../content/local/store';
 import { OverlaySnapshotter } from '../snapshots/overlay/snapshotter';
 import { migrateLegacyLayout } from '../snapshots/overlay/legacy-layout';
@@ -33,7 +33,10 @@ import { diskUsage } from '../engine/system/disk-usage';
 import { BootstrapBackendImpl } from '../engine/images/bootstrap-backend';
 import { addBootstrapRoutes } from '../api/server/routes/bootstrap';
 import { VolumeService } from '../engine/volumes/volume-service';
-import { addEmptyPruneRoutes, addVolumeRoutes } from '../api/server/routes/volumes';
+import { addVolumeRoutes } from '../api/server/routes/volumes';
+import { addBuildRoutes } from '../api/server/routes/build';
+import { ContextBuildBackend } from '../builder/build-backend';
+import type { ImageBuilder } from '../builder/types';
 import { createApiServer } from '../api/server/server';
 import { addNetworkRoutes } from '../api/server/routes/networks';
 import { NetworkStore } from '../network/store';
@@ -156,6 +159,14 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   });
   const system = new SystemService({ registry: registry.settings, containers, countImages: async () => (await images.list({ all: false })).length, paths: { dataRoot, execRoot }, eventListeners: () => events.listenerCount, debug: config.logLevel === 'debug', runtimePath: config.runtimePath });
   const systemBackend = new SystemBackendImpl({ system, events, diskUsage: (types) => diskUsage({ types, images, imagesBackend, containers, volumes }) });
+  // Until the Dockerfile executor lands, POST /build checks its request and context and then says so.
+  const imageBuilder: ImageBuilder = {
+    build: async () => {
+      throw notImplemented('building images is not supported by berth yet: the Dockerfile executor has not landed');
+    },
+  };
+  const buildBackend = new ContextBuildBackend(imageBuilder, path.join(dataRoot, 'builder', 'contexts'));
+  await buildBackend.init();
   const server = createApiServer(
     {
       containers: new ContainersBackendImpl(containers, { volumes, rootfs, images: imagesBackend, execIdsOf: (id) => execs.idsFor(id), networkView: (c) => networking.settings(c) }),
@@ -166,7 +177,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     {
       logger,
       socketPath: config.socketPath,
-      extraRoutes: [(router) => addBootstrapRoutes(router, new BootstrapBackendImpl(images, events)), (router) => addVolumeRoutes(router, new VolumeService(volumes, containers!, events)), (router) => addNetworkRoutes(router, new NetworksBackendImpl(networkService, networking)), addEmptyPruneRoutes, (router) => addRegistryRoutes(router, new RegistryBackendImpl(registry))],
+      extraRoutes: [(router) => addBootstrapRoutes(router, new BootstrapBackendImpl(images, events)), (router) => addVolumeRoutes(router, new VolumeService(volumes, containers!, events)), (router) => addNetworkRoutes(router, new NetworksBackendImpl(networkService, networking)), (router) => addBuildRoutes(router, buildBackend), (router) => addRegistryRoutes(router, new RegistryBackendImpl(registry))],
     },
   );
   await server.listen();

@@ -7,7 +7,7 @@ import * as tarStream from 'tar-stream';
 import { native } from '../../native';
 import { conflict, errnoCode, invalidArgument } from '../../errors';
 import { closeFd, lstatChild, openBeneath, openChild, openHostDir, removeChild, RootWalk } from '../../util/fs-at';
-import { cleanEntryName, splitEntryName } from './entry-name';
+import { cleanEntryName, splitEntryName, symlinkLeaves } from './entry-name';
 import { xattrsFromPax } from './pax';
 import { OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_META_PREFIX, WHITEOUT_PREFIX } from './whiteout';
 
@@ -33,6 +33,8 @@ export interface ExtractOptions {
   noOverwriteDirNonDir?: boolean;
   /** Owner for every entry instead of the tar's uid/gid. */
   chownTo?: { uid: number; gid: number };
+  /** Refuse symlinks whose target leaves dest (absolute, or `..` climbing above it): build contexts. */
+  confineSymlinks?: boolean;
 }
 
 type EntryHeader = tarStream.Header;
@@ -158,6 +160,9 @@ class TarExtractor {
           return;
         case 'symlink':
           body.resume();
+          if (this.opts.confineSymlinks && symlinkLeaves(rel, header.linkname ?? '')) {
+            throw invalidArgument(`tar entry ${JSON.stringify(header.name)}: symlink target ${JSON.stringify(header.linkname ?? '')} points outside the destination`);
+          }
           native.symlinkat(header.linkname ?? '', dir.fd, base);
           break;
         case 'link':

@@ -77,9 +77,8 @@ test('entering a swarm and the features berth lacks answer 501 naming the featur
   const cases: [string, string, RegExp][] = [
     ['POST', '/swarm/init', /^swarm mode is not supported by berth: it spreads over hosts through Kubernetes/],
     ['POST', '/swarm/join', /^swarm mode is not supported/],
-    ['POST', '/build?t=x', /^building images is not supported by berth yet/],
-    ['POST', '/session', /^building images is not supported by berth yet.*BuildKit session/],
-    ['POST', '/grpc', /^building images is not supported by berth yet.*BuildKit/],
+    ['POST', '/session', /^building images with BuildKit is not supported by berth: it has the classic builder/],
+    ['POST', '/grpc', /^building images with BuildKit is not supported by berth/],
     ['GET', '/plugins', /^plugins are not supported by berth yet/],
     ['GET', '/plugins/privileges?remote=x', /^plugins are not supported by berth yet/],
     ['POST', '/plugins/pull?remote=x', /^plugins are not supported by berth yet/],

@@ -9,7 +9,7 @@ import { Router } from '../router';
  * - swarm (/swarm, /nodes, /services, /tasks, /secrets, /configs): exactly what a dockerd that
  *   is not a swarm manager answers (503 and its message; the parameter checks dockerd makes
  *   first), since berth spreads over hosts through Kubernetes, never swarm;
- * - everything else berth lacks (build, plugins,
+ * - everything else berth lacks (BuildKit's session and grpc, plugins,
  *   websocket attach): 501 naming the feature, as pull does. Each says "not supported": the docker
  *   CLI's `inspect` skips an object type whose lookup says so and tries the next.
  *
@@ -18,7 +18,7 @@ import { Router } from '../router';
 export const NOT_SWARM_MANAGER =
   'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
 
-const NO_BUILDER = 'building images is not supported by berth yet: it has no Dockerfile builder (make images with `berth image bootstrap`, load, import or commit)';
+const NO_BUILDER = 'building images with BuildKit is not supported by berth: it has the classic builder (POST /build) only';
 const NO_PLUGINS = 'plugins are not supported by berth yet: it has no plugin system (volumes use the built-in local driver)';
 const NO_SWARM_MODE = 'swarm mode is not supported by berth: it spreads over hosts through Kubernetes, not swarm';
 
@@ -92,9 +92,8 @@ function addSwarmRoutes(router: Router): void {
 }
 
 function addNotImplementedRoutes(router: Router): void {
-  router.post('/build', notImplementedRoute(NO_BUILDER));
-  router.post('/session', notImplementedRoute(`${NO_BUILDER}; no BuildKit session`));
-  router.post('/grpc', notImplementedRoute(`${NO_BUILDER}; no BuildKit`));
+  router.post('/session', notImplementedRoute(NO_BUILDER));
+  router.post('/grpc', notImplementedRoute(NO_BUILDER));
 
   const plugins = notImplementedRoute(NO_PLUGINS);
   router.get('/plugins', plugins).get('/plugins/privileges', plugins).post('/plugins/pull', plugins).post('/plugins/create', plugins);

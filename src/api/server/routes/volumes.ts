@@ -25,13 +25,3 @@ export function addVolumeRoutes(router: Router, backend: VolumesBackend): void {
     ex.empty(204);
   });
 }
-
-/**
- * The prune route for what berth does not have yet (a build cache), so `docker system prune`
- * works: there is nothing to delete.
- */
-export function addEmptyPruneRoutes(router: Router): void {
-  router.post('/build/prune', async (ex) => {
-    ex.json(200, { CachesDeleted: null, SpaceReclaimed: 0 });
-  });
-}

@@ -1,0 +1,23 @@
+import type { Readable } from 'node:stream';
+import { errorKind, invalidArgument, messageOf } from '../../errors';
+import { decompressStream } from '../../images/compression';
+import { extractLayer } from '../../archive/tar/extract';
+
+/**
+ * Unpacks a build context sent as a tar (plain, gzip, bzip2, xz or zstd, as docker accepts)
+ * into `dir`, through the fd-confined extractor: an entry whose `..` climbs out, a hardlink
+ * to outside, or a symlink pointing outside the context (absolute, or climbing out) is
+ * refused with InvalidArgument naming the entry. Owners and modes are kept as sent (COPY
+ * decides what they become in the image); `.wh.` names are ordinary files here.
+ */
+export async function receiveContext(body: Readable, dir: string): Promise<void> {
+  try {
+    const { stream } = await decompressStream(body);
+    await extractLayer(stream, dir, { whiteouts: 'literal', confineSymlinks: true });
+  } catch (err) {
+    body.resume();
+    // tar-stream's plain Errors ("Unexpected end of data", "Invalid tar header") are the client's fault.
+    if (errorKind(err) === undefined || errorKind(err) === 'InvalidArgument') throw invalidArgument(`invalid build context: ${messageOf(err)}`, err);
+    throw err;
+  }
+}
