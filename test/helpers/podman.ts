@@ -1,4 +1,5 @@
 import { existsSync, promises as fs } from 'node:fs';
+import { after, before } from 'node:test';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CommandResult, runCommand } from './cli';
@@ -91,6 +92,22 @@ export function podmanGlobalFlags(root: string): string[] {
     '--storage-driver', 'overlay',
     '--network-config-dir', path.join(root, 'networks'),
   ];
+}
+
+/**
+ * In a describe block: a private podman for its tests, started before them with `registry()`
+ * reachable at its address inside podman's namespace, and stopped after them.
+ */
+export function podmanWithRegistry(registry: () => { exposeIn(netns: PrivateNetns): Promise<void> }): () => PrivatePodman {
+  let podman: PrivatePodman | undefined;
+  before(async () => {
+    podman = await startPrivatePodman();
+    await registry().exposeIn(podman.netns);
+  });
+  after(async () => {
+    await podman?.stop();
+  });
+  return () => podman!;
 }
 
 /**

@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeFixtureImage, writeDockerArchive, FixtureImage } from '../../helpers/fixture-image';
-import { podmanSkipReason, startPrivatePodman, PrivatePodman } from '../../helpers/podman';
+import { podmanSkipReason, podmanWithRegistry } from '../../helpers/podman';
 import { privateDockerdSkipReason, startPrivateDockerd, PrivateDockerd } from '../../helpers/private-dockerd';
 import { berthRegistrySkipReason, startBerthRegistry, TestRegistry } from '../../helpers/registry';
 import { needsRoot } from '../../helpers/root';
@@ -109,24 +109,17 @@ describe("berth's registry with real peers", { skip: needsRoot() || berthRegistr
   });
 
   describe('podman', { skip: podmanSkipReason() ?? false }, () => {
-    let podman: PrivatePodman;
-    before(async () => {
-      podman = await startPrivatePodman();
-      await registry.exposeIn(podman.netns);
-    });
-    after(async () => {
-      await podman?.stop();
-    });
+    const podman = podmanWithRegistry(() => registry);
 
     test('pulls and runs what skopeo pushed, pushes an image, and skopeo reads it back', async () => {
       mustSucceed(await skopeoCopy(image.skopeoRef, `docker://${registry.host}/skopeo/app:3`), 'skopeo copy');
-      const pull = ok(await podman.podman(['pull', '-q', '--tls-verify=false', `${registry.host}/skopeo/app:3`]), 'podman pull');
+      const pull = ok(await podman().podman(['pull', '-q', '--tls-verify=false', `${registry.host}/skopeo/app:3`]), 'podman pull');
       assert.equal(`sha256:${pull.stdout.trim()}`, image.imageId);
-      const run = ok(await podman.podman(['run', '--rm', '--pull=never', `${registry.host}/skopeo/app:3`, 'sh', '-c', 'wc -c < /data/layer-0.bin']), 'podman run');
+      const run = ok(await podman().podman(['run', '--rm', '--pull=never', `${registry.host}/skopeo/app:3`, 'sh', '-c', 'wc -c < /data/layer-0.bin']), 'podman run');
       assert.equal(run.stdout.trim(), String(SMALL_LAYERS[0]));
 
-      ok(await podman.podman(['load', '-q', '-i', busyboxArchive]), 'podman load');
-      ok(await podman.podman(['push', '-q', '--tls-verify=false', 'fixture/busybox:latest', `${registry.host}/from-podman/busybox:1`]), 'podman push');
+      ok(await podman().podman(['load', '-q', '-i', busyboxArchive]), 'podman load');
+      ok(await podman().podman(['push', '-q', '--tls-verify=false', 'fixture/busybox:latest', `${registry.host}/from-podman/busybox:1`]), 'podman push');
       const config = await skopeoInspect(`docker://${registry.host}/from-podman/busybox:1`, { config: true });
       assert.deepEqual((config.rootfs as { diff_ids: string[] }).diff_ids, busybox.layers.map((l) => l.diffId));
     });

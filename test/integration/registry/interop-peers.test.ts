@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { DOCKER_CLIENTS, runCommand } from '../../helpers/cli';
 import { makeFixtureImage, writeDockerArchive, FixtureImage } from '../../helpers/fixture-image';
-import { podmanSkipReason, startPrivatePodman, PrivatePodman } from '../../helpers/podman';
+import { podmanSkipReason, podmanWithRegistry } from '../../helpers/podman';
 import { privateDockerdSkipReason, startPrivateDockerd, PrivateDockerd } from '../../helpers/private-dockerd';
 import { distributionRegistrySkipReason, startDistributionRegistry, TestRegistry } from '../../helpers/registry';
 import { needsRoot } from '../../helpers/root';
@@ -147,23 +147,16 @@ describe('Debian docker-registry with real peers', { skip: needsRoot() || distri
   });
 
   describe('podman', { skip: podmanSkipReason() ?? false }, () => {
-    let podman: PrivatePodman;
-    before(async () => {
-      podman = await startPrivatePodman();
-      await registry.exposeIn(podman.netns);
-    });
-    after(async () => {
-      await podman?.stop();
-    });
+    const podman = podmanWithRegistry(() => registry);
 
     test('logs in, pulls and runs the fixture with only runc, conmon and cgroupfs', async () => {
       mustSucceed(await skopeoCopy(image.skopeoRef, `docker://${registry.host}/fixture/app:3`, { creds: CREDS }), 'skopeo copy');
-      const login = await podman.podman(['login', '--tls-verify=false', '-u', USER.username, '--password-stdin', registry.host], { input: USER.password });
+      const login = await podman().podman(['login', '--tls-verify=false', '-u', USER.username, '--password-stdin', registry.host], { input: USER.password });
       assert.equal(login.code, 0, login.stderr);
-      const pull = await podman.podman(['pull', '-q', '--tls-verify=false', `${registry.host}/fixture/app:3`]);
+      const pull = await podman().podman(['pull', '-q', '--tls-verify=false', `${registry.host}/fixture/app:3`]);
       assert.equal(pull.code, 0, pull.stderr);
       assert.equal(`sha256:${pull.stdout.trim()}`, image.imageId);
-      const run = await podman.podman(['run', '--rm', '--pull=never', `${registry.host}/fixture/app:3`, 'sh', '-c', 'wc -c < /data/layer-0.bin']);
+      const run = await podman().podman(['run', '--rm', '--pull=never', `${registry.host}/fixture/app:3`, 'sh', '-c', 'wc -c < /data/layer-0.bin']);
       assert.equal(run.code, 0, run.stderr);
       assert.equal(run.stdout.trim(), String(SMALL_LAYERS[0]));
     });

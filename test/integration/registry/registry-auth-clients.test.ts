@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DOCKER_CLIENTS, runCommand } from '../../helpers/cli';
 import { makeFixtureImage, writeDockerArchive, type FixtureImage } from '../../helpers/fixture-image';
-import { podmanSkipReason, startPrivatePodman, type PrivatePodman } from '../../helpers/podman';
+import { podmanSkipReason, podmanWithRegistry } from '../../helpers/podman';
 import { privateDockerdSkipReason, startPrivateDockerd, type PrivateDockerd } from '../../helpers/private-dockerd';
 import { berthRegistrySkipReason, htpasswdLine, startBerthRegistry, type TestRegistry } from '../../helpers/registry';
 import { needsRoot } from '../../helpers/root';
@@ -214,27 +214,20 @@ describe('berth registry serve with auth, against skopeo, docker and podman', { 
   });
 
   describe('podman', { skip: podmanSkipReason() ?? false }, () => {
-    let podman: PrivatePodman;
-    before(async () => {
-      podman = await startPrivatePodman();
-      await registry.exposeIn(podman.netns);
-    });
-    after(async () => {
-      await podman?.stop();
-    });
+    const podman = podmanWithRegistry(() => registry);
 
     test('login with the token flow, a wrong password refused, pull as a pull-only user', async () => {
       mustSucceed(await skopeoCopy(image.skopeoRef, `docker://${registry.host}/team-a/pod:3`, { creds: `${ALICE.username}:${ALICE.password}` }), 'skopeo copy');
-      const wrong = await podman.podman(['login', '--tls-verify=false', '-u', BOB.username, '--password-stdin', registry.host], { input: 'wrong' });
+      const wrong = await podman().podman(['login', '--tls-verify=false', '-u', BOB.username, '--password-stdin', registry.host], { input: 'wrong' });
       assert.notEqual(wrong.code, 0);
       assert.match(wrong.stderr, /invalid username\/password/);
-      const login = await podman.podman(['login', '--tls-verify=false', '-u', BOB.username, '--password-stdin', registry.host], { input: BOB.password });
+      const login = await podman().podman(['login', '--tls-verify=false', '-u', BOB.username, '--password-stdin', registry.host], { input: BOB.password });
       assert.equal(login.code, 0, login.stderr);
       assert.match(login.stdout, /Login Succeeded/);
-      const pull = await podman.podman(['pull', '-q', '--tls-verify=false', `${registry.host}/team-a/pod:3`]);
+      const pull = await podman().podman(['pull', '-q', '--tls-verify=false', `${registry.host}/team-a/pod:3`]);
       assert.equal(pull.code, 0, pull.stderr);
       assert.equal(`sha256:${pull.stdout.trim()}`, image.imageId);
-      const push = await podman.podman(['push', '--tls-verify=false', `${registry.host}/team-a/pod:3`, `${registry.host}/team-a/pod:4`]);
+      const push = await podman().podman(['push', '--tls-verify=false', `${registry.host}/team-a/pod:3`, `${registry.host}/team-a/pod:4`]);
       assert.notEqual(push.code, 0);
       assert.match(push.stderr, DENIED);
     });
