@@ -147,7 +147,7 @@ const hostConfig = struct('container.HostConfig', {
   Init: bool(),
 });
 
-const endpointSettings = struct('network.EndpointSettings', {
+export const endpointSettings = struct('network.EndpointSettings', {
   IPAMConfig: struct('network.EndpointIPAMConfig', { IPv4Address: str(), IPv6Address: str(), LinkLocalIPs: strings() }),
   Links: strings(),
   Aliases: strings(),

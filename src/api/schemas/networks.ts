@@ -1,5 +1,6 @@
 import type { Static } from '@sinclair/typebox';
 import type { NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest } from '../types/networks';
+import { endpointSettings } from './containers';
 import { bodyDecoder, bool, int, list, map, str, strings, strMap, struct } from './go-json';
 
 const ipamConfig = struct('network.IPAMConfig', { Subnet: str(), IPRange: str(), Gateway: str(), AuxiliaryAddresses: strMap() });
@@ -17,21 +18,6 @@ const createBody = struct('types.NetworkCreateRequest', {
   ConfigFrom: struct('network.ConfigReference', { Network: str() }),
   Options: strMap(),
   Labels: strMap(),
-});
-const endpointSettings = struct('network.EndpointSettings', {
-  IPAMConfig: struct('network.EndpointIPAMConfig', { IPv4Address: str(), IPv6Address: str(), LinkLocalIPs: strings() }),
-  Links: strings(),
-  Aliases: strings(),
-  MacAddress: str(),
-  DriverOpts: strMap(),
-  NetworkID: str(),
-  EndpointID: str(),
-  Gateway: str(),
-  IPAddress: str(),
-  IPPrefixLen: int('int'),
-  IPv6Gateway: str(),
-  GlobalIPv6Address: str(),
-  GlobalIPv6PrefixLen: int('int'),
 });
 const connectBody = struct('types.NetworkConnect', { Container: str(), EndpointConfig: endpointSettings });
 const disconnectBody = struct('types.NetworkDisconnect', { Container: str(), Force: bool() });

@@ -8,6 +8,7 @@ import type { Container } from './container-service';
 import { normalizeNetworkMode, parseBind } from './create-config';
 import { withDefaultDriver } from './log-config';
 import { hostConfigView } from './host-config-view';
+import { emptyEndpoint } from '../networks/empty-endpoint';
 
 /** HostConfig.LogConfig with dockerd's default driver where a record has none. */
 function resolvedLogConfig(container: Container): { Type: string; Config: Record<string, string> } {
@@ -99,21 +100,7 @@ function summaryPorts(container: Container, view: NetworkView | undefined): Cont
 function networks(container: Container, view?: NetworkView) {
   if (view) return view.networks;
   return {
-    [networkName(container)]: {
-      IPAMConfig: null,
-      Links: null,
-      Aliases: null,
-      NetworkID: '',
-      EndpointID: '',
-      Gateway: '',
-      IPAddress: '',
-      IPPrefixLen: 0,
-      IPv6Gateway: '',
-      GlobalIPv6Address: '',
-      GlobalIPv6PrefixLen: 0,
-      MacAddress: '',
-      DriverOpts: null,
-    },
+    [networkName(container)]: emptyEndpoint(''),
   };
 }
 

@@ -19,6 +19,7 @@ import type { Logger } from '../../util/logger';
 import { readHostResolvConf } from '../../runtime/etc-files';
 import type { EventBus } from '../events/event-bus';
 import { DEFAULT_NETWORK, type NetworkService } from './network-service';
+import { emptyEndpoint } from './empty-endpoint';
 
 type Bindings = Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | null;
 type Record_ = ContainerRecord<{ Hostname?: string; ExposedPorts?: Record<string, unknown> | null }, { NetworkMode?: string; PortBindings?: Bindings; PublishAllPorts?: boolean; Dns?: string[] | null }>;
@@ -499,20 +500,3 @@ export class ContainerNetworking implements NetworkHook {
   }
 }
 
-function emptyEndpoint(networkId: string): EndpointSettings {
-  return {
-    IPAMConfig: null,
-    Links: null,
-    Aliases: null,
-    NetworkID: networkId,
-    EndpointID: '',
-    Gateway: '',
-    IPAddress: '',
-    IPPrefixLen: 0,
-    IPv6Gateway: '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
-    MacAddress: '',
-    DriverOpts: null,
-  };
-}
