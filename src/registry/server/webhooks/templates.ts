@@ -1,3 +1,5 @@
+import type { RegistryEvent } from '../hooks';
+
 /**
  * Webhook payloads: the event as berth's JSON (`json`, the default) or as a Slack-compatible
  * incoming-webhook message (`slack`: `{"text": "..."}`, which Slack, Mattermost, Rocket.Chat
@@ -7,23 +9,12 @@ export type WebhookTemplate = 'json' | 'slack';
 export const WEBHOOK_TEMPLATES: readonly WebhookTemplate[] = ['json', 'slack'];
 
 /** The event as delivered (`json` template): the server's push/delete event, flattened. */
-export interface WebhookEvent {
+export type WebhookEvent = Omit<RegistryEvent, 'request'> & {
   /** Unique per event; the same on every retry of it, so receivers can drop duplicates. */
   id: string;
-  action: 'push' | 'delete';
-  target: 'manifest' | 'tag' | 'blob';
-  repository: string;
-  tag?: string;
-  digest: string;
-  size?: number;
-  mediaType?: string;
-  /** The user who made the change; absent when anonymous. */
-  actor?: string;
-  /** RFC 3339. */
-  time: string;
   /** The registry's host as the client addressed it (e.g. 127.0.0.1:5000). */
   registry?: string;
-}
+};
 
 export function renderPayload(template: WebhookTemplate, event: WebhookEvent): unknown {
   switch (template) {
