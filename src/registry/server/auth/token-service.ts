@@ -82,30 +82,26 @@ export class TokenService {
 
   async issue(subject: string, access: ResourceAccess[], now = new Date()): Promise<IssuedToken> {
     const iat = Math.floor(now.getTime() / 1000);
-    const token = await new SignJWT({ access })
-      .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: this.keyId })
-      .setIssuer(this.options.issuer)
-      .setSubject(subject)
-      .setAudience(this.options.service)
-      .setIssuedAt(iat)
-      .setNotBefore(iat)
-      .setExpirationTime(iat + this.options.expiresIn)
-      .setJti(randomUUID())
-      .sign(this.privateKey);
+    const token = await this.sign({ access }, subject, iat, this.options.expiresIn);
     return { token, expiresIn: this.options.expiresIn, issuedAt: new Date(iat * 1000) };
   }
 
   /** A refresh token for `subject` (OAuth2's offline access; docker keeps it as the identity token). */
   async issueRefresh(subject: string, passwordFingerprint: string, now = new Date()): Promise<string> {
     const iat = Math.floor(now.getTime() / 1000);
-    return new SignJWT({ use: REFRESH_USE, pwf: passwordFingerprint })
+    return this.sign({ use: REFRESH_USE, pwf: passwordFingerprint }, subject, iat, REFRESH_TOKEN_SECONDS);
+  }
+
+  /** A JWT of this service: its key and issuer, for `subject`, valid from `iat` for `lifetime` seconds. */
+  private sign(claims: Record<string, unknown>, subject: string, iat: number, lifetime: number): Promise<string> {
+    return new SignJWT(claims)
       .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: this.keyId })
       .setIssuer(this.options.issuer)
       .setSubject(subject)
       .setAudience(this.options.service)
       .setIssuedAt(iat)
       .setNotBefore(iat)
-      .setExpirationTime(iat + REFRESH_TOKEN_SECONDS)
+      .setExpirationTime(iat + lifetime)
       .setJti(randomUUID())
       .sign(this.privateKey);
   }
