@@ -1,5 +1,6 @@
 import { RegistryError } from '../errcodes';
 import type { Digest } from '../../util/digest';
+import type { Descriptor } from '../../images/models';
 import { checkDigest } from './names';
 
 /**
@@ -25,14 +26,7 @@ const FOREIGN_LAYER_TYPES = new Set([
 /** The largest manifest accepted (the OCI spec asks registries to take at least 4 MiB). */
 export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
 
-export interface Descriptor {
-  mediaType: string;
-  digest: Digest;
-  size: number;
-  urls?: string[];
-  annotations?: Record<string, string>;
-  artifactType?: string;
-}
+export type { Descriptor };
 
 export interface ParsedManifest {
   mediaType: string;
