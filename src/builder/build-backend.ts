@@ -1,8 +1,11 @@
-import { promises as fs } from 'node:fs';
+import { fstatSync, promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BuildEvent, BuildRequest, BuildResult, ImageBuilder } from './types';
 import { receiveContext } from './context/receive-context';
+import { contextFilter, parseIgnoreFile } from './dockerfile/dockerignore';
+import { invalidArgument } from '../errors';
+import { closeFd, openForReading, openHostDir, openInRoot } from '../util/fs-at';
 
 /** What POST /build hands over: the request without its context folder, which is made here. */
 export type BuildOptions = Omit<BuildRequest, 'contextDir'>;
@@ -32,10 +35,55 @@ export class ContextBuildBackend {
       await receiveContext(context, dir);
       opts.signal.removeEventListener('abort', stopUpload);
       opts.signal.throwIfAborted();
-      return await this.builder.build({ ...opts, contextDir: dir }, onEvent);
+      const dockerfileText = opts.dockerfileText ?? (await takeBuildFiles(dir, opts.dockerfile));
+      return await this.builder.build({ ...opts, dockerfileText, contextDir: dir }, onEvent);
     } finally {
       opts.signal.removeEventListener('abort', stopUpload);
       await fs.rm(dir, { recursive: true, force: true });
     }
+  }
+}
+
+/**
+ * Reads the Dockerfile, then, as dockerd's removeDockerfile, drops `.dockerignore` and the
+ * Dockerfile from the context when `.dockerignore` excludes them (docker's `-f -` and
+ * out-of-context Dockerfiles travel that way under `.dockerfile.<random>`). Read on an fd
+ * beneath the context, so a symlinked Dockerfile cannot lead out of it.
+ */
+async function takeBuildFiles(dir: string, dockerfile: string): Promise<string> {
+  const text = readBeneath(dir, dockerfile);
+  if (text === undefined) throw invalidArgument(`Cannot locate specified Dockerfile: ${dockerfile}`);
+  const ignore = readBeneath(dir, '.dockerignore');
+  if (ignore !== undefined) {
+    const filter = contextFilter(parseIgnoreFile(ignore));
+    for (const name of ['.dockerignore', dockerfile]) {
+      if (filter.excludes(name)) await fs.rm(path.join(dir, name), { force: true });
+    }
+  }
+  return text;
+}
+
+function readBeneath(dir: string, rel: string): string | undefined {
+  const dirFd = openHostDir(dir);
+  try {
+    let pathFd: number;
+    try {
+      pathFd = openInRoot(dirFd, rel);
+    } catch {
+      return undefined;
+    }
+    try {
+      if (!fstatSync(pathFd).isFile()) return undefined;
+      const fd = openForReading(pathFd);
+      try {
+        return readFileSync(fd, 'utf8');
+      } finally {
+        closeFd(fd);
+      }
+    } finally {
+      closeFd(pathFd);
+    }
+  } finally {
+    closeFd(dirFd);
   }
 }

@@ -465,6 +465,11 @@ export class EngineClient {
     });
   }
 
+  /** POST /build: the context tar as the body; the answer is the classic builder's JSON stream. */
+  imageBuild(context: Readable, opts: { query: Query; headers: Record<string, string> }): Promise<IncomingMessage> {
+    return this.request('POST', '/build', { query: opts.query, body: context, headers: opts.headers });
+  }
+
   /** Berth-only: builds busybox or debian locally (JSON progress stream). */
   imageBootstrap(name: string): Promise<IncomingMessage> {
     return this.request('POST', '/berth/images/bootstrap', { query: { name } });
