@@ -19,7 +19,7 @@ describe('bridge networks', { skip }, () => {
   const d = (...args: string[]) => docker(DOCKER_28!, daemon.host, args, { timeoutMs: 60_000 });
   const ok = async (...args: string[]) => {
     const r = await d(...args);
-    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}${r.stdout}`);
     return r.stdout.trim();
   };
   /** A command in the daemon's network namespace (its "host"). */
@@ -152,6 +152,31 @@ describe('bridge networks', { skip }, () => {
     // Their bridges and rules went with them.
     assert.deepEqual((await links()).filter((l) => l.startsWith('br-') || l.startsWith('veth')), []);
     assert.deepEqual((await rules()).filter((r) => r.includes('br-')), []);
+  });
+
+  it("keeps the gateway's MAC while containers come and go, so their ARP caches stay right and DNS answers after every start and removal", async () => {
+    // A bridge without an address of its own takes its lowest port's MAC: every veth that came
+    // or went could change the gateway's MAC under the running containers (a CI flake: a
+    // container's nslookup timed out right after another container joined its network).
+    const id = await ok('network', 'create', '--subnet', '10.76.0.0/24', 'churn');
+    const bridgeMac = async () => (JSON.parse(await inNetns('ip', '-j', 'link', 'show', 'dev', `br-${id.slice(0, 12)}`)) as Array<{ address: string }>)[0]!.address;
+    const mac = await bridgeMac();
+    try {
+      await ok('run', '-d', '--name', 'c1', '--network', 'churn', '--network-alias', 'svc', 'busybox', 'sleep', '600');
+      await ok('run', '-d', '--name', 'c2', '--network', 'churn', 'busybox', 'sleep', '600');
+      const probe = 'ping -c1 -W2 10.76.0.1 >/dev/null && nslookup svc';
+      for (let round = 0; round < 8; round++) {
+        await ok('run', '-d', '--name', 'c3', '--network', 'churn', 'busybox', 'sleep', '600');
+        assert.equal(await bridgeMac(), mac, `round ${round}: a container joined`);
+        assert.match(await ok('exec', 'c2', 'sh', '-c', probe), /Address: 10\.76\.0\.2/);
+        await ok('rm', '-f', 'c3');
+        assert.equal(await bridgeMac(), mac, `round ${round}: a container left`);
+        assert.match(await ok('exec', 'c2', 'sh', '-c', probe), /Address: 10\.76\.0\.2/);
+      }
+    } finally {
+      await d('rm', '-f', 'c1', 'c2', 'c3');
+      await ok('network', 'rm', 'churn');
+    }
   });
 
   it("answers bad input with Docker's 4xx and leaves nothing half-made", async () => {

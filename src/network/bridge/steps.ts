@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { ip } from '../commands';
 import type { NetworkRecord } from '../types';
@@ -7,12 +8,30 @@ import type { NetworkRecord } from '../types';
  * (moby's bridge driver's setupDevice, setupBridgeIPv4, setupIPForwarding, ...).
  */
 
-/** The bridge device, created when missing. */
+/**
+ * The bridge device, created when missing, with a MAC address of its own (moby's setupDevice).
+ * A bridge whose address was never set takes the lowest MAC of its ports, so it changed each
+ * time a container's veth came or went; the containers' ARP caches kept the gateway's old MAC
+ * and their packets to the gateway (embedded DNS, outbound traffic) were lost until the entry
+ * expired. A bridge made before this keeps its current address, now pinned.
+ */
 export async function createBridge(network: NetworkRecord): Promise<void> {
-  const shown = await ip(['-o', 'link', 'show', 'dev', network.bridge]).catch(() => undefined);
-  if (shown) return;
+  const shown = await ip(['-j', 'link', 'show', 'dev', network.bridge]).catch(() => undefined);
+  if (shown) {
+    const current = (JSON.parse(shown.stdout.toString() || '[]') as Array<{ address?: string }>)[0]?.address;
+    // Setting it, even to the same value, marks the address as set: the kernel stops recalculating it.
+    await ip(['link', 'set', 'dev', network.bridge, 'address', current && current !== '00:00:00:00:00:00' ? current : randomMac()]);
+    return;
+  }
   const mtu = network.Options['com.docker.network.driver.mtu'];
-  await ip(['link', 'add', 'name', network.bridge, ...(mtu ? ['mtu', mtu] : []), 'type', 'bridge']);
+  await ip(['link', 'add', 'name', network.bridge, 'address', randomMac(), ...(mtu ? ['mtu', mtu] : []), 'type', 'bridge']);
+}
+
+/** A random locally administered unicast MAC (moby's netutils.GenerateRandomMAC). */
+export function randomMac(): string {
+  const bytes = randomBytes(6);
+  bytes[0] = (bytes[0]! & 0xfe) | 0x02;
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
 /** The gateway's address on the bridge (replace: present already is fine). */
