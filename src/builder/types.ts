@@ -37,7 +37,7 @@ export interface BuildRequest {
 
 /** What a build reports as it goes, in order; the front ends render it (docker's JSON stream, or lines). */
 export type BuildEvent =
-  /** A step starts: `index` of `total` in its stage (1-based, as docker prints "Step 3/8 : RUN …"). */
+  /** A step starts: `index` of `total`, counted over every stage the build runs, FROM lines included (1-based, as docker prints "Step 3/8 : RUN …"). */
   | { type: 'step'; stage: string; index: number; total: number; instruction: string }
   /** The step's result came from the cache. */
   | { type: 'cached'; stage: string }

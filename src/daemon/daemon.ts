@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { DaemonConfig } from './config';
 import type { Logger } from '../util/logger';
-import { messageOf, notImplemented } from '../errors';
+import { messageOf } from '../errors';
 import { LocalContentStore } from '../content/local/store';
 import { OverlaySnapshotter } from '../snapshots/overlay/snapshotter';
 import { migrateLegacyLayout } from '../snapshots/overlay/legacy-layout';
@@ -36,7 +36,6 @@ import { VolumeService } from '../engine/volumes/volume-service';
 import { addVolumeRoutes } from '../api/server/routes/volumes';
 import { addBuildRoutes } from '../api/server/routes/build';
 import { ContextBuildBackend } from '../builder/build-backend';
-import type { ImageBuilder } from '../builder/types';
 import { createApiServer } from '../api/server/server';
 import { addNetworkRoutes } from '../api/server/routes/networks';
 import { NetworkStore } from '../network/store';
@@ -51,6 +50,9 @@ import { secureDataRoot } from './data-root-permissions';
 import { RegistryClient } from '../registry/client/hosts';
 import { RegistryBackendImpl } from '../engine/registry/registry-backend';
 import { addRegistryRoutes } from '../api/server/routes/registry';
+import { addBerthBuildRoutes } from '../api/server/routes/berth-build';
+import { BuildStateLookup } from '../builder/executor/build-state-lookup';
+import { DockerfileExecutor } from '../builder/executor/executor';
 
 export interface RunningDaemon {
   /** Stops serving; running containers keep running under their monitors. */
@@ -131,9 +133,11 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   });
   await networking.startDns();
   const runtime = new RuncTaskRuntime(new RuncDriver({ runtimeRoot: path.join(execRoot, 'runc'), execRoot, logger, runcBinary: config.runtimePath, runcTimeoutMs: config.runtimeTimeoutMs }), networking);
+  // The containers' image lookup also resolves the states of builds in flight (a RUN step's container).
+  const imageLookup = new BuildStateLookup(new ImageLookupAdapter(images));
   containers = new ContainerService({
     store: containerStore,
-    images: new ImageLookupAdapter(images),
+    images: imageLookup,
     rootfs,
     runtime,
     volumes,
@@ -151,6 +155,9 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   await networking.sweep().catch((err: unknown) => logger.error('network sweep at start failed', { error: messageOf(err) }));
 
   const imagesBackend = new ImagesBackendImpl(images, containers, events, registry);
+  // The Dockerfile executor (an ImageBuilder, src/builder/types.ts): POST /build and berth build run through it.
+  const builder = new DockerfileExecutor({ images, containers, rootfs, snapshotter, layers, lookup: imageLookup, workRoot: path.join(dataRoot, 'builder'), logger });
+  await builder.init();
   // Orphans a crash left (blobs, layers, RW roots, the leases of operations that died with
   // the last daemon) go now; later, a collection follows removals in the background.
   await collector.collect().catch((err: unknown) => logger.error('garbage collection at start failed; nothing was removed', { error: messageOf(err) }));
@@ -159,13 +166,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   });
   const system = new SystemService({ registry: registry.settings, containers, countImages: async () => (await images.list({ all: false })).length, paths: { dataRoot, execRoot }, eventListeners: () => events.listenerCount, debug: config.logLevel === 'debug', runtimePath: config.runtimePath });
   const systemBackend = new SystemBackendImpl({ system, events, diskUsage: (types) => diskUsage({ types, images, imagesBackend, containers, volumes }) });
-  // Until the Dockerfile executor lands, POST /build checks its request and context and then says so.
-  const imageBuilder: ImageBuilder = {
-    build: async () => {
-      throw notImplemented('building images is not supported by berth yet: the Dockerfile executor has not landed');
-    },
-  };
-  const buildBackend = new ContextBuildBackend(imageBuilder, path.join(dataRoot, 'builder', 'contexts'));
+  const buildBackend = new ContextBuildBackend(builder, path.join(dataRoot, 'builder', 'contexts'));
   await buildBackend.init();
   const server = createApiServer(
     {
@@ -177,7 +178,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     {
       logger,
       socketPath: config.socketPath,
-      extraRoutes: [(router) => addBootstrapRoutes(router, new BootstrapBackendImpl(images, events)), (router) => addVolumeRoutes(router, new VolumeService(volumes, containers!, events)), (router) => addNetworkRoutes(router, new NetworksBackendImpl(networkService, networking)), (router) => addBuildRoutes(router, buildBackend), (router) => addRegistryRoutes(router, new RegistryBackendImpl(registry))],
+      extraRoutes: [(router) => addBootstrapRoutes(router, new BootstrapBackendImpl(images, events)), (router) => addVolumeRoutes(router, new VolumeService(volumes, containers!, events)), (router) => addNetworkRoutes(router, new NetworksBackendImpl(networkService, networking)), (router) => addBuildRoutes(router, buildBackend), (router) => addRegistryRoutes(router, new RegistryBackendImpl(registry)), (router) => addBerthBuildRoutes(router, builder)],
     },
   );
   await server.listen();

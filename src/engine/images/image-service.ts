@@ -4,7 +4,8 @@ import { GarbageCollector, contentCollectable, layerCollectable } from '../../me
 import { LeaseManager } from '../../metadata/leases';
 import type { HistoryResponseItem, ImageDeleteResponseItem, ImageInspect, ImageSummary } from '../../api/types/images';
 import { ImageArchives } from './archives';
-import { ImageCreation } from './creation';
+import { ImageCreation, type LeasedWrite, type NewImage } from './creation';
+import type { ImageMetadataTx } from '../../metadata/images';
 import { ImageListing } from './listing';
 import { ImageRemoval } from './removal';
 import { ImageResolver, ImageStores } from './resolver';
@@ -137,6 +138,20 @@ export class ImageService {
 
   commitLayer(opts: CommitLayerOptions): Promise<Digest> {
     return this.creation.commitLayer(opts);
+  }
+
+  /**
+   * Runs a writing operation (a build) under a lease: layers it commits through
+   * `w.makeProtected` and blobs through `w.content` are safe from collection until it ends;
+   * then what no image references is collected.
+   */
+  leased<T>(operation: string, fn: (w: LeasedWrite) => Promise<T>): Promise<T> {
+    return this.creation.leased(operation, fn);
+  }
+
+  /** Registers images whose layers are committed already (a build's result), with refs set in the same update. */
+  register(images: NewImage[], w: LeasedWrite, refs: (tx: ImageMetadataTx, ids: Digest[]) => void): Promise<Digest[]> {
+    return this.creation.register(images, w, refs);
   }
 
   importTarball(tar: Readable, opts: ImportOptions = {}): Promise<Digest> {

@@ -1,0 +1,182 @@
+import { promises as fs, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { EngineError, errnoCode, failedPrecondition, invalidArgument } from '../../errors';
+import { tagReference } from '../../engine/images/tagging';
+import { closeFd, openBeneath, openForReading, openHostDir } from '../../util/fs-at';
+import type { Digest } from '../../util/digest';
+import { buildPlan, type DockerfilePlan } from '../dockerfile/instructions';
+import { DockerfileError } from '../dockerfile/errors';
+import { stagesForTarget, StageGraphError, isPredefinedArg } from '../dockerfile/stages';
+import { envLookup, processWord } from '../dockerfile/shell-words';
+import type { BuildEvent, BuildRequest, BuildResult, ImageBuilder } from '../types';
+import type { BuildState } from './build-state';
+import type { BuildContext, ExecutorDeps } from './build-context';
+import { unconsumedArgs } from './build-args';
+import { RunFailedError } from './run-step';
+import { StageRunner, StepError } from './stage-runner';
+import { removeAbandonedSteps } from './step-snapshot';
+import { withConfig } from './build-state';
+
+/**
+ * The Dockerfile executor (`ImageBuilder`): the plan's needed stages run concurrently (each
+ * waits only for the stages it reads), every step under one lease, and only the final
+ * image is registered and tagged, in one metadata update: a failed or cancelled build
+ * leaves no image, tag, container or snapshot (the lease's end collects its layers).
+ */
+export class DockerfileExecutor implements ImageBuilder {
+  constructor(private readonly deps: ExecutorDeps) {}
+
+  /** Removes what a crashed build left (step snapshots, their mounts, scratch files). */
+  async init(): Promise<void> {
+    await fs.mkdir(this.deps.workRoot, { recursive: true, mode: 0o700 });
+    await fs.chmod(this.deps.workRoot, 0o700);
+    await fs.rm(path.join(this.deps.workRoot, 'tmp'), { recursive: true, force: true });
+    await fs.mkdir(path.join(this.deps.workRoot, 'tmp'), { recursive: true, mode: 0o700 });
+    await removeAbandonedSteps(this.deps.snapshotter, path.join(this.deps.workRoot, 'mounts'));
+  }
+
+  async build(request: BuildRequest, onEvent: (event: BuildEvent) => void): Promise<BuildResult> {
+    const refs = request.tags.map((t) => tagReference(t));
+    const contextFd = openHostDir(request.contextDir);
+    try {
+      const plan = this.plan(request, contextFd);
+      for (const warning of plan.warnings) onEvent({ type: 'warning', message: warning });
+      let stages;
+      try {
+        stages = stagesForTarget(plan, request.target);
+      } catch (err) {
+        if (err instanceof StageGraphError) throw invalidArgument(err.message, err);
+        throw err;
+      }
+      const total = stages.reduce((n, s) => n + 1 + s.instructions.length, 0);
+      const firstStep = new Map<number, number>();
+      stages.reduce((n, s) => (firstStep.set(s.index, n), n + 1 + s.instructions.length), 1);
+      const globals = globalArgs(plan, request.buildArgs);
+      const consumed = new Set<string>(plan.globalArgs.map((a) => a.name));
+      const aborter = new AbortController();
+      const onClientAbort = (): void => aborter.abort();
+      request.signal.addEventListener('abort', onClientAbort);
+      if (request.signal.aborted) aborter.abort();
+      try {
+        const imageId = await this.deps.images.leased('build', async (w) => {
+          const results = new Map<number, Promise<BuildState>>();
+          const ctx: BuildContext = {
+            deps: this.deps,
+            request,
+            plan,
+            w,
+            signal: aborter.signal,
+            contextFd,
+            globals,
+            consumed,
+            emit: onEvent,
+            stageResult: (index) => {
+              const r = results.get(index);
+              if (!r) throw new Error(`stage ${index} is not part of this build`);
+              return r;
+            },
+            stepNumber: (stage, i) => ({ index: (firstStep.get(stage) ?? 1) + 1 + i, total }),
+            track: (chainId) => w.newChains.push(chainId),
+          };
+          for (const stage of stages) {
+            const p = new StageRunner(ctx, stage).run();
+            p.catch(() => aborter.abort()); // the first failure stops the other stages
+            results.set(stage.index, p);
+          }
+          const settled = await Promise.allSettled(results.values());
+          const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+          if (failed) throw firstCause(settled, failed);
+          let final = await results.get(stages[stages.length - 1].index)!;
+          final = withBuildLabels(final, request.labels);
+          const [id] = await this.deps.images.register([{ config: final.config, layers: [...final.layers] }], w, (tx, ids) => {
+            for (const ref of refs) tx.setRef(ref, ids[0]);
+          });
+          return id as Digest;
+        });
+        for (const name of unconsumedArgs(request.buildArgs, consumed)) {
+          onEvent({ type: 'warning', message: `[Warning] One or more build-args [${name}] were not consumed` });
+        }
+        onEvent({ type: 'built', imageId });
+        for (const t of request.tags) onEvent({ type: 'tagged', ref: t });
+        return { imageId };
+      } finally {
+        request.signal.removeEventListener('abort', onClientAbort);
+      }
+    } catch (err) {
+      throw asEngineError(err);
+    } finally {
+      closeFd(contextFd);
+    }
+  }
+
+  /** The Dockerfile (from the request, or read beneath the context: a link out of it is refused), parsed and typed. */
+  private plan(request: BuildRequest, contextFd: number): DockerfilePlan {
+    const name = request.dockerfile || 'Dockerfile';
+    let text = request.dockerfileText;
+    if (text === undefined) {
+      let pathFd: number;
+      try {
+        pathFd = openBeneath(contextFd, name.replace(/^\/+/, ''));
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') throw invalidArgument(`Cannot locate specified Dockerfile: ${name}`);
+        if (errnoCode(err) === 'EXDEV') throw invalidArgument(`the Dockerfile (${name}) must be within the build context`);
+        throw err;
+      }
+      try {
+        const fd = openForReading(pathFd);
+        try {
+          text = readFileSync(fd, 'utf8');
+        } finally {
+          closeFd(fd);
+        }
+      } finally {
+        closeFd(pathFd);
+      }
+    }
+    try {
+      return buildPlan(text, path.posix.basename(name), request.buildArgs);
+    } catch (err) {
+      if (err instanceof DockerfileError) throw invalidArgument(err.message, err);
+      throw err;
+    }
+  }
+}
+
+/** Values of the ARGs before the first FROM (--build-arg wins over the default). */
+function globalArgs(plan: DockerfilePlan, given: Record<string, string>): Map<string, string | undefined> {
+  const values = new Map<string, string | undefined>();
+  const env: Record<string, string> = Object.fromEntries(Object.entries(given).filter(([k]) => isPredefinedArg(k)));
+  for (const a of plan.globalArgs) {
+    const v = given[a.name] ?? (a.default !== undefined ? processWord(a.default, envLookup(env), plan.escapeToken) : undefined);
+    values.set(a.name, v);
+    if (v !== undefined) env[a.name] = v;
+  }
+  return values;
+}
+
+/** `--label`: set on the final image, as dockerd's classic builder adds them with a last LABEL. */
+function withBuildLabels(state: BuildState, labels: Record<string, string>): BuildState {
+  const keys = Object.keys(labels);
+  if (keys.length === 0) return state;
+  const rc = { ...(state.config.config ?? {}) };
+  rc.Labels = { ...(rc.Labels ?? {}), ...labels };
+  const comment = `LABEL ${keys.sort().map((k) => `${k}=${labels[k]}`).join(' ')}`;
+  return withConfig(state, rc, { created: new Date().toISOString(), created_by: ['/bin/sh', '-c', '#(nop) ', comment].join(' ') });
+}
+
+/** The failure to report: a stage's own error rather than the "cancelled" of the stages it stopped. */
+function firstCause(settled: PromiseSettledResult<unknown>[], fallback: PromiseRejectedResult): unknown {
+  const real = settled.find((s) => s.status === 'rejected' && !(s.reason instanceof StepError && s.reason.detail === 'the build was cancelled'));
+  return (real as PromiseRejectedResult | undefined)?.reason ?? fallback.reason;
+}
+
+function asEngineError(err: unknown): unknown {
+  if (err instanceof EngineError) return err;
+  if (err instanceof StepError) {
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause instanceof RunFailedError) return failedPrecondition(err.message, err);
+    if (cause instanceof EngineError && cause.kind !== 'InvalidArgument') return new EngineError(cause.kind, err.message, { cause: err });
+    return invalidArgument(err.message, err);
+  }
+  return err;
+}

@@ -1,0 +1,313 @@
+import * as path from 'node:path';
+import { chainIds } from '../../util/digest';
+import type { ImageRunConfig } from '../../images/models';
+import { parseDockerfile } from '../dockerfile/parser';
+import { typeInstruction, type Instruction, type Stage } from '../dockerfile/instructions';
+import { findStage, platformArgs } from '../dockerfile/stages';
+import { envLookup, processWord, processWords, ShellWordError } from '../dockerfile/shell-words';
+import { DockerfileError } from '../dockerfile/errors';
+import { BuildArgs } from './build-args';
+import { makeState, withConfig, withLayer, type BuildState } from './build-state';
+import type { BuildContext } from './build-context';
+import { imageState, resolveBaseImage, scratchState } from './base-image';
+import { applyConfigStep, commandLine, DEFAULT_PATH, resolveWorkdir, shellOf, type WordExpander } from './config-steps';
+import { runStep } from './run-step';
+import { withStepSnapshot } from './step-snapshot';
+import { copyIntoRoot } from './copy-step';
+import { parseChmod, resolveChown } from './chown-spec';
+import { closeFd, openHostDir, RootWalk } from '../../util/fs-at';
+import { HOST_PLATFORM } from '../../images/models';
+
+type Run = Extract<Instruction, { kind: 'run' }>;
+type Copy = Extract<Instruction, { kind: 'copy' | 'add' }>;
+
+/** Where a step failed: the Dockerfile line and the message. */
+export class StepError extends Error {
+  constructor(readonly file: string, readonly line: number, readonly detail: string, cause?: unknown) {
+    super(`${file}:${line}: ${detail}`, { cause });
+  }
+}
+
+/**
+ * Runs one stage: FROM, its ONBUILD triggers, then each instruction as moby's classic
+ * builder dispatches it — config-only steps commit an empty_layer history entry, RUN runs a
+ * container, COPY/ADD/WORKDIR write into a step snapshot.
+ */
+export class StageRunner {
+  private state!: BuildState;
+  /** The run config the next commit writes (FROM may change it: OnBuild cleared, PATH added). */
+  private runConfig: ImageRunConfig = {};
+  private args!: BuildArgs;
+  private cmdSet = false;
+  private author: string | undefined;
+  private readonly label: string;
+
+  constructor(private readonly ctx: BuildContext, private readonly stage: Stage) {
+    this.label = stage.name ?? String(stage.index);
+  }
+
+  async run(): Promise<BuildState> {
+    const { ctx, stage } = this;
+    this.args = new BuildArgs(ctx.request.buildArgs, ctx.globals, ctx.consumed);
+    await this.step(-1, stage.from, () => this.from());
+    for (let i = 0; i < stage.instructions.length; i++) {
+      const inst = stage.instructions[i];
+      await this.step(i, inst, () => this.dispatch(inst));
+    }
+    return this.state;
+  }
+
+  private async step(i: number, inst: Instruction, fn: () => Promise<void>): Promise<void> {
+    const { ctx } = this;
+    if (ctx.signal.aborted) throw new StepError(ctx.plan.file, inst.lines.start, 'the build was cancelled');
+    const n = ctx.stepNumber(this.stage.index, i);
+    ctx.emit({ type: 'step', stage: this.label, index: n.index, total: n.total, instruction: inst.original.trim() });
+    const started = Date.now();
+    try {
+      await fn();
+    } catch (err) {
+      if (err instanceof StepError || err instanceof DockerfileError) throw err;
+      throw new StepError(ctx.plan.file, inst.lines.start, err instanceof Error ? err.message : String(err), err);
+    }
+    ctx.emit({ type: 'step-done', stage: this.label, imageId: this.state.id, cached: false, durationMs: Date.now() - started });
+  }
+
+  // ---- FROM ---------------------------------------------------------------------------
+
+  private async from(): Promise<void> {
+    const { ctx, stage } = this;
+    const name = stage.from.image;
+    const earlier = findStage(ctx.plan, name, stage.index);
+    if (earlier) this.state = await ctx.stageResult(earlier.index);
+    else if (name.toLowerCase() === 'scratch') this.state = scratchState();
+    else {
+      const image = await resolveBaseImage(ctx.deps.images, name, ctx.request.pull, ctx.signal, (line) => this.print(line));
+      for (const chain of chainIds(image.diffIds)) await ctx.w.protectLayer(chain);
+      this.state = imageState(image);
+    }
+    const rc: ImageRunConfig = { ...(this.state.config.config ?? {}) };
+    const triggers = rc.OnBuild ?? [];
+    if (triggers.length > 0) rc.OnBuild = null;
+    // moby's setDefaultPath: every stage's processes get PATH when the image sets none.
+    if (!(rc.Env ?? []).some((kv) => kv.startsWith('PATH='))) rc.Env = [...(rc.Env ?? []), DEFAULT_PATH];
+    this.runConfig = rc;
+    if (triggers.length > 0) {
+      this.print(`# Executing ${triggers.length} build trigger${triggers.length === 1 ? '' : 's'}`);
+      for (const trigger of triggers) {
+        const parsed = parseDockerfile(trigger, ctx.plan.file);
+        for (const node of parsed.nodes) {
+          node.startLine = stage.from.lines.start;
+          await this.dispatch(typeInstruction(node, ctx.plan.file));
+        }
+      }
+    }
+  }
+
+  // ---- dispatch -----------------------------------------------------------------------
+
+  private async dispatch(inst: Instruction): Promise<void> {
+    const x = this.expander(inst);
+    switch (inst.kind) {
+      case 'run':
+        return this.run_(inst);
+      case 'copy':
+      case 'add':
+        return this.copy(inst, x);
+      case 'arg': {
+        const shown: string[] = [];
+        for (const a of inst.args) {
+          const def = a.default === undefined ? undefined : x.word(a.default);
+          this.args.declare(a.name, def);
+          shown.push(def === undefined ? a.name : `${a.name}=${def}`);
+          if (def === undefined && this.ctx.request.buildArgs[a.name] === undefined && !this.ctx.globals.has(a.name)) {
+            const platform = platformArgs(`${HOST_PLATFORM.os}/${HOST_PLATFORM.architecture}`, `${HOST_PLATFORM.os}/${HOST_PLATFORM.architecture}`) as Record<string, string>;
+            if (platform[a.name] !== undefined) this.args.declare(a.name, platform[a.name]);
+          }
+        }
+        return this.commitConfig(this.runConfig, `ARG ${shown.join(' ')}`);
+      }
+      case 'workdir': {
+        const { runConfig, comment } = applyConfigStep(inst, this.runConfig, x, this.cmdSet);
+        const dir = runConfig.WorkingDir as string;
+        // moby creates the directory (root-owned, 0755) in a container and commits it: a layer when it was missing.
+        const layer = await this.snapshotStep(async (rootFd) => {
+          const walk = RootWalk.at(rootFd);
+          try {
+            walk.walk(dir, { create: true });
+          } finally {
+            walk.close();
+          }
+        });
+        this.runConfig = runConfig;
+        this.state = withLayer(this.state, runConfig, this.history(this.nop(comment)), layer, this.author);
+        return;
+      }
+      case 'from':
+        throw new Error('FROM inside a stage');
+      default: {
+        const step = applyConfigStep(inst, this.runConfig, x, this.cmdSet);
+        if (inst.kind === 'cmd') this.cmdSet = true;
+        if (step.author !== undefined) this.author = step.author;
+        return this.commitConfig(step.runConfig, step.comment);
+      }
+    }
+  }
+
+  private commitConfig(runConfig: ImageRunConfig, comment: string): void {
+    this.runConfig = runConfig;
+    this.state = withConfig(this.state, runConfig, this.history(this.nop(comment)), this.author);
+  }
+
+  /** moby's withCmdComment: the history of a step that ran nothing is `<shell> #(nop)  <comment>`. */
+  private nop(comment: string): string {
+    return [...shellOf(this.runConfig), '#(nop) ', comment].join(' ');
+  }
+
+  private history(createdBy: string): { created: string; created_by: string } {
+    return { created: new Date().toISOString(), created_by: createdBy };
+  }
+
+  // ---- RUN ----------------------------------------------------------------------------
+
+  private async run_(inst: Run): Promise<void> {
+    const { ctx } = this;
+    if (inst.mounts.length > 0) throw new Error('RUN --mount is not supported yet');
+    const argv = runArgv(inst, this.runConfig);
+    const env = this.runConfig.Env ?? [];
+    const argEnv = this.args.runEnv(env);
+    const historyArgs = this.args.historyEnv(env);
+    const saved = historyArgs.length > 0 ? [`|${historyArgs.length}`, ...historyArgs, ...argv] : argv;
+    // The container runs on the state with this stage's run config (PATH, OnBuild cleared).
+    const parent = makeState({ ...this.state.config, config: this.runConfig }, this.state.layers, this.state.chainId);
+    const layer = await runStep(
+      { containers: ctx.deps.containers, rootfs: ctx.deps.rootfs, lookup: ctx.deps.lookup, makeProtected: (make) => ctx.w.makeProtected(make) },
+      {
+        parent,
+        argv,
+        env: [...env, ...argEnv],
+        networkMode: inst.network ?? ctx.request.networkMode,
+        keepFailed: !ctx.request.removeIntermediate && !ctx.request.forceRemoveIntermediate,
+        signal: ctx.signal,
+        onContainer: (id) => ctx.emit({ type: 'container', stage: this.label, id }),
+        onOutput: (stream, data) => ctx.emit({ type: 'output', stage: this.label, stream, data }),
+        onRemoved: (id) => ctx.emit({ type: 'container-removed', stage: this.label, id }),
+      },
+    );
+    ctx.track(layer.chainId);
+    this.state = withLayer(this.state, this.runConfig, this.history(saved.join(' ')), layer, this.author);
+  }
+
+  // ---- COPY / ADD ---------------------------------------------------------------------
+
+  private async copy(inst: Copy, x: WordExpander): Promise<void> {
+    const { ctx } = this;
+    const sources = inst.sources.map((s) => (s.startsWith('<<') ? s : x.word(s)));
+    let dest = x.word(inst.dest);
+    const trailing = dest.endsWith('/') || dest === '.' || dest.endsWith('/.');
+    dest = resolveWorkdir(this.runConfig.WorkingDir, dest) + (trailing && !dest.endsWith('/') ? '/' : '');
+    if (trailing && !dest.endsWith('/')) dest += '/';
+    const chmod = inst.chmod !== undefined ? parseChmod(x.word(inst.chmod)) : undefined;
+    const from = inst.from !== undefined ? x.word(inst.from) : undefined;
+    const chown = inst.chown !== undefined ? x.word(inst.chown) : undefined;
+    const kind = inst.kind.toUpperCase();
+    const copyOnto = async (sourceRoot: number, sourceName: string): Promise<{ chainId: import('../../util/digest').Digest; diffId: import('../../util/digest').Digest; tarSize: number }> =>
+      this.snapshotStep(async (rootFd) => {
+        const owner = chown !== undefined ? resolveChown(rootFd, chown) : { uid: 0, gid: 0 };
+        try {
+          await copyIntoRoot(rootFd, {
+            kind: inst.kind,
+            sources,
+            dest,
+            heredocs: inst.heredocs,
+            expandHeredoc: (text) => x.word(text),
+            attrs: { ...owner, ...(chmod !== undefined ? { mode: chmod } : {}) },
+            sourceRoot,
+            sourceName,
+            tmpDir: path.join(ctx.deps.workRoot, 'tmp'),
+            signal: ctx.signal,
+          });
+        } catch (err) {
+          throw new Error(`${kind} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        }
+      });
+    let layer;
+    if (from === undefined) layer = await copyOnto(ctx.contextFd, 'build context or excluded by .dockerignore');
+    else {
+      const chain = await this.fromRoot(from);
+      if (chain === null) layer = await this.withEmptyRoot((fd) => copyOnto(fd, `stage ${from}`));
+      else layer = await ctx.deps.rootfs.withLayerView(chain, (fd) => copyOnto(fd, from));
+    }
+    const comment = `${kind} ${sources.join(' ')} in ${dest} `;
+    this.state = withLayer(this.state, this.runConfig, this.history([...shellOf(this.runConfig), `#(nop) ${comment}`].join(' ')), layer, this.author);
+  }
+
+  /** COPY --from: a stage's top layer, or an image's (pulled by the policy). */
+  private async fromRoot(from: string): Promise<import('../../util/digest').Digest | null> {
+    const { ctx } = this;
+    const stage = findStage(ctx.plan, from, this.stage.index);
+    if (stage) return (await ctx.stageResult(stage.index)).chainId;
+    const image = await resolveBaseImage(ctx.deps.images, from, ctx.request.pull, ctx.signal, (line) => this.print(line));
+    for (const chain of chainIds(image.diffIds)) await ctx.w.protectLayer(chain);
+    return image.chainId;
+  }
+
+  private async withEmptyRoot<T>(fn: (fd: number) => Promise<T>): Promise<T> {
+    const dir = path.join(this.ctx.deps.workRoot, 'tmp', `empty-${process.hrtime.bigint()}`);
+    const { promises: fs } = await import('node:fs');
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    const fd = openHostDir(dir);
+    try {
+      return await fn(fd);
+    } finally {
+      closeFd(fd);
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  private async snapshotStep(write: (rootFd: number) => Promise<void>): Promise<{ chainId: import('../../util/digest').Digest; diffId: import('../../util/digest').Digest; tarSize: number }> {
+    const { ctx } = this;
+    const layer = await withStepSnapshot(
+      { snapshotter: ctx.deps.snapshotter, layers: ctx.deps.layers, mountRoot: path.join(ctx.deps.workRoot, 'mounts'), makeProtected: (make) => ctx.w.makeProtected(make) },
+      this.state.chainId,
+      write,
+    );
+    ctx.track(layer.chainId);
+    return layer;
+  }
+
+  // ---- helpers ------------------------------------------------------------------------
+
+  private expander(inst: Instruction): WordExpander {
+    const { ctx } = this;
+    const lookup = (): ReturnType<typeof envLookup> => this.args.lookup(this.runConfig.Env ?? []);
+    const wrap = <T>(fn: () => T): T => {
+      try {
+        return fn();
+      } catch (err) {
+        if (err instanceof ShellWordError) throw new StepError(ctx.plan.file, inst.lines.start, err.message);
+        throw err;
+      }
+    };
+    return {
+      word: (w) => wrap(() => processWord(w, lookup(), ctx.plan.escapeToken)),
+      words: (w) => wrap(() => processWords(w, lookup(), ctx.plan.escapeToken)),
+    };
+  }
+
+  private print(line: string): void {
+    this.ctx.emit({ type: 'output', stage: this.label, stream: 'stdout', data: Buffer.from(`${line}\n`) });
+  }
+}
+
+/** RUN's argv: exec form as is; shell form through SHELL; a RUN that is only a heredoc runs its body as the script. */
+function runArgv(inst: Run, runConfig: ImageRunConfig): string[] {
+  if (!inst.command.json && inst.heredocs.length > 0) {
+    const text = inst.command.args.join(' ').trim();
+    const only = /^<<-?(["']?)([^\s"']+)\1$/.exec(text);
+    if (only && inst.heredocs.length === 1 && inst.heredocs[0].name === only[2]) return [...shellOf(runConfig), inst.heredocs[0].content];
+    // Otherwise the shell reads the heredocs itself: the bodies follow the command line.
+    const bodies = inst.heredocs.map((h) => `${h.content}${h.content.endsWith('\n') ? '' : '\n'}${h.name}\n`).join('');
+    return [...shellOf(runConfig), `${text}\n${bodies}`];
+  }
+  return commandLine(inst.command, runConfig);
+}
