@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, type TestDaemon } from '../helpers/test-daemon';
-import { docker, DOCKER_CLIENTS } from '../helpers/cli';
+import { docker, DOCKER_CLIENTS, runCommand } from '../helpers/cli';
+import type { DnsQueryResult } from '../helpers/dns-query';
 
 const DOCKER_28 = DOCKER_CLIENTS.find((c) => c === '/usr/local/bin/docker');
 const skip = needsRoot('needs root (runc, overlay mounts, network namespaces)') || (DOCKER_28 ? false : 'docker CLI 28 not installed');
@@ -110,6 +111,57 @@ s.bind(53,'127.0.0.1',()=>console.log('ready'))`;
     } finally {
       upstream.kill('SIGKILL');
       await once(upstream, 'exit').catch(() => undefined);
+    }
+  });
+
+  it('answers over TCP too, flags a UDP answer too big for 512 bytes TC, answers PTR with <name>.<network>, AAAA with no records, and forwards TCP over TCP', async () => {
+    // A TCP-only upstream on the daemon's loopback: any query for big.upstream.test gets 40 A records.
+    const upstreamScript = `const p=require(${JSON.stringify(require.resolve('dns-packet'))});require('net').createServer((c)=>{let b=Buffer.alloc(0);c.on('data',(d)=>{b=Buffer.concat([b,d]);if(b.length<2||b.length<2+b.readUInt16BE(0))return;const q=p.decode(b.subarray(2));
+const answers=Array.from({length:40},(_,i)=>({type:'A',name:q.questions[0].name,ttl:60,data:'10.66.1.'+(i+1)}));const r=p.encode({id:q.id,type:'response',flags:p.RECURSION_AVAILABLE,questions:q.questions,answers});c.end(Buffer.concat([Buffer.from([r.length>>8,r.length&255]),r]))})}).listen(53,'127.0.0.1',()=>console.log('ready'))`;
+    const command = daemon.netns!.command(process.execPath, ['-e', upstreamScript]);
+    const upstream = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    await ok('network', 'create', '--subnet', '10.75.0.0/24', 'dns-net');
+    try {
+      await once(upstream.stdout!, 'data');
+      // Three containers under one alias long enough that their three records pass 512 bytes.
+      const long = Array.from({ length: 4 }, (_, i) => `${String.fromCharCode(97 + i)}`.repeat(60)).join('.');
+      for (const name of ['n1', 'n2', 'n3']) await ok('run', '-d', '--name', name, '--network', 'dns-net', '--network-alias', long, '--network-alias', 'svc', 'busybox', 'sleep', '600');
+      await ok('run', '-d', '--name', 'asker', '--network', 'dns-net', '--dns', '127.0.0.1', 'busybox', 'sleep', '600');
+      const n1 = JSON.parse(await ok('inspect', 'n1'))[0].NetworkSettings.Networks['dns-net'].IPAddress as string;
+      const sandbox = JSON.parse(await ok('inspect', 'asker'))[0].NetworkSettings.SandboxKey as string;
+      const query = async (name: string, type: string, proto: 'udp' | 'tcp', edns?: number): Promise<DnsQueryResult> => {
+        const r = await runCommand('nsenter', [`--net=${sandbox}`, '--', process.execPath, require.resolve('../helpers/dns-query'), '10.75.0.1', name, type, proto, ...(edns ? [String(edns)] : [])], { timeoutMs: 20_000 });
+        assert.equal(r.code, 0, `${name} ${type} ${proto}: ${r.stderr}`);
+        return JSON.parse(r.stdout) as DnsQueryResult;
+      };
+      const overUdp = await query(long, 'A', 'udp');
+      assert.equal(overUdp.truncated, true);
+      assert.ok(overUdp.bytes <= 512, String(overUdp.bytes));
+      assert.ok(overUdp.answers.length < 3, `${overUdp.answers.length} answers`);
+      const overTcp = await query(long, 'A', 'tcp');
+      assert.deepEqual([overTcp.rcode, overTcp.truncated, overTcp.answers.length], ['NOERROR', false, 3]);
+      assert.ok(overTcp.bytes > 512);
+      const withEdns = await query(long, 'A', 'udp', 4096);
+      assert.deepEqual([withEdns.truncated, withEdns.answers.length], [false, 3]);
+      assert.equal((await query('svc', 'A', 'tcp')).answers.length, 3);
+      const aaaa = await query('svc', 'AAAA', 'udp');
+      assert.deepEqual([aaaa.rcode, aaaa.truncated, aaaa.answers], ['NOERROR', false, []]);
+      assert.deepEqual((await query('n1.dns-net', 'A', 'udp')).answers.map((a) => a.data), [n1]);
+      // Reverse lookups: a container's address names it on its network; another address of the subnet is NXDOMAIN here.
+      const reversed = n1.split('.').reverse().join('.') + '.in-addr.arpa';
+      assert.deepEqual((await query(reversed, 'PTR', 'tcp')).answers, [{ name: reversed, type: 'PTR', data: 'n1.dns-net' }]);
+      assert.equal((await query('200.0.75.10.in-addr.arpa', 'PTR', 'udp')).rcode, 'NXDOMAIN');
+      assert.match(await ok('exec', 'asker', 'nslookup', n1), /name = n1\.dns-net/);
+      // A name it does not know goes to the container's --dns server over the protocol it came on.
+      const forwarded = await query('big.upstream.test', 'A', 'tcp');
+      assert.equal(forwarded.answers.length, 40);
+      // Over UDP the same name fails: this upstream has no UDP (SERVFAIL, never a silent empty NOERROR).
+      assert.equal((await query('big.upstream.test', 'A', 'udp')).rcode, 'SERVFAIL');
+    } finally {
+      upstream.kill('SIGKILL');
+      await once(upstream, 'exit').catch(() => undefined);
+      await d('rm', '-f', 'n1', 'n2', 'n3', 'asker');
+      await ok('network', 'rm', 'dns-net');
     }
   });
 

@@ -198,7 +198,14 @@ export class ContainerNetworking implements NetworkHook {
     if (network.isDefault || this.dns.has(network.Id)) return;
     try {
       const hostResolvers = await this.upstreams();
-      this.dns.set(network.Id, await EmbeddedDns.open(network.gateway, parseSubnet(network.subnet), (name, client) => this.namesFor(network, name, client), (client) => this.clientDns(network, client) ?? hostResolvers));
+      this.dns.set(
+        network.Id,
+        await EmbeddedDns.open(network.gateway, parseSubnet(network.subnet), {
+          addresses: (name, client) => this.namesFor(network, name, client),
+          reverse: (address, client) => this.reverseFor(network, address, client),
+          upstreams: (client) => this.clientDns(network, client) ?? hostResolvers,
+        }),
+      );
     } catch (err) {
       this.deps.logger.warn('cannot start the embedded DNS server of a network; its containers resolve through the host only', { network: network.Name, error: messageOf(err) });
     }
@@ -209,21 +216,49 @@ export class ContainerNetworking implements NetworkHook {
     this.dns.delete(network.Id);
   }
 
-  /**
-   * A name as a client on `network` resolves it: that network's names first, then those of the
-   * client's other networks (as dockerd's resolver answers over all of a container's networks).
-   */
-  private namesFor(network: NetworkRecord, name: string, client: string): string[] {
-    const own = this.addressesOf(network, name);
-    if (own.length > 0) return own;
+  /** The user-defined networks a client on `network` resolves names on: that one first, then its container's others. */
+  private clientNetworks(network: NetworkRecord, client: string): NetworkRecord[] {
+    const networks = [network];
     const asking = this.deps.store.endpointsOfNetwork(network.Id).find((e) => e.IPAddress === client);
-    if (!asking) return [];
+    if (!asking) return networks;
     for (const endpoint of this.deps.store.endpointsOfContainer(asking.ContainerID)) {
       const other = endpoint.NetworkID !== network.Id ? this.deps.store.network(endpoint.NetworkID) : undefined;
-      const found = other && !other.isDefault ? this.addressesOf(other, name) : [];
+      if (other && !other.isDefault) networks.push(other);
+    }
+    return networks;
+  }
+
+  /**
+   * A name as a client on `network` resolves it, as dockerd's sandbox.ResolveName: the name on
+   * the client's networks (that network's first), then `<name>.<network>` split at each dot
+   * from the right (network names may hold dots too).
+   */
+  private namesFor(network: NetworkRecord, name: string, client: string): string[] {
+    const networks = this.clientNetworks(network, client);
+    for (const candidate of networks) {
+      const found = this.addressesOf(candidate, name);
+      if (found.length > 0) return found;
+    }
+    for (let dot = name.lastIndexOf('.'); dot > 0; dot = name.lastIndexOf('.', dot - 1)) {
+      const networkName = name.slice(dot + 1);
+      const on = networks.find((n) => n.Name.toLowerCase() === networkName);
+      const found = on ? this.addressesOf(on, name.slice(0, dot)) : [];
       if (found.length > 0) return found;
     }
     return [];
+  }
+
+  /** The `<container>.<network>` name of an address on the client's networks, as dockerd's ResolveIP. */
+  private reverseFor(network: NetworkRecord, address: string, client: string): { name?: string; ownSubnet: boolean } {
+    const parsed = parseIPv4(address);
+    let ownSubnet = false;
+    for (const candidate of this.clientNetworks(network, client)) {
+      if (parsed !== undefined && contains(parseSubnet(candidate.subnet), parsed)) ownSubnet = true;
+      const endpoint = this.deps.store.endpointsOfNetwork(candidate.Id).find((e) => e.IPAddress === address);
+      const container = endpoint ? this.deps.containers().find(endpoint.ContainerID) : undefined;
+      if (container) return { name: `${container.Name.replace(/^\//, '')}.${candidate.Name}`, ownSubnet: true };
+    }
+    return { ownSubnet };
   }
 
   /** The addresses a name has on a network: container names, network aliases and short IDs of its running containers. */
