@@ -24,20 +24,24 @@ export interface NetnsForward {
 
 const INSIDE = `
 const net = require('node:net');
-const [port, socket] = process.argv.slice(1);
+const [port, socket, address] = process.argv.slice(1);
 const server = net.createServer((client) => {
   const upstream = net.connect(socket);
   client.pipe(upstream).pipe(client);
   const drop = () => { client.destroy(); upstream.destroy(); };
   client.on('error', drop); upstream.on('error', drop);
 });
-server.listen(Number(port), '127.0.0.1', () => process.stdout.write('ready\\n'));
+server.listen(Number(port), address, () => process.stdout.write('ready\\n'));
 server.on('error', (err) => { process.stderr.write(String(err) + '\\n'); process.exit(1); });
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();
 `;
 
-export async function forwardIntoNetns(netns: PrivateNetns, port: number): Promise<NetnsForward> {
+/**
+ * `address` is where the forwarder listens inside the namespace: its 127.0.0.1 by default,
+ * 0.0.0.0 to be reachable from the namespace's containers too (at their bridge gateway).
+ */
+export async function forwardIntoNetns(netns: PrivateNetns, port: number, address = '127.0.0.1'): Promise<NetnsForward> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fw-'));
   const socket = path.join(dir, 'fw.sock');
   const sockets = new Set<net.Socket>();
@@ -58,7 +62,7 @@ export async function forwardIntoNetns(netns: PrivateNetns, port: number): Promi
   });
   bridge.listen(socket);
   await once(bridge, 'listening');
-  const command = netns.command(process.execPath, ['-e', INSIDE, String(port), socket]);
+  const command = netns.command(process.execPath, ['-e', INSIDE, String(port), socket, address]);
   const inside = spawn(command.file, command.args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   inside.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));

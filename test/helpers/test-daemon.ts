@@ -50,6 +50,8 @@ export interface TestDaemonOptions {
    * not create networks or use `--network bridge`.
    */
   hostNetwork?: boolean;
+  /** More environment for berthd (e.g. http_proxy for the debootstrap it runs). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -78,6 +80,7 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
     // nsenter execs berthd (no fork), so the child's pid is the daemon's own.
     const command = netns ? netns.command(process.execPath, argv) : { file: process.execPath, args: argv };
     const child = spawn(command.file, command.args, {
+      env: options.env ? { ...process.env, ...options.env } : process.env,
       stdio: ['ignore', log.fd, log.fd],
     });
     await log.close();
