@@ -45,17 +45,21 @@ export class PortProxy {
       });
     }
     const sockets = new Set<net.Socket>();
-    const server = net.createServer((client) => {
-      const upstream = net.connect(target.port, target.ip);
+    // Half-open, as docker-proxy: one side's end (FIN) is passed on as the other's end once
+    // what it sent is written, and the other direction goes on; each socket closes when both
+    // of its directions are done. Only an error tears both down at once (destroying on the
+    // first close would drop what is still buffered for the other side).
+    const server = net.createServer({ allowHalfOpen: true }, (client) => {
+      const upstream = net.connect({ port: target.port, host: target.ip, allowHalfOpen: true });
       sockets.add(client).add(upstream);
       const drop = () => {
         client.destroy();
         upstream.destroy();
-        sockets.delete(client);
-        sockets.delete(upstream);
       };
-      client.on('error', drop).on('close', drop);
-      upstream.on('error', drop).on('close', drop);
+      for (const socket of [client, upstream]) {
+        socket.on('error', drop);
+        socket.on('close', () => sockets.delete(socket));
+      }
       client.pipe(upstream);
       upstream.pipe(client);
     });
