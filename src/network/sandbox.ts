@@ -16,12 +16,17 @@ export class Sandboxes {
     return path.join(this.dir, id);
   }
 
-  async create(id: string): Promise<string> {
+  /**
+   * Makes the namespace; `setup` (iproute2 `ip -batch` lines) runs inside it as it is made,
+   * in the same process (`unshare --net=<file> ip -batch -`): one spawn fewer per start.
+   */
+  async create(id: string, setup: readonly string[] = []): Promise<string> {
     await fs.mkdir(this.dir, { recursive: true, mode: 0o711 });
     const file = this.path(id);
     await this.remove(id);
     await fs.writeFile(file, '', { mode: 0o444 });
-    await run('unshare', [`--net=${file}`, 'true'], { timeoutMs: 30_000 });
+    if (setup.length === 0) await run('unshare', [`--net=${file}`, 'true'], { timeoutMs: 30_000 });
+    else await run('unshare', [`--net=${file}`, 'ip', '-batch', '-'], { timeoutMs: 30_000, input: setup.join('\n') + '\n' });
     return file;
   }
 

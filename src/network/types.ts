@@ -53,4 +53,20 @@ export interface NetworkDriver {
   join(network: NetworkRecord, endpoint: EndpointRecord, netnsPath: string, defaultRoute: boolean): Promise<void>;
   /** Removes the container's interface (its host end); gone already is fine. */
   leave(endpoint: EndpointRecord): Promise<void>;
+  /**
+   * At start, the interfaces of a new sandbox in two steps instead of join's per network:
+   * `ip -batch` lines that, run inside the new namespace as it is made (Sandboxes.create),
+   * create each veth pair there (the host end moved out to the daemon's namespace) with the
+   * container end's address and routes; then `attachHostEnds` puts the host ends on their
+   * bridges, all in one process.
+   */
+  sandboxSetup(joins: readonly SandboxJoin[]): string[];
+  attachHostEnds(joins: readonly SandboxJoin[]): Promise<void>;
+}
+
+export interface SandboxJoin {
+  network: NetworkRecord;
+  endpoint: EndpointRecord;
+  /** The first network's gateway is the default route. */
+  defaultRoute: boolean;
 }

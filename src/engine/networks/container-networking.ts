@@ -7,7 +7,7 @@ import { isLive } from '../../metadata/containers';
 import type { NetworkHook } from '../../runtime/task/types';
 import type { NetworkStore } from '../../network/store';
 import type { Sandboxes } from '../../network/sandbox';
-import type { EndpointRecord, NetworkDriver, NetworkRecord } from '../../network/types';
+import type { EndpointRecord, NetworkDriver, NetworkRecord, SandboxJoin } from '../../network/types';
 import { newHostIfname } from '../../network/bridge/bridge-driver';
 import { deleteBridge, listBridges } from '../../network/bridge/steps';
 import { addPortRules, portRules, removePortRules, sweepForeignRules, sweepPortRules } from '../../network/bridge/firewall';
@@ -166,24 +166,32 @@ export class ContainerNetworking implements NetworkHook {
     if (mode.kind === 'default' && !this.deps.defaultBridge) return { addresses: [] };
     let nameserver: string | undefined;
     await this.release(container.Id);
-    const netnsPath = await this.deps.sandboxes.create(container.Id);
-    const addresses: string[] = [];
+    const joins: SandboxJoin[] = [];
     try {
+      const saved: Array<Promise<void>> = [];
       for (const [index, [name, config]] of networks.entries()) {
         const network = this.deps.store.network(config.NetworkID) ?? this.deps.networks.visibleNetworks().find((n) => n.Name === name);
         if (!network || (network.isDefault && !this.deps.defaultBridge)) throw notFound(`network ${name} not found`);
         await this.deps.networks.ensureReady(network);
-        const endpoint = await this.join(container, network, config, netnsPath, `eth${index}`, index === 0);
-        addresses.push(endpoint.IPAddress);
-        if (index === 0) await this.publish(container, network, endpoint);
+        // Allocated and recorded at once (putEndpoint takes it synchronously): no two starts get the same address.
+        const endpoint = this.allocate(container, network, config, `eth${index}`);
+        const save = this.deps.store.putEndpoint(endpoint);
+        save.catch(() => undefined); // awaited below; not unhandled if a spawn fails first
+        saved.push(save);
+        joins.push({ network, endpoint, defaultRoute: index === 0 });
         // The first user-defined network's embedded DNS answers the container's queries.
         if (nameserver === undefined && this.dns.has(network.Id)) nameserver = network.gateway;
       }
+      // The namespace with every interface in it, then the host ends on their bridges: two processes.
+      await this.deps.sandboxes.create(container.Id, this.deps.driver.sandboxSetup(joins));
+      await this.deps.driver.attachHostEnds(joins);
+      await Promise.all(saved);
+      if (joins[0]) await this.publish(container, joins[0].network, joins[0].endpoint);
     } catch (err) {
       await this.release(container.Id);
       throw err;
     }
-    return { addresses, ...(nameserver ? { nameserver } : {}) };
+    return { addresses: joins.map((j) => j.endpoint.IPAddress), ...(nameserver ? { nameserver } : {}) };
   }
 
   // ---- embedded DNS ------------------------------------------------------------------------

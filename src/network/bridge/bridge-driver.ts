@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ip, ipBatch } from '../commands';
-import type { EndpointRecord, NetworkDriver, NetworkRecord } from '../types';
+import type { EndpointRecord, NetworkDriver, NetworkRecord, SandboxJoin } from '../types';
 import { ensureNetworkRules, removeNetworkRules } from './firewall';
 import { assignGateway, bringUp, createBridge, deleteBridge, enableForwarding } from './steps';
 
@@ -40,6 +40,26 @@ export class BridgeDriver implements NetworkDriver {
       await this.leave(endpoint);
       throw err;
     }
+  }
+
+  sandboxSetup(joins: readonly SandboxJoin[]): string[] {
+    const lines = ['link set dev lo up'];
+    for (const { network, endpoint, defaultRoute } of joins) {
+      const mtu = network.Options['com.docker.network.driver.mtu'] ? ` mtu ${network.Options['com.docker.network.driver.mtu']}` : '';
+      // The host end goes to the namespace of this process (the daemon's), by pid.
+      lines.push(
+        `link add ${endpoint.ifname}${mtu} address ${endpoint.MacAddress} type veth peer name ${endpoint.hostIfname}${mtu} netns ${process.pid}`,
+        `addr add ${endpoint.IPAddress}/${endpoint.IPPrefixLen} dev ${endpoint.ifname}`,
+        `link set dev ${endpoint.ifname} up`,
+        ...(defaultRoute && !network.Internal ? [`route replace default via ${endpoint.Gateway} dev ${endpoint.ifname}`] : []),
+      );
+    }
+    return lines;
+  }
+
+  async attachHostEnds(joins: readonly SandboxJoin[]): Promise<void> {
+    if (joins.length === 0) return;
+    await ipBatch(joins.map(({ network, endpoint }) => `link set dev ${endpoint.hostIfname} master ${network.bridge} up`));
   }
 
   async leave(endpoint: EndpointRecord): Promise<void> {
