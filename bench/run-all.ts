@@ -25,6 +25,7 @@ import { benchMetadataScale } from './metadata-scale';
 import { benchRegistryServer } from './registry-server';
 import { benchRegistryPush } from './registry-push';
 import { benchRegistryPull } from './registry-pull';
+import { benchBridgeScale, benchPortThroughput, benchRunRmBridge } from './network';
 
 const BENCHMARKS: Array<{ name: string; run: (ctx: BenchContext) => Promise<BenchRow[]> }> = [
   // Idle RSS first: the other benchmarks grow the daemons' heaps.
@@ -39,6 +40,10 @@ const BENCHMARKS: Array<{ name: string; run: (ctx: BenchContext) => Promise<Benc
   { name: 'registry-server', run: benchRegistryServer },
   { name: 'registry-push', run: benchRegistryPush },
   { name: 'registry-pull', run: benchRegistryPull },
+  // Networking (issue 8): `node dist/bench/run-all.js net-` runs the three.
+  { name: 'net-run-rm-bridge', run: benchRunRmBridge },
+  { name: 'net-port-throughput', run: benchPortThroughput },
+  { name: 'net-bridge-200', run: benchBridgeScale },
 ];
 
 function envInt(name: string, fallback: number): number {

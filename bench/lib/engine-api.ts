@@ -127,17 +127,17 @@ export class EngineApi {
   }
 
   /**
-   * What `docker run --rm --network none IMAGE CMD...` does over the API: create with
+   * What `docker run --rm --network <mode, none by default> IMAGE CMD...` does over the API: create with
    * AutoRemove, attach stdout/stderr, wait for removal, start, then read the exit code.
    */
-  async runRm(image: string, cmd: string[]): Promise<number> {
+  async runRm(image: string, cmd: string[], networkMode = 'none'): Promise<number> {
     const created = JSON.parse(
       await this.mustRequest('POST', '/containers/create', {
         Image: image,
         Cmd: cmd,
         AttachStdout: true,
         AttachStderr: true,
-        HostConfig: { AutoRemove: true, NetworkMode: 'none' },
+        HostConfig: { AutoRemove: true, NetworkMode: networkMode },
       }),
     ) as { Id: string };
     const attach = this.attach(created.Id);
@@ -149,10 +149,13 @@ export class EngineApi {
     return (JSON.parse(result) as { StatusCode: number }).StatusCode;
   }
 
-  /** What `docker run -d --network none IMAGE CMD...` does: create, then start. Returns the id. */
-  async runDetached(image: string, cmd: string[], name?: string): Promise<string> {
+  /**
+   * What `docker run -d --network none IMAGE CMD...` does: create, then start. Returns the id.
+   * `hostConfig` replaces the HostConfig (a network mode, published ports).
+   */
+  async runDetached(image: string, cmd: string[], name?: string, hostConfig: Record<string, unknown> = { NetworkMode: 'none' }): Promise<string> {
     const query = name ? `?name=${encodeURIComponent(name)}` : '';
-    const created = JSON.parse(await this.mustRequest('POST', `/containers/create${query}`, { Image: image, Cmd: cmd, HostConfig: { NetworkMode: 'none' } })) as { Id: string };
+    const created = JSON.parse(await this.mustRequest('POST', `/containers/create${query}`, { Image: image, Cmd: cmd, HostConfig: hostConfig })) as { Id: string };
     await this.mustRequest('POST', `/containers/${created.Id}/start`);
     return created.Id;
   }

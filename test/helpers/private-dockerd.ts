@@ -47,7 +47,15 @@ export function privateDockerdSkipReason(): string | undefined {
 
 const CLIENT = ['/usr/bin/docker', '/usr/local/bin/docker'].find((p) => existsSync(p)) ?? 'docker';
 
-export async function startPrivateDockerd(): Promise<PrivateDockerd> {
+export interface PrivateDockerdOptions {
+  /**
+   * Docker's default bridge (docker0), its iptables rules and docker-proxy, all inside the
+   * dockerd's own network namespace: for side-by-side networking benchmarks. Off by default.
+   */
+  bridge?: boolean;
+}
+
+export async function startPrivateDockerd(options: PrivateDockerdOptions = {}): Promise<PrivateDockerd> {
   const binary = dockerdBinary();
   if (!binary) throw new Error('no dockerd binary installed');
   // Short names: the socket path and containerd's own sockets under exec-root must stay under 108 bytes.
@@ -65,10 +73,8 @@ export async function startPrivateDockerd(): Promise<PrivateDockerd> {
     '--exec-root', path.join(root, 'x'),
     '--pidfile', path.join(root, 'dockerd.pid'),
     '--host', `unix://${socket}`,
-    // No bridge and no iptables even inside its namespace: nothing here needs them.
-    '--bridge', 'none',
-    '--iptables=false',
-    '--ip-masq=false',
+    // No bridge and no iptables even inside its namespace, unless asked for.
+    ...(options.bridge ? [] : ['--bridge', 'none', '--iptables=false', '--ip-masq=false']),
     '--containerd-namespace', `berth-test-${tag}`,
     '--containerd-plugins-namespace', `berth-test-${tag}-plugins`,
     '--storage-driver', 'overlay2',
