@@ -15,6 +15,20 @@
       "sources": ["native/monitor/monitor.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
       "ldflags": ["-Wl,--gc-sections", "-s"]
+    },
+    {
+      # The berth command's front end: hands a command to a warm CLI process (src/cli/spare).
+      "target_name": "berth-cli",
+      "type": "executable",
+      "sources": ["native/cli/launcher.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
+      "ldflags": ["-Wl,--gc-sections", "-s"]
+    },
+    {
+      # What the warm CLI process needs that Node lacks: accept with SCM_RIGHTS, dup2.
+      "target_name": "berth_cli_spare",
+      "sources": ["native/cli/spare_addon.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
     }
   ]
 }

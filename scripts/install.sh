@@ -12,6 +12,7 @@ fi
 bash scripts/install-deps.sh
 npm ci --no-audit --no-fund
 npm run build
-ln -sf "$repo/bin/berth" /usr/local/bin/berth
+# the native launcher itself: no shell in front of every command (bin/berth is the same)
+ln -sf "$repo/build/Release/berth-cli" /usr/local/bin/berth
 ln -sf "$repo/bin/berthd" /usr/local/bin/berthd
 berth image bootstrap busybox

@@ -157,11 +157,12 @@ export async function main(argv: string[]): Promise<number> {
 
 /** Runs the CLI on this process's arguments and exits with its status. */
 export function runMain(): void {
+  const spareSocket = (require('./spare/start') as typeof import('./spare/start')).takeSpareRequest();
   main(process.argv.slice(2)).then(
-    (code) => exitAfterFlush(code),
+    (code) => exitAfterFlush(code, spareSocket),
     (err: unknown) => {
       process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      exitAfterFlush(1);
+      exitAfterFlush(1, spareSocket);
     },
   );
 }
@@ -169,10 +170,13 @@ export function runMain(): void {
 if (require.main === module) runMain();
 
 /** Exits once stdout and stderr have drained (a pipe may still hold output). */
-export function exitAfterFlush(code: number): void {
+export function exitAfterFlush(code: number, spareSocket?: string): void {
   let pending = 2;
   const done = () => {
-    if (--pending === 0) process.exit(code);
+    if (--pending !== 0) return;
+    // After the output: the spare's start-up must not delay this command's.
+    if (spareSocket) (require('./spare/start') as typeof import('./spare/start')).startSpare(spareSocket);
+    process.exit(code);
   };
   process.stdout.write('', done);
   process.stderr.write('', done);

@@ -1,6 +1,17 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { CLI_MAIN } from './test-daemon';
+
+/**
+ * The warm CLI processes (src/cli/spare) of this test process's berth commands wait on a
+ * socket of its own, not the installation's in /run/berth-cli (every child inherits it);
+ * removing it at exit ends them.
+ */
+const SPARE_DIR = path.join(os.tmpdir(), `berth-cli-test-${process.pid}`);
+process.env.BERTH_CLI_SOCKET ??= path.join(SPARE_DIR, 'cli.sock');
+process.on('exit', () => rmSync(SPARE_DIR, { recursive: true, force: true }));
 
 export interface CommandResult {
   stdout: string;

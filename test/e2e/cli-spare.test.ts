@@ -1,0 +1,143 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, promises as fs, readFileSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { bootstrapBusybox, CLI_MAIN, needsRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
+import type { CommandResult } from '../helpers/cli';
+import { waitFor } from '../helpers/wait';
+
+const skip = needsRoot('needs root (runc, overlay mounts)');
+
+/** The pids of the warm CLI processes (src/cli/spare) serving `socketPath`. */
+function sparesOf(socketPath: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv.some((a) => a.endsWith('spare.js')) && argv.includes(socketPath)) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+/**
+ * The berth command through its native launcher (bin/berth → build/Release/berth-cli) and
+ * the warm spares it hands commands to, on a socket of this test's own (BERTH_CLI_SOCKET).
+ */
+describe('the berth CLI through warm spare processes', { skip }, () => {
+  let daemon: TestDaemon;
+  let tmp: string;
+  let socketPath: string;
+
+  function berth(args: string[], options: { input?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv } = {}): { done: Promise<CommandResult & { signal: NodeJS.Signals | null }>; pid: number } {
+    const child = spawn(CLI_MAIN, args, { cwd: options.cwd ?? tmp, env: { ...process.env, BERTH_HOST: daemon.host, BERTH_CLI_SOCKET: socketPath, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input ?? '');
+    const done = new Promise<CommandResult & { signal: NodeJS.Signals | null }>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        const bytes = Buffer.concat(out);
+        resolve({ stdout: bytes.toString(), stdoutBytes: bytes, stderr: Buffer.concat(err).toString(), code: code ?? -1, signal });
+      });
+    });
+    return { done, pid: child.pid! };
+  }
+  const run = (args: string[], options: { input?: string | Buffer; cwd?: string } = {}) => berth(args, options).done;
+  const ok = async (args: string[], options: { input?: string | Buffer; cwd?: string } = {}) => {
+    const r = await run(args, options);
+    assert.equal(r.code, 0, `berth ${args.join(' ')}: ${r.stderr}`);
+    return r;
+  };
+  /** Two spares wait (the pool), ready to take a command. */
+  const poolReady = () => waitFor(() => sparesOf(socketPath).length >= 2, 30_000, 'two spares waiting');
+
+  before(async () => {
+    daemon = await startTestDaemon();
+    await bootstrapBusybox(daemon);
+    tmp = await fs.mkdtemp(path.join(daemon.root, 'spare-'));
+    socketPath = path.join(tmp, 'run', 'cli.sock');
+  });
+  after(async () => {
+    // Removing the socket file ends the spares (they check it while they wait).
+    await fs.rm(path.join(tmp, 'run'), { recursive: true, force: true });
+    if (socketPath) await waitFor(() => sparesOf(socketPath).length === 0, 30_000, 'spares gone once their socket is removed').catch(() => undefined);
+    await daemon?.stop();
+  });
+
+  it('the first command runs on plain Node and starts the spares; the next one runs in a spare', async () => {
+    assert.deepEqual(sparesOf(socketPath), []);
+    assert.equal((await ok(['version', '--format', '{{.Server.Version}}'])).stdout.trim().length > 0, true);
+    await poolReady();
+    assert.equal(existsSync(socketPath), true);
+    assert.equal((await fs.stat(path.dirname(socketPath))).mode & 0o777, 0o700);
+    const before = sparesOf(socketPath);
+    const r = await ok(['ps', '--format', '{{.Names}}']);
+    assert.equal(r.stdout, '');
+    // one spare took the command and is gone; its successor replaced it
+    await waitFor(() => sparesOf(socketPath).filter((pid) => before.includes(pid)).length === before.length - 1, 10_000, 'the used spare to exit');
+  });
+
+  it('passes stdout, stderr and the exit status back', async () => {
+    await poolReady();
+    const r = await run(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    assert.deepEqual([r.code, r.stdout, r.stderr], [3, 'out\n', 'err\n']);
+    await poolReady();
+    const usage = await run(['ps', '--no-such-flag']);
+    assert.equal(usage.code, 125);
+    assert.match(usage.stderr, /unknown flag: --no-such-flag/);
+  });
+
+  it("uses the caller's working directory, environment and stdin", async () => {
+    const work = await fs.mkdtemp(path.join(tmp, 'cwd-'));
+    await poolReady();
+    await ok(['save', '-o', 'busybox.tar', 'busybox'], { cwd: work });
+    const archive = await fs.readFile(path.join(work, 'busybox.tar'));
+    assert.ok(archive.length > 100_000, 'save -o wrote the archive in the caller\'s cwd');
+    await poolReady();
+    // BERTH_HOST reaches the daemon only through the caller's environment (no -H)
+    const loaded = await ok(['load'], { input: archive });
+    assert.match(loaded.stdout, /Loaded image: busybox:latest/);
+    await poolReady();
+    assert.equal((await ok(['run', '--rm', '--network', 'none', '-e', 'GREETING', 'busybox', 'sh', '-c', 'echo $GREETING'], {})).stdout, '\n');
+    const withEnv = await berth(['run', '--rm', '--network', 'none', '-e', 'GREETING', 'busybox', 'sh', '-c', 'echo $GREETING'], { env: { GREETING: 'hello' } }).done;
+    assert.equal(withEnv.stdout, 'hello\n');
+  });
+
+  it('runs an interactive command (-i) on plain Node, with its stdin', async () => {
+    await poolReady();
+    const before = sparesOf(socketPath);
+    const r = await ok(['run', '-i', '--rm', '--network', 'none', 'busybox', 'cat'], { input: 'typed\n' });
+    assert.equal(r.stdout, 'typed\n');
+    assert.deepEqual(sparesOf(socketPath).sort(), before.sort(), 'no spare was used');
+  });
+
+  it('forwards a signal to the command and ends by it', async () => {
+    await ok(['run', '-d', '--name', 'talker', '--network', 'none', 'busybox', 'sh', '-c', 'while true; do echo tick; sleep 0.2; done']);
+    await poolReady();
+    const logs = berth(['logs', '-f', 'talker']);
+    const spares = sparesOf(socketPath);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const serving = spares.filter((pid) => !sparesOf(socketPath).includes(pid) && existsSync(`/proc/${pid}`));
+    assert.equal(serving.length, 1, 'one spare runs logs -f');
+    process.kill(logs.pid, 'SIGTERM');
+    const r = await logs.done;
+    assert.equal(r.signal, 'SIGTERM');
+    assert.match(r.stdout, /tick/);
+    await waitFor(() => !existsSync(`/proc/${serving[0]}`), 10_000, 'the spare running logs -f to end');
+    await ok(['rm', '-f', 'talker']);
+  });
+
+  it('the spares end once their socket file is removed', async () => {
+    await poolReady();
+    await fs.rm(path.dirname(socketPath), { recursive: true, force: true });
+    await waitFor(() => sparesOf(socketPath).length === 0, 30_000, 'every spare to exit');
+  });
+});
