@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, type TestDaemon } from '../helpers/test-daemon';
 import { berth, docker, DOCKER_CLIENTS, runCommand } from '../helpers/cli';
+import type { DnsQueryResult } from '../helpers/dns-query';
 
 const DOCKER_28 = DOCKER_CLIENTS.find((c) => c === '/usr/local/bin/docker');
 const skip = needsRoot('needs root (runc, overlay mounts, network namespaces)') || (DOCKER_28 ? false : 'docker CLI 28 not installed');
@@ -320,6 +321,63 @@ describe('bridge networks', { skip }, () => {
       assert.equal(await fetch(`${hostAddress}:18080`), 'hello-80');
     } finally {
       await d('rm', '-f', 'web', 'clash');
+    }
+    assert.deepEqual((await rules()).filter((r) => r.includes('DNAT --to') || r.includes('--dport')), []);
+  });
+
+  it('publishes UDP (-p 5353:53/udp: kernel NAT on the host address, the relay on 127.0.0.1 and for hairpin) and port ranges (-p 18100-18102:80-82, -p 18110-18120:90)', async () => {
+    const hostAddress: string = JSON.parse(await ok('network', 'inspect', 'bridge'))[0].IPAM.Config[0].Gateway;
+    const serve = (port: number) => `while true; do echo hello-${port} | nc -l -p ${port}; done`;
+    await ok('run', '-d', '--name', 'udp', '-p', '5353:53/udp', '-p', '18100-18102:80-82', '-p', '18110-18120:90', 'busybox', 'sh', '-c', [80, 81, 82, 90].map(serve).join(' & '));
+    // The second asks for the same host range: the first port of it that is free.
+    await ok('run', '-d', '--name', 'udp2', '-p', '18110-18120:90', 'busybox', 'sh', '-c', serve(90));
+    // busybox has no UDP server: a DNS server (answering every A query with 10.66.2.1) runs in the container's network namespace.
+    const sandbox = JSON.parse(await ok('inspect', 'udp'))[0].NetworkSettings.SandboxKey as string;
+    const script = `const p=require(${JSON.stringify(require.resolve('dns-packet'))});const s=require('dgram').createSocket('udp4');
+s.on('message',(m,r)=>{const q=p.decode(m);s.send(p.encode({id:q.id,type:'response',flags:p.RECURSION_AVAILABLE,questions:q.questions,answers:[{type:'A',name:q.questions[0].name,ttl:60,data:'10.66.2.1'}]}),r.port,r.address)});
+s.bind(53,'0.0.0.0',()=>console.log('ready'))`;
+    const server = spawn('nsenter', [`--net=${sandbox}`, '--', process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await once(server.stdout!, 'data');
+      assert.deepEqual((await ok('port', 'udp')).split('\n').sort(), ['53/udp -> 0.0.0.0:5353', '80/tcp -> 0.0.0.0:18100', '81/tcp -> 0.0.0.0:18101', '82/tcp -> 0.0.0.0:18102', '90/tcp -> 0.0.0.0:18110']);
+      assert.equal(await ok('port', 'udp2', '90'), '0.0.0.0:18111');
+      const udpQuery = async (target: string) => {
+        const c = daemon.netns!.command(process.execPath, [require.resolve('../helpers/dns-query'), target, 'udp.test', 'A', 'udp']);
+        const r = await runCommand(c.file, c.args, { timeoutMs: 20_000 });
+        assert.equal(r.code, 0, `${target}: ${r.stderr}`);
+        return (JSON.parse(r.stdout) as DnsQueryResult).answers.map((a) => a.data);
+      };
+      const dnatPackets = async () => {
+        const line = (await inNetns('iptables-save', '-c', '-t', 'nat')).split('\n').find((l) => l.includes('-p udp') && l.includes('--dport 5353') && l.includes('DNAT'));
+        assert.ok(line, 'a DNAT rule for 5353/udp');
+        return Number(/^\[(\d+):/.exec(line)![1]);
+      };
+      const before = await dnatPackets();
+      assert.deepEqual(await udpQuery(`${hostAddress}:5353`), ['10.66.2.1'], 'through kernel NAT on the host address');
+      assert.ok((await dnatPackets()) > before, 'the kernel rule carried it');
+      assert.deepEqual(await udpQuery('127.0.0.1:5353'), ['10.66.2.1'], 'through the 127.0.0.1 relay');
+      assert.match(await ok('run', '--rm', 'busybox', 'nslookup', '-port=5353', 'udp.test', hostAddress), /Address: 10\.66\.2\.1/, 'hairpin from another container');
+      const fetch = async (address: string) => {
+        const c = daemon.netns!.command('curl', ['-s', '--http0.9', '-m', '5', `http://${address}/`]);
+        for (let attempt = 0; attempt < 20; attempt++) {
+          const r = await runCommand(c.file, c.args, { timeoutMs: 10_000 });
+          if (r.stdout.trim()) return r.stdout.trim();
+          await new Promise((done) => setTimeout(done, 250));
+        }
+        return '';
+      };
+      for (const [hostPort, expected] of [[18100, 'hello-80'], [18101, 'hello-81'], [18102, 'hello-82'], [18110, 'hello-90'], [18111, 'hello-90']] as const) {
+        assert.equal(await fetch(`127.0.0.1:${hostPort}`), expected, `127.0.0.1:${hostPort}`);
+        assert.equal(await fetch(`${hostAddress}:${hostPort}`), expected, `${hostAddress}:${hostPort}`);
+      }
+      // A range with no free port left is a 409.
+      const full = await d('run', '--rm', '-p', '18100-18102:80', 'busybox', 'true');
+      assert.notEqual(full.code, 0);
+      assert.match(full.stderr, /Bind for 0\.0\.0\.0:18100-18102 failed: port is already allocated/);
+    } finally {
+      server.kill('SIGKILL');
+      await once(server, 'exit').catch(() => undefined);
+      await d('rm', '-f', 'udp', 'udp2');
     }
     assert.deepEqual((await rules()).filter((r) => r.includes('DNAT --to') || r.includes('--dport')), []);
   });

@@ -4,7 +4,7 @@ import * as packet from 'dns-packet';
 
 /**
  * A small DNS client for tests, run as its own process inside a container's network namespace
- * (`nsenter --net=<SandboxKey> node dns-query.js <server> <name> <type> <udp|tcp> [edns size]`):
+ * (`nsenter --net=<SandboxKey> node dns-query.js <server[:port]> <name> <type> <udp|tcp> [edns size]`):
  * prints the answer as JSON (rcode, whether TC is set, the answers, its size in bytes).
  */
 export interface DnsQueryResult {
@@ -15,7 +15,9 @@ export interface DnsQueryResult {
 }
 
 async function main(): Promise<void> {
-  const [server, name, type, proto, edns] = process.argv.slice(2);
+  const [target, name, type, proto, edns] = process.argv.slice(2);
+  const [server, portText = '53'] = (target ?? '').split(':');
+  const port = Number(portText);
   if (!server || !name || !type || (proto !== 'udp' && proto !== 'tcp')) throw new Error('usage: dns-query <server> <name> <type> <udp|tcp> [edns size]');
   const query = packet.encode({
     id: Math.floor(Math.random() * 65536),
@@ -24,7 +26,7 @@ async function main(): Promise<void> {
     questions: [{ name, type: type as packet.RecordType, class: 'IN' }],
     ...(edns ? { additionals: [{ type: 'OPT', name: '.', udpPayloadSize: Number(edns) } as unknown as packet.Answer] } : {}),
   });
-  const reply = proto === 'udp' ? await overUdp(server, query) : await overTcp(server, query);
+  const reply = proto === 'udp' ? await overUdp(server, port, query) : await overTcp(server, port, query);
   const decoded = packet.decode(reply);
   const result: DnsQueryResult = {
     rcode: (decoded as { rcode?: string }).rcode ?? '',
@@ -35,7 +37,7 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify(result) + '\n');
 }
 
-function overUdp(server: string, query: Buffer): Promise<Buffer> {
+function overUdp(server: string, port: number, query: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = dgram.createSocket('udp4');
     const timer = setTimeout(() => reject(new Error('no answer over UDP in 5 s')), 5000);
@@ -45,13 +47,13 @@ function overUdp(server: string, query: Buffer): Promise<Buffer> {
       socket.close();
       resolve(message);
     });
-    socket.send(query, 53, server);
+    socket.send(query, port, server);
   });
 }
 
-function overTcp(server: string, query: Buffer): Promise<Buffer> {
+function overTcp(server: string, port: number, query: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: server, port: 53 });
+    const socket = net.connect({ host: server, port });
     const timer = setTimeout(() => reject(new Error('no answer over TCP in 5 s')), 5000);
     let received = Buffer.alloc(0);
     socket.on('error', reject);

@@ -1,12 +1,13 @@
 import { invalidArgument } from '../../errors';
 import { parseIPv4 } from '../ipam/subnets';
 
-/** One published port as asked for: hostPort 0 means an ephemeral one. */
+/** One published port as asked for: hostPort 0 means an ephemeral one; with hostPortLast, the first free one of hostPort..hostPortLast (`-p 8000-8010:80`). */
 export interface PortRequest {
   proto: 'tcp' | 'udp';
   containerPort: number;
   hostIp: string;
   hostPort: number;
+  hostPortLast?: number;
 }
 
 /** One published port as set up. */
@@ -39,9 +40,11 @@ export function portRequests(bindings: Bindings, publishAll: boolean | undefined
       const hostIp = binding.HostIp || '0.0.0.0';
       if (parseIPv4(hostIp) === undefined) throw invalidArgument(`invalid host IP ${hostIp} for port ${key}: berth publishes on IPv4 addresses only`);
       const hostPortText = binding.HostPort ?? '';
-      const hostPort = hostPortText === '' ? 0 : /^\d+$/.test(hostPortText) ? Number(hostPortText) : NaN;
-      if (!(hostPort >= 0 && hostPort <= 65535)) throw invalidArgument(`invalid host port ${hostPortText} for port ${key}`);
-      requests.push({ proto, containerPort: port, hostIp, hostPort });
+      const range = /^(\d+)-(\d+)$/.exec(hostPortText);
+      const hostPort = hostPortText === '' ? 0 : range ? Number(range[1]) : /^\d+$/.test(hostPortText) ? Number(hostPortText) : NaN;
+      const hostPortLast = range ? Number(range[2]) : undefined;
+      if (!(hostPort >= 0 && hostPort <= 65535) || (hostPortLast !== undefined && !(hostPortLast >= hostPort && hostPortLast <= 65535 && hostPort >= 1))) throw invalidArgument(`invalid host port ${hostPortText} for port ${key}`);
+      requests.push({ proto, containerPort: port, hostIp, hostPort, ...(hostPortLast !== undefined && hostPortLast !== hostPort ? { hostPortLast } : {}) });
     }
   }
   if (publishAll) {

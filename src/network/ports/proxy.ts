@@ -13,7 +13,8 @@ const EPHEMERAL_LAST = 60999;
  * cannot take it: a taken one is a 409) and, for TCP, relays connections that kernel NAT does
  * not catch to the container: 127.0.0.1 (locally generated traffic to loopback is never
  * DNATed by berth's rules) and hairpin traffic from containers to the host's address, as
- * docker-proxy does. UDP ports are held, not relayed: kernel NAT carries them.
+ * docker-proxy does; for UDP, the datagrams of the same (127.0.0.1, hairpin) through a socket
+ * per client (`UdpRelay`).
  */
 export class PortProxy {
   private constructor(
@@ -22,6 +23,18 @@ export class PortProxy {
   ) {}
 
   static async open(request: PortRequest, target: { ip: string; port: number }, exclude: ReadonlySet<string>): Promise<PortProxy> {
+    if (request.hostPortLast !== undefined) {
+      // A host range for one container port: the first port of it that is free (as dockerd's port allocator).
+      for (let port = request.hostPort; port <= request.hostPortLast; port++) {
+        if (exclude.has(`${request.proto}/${port}`)) continue;
+        try {
+          return await PortProxy.bind(request, port, target);
+        } catch {
+          // taken: the next one
+        }
+      }
+      throw conflict(`Bind for ${request.hostIp}:${request.hostPort}-${request.hostPortLast} failed: port is already allocated`);
+    }
     if (request.hostPort !== 0) return PortProxy.bind(request, request.hostPort, target);
     for (let port = EPHEMERAL_FIRST + Math.floor(Math.random() * 1000); port <= EPHEMERAL_LAST; port++) {
       if (exclude.has(`${request.proto}/${port}`)) continue;
@@ -35,13 +48,18 @@ export class PortProxy {
   }
 
   private static bind(request: PortRequest, hostPort: number, target: { ip: string; port: number }): Promise<PortProxy> {
-    const mapping: PortMapping = { ...request, hostPort };
+    const mapping: PortMapping = { proto: request.proto, containerPort: request.containerPort, hostIp: request.hostIp, hostPort };
     const taken = (err: Error) => conflict(`Bind for ${request.hostIp}:${hostPort} failed: port is already allocated (${err.message})`);
     if (request.proto === 'udp') {
       return new Promise((resolve, reject) => {
         const socket = dgram.createSocket('udp4');
         socket.once('error', (err) => reject(taken(err)));
-        socket.bind(hostPort, request.hostIp, () => resolve(new PortProxy(mapping, () => new Promise((done) => socket.close(() => done())))));
+        socket.bind(hostPort, request.hostIp, () => {
+          socket.removeAllListeners('error');
+          socket.on('error', () => undefined);
+          const relay = new UdpRelay(socket, target);
+          resolve(new PortProxy(mapping, () => relay.close()));
+        });
       });
     }
     const sockets = new Set<net.Socket>();
@@ -78,5 +96,62 @@ export class PortProxy {
 
   close(): Promise<void> {
     return this.close_();
+  }
+}
+
+/** How long a UDP client's relay socket lives without traffic (docker-proxy's UDPConnTrackTimeout). */
+const UDP_IDLE_MS = 90_000;
+
+/**
+ * docker-proxy's UDP relay: each client (address and port) gets a socket of its own connected
+ * to the container, so the container's replies find their way back to that client through the
+ * published port's socket; a socket idle for 90 s goes.
+ */
+class UdpRelay {
+  private readonly clients = new Map<string, { socket: dgram.Socket; timer: NodeJS.Timeout }>();
+
+  constructor(
+    private readonly listener: dgram.Socket,
+    private readonly target: { ip: string; port: number },
+  ) {
+    listener.on('message', (message, client) => this.relay(message, client));
+  }
+
+  private relay(message: Buffer, client: dgram.RemoteInfo): void {
+    const key = `${client.address}:${client.port}`;
+    let entry = this.clients.get(key);
+    if (!entry) {
+      const socket = dgram.createSocket('udp4');
+      const forget = () => {
+        const current = this.clients.get(key);
+        if (current?.socket !== socket) return;
+        clearTimeout(current.timer);
+        this.clients.delete(key);
+        socket.close();
+      };
+      socket.on('error', forget);
+      socket.on('message', (reply) => {
+        this.touch(key);
+        this.listener.send(reply, client.port, client.address);
+      });
+      entry = { socket, timer: setTimeout(forget, UDP_IDLE_MS) };
+      this.clients.set(key, entry);
+    }
+    this.touch(key);
+    entry.socket.send(message, this.target.port, this.target.ip);
+  }
+
+  private touch(key: string): void {
+    const entry = this.clients.get(key);
+    entry?.timer.refresh();
+  }
+
+  close(): Promise<void> {
+    for (const { socket, timer } of this.clients.values()) {
+      clearTimeout(timer);
+      socket.close();
+    }
+    this.clients.clear();
+    return new Promise((done) => this.listener.close(() => done()));
   }
 }
