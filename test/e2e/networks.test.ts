@@ -382,6 +382,40 @@ s.bind(53,'0.0.0.0',()=>console.log('ready'))`;
     assert.deepEqual((await rules()).filter((r) => r.includes('DNAT --to') || r.includes('--dport')), []);
   });
 
+  it('--internal: peers and their names, nothing beyond the network; --ip-range: addresses only from the range (--ip may be outside it)', async () => {
+    const outside: string = JSON.parse(await ok('network', 'inspect', 'bridge'))[0].IPAM.Config[0].Gateway;
+    await ok('network', 'create', '--internal', '--subnet', '10.73.0.0/24', 'sealed');
+    await ok('network', 'create', '--subnet', '10.74.0.0/24', '--ip-range', '10.74.0.200/31', 'ranged');
+    try {
+      assert.equal(JSON.parse(await ok('network', 'inspect', 'sealed'))[0].Internal, true);
+      await ok('run', '-d', '--name', 'in1', '--network', 'sealed', 'busybox', 'sleep', '600');
+      const probe = await ok('run', '--rm', '--network', 'sealed', 'busybox', 'sh', '-c', `ip route; ping -c1 -W2 in1 >/dev/null && echo peer-ok; ping -c1 -W2 ${outside} >/dev/null 2>&1 && echo outside-reached; wget -q -T 2 -O- http://${outside}:1/ >/dev/null 2>&1; echo done`);
+      assert.match(probe, /peer-ok/, 'a peer by name');
+      assert.doesNotMatch(probe, /outside-reached/, 'the daemon namespace\'s other address');
+      assert.doesNotMatch(probe, /^default/m, 'no default route');
+      assert.ok((await rules()).some((r) => /-A BERTH-ISOLATION-1 -i br-\S+ ! -o br-\S+ -j DROP/.test(r)), 'forwarding out of it is dropped');
+      // Even with a route, nothing is forwarded out of the internal bridge.
+      const routed = await d('run', '--rm', '--cap-add', 'NET_ADMIN', '--network', 'sealed', 'busybox', 'sh', '-c', `ip route add default via 10.73.0.1 && ping -c1 -W2 ${outside}`);
+      assert.notEqual(routed.code, 0, routed.stdout);
+
+      const addresses: string[] = [];
+      for (const name of ['r1', 'r2']) {
+        await ok('run', '-d', '--name', name, '--network', 'ranged', 'busybox', 'sleep', '600');
+        addresses.push(JSON.parse(await ok('inspect', name))[0].NetworkSettings.Networks.ranged.IPAddress);
+      }
+      assert.deepEqual(addresses.sort(), ['10.74.0.200', '10.74.0.201']);
+      const third = await d('run', '-d', '--name', 'r3', '--network', 'ranged', 'busybox', 'sleep', '600');
+      assert.notEqual(third.code, 0);
+      assert.match(third.stderr, /no available IPv4 addresses on network ranged/);
+      await ok('rm', 'r3');
+      await ok('run', '-d', '--name', 'r4', '--network', 'ranged', '--ip', '10.74.0.10', 'busybox', 'sleep', '600');
+      assert.deepEqual(JSON.parse(await ok('network', 'inspect', 'ranged'))[0].IPAM.Config, [{ Subnet: '10.74.0.0/24', IPRange: '10.74.0.200/31' }]);
+    } finally {
+      await d('rm', '-f', 'in1', 'r1', 'r2', 'r3', 'r4');
+      await ok('network', 'rm', 'sealed', 'ranged');
+    }
+  });
+
   it('berth network commands print what docker prints', async () => {
     await ok('network', 'create', '--subnet', '10.81.0.0/24', '--label', 'k=v', 'cli1');
     try {
