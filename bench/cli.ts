@@ -34,7 +34,9 @@ const PS_CONTAINERS = 20;
 const RUNC = '/usr/sbin/runc';
 
 /**
- * The CLI as users meet it: each command is a new process, start-up included. Runs are
+ * The CLI as users meet it: each command is a new process, start-up included. The berth CLI
+ * twice: as installed (its launcher hands commands to warm spares, src/cli/spare) and with
+ * BERTH_NO_SPARE=1 (a fresh Node per command). Runs are
  * interleaved across the columns (one run of each in turn, like hyperfine with several
  * commands) so that load on the machine hits every column alike; medians are printed with
  * the berth CLI's overhead over the docker CLI against the same berthd. Prints its own
@@ -45,8 +47,13 @@ export async function benchCli(ctx: BenchContext): Promise<BenchRow[]> {
   const berthHost = `unix://${berth.socket}`;
   const bundle = await makeRuncBundle(berth);
   let runcId = 0;
+  // The berth CLI's warm processes (src/cli/spare) on a socket of this run's own; removing
+  // it with the bundle's folder ends them.
+  const spareSocket = path.join(bundle.root, 'cli', 'cli.sock');
+  const berthEnv = { BERTH_CLI_SOCKET: spareSocket };
   const columns: Column[] = [
-    { name: 'berth CLI → berthd', command: (s) => ({ file: CLI_MAIN, args: ['-H', berthHost, ...argsOf(s)] }) },
+    { name: 'berth CLI → berthd', command: (s) => ({ file: CLI_MAIN, args: ['-H', berthHost, ...argsOf(s)], env: berthEnv }) },
+    { name: 'berth CLI, plain Node', command: (s) => ({ file: CLI_MAIN, args: ['-H', berthHost, ...argsOf(s)], env: { ...berthEnv, BERTH_NO_SPARE: '1' } }) },
     ...(DOCKER_CLIENT ? [{ name: 'docker CLI → berthd', command: (s: Scenario) => ({ file: DOCKER_CLIENT!, args: ['-H', berthHost, ...argsOf(s)], env: DOCKER_CLIENT_ENV }) }] : []),
     ...(docker && DOCKER_CLIENT ? [{ name: 'docker CLI → dockerd', command: (s: Scenario) => ({ file: DOCKER_CLIENT!, args: ['-H', `unix://${docker.socket}`, ...argsOf(s)], env: DOCKER_CLIENT_ENV }) }] : []),
     ...(podman ? [{ name: 'podman', command: (s: Scenario) => podman.command(argsOf(s)) }] : []),
@@ -57,6 +64,7 @@ export async function benchCli(ctx: BenchContext): Promise<BenchRow[]> {
   ];
   const medians = new Map<string, number>();
   try {
+    await startSpares(berthHost, berthEnv, spareSocket);
     for (const { scenario, label } of SCENARIOS) {
       process.stderr.write(`  cli: ${label}\n`);
       if (scenario === 'ps') await startSleepers(ctx);
@@ -80,6 +88,18 @@ export async function benchCli(ctx: BenchContext): Promise<BenchRow[]> {
   console.log(formatCliTable(columns.map((c) => c.name), medians));
   console.log('');
   return [];
+}
+
+/** The first berth command runs on plain Node and starts the spares; wait until they listen. */
+async function startSpares(host: string, env: NodeJS.ProcessEnv, socket: string): Promise<void> {
+  await timeProcess({ file: CLI_MAIN, args: ['-H', host, 'version'], env });
+  const deadline = Date.now() + 30_000;
+  while (!(await fs.stat(socket).then(() => true, () => false))) {
+    if (Date.now() > deadline) throw new Error(`the berth CLI's spares did not start (${socket})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  // both spares of the pool loaded
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
 }
 
 function argsOf(scenario: Scenario): string[] {
