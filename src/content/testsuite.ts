@@ -238,6 +238,19 @@ export function runContentStoreSuite(name: string, factory: () => Promise<Conten
       await assert.rejects(fx.store.abortIngest(ref), (err: unknown) => errorKind(err) === 'NotFound');
     });
 
+    it('writev appends its chunks in order, as write does, and keeps the announced size', async () => {
+      const ref = 'vectored';
+      const w = await fx.store.writer({ ref, total: 12 });
+      await w.writev([Buffer.from('ab'), Buffer.alloc(0), Buffer.from('cde')]);
+      await w.write(Buffer.from('f'));
+      await assert.rejects(w.writev([Buffer.from('ghi'), Buffer.from('jklm')]), (err: unknown) => errorKind(err) === 'InvalidArgument' && /write of 7 bytes at offset 6 exceeds the expected size 12/.test(String(err)));
+      assert.equal(w.status().offset, 6, 'a refused writev writes nothing');
+      await w.writev([Buffer.from('ghi'), Buffer.from('jkl')]);
+      const info = await w.commit();
+      assert.equal(info.digest, digestOf('abcdefghijkl'));
+      assert.deepEqual(await fx.store.readBlob(info.digest), Buffer.from('abcdefghijkl'));
+    });
+
     it('truncate(0) starts an ingest over', async () => {
       const w = await fx.store.writer({ ref: 'start-over' });
       await w.write(Buffer.from('wrong start'));

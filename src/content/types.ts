@@ -108,6 +108,8 @@ export interface CommitOptions {
 export interface ContentWriter {
   /** Appends at `status().offset`. InvalidArgument when it would pass the announced total. */
   write(chunk: Uint8Array): Promise<void>;
+  /** Appends the chunks in order with one system call (`writev`), as `write` would one by one. */
+  writev(chunks: Uint8Array[]): Promise<void>;
   status(): IngestStatus;
   /** Starts the ingest over (only 0 is supported, as containerd's local store). */
   truncate(size: 0): Promise<void>;

@@ -18,6 +18,7 @@ export function leasedContent(content: ContentStore, leases: LeaseManager, lease
     const inner = await content.writer(options);
     return {
       write: (chunk) => inner.write(chunk),
+      writev: (chunks) => inner.writev(chunks),
       status: () => inner.status(),
       truncate: (size) => inner.truncate(size),
       commit: (expected?: CommitOptions): Promise<BlobInfo> =>

@@ -31,16 +31,22 @@ export class LocalContentWriter implements ContentWriter {
     return { ref: this.ingest.ref ?? '', offset: this.ingest.offset, total: meta.total, expected: meta.expected, startedAt: meta.startedAt, updatedAt: this.updatedAt };
   }
 
-  async write(chunk: Uint8Array): Promise<void> {
+  write(chunk: Uint8Array): Promise<void> {
+    return this.writev([chunk]);
+  }
+
+  async writev(chunks: Uint8Array[]): Promise<void> {
     this.checkOpen('write');
+    const length = chunks.reduce((sum, c) => sum + c.length, 0);
     const { total } = this.ingest.meta;
-    if (total !== undefined && this.ingest.offset + chunk.length > total) {
-      throw invalidArgument(`write of ${chunk.length} bytes at offset ${this.ingest.offset} exceeds the expected size ${total}${this.ingest.ref ? ` of ingest ${this.ingest.ref}` : ''}`);
+    if (total !== undefined && this.ingest.offset + length > total) {
+      throw invalidArgument(`write of ${length} bytes at offset ${this.ingest.offset} exceeds the expected size ${total}${this.ingest.ref ? ` of ingest ${this.ingest.ref}` : ''}`);
     }
     let written = 0;
     try {
-      while (written < chunk.length) {
-        const { bytesWritten } = await this.ingest.handle.write(chunk, written, chunk.length - written);
+      while (written < length) {
+        const rest = written === 0 ? chunks : skipBytes(chunks, written);
+        const { bytesWritten } = rest.length === 1 ? await this.ingest.handle.write(rest[0]!) : await this.ingest.handle.writev(rest);
         written += bytesWritten;
       }
     } catch (err) {
@@ -48,8 +54,8 @@ export class LocalContentWriter implements ContentWriter {
       await this.ingest.handle.truncate(this.ingest.offset).catch(() => undefined);
       throw err;
     }
-    this.ingest.hash.update(chunk);
-    this.ingest.offset += chunk.length;
+    for (const chunk of chunks) this.ingest.hash.update(chunk);
+    this.ingest.offset += length;
     this.updatedAt = Date.now();
   }
 
@@ -102,4 +108,18 @@ export class LocalContentWriter implements ContentWriter {
     await this.area.remove(this.ingest);
     this.area.release(this.ingest, false);
   }
+}
+
+/** The chunks after their first `n` bytes (what a short write left to write). */
+function skipBytes(chunks: Uint8Array[], n: number): Uint8Array[] {
+  const rest: Uint8Array[] = [];
+  for (const chunk of chunks) {
+    if (n >= chunk.length) {
+      n -= chunk.length;
+      continue;
+    }
+    rest.push(n > 0 ? chunk.subarray(n) : chunk);
+    n = 0;
+  }
+  return rest;
 }

@@ -6,6 +6,7 @@ import { digestOf, type Digest } from '../../util/digest';
 import { RegistryError } from '../errcodes';
 import type { AccessRequest, RegistryAuth, RegistryEvent } from './hooks';
 import { RegistryServer } from './server';
+import { SEND_CHUNK_BYTES } from './routes/send-blob';
 import { silentLogger } from '../../util/logger';
 import { startTestRegistry, type TestRegistry, type TestResponse } from '../../../test/helpers/registry-server';
 
@@ -441,4 +442,30 @@ test('POST then a single PUT carrying the whole blob; a chunked-encoded streamed
   assert.equal(errorCode(noDigest), 'DIGEST_INVALID');
   assert.equal((await reg.request('GET', third.headers.location!)).status, 204);
   assert.equal((await reg.request('DELETE', third.headers.location!)).status, 204);
+});
+
+test('a blob of several send buffers arrives whole and by ranges across buffer boundaries; a client leaving mid-blob does not hurt the server', async () => {
+  const data = randomBytes(2 * SEND_CHUNK_BYTES + 12_345);
+  const digest = await pushBlob('big/blob', data);
+  const whole = await reg.request('GET', `/v2/big/blob/blobs/${digest}`);
+  assert.equal(whole.status, 200);
+  assert.equal(whole.headers['content-length'], String(data.length));
+  assert.ok(whole.body.equals(data), 'whole blob');
+  for (const [start, end] of [[SEND_CHUNK_BYTES - 10, SEND_CHUNK_BYTES + 10], [1, 2 * SEND_CHUNK_BYTES + 1], [2 * SEND_CHUNK_BYTES, data.length - 1]] as const) {
+    const part = await reg.request('GET', `/v2/big/blob/blobs/${digest}`, { headers: { Range: `bytes=${start}-${end}` } });
+    assert.equal(part.status, 206);
+    assert.ok(part.body.equals(data.subarray(start, end + 1)), `range ${start}-${end}`);
+  }
+  const address = reg.server.server.address() as { port: number };
+  await new Promise<void>((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: address.port, path: `/v2/big/blob/blobs/${digest}` }, (res) => {
+      res.once('data', () => {
+        req.destroy();
+        resolve();
+      });
+    });
+    req.on('error', (err) => (req.destroyed ? resolve() : reject(err)));
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok((await reg.request('GET', `/v2/big/blob/blobs/${digest}`)).body.equals(data), 'served again after a client left mid-blob');
 });

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
 import { RegistryError } from '../../errcodes';
 import { isNotFound } from '../../../errors';
 import type { Digest } from '../../../util/digest';
@@ -8,6 +7,7 @@ import { waitWhileFenced } from '../gc-fence';
 import { checkDigest, isValidName } from '../names';
 import { DigestMismatchError, SizeMismatchError, UploadBusyError, UploadLimitError, UploadOffsetError, type UploadStatus } from '../storage/driver';
 import { emitEvent, type RouteContext } from './context';
+import { sendBlob } from './send-blob';
 
 /**
  * `/v2/<name>/blobs/<digest>` (GET with Range, HEAD, DELETE) and the upload routes under
@@ -49,7 +49,7 @@ export async function getBlob(ctx: RouteContext, param: string): Promise<void> {
   if (range) {
     const length = range.end - range.start + 1;
     ctx.res.writeHead(206, { ...headers, 'Content-Length': String(length), 'Content-Range': `bytes ${range.start}-${range.end}/${size}` });
-    await pipeline(ctx.driver.readBlob(digest, { offset: range.start, length }), ctx.res);
+    await sendBlob(ctx.driver, digest, ctx.res, { offset: range.start, length });
     return;
   }
   ctx.res.writeHead(200, { ...headers, 'Content-Length': String(size) });
@@ -57,7 +57,7 @@ export async function getBlob(ctx: RouteContext, param: string): Promise<void> {
     ctx.res.end();
     return;
   }
-  await pipeline(ctx.driver.readBlob(digest), ctx.res);
+  await sendBlob(ctx.driver, digest, ctx.res, { offset: 0, length: size });
 }
 
 /** Removes the blob from this repository (its bytes stay until garbage collection). */

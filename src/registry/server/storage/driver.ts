@@ -39,11 +39,25 @@ export interface BlobRange {
   length: number;
 }
 
+/** Random access to one stored blob (a ReaderAt), open until close(). */
+export interface BlobReader {
+  size: number;
+  /** Fills `into` from `position` as far as the blob goes; the number of bytes read (0 at the end). */
+  read(into: Buffer, position: number): Promise<number>;
+  close(): Promise<void>;
+}
+
 export interface BlobDriver {
   /** undefined when absent. */
   statBlob(digest: Digest): Promise<BlobStat | undefined>;
   /** The blob, or a range of it. Fails (on the stream) when absent. */
   readBlob(digest: Digest, range?: BlobRange): Readable;
+  /**
+   * Optional random access (NotFound when absent), for a driver whose reads are cheap to
+   * issue at any offset (a local file): the server copies a blob into the socket through two
+   * buffers it reuses instead of a stream's fresh buffer per chunk.
+   */
+  openBlob?(digest: Digest): Promise<BlobReader>;
   /** Small blobs (manifests) whole; undefined when absent. */
   getBlob(digest: Digest): Promise<Buffer | undefined>;
   /** Stores a small blob (a manifest) after checking its digest. */

@@ -1,11 +1,13 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { LocalContentStore } from '../../../content/local/store';
 import type { ContentWriter } from '../../../content/types';
 import { errorKind, isENOENT, isNotFound, notFound } from '../../../errors';
 import { isDigest, type Digest } from '../../../util/digest';
 import { writeFileAtomic } from '../../../util/atomic-fs';
+import { batchingSink } from '../../../util/batching-sink';
 import {
   checkMetadataKey,
   DigestMismatchError,
@@ -14,12 +16,14 @@ import {
   UploadLimitError,
   UploadOffsetError,
   type BlobRange,
+  type BlobReader,
   type BlobStat,
   type StorageDriver,
   type UploadStatus,
 } from './driver';
 
 const UPLOAD_REF_PREFIX = 'registry-upload/';
+
 
 /**
  * The filesystem storage driver. Blobs and uploads live in berth's content store
@@ -59,6 +63,25 @@ export class FilesystemDriver implements StorageDriver {
 
   readBlob(digest: Digest, range?: BlobRange): Readable {
     return this.content.createReadStream(digest, range ? { offset: range.offset, length: range.length } : {});
+  }
+
+  async openBlob(digest: Digest): Promise<BlobReader> {
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(this.content.blobPath(digest), 'r');
+    } catch (err) {
+      if (isENOENT(err)) throw notFound(`blob ${digest} not found`, err);
+      throw err;
+    }
+    const { size } = await handle.stat().catch(async (err: unknown) => {
+      await handle.close();
+      throw err;
+    });
+    return {
+      size,
+      read: async (into, position) => (await handle.read(into, 0, into.length, position)).bytesRead,
+      close: () => handle.close(),
+    };
   }
 
   async getBlob(digest: Digest): Promise<Buffer | undefined> {
@@ -128,11 +151,12 @@ export class FilesystemDriver implements StorageDriver {
       const start = writer.status().offset;
       if (options.expectedOffset !== undefined && options.expectedOffset !== start) throw new UploadOffsetError(options.expectedOffset, start);
       let received = 0;
-      for await (const chunk of source as AsyncIterable<Buffer>) {
+      const check = (chunk: Buffer) => {
         received += chunk.length;
         if (options.limit !== undefined && received > options.limit) throw new UploadLimitError(options.limit);
-        await writer.write(chunk);
-      }
+      };
+      // Batched: the socket is read on while a write is in flight (util/batching-sink.ts).
+      await pipeline(source, batchingSink((chunks) => writer.writev(chunks), { check }));
     } finally {
       // Keeps every byte written before a failure: the client may resume from the offset.
       await writer.close();

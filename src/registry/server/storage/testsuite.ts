@@ -75,6 +75,26 @@ export function runStorageDriverSuite(name: string, factory: () => Promise<Drive
       await assert.rejects(readAll(d.readBlob(digest)));
     });
 
+    it('random access through openBlob, where the driver offers it: reads at any offset, NotFound when absent', async (t) => {
+      if (!d.openBlob) return t.skip('this driver has no openBlob');
+      const data = randomBytes(3000);
+      const digest = digestOf(data);
+      await d.putBlob(digest, data);
+      const reader = await d.openBlob(digest);
+      try {
+        assert.equal(reader.size, data.length);
+        const buffer = Buffer.alloc(1000);
+        assert.equal(await reader.read(buffer, 1500), 1000);
+        assert.deepEqual(buffer, data.subarray(1500, 2500));
+        assert.equal(await reader.read(buffer, 2800), 200);
+        assert.deepEqual(buffer.subarray(0, 200), data.subarray(2800));
+        assert.equal(await reader.read(buffer, 3000), 0);
+      } finally {
+        await reader.close();
+      }
+      await assert.rejects(d.openBlob(digestOf('absent')), (err: unknown) => isNotFound(err));
+    });
+
     it('refuses a blob whose content does not match its digest, storing nothing', async () => {
       const data = randomBytes(100);
       const wrong = digestOf(Buffer.from('other'));
