@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { errorKind, invalidArgument, messageOf } from '../../errors';
 import { decompressStream } from '../../images/compression';
 import { extractLayer } from '../../archive/tar/extract';
+import { CompleteTarEnd } from './complete-tar';
 
 /**
  * Unpacks a build context sent as a tar (plain, gzip, bzip2, xz or zstd, as docker accepts)
@@ -13,7 +14,9 @@ import { extractLayer } from '../../archive/tar/extract';
 export async function receiveContext(body: Readable, dir: string): Promise<void> {
   try {
     const { stream } = await decompressStream(body);
-    await extractLayer(stream, dir, { whiteouts: 'literal', confineSymlinks: true });
+    const tar = new CompleteTarEnd();
+    stream.on('error', (err) => tar.destroy(err));
+    await extractLayer(stream.pipe(tar), dir, { whiteouts: 'literal', confineSymlinks: true });
   } catch (err) {
     body.resume();
     // tar-stream's plain Errors ("Unexpected end of data", "Invalid tar header") are the client's fault.

@@ -192,8 +192,11 @@ async function streamBuild(ex: Exchange, backend: BuildBackend, opts: BuildOptio
   (out ?? ex.startStream('application/json')).end();
 }
 
-/** A RUN failure's exit code, when the executor put one on its error (`exitCode`). */
+/** A RUN failure's exit code: an `exitCode` on the error or on one of its causes. */
 function exitCodeOf(err: unknown): number | undefined {
-  const code = (err as { exitCode?: unknown } | null)?.exitCode;
-  return typeof code === 'number' && code !== 0 ? code : undefined;
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { exitCode?: unknown }).exitCode;
+    if (typeof code === 'number' && code !== 0) return code;
+  }
+  return undefined;
 }
