@@ -1,0 +1,201 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import * as tarStream from 'tar-stream';
+import { contextTar, postBuild, type ContextEntry } from '../../helpers/build-context';
+import { privateDockerdSkipReason, startPrivateDockerd, type PrivateDockerd } from '../../helpers/private-dockerd';
+import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, type TestDaemon } from '../../helpers/test-daemon';
+
+/**
+ * The same Dockerfiles built by berth and by dockerd 20.10's classic builder (both from the
+ * same busybox image: berth's, saved and loaded into dockerd), then compared: the image config
+ * fields a Dockerfile sets, the history (created_by, empty_layer), and the file listing of the
+ * result (path, mode, uid, gid, size, link target). Each case is its own test, so a gap of the
+ * executor shows as that case failing.
+ */
+const skip = needsRoot('needs root') || privateDockerdSkipReason() || false;
+
+const CONFIG_FIELDS = ['Env', 'Cmd', 'Entrypoint', 'WorkingDir', 'User', 'ExposedPorts', 'Volumes', 'Labels', 'Healthcheck', 'StopSignal', 'Shell', 'OnBuild'] as const;
+
+const CASES: Array<{ name: string; files: ContextEntry[]; query?: string }> = [
+  {
+    name: 'every metadata instruction',
+    files: [
+      {
+        name: 'Dockerfile',
+        content: [
+          'FROM busybox',
+          'LABEL a=b "c d"=e',
+          'ENV A=1 B="two words"',
+          'ENV C $A-x',
+          'ARG X=5',
+          'ENV D=${X:-none}',
+          'WORKDIR /app/sub',
+          'WORKDIR rel',
+          'USER 1000:1000',
+          'EXPOSE 80 443/udp',
+          'VOLUME /data ["/v2"]',
+          'STOPSIGNAL SIGINT',
+          'SHELL ["/bin/sh", "-ec"]',
+          'HEALTHCHECK --interval=5s --timeout=2s --retries=2 CMD true',
+          'ONBUILD RUN echo child',
+          'ENTRYPOINT ["/bin/sh", "-c"]',
+          'CMD ["echo hi"]',
+          '',
+        ].join('\n'),
+      },
+    ],
+    query: 'buildargs=' + encodeURIComponent('{"X":"7"}') + '&labels=' + encodeURIComponent('{"from-api":"yes"}'),
+  },
+  {
+    name: 'COPY, ADD and RUN file results',
+    files: [
+      { name: 'Dockerfile', content: 'FROM busybox\nCOPY a.txt /a.txt\nCOPY dir/ /dest/\nCOPY --chown=1000:1000 a.txt /owned.txt\nCOPY a.txt b*.txt /multi/\nCOPY exec.sh /bin/\nRUN mkdir -p /r && echo x > /r/f && ln -s /r/f /r/link && chmod 700 /r\nWORKDIR /w\nCOPY dir /w/copied\n' },
+      { name: 'a.txt', content: 'A\n' },
+      { name: 'b1.txt', content: 'B1\n' },
+      { name: 'b2.txt', content: 'B22\n' },
+      { name: 'exec.sh', content: '#!/bin/sh\n', mode: 0o755 },
+      { name: 'dir', type: 'directory', mode: 0o750 },
+      { name: 'dir/inner.txt', content: 'inner\n', mode: 0o600 },
+      { name: 'dir/sub', type: 'directory' },
+      { name: 'dir/sub/deep.txt', content: 'deep\n' },
+      { name: 'dir/rel-link', type: 'symlink', linkname: 'inner.txt' },
+    ],
+  },
+  {
+    name: 'multi-stage with COPY --from',
+    files: [{ name: 'Dockerfile', content: 'FROM busybox AS build\nRUN echo built > /out && chmod 640 /out\nFROM busybox\nCOPY --from=build /out /final\nCMD ["cat", "/final"]\n' }],
+  },
+];
+
+interface Inspect {
+  Id: string;
+  Config: Record<string, unknown>;
+}
+
+/** The fields compared, and the history without dates and IDs. */
+async function describeImage(socket: string, ref: string): Promise<{ config: Record<string, unknown>; history: Array<{ created_by: string; empty_layer: boolean }> }> {
+  const inspect = JSON.parse((await apiRequest(socket, 'GET', `/images/${ref}/json`)).body) as Inspect;
+  const config: Record<string, unknown> = {};
+  for (const f of CONFIG_FIELDS) config[f] = inspect.Config[f] ?? null;
+  const history = JSON.parse((await apiRequest(socket, 'GET', `/images/${ref}/history`)).body) as Array<{ CreatedBy: string; Size: number; Id: string }>;
+  // GET history has no empty_layer: a step without a layer shows Size 0 and (after the top) Id "<missing>".
+  return { config, history: history.reverse().map((h) => ({ created_by: h.CreatedBy, empty_layer: h.Size === 0 })) };
+}
+
+/** path → "mode uid:gid size link" of the image's file system (a container's export), minus what runtimes add. */
+async function listFiles(socket: string, ref: string): Promise<Map<string, string>> {
+  const created = JSON.parse((await apiRequest(socket, 'POST', '/containers/create', { Image: ref, Cmd: ['true'], Entrypoint: [], HostConfig: { NetworkMode: 'none' } })).body) as { Id: string };
+  try {
+    const files = new Map<string, string>();
+    const extract = tarStream.extract();
+    extract.on('entry', (h, stream, next) => {
+      const name = `/${h.name.replace(/^(\.\/|\/)+/, '')}`.replace(/(.)\/$/, '$1');
+      // What the runtimes add to a container (dockerd's init layer: .dockerenv, /etc/mtab) is not the image's.
+      if (!/^\/(\.dockerenv|etc\/(hostname|hosts|resolv\.conf|mtab)|proc|sys|dev)(\/|$)/.test(name) && name !== '/') {
+        files.set(name, `${h.type} ${((h.mode ?? 0) & 0o7777).toString(8)} ${h.uid}:${h.gid} ${h.type === 'file' ? h.size : '-'} ${h.linkname ?? ''}`);
+      }
+      stream.resume();
+      stream.on('end', next);
+    });
+    await new Promise<void>((resolve, reject) => {
+      http
+        .get({ socketPath: socket, path: `/v1.41/containers/${created.Id}/export` }, (res) => {
+          res.pipe(extract);
+          extract.on('finish', resolve);
+          extract.on('error', reject);
+        })
+        .on('error', reject);
+    });
+    return files;
+  } finally {
+    await apiRequest(socket, 'DELETE', `/containers/${created.Id}?force=1`);
+  }
+}
+
+function differences(berth: Map<string, string>, docker: Map<string, string>): string[] {
+  const out: string[] = [];
+  for (const [p, d] of docker) if (berth.get(p) !== d) out.push(`${p}: docker "${d}", berth "${berth.get(p) ?? 'missing'}"`);
+  for (const [p, b] of berth) if (!docker.has(p)) out.push(`${p}: berth only "${b}"`);
+  return out;
+}
+
+describe('Dockerfile builds side by side with dockerd 20.10', { skip }, () => {
+  let daemon: TestDaemon;
+  let dockerd: PrivateDockerd;
+  before(async () => {
+    daemon = await startTestDaemon();
+    await bootstrapBusybox(daemon);
+    dockerd = await startPrivateDockerd();
+    // The same busybox on both: berth's, saved and loaded into dockerd.
+    const saved = await new Promise<Buffer>((resolve, reject) => {
+      http.get({ socketPath: daemon.socket, path: '/v1.41/images/get?names=busybox' }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+        res.on('error', reject);
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request({ socketPath: dockerd.socket, method: 'POST', path: '/v1.41/images/load?quiet=1', headers: { 'Content-Type': 'application/x-tar' } }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`load: ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end(saved);
+    });
+  });
+  after(async () => {
+    await daemon?.stop();
+    await dockerd?.stop();
+  });
+
+  CASES.forEach((c, i) => {
+    describe(c.name, () => {
+      const tag = `parity${i}:1`;
+      let streams: { berth: string[]; docker: string[] };
+      let images: { berth: Awaited<ReturnType<typeof describeImage>>; docker: Awaited<ReturnType<typeof describeImage>> };
+      before(async () => {
+        const tar = await contextTar(c.files);
+        const query = `t=${tag}&${c.query ?? ''}`;
+        const [b, d] = [await postBuild(daemon.socket, query, tar), await postBuild(dockerd.socket, query, tar)];
+        assert.equal(d.status, 200, d.body);
+        assert.ok(!d.body.includes('"error"'), d.body);
+        assert.equal(b.status, 200, b.body);
+        assert.ok(!b.body.includes('"error"'), b.body);
+        const shape = (messages: Array<Record<string, unknown>>) =>
+          messages.map((m) => JSON.stringify(m).replace(/[0-9a-f]{64}/g, '<id>').replace(/[0-9a-f]{12}/g, '<id12>'));
+        streams = { berth: shape(b.messages), docker: shape(d.messages) };
+        images = { berth: await describeImage(daemon.socket, tag), docker: await describeImage(dockerd.socket, tag) };
+      });
+
+      it('the image config fields a Dockerfile sets', () => {
+        assert.deepEqual(images.berth.config, images.docker.config);
+      });
+
+      // Known executor gaps (bexec) at the time of writing: COPY's history names sources, not
+      // file:/dir:/multi: hashes; WORKDIR/SHELL history text; LABELs from the API use SHELL;
+      // EXPOSE order; COPY dir/ gives the destination the source folder's mode; metadata steps
+      // have no intermediate container; stages interleave; --label is no extra step.
+      it('history, file listing and JSON stream (IDs aside)', { todo: 'executor gaps (bexec), listed in the failure' }, async () => {
+        const problems: string[] = [];
+        for (const f of CONFIG_FIELDS) {
+          const [bv, dv] = [JSON.stringify(images.berth.config[f]), JSON.stringify(images.docker.config[f])];
+          if (bv !== dv) problems.push(`Config.${f} encoded: docker ${dv}, berth ${bv}`);
+        }
+        const [bh, dh] = [images.berth.history, images.docker.history];
+        for (let h = 0; h < Math.max(bh.length, dh.length); h++) {
+          const [bj, dj] = [JSON.stringify(bh[h] ?? null), JSON.stringify(dh[h] ?? null)];
+          if (bj !== dj) problems.push(`history[${h}]: docker ${dj}, berth ${bj}`);
+        }
+        problems.push(...differences(await listFiles(daemon.socket, tag), await listFiles(dockerd.socket, tag)).map((d) => `file ${d}`));
+        const firstDiff = streams.docker.findIndex((m, k) => streams.berth[k] !== m);
+        if (firstDiff !== -1 || streams.berth.length !== streams.docker.length) {
+          const k = firstDiff === -1 ? streams.docker.length : firstDiff;
+          problems.push(`stream message ${k}: docker ${streams.docker[k] ?? '(end)'}, berth ${streams.berth[k] ?? '(end)'}`);
+        }
+        assert.deepEqual(problems, []);
+      });
+    });
+  });
+});
