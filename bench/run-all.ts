@@ -26,6 +26,7 @@ import { benchRegistryServer } from './registry-server';
 import { benchRegistryPush } from './registry-push';
 import { benchRegistryPull } from './registry-pull';
 import { benchBridgeScale, benchPortThroughput, benchRunRmBridge } from './network';
+import { benchBuild } from './build';
 
 const BENCHMARKS: Array<{ name: string; run: (ctx: BenchContext) => Promise<BenchRow[]> }> = [
   // Idle RSS first: the other benchmarks grow the daemons' heaps.
@@ -44,6 +45,7 @@ const BENCHMARKS: Array<{ name: string; run: (ctx: BenchContext) => Promise<Benc
   { name: 'net-run-rm-bridge', run: benchRunRmBridge },
   { name: 'net-port-throughput', run: benchPortThroughput },
   { name: 'net-bridge-200', run: benchBridgeScale },
+  { name: 'build', run: benchBuild },
 ];
 
 function envInt(name: string, fallback: number): number {
