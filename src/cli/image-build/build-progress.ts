@@ -29,13 +29,15 @@ export class BuildProgress {
   private atLineStart = true;
   imageId: string | undefined;
   readonly tags: string[] = [];
-  private readonly startedAt = Date.now();
+  private readonly startedAt: number;
 
   constructor(
     private readonly out: ProgressSink,
     private readonly tty: boolean,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.startedAt = now();
+  }
 
   message(m: JsonStreamMessage): void {
     const aux = m.aux as { ID?: unknown } | undefined;
@@ -100,7 +102,8 @@ export class BuildProgress {
       this.atLineStart = true;
     }
     this.out.write(shown);
-    this.atLineStart = shown.endsWith('\n');
+    // A color reset after the last newline (docker's red stderr) leaves the cursor at a line start.
+    this.atLineStart = shown.replace(COLOR, '').endsWith('\n');
   }
 
   private endStep(): void {
