@@ -165,6 +165,50 @@ const answers=Array.from({length:40},(_,i)=>({type:'A',name:q.questions[0].name,
     }
   });
 
+  it('--link name:alias: on the default bridge an /etc/hosts entry and the <ALIAS>_* variables, on a user network a name its DNS answers; inspect shows /target:/name/alias', async () => {
+    await ok('run', '-d', '--name', 'linked-web', '--hostname', 'webhost', '-e', 'MODE=prod', '--expose', '8080', '--expose', '53/udp', 'busybox', 'sleep', '600');
+    await ok('network', 'create', 'link-net');
+    try {
+      const ip = JSON.parse(await ok('inspect', 'linked-web'))[0].NetworkSettings.IPAddress as string;
+      const out = await ok('run', '--name', 'linker', '--link', 'linked-web:db', 'busybox', 'sh', '-c', 'grep -w db /etc/hosts; env | grep ^DB_ | sort; ping -c1 -W2 db >/dev/null && echo reached');
+      const lines = out.split('\n');
+      assert.equal(lines[0], `${ip}\tdb webhost linked-web`);
+      assert.deepEqual(lines.slice(1, -1), [
+        'DB_ENV_MODE=prod',
+        'DB_NAME=/linker/db',
+        `DB_PORT=udp://${ip}:53`,
+        `DB_PORT_53_UDP=udp://${ip}:53`,
+        `DB_PORT_53_UDP_ADDR=${ip}`,
+        'DB_PORT_53_UDP_PORT=53',
+        'DB_PORT_53_UDP_PROTO=udp',
+        `DB_PORT_8080_TCP=tcp://${ip}:8080`,
+        `DB_PORT_8080_TCP_ADDR=${ip}`,
+        'DB_PORT_8080_TCP_PORT=8080',
+        'DB_PORT_8080_TCP_PROTO=tcp',
+      ]);
+      assert.equal(lines.at(-1), 'reached');
+      assert.deepEqual(JSON.parse(await ok('inspect', 'linker'))[0].HostConfig.Links, ['/linked-web:/linker/db']);
+      // The target must exist at create and run at start.
+      const missing = await apiRequest(daemon.socket, 'POST', '/containers/create', { Image: 'busybox', HostConfig: { Links: ['nosuch:x'] } });
+      assert.equal(missing.status, 404, missing.body);
+      assert.match(JSON.parse(missing.body).message, /could not get container for nosuch/);
+      const withHost = await apiRequest(daemon.socket, 'POST', '/containers/create', { Image: 'busybox', HostConfig: { NetworkMode: 'host', Links: ['linked-web:x'] } });
+      assert.equal(withHost.status, 400, withHost.body);
+      await ok('stop', '-t', '0', 'linked-web');
+      const stopped = await d('start', 'linker');
+      assert.notEqual(stopped.code, 0);
+      assert.match(stopped.stderr, /Cannot link to a non running container: \/linked-web AS \/linker\/db/);
+      await ok('start', 'linked-web');
+      // On a user network the link is a name the embedded DNS answers.
+      await ok('run', '-d', '--name', 'net-peer', '--network', 'link-net', 'busybox', 'sleep', '600');
+      const peer = JSON.parse(await ok('inspect', 'net-peer'))[0].NetworkSettings.Networks['link-net'].IPAddress as string;
+      assert.match(await ok('run', '--rm', '--network', 'link-net', '--link', 'net-peer:pal', 'busybox', 'nslookup', 'pal'), new RegExp(`Address: ${peer.replaceAll('.', '\\.')}`));
+    } finally {
+      await d('rm', '-f', 'linker', 'linked-web', 'net-peer');
+      await ok('network', 'rm', 'link-net');
+    }
+  });
+
   it('answers a bad --add-host with a 400 naming it, and creates nothing', async () => {
     const before = JSON.parse((await apiRequest(daemon.socket, 'GET', '/containers/json?all=1')).body).length as number;
     for (const [entry, message] of [

@@ -12,6 +12,7 @@ import type { ContainerExits } from './container-exits';
 import type { ContainerIO } from './container-io';
 import { verifyCreateSettings, verifyUpdateSettings } from './verify-settings';
 import { unsupportedSettingWarnings } from './unsupported-settings';
+import { formatLink } from '../networks/legacy-links';
 import { ContainerConfig, HostConfig, mergeImageConfig, normalizeNetworkMode, parseBind, processArgs } from './create-config';
 import { generateName } from './names';
 import { prepareRuntimeSpec, resourceConfig } from './runtime-spec';
@@ -73,6 +74,7 @@ export class ContainerLifecycle {
     const endpointsConfig = (request.NetworkingConfig as { EndpointsConfig?: Record<string, EndpointSettings | null> } | undefined)?.EndpointsConfig ?? undefined;
     this.ctx.deps.networking?.checkPorts(hostConfig);
     const networks = this.ctx.deps.networking?.planForCreate(hostConfig.NetworkMode, endpointsConfig, (request as { MacAddress?: string }).MacAddress || undefined);
+    const links = this.ctx.deps.networking?.checkLinks(hostConfig) ?? [];
     // A bad --add-host is a 400 here (dockerd finds it only at start).
     resolveExtraHosts(hostConfig.ExtraHosts ?? [], this.ctx.deps.networking?.hostGateway({ ...(networks ? { Networks: networks } : {}) }) ?? undefined);
     validateRestartPolicy(hostConfig.RestartPolicy);
@@ -99,6 +101,8 @@ export class ContainerLifecycle {
       try {
         const chainId = await images.ensureUnpacked(image);
         config.Hostname = config.Hostname || id.slice(0, 12);
+        // Stored as dockerd shows them in inspect: /target:/name/alias.
+        if (links.length > 0) hostConfig.Links = links.map((link) => formatLink(link, containerName));
         config.Image = imageRef;
         const record: Container = {
           Id: id,
@@ -172,7 +176,8 @@ export class ContainerLifecycle {
       // The sandbox and its endpoints, before the spec: the hook hands its netns to the task.
       const network = await this.ctx.deps.networking?.attach(container as ContainerRecord);
       const hostGateway = this.ctx.deps.networking?.hostGateway(container as ContainerRecord);
-      const spec = await prepareRuntimeSpec({ container, containerDir, rootfsPath: mountPoint, volumes: this.ctx.deps.volumes, addresses: network?.addresses, nameserver: network?.nameserver, hostGateway });
+      const links = this.ctx.deps.networking?.linksFor(container as ContainerRecord);
+      const spec = await prepareRuntimeSpec({ container, containerDir, rootfsPath: mountPoint, volumes: this.ctx.deps.volumes, addresses: network?.addresses, nameserver: network?.nameserver, hostGateway, links });
       const log = resolveLogConfig(container.HostConfig.LogConfig);
       // The runtime's network hook runs inside create, between the spec and the start.
       const task = await runtime.create({

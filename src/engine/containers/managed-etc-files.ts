@@ -14,7 +14,7 @@ export const MANAGED_ETC_FILES = ['hostname', 'hosts', 'resolv.conf'] as const;
  * at create, so the paths inspect names exist from then on, and again before every start.
  * `hostGateway` is the address `--add-host name:host-gateway` stands for.
  */
-export async function writeManagedEtcFiles(container: ContainerRecord<ContainerConfig, HostConfig>, containerDir: string, address?: string, nameserver?: string, hostGateway?: string): Promise<EtcFilePaths> {
+export async function writeManagedEtcFiles(container: ContainerRecord<ContainerConfig, HostConfig>, containerDir: string, address?: string, nameserver?: string, hostGateway?: string, linkHosts: Array<{ host: string; ip: string }> = []): Promise<EtcFilePaths> {
   const config = container.Config;
   const host = container.HostConfig;
   const hostname = config.Hostname || container.Id.slice(0, 12);
@@ -24,7 +24,7 @@ export async function writeManagedEtcFiles(container: ContainerRecord<ContainerC
       hostname,
       domainname: config.Domainname || undefined,
       ...(address ? { ip: address } : {}),
-      extraHosts: resolveExtraHosts(host.ExtraHosts ?? [], hostGateway),
+      extraHosts: [...resolveExtraHosts(host.ExtraHosts ?? [], hostGateway), ...linkHosts],
     }),
     resolvConf: resolvConfContent({
       hostResolvConf: await readHostResolvConf(),

@@ -25,6 +25,8 @@ export interface PrepareSpecInput {
   nameserver?: string;
   /** The address `--add-host name:host-gateway` stands for. */
   hostGateway?: string;
+  /** Legacy links (`--link`): their /etc/hosts entries and environment. */
+  links?: { hosts: Array<{ host: string; ip: string }>; env: string[] };
 }
 
 /**
@@ -38,12 +40,13 @@ export async function prepareRuntimeSpec(input: PrepareSpecInput): Promise<OciSp
   const networkMode = normalizeNetworkMode(host.NetworkMode);
   const user = await resolveUser(rootfsPath, config.User ?? '', host.GroupAdd ?? []);
   const hostname = config.Hostname || container.Id.slice(0, 12);
-  const etcFiles = await writeManagedEtcFiles(container, containerDir, input.addresses?.[0], input.nameserver, input.hostGateway);
+  const etcFiles = await writeManagedEtcFiles(container, containerDir, input.addresses?.[0], input.nameserver, input.hostGateway, input.links?.hosts);
   const runtimeConfig: ContainerRuntimeConfig = {
     id: container.Id,
     rootfsPath,
     args: [container.Path, ...container.Args],
-    env: withDefaultEnv(config.Env ?? [], hostname, Boolean(config.Tty), user.home),
+    // A link's variables come first, so the container's own override them (moby's CreateDaemonEnvironment).
+    env: withDefaultEnv(input.links?.env.length ? replaceOrAppendEnv(input.links.env, config.Env ?? []) : (config.Env ?? []), hostname, Boolean(config.Tty), user.home),
     cwd: config.WorkingDir || '/',
     user: processUser(user),
     hostname,

@@ -15,7 +15,6 @@ const isSet = (value: unknown): boolean => {
 
 /** Host settings that do nothing in berth today, with what the user should know. */
 const IGNORED_HOST_FIELDS: [keyof HostConfig, string][] = [
-  ['Links', 'container links need networking'],
   ['DeviceRequests', 'no device (GPU) is requested'],
   ['KernelMemory', 'no kernel memory limit is set'],
   ['KernelMemoryTCP', 'no kernel TCP memory limit is set'],

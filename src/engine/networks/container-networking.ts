@@ -19,10 +19,11 @@ import type { Logger } from '../../util/logger';
 import { readHostResolvConf } from '../../runtime/etc-files';
 import type { EventBus } from '../events/event-bus';
 import { DEFAULT_NETWORK, type NetworkService } from './network-service';
+import { type LinkSpec, linkEnv, linkHostEntry, parseLink } from './legacy-links';
 import { emptyEndpoint } from './empty-endpoint';
 
 type Bindings = Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | null;
-type Record_ = ContainerRecord<{ Hostname?: string; ExposedPorts?: Record<string, unknown> | null }, { NetworkMode?: string; PortBindings?: Bindings; PublishAllPorts?: boolean; Dns?: string[] | null }>;
+type Record_ = ContainerRecord<{ Hostname?: string; ExposedPorts?: Record<string, unknown> | null; Env?: string[] | null }, { NetworkMode?: string; PortBindings?: Bindings; PublishAllPorts?: boolean; Dns?: string[] | null; Links?: string[] | null }>;
 
 /** What networking needs of the containers (given by the daemon: the container service). */
 export interface NetworkContainers {
@@ -94,6 +95,48 @@ export class ContainerNetworking implements NetworkHook {
       if (network) return network.gateway;
     }
     return undefined;
+  }
+
+  /**
+   * Checks create's legacy links (`--link name[:alias]`) as dockerd's registerLinks: each target
+   * exists (404), and neither side uses the host's network or another container's.
+   */
+  checkLinks(host: { NetworkMode?: string; Links?: string[] | null }): LinkSpec[] {
+    const links = (host.Links ?? []).map(parseLink);
+    if (links.length === 0) return [];
+    const kind = parseNetworkMode(host.NetworkMode).kind;
+    if (kind === 'host') throw invalidArgument("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+    if (kind === 'container') throw invalidArgument("conflicting options: container type network can't be used with links. This would result in undefined behavior");
+    for (const link of links) {
+      const target = this.deps.containers().find(link.target);
+      if (!target) throw notFound(`could not get container for ${link.target}: No such container: ${link.target}`);
+      if (parseNetworkMode(target.HostConfig.NetworkMode).kind === 'host') throw invalidArgument("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+    }
+    return links;
+  }
+
+  /**
+   * At start, a container's links on the default bridge (moby's legacy links): an /etc/hosts
+   * entry and the <ALIAS>_* variables for each. Each target must be running there. On a user
+   * network a link is an alias its embedded DNS answers instead (namesFor), as in Docker.
+   */
+  linksFor(container: Record_): { hosts: Array<{ host: string; ip: string }>; env: string[] } {
+    const links = (container.HostConfig.Links ?? []).map(parseLink);
+    const defaultNetwork = this.deps.networks.visibleNetworks().find((n) => n.isDefault);
+    if (links.length === 0 || parseNetworkMode(container.HostConfig.NetworkMode).kind !== 'default' || !defaultNetwork) return { hosts: [], env: [] };
+    const name = container.Name.replace(/^\//, '');
+    const hosts: Array<{ host: string; ip: string }> = [];
+    const env: string[] = [];
+    for (const link of links) {
+      const target = this.deps.containers().find(link.target);
+      if (!target || !isLive(target)) throw new Error(`Cannot link to a non running container: /${link.target} AS /${name}/${link.alias}`);
+      const endpoint = this.deps.store.endpointsOfContainer(target.Id).find((e) => e.NetworkID === defaultNetwork.Id);
+      if (!endpoint) throw invalidArgument(`Cannot link to /${link.target}, as it does not belong to the default network`);
+      const linked = { alias: link.alias, name: target.Name.replace(/^\//, ''), hostname: target.Config.Hostname || target.Id.slice(0, 12), ip: endpoint.IPAddress, env: target.Config.Env ?? [], exposedPorts: Object.keys(target.Config.ExposedPorts ?? {}) };
+      hosts.push(linkHostEntry(linked));
+      env.push(...linkEnv(linked, name));
+    }
+    return { hosts, env };
   }
 
   /** Checks create's network settings; the networks to record (name → settings). */
@@ -246,6 +289,16 @@ export class ContainerNetworking implements NetworkHook {
     for (const candidate of networks) {
       const found = this.addressesOf(candidate, name);
       if (found.length > 0) return found;
+    }
+    // A legacy link's alias on a user network names its target there (dockerd's links on user networks).
+    const asking = this.deps.store.endpointsOfNetwork(network.Id).find((e) => e.IPAddress === client);
+    const link = asking ? (this.deps.containers().find(asking.ContainerID)?.HostConfig.Links ?? []).map(parseLink).find((l) => l.alias.toLowerCase() === name) : undefined;
+    if (link) {
+      const target = this.deps.containers().find(link.target);
+      for (const candidate of target ? networks : []) {
+        const found = this.addressesOf(candidate, target!.Name.replace(/^\//, '').toLowerCase());
+        if (found.length > 0) return found;
+      }
     }
     for (let dot = name.lastIndexOf('.'); dot > 0; dot = name.lastIndexOf('.', dot - 1)) {
       const networkName = name.slice(dot + 1);
