@@ -2,7 +2,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { apiRequest, needsRoot, startTestDaemon, type TestDaemon } from '../../helpers/test-daemon';
+import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, type TestDaemon } from '../../helpers/test-daemon';
+import { runCommand } from '../../helpers/cli';
 import { contextTar, postBuild } from '../../helpers/build-context';
 
 /**
@@ -15,6 +16,7 @@ let daemon: TestDaemon;
 before(async () => {
   if (skip) return;
   daemon = await startTestDaemon();
+  await bootstrapBusybox(daemon);
 });
 after(async () => {
   await daemon?.stop();
@@ -97,4 +99,24 @@ test('POST /build/prune answers in dockerd\'s shape', { skip }, async () => {
   assert.equal(res.status, 200);
   const body = JSON.parse(res.body) as { SpaceReclaimed: number };
   assert.equal(typeof body.SpaceReclaimed, 'number');
+});
+
+test('a context compressed with gzip, bzip2, xz or zstd is unpacked as docker accepts it', { skip }, async () => {
+  const tar = await contextTar([{ name: 'Dockerfile', content: 'FROM busybox\nCOPY hello /hello\n' }, { name: 'hello', content: 'compressed context\n' }]);
+  for (const [what, program] of [['gzip', 'gzip'], ['bzip2', 'bzip2'], ['xz', 'xz'], ['zstd', 'zstd']] as const) {
+    const packed = await runCommand(program, ['-c'], { input: tar });
+    assert.equal(packed.code, 0, packed.stderr);
+    const res = await postBuild(daemon.socket, `t=compressed-${what}:1`, packed.stdoutBytes);
+    assert.equal(res.status, 200, `${what}: ${res.body}`);
+    assert.ok(!res.body.includes('"error"'), `${what}: ${res.body}`);
+    assert.match(res.body, /Successfully tagged compressed-/);
+  }
+  assert.deepEqual(await contextsLeft(), []);
+});
+
+test('a missing Dockerfile is dockerd\'s 400 before any output', { skip }, async () => {
+  const res = await postBuild(daemon.socket, 'dockerfile=sub%2FNope', await contextTar([{ name: 'other', content: 'x' }]));
+  assert.equal(res.status, 400, res.body);
+  assert.equal((JSON.parse(res.body) as { message: string }).message, 'Cannot locate specified Dockerfile: sub/Nope');
+  assert.deepEqual(await contextsLeft(), []);
 });
