@@ -78,6 +78,8 @@ static napi_value js_accept_request(napi_env env, napi_callback_info info) {
   /* Non-blocking accepts: another spare on the same socket may take the connection poll saw. */
   int listen_flags = fcntl(listen_fd, F_GETFL);
   if (listen_flags < 0 || (!(listen_flags & O_NONBLOCK) && fcntl(listen_fd, F_SETFL, listen_flags | O_NONBLOCK) != 0)) return fail(env, "fcntl", errno);
+  /* Only a successor gets the socket (spawn maps it to its fd 3), never what the command starts. */
+  if (fcntl(listen_fd, F_SETFD, FD_CLOEXEC) != 0) return fail(env, "fcntl", errno);
   for (;;) {
     struct pollfd pfd = {.fd = listen_fd, .events = POLLIN};
     int ready = poll(&pfd, 1, idle_ms);
@@ -174,7 +176,7 @@ static napi_value js_dup2(napi_env env, napi_callback_info info) {
 
 /*
  * listenUnix(path): a listening SOCK_STREAM socket at `path` (a stale socket file there is
- * replaced), mode 0600; returns its fd (not close-on-exec: successors inherit it).
+ * replaced), mode 0600; returns its fd (close-on-exec: successors get it as their fd 3).
  */
 static napi_value js_listen_unix(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -186,7 +188,7 @@ static napi_value js_listen_unix(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "listenUnix(path): a socket path");
     return NULL;
   }
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return fail(env, "socket", errno);
   unlink(addr.sun_path);
   mode_t old = umask(0177);

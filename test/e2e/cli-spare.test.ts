@@ -24,6 +24,20 @@ function sparesOf(socketPath: string): number[] {
   return pids;
 }
 
+/** The pids whose command line (a spare's title once it serves a command) is `title`. */
+function processesTitled(title: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ').trim() === title) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
 /**
  * The berth command through its native launcher (bin/berth → build/Release/berth-cli) and
  * the warm spares it hands commands to, on a socket of this test's own (BERTH_CLI_SOCKET).
@@ -123,15 +137,17 @@ describe('the berth CLI through warm spare processes', { skip }, () => {
     await ok(['run', '-d', '--name', 'talker', '--network', 'none', 'busybox', 'sh', '-c', 'while true; do echo tick; sleep 0.2; done']);
     await poolReady();
     const logs = berth(['logs', '-f', 'talker']);
-    const spares = sparesOf(socketPath);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    const serving = spares.filter((pid) => !sparesOf(socketPath).includes(pid) && existsSync(`/proc/${pid}`));
-    assert.equal(serving.length, 1, 'one spare runs logs -f');
+    // a spare serving a command shows it as its title
+    let serving: number[] = [];
+    await waitFor(() => (serving = processesTitled('berth logs -f talker')).length === 1, 20_000, 'a spare to run logs -f');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     process.kill(logs.pid, 'SIGTERM');
     const r = await logs.done;
     assert.equal(r.signal, 'SIGTERM');
     assert.match(r.stdout, /tick/);
     await waitFor(() => !existsSync(`/proc/${serving[0]}`), 10_000, 'the spare running logs -f to end');
+    // it was replaced: the pool is whole again
+    await poolReady();
     await ok(['rm', '-f', 'talker']);
   });
 

@@ -136,11 +136,9 @@ function serveOne(): void {
   const context = contextOf('self');
   const request = waitForRequest(addon, listener);
   if (request === null) process.exit(0);
-  // This one's successor starts now, beside the command.
-  startSibling(listener);
-  closeSync(listener.fd);
   if (declines(request, loadedAt, context)) {
     writeSync(request.conn, 'F');
+    startSibling(listener);
     process.exit(0);
   }
   const pid = Buffer.alloc(5);
@@ -161,13 +159,32 @@ function serveOne(): void {
   process.argv = [process.execPath, MAIN, ...request.argv];
   // In ps, a serving spare is the berth command it runs (also: no longer one that waits).
   process.title = ['berth', ...request.argv].join(' ');
+  // This one's successor starts once the command is done, so that its start-up does not
+  // take a CPU from the command and the daemon.
+  let replaced = false;
+  const replace = () => {
+    if (!replaced) startSibling(listener);
+    replaced = true;
+  };
   process.on('exit', (code) => {
     // the last thing this process does: the launcher exits with it
     const status = Buffer.alloc(5);
     status.write('X');
     status.writeInt32LE(code, 1);
     writeSync(request.conn, status);
+    replace();
   });
+  // A signal the launcher forwards ends the command as it would plain Node, unless the
+  // command listens for it itself; either way the pool keeps its size.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = () => {
+      if (process.listenerCount(signal) > 1) return;
+      replace();
+      process.removeListener(signal, onSignal);
+      process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
   (require(MAIN) as typeof import('../main')).runMain();
 }
 
