@@ -54,3 +54,8 @@ test('a failure is errorDetail with the exit code only when there is one', () =>
   );
   assert.deepEqual(errorMessage('COPY failed: x'), { errorDetail: { message: 'COPY failed: x' }, error: 'COPY failed: x' });
 });
+
+test('a warning gets the "[Warning] " prefix once, whether or not the executor wrote it', () => {
+  assert.deepEqual(buildMessages({ type: 'warning', message: '[Warning] One or more build-args [V] were not consumed' }), [{ stream: '[Warning] One or more build-args [V] were not consumed\n' }]);
+  assert.deepEqual(buildMessages({ type: 'warning', message: 'Dockerfile:3: empty continuation line' }), [{ stream: '[Warning] Dockerfile:3: empty continuation line\n' }]);
+});

@@ -37,7 +37,8 @@ export function buildMessages(event: BuildEvent): BuildMessage[] {
     case 'step-done':
       return [{ stream: ` ---> ${shortId(event.imageId)}\n` }];
     case 'warning':
-      return [{ stream: `[Warning] ${event.message}\n` }];
+      // The executor may have worded it with the prefix already.
+      return [{ stream: `${event.message.startsWith('[Warning]') ? event.message : `[Warning] ${event.message}`}\n` }];
     case 'built':
       return [{ aux: { ID: event.imageId } }, { stream: `Successfully built ${shortId(event.imageId)}\n` }];
     case 'tagged':
