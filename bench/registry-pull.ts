@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -6,7 +5,8 @@ import * as path from 'node:path';
 import { chainIds, type Digest } from '../src/util/digest';
 import { BIG_IMAGE_LAYERS, makeFixtureImage, type FixtureImage } from '../test/helpers/fixture-image';
 import type { PrivateNetns } from '../test/helpers/private-netns';
-import { DOCKER_REGISTRY, distributionRegistrySkipReason } from '../test/helpers/registry';
+import { distributionRegistrySkipReason } from '../test/helpers/registry';
+import { startDistributionIn } from './lib/distribution-in-netns';
 import { SKOPEO, skopeoSkipReason } from '../test/helpers/skopeo';
 import { mustRun } from './lib/proc';
 import type { BenchRow } from './lib/report';
@@ -34,15 +34,15 @@ export async function benchRegistryPull(ctx: BenchContext): Promise<BenchRow[]> 
   const stops: Array<() => Promise<void>> = [];
   try {
     const image = await makeFixtureImage(path.join(tmp, 'image'), { dataLayers: BIG_IMAGE_LAYERS });
-    const berthRegistry = await startRegistryIn(ctx.berth.netns, tmp, 'berth');
+    const berthRegistry = await startDistributionIn(ctx.berth.netns, tmp);
     stops.push(berthRegistry.stop);
     await seed(image, berthRegistry.host, ctx.berth.netns);
-    const dockerRegistry = ctx.docker ? await startRegistryIn(ctx.docker.netns, tmp, 'docker') : undefined;
+    const dockerRegistry = ctx.docker ? await startDistributionIn(ctx.docker.netns, tmp) : undefined;
     if (dockerRegistry) {
       stops.push(dockerRegistry.stop);
       await seed(image, dockerRegistry.host, ctx.docker!.netns);
     }
-    const podmanRegistry = ctx.podman ? await startRegistryIn(ctx.podman.netns, tmp, 'podman') : undefined;
+    const podmanRegistry = ctx.podman ? await startDistributionIn(ctx.podman.netns, tmp) : undefined;
     if (podmanRegistry) {
       stops.push(podmanRegistry.stop);
       await seed(image, podmanRegistry.host, ctx.podman!.netns);
@@ -135,53 +135,6 @@ async function waitCollected(dataRoot: string, image: FixtureImage): Promise<voi
     if (Date.now() > deadline) throw new Error('the removed image\'s blobs and layers were not collected within 60 s');
     await sleep(50);
   }
-}
-
-/** Debian's docker-registry inside a network namespace, on its loopback. */
-async function startRegistryIn(netns: PrivateNetns, tmp: string, name: string): Promise<{ host: string; stop(): Promise<void> }> {
-  const root = await fs.mkdtemp(path.join(tmp, `reg-${name}-`));
-  const port = 20_000 + Math.floor(Math.random() * 40_000);
-  const host = `127.0.0.1:${port}`;
-  const config = {
-    version: 0.1,
-    log: { level: 'info', accesslog: { disabled: true } },
-    storage: { filesystem: { rootdirectory: path.join(root, 'storage') }, delete: { enabled: true }, maintenance: { uploadpurging: { enabled: false } } },
-    http: { addr: host, secret: 'bench' },
-  };
-  const file = path.join(root, 'config.yml');
-  await fs.writeFile(file, JSON.stringify(config));
-  const command = netns.command(DOCKER_REGISTRY, ['serve', file]);
-  const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OTEL_TRACES_EXPORTER: 'none' } });
-  const stop = () => terminate(child);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let log = '';
-      const timer = setTimeout(() => reject(new Error(`docker-registry in the namespace did not start: ${log}`)), 30_000);
-      const onData = (d: Buffer) => {
-        log += d.toString();
-        if (log.includes('listening on')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', () => reject(new Error(`docker-registry in the namespace exited: ${log}`)));
-    });
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { host, stop };
-}
-
-async function terminate(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** An API call; resolves with the whole body (a pull's stream read to its end). */

@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, promises as fs } from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BIG_IMAGE_LAYERS, makeFixtureImage, writeDockerArchive } from '../test/helpers/fixture-image';
 import type { PrivateNetns } from '../test/helpers/private-netns';
-import { DOCKER_REGISTRY, distributionRegistrySkipReason } from '../test/helpers/registry';
+import { distributionRegistrySkipReason } from '../test/helpers/registry';
+import { startDistributionIn } from './lib/distribution-in-netns';
 import type { BenchRow } from './lib/report';
 import { median, nowMs } from './lib/stats';
 import type { BenchContext } from './context';
@@ -76,7 +76,7 @@ export async function benchRegistryPush(ctx: BenchContext): Promise<BenchRow[]> 
 
 /** Tags `image` into a new empty registry inside the engine's network namespace, times the push, then removes tag and registry. */
 async function pushToFresh(socket: string, image: string, netns: PrivateNetns): Promise<number> {
-  const registry = await startRegistryIn(netns);
+  const registry = await startDistributionIn(netns);
   const repo = `${registry.host}/bench/big`;
   try {
     await call(socket, 'POST', `/images/${image}/tag?repo=${encodeURIComponent(repo)}&tag=1`);
@@ -89,56 +89,6 @@ async function pushToFresh(socket: string, image: string, netns: PrivateNetns): 
     await call(socket, 'DELETE', `/images/${repo}:1`).catch(() => undefined);
     await registry.stop();
   }
-}
-
-/** Debian's docker-registry inside a network namespace, on its loopback (reachable from the processes in it). */
-async function startRegistryIn(netns: PrivateNetns): Promise<{ host: string; stop(): Promise<void> }> {
-  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'brn-'));
-  const port = 20_000 + Math.floor(Math.random() * 40_000);
-  const host = `127.0.0.1:${port}`;
-  const config = {
-    version: 0.1,
-    log: { level: 'info', accesslog: { disabled: true } },
-    storage: { filesystem: { rootdirectory: path.join(root, 'storage') }, delete: { enabled: true }, maintenance: { uploadpurging: { enabled: false } } },
-    http: { addr: host, secret: 'bench' },
-  };
-  const file = path.join(root, 'config.yml');
-  await fs.writeFile(file, JSON.stringify(config));
-  const command = netns.command(DOCKER_REGISTRY, ['serve', file]);
-  const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OTEL_TRACES_EXPORTER: 'none' } });
-  const stop = async () => {
-    await terminate(child);
-    await fs.rm(root, { recursive: true, force: true });
-  };
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let log = '';
-      const timer = setTimeout(() => reject(new Error(`docker-registry in the namespace did not start: ${log}`)), 30_000);
-      const onData = (d: Buffer) => {
-        log += d.toString();
-        if (log.includes('listening on')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', () => reject(new Error(`docker-registry in the namespace exited: ${log}`)));
-    });
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { host, stop };
-}
-
-async function terminate(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** An API call with headers; resolves with the whole body (a push's stream read to its end). */

@@ -43,6 +43,7 @@ export async function benchRegistryServer(ctx: BenchContext): Promise<BenchRow[]
     console.log(`registry server benchmark skipped: ${skip}\n`);
     return [];
   }
+  const loadBefore = loadAverage();
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'brs-'));
   try {
     const image = await makeFixtureImage(path.join(tmp, 'image'), { dataLayers: BIG_IMAGE_LAYERS });
@@ -74,8 +75,9 @@ export async function benchRegistryServer(ctx: BenchContext): Promise<BenchRow[]
       [`${CONCURRENT_PULLS} concurrent pulls (berth client, verified)`, concurrent.berth.ms, concurrent.distribution.ms, 'no error'],
     ];
     if (engine) lines.push([`berthd pull (API), ${mb} MB, empty store`, median(engine.berth), median(engine.distribution), 'not slower']);
-    console.log(`registry servers (${runs} runs each, medians): berth registry serve vs Debian docker-registry 2.8`);
+    console.log(`registry servers (${runs} runs each, medians): berth registry serve vs Debian docker-registry 2.8; load average ${loadBefore} before, ${loadAverage()} after`);
     console.log(formatTable(lines, concurrent));
+    console.log('registry/berth = docker-registry time / berth time: above 1.00× berth is faster, below it is slower');
     for (const kind of ['berth', 'distribution'] as const) {
       for (const e of concurrent[kind].errors.slice(0, 5)) console.log(`  ${kind} concurrent pull error: ${e}`);
     }
@@ -185,4 +187,9 @@ function formatTable(lines: Array<[string, number, number, string]>, concurrent:
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const render = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [render(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(render)].join('\n');
+}
+
+/** The 1-minute load average: the machine's other work moves these numbers. */
+function loadAverage(): string {
+  return os.loadavg()[0]!.toFixed(1);
 }

@@ -88,6 +88,28 @@ interface Launch {
   env?: NodeJS.ProcessEnv;
 }
 
+/** docker-registry's environment: no OpenTelemetry exporter to reach for. */
+export const DISTRIBUTION_ENV: NodeJS.ProcessEnv = { ...process.env, OTEL_TRACES_EXPORTER: 'none' };
+
+/**
+ * Writes `<dir>/config.yml` for docker-registry on `addr` with its storage in `storage`
+ * (deletes allowed, no upload purging, no access log); `extra` is merged over it
+ * (distribution's YAML keys). Returns the file.
+ */
+export async function writeDistributionConfig(dir: string, storage: string, addr: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const config: Record<string, unknown> = {
+    version: 0.1,
+    log: { level: 'warn', accesslog: { disabled: true } },
+    storage: { filesystem: { rootdirectory: storage }, delete: { enabled: true }, maintenance: { uploadpurging: { enabled: false } } },
+    http: { addr, secret: randomBytes(16).toString('hex') },
+    ...extra,
+  };
+  // JSON is YAML: distribution reads it as its config.yml.
+  const file = path.join(dir, 'config.yml');
+  await fs.writeFile(file, JSON.stringify(config, null, 2));
+  return file;
+}
+
 /**
  * Starts Debian's docker-registry. `config` is merged over the generated configuration
  * (distribution's YAML keys), e.g. `{ notifications: … }`.
@@ -99,18 +121,11 @@ export async function startDistributionRegistry(options: { users?: RegistryUser[
   return startRegistry('distribution', 'dr-', users, async (root, storage, port) => {
     const htpasswd = path.join(root, 'htpasswd');
     if (users.length > 0) await writeHtpasswd(htpasswd, users);
-    const config: Record<string, unknown> = {
-      version: 0.1,
-      log: { level: 'warn', accesslog: { disabled: true } },
-      storage: { filesystem: { rootdirectory: storage }, delete: { enabled: true }, maintenance: { uploadpurging: { enabled: false } } },
-      http: { addr: `127.0.0.1:${port}`, secret: randomBytes(16).toString('hex') },
+    const file = await writeDistributionConfig(root, storage, `127.0.0.1:${port}`, {
       ...(users.length > 0 ? { auth: { htpasswd: { realm: 'berth-test', path: htpasswd } } } : {}),
       ...options.config,
-    };
-    // JSON is YAML: distribution reads it as its config.yml.
-    const file = path.join(root, 'config.yml');
-    await fs.writeFile(file, JSON.stringify(config, null, 2));
-    return { file: DOCKER_REGISTRY, args: ['serve', file], env: { ...process.env, OTEL_TRACES_EXPORTER: 'none' } };
+    });
+    return { file: DOCKER_REGISTRY, args: ['serve', file], env: DISTRIBUTION_ENV };
   });
 }
 
@@ -192,7 +207,8 @@ async function startRegistry(
   throw lastError;
 }
 
-async function terminate(child: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL after 10 s; resolves once the child has exited. */
+export async function terminate(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
