@@ -394,9 +394,12 @@ s.bind(53,'0.0.0.0',()=>console.log('ready'))`;
       assert.doesNotMatch(probe, /outside-reached/, 'the daemon namespace\'s other address');
       assert.doesNotMatch(probe, /^default/m, 'no default route');
       assert.ok((await rules()).some((r) => /-A BERTH-ISOLATION-1 -i br-\S+ ! -o br-\S+ -j DROP/.test(r)), 'forwarding out of it is dropped');
-      // Even with a route, nothing is forwarded out of the internal bridge.
-      const routed = await d('run', '--rm', '--cap-add', 'NET_ADMIN', '--network', 'sealed', 'busybox', 'sh', '-c', `ip route add default via 10.73.0.1 && ping -c1 -W2 ${outside}`);
+      // Even with a route, nothing is forwarded out of the internal bridge: not to a container on the default bridge.
+      await ok('run', '-d', '--name', 'outsider', 'busybox', 'sleep', '600');
+      const outsider = JSON.parse(await ok('inspect', 'outsider'))[0].NetworkSettings.IPAddress as string;
+      const routed = await d('run', '--rm', '--cap-add', 'NET_ADMIN', '--network', 'sealed', 'busybox', 'sh', '-c', `ip route add default via 10.73.0.1 && ping -c1 -W2 ${outsider}`);
       assert.notEqual(routed.code, 0, routed.stdout);
+      assert.match(await ok('exec', 'outsider', 'ping', '-c1', '-W2', outside), /1 packets received/, 'the default bridge itself works');
 
       const addresses: string[] = [];
       for (const name of ['r1', 'r2']) {
@@ -411,7 +414,7 @@ s.bind(53,'0.0.0.0',()=>console.log('ready'))`;
       await ok('run', '-d', '--name', 'r4', '--network', 'ranged', '--ip', '10.74.0.10', 'busybox', 'sleep', '600');
       assert.deepEqual(JSON.parse(await ok('network', 'inspect', 'ranged'))[0].IPAM.Config, [{ Subnet: '10.74.0.0/24', IPRange: '10.74.0.200/31' }]);
     } finally {
-      await d('rm', '-f', 'in1', 'r1', 'r2', 'r3', 'r4');
+      await d('rm', '-f', 'in1', 'outsider', 'r1', 'r2', 'r3', 'r4');
       await ok('network', 'rm', 'sealed', 'ranged');
     }
   });
