@@ -8,7 +8,7 @@ import * as net from 'node:net';
  *   node port-client.js download <host> <port> <bytes>       one connection, read to the end
  *   node port-client.js requests <host> <port> <count> <concurrency>   GET / that many times,
  *                                                               a new connection each
- * Both retry briefly while the server is not there yet (a listener that restarts).
+ * Both retry for up to 30 s while the server is not there yet (a container still starting).
  */
 async function main(): Promise<void> {
   const [mode, host, port, a, b] = process.argv.slice(2);
@@ -19,14 +19,14 @@ async function main(): Promise<void> {
       const start = process.hrtime.bigint();
       const got = await download(host, Number(port)).catch(() => 0);
       if (got === want) return print(start);
-      if (attempt >= 50) throw new Error(`download: got ${got} bytes of ${want}`);
+      if (attempt >= 300) throw new Error(`download: got ${got} bytes of ${want}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
   if (mode === 'requests') {
     const count = Number(a);
     const concurrency = Number(b ?? 8);
-    await get(host, Number(port), 50); // the server is up
+    await get(host, Number(port), 300); // the server is up
     const agent = new http.Agent({ keepAlive: false, maxSockets: concurrency });
     let next = 0;
     const start = process.hrtime.bigint();
