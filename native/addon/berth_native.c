@@ -1,5 +1,6 @@
 /*
- * berth_native: the few syscalls Node lacks (mount, umount2, mknod, xattrs, openat2).
+ * berth_native: the few syscalls Node lacks (mount, umount2, mknod, xattrs, openat2, and two
+ * rtnetlink requests for container networking).
  * Plain C over N-API. Every function is synchronous and throws an Error shaped like
  * Node's fs errors: message "ENOENT: no such file or directory, mount '/x'", with
  * code, errno (negative, as in Node), syscall and path set.
@@ -14,11 +15,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/if_link.h>
 #include <linux/openat2.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -952,6 +957,109 @@ static napi_value js_fsetxattr(napi_env env, napi_callback_info info) {
   return undefined_value(env);
 }
 
+/* ---------- rtnetlink (the daemon's own network namespace) ---------- */
+
+/*
+ * One RTM_* link request on a fresh NETLINK_ROUTE socket, acknowledged: 0 or an errno. What
+ * `ip link set`/`ip link del` do, without spawning a process per container start and exit.
+ */
+static int rtnl_link_request(uint16_t type, int ifindex, unsigned int flags, unsigned int change, int master) {
+  struct {
+    struct nlmsghdr header;
+    struct ifinfomsg info;
+    char attributes[64];
+  } request;
+  memset(&request, 0, sizeof request);
+  request.header.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
+  request.header.nlmsg_type = type;
+  request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  request.header.nlmsg_seq = 1;
+  request.info.ifi_family = AF_UNSPEC;
+  request.info.ifi_index = ifindex;
+  request.info.ifi_flags = flags;
+  request.info.ifi_change = change;
+  if (master > 0) {
+    struct rtattr *attribute = (struct rtattr *)((char *)&request + NLMSG_ALIGN(request.header.nlmsg_len));
+    attribute->rta_type = IFLA_MASTER;
+    attribute->rta_len = RTA_LENGTH(sizeof(uint32_t));
+    uint32_t value = (uint32_t)master;
+    memcpy(RTA_DATA(attribute), &value, sizeof value);
+    request.header.nlmsg_len = NLMSG_ALIGN(request.header.nlmsg_len) + RTA_ALIGN(attribute->rta_len);
+  }
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return errno;
+  struct sockaddr_nl kernel;
+  memset(&kernel, 0, sizeof kernel);
+  kernel.nl_family = AF_NETLINK;
+  if (sendto(fd, &request, request.header.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+    int err = errno;
+    close(fd);
+    return err;
+  }
+  char answer[8192];
+  for (;;) {
+    ssize_t n = recv(fd, answer, sizeof answer, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      return err;
+    }
+    for (struct nlmsghdr *h = (struct nlmsghdr *)answer; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        struct nlmsgerr *error = (struct nlmsgerr *)NLMSG_DATA(h);
+        close(fd);
+        return -error->error;
+      }
+    }
+  }
+}
+
+/* linkSetMasterUp(name, master): `ip link set dev <name> master <master> up`. */
+static napi_value js_link_set_master_up(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (get_args(env, info, 2, argv) != 0) return NULL;
+  char *name = arg_string(env, argv[0], "name");
+  if (name == NULL) return NULL;
+  char *master = arg_string(env, argv[1], "master");
+  if (master == NULL) {
+    free(name);
+    return NULL;
+  }
+  int index = (int)if_nametoindex(name);
+  int master_index = (int)if_nametoindex(master);
+  if (index == 0) {
+    throw_errno(env, ENODEV, "if_nametoindex", name);
+  } else if (master_index == 0) {
+    throw_errno(env, ENODEV, "if_nametoindex", master);
+  } else {
+    int err = rtnl_link_request(RTM_NEWLINK, index, IFF_UP, IFF_UP, master_index);
+    if (err != 0) throw_errno(env, err, "RTM_NEWLINK", name);
+  }
+  free(name);
+  free(master);
+  return undefined_value(env);
+}
+
+/* linkDelete(name): `ip link del dev <name>`; false when there is no such device. */
+static napi_value js_link_delete(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv) != 0) return NULL;
+  char *name = arg_string(env, argv[0], "name");
+  if (name == NULL) return NULL;
+  bool deleted = false;
+  int index = (int)if_nametoindex(name);
+  if (index != 0) {
+    int err = rtnl_link_request(RTM_DELLINK, index, 0, 0, 0);
+    if (err == 0) deleted = true;
+    else if (err != ENODEV) throw_errno(env, err, "RTM_DELLINK", name);
+  }
+  free(name);
+  napi_value result;
+  napi_get_boolean(env, deleted, &result);
+  return result;
+}
+
 /* ---------- module ---------- */
 
 NAPI_MODULE_INIT() {
@@ -980,6 +1088,8 @@ NAPI_MODULE_INIT() {
       {"utimensat", NULL, js_utimensat, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fgetxattr", NULL, js_fgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fsetxattr", NULL, js_fsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"linkSetMasterUp", NULL, js_link_set_master_up, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"linkDelete", NULL, js_link_delete, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   /* Flag values differ between architectures (O_DIRECTORY on arm64): take them from libc. */

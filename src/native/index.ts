@@ -28,10 +28,17 @@ function get(): NativeAddon {
   return addon;
 }
 
+/** Whether the addon as built has the rtnetlink calls (an addon built before them has not: spawn `ip` then). */
+export function hasNetlink(): boolean {
+  return typeof get().linkSetMasterUp === 'function';
+}
+
 /** The syscalls Node lacks (see types.ts). Errors carry code, errno, syscall and path like Node's fs errors. */
 export const native: NativeAddon = {
   mount: (source, target, fstype, flags, data) => get().mount(source, target, fstype, flags, data),
   umount: (target, flags) => get().umount(target, flags),
+  linkSetMasterUp: (name, master) => get().linkSetMasterUp(name, master),
+  linkDelete: (name) => get().linkDelete(name),
   mknod: (file, mode, major, minor) => get().mknod(file, mode, major, minor),
   lsetxattr: (file, name, value) => get().lsetxattr(file, name, value),
   lgetxattr: (file, name) => get().lgetxattr(file, name),

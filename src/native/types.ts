@@ -8,6 +8,10 @@ export interface NativeSyscalls {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   /** umount2(2). */
   umount(target: string, flags: number): void;
+  /** rtnetlink in this process's network namespace: `ip link set dev <name> master <master> up`. */
+  linkSetMasterUp(name: string, master: string): void;
+  /** rtnetlink: `ip link del dev <name>`; false when there is no such device. */
+  linkDelete(name: string): boolean;
   /** mknod(2); `dev` = makedev(major, minor). Used for overlay whiteouts (char 0/0) and device files in layers. */
   mknod(path: string, mode: number, major: number, minor: number): void;
   /** lsetxattr(2): never follows a final symlink. */
