@@ -27,6 +27,13 @@ export class ContextBuildBackend {
     await fs.mkdir(this.contextsRoot, { recursive: true, mode: 0o700 });
   }
 
+  /** POST /build/prune: the executor's cache entries (all of them: berth's cache has no shared or internal records). */
+  async prune(opts: { all: boolean; filters: Record<string, string[]> }): Promise<{ CachesDeleted: string[] | null; SpaceReclaimed: number }> {
+    if (!this.builder.cache) return { CachesDeleted: null, SpaceReclaimed: 0 };
+    const { deleted, spaceReclaimed } = await this.builder.cache.prune(opts);
+    return { CachesDeleted: deleted.length > 0 ? deleted.map((id) => id.slice(0, 25)) : null, SpaceReclaimed: spaceReclaimed };
+  }
+
   async build(context: Readable, opts: BuildOptions, onEvent: (event: BuildEvent) => void): Promise<BuildResult> {
     const dir = await fs.mkdtemp(path.join(this.contextsRoot, 'ctx-'));
     const stopUpload = () => context.destroy(new Error('the client went away'));

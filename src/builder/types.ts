@@ -66,4 +66,27 @@ export interface BuildResult {
  */
 export interface ImageBuilder {
   build(request: BuildRequest, onEvent: (event: BuildEvent) => void): Promise<BuildResult>;
+  /** The build cache (`system df`'s Build Cache, `builder prune`); absent for a builder that keeps none. */
+  readonly cache?: BuildCacheStore;
+}
+
+/** One cached step, as `system df -v` lists it. */
+export interface BuildCacheEntry {
+  /** The step's cache key (sha256 hex). */
+  id: string;
+  /** The step's history entry (`/bin/sh -c #(nop) COPY …`, the RUN command). */
+  description: string;
+  /** Bytes of the step's own layer (0 for a step that changed only the config). */
+  size: number;
+  createdAt: string;
+  lastUsedAt: string | null;
+  usageCount: number;
+  /** Read by a build in flight (prune keeps it). */
+  inUse: boolean;
+}
+
+export interface BuildCacheStore {
+  list(): Promise<BuildCacheEntry[]>;
+  /** Removes every entry not in use; their layers go with the next collection unless an image uses them. */
+  prune(opts: { all: boolean; filters?: Record<string, string[]> }): Promise<{ deleted: string[]; spaceReclaimed: number }>;
 }

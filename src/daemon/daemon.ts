@@ -53,6 +53,7 @@ import { addRegistryRoutes } from '../api/server/routes/registry';
 import { addBerthBuildRoutes } from '../api/server/routes/berth-build';
 import { BuildStateLookup } from '../builder/executor/build-state-lookup';
 import { DockerfileExecutor } from '../builder/executor/executor';
+import { BuildCache } from '../builder/executor/build-cache';
 
 export interface RunningDaemon {
   /** Stops serving; running containers keep running under their monitors. */
@@ -156,7 +157,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
 
   const imagesBackend = new ImagesBackendImpl(images, containers, events, registry);
   // The Dockerfile executor (an ImageBuilder, src/builder/types.ts): POST /build and berth build run through it.
-  const builder = new DockerfileExecutor({ images, containers, rootfs, snapshotter, layers, lookup: imageLookup, workRoot: path.join(dataRoot, 'builder'), logger });
+  const builder = new DockerfileExecutor({ images, containers, rootfs, snapshotter, layers, lookup: imageLookup, workRoot: path.join(dataRoot, 'builder'), logger, cache: new BuildCache(path.join(dataRoot, 'builder', 'cache'), leases, collector, layers) });
   await builder.init();
   // Orphans a crash left (blobs, layers, RW roots, the leases of operations that died with
   // the last daemon) go now; later, a collection follows removals in the background.
@@ -165,7 +166,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     if ((e.Type === 'container' && e.Action === 'destroy') || (e.Type === 'image' && e.Action === 'delete')) collector.schedule();
   });
   const system = new SystemService({ registry: registry.settings, containers, countImages: async () => (await images.list({ all: false })).length, paths: { dataRoot, execRoot }, eventListeners: () => events.listenerCount, debug: config.logLevel === 'debug', runtimePath: config.runtimePath });
-  const systemBackend = new SystemBackendImpl({ system, events, diskUsage: (types) => diskUsage({ types, images, imagesBackend, containers, volumes }) });
+  const systemBackend = new SystemBackendImpl({ system, events, diskUsage: (types) => diskUsage({ types, images, imagesBackend, containers, volumes, buildCache: builder.cache }) });
   const buildBackend = new ContextBuildBackend(builder, path.join(dataRoot, 'builder', 'contexts'));
   await buildBackend.init();
   const server = createApiServer(

@@ -46,5 +46,5 @@ export async function resolveBaseImage(images: ImageService, name: string, pull:
 export function imageState(image: ResolvedImage): BuildState {
   const state = makeState(image.config, image.manifest.layers, image.chainId);
   // The config as parsed re-encodes to other bytes than the stored blob: keep the image's own ID.
-  return { ...state, id: image.id };
+  return { ...state, id: image.id, configSize: image.manifest.config.size };
 }

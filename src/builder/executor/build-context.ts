@@ -9,6 +9,7 @@ import type { DockerfilePlan } from '../dockerfile/instructions';
 import type { BuildEvent, BuildRequest } from '../types';
 import type { BuildState } from './build-state';
 import type { BuildStateLookup } from './build-state-lookup';
+import type { BuildCache } from './build-cache';
 
 /** What the executor uses of the daemon: the image and container services and the snapshot stores. */
 export interface ExecutorDeps {
@@ -23,6 +24,8 @@ export interface ExecutorDeps {
   /** `<data-root>/builder`: step mounts and scratch files (root only). */
   workRoot: string;
   logger: Logger;
+  /** The step cache (absent: every step runs, nothing is recorded). */
+  cache?: BuildCache;
 }
 
 /** One build in flight, shared by its stages. */
@@ -47,4 +50,6 @@ export interface BuildContext {
   stepNumber(stageIndex: number, instructionIndex: number): { index: number; total: number };
   /** A layer this build committed: collected when the build ends unless something references it. */
   track(chainId: Digest): void;
+  /** Runs `release` when the build ends, whatever the outcome. */
+  onEnd(release: () => void): void;
 }

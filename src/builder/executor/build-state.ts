@@ -13,6 +13,8 @@ export interface BuildState {
   readonly layers: readonly Descriptor[];
   readonly chainId: Digest | null;
   readonly id: Digest;
+  /** Size of the config blob when the state is an image as stored (its bytes are kept, not encoded again). */
+  readonly configSize?: number;
 }
 
 export function makeState(config: ImageConfig, layers: readonly Descriptor[], chainId: Digest | null): BuildState {

@@ -8,7 +8,7 @@ import { buildPlan, type DockerfilePlan } from '../dockerfile/instructions';
 import { DockerfileError } from '../dockerfile/errors';
 import { stagesForTarget, StageGraphError, isPredefinedArg } from '../dockerfile/stages';
 import { envLookup, processWord } from '../dockerfile/shell-words';
-import type { BuildEvent, BuildRequest, BuildResult, ImageBuilder } from '../types';
+import type { BuildCacheStore, BuildEvent, BuildRequest, BuildResult, ImageBuilder } from '../types';
 import type { BuildState } from './build-state';
 import type { BuildContext, ExecutorDeps } from './build-context';
 import { unconsumedArgs } from './build-args';
@@ -26,6 +26,10 @@ import { withConfig } from './build-state';
 export class DockerfileExecutor implements ImageBuilder {
   constructor(private readonly deps: ExecutorDeps) {}
 
+  get cache(): BuildCacheStore | undefined {
+    return this.deps.cache;
+  }
+
   /** Removes what a crashed build left (step snapshots, their mounts, scratch files). */
   async init(): Promise<void> {
     await fs.mkdir(this.deps.workRoot, { recursive: true, mode: 0o700 });
@@ -33,6 +37,7 @@ export class DockerfileExecutor implements ImageBuilder {
     await fs.rm(path.join(this.deps.workRoot, 'tmp'), { recursive: true, force: true });
     await fs.mkdir(path.join(this.deps.workRoot, 'tmp'), { recursive: true, mode: 0o700 });
     await removeAbandonedSteps(this.deps.snapshotter, path.join(this.deps.workRoot, 'mounts'));
+    await this.deps.cache?.init();
   }
 
   async build(request: BuildRequest, onEvent: (event: BuildEvent) => void): Promise<BuildResult> {
@@ -54,6 +59,7 @@ export class DockerfileExecutor implements ImageBuilder {
       const globals = globalArgs(plan, request.buildArgs);
       const consumed = new Set<string>(plan.globalArgs.map((a) => a.name));
       const aborter = new AbortController();
+      const releases: Array<() => void> = [];
       const onClientAbort = (): void => aborter.abort();
       request.signal.addEventListener('abort', onClientAbort);
       if (request.signal.aborted) aborter.abort();
@@ -77,6 +83,7 @@ export class DockerfileExecutor implements ImageBuilder {
             },
             stepNumber: (stage, i) => ({ index: (firstStep.get(stage) ?? 1) + 1 + i, total }),
             track: (chainId) => w.newChains.push(chainId),
+            onEnd: (release) => releases.push(release),
           };
           for (const stage of stages) {
             const p = new StageRunner(ctx, stage).run();
@@ -88,7 +95,7 @@ export class DockerfileExecutor implements ImageBuilder {
           if (failed) throw firstCause(settled, failed);
           let final = await results.get(stages[stages.length - 1].index)!;
           final = withBuildLabels(final, request.labels);
-          const [id] = await this.deps.images.register([{ config: final.config, layers: [...final.layers] }], w, (tx, ids) => {
+          const [id] = await this.deps.images.register([{ config: final.config, layers: [...final.layers], ...(final.configSize !== undefined ? { configBlob: { digest: final.id, size: final.configSize } } : {}) }], w, (tx, ids) => {
             for (const ref of refs) tx.setRef(ref, ids[0]);
           });
           return id as Digest;
@@ -101,6 +108,7 @@ export class DockerfileExecutor implements ImageBuilder {
         return { imageId };
       } finally {
         request.signal.removeEventListener('abort', onClientAbort);
+        for (const release of releases) release();
       }
     } catch (err) {
       throw asEngineError(err);

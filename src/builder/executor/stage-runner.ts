@@ -17,6 +17,11 @@ import { copyIntoRoot } from './copy-step';
 import { parseChmod, resolveChown } from './chown-spec';
 import { closeFd, openHostDir, RootWalk } from '../../util/fs-at';
 import { HOST_PLATFORM } from '../../images/models';
+import { createHash } from 'node:crypto';
+import type { Digest } from '../../util/digest';
+import { checksumSources } from './source-checksum';
+import { isUrl } from './add-sources';
+import { SourceError } from './context-sources';
 
 type Run = Extract<Instruction, { kind: 'run' }>;
 type Copy = Extract<Instruction, { kind: 'copy' | 'add' }>;
@@ -41,6 +46,8 @@ export class StageRunner {
   private cmdSet = false;
   private author: string | undefined;
   private readonly label: string;
+  /** The current step's result came from the cache. */
+  private stepCached = false;
 
   constructor(private readonly ctx: BuildContext, private readonly stage: Stage) {
     this.label = stage.name ?? String(stage.index);
@@ -63,13 +70,14 @@ export class StageRunner {
     const n = ctx.stepNumber(this.stage.index, i);
     ctx.emit({ type: 'step', stage: this.label, index: n.index, total: n.total, instruction: inst.original.trim() });
     const started = Date.now();
+    this.stepCached = false;
     try {
       await fn();
     } catch (err) {
       if (err instanceof StepError || err instanceof DockerfileError) throw err;
       throw new StepError(ctx.plan.file, inst.lines.start, err instanceof Error ? err.message : String(err), err);
     }
-    ctx.emit({ type: 'step-done', stage: this.label, imageId: this.state.id, cached: false, durationMs: Date.now() - started });
+    ctx.emit({ type: 'step-done', stage: this.label, imageId: this.state.id, cached: this.stepCached, durationMs: Date.now() - started });
   }
 
   // ---- FROM ---------------------------------------------------------------------------
@@ -124,22 +132,25 @@ export class StageRunner {
             if (platform[a.name] !== undefined) this.args.declare(a.name, platform[a.name]);
           }
         }
-        return this.commitConfig(this.runConfig, `ARG ${shown.join(' ')}`);
+        return this.commitConfig(this.runConfig, `ARG ${shown.join(' ')}`, ['arg']);
       }
       case 'workdir': {
         const { runConfig, comment } = applyConfigStep(inst, this.runConfig, x, this.cmdSet);
         const dir = runConfig.WorkingDir as string;
-        // moby creates the directory (root-owned, 0755) in a container and commits it: a layer when it was missing.
-        const layer = await this.snapshotStep(async (rootFd) => {
-          const walk = RootWalk.at(rootFd);
-          try {
-            walk.walk(dir, { create: true });
-          } finally {
-            walk.close();
-          }
+        const createdBy = this.nop(comment);
+        await this.cachedStep(['workdir', dir, runConfig], createdBy, true, async () => {
+          // moby creates the directory (root-owned, 0755) in a container and commits it: a layer when it was missing.
+          const layer = await this.snapshotStep(async (rootFd) => {
+            const walk = RootWalk.at(rootFd);
+            try {
+              walk.walk(dir, { create: true });
+            } finally {
+              walk.close();
+            }
+          });
+          return withLayer(this.state, runConfig, this.history(createdBy), layer, this.author);
         });
         this.runConfig = runConfig;
-        this.state = withLayer(this.state, runConfig, this.history(this.nop(comment)), layer, this.author);
         return;
       }
       case 'from':
@@ -148,14 +159,39 @@ export class StageRunner {
         const step = applyConfigStep(inst, this.runConfig, x, this.cmdSet);
         if (inst.kind === 'cmd') this.cmdSet = true;
         if (step.author !== undefined) this.author = step.author;
-        return this.commitConfig(step.runConfig, step.comment);
+        return this.commitConfig(step.runConfig, step.comment, ['config', this.author ?? '']);
       }
     }
   }
 
-  private commitConfig(runConfig: ImageRunConfig, comment: string): void {
+  private async commitConfig(runConfig: ImageRunConfig, comment: string, keyParts: unknown[]): Promise<void> {
+    const createdBy = this.nop(comment);
+    await this.cachedStep([...keyParts, createdBy, runConfig], createdBy, false, async () => withConfig(this.state, runConfig, this.history(createdBy), this.author));
     this.runConfig = runConfig;
-    this.state = withConfig(this.state, runConfig, this.history(this.nop(comment)), this.author);
+  }
+
+  /**
+   * A step through the cache: its key is the parent state's ID and the step's resolved
+   * inputs (`keyParts`); a hit (unless --no-cache) takes the state recorded before, held in
+   * this build's lease; a miss runs `make` and records its result.
+   */
+  private async cachedStep(keyParts: unknown[], description: string, ownLayer: boolean, make: () => Promise<BuildState>): Promise<void> {
+    const { ctx } = this;
+    const cache = ctx.deps.cache;
+    const key = createHash('sha256').update(JSON.stringify([this.state.id, keyParts])).digest('hex');
+    if (cache && !ctx.request.noCache) {
+      ctx.onEnd(cache.hold(key));
+      const hit = await cache.get(key);
+      if (hit) {
+        if (hit.chainId !== null) await ctx.w.protectLayer(hit.chainId);
+        this.state = hit;
+        this.stepCached = true;
+        ctx.emit({ type: 'cached', stage: this.label });
+        return;
+      }
+    }
+    this.state = await make();
+    if (cache) await cache.put(key, description, this.state, ownLayer);
   }
 
   /** moby's withCmdComment: the history of a step that ran nothing is `<shell> #(nop)  <comment>`. */
@@ -177,6 +213,13 @@ export class StageRunner {
     const argEnv = this.args.runEnv(env);
     const historyArgs = this.args.historyEnv(env);
     const saved = historyArgs.length > 0 ? [`|${historyArgs.length}`, ...historyArgs, ...argv] : argv;
+    const createdBy = saved.join(' ');
+    const network = inst.network ?? ctx.request.networkMode;
+    await this.cachedStep(['run', argv, [...env, ...argEnv], network, createdBy, this.runConfig], createdBy, true, () => this.runContainer(argv, [...env, ...argEnv], network, createdBy));
+  }
+
+  private async runContainer(argv: string[], env: string[], network: string, createdBy: string): Promise<BuildState> {
+    const { ctx } = this;
     // The container runs on the state with this stage's run config (PATH, OnBuild cleared).
     const parent = makeState({ ...this.state.config, config: this.runConfig }, this.state.layers, this.state.chainId);
     const layer = await runStep(
@@ -184,8 +227,8 @@ export class StageRunner {
       {
         parent,
         argv,
-        env: [...env, ...argEnv],
-        networkMode: inst.network ?? ctx.request.networkMode,
+        env,
+        networkMode: network,
         keepFailed: !ctx.request.removeIntermediate && !ctx.request.forceRemoveIntermediate,
         signal: ctx.signal,
         onContainer: (id) => ctx.emit({ type: 'container', stage: this.label, id }),
@@ -194,7 +237,7 @@ export class StageRunner {
       },
     );
     ctx.track(layer.chainId);
-    this.state = withLayer(this.state, this.runConfig, this.history(saved.join(' ')), layer, this.author);
+    return withLayer(this.state, this.runConfig, this.history(createdBy), layer, this.author);
   }
 
   // ---- COPY / ADD ---------------------------------------------------------------------
@@ -230,15 +273,27 @@ export class StageRunner {
           throw new Error(`${kind} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
         }
       });
-    let layer;
-    if (from === undefined) layer = await copyOnto(ctx.contextFd, 'build context or excluded by .dockerignore');
-    else {
-      const chain = await this.fromRoot(from);
-      if (chain === null) layer = await this.withEmptyRoot((fd) => copyOnto(fd, `stage ${from}`));
-      else layer = await ctx.deps.rootfs.withLayerView(chain, (fd) => copyOnto(fd, from));
+    // The cache key: the sources' checksum (context) or the source layer (a stage, an image).
+    const fromChain = from === undefined ? undefined : await this.fromRoot(from);
+    const local = sources.filter((src) => !src.startsWith('<<') && !isUrl(src));
+    let sourceKey: string;
+    try {
+      sourceKey = fromChain === undefined ? checksumSources(ctx.contextFd, local, 'build context or excluded by .dockerignore') : `${fromChain}:${JSON.stringify(local)}`;
+    } catch (err) {
+      if (err instanceof SourceError) throw new Error(`${kind} failed: ${err.message}`, { cause: err });
+      throw err;
     }
-    const comment = `${kind} ${sources.join(' ')} in ${dest} `;
-    this.state = withLayer(this.state, this.runConfig, this.history([...shellOf(this.runConfig), `#(nop) ${comment}`].join(' ')), layer, this.author);
+    const heredocs = sources.filter((src) => src.startsWith('<<')).map((src) => inst.heredocs.find((h) => src.includes(h.name))).map((h) => (h && h.expand ? x.word(h.content) : h?.content));
+    // A URL's content is known only once downloaded: ADD <url> always runs (nonce in the key).
+    const uncachable = sources.some(isUrl) ? createHash('sha256').update(String(process.hrtime.bigint()) + Math.random()).digest('hex') : '';
+    const createdBy = [...shellOf(this.runConfig), `#(nop) ${kind} ${shownSource(sourceKey, local.length + heredocs.length, sources)} in ${dest} `].join(' ');
+    await this.cachedStep(['copy', kind, sources, dest, chown ?? '', chmod ?? '', sourceKey, heredocs, uncachable, this.runConfig], createdBy, true, async () => {
+      let layer;
+      if (fromChain === undefined) layer = await copyOnto(ctx.contextFd, 'build context or excluded by .dockerignore');
+      else if (fromChain === null) layer = await this.withEmptyRoot((fd) => copyOnto(fd, `stage ${from}`));
+      else layer = await ctx.deps.rootfs.withLayerView(fromChain, (fd) => copyOnto(fd, from as string));
+      return withLayer(this.state, this.runConfig, this.history(createdBy), layer, this.author);
+    });
   }
 
   /** COPY --from: a stage's top layer, or an image's (pulled by the policy). */
@@ -297,6 +352,13 @@ export class StageRunner {
   private print(line: string): void {
     this.ctx.emit({ type: 'output', stage: this.label, stream: 'stdout', data: Buffer.from(`${line}\n`) });
   }
+}
+
+/** moby's COPY history names its source by kind and hash: `file:<hash>`, `dir:<hash>` or `multi:<hash>`. */
+function shownSource(sourceKey: string, count: number, sources: string[]): string {
+  const hash = createHash('sha256').update(sourceKey).digest('hex');
+  if (count > 1 || sources.length > 1) return `multi:${hash}`;
+  return `${sources[0].endsWith('/') || sources[0] === '.' ? 'dir' : 'file'}:${hash}`;
 }
 
 /** RUN's argv: exec form as is; shell form through SHELL; a RUN that is only a heredoc runs its body as the script. */

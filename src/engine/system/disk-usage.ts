@@ -5,6 +5,7 @@ import { containersUsingVolume, toVolume } from '../volumes/volume-service';
 import type { ImagesBackendImpl } from '../images/images-backend';
 import type { ImageService } from '../images/image-service';
 import type { LocalVolumes } from '../../volumes/local-volumes';
+import type { BuildCacheStore } from '../../builder/types';
 
 /** GET /system/df: what images, containers and volumes hold on disk. */
 export async function diskUsage(deps: {
@@ -13,6 +14,7 @@ export async function diskUsage(deps: {
   imagesBackend: ImagesBackendImpl;
   containers: ContainerService;
   volumes: LocalVolumes;
+  buildCache?: BuildCacheStore;
 }): Promise<SystemDfResponse> {
   const want = (type: SystemDfType) => deps.types.length === 0 || deps.types.includes(type);
   const result: SystemDfResponse = { LayersSize: 0, Images: [], Containers: [], Volumes: [], BuildCache: [] };
@@ -41,6 +43,22 @@ export async function diskUsage(deps: {
       volumes.push({ ...volume, UsageData: { Size: await deps.volumes.size(record.Name), RefCount: containersUsingVolume(containers, record.Name).length } });
     }
     result.Volumes = volumes;
+  }
+  if (want('build-cache') && deps.buildCache) {
+    // The shape BuildKit's cache records have in dockerd's answer; berth's entries are the classic builder's steps.
+    result.BuildCache = (await deps.buildCache.list()).map((e) => ({
+      ID: e.id.slice(0, 25),
+      Parent: null,
+      Parents: null,
+      Type: 'regular',
+      Description: e.description,
+      InUse: e.inUse,
+      Shared: false,
+      Size: e.size,
+      CreatedAt: e.createdAt,
+      LastUsedAt: e.lastUsedAt,
+      UsageCount: e.usageCount,
+    }));
   }
   return result;
 }

@@ -84,7 +84,11 @@ test('a failing RUN: docker\'s message with the line, its output, and nothing le
   assert.equal(r.error, "Dockerfile:3: The command '/bin/sh -c echo about to fail && false' returned a non-zero code: 1");
   assert.match(r.output, /about to fail/);
   assert.equal((await apiRequest(daemon.socket, 'GET', '/images/broken:1/json')).status, 404);
-  assert.deepEqual(await storeState(daemon), before, 'no image, container or snapshot left');
+  // The COPY step that succeeded is kept as build cache (listed by system df) and nothing else.
+  const df = JSON.parse((await apiRequest(daemon.socket, 'GET', '/system/df')).body) as { BuildCache: Array<{ Description: string }> };
+  assert.deepEqual(df.BuildCache.map((e) => e.Description.replace(/[0-9a-f]{64}/, 'H')), ['/bin/sh -c #(nop) COPY file:H in /a.txt ']);
+  assert.equal((await apiRequest(daemon.socket, 'POST', '/build/prune')).status, 200);
+  assert.deepEqual(await storeState(daemon), before, 'no image, container or snapshot left once the cache is pruned');
 });
 
 test('multi-stage: FROM scratch, COPY --from a stage, --target stops early', { skip: needsRoot() }, async (t) => {
