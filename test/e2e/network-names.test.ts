@@ -190,7 +190,7 @@ const answers=Array.from({length:40},(_,i)=>({type:'A',name:q.questions[0].name,
       assert.deepEqual(JSON.parse(await ok('inspect', 'linker'))[0].HostConfig.Links, ['/linked-web:/linker/db']);
       // The target must exist at create and run at start.
       const missing = await apiRequest(daemon.socket, 'POST', '/containers/create', { Image: 'busybox', HostConfig: { Links: ['nosuch:x'] } });
-      assert.equal(missing.status, 404, missing.body);
+      assert.equal(missing.status, 400, missing.body);
       assert.match(JSON.parse(missing.body).message, /could not get container for nosuch/);
       const withHost = await apiRequest(daemon.socket, 'POST', '/containers/create', { Image: 'busybox', HostConfig: { NetworkMode: 'host', Links: ['linked-web:x'] } });
       assert.equal(withHost.status, 400, withHost.body);

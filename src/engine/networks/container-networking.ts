@@ -99,7 +99,7 @@ export class ContainerNetworking implements NetworkHook {
 
   /**
    * Checks create's legacy links (`--link name[:alias]`) as dockerd's registerLinks: each target
-   * exists (404), and neither side uses the host's network or another container's.
+   * exists (400), and neither side uses the host's network or another container's.
    */
   checkLinks(host: { NetworkMode?: string; Links?: string[] | null }): LinkSpec[] {
     const links = (host.Links ?? []).map(parseLink);
@@ -109,7 +109,8 @@ export class ContainerNetworking implements NetworkHook {
     if (kind === 'container') throw invalidArgument("conflicting options: container type network can't be used with links. This would result in undefined behavior");
     for (const link of links) {
       const target = this.deps.containers().find(link.target);
-      if (!target) throw notFound(`could not get container for ${link.target}: No such container: ${link.target}`);
+      // A 400, not a 404, as dockerd (moby#39823): the docker CLI answers a 404 from create by pulling the image.
+      if (!target) throw invalidArgument(`could not get container for ${link.target}: No such container: ${link.target}`);
       if (parseNetworkMode(target.HostConfig.NetworkMode).kind === 'host') throw invalidArgument("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
     }
     return links;
