@@ -47,7 +47,8 @@ export async function benchRunRmBridge(ctx: BenchContext): Promise<BenchRow[]> {
 /** A client process in an engine's namespace; its own measured milliseconds. */
 async function clientMs(netns: PrivateNetns, args: string[]): Promise<number> {
   const c = netns.command(process.execPath, [PORT_CLIENT, ...args]);
-  const out = await mustRun(c.file, c.args);
+  // 10,000 requests take minutes on a loaded machine (runCommand's default limit is a minute).
+  const out = await mustRun(c.file, c.args, { timeoutMs: 30 * 60_000 });
   return (JSON.parse(out.stdout.toString()) as { ms: number }).ms;
 }
 
