@@ -2,6 +2,7 @@ import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -29,7 +30,7 @@ export interface TestRegistry {
   /** `127.0.0.1:<port>`, the registry part of image names. */
   host: string;
   port: number;
-  /** `http://127.0.0.1:<port>`. */
+  /** `http://127.0.0.1:<port>` (https with TLS). */
   url: string;
   /** The temp folder holding config, storage and log. */
   root: string;
@@ -118,7 +119,7 @@ export async function startDistributionRegistry(options: { users?: RegistryUser[
   const skip = distributionRegistrySkipReason();
   if (skip) throw new Error(skip);
   const users = options.users ?? [];
-  return startRegistry('distribution', 'dr-', users, async (root, storage, port) => {
+  return startRegistry('distribution', 'dr-', users, 'http', async (root, storage, port) => {
     const htpasswd = path.join(root, 'htpasswd');
     if (users.length > 0) await writeHtpasswd(htpasswd, users);
     const file = await writeDistributionConfig(root, storage, `127.0.0.1:${port}`, {
@@ -131,14 +132,16 @@ export async function startDistributionRegistry(options: { users?: RegistryUser[
 
 /**
  * Starts `berth registry serve` (the CLI as users run it). `access` is written to a file and
- * passed as --access (a string as is, anything else as JSON); `args` adds flags.
+ * passed as --access (a string as is, anything else as JSON); `args` adds flags; `tls` serves
+ * HTTPS (--tls-cert/--tls-key), `https` says a --config file in `args` does.
  */
-export async function startBerthRegistry(options: { users?: RegistryUser[]; access?: unknown; webhooks?: string[]; args?: string[] } = {}): Promise<TestRegistry> {
+export async function startBerthRegistry(options: { users?: RegistryUser[]; access?: unknown; webhooks?: string[]; args?: string[]; tls?: { certificate: string; key: string }; https?: boolean } = {}): Promise<TestRegistry> {
   const skip = berthRegistrySkipReason();
   if (skip) throw new Error(skip);
   const users = options.users ?? [];
-  return startRegistry('berth', 'br-', users, async (root, storage, port) => {
+  return startRegistry('berth', 'br-', users, options.tls || options.https ? 'https' : 'http', async (root, storage, port) => {
     const args = ['registry', 'serve', '--addr', `127.0.0.1:${port}`, '--root', storage];
+    if (options.tls) args.push('--tls-cert', options.tls.certificate, '--tls-key', options.tls.key);
     if (users.length > 0) {
       const htpasswd = path.join(root, 'htpasswd');
       await writeHtpasswd(htpasswd, users);
@@ -159,6 +162,7 @@ async function startRegistry(
   kind: TestRegistry['kind'],
   prefix: string,
   users: RegistryUser[],
+  scheme: 'http' | 'https',
   prepare: (root: string, storage: string, port: number) => Promise<Launch>,
 ): Promise<TestRegistry> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
@@ -178,7 +182,7 @@ async function startRegistry(
       kind,
       host: `127.0.0.1:${port}`,
       port,
-      url: `http://127.0.0.1:${port}`,
+      url: `${scheme}://127.0.0.1:${port}`,
       root,
       storage,
       users,
@@ -233,7 +237,9 @@ async function waitUntilServing(registry: TestRegistry, child: ChildProcess): Pr
 
 function getStatus(url: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { timeout: 2_000 }, (res) => {
+    // A test registry's certificate is its own: the wait only needs an answer.
+    const get = url.startsWith('https:') ? (u: string, o: https.RequestOptions, cb: (res: http.IncomingMessage) => void) => https.get(u, { ...o, rejectUnauthorized: false }, cb) : http.get;
+    const req = get(url, { timeout: 2_000 }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
     });

@@ -56,6 +56,8 @@ test('serve config: mistakes name the file and the key', () => {
     ['webhooks: [{ url: "http://x", actions: [pull] }]', /c.yaml: webhooks\[0\].actions must be a non-empty list of "push" and "delete"/],
     ['webhooks: [{ url: "http://x", retries: 3 }]', /c.yaml: webhooks\[0\]: unknown key "retries"/],
     ['addr: [', /c.yaml: not valid YAML or JSON/],
+    ['tls: { certificate: a.crt }', /c.yaml: tls: both "certificate" and "key" are required/],
+    ['tls: { cert: a.crt, key: a.key }', /c.yaml: tls: unknown key "cert"/],
   ];
   for (const [text, message] of bad) assert.throws(() => parseServeConfig(text, 'c.yaml', '/'), message, text);
 });
@@ -96,4 +98,15 @@ test('serve hooks: auth only with users or rules, token mode by default, webhook
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
+});
+
+test('serve config: tls from the file (relative to it) or from --tls-cert/--tls-key, which win; one flag alone needs the other', () => {
+  const file = parseServeConfig('tls:\n  certificate: certs/r.crt\n  key: certs/r.key\n', 'c.yaml', '/etc/reg');
+  assert.deepEqual(file.tls, { certificate: '/etc/reg/certs/r.crt', key: '/etc/reg/certs/r.key' });
+  assert.deepEqual(mergeServeFlags(file, { tlsCert: '/other.crt' }).tls, { certificate: '/other.crt', key: '/etc/reg/certs/r.key' });
+  const none = defaultServeConfig();
+  assert.equal(mergeServeFlags(none, {}).tls, undefined);
+  assert.deepEqual(mergeServeFlags(none, { tlsCert: 'a.crt', tlsKey: 'a.key' }).tls, { certificate: path.resolve('a.crt'), key: path.resolve('a.key') });
+  assert.throws(() => mergeServeFlags(none, { tlsCert: 'a.crt' }), /--tls-cert needs --tls-key/);
+  assert.throws(() => mergeServeFlags(none, { tlsKey: 'a.key' }), /--tls-key needs --tls-cert/);
 });

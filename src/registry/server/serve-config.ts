@@ -19,6 +19,9 @@ import { WEBHOOK_TEMPLATES } from './webhooks/templates';
  * root: /srv/registry
  * htpasswd: htpasswd            # users (bcrypt); turns auth on
  * access: access.yaml           # per-repository rules (see auth/access-rules.ts)
+ * tls:                          # optional: serve HTTPS (both files, PEM)
+ *   certificate: registry.crt   # certificate chain
+ *   key: registry.key           # its private key
  * auth:                         # optional
  *   mode: token                 # token (default) or basic
  *   token:
@@ -48,6 +51,8 @@ export interface ServeConfig {
   root?: string;
   htpasswd?: string;
   access?: string;
+  /** HTTPS with this certificate (chain) and key, PEM files; plain HTTP without. */
+  tls?: { certificate: string; key: string };
   auth: {
     mode?: 'token' | 'basic';
     token: { service: string; issuer: string; realm?: string; expiresIn: number; key?: string };
@@ -61,10 +66,12 @@ export interface ServeFlags {
   root?: string;
   htpasswd?: string;
   access?: string;
+  tlsCert?: string;
+  tlsKey?: string;
   webhook?: string[];
 }
 
-const TOP_KEYS = ['addr', 'root', 'htpasswd', 'access', 'auth', 'webhooks'];
+const TOP_KEYS = ['addr', 'root', 'htpasswd', 'access', 'tls', 'auth', 'webhooks'];
 const WEBHOOK_KEYS = ['url', 'name', 'template', 'headers', 'actions', 'maxAttempts', 'backoffMs', 'maxBackoffMs', 'timeoutMs'];
 
 export function defaultServeConfig(): ServeConfig {
@@ -101,6 +108,15 @@ export function parseServeConfig(text: string, source: string, baseDir: string):
   config.root = file('root');
   config.htpasswd = file('htpasswd');
   config.access = file('access');
+  if (top.tls !== undefined) {
+    const where = `${source}: tls`;
+    const tls = object(top.tls, where);
+    unknownKeys(tls, ['certificate', 'key'], where);
+    const certificate = optionalString(tls.certificate, `${where}.certificate`);
+    const key = optionalString(tls.key, `${where}.key`);
+    if (certificate === undefined || key === undefined) throw invalidArgument(`${where}: both "certificate" and "key" are required`);
+    config.tls = { certificate: path.resolve(baseDir, certificate), key: path.resolve(baseDir, key) };
+  }
   if (top.auth !== undefined) {
     const auth = object(top.auth, `${source}: auth`);
     unknownKeys(auth, ['mode', 'token'], `${source}: auth`);
@@ -138,6 +154,13 @@ export function mergeServeFlags(config: ServeConfig, flags: ServeFlags): ServeCo
     if (value !== undefined) merged[key] = path.resolve(value);
   }
   for (const url of flags.webhook ?? []) merged.webhooks.push(parseWebhook(url, `--webhook ${url}`));
+  if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
+    const certificate = flags.tlsCert ?? merged.tls?.certificate;
+    const key = flags.tlsKey ?? merged.tls?.key;
+    if (certificate === undefined) throw invalidArgument('--tls-key needs --tls-cert (or tls.certificate in the config file)');
+    if (key === undefined) throw invalidArgument('--tls-cert needs --tls-key (or tls.key in the config file)');
+    merged.tls = { certificate: path.resolve(certificate), key: path.resolve(key) };
+  }
   return merged;
 }
 

@@ -25,10 +25,17 @@ export async function serveRegistry(config: ServeConfig, logger: Logger): Promis
   await fs.mkdir(root, { recursive: true, mode: 0o700 });
   const driver = new FilesystemDriver(root);
   await driver.init();
+  const tls = config.tls ? { cert: await readPem(config.tls.certificate, 'TLS certificate'), key: await readPem(config.tls.key, 'TLS key') } : undefined;
   const extensions = await buildExtensions(config, logger);
-  const server = new RegistryServer({ driver, auth: extensions.auth, events: extensions.events, routes: extensions.routes, logger });
+  let server: RegistryServer;
+  try {
+    server = new RegistryServer({ driver, auth: extensions.auth, events: extensions.events, routes: extensions.routes, logger, tls });
+  } catch (err) {
+    await extensions.close?.();
+    throw new Error(`cannot serve HTTPS with ${config.tls!.certificate} and ${config.tls!.key}: ${(err as Error).message}`, { cause: err });
+  }
   const address = await server.listen(host, port);
-  logger.info(`registry listening on ${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}, storage ${driver.description}`);
+  logger.info(`registry listening on ${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}${tls ? ' (HTTPS)' : ''}, storage ${driver.description}`);
   return {
     address,
     server,
@@ -40,4 +47,12 @@ export async function serveRegistry(config: ServeConfig, logger: Logger): Promis
       await extensions.reload?.();
     },
   };
+}
+
+async function readPem(file: string, what: string): Promise<Buffer> {
+  try {
+    return await fs.readFile(file);
+  } catch (err) {
+    throw new Error(`cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
+  }
 }

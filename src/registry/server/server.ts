@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { RegistryError } from '../errcodes';
 import { createLogger, type Logger } from '../../util/logger';
@@ -24,6 +25,8 @@ export interface RegistryServerOptions {
   events?: EventSink;
   routes?: ExtraRoute[];
   logger?: Logger;
+  /** HTTPS with this certificate (chain) and key (PEM); plain HTTP without. */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 type Handler = (ctx: RouteContext, param: string) => Promise<void>;
@@ -83,7 +86,8 @@ export class RegistryServer {
     this.events = options.events ?? NO_EVENTS;
     this.routes = options.routes ?? [];
     this.logger = options.logger ?? createLogger(undefined, 'registry');
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
+    this.server = options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, handler) : http.createServer(handler);
     // Blob uploads and downloads may take long: no whole-request deadline.
     this.server.requestTimeout = 0;
     this.server.keepAliveTimeout = 65_000;

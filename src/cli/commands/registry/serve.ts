@@ -17,6 +17,8 @@ export default defineCommand({
     root: { kind: 'string', description: 'Storage root folder', valueName: 'dir' },
     htpasswd: { kind: 'string', description: 'htpasswd file (bcrypt) of the users who may log in', valueName: 'file' },
     access: { kind: 'string', description: 'Access rules file: who may pull, push and delete which repositories', valueName: 'file' },
+    'tls-cert': { kind: 'string', description: 'Serve HTTPS with this certificate (PEM, chain); needs --tls-key', valueName: 'file' },
+    'tls-key': { kind: 'string', description: 'Private key (PEM) of --tls-cert', valueName: 'file' },
     webhook: { kind: 'strings', description: 'URL to POST a JSON event to on each push and delete (repeatable)', valueName: 'url' },
     config: { kind: 'string', description: 'YAML or JSON file holding any of these settings and more (webhook templates, token auth); flags win', valueName: 'file' },
   },
@@ -27,6 +29,8 @@ export default defineCommand({
       root: flags.root || undefined,
       htpasswd: flags.htpasswd || undefined,
       access: flags.access || undefined,
+      tlsCert: flags['tls-cert'] || undefined,
+      tlsKey: flags['tls-key'] || undefined,
       webhook: flags.webhook,
     });
     const logger = createLogger(undefined, 'registry');

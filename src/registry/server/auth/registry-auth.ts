@@ -31,7 +31,7 @@ export interface RegistryAuthOptions {
   access?: AccessRules;
   /** Required in token mode. */
   tokens?: TokenService;
-  /** The token endpoint's URL as clients must reach it; default `http://<Host header>/token`. */
+  /** The token endpoint's URL as clients must reach it; default `http(s)://<Host header>/token`. */
   realm?: string;
   /** Path of the token endpoint on this server (default /token). */
   tokenPath?: string;
@@ -238,7 +238,8 @@ export class RegistryAuthorizer implements RegistryAuth {
   private unauthorized(req: IncomingMessage, needed: AccessScope[], message?: string, error?: 'invalid_token' | 'insufficient_scope'): RegistryError {
     let challenge: string;
     if (this.options.mode === 'token') {
-      const realm = this.options.realm ?? `http://${req.headers.host ?? 'localhost'}${this.tokenPath}`;
+      const scheme = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+      const realm = this.options.realm ?? `${scheme}://${req.headers.host ?? 'localhost'}${this.tokenPath}`;
       const parts = [`realm=${quote(realm)}`, `service=${quote(this.options.tokens!.options.service)}`];
       if (needed.length > 0) parts.push(`scope=${quote(needed.map(formatScope).join(' '))}`);
       if (error) parts.push(`error=${quote(error)}`);
