@@ -70,6 +70,19 @@ static void forward(int sig) {
   if (spare_pid > 0) kill(spare_pid, sig);
 }
 
+/* Ctrl-Z: stop the spare with us; fg/bg (SIGCONT) resumes it. */
+static void stop_both(int sig) {
+  if (spare_pid > 0) kill(spare_pid, SIGSTOP);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void resume_both(int sig) {
+  (void)sig;
+  if (spare_pid > 0) kill(spare_pid, SIGCONT);
+  signal(SIGTSTP, stop_both);
+}
+
 static int read_full(int fd, void *buf, size_t len) {
   size_t done = 0;
   while (done < len) {
@@ -172,6 +185,10 @@ int main(int argc, char **argv) {
   sigemptyset(&sa.sa_mask);
   int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
   for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaction(forwarded[i], &sa, NULL);
+  sa.sa_handler = stop_both;
+  sigaction(SIGTSTP, &sa, NULL);
+  sa.sa_handler = resume_both;
+  sigaction(SIGCONT, &sa, NULL);
 
   char kind;
   uint32_t pid;

@@ -133,7 +133,7 @@ describe('the berth CLI through warm spare processes', { skip }, () => {
     assert.deepEqual(sparesOf(socketPath).sort(), before.sort(), 'no spare was used');
   });
 
-  it('forwards a signal to the command and ends by it', async () => {
+  it('forwards signals to the command (Ctrl-Z and fg too) and ends by one', async () => {
     await ok(['run', '-d', '--name', 'talker', '--network', 'none', 'busybox', 'sh', '-c', 'while true; do echo tick; sleep 0.2; done']);
     await poolReady();
     const logs = berth(['logs', '-f', 'talker']);
@@ -141,6 +141,12 @@ describe('the berth CLI through warm spare processes', { skip }, () => {
     let serving: number[] = [];
     await waitFor(() => (serving = processesTitled('berth logs -f talker')).length === 1, 20_000, 'a spare to run logs -f');
     await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Ctrl-Z stops the command with the launcher; fg resumes both
+    const state = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0];
+    process.kill(logs.pid, 'SIGTSTP');
+    await waitFor(() => state(serving[0]!) === 'T' && state(logs.pid) === 'T', 10_000, 'the spare and the launcher stopped');
+    process.kill(logs.pid, 'SIGCONT');
+    await waitFor(() => state(serving[0]!) !== 'T' && state(logs.pid) !== 'T', 10_000, 'both running again');
     process.kill(logs.pid, 'SIGTERM');
     const r = await logs.done;
     assert.equal(r.signal, 'SIGTERM');
