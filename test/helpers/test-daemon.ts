@@ -84,7 +84,12 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
       stdio: ['ignore', log.fd, log.fd],
     });
     await log.close();
-    await waitForPing(socket, child, logFile);
+    // A daemon that did not answer in time is killed: left running it would later serve the
+    // same roots beside the next one (its start-up sweep removing that one's namespaces).
+    await waitForPing(socket, child, logFile).catch(async (err: unknown) => {
+      await terminate(child, 'SIGKILL');
+      throw err;
+    });
     return child;
   };
   const daemon: TestDaemon = {
