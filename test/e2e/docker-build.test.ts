@@ -46,7 +46,8 @@ describe('building through berth\'s socket', { skip }, () => {
   clients.forEach(([what, client, env], i) => {
     it(what, { skip: !existsSync(client) && `${client} not installed` }, async () => {
       const tag = `dockercli${i}:v1`;
-      const r = await runCommand(client, ['-H', daemon.host, 'build', '-t', tag, dir], { env });
+      // --no-cache: every client builds the same Dockerfile, and the RUN must run each time.
+      const r = await runCommand(client, ['-H', daemon.host, 'build', '--no-cache', '-t', tag, dir], { env });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /Step 1\/5 : FROM busybox\n ---> [0-9a-f]{12}\n/);
       assert.match(r.stdout, /Step 4\/5 : RUN echo "ran \$GREETING" && cat \/hello.txt\n ---> Running in [0-9a-f]{12}\nran hi\nhello from the context\n/);
@@ -60,7 +61,7 @@ describe('building through berth\'s socket', { skip }, () => {
     });
   });
 
-  it('a rebuild with no change is all cache hits and gives the same image', { todo: 'the executor has no build cache yet (bexec)' }, async () => {
+  it('a rebuild with no change is all cache hits and gives the same image', async () => {
     const first = await runCommand(DOCKER_20, ['-H', daemon.host, 'build', '-q', dir], { env: dockerEnv() });
     const again = await runCommand(DOCKER_20, ['-H', daemon.host, 'build', dir], { env: dockerEnv() });
     assert.equal(again.code, 0, again.stderr);
@@ -71,7 +72,7 @@ describe('building through berth\'s socket', { skip }, () => {
   it('docker-py (python3-docker 5) client.images.build', { skip: pythonDockerSkipReason() }, async () => {
     const result = await runPythonDocker<{ id: string; tags: string[]; streams: string }>(
       daemon.host,
-      `image, logs = client.images.build(path=${JSON.stringify(dir)}, tag='pybuilt:1', rm=True)\nprint(json.dumps({'id': image.id, 'tags': image.tags, 'streams': ''.join(l.get('stream', '') for l in logs)}))`,
+      `image, logs = client.images.build(path=${JSON.stringify(dir)}, tag='pybuilt:1', rm=True, nocache=True)\nprint(json.dumps({'id': image.id, 'tags': image.tags, 'streams': ''.join(l.get('stream', '') for l in logs)}))`,
     );
     assert.match(result.id, /^sha256:[0-9a-f]{64}$/);
     assert.deepEqual(result.tags, ['pybuilt:1']);
@@ -80,10 +81,10 @@ describe('building through berth\'s socket', { skip }, () => {
 
   it('berth build', async () => {
     const iid = path.join(dir, '..', `${path.basename(dir)}.iid`);
-    const r = await berth(daemon.host, ['build', '-t', 'berthbuilt:1', '--progress', 'plain', '--iidfile', iid, dir]);
+    const r = await berth(daemon.host, ['build', '--no-cache', '-t', 'berthbuilt:1', '--progress', 'plain', '--iidfile', iid, dir]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^\[1\/5\] FROM busybox {2}\d+\.\d\ds$/m);
-    assert.match(r.stdout, /^ran hi\nhello from the context\n\[4\/5\] RUN echo "ran \$GREETING" && cat \/hello.txt {2}(\d+\.\d\ds|CACHED)$/m);
+    assert.match(r.stdout, /^ran hi\nhello from the context\n\[4\/5\] RUN echo "ran \$GREETING" && cat \/hello.txt {2}\d+\.\d\ds$/m);
     const id = (await fs.readFile(iid, 'utf8')).trim();
     await fs.rm(iid);
     assert.match(r.stdout, new RegExp(`^Built ${id} in \\d+\\.\\d\\ds\nTagged berthbuilt:1$`, 'm'));
