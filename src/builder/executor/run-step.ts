@@ -6,6 +6,7 @@ import type { Digest } from '../../util/digest';
 import { invalidArgument } from '../../errors';
 import type { BuildState } from './build-state';
 import type { BuildStateLookup } from './build-state-lookup';
+import { dropMountPoints, type RunMount } from './run-mounts';
 
 export interface RunStepDeps {
   containers: ContainerService;
@@ -21,6 +22,8 @@ export interface RunStepRequest {
   argv: string[];
   env: string[];
   networkMode: string;
+  /** RUN --mount: bound (or tmpfs) for the process only, their mount points dropped before the commit. */
+  mounts: RunMount[];
   /** Keep the container when the command fails (rm=false). */
   keepFailed: boolean;
   signal: AbortSignal;
@@ -47,6 +50,8 @@ export async function runStep(deps: RunStepDeps, req: RunStepRequest): Promise<{
   const release = deps.lookup.hold(req.parent);
   let id: string | undefined;
   let succeeded = false;
+  const binds = req.mounts.filter((m) => m.source !== undefined).map((m) => `${m.source}:${m.target}${m.readonly ? ':ro' : ''}`);
+  const tmpfs = req.mounts.filter((m) => m.type === 'tmpfs');
   try {
     const created = await containers.create(undefined, {
       Image: req.parent.id,
@@ -58,7 +63,11 @@ export async function runStep(deps: RunStepDeps, req: RunStepRequest): Promise<{
       Healthcheck: { Test: ['NONE'] },
       AttachStdout: true,
       AttachStderr: true,
-      HostConfig: { NetworkMode: req.networkMode === '' ? 'default' : req.networkMode },
+      HostConfig: {
+        NetworkMode: req.networkMode === '' ? 'default' : req.networkMode,
+        ...(binds.length > 0 ? { Binds: binds } : {}),
+        ...(tmpfs.length > 0 ? { Tmpfs: Object.fromEntries(tmpfs.map((m) => [m.target, ''])) } : {}),
+      },
     } as Parameters<ContainerService['create']>[1]);
     id = created.Id;
     req.onContainer(id);
@@ -78,6 +87,10 @@ export async function runStep(deps: RunStepDeps, req: RunStepRequest): Promise<{
       session.close();
     }
     const containerId = id;
+    if (req.mounts.length > 0) {
+      const paths = await deps.rootfs.paths(containerId);
+      dropMountPoints(paths.upper, paths.lower, req.mounts.map((m) => m.target));
+    }
     const layer = await deps.makeProtected(async () => {
       const { layer: l, tarSize } = await deps.rootfs.commitChanges(containerId);
       return { chainId: l.chainId, diffId: l.diffId, tarSize };

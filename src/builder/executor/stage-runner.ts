@@ -22,6 +22,7 @@ import type { Digest } from '../../util/digest';
 import { checksumSources } from './source-checksum';
 import { isUrl } from './add-sources';
 import { SourceError } from './context-sources';
+import { MountError, resolveRunMounts, type RunMount } from './run-mounts';
 
 type Run = Extract<Instruction, { kind: 'run' }>;
 type Copy = Extract<Instruction, { kind: 'copy' | 'add' }>;
@@ -207,7 +208,6 @@ export class StageRunner {
 
   private async run_(inst: Run): Promise<void> {
     const { ctx } = this;
-    if (inst.mounts.length > 0) throw new Error('RUN --mount is not supported yet');
     const argv = runArgv(inst, this.runConfig);
     const env = this.runConfig.Env ?? [];
     const argEnv = this.args.runEnv(env);
@@ -215,10 +215,24 @@ export class StageRunner {
     const saved = historyArgs.length > 0 ? [`|${historyArgs.length}`, ...historyArgs, ...argv] : argv;
     const createdBy = saved.join(' ');
     const network = inst.network ?? ctx.request.networkMode;
-    await this.cachedStep(['run', argv, [...env, ...argEnv], network, createdBy, this.runConfig], createdBy, true, () => this.runContainer(argv, [...env, ...argEnv], network, createdBy));
+    let mounts: RunMount[];
+    try {
+      mounts = await resolveRunMounts(inst.mounts, {
+        contextDir: ctx.request.contextDir,
+        secrets: ctx.request.secrets,
+        cacheRoot: path.join(ctx.deps.workRoot, 'cache-mounts'),
+        workdir: this.runConfig.WorkingDir ?? '/',
+        checksum: (rel) => checksumSources(ctx.contextFd, [rel], 'build context'),
+      });
+    } catch (err) {
+      if (err instanceof MountError || err instanceof SourceError) throw new Error(err.message, { cause: err });
+      throw err;
+    }
+    const key = ['run', argv, [...env, ...argEnv], network, createdBy, mounts.map((m) => m.keyPart), this.runConfig];
+    await this.cachedStep(key, createdBy, true, () => this.runContainer(argv, [...env, ...argEnv], network, createdBy, mounts));
   }
 
-  private async runContainer(argv: string[], env: string[], network: string, createdBy: string): Promise<BuildState> {
+  private async runContainer(argv: string[], env: string[], network: string, createdBy: string, mounts: RunMount[]): Promise<BuildState> {
     const { ctx } = this;
     // The container runs on the state with this stage's run config (PATH, OnBuild cleared).
     const parent = makeState({ ...this.state.config, config: this.runConfig }, this.state.layers, this.state.chainId);
@@ -229,6 +243,7 @@ export class StageRunner {
         argv,
         env,
         networkMode: network,
+        mounts,
         keepFailed: !ctx.request.removeIntermediate && !ctx.request.forceRemoveIntermediate,
         signal: ctx.signal,
         onContainer: (id) => ctx.emit({ type: 'container', stage: this.label, id }),
