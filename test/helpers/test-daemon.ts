@@ -31,7 +31,7 @@ export interface TestDaemon {
   stop(options?: { keepContainers?: boolean }): Promise<void>;
   /** SIGKILL, leaving state on disk (for restart tests). */
   crash(): Promise<void>;
-  /** Starts a new daemon process on the same roots. */
+  /** Starts a new daemon process on the same roots (stopping the old one first if it still runs). */
   restart(): Promise<void>;
 }
 
@@ -115,6 +115,8 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
       await terminate(daemon.process, 'SIGKILL');
     },
     async restart() {
+      // Two daemons on one data root would fight over it: a live one is stopped first.
+      await terminate(daemon.process, 'SIGTERM');
       daemon.process = await launch();
     },
   };
