@@ -1,11 +1,11 @@
-import { fstatSync, promises as fs, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BuildEvent, BuildRequest, BuildResult, ImageBuilder } from './types';
 import { receiveContext } from './context/receive-context';
 import { contextFilter, parseIgnoreFile } from './dockerfile/dockerignore';
 import { invalidArgument } from '../errors';
-import { closeFd, openForReading, openHostDir, openInRoot } from '../util/fs-at';
+import { closeFd, openHostDir, readTextInRoot } from '../util/fs-at';
 
 /** What POST /build hands over: the request without its context folder, which is made here. */
 export type BuildOptions = Omit<BuildRequest, 'contextDir'>;
@@ -73,23 +73,9 @@ async function takeBuildFiles(dir: string, dockerfile: string): Promise<string> 
 function readBeneath(dir: string, rel: string): string | undefined {
   const dirFd = openHostDir(dir);
   try {
-    let pathFd: number;
-    try {
-      pathFd = openInRoot(dirFd, rel);
-    } catch {
-      return undefined;
-    }
-    try {
-      if (!fstatSync(pathFd).isFile()) return undefined;
-      const fd = openForReading(pathFd);
-      try {
-        return readFileSync(fd, 'utf8');
-      } finally {
-        closeFd(fd);
-      }
-    } finally {
-      closeFd(pathFd);
-    }
+    return readTextInRoot(dirFd, rel);
+  } catch {
+    return undefined; // a name that leads out of the context is not there
   } finally {
     closeFd(dirFd);
   }

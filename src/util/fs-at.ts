@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, Stats } from 'node:fs';
+import { closeSync, fstatSync, readFileSync, Stats } from 'node:fs';
 import * as path from 'node:path';
 import { native } from '../native';
 import { errnoCode } from '../errors';
@@ -80,6 +80,31 @@ export function lstatChild(dirFd: number, name: string): { fd: number; st: Stats
 /** A readable fd of the regular file an O_PATH fd holds: the same inode, never a device swapped in. */
 export function openForReading(pathFd: number): number {
   return native.reopen(pathFd, C().O_RDONLY | C().O_NOCTTY);
+}
+
+/**
+ * The UTF-8 text of the regular file `rel` beneath `rootFd` (resolved inside it, as openInRoot
+ * does), or undefined when there is none there (absent, or not a regular file).
+ */
+export function readTextInRoot(rootFd: number, rel: string): string | undefined {
+  let pathFd: number;
+  try {
+    pathFd = openInRoot(rootFd, rel);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
+    throw err;
+  }
+  try {
+    if (!fstatSync(pathFd).isFile()) return undefined;
+    const fd = openForReading(pathFd);
+    try {
+      return readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } finally {
+    closeSync(pathFd);
+  }
 }
 
 /** Removes one name in `dirFd`, a directory with everything under it, never following a symlink. Absent is fine. */

@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { errnoCode } from '../../errors';
 import { parseGroup, parsePasswd } from '../../runtime/user/resolve-user';
-import { closeFd, openForReading, openInRoot } from '../../util/fs-at';
+import { readTextInRoot } from '../../util/fs-at';
 
 /**
  * `--chown=user[:group]` as moby's parseChownFlag: a name is looked up in the destination
@@ -32,21 +30,5 @@ export function parseChmod(spec: string): number {
 }
 
 function readInRoot(rootFd: number, file: string): string {
-  let pathFd: number;
-  try {
-    pathFd = openInRoot(rootFd, file);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return '';
-    throw err;
-  }
-  try {
-    const fd = openForReading(pathFd);
-    try {
-      return readFileSync(fd, 'utf8');
-    } finally {
-      closeFd(fd);
-    }
-  } finally {
-    closeFd(pathFd);
-  }
+  return readTextInRoot(rootFd, file) ?? '';
 }
