@@ -75,6 +75,17 @@ function pick(e: { mode: number; uid: number; gid: number; content?: string } | 
   return { mode: e.mode, uid: e.uid, gid: e.gid, ...(e.content !== undefined ? { content: e.content } : {}) };
 }
 
+test('COPY --chown by name: looked up in the image\'s /etc/passwd and /etc/group; an unknown group is named', { skip: needsRoot() }, async (t) => {
+  const daemon = await daemonWithBusybox(t);
+  const ctx = await makeContext({ 'Dockerfile': 'FROM busybox\nCOPY --chown=nobody:nobody a.txt /home/owned.txt\n', 'Bad.Dockerfile': 'FROM busybox\nCOPY --chown=nobody:staff a.txt /x\n', 'a.txt': 'a' });
+  t.after(() => fs.rm(ctx, { recursive: true, force: true }));
+  const r = await build(daemon, ctx, { tags: ['owned:1'] });
+  assert.equal(r.error, undefined, r.error);
+  assert.deepEqual(pick((await imageTree(daemon, 'owned:1', '/home')).get('home/owned.txt')), { mode: 0o644, uid: 65534, gid: 65534, content: 'a' });
+  const bad = await build(daemon, ctx, { tags: ['bad:1'], dockerfile: 'Bad.Dockerfile' });
+  assert.match(bad.error ?? '', /can't find gid for group staff/);
+});
+
 test('a failing RUN: docker\'s message with the line, its output, and nothing left behind', { skip: needsRoot() }, async (t) => {
   const daemon = await daemonWithBusybox(t);
   const before = await storeState(daemon);
