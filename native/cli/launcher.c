@@ -70,11 +70,24 @@ static void forward(int sig) {
   if (spare_pid > 0) kill(spare_pid, sig);
 }
 
-/* Ctrl-Z: stop the spare with us; fg/bg (SIGCONT) resumes it. */
+/*
+ * Ctrl-Z: stop the spare with us; fg/bg (SIGCONT) resumes it. The kernel discards a SIGTSTP
+ * to a process in an orphaned process group (nobody could resume it): then neither stops.
+ */
 static void stop_both(int sig) {
   if (spare_pid > 0) kill(spare_pid, SIGSTOP);
   signal(sig, SIG_DFL);
+  /* Unblocked here, the default action runs inside raise(): we stop now, or it is discarded. */
+  sigset_t own;
+  sigemptyset(&own);
+  sigaddset(&own, sig);
+  sigprocmask(SIG_UNBLOCK, &own, NULL);
   raise(sig);
+  /* Running again, continued or never stopped: so is the spare. */
+  if (spare_pid > 0) kill(spare_pid, SIGCONT);
+  struct sigaction sa = {.sa_handler = stop_both};
+  sigemptyset(&sa.sa_mask);
+  sigaction(sig, &sa, NULL);
 }
 
 static void resume_both(int sig) {
