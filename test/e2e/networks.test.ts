@@ -30,6 +30,16 @@ describe('bridge networks', { skip }, () => {
     assert.equal(r.code, 0, `${file} ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
+  /** An HTTP GET from the daemon's "host" (its netns), retried while the server starts; '' if it never answered. */
+  const fetchFromHost = async (address: string) => {
+    const c = daemon.netns!.command('curl', ['-s', '--http0.9', '-m', '5', `http://${address}/`]);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const r = await runCommand(c.file, c.args, { timeoutMs: 10_000 });
+      if (r.stdout.trim()) return r.stdout.trim();
+      await new Promise((done) => setTimeout(done, 250));
+    }
+    return '';
+  };
   const links = async () => (await inNetns('ip', '-o', 'link', 'show')).split('\n').filter((l) => l.trim()).map((l) => l.split(':')[1]!.trim().split('@')[0]!);
   const rules = async () => (await inNetns('iptables-save')).split('\n').filter((l) => l.startsWith('-A ') || l.startsWith(':BERTH'));
 
@@ -278,18 +288,9 @@ describe('bridge networks', { skip }, () => {
       assert.match(await ok('ps', '--format', '{{.Ports}}', '--filter', 'name=web'), /0\.0\.0\.0:18080->80\/tcp/);
       const inspected = JSON.parse(await ok('inspect', id))[0].NetworkSettings.Ports;
       assert.deepEqual(inspected['80/tcp'], [{ HostIp: '0.0.0.0', HostPort: '18080' }]);
-      const fetch = async (address: string) => {
-        const c = daemon.netns!.command('curl', ['-s', '--http0.9', '-m', '5', `http://${address}/`]);
-        for (let attempt = 0; attempt < 20; attempt++) {
-          const r = await runCommand(c.file, c.args, { timeoutMs: 10_000 });
-          if (r.stdout.trim()) return r.stdout.trim();
-          await new Promise((done) => setTimeout(done, 250));
-        }
-        return '';
-      };
-      assert.equal(await fetch(`127.0.0.1:18080`), 'hello-80', 'through the 127.0.0.1 listener');
-      assert.equal(await fetch(`${hostAddress}:18080`), 'hello-80', 'through kernel NAT on the host address');
-      assert.equal(await fetch(`${hostAddress}:${ephemeral}`), 'hello-90', '-P on an ephemeral port');
+      assert.equal(await fetchFromHost(`127.0.0.1:18080`), 'hello-80', 'through the 127.0.0.1 listener');
+      assert.equal(await fetchFromHost(`${hostAddress}:18080`), 'hello-80', 'through kernel NAT on the host address');
+      assert.equal(await fetchFromHost(`${hostAddress}:${ephemeral}`), 'hello-90', '-P on an ephemeral port');
       assert.match(await ok('run', '--rm', 'busybox', 'sh', '-c', `sleep 1 | nc ${hostAddress} 18080`), /hello-80/, 'hairpin from another container');
 
       // Taken by berth, then by another process: 409, and the container does not start.
@@ -317,8 +318,8 @@ describe('bridge networks', { skip }, () => {
       await daemon.crash();
       await daemon.restart();
       assert.deepEqual(await rules(), before);
-      assert.equal(await fetch(`127.0.0.1:18080`), 'hello-80');
-      assert.equal(await fetch(`${hostAddress}:18080`), 'hello-80');
+      assert.equal(await fetchFromHost(`127.0.0.1:18080`), 'hello-80');
+      assert.equal(await fetchFromHost(`${hostAddress}:18080`), 'hello-80');
     } finally {
       await d('rm', '-f', 'web', 'clash');
     }
@@ -357,18 +358,9 @@ s.bind(53,'0.0.0.0',()=>console.log('ready'))`;
       assert.ok((await dnatPackets()) > before, 'the kernel rule carried it');
       assert.deepEqual(await udpQuery('127.0.0.1:5353'), ['10.66.2.1'], 'through the 127.0.0.1 relay');
       assert.match(await ok('run', '--rm', 'busybox', 'nslookup', '-port=5353', 'udp.test', hostAddress), /Address: 10\.66\.2\.1/, 'hairpin from another container');
-      const fetch = async (address: string) => {
-        const c = daemon.netns!.command('curl', ['-s', '--http0.9', '-m', '5', `http://${address}/`]);
-        for (let attempt = 0; attempt < 20; attempt++) {
-          const r = await runCommand(c.file, c.args, { timeoutMs: 10_000 });
-          if (r.stdout.trim()) return r.stdout.trim();
-          await new Promise((done) => setTimeout(done, 250));
-        }
-        return '';
-      };
       for (const [hostPort, expected] of [[18100, 'hello-80'], [18101, 'hello-81'], [18102, 'hello-82'], [18110, 'hello-90'], [18111, 'hello-90']] as const) {
-        assert.equal(await fetch(`127.0.0.1:${hostPort}`), expected, `127.0.0.1:${hostPort}`);
-        assert.equal(await fetch(`${hostAddress}:${hostPort}`), expected, `${hostAddress}:${hostPort}`);
+        assert.equal(await fetchFromHost(`127.0.0.1:${hostPort}`), expected, `127.0.0.1:${hostPort}`);
+        assert.equal(await fetchFromHost(`${hostAddress}:${hostPort}`), expected, `${hostAddress}:${hostPort}`);
       }
       // A range with no free port left is a 409.
       const full = await d('run', '--rm', '-p', '18100-18102:80', 'busybox', 'true');
