@@ -40,6 +40,7 @@ import { createApiServer } from '../api/server/server';
 import { addNetworkRoutes } from '../api/server/routes/networks';
 import { NetworkStore } from '../network/store';
 import { BridgeDriver } from '../network/bridge/bridge-driver';
+import { bridgeOwnerTag } from '../network/bridge/steps';
 import { Sandboxes } from '../network/sandbox';
 import { hostRoutes } from '../network/ipam/host-routes';
 import { NetworkService } from '../engine/networks/network-service';
@@ -108,7 +109,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   // before containers restart by policy), and each container's sandbox, handed to its task.
   const networkStore = new NetworkStore(path.join(dataRoot, 'network'));
   await networkStore.init();
-  const networkDriver = new BridgeDriver();
+  const networkDriver = new BridgeDriver(bridgeOwnerTag(dataRoot));
   const networkService: NetworkService = new NetworkService({
     store: networkStore,
     driver: networkDriver,
@@ -130,6 +131,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     events,
     logger,
     defaultBridge: config.defaultBridge,
+    bridgeOwner: networkDriver.owner,
     containers: () => containers!,
   });
   await networking.startDns();

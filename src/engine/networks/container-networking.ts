@@ -43,6 +43,8 @@ export interface ContainerNetworkingDeps {
   events: EventBus;
   logger: Logger;
   defaultBridge: boolean;
+  /** The owner mark on this daemon's bridges (BridgeDriver.owner): the start-up sweep removes only those. */
+  bridgeOwner: string;
   containers(): NetworkContainers;
 }
 
@@ -555,18 +557,20 @@ export class ContainerNetworking implements NetworkHook {
     const networks = this.deps.networks.visibleNetworks();
     const known = new Map(networks.map((n) => [n.bridge, n]));
     const hostIfnames = new Set(store.listEndpoints().map((e) => e.hostIfname));
-    for (const [bridge, ports] of await listBridges()) {
-      if (!known.has(bridge)) {
-        logger.info('removing a bridge no network owns', { bridge });
-        await deleteBridge(bridge).catch((err: unknown) => logger.warn('cannot remove a stale bridge', { bridge, error: messageOf(err) }));
-        continue;
-      }
+    // Only bridges this daemon made: another berthd's (a second data root, a test daemon) and
+    // dockerd's br-* bridges look the same by name, and are not leftovers of this one.
+    const bridges = await listBridges(this.deps.bridgeOwner);
+    for (const [bridge, ports] of bridges.ours) {
+      const owned = known.has(bridge);
+      if (!owned) logger.info('removing a bridge no network owns', { bridge });
       for (const port of ports) {
-        if (!hostIfnames.has(port)) {
+        // A veth whose container's namespace is still alive elsewhere would outlive its bridge.
+        if (!owned || !hostIfnames.has(port)) {
           logger.info('removing an interface no endpoint owns', { bridge, port });
           await this.deps.driver.leave({ hostIfname: port } as EndpointRecord);
         }
       }
+      if (!owned) await deleteBridge(bridge).catch((err: unknown) => logger.warn('cannot remove a stale bridge', { bridge, error: messageOf(err) }));
     }
     // Published ports of containers that kept running: their listeners again (same host
     // ports), their rules made sure of; rules for ports nothing publishes go.
@@ -591,8 +595,11 @@ export class ContainerNetworking implements NetworkHook {
       this.proxies.set(endpoint.ContainerID, proxies);
       await addPortRules(endpoint.ports.flatMap((m) => portRules(network.bridge, endpoint.IPAddress, m)));
     }
-    await sweepPortRules(targets);
-    const swept = await sweepForeignRules(new Set(known.keys()));
+    // Rules naming a bridge someone else owns stay (berth's chains are shared by every berthd
+    // on the host); rules naming a bridge of ours no network has, or one that is gone, go.
+    const othersBridge = (bridge: string) => bridges.others.has(bridge) && !known.has(bridge);
+    await sweepPortRules(targets, othersBridge);
+    const swept = await sweepForeignRules((bridge) => known.has(bridge) || othersBridge(bridge));
     if (swept > 0) logger.info('removed firewall rules of networks that are gone', { rules: swept });
   }
 }

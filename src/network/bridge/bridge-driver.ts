@@ -7,8 +7,11 @@ import { assignGateway, bringUp, createBridge, deleteBridge, enableForwarding } 
 
 /** Linux bridge networks: one bridge each, a veth pair per container, NAT in berth's chains. */
 export class BridgeDriver implements NetworkDriver {
+  /** @param owner the mark this daemon's bridges carry (bridgeOwnerTag of its data root). */
+  constructor(readonly owner: string) {}
+
   async ensureNetwork(network: NetworkRecord): Promise<void> {
-    await createBridge(network);
+    await createBridge(network, this.owner);
     await assignGateway(network);
     await bringUp(network);
     if (!network.Internal) await enableForwarding();

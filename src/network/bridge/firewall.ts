@@ -103,11 +103,17 @@ export async function removeNetworkRules(network: NetworkRecord): Promise<void> 
   for (const rule of networkRules(network)) await deleteRule(rule);
 }
 
+/** The bridges a rule names (after -i and -o). */
+function bridgesOf(words: readonly string[]): string[] {
+  return words.filter((_, i) => i > 0 && (words[i - 1] === '-i' || words[i - 1] === '-o'));
+}
+
 /**
  * Deletes the rules in berth's chains that name a bridge no network has (left by a crash
- * between removing a network's record and its rules). Returns how many went.
+ * between removing a network's record and its rules). `keep` says which bridges' rules stay:
+ * this daemon's networks, and bridges other daemons on the host own. Returns how many went.
  */
-export async function sweepForeignRules(knownBridges: ReadonlySet<string>): Promise<number> {
+export async function sweepForeignRules(keep: (bridge: string) => boolean): Promise<number> {
   let removed = 0;
   for (const [table, chain] of [['filter', CHAINS.forward], ['filter', CHAINS.isolation1], ['filter', CHAINS.isolation2], ['nat', CHAINS.postrouting], ['nat', CHAINS.dnat]] as const) {
     const listed = await iptables(['-t', table, '-S', chain], { allowFailure: true });
@@ -115,8 +121,8 @@ export async function sweepForeignRules(knownBridges: ReadonlySet<string>): Prom
     for (const line of listed.stdout.toString().split('\n')) {
       const words = line.trim().split(/\s+/);
       if (words[0] !== '-A' || words[1] !== chain) continue;
-      const bridges = words.filter((_, i) => i > 0 && (words[i - 1] === '-i' || words[i - 1] === '-o'));
-      if (bridges.length === 0 || bridges.every((b) => knownBridges.has(b))) continue;
+      const bridges = bridgesOf(words);
+      if (bridges.length === 0 || bridges.every(keep)) continue;
       await iptables(['-t', table, '-D', chain, ...words.slice(2)], { allowFailure: true });
       removed++;
     }
@@ -126,9 +132,10 @@ export async function sweepForeignRules(knownBridges: ReadonlySet<string>): Prom
 
 /**
  * Deletes DNAT and forward rules of published ports whose container address and port no live
- * endpoint publishes (a container that exited while the daemon was down, a crash mid-way).
+ * endpoint publishes (a container that exited while the daemon was down, a crash mid-way),
+ * except on bridges another daemon owns (`othersBridge`): those are its containers' ports.
  */
-export async function sweepPortRules(liveTargets: ReadonlySet<string>): Promise<number> {
+export async function sweepPortRules(liveTargets: ReadonlySet<string>, othersBridge: (bridge: string) => boolean): Promise<number> {
   let removed = 0;
   for (const [table, chain] of [['nat', CHAINS.dnat], ['filter', CHAINS.forward]] as const) {
     const listed = await iptables(['-t', table, '-S', chain], { allowFailure: true });
@@ -140,7 +147,7 @@ export async function sweepPortRules(liveTargets: ReadonlySet<string>): Promise<
       let target: string | undefined;
       if (words.includes('--to-destination')) target = at('--to-destination');
       else if (words.includes('-d') && words.includes('--dport')) target = `${at('-d')!.replace(/\/32$/, '')}:${at('--dport')}`;
-      if (target === undefined || liveTargets.has(target)) continue;
+      if (target === undefined || liveTargets.has(target) || bridgesOf(words).some(othersBridge)) continue;
       await iptables(['-t', table, '-D', chain, ...words.slice(2)], { allowFailure: true });
       removed++;
     }

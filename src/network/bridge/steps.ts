@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { ip } from '../commands';
+import { ip, ipBatch } from '../commands';
 import type { NetworkRecord } from '../types';
 
 /**
@@ -15,16 +15,27 @@ import type { NetworkRecord } from '../types';
  * and their packets to the gateway (embedded DNS, outbound traffic) were lost until the entry
  * expired. A bridge made before this keeps its current address, now pinned.
  */
-export async function createBridge(network: NetworkRecord): Promise<void> {
+export async function createBridge(network: NetworkRecord, owner: string): Promise<void> {
   const shown = await ip(['-j', 'link', 'show', 'dev', network.bridge]).catch(() => undefined);
   if (shown) {
     const current = (JSON.parse(shown.stdout.toString() || '[]') as Array<{ address?: string }>)[0]?.address;
     // Setting it, even to the same value, marks the address as set: the kernel stops recalculating it.
-    await ip(['link', 'set', 'dev', network.bridge, 'address', current && current !== '00:00:00:00:00:00' ? current : randomMac()]);
+    // The network is this daemon's (its record says so): a bridge made by an older berth is claimed.
+    await ipBatch([`link set dev ${network.bridge} address ${current && current !== '00:00:00:00:00:00' ? current : randomMac()}`, `link set dev ${network.bridge} alias ${owner}`]);
     return;
   }
   const mtu = network.Options['com.docker.network.driver.mtu'];
-  await ip(['link', 'add', 'name', network.bridge, 'address', randomMac(), ...(mtu ? ['mtu', mtu] : []), 'type', 'bridge']);
+  // `ip link add` ignores an alias: it is set by the next line of the same batch.
+  await ipBatch([`link add name ${network.bridge} address ${randomMac()}${mtu ? ` mtu ${mtu}` : ''} type bridge`, `link set dev ${network.bridge} alias ${owner}`]);
+}
+
+/**
+ * The mark (the bridge's ifalias) that says which daemon made a bridge: its data root's hash.
+ * Another berthd on the same host (a test daemon, a second data root) and dockerd (whose user
+ * networks are br-<id> too) must never see their bridges swept as leftovers of this one.
+ */
+export function bridgeOwnerTag(dataRoot: string): string {
+  return `berth-owner-${createHash('sha256').update(dataRoot).digest('hex').slice(0, 16)}`;
 }
 
 /** A random locally administered unicast MAC (moby's netutils.GenerateRandomMAC). */
@@ -56,16 +67,25 @@ export async function deleteBridge(bridge: string): Promise<void> {
   if (shown) await ip(['link', 'del', 'dev', bridge]);
 }
 
-/** The names of berth's bridges (berth0, br-*) that exist, and of the veths attached to each. */
-export async function listBridges(): Promise<Map<string, string[]>> {
-  const result = new Map<string, string[]>();
-  const links = JSON.parse((await ip(['-j', 'link', 'show'])).stdout.toString() || '[]') as Array<{ ifname: string; master?: string; linkinfo?: { info_kind?: string } }>;
-  const detailed = JSON.parse((await ip(['-j', '-d', 'link', 'show', 'type', 'bridge'])).stdout.toString() || '[]') as Array<{ ifname: string }>;
-  for (const bridge of detailed) {
-    if (bridge.ifname === 'berth0' || bridge.ifname.startsWith('br-')) result.set(bridge.ifname, []);
+export type HostBridges = {
+  /** The bridges this daemon made (its owner mark), with the veths attached to each. */
+  ours: Map<string, string[]>;
+  /** Every other bridge that exists: another daemon's, dockerd's, the host's own. */
+  others: Set<string>;
+};
+
+/** The bridges that exist, split by the owner mark into this daemon's and everyone else's. */
+export async function listBridges(owner: string): Promise<HostBridges> {
+  const ours = new Map<string, string[]>();
+  const others = new Set<string>();
+  const bridges = JSON.parse((await ip(['-j', 'link', 'show', 'type', 'bridge'])).stdout.toString() || '[]') as Array<{ ifname: string; ifalias?: string }>;
+  for (const bridge of bridges) {
+    if (bridge.ifalias === owner) ours.set(bridge.ifname, []);
+    else others.add(bridge.ifname);
   }
+  const links = JSON.parse((await ip(['-j', 'link', 'show'])).stdout.toString() || '[]') as Array<{ ifname: string; master?: string }>;
   for (const link of links) {
-    if (link.master && result.has(link.master)) result.get(link.master)!.push(link.ifname);
+    if (link.master && ours.has(link.master)) ours.get(link.master)!.push(link.ifname);
   }
-  return result;
+  return { ours, others };
 }
