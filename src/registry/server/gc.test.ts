@@ -271,3 +271,133 @@ test('the fence: a manifest PUT waits while gc sweeps, then finds the swept blob
   await pushBlob('fence/d', data);
   assert.equal(await blobStatus('fence/d', first.digest), 200);
 });
+
+async function putByDigest(repo: string, doc: Record<string, unknown>, type = OCI_MANIFEST): Promise<{ digest: Digest; size: number }> {
+  const digest = digestOf(JSON.stringify({ schemaVersion: 2, mediaType: type, ...doc }));
+  return putManifest(repo, digest, doc, type);
+}
+
+async function imageByDigest(repo: string) {
+  const config = await pushBlob(repo, Buffer.from(JSON.stringify({ os: 'linux', n: randomBytes(8).toString('hex') })));
+  const layer = await pushBlob(repo, randomBytes(1000));
+  const manifest = await putByDigest(repo, image(config, [layer]));
+  return { config, layer, manifest };
+}
+
+function indexOf(...children: Array<{ manifest: { digest: Digest; size: number } }>) {
+  return { manifests: children.map((c, i) => ({ mediaType: OCI_MANIFEST, ...c.manifest, platform: { os: 'linux', architecture: ['amd64', 'arm64'][i] ?? 'riscv64' } })) };
+}
+
+async function manifestStatus(repo: string, ref: string): Promise<number> {
+  return (await reg.request('GET', `/v2/${repo}/manifests/${ref}`, { headers: { Accept: `${OCI_MANIFEST}, ${OCI_INDEX}` } })).status;
+}
+
+test('gc --delete-untagged: manifests no tag reaches go with their blobs; tagged ones, index children and referrers of what stays remain', async () => {
+  const shared = await pushBlob('del/app', randomBytes(2000));
+  const v1 = await pushImage('del/app', 'v1', shared);
+  const old = await pushImage('del/app', 'old', shared);
+  assert.equal((await reg.request('DELETE', '/v2/del/app/manifests/old')).status, 202, 'untag');
+  const empty = await pushBlob('del/app', Buffer.from('{}'));
+  const sign = async (subject: { digest: Digest; size: number }) => {
+    const sig = await pushBlob('del/app', randomBytes(64));
+    const manifest = await putByDigest('del/app', { artifactType: 'application/example.sig', ...image(empty, [sig]), subject: { mediaType: OCI_MANIFEST, ...subject } });
+    return { sig, manifest };
+  };
+  const sigV1 = await sign(v1.manifest);
+  const sigOld = await sign(old.manifest);
+  // A tagged index whose children were pushed by digest (distribution 2.8 deletes such children), and an untagged one.
+  const amd = await imageByDigest('del/multi');
+  const arm = await imageByDigest('del/multi');
+  const latest = await putManifest('del/multi', 'latest', indexOf(amd, arm), OCI_INDEX);
+  const staleChild = await imageByDigest('del/multi');
+  const staleIndex = await putManifest('del/multi', 'stale', indexOf(staleChild), OCI_INDEX);
+  assert.equal((await reg.request('DELETE', '/v2/del/multi/manifests/stale')).status, 202);
+
+  // Without the flag an untagged manifest is a root: nothing goes.
+  assert.deepEqual((await collectGarbage(reg.driver, { dryRun: true, now: LATER() })).removed, []);
+
+  const expectManifests = [`del/app@${old.manifest.digest}`, `del/app@${sigOld.manifest.digest}`, `del/multi@${staleIndex.digest}`, `del/multi@${staleChild.manifest.digest}`].sort();
+  const expectBlobs = [old.config.digest, old.layer.digest, old.manifest.digest, sigOld.sig.digest, sigOld.manifest.digest,
+    staleIndex.digest, staleChild.manifest.digest, staleChild.config.digest, staleChild.layer.digest].sort();
+  const dry = await collectGarbage(reg.driver, { dryRun: true, deleteUntagged: true, now: LATER() });
+  assert.deepEqual(dry.removedManifests.sort(), expectManifests);
+  assert.deepEqual(dry.removed.map((b) => b.digest).sort(), expectBlobs);
+  assert.equal(await manifestStatus('del/app', old.manifest.digest), 200, 'dry run deletes nothing');
+
+  const lines: string[] = [];
+  const report = await collectGarbage(reg.driver, { deleteUntagged: true, now: LATER(), settleMs: 10, onRemove: (l) => lines.push(l) });
+  assert.deepEqual(report.removedManifests.sort(), expectManifests);
+  assert.deepEqual(report.removed.map((b) => b.digest).sort(), expectBlobs);
+  assert.equal(lines.filter((l) => /^deleted manifest del\/(app|multi)@sha256:[0-9a-f]{64}$/.test(l)).length, 4, lines.join('\n'));
+  for (const d of expectBlobs) assert.equal(await stored(d), false, d);
+  for (const [repo, ref] of [['del/app', old.manifest.digest], ['del/app', sigOld.manifest.digest], ['del/multi', staleIndex.digest], ['del/multi', staleChild.manifest.digest]]) {
+    assert.equal(await manifestStatus(repo, ref), 404, `${repo}@${ref}`);
+  }
+  // What a tag reaches still pulls, blobs included.
+  for (const [repo, ref] of [['del/app', 'v1'], ['del/app', sigV1.manifest.digest], ['del/multi', 'latest'], ['del/multi', amd.manifest.digest], ['del/multi', arm.manifest.digest]]) {
+    const res = await reg.request('GET', `/v2/${repo}/manifests/${ref}`, { headers: { Accept: `${OCI_MANIFEST}, ${OCI_INDEX}` } });
+    assert.equal(res.status, 200, `${repo}@${ref}`);
+    for (const d of manifestReferences(res.body).blobs) assert.equal(await blobStatus(repo, d), 200, `${repo}@${ref} → ${d}`);
+  }
+  for (const d of [shared.digest, empty.digest, latest.digest]) assert.equal(await stored(d), true);
+  const referrers = await reg.request('GET', `/v2/del/app/referrers/${v1.manifest.digest}`);
+  assert.deepEqual(referrers.json().manifests.map((m: { digest: string }) => m.digest), [sigV1.manifest.digest]);
+  // Tags list unchanged; a second run finds nothing.
+  assert.deepEqual((await reg.request('GET', '/v2/del/app/tags/list')).json().tags, ['v1']);
+  const second = await collectGarbage(reg.driver, { deleteUntagged: true, now: LATER(), settleMs: 10 });
+  assert.deepEqual([second.removedManifests, second.removed], [[], []]);
+});
+
+test('gc --delete-untagged never breaks a push in flight: recent untagged manifests and repositories with an upload stay; a manifest tagged meanwhile stays', async () => {
+  // A multi-arch push: the children are up (by digest), the index is not yet.
+  const amd = await imageByDigest('fly/multi');
+  const arm = await imageByDigest('fly/multi');
+  const now = await collectGarbage(reg.driver, { deleteUntagged: true, settleMs: 10 });
+  assert.deepEqual([now.removedManifests, now.removed], [[], []]);
+  assert.equal(now.keptUntagged, 2);
+  assert.equal((await reg.request('PUT', '/v2/fly/multi/manifests/latest', {
+    body: JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, ...indexOf(amd, arm) }), headers: { 'Content-Type': OCI_INDEX },
+  })).status, 201, 'the index push completes');
+
+  // Hours later, while another upload is in progress in the repository, its untagged manifest stays.
+  const waiting = await imageByDigest('fly/slow');
+  const start = await reg.request('POST', '/v2/fly/slow/blobs/uploads/');
+  assert.equal(start.status, 202);
+  const busy = await collectGarbage(reg.driver, { deleteUntagged: true, now: LATER(), settleMs: 10 });
+  assert.deepEqual(busy.removedManifests, []);
+  assert.equal(busy.keptUntagged, 1);
+  assert.equal(await manifestStatus('fly/slow', waiting.manifest.digest), 200);
+  assert.equal((await reg.request('DELETE', start.headers.location!)).status, 204);
+
+  // Untagged at gc's first pass, tagged before its fenced pass: it stays, with its blobs.
+  const driver: StorageDriver = Object.create(reg.driver) as StorageDriver;
+  driver.listBlobs = async function* () {
+    for await (const b of reg.driver.listBlobs()) yield b;
+    await putManifest('fly/slow', 'v1', image(waiting.config, [waiting.layer]));
+  };
+  const raced = await collectGarbage(driver, { deleteUntagged: true, now: LATER(), settleMs: 10 });
+  assert.deepEqual([raced.removedManifests, raced.removed], [[], []]);
+  assert.equal(await manifestStatus('fly/slow', 'v1'), 200);
+  assert.equal(await blobStatus('fly/slow', waiting.layer.digest), 200);
+  assert.equal(await manifestStatus('fly/multi', 'latest'), 200);
+});
+
+test('berth registry gc --delete-untagged (-m) deletes untagged manifests and says so', async () => {
+  const img = await pushImage('cli/untag', 'v1');
+  await pushImage('cli/untag', 'v2');
+  assert.equal((await reg.request('DELETE', '/v2/cli/untag/manifests/v1')).status, 202);
+  const root = path.join(reg.root, 'storage');
+  const gc = (...args: string[]) => runCommand(CLI_MAIN, ['registry', 'gc', '--root', root, ...args]);
+  const recent = await gc('--delete-untagged');
+  assert.equal(recent.code, 0, recent.stderr);
+  assert.match(recent.stdout, /removed 0 untagged manifests, 0 blobs .*; kept 1 untagged manifests \(pushed recently or in repositories with uploads in progress\)\n$/);
+  const dry = await gc('-m', '-n', '--keep-recent', '0s');
+  assert.match(dry.stdout, new RegExp(`^would delete manifest cli/untag@${img.manifest.digest}$`, 'm'));
+  assert.match(dry.stdout, /would remove 1 untagged manifests, 3 blobs/);
+  const run = await gc('-m', '--keep-recent', '0s');
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, new RegExp(`^deleted manifest cli/untag@${img.manifest.digest}$`, 'm'));
+  assert.equal(await manifestStatus('cli/untag', img.manifest.digest), 404);
+  assert.equal(await manifestStatus('cli/untag', 'v2'), 200);
+  assert.equal(await stored(img.layer.digest), false);
+});

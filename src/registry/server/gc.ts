@@ -30,10 +30,22 @@ import { RepositoryStore } from './storage/repositories';
  *
  * Uploads untouched for longer than `uploadExpiryMs` (default 7 days, distribution's purge
  * age) are abandoned: gc removes them.
+ *
+ * With `deleteUntagged` (distribution's `--delete-untagged`), a manifest no tag reaches in its
+ * repository is deleted first (its revision, and its referrers entry), so its blobs become
+ * garbage too. Reaching is by a tag, then an index's children and the referrers of a reached
+ * manifest, in turn (distribution 2.8 deletes a tagged index's children; it does not keep
+ * what a tag reaches through an index). Kept as well, for a push in flight (an index's
+ * children are pushed by digest before the index is tagged): a manifest pushed within
+ * `keepRecentMs`, and every manifest of a repository with an upload in progress, with what
+ * they reach. Behind the fence the untagged set is computed again, and only manifests
+ * untagged in both passes go.
  */
 export interface GcOptions {
   /** Report what would be removed, change nothing. */
   dryRun?: boolean;
+  /** Delete manifests no tag reaches, and then their blobs. */
+  deleteUntagged?: boolean;
   /** Blobs younger than this are kept (ms, default 1 h). */
   keepRecentMs?: number;
   /** Uploads idle for longer are removed; younger ones protect their repository (ms, default 7 days). */
@@ -58,6 +70,10 @@ export interface GcReport {
   removedBytes: number;
   /** Abandoned uploads removed, as `<repository>/<uuid>`, or the driver's id when no repository records it. */
   removedUploads: string[];
+  /** With deleteUntagged: manifests deleted (or, with dryRun, that would be), as `<repository>@<digest>`. */
+  removedManifests: string[];
+  /** With deleteUntagged: untagged manifests kept because they were pushed recently or their repository has an upload in progress. */
+  keptUntagged: number;
 }
 
 export const DEFAULT_KEEP_RECENT_MS = 60 * 60 * 1000;
@@ -76,7 +92,7 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions =
   const store = new RepositoryStore(driver);
 
   const repositories = await listAllRepositories(driver);
-  const report: GcReport = { repositories: repositories.length, marked: 0, keptRecent: 0, keptUploading: 0, removed: [], removedBytes: 0, removedUploads: [] };
+  const report: GcReport = { repositories: repositories.length, marked: 0, keptRecent: 0, keptUploading: 0, removed: [], removedBytes: 0, removedUploads: [], removedManifests: [], keptUntagged: 0 };
 
   // Uploads: expired ones go; live ones protect their repository's blobs.
   const uploads = new Map<string, UploadStatus>();
@@ -114,7 +130,10 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions =
     }
   }
 
-  const marked = await markAll(driver, store, repositories);
+  const untaggedOptions = { now, keepRecentMs, uploadingRepos };
+  const untagged = options.deleteUntagged ? await findUntagged(store, repositories, untaggedOptions) : { doomed: new Map<string, Set<Digest>>(), kept: 0 };
+  report.keptUntagged = untagged.kept;
+  const marked = await markAll(driver, store, repositories, untagged.doomed);
   report.marked = marked.size;
   const protectedByUpload = new Set<Digest>();
   for (const name of uploadingRepos) for (const d of await store.listBlobs(name)) protectedByUpload.add(d);
@@ -132,8 +151,14 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions =
     }
     candidates.push(blob);
   }
-  if (candidates.length === 0) return report;
+  if (candidates.length === 0 && untagged.doomed.size === 0) return report;
   if (dryRun) {
+    for (const [name, digests] of untagged.doomed) {
+      for (const digest of digests) {
+        say(`would delete manifest ${name}@${digest}`);
+        report.removedManifests.push(`${name}@${digest}`);
+      }
+    }
     for (const blob of candidates) {
       say(`would delete blob ${blob.digest} (${blob.size} bytes)`);
       report.removed.push(blob);
@@ -147,6 +172,19 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions =
   const dropFence = await raiseFence(driver);
   try {
     await sleep(options.settleMs ?? DEFAULT_SETTLE_MS);
+    if (untagged.doomed.size > 0) {
+      const again = await findUntagged(store, await listAllRepositories(driver), untaggedOptions);
+      for (const [name, digests] of untagged.doomed) {
+        for (const digest of digests) {
+          if (!again.doomed.get(name)?.has(digest)) continue; // tagged or re-pushed meanwhile
+          const record = await store.manifest(name, digest);
+          if (record?.subject) await store.removeReferrer(name, record.subject, digest);
+          await store.deleteManifest(name, digest);
+          say(`deleted manifest ${name}@${digest}`);
+          report.removedManifests.push(`${name}@${digest}`);
+        }
+      }
+    }
     const remarked = await markAll(driver, store, await listAllRepositories(driver));
     const links = await blobLinks(driver, store);
     for (const blob of candidates) {
@@ -176,8 +214,60 @@ async function listAllRepositories(driver: StorageDriver): Promise<string[]> {
   return out.sort();
 }
 
-/** Digests of every manifest reachable from the repositories' roots, and of what they reference. */
-async function markAll(driver: StorageDriver, store: RepositoryStore, repositories: string[]): Promise<Set<Digest>> {
+/**
+ * Per repository, the manifests no tag reaches (through index children and referrers), less
+ * those a push in flight may still tag: pushed within keepRecentMs, or in a repository with an
+ * upload in progress, with what they reach.
+ */
+async function findUntagged(
+  store: RepositoryStore,
+  repositories: string[],
+  options: { now: number; keepRecentMs: number; uploadingRepos: Set<string> },
+): Promise<{ doomed: Map<string, Set<Digest>>; kept: number }> {
+  const doomed = new Map<string, Set<Digest>>();
+  let kept = 0;
+  for (const name of repositories) {
+    const revisions = await store.listManifests(name);
+    if (revisions.length === 0) continue;
+    const tagged = new Set<Digest>();
+    for (const tag of await store.listTags(name)) {
+      const digest = await store.tag(name, tag);
+      if (digest && isDigest(digest)) tagged.add(digest);
+    }
+    const protectedRoots: Digest[] = [];
+    for (const digest of revisions) {
+      if (tagged.has(digest)) continue;
+      const pushedAt = (await store.manifest(name, digest))?.pushedAt ?? 0;
+      if (options.uploadingRepos.has(name) || options.now - pushedAt < options.keepRecentMs) protectedRoots.push(digest);
+    }
+    const reached = await reachable(store, name, [...tagged, ...protectedRoots]);
+    const gone = new Set(revisions.filter((d) => !reached.has(d)));
+    kept += protectedRoots.length;
+    if (gone.size > 0) doomed.set(name, gone);
+  }
+  return { doomed, kept };
+}
+
+/** The manifests of one repository reached from `roots`: an index's children and a manifest's referrers, in turn. */
+async function reachable(store: RepositoryStore, name: string, roots: Digest[]): Promise<Set<Digest>> {
+  const seen = new Set<Digest>();
+  const work = [...roots];
+  while (work.length > 0) {
+    const digest = work.pop()!;
+    if (seen.has(digest)) continue;
+    seen.add(digest);
+    const bytes = await store.driver.getBlob(digest);
+    if (bytes) work.push(...manifestReferences(bytes).manifests);
+    for (const referrer of await store.listReferrers(name, digest)) work.push(referrer.digest);
+  }
+  return seen;
+}
+
+/**
+ * Digests of every manifest reachable from the repositories' roots, and of what they
+ * reference; `excluded` (repository → manifests about to be deleted) are no roots.
+ */
+async function markAll(driver: StorageDriver, store: RepositoryStore, repositories: string[], excluded = new Map<string, Set<Digest>>()): Promise<Set<Digest>> {
   const marked = new Set<Digest>();
   const visit = async (digest: Digest, depth: number): Promise<void> => {
     if (marked.has(digest)) return;
@@ -201,7 +291,7 @@ async function markAll(driver: StorageDriver, store: RepositoryStore, repositori
         if (isDigest(digest)) roots.add(digest);
       }
     }
-    for (const root of roots) await visit(root, 0);
+    for (const root of roots) if (!excluded.get(name)?.has(root)) await visit(root, 0);
   }
   return marked;
 }

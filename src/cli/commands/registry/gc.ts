@@ -6,7 +6,7 @@ import { collectGarbage, DEFAULT_KEEP_RECENT_MS, DEFAULT_UPLOAD_EXPIRY_MS } from
 import { FilesystemDriver } from '../../../registry/server/storage/fs-driver';
 
 /**
- * `berth registry gc --root DIR [--dry-run]`: removes blobs no manifest references from a
+ * `berth registry gc --root DIR [--dry-run] [--delete-untagged]`: removes blobs no manifest references from a
  * registry's storage (see src/registry/server/gc.ts for what is kept and why an upload in
  * progress is never raced). Prints each removal, then a summary. Two collectors on one root
  * exclude each other with `<root>/gc.lock`.
@@ -18,6 +18,7 @@ export default defineCommand({
   flags: {
     root: { kind: 'string', description: 'Storage root folder of the registry', valueName: 'dir' },
     'dry-run': { kind: 'bool', short: 'n', description: 'Print what would be removed, remove nothing' },
+    'delete-untagged': { kind: 'bool', short: 'm', description: 'Delete manifests no tag reaches, then their blobs' },
     'keep-recent': { kind: 'string', description: 'Keep unreferenced blobs written within this duration (default 1h)', valueName: 'duration' },
     'upload-expiry': { kind: 'string', description: 'Remove uploads idle for longer than this (default 168h)', valueName: 'duration' },
   },
@@ -33,12 +34,14 @@ export default defineCommand({
     const release = await takeLock(path.join(root, 'gc.lock'));
     try {
       const dryRun = flags['dry-run'];
-      const report = await collectGarbage(driver, { dryRun, keepRecentMs, uploadExpiryMs, onRemove: (line) => ctx.out(line + '\n') });
+      const deleteUntagged = flags['delete-untagged'];
+      const report = await collectGarbage(driver, { dryRun, deleteUntagged, keepRecentMs, uploadExpiryMs, onRemove: (line) => ctx.out(line + '\n') });
       const kept = report.keptRecent + report.keptUploading;
       ctx.out(
         `${report.repositories} repositories, ${report.marked} referenced blobs; ` +
-        `${dryRun ? 'would remove' : 'removed'} ${report.removed.length} blobs (${report.removedBytes} bytes) and ${report.removedUploads.length} uploads` +
+        `${dryRun ? 'would remove' : 'removed'} ${deleteUntagged ? `${report.removedManifests.length} untagged manifests, ` : ''}${report.removed.length} blobs (${report.removedBytes} bytes) and ${report.removedUploads.length} uploads` +
         (kept > 0 ? `; kept ${kept} unreferenced blobs (${report.keptRecent} written recently, ${report.keptUploading} in repositories with uploads in progress)` : '') +
+        (report.keptUntagged > 0 ? `; kept ${report.keptUntagged} untagged manifests (pushed recently or in repositories with uploads in progress)` : '') +
         '\n',
       );
     } finally {

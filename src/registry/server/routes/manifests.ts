@@ -67,7 +67,7 @@ export async function putManifest(ctx: RouteContext, reference: string): Promise
     }
   }
   await ctx.driver.putBlob(digest, body);
-  await ctx.store.putManifest(ctx.name, { digest, mediaType: manifest.mediaType, size: body.length, subject: manifest.subject?.digest });
+  await ctx.store.putManifest(ctx.name, { digest, mediaType: manifest.mediaType, size: body.length, subject: manifest.subject?.digest, pushedAt: Date.now() });
   if (manifest.subject) {
     await ctx.store.addReferrer(ctx.name, manifest.subject.digest, {
       mediaType: manifest.mediaType,

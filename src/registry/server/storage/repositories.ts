@@ -25,6 +25,8 @@ export interface ManifestRecord {
   size: number;
   /** The manifest's `subject` (OCI 1.1), when it has one. */
   subject?: Digest;
+  /** When it was last pushed (ms since epoch; absent in records older than the field): gc keeps a recent untagged manifest, a push may be about to tag it. */
+  pushedAt?: number;
 }
 
 /** A referrer, as the referrers API lists it (an OCI descriptor). */
