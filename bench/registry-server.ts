@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
@@ -49,14 +49,19 @@ export async function benchRegistryServer(ctx: BenchContext): Promise<BenchRow[]
     const image = await makeFixtureImage(path.join(tmp, 'image'), { dataLayers: BIG_IMAGE_LAYERS });
     const runs = Math.max(3, Math.floor(ctx.runs / 4));
     const times: Record<string, Record<Kind, number[]>> = { push: { berth: [], distribution: [] }, pull: { berth: [], distribution: [] } };
+    const cpu: Record<string, Record<Kind, number[]>> = { push: { berth: [], distribution: [] }, pull: { berth: [], distribution: [] } };
     for (let i = 0; i < runs; i++) {
       for (const kind of i % 2 === 0 ? (['berth', 'distribution'] as const) : (['distribution', 'berth'] as const)) {
         const registry = await START[kind]();
         try {
+          const cpuAtStart = cpuMs(registry.pid);
           const pushed = await timeSkopeo(image.skopeoRef, `docker://${registry.host}/bench/big:1`);
+          const cpuAfterPush = cpuMs(registry.pid);
           const pulled = await timeSkopeo(`docker://${registry.host}/bench/big:1`, `oci:${path.join(tmp, `pull-${kind}-${i}`)}:1`);
           times.push![kind].push(pushed);
           times.pull![kind].push(pulled);
+          cpu.push![kind].push(cpuAfterPush - cpuAtStart);
+          cpu.pull![kind].push(cpuMs(registry.pid) - cpuAfterPush);
         } finally {
           await registry.stop();
           await fs.rm(path.join(tmp, `pull-${kind}-${i}`), { recursive: true, force: true });
@@ -64,7 +69,7 @@ export async function benchRegistryServer(ctx: BenchContext): Promise<BenchRow[]
       }
     }
     const engine = await berthdPulls(image, runs);
-    const concurrent: Record<Kind, { ms: number; errors: string[] }> = {
+    const concurrent: Record<Kind, { ms: number; cpuMs: number; errors: string[] }> = {
       berth: await concurrentPulls('berth', image),
       distribution: await concurrentPulls('distribution', image),
     };
@@ -82,6 +87,13 @@ export async function benchRegistryServer(ctx: BenchContext): Promise<BenchRow[]
       for (const e of concurrent[kind].errors.slice(0, 5)) console.log(`  ${kind} concurrent pull error: ${e}`);
     }
     if (!engine) console.log('  berthd pull: skipped, this berthd cannot pull from registries');
+    // CPU time of the server process itself: on this 2-core machine wall times move with the
+    // load (and the 50 pulls' wall time is mostly the client's hashing), CPU time much less.
+    console.log(
+      `registry server CPU time (ms, medians): push berth ${median(cpu.push!.berth).toFixed(0)} / docker-registry ${median(cpu.push!.distribution).toFixed(0)}; ` +
+        `pull ${median(cpu.pull!.berth).toFixed(0)} / ${median(cpu.pull!.distribution).toFixed(0)}; ` +
+        `${CONCURRENT_PULLS} concurrent pulls ${concurrent.berth.cpuMs.toFixed(0)} / ${concurrent.distribution.cpuMs.toFixed(0)}`,
+    );
     console.log('');
     return [];
   } finally {
@@ -98,13 +110,14 @@ async function timeSkopeo(src: string, dest: string): Promise<number> {
 }
 
 /** Wall time of CONCURRENT_PULLS pulls at once from a fresh registry holding the image; failed pulls are listed. */
-async function concurrentPulls(kind: Kind, image: FixtureImage): Promise<{ ms: number; errors: string[] }> {
+async function concurrentPulls(kind: Kind, image: FixtureImage): Promise<{ ms: number; cpuMs: number; errors: string[] }> {
   const registry = await START[kind]();
   try {
     const r = await skopeoCopy(image.skopeoRef, `docker://${registry.host}/bench/big:1`, { timeoutMs: 600_000 });
     if (r.code !== 0) throw new Error(`skopeo copy to ${kind} registry failed: ${r.stderr}`);
     const ref = parseDockerRef(`${registry.host}/bench/big:1`);
     const errors: string[] = [];
+    const cpuAtStart = cpuMs(registry.pid);
     const start = nowMs();
     await Promise.all(
       Array.from({ length: CONCURRENT_PULLS }, async () => {
@@ -115,7 +128,7 @@ async function concurrentPulls(kind: Kind, image: FixtureImage): Promise<{ ms: n
         }
       }),
     );
-    return { ms: nowMs() - start, errors };
+    return { ms: nowMs() - start, cpuMs: cpuMs(registry.pid) - cpuAtStart, errors };
   } finally {
     await registry.stop();
   }
@@ -187,6 +200,13 @@ function formatTable(lines: Array<[string, number, number, string]>, concurrent:
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const render = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [render(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(render)].join('\n');
+}
+
+/** User + system CPU time of a process so far, in ms (/proc/<pid>/stat, in USER_HZ = 100 ticks a second); NaN without a pid. */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** The 1-minute load average: the machine's other work moves these numbers. */
