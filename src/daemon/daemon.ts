@@ -53,7 +53,8 @@ import { RegistryBackendImpl } from '../engine/registry/registry-backend';
 import { addRegistryRoutes } from '../api/server/routes/registry';
 import { addBerthBuildRoutes } from '../api/server/routes/berth-build';
 import { BuildStateLookup } from '../builder/executor/build-state-lookup';
-import { DockerfileExecutor } from '../builder/executor/executor';
+import { prepareWorkRoot } from '../builder/executor/step-snapshot';
+import { LazyImageBuilder } from '../builder/lazy-builder';
 import { BuildCache } from '../builder/executor/build-cache';
 
 export interface RunningDaemon {
@@ -159,8 +160,15 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
 
   const imagesBackend = new ImagesBackendImpl(images, containers, events, registry);
   // The Dockerfile executor (an ImageBuilder, src/builder/types.ts): POST /build and berth build run through it.
-  const builder = new DockerfileExecutor({ images, containers, rootfs, snapshotter, layers, lookup: imageLookup, workRoot: path.join(dataRoot, 'builder'), logger, cache: new BuildCache(path.join(dataRoot, 'builder', 'cache'), leases, collector, layers) });
-  await builder.init();
+  // Its work root is cleaned now; the executor itself is loaded on the first build.
+  const workRoot = path.join(dataRoot, 'builder');
+  const buildCache = new BuildCache(path.join(workRoot, 'cache'), leases, collector, layers);
+  await prepareWorkRoot(workRoot, snapshotter);
+  await buildCache.init();
+  const builder = new LazyImageBuilder(() => {
+    const { DockerfileExecutor } = require('../builder/executor/executor') as typeof import('../builder/executor/executor');
+    return new DockerfileExecutor({ images, containers, rootfs, snapshotter, layers, lookup: imageLookup, workRoot, logger, cache: buildCache });
+  }, buildCache);
   // Orphans a crash left (blobs, layers, RW roots, the leases of operations that died with
   // the last daemon) go now; later, a collection follows removals in the background.
   await collector.collect().catch((err: unknown) => logger.error('garbage collection at start failed; nothing was removed', { error: messageOf(err) }));

@@ -1,4 +1,4 @@
-import { promises as fs, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError, errnoCode, failedPrecondition, invalidArgument } from '../../errors';
 import { tagReference } from '../../engine/images/tagging';
@@ -14,7 +14,7 @@ import type { BuildContext, ExecutorDeps } from './build-context';
 import { unconsumedArgs } from './build-args';
 import { RunFailedError } from './run-step';
 import { StageRunner, StepError } from './stage-runner';
-import { removeAbandonedSteps } from './step-snapshot';
+import { prepareWorkRoot } from './step-snapshot';
 import { withConfig } from './build-state';
 
 /**
@@ -32,11 +32,7 @@ export class DockerfileExecutor implements ImageBuilder {
 
   /** Removes what a crashed build left (step snapshots, their mounts, scratch files). */
   async init(): Promise<void> {
-    await fs.mkdir(this.deps.workRoot, { recursive: true, mode: 0o700 });
-    await fs.chmod(this.deps.workRoot, 0o700);
-    await fs.rm(path.join(this.deps.workRoot, 'tmp'), { recursive: true, force: true });
-    await fs.mkdir(path.join(this.deps.workRoot, 'tmp'), { recursive: true, mode: 0o700 });
-    await removeAbandonedSteps(this.deps.snapshotter, path.join(this.deps.workRoot, 'mounts'));
+    await prepareWorkRoot(this.deps.workRoot, this.deps.snapshotter);
     await this.deps.cache?.init();
   }
 

@@ -54,8 +54,21 @@ export async function withStepSnapshot(deps: StepSnapshotDeps, parent: Digest | 
   }
 }
 
+/**
+ * The executor's work root at daemon start: scratch files, step snapshots and mounts a
+ * crash left behind are removed. Here, not in the executor, so the daemon can run it
+ * without loading the executor (loaded on the first build).
+ */
+export async function prepareWorkRoot(workRoot: string, snapshotter: LocalSnapshotter): Promise<void> {
+  await fs.mkdir(workRoot, { recursive: true, mode: 0o700 });
+  await fs.chmod(workRoot, 0o700);
+  await fs.rm(path.join(workRoot, 'tmp'), { recursive: true, force: true });
+  await fs.mkdir(path.join(workRoot, 'tmp'), { recursive: true, mode: 0o700 });
+  await removeAbandonedSteps(snapshotter, path.join(workRoot, 'mounts'));
+}
+
 /** Removes step snapshots and mounts a crash left behind (daemon start). */
-export async function removeAbandonedSteps(snapshotter: LocalSnapshotter, mountRoot: string): Promise<void> {
+async function removeAbandonedSteps(snapshotter: LocalSnapshotter, mountRoot: string): Promise<void> {
   const keys: string[] = [];
   await snapshotter.walk((info) => {
     if (info.kind === 'active' && info.labels[BUILD_STEP_LABEL] !== undefined) keys.push(info.name);

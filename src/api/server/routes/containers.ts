@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { ContainersBackend } from '../../backend';
 import type { WaitCondition } from '../../types/containers';
-import { commitConfigBody, containerCreateBody, containerUpdateBody } from '../../schemas/containers';
+import { commitConfigBody, containerCreateBody, containerUpdateBody } from '../../schemas/decoders';
 import { invalidArgument, messageOf } from '../../../errors';
 import type { Logger } from '../../../util/logger';
 import type { Exchange } from '../exchange';

@@ -1,5 +1,5 @@
 import type { ExecBackend } from '../../backend';
-import { execCreateBody, execStartBody } from '../../schemas/exec';
+import { execCreateBody, execStartBody } from '../../schemas/decoders';
 import { invalidArgument } from '../../../errors';
 import type { Logger } from '../../../util/logger';
 import type { Router } from '../router';

@@ -1,5 +1,5 @@
 import type { NetworksBackend } from '../../backend';
-import { networkConnectBody, networkCreateBody, networkDisconnectBody } from '../../schemas/networks';
+import { networkConnectBody, networkCreateBody, networkDisconnectBody } from '../../schemas/decoders';
 import type { Router } from '../router';
 
 /** Network routes, after moby's api/server/router/network. */

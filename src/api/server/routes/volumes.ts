@@ -1,5 +1,5 @@
 import type { VolumesBackend } from '../../backend';
-import { volumeCreateBody } from '../../schemas/volumes';
+import { volumeCreateBody } from '../../schemas/decoders';
 import type { Router } from '../router';
 import { versionAtLeast } from '../api-version';
 
