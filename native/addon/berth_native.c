@@ -9,15 +9,15 @@
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include "sandbox.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/if_link.h>
 #include <linux/openat2.h>
-#include <linux/rtnetlink.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -957,107 +957,185 @@ static napi_value js_fsetxattr(napi_env env, napi_callback_info info) {
   return undefined_value(env);
 }
 
-/* ---------- rtnetlink (the daemon's own network namespace) ---------- */
+/* ---------- sandboxes: network namespaces made in-process (sandbox.c) ---------- */
 
-/*
- * One RTM_* link request on a fresh NETLINK_ROUTE socket, acknowledged: 0 or an errno. What
- * `ip link set`/`ip link del` do, without spawning a process per container start and exit.
- */
-static int rtnl_link_request(uint16_t type, int ifindex, unsigned int flags, unsigned int change, int master) {
-  struct {
-    struct nlmsghdr header;
-    struct ifinfomsg info;
-    char attributes[64];
-  } request;
-  memset(&request, 0, sizeof request);
-  request.header.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
-  request.header.nlmsg_type = type;
-  request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-  request.header.nlmsg_seq = 1;
-  request.info.ifi_family = AF_UNSPEC;
-  request.info.ifi_index = ifindex;
-  request.info.ifi_flags = flags;
-  request.info.ifi_change = change;
-  if (master > 0) {
-    struct rtattr *attribute = (struct rtattr *)((char *)&request + NLMSG_ALIGN(request.header.nlmsg_len));
-    attribute->rta_type = IFLA_MASTER;
-    attribute->rta_len = RTA_LENGTH(sizeof(uint32_t));
-    uint32_t value = (uint32_t)master;
-    memcpy(RTA_DATA(attribute), &value, sizeof value);
-    request.header.nlmsg_len = NLMSG_ALIGN(request.header.nlmsg_len) + RTA_ALIGN(attribute->rta_len);
+/* An object's string property into a fixed buffer; -1 with a pending TypeError when it is not one or too long. */
+static int prop_string(napi_env env, napi_value object, const char *key, char *out, size_t size, bool optional) {
+  napi_value value;
+  napi_valuetype type;
+  out[0] = '\0';
+  if (napi_get_named_property(env, object, key, &value) != napi_ok || napi_typeof(env, value, &type) != napi_ok) return -1;
+  if (optional && (type == napi_undefined || type == napi_null)) return 0;
+  size_t length = 0;
+  char message[128];
+  if (type != napi_string || napi_get_value_string_utf8(env, value, NULL, 0, &length) != napi_ok || length >= size) {
+    snprintf(message, sizeof message, "The \"%s\" property must be a string of at most %zu bytes", key, size - 1);
+    throw_type(env, message);
+    return -1;
   }
-  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  if (fd < 0) return errno;
-  struct sockaddr_nl kernel;
-  memset(&kernel, 0, sizeof kernel);
-  kernel.nl_family = AF_NETLINK;
-  if (sendto(fd, &request, request.header.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
-    int err = errno;
-    close(fd);
-    return err;
-  }
-  char answer[8192];
-  for (;;) {
-    ssize_t n = recv(fd, answer, sizeof answer, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      close(fd);
-      return err;
-    }
-    for (struct nlmsghdr *h = (struct nlmsghdr *)answer; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-      if (h->nlmsg_type == NLMSG_ERROR) {
-        struct nlmsgerr *error = (struct nlmsgerr *)NLMSG_DATA(h);
-        close(fd);
-        return -error->error;
-      }
-    }
-  }
+  napi_get_value_string_utf8(env, value, out, size, &length);
+  return 0;
 }
 
-/* linkSetMasterUp(name, master): `ip link set dev <name> master <master> up`. */
-static napi_value js_link_set_master_up(napi_env env, napi_callback_info info) {
+static int prop_uint32(napi_env env, napi_value object, const char *key, uint32_t *out) {
+  napi_value value;
+  if (napi_get_named_property(env, object, key, &value) != napi_ok || napi_get_value_uint32(env, value, out) != napi_ok) {
+    char message[128];
+    snprintf(message, sizeof message, "The \"%s\" property must be of type number", key);
+    throw_type(env, message);
+    return -1;
+  }
+  return 0;
+}
+
+/* One { ifname, peer, master, mac, mtu, address, prefixLen, gateway? } into a sandbox_link. */
+static int read_sandbox_link(napi_env env, napi_value object, struct sandbox_link *link) {
+  char mac[24], address[INET_ADDRSTRLEN], gateway[INET_ADDRSTRLEN];
+  uint32_t prefix_len = 0;
+  memset(link, 0, sizeof *link);
+  if (prop_string(env, object, "ifname", link->ifname, sizeof link->ifname, false) || prop_string(env, object, "peer", link->peer, sizeof link->peer, false) ||
+      prop_string(env, object, "master", link->master, sizeof link->master, false) || prop_string(env, object, "mac", mac, sizeof mac, false) ||
+      prop_string(env, object, "address", address, sizeof address, false) || prop_string(env, object, "gateway", gateway, sizeof gateway, true) ||
+      prop_uint32(env, object, "mtu", &link->mtu) || prop_uint32(env, object, "prefixLen", &prefix_len))
+    return -1;
+  unsigned int b[6];
+  char rest;
+  if (sscanf(mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &rest) != 6) {
+    throw_type(env, "The \"mac\" property must be a MAC address (aa:bb:cc:dd:ee:ff)");
+    return -1;
+  }
+  for (int i = 0; i < 6; i++) link->mac[i] = (unsigned char)b[i];
+  if (inet_pton(AF_INET, address, &link->address) != 1 || prefix_len > 32 || (gateway[0] != '\0' && inet_pton(AF_INET, gateway, &link->gateway) != 1)) {
+    throw_type(env, "The \"address\", \"prefixLen\" and \"gateway\" properties must be an IPv4 address, 0-32 and an IPv4 address");
+    return -1;
+  }
+  link->prefix_len = (uint8_t)prefix_len;
+  return 0;
+}
+
+struct sandbox_work {
+  napi_async_work work;
+  napi_deferred deferred;
+  char *file;
+  struct sandbox_link *links;
+  size_t count;
+  struct sandbox_error error;
+  int result;
+};
+
+static void sandbox_execute(napi_env env, void *data) {
+  struct sandbox_work *w = data;
+  w->result = sandbox_create(w->file, w->links, w->count, &w->error);
+}
+
+/* An Error like throw_errno's (code, errno, syscall, path), not thrown. */
+static napi_value errno_error(napi_env env, int err, const char *syscall_name, const char *path) {
+  napi_value error = NULL;
+  throw_errno(env, err, syscall_name, path);
+  napi_get_and_clear_last_exception(env, &error);
+  return error;
+}
+
+static void sandbox_complete(napi_env env, napi_status status, void *data) {
+  struct sandbox_work *w = data;
+  if (w->result == 0) {
+    napi_resolve_deferred(env, w->deferred, undefined_value(env));
+  } else {
+    char step[sizeof w->error.step + sizeof w->error.object + 2];
+    snprintf(step, sizeof step, w->error.object[0] ? "%s %s" : "%s", w->error.step, w->error.object);
+    napi_reject_deferred(env, w->deferred, errno_error(env, w->error.err ? w->error.err : EIO, step, w->file));
+  }
+  napi_delete_async_work(env, w->work);
+  free(w->file);
+  free(w->links);
+  free(w);
+}
+
+/* sandboxCreate(file, links): a promise; the work runs off the JS thread (see sandbox_create). */
+static napi_value js_sandbox_create(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (get_args(env, info, 2, argv) != 0) return NULL;
-  char *name = arg_string(env, argv[0], "name");
-  if (name == NULL) return NULL;
-  char *master = arg_string(env, argv[1], "master");
-  if (master == NULL) {
-    free(name);
+  uint32_t count = 0;
+  bool is_array = false;
+  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) {
+    throw_type(env, "The \"links\" argument must be an array");
     return NULL;
   }
-  int index = (int)if_nametoindex(name);
-  int master_index = (int)if_nametoindex(master);
-  if (index == 0) {
-    throw_errno(env, ENODEV, "if_nametoindex", name);
-  } else if (master_index == 0) {
-    throw_errno(env, ENODEV, "if_nametoindex", master);
-  } else {
-    int err = rtnl_link_request(RTM_NEWLINK, index, IFF_UP, IFF_UP, master_index);
-    if (err != 0) throw_errno(env, err, "RTM_NEWLINK", name);
+  napi_get_array_length(env, argv[1], &count);
+  struct sandbox_work *w = calloc(1, sizeof *w);
+  if (w == NULL || (w->links = calloc(count > 0 ? count : 1, sizeof *w->links)) == NULL) {
+    free(w);
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
   }
-  free(name);
-  free(master);
-  return undefined_value(env);
+  w->count = count;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value element;
+    if (napi_get_element(env, argv[1], i, &element) != napi_ok || read_sandbox_link(env, element, &w->links[i]) != 0) goto fail;
+  }
+  if ((w->file = arg_string(env, argv[0], "file")) == NULL) goto fail;
+  napi_value promise, name;
+  napi_create_promise(env, &w->deferred, &promise);
+  napi_create_string_utf8(env, "berth:sandboxCreate", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, sandbox_execute, sandbox_complete, w, &w->work);
+  napi_queue_async_work(env, w->work);
+  return promise;
+fail:
+  free(w->file);
+  free(w->links);
+  free(w);
+  return NULL;
 }
 
-/* linkDelete(name): `ip link del dev <name>`; false when there is no such device. */
-static napi_value js_link_delete(napi_env env, napi_callback_info info) {
+struct link_delete_work {
+  napi_async_work work;
+  napi_deferred deferred;
+  char name[IF_NAMESIZE];
+  int err;
+};
+
+static void link_delete_execute(napi_env env, void *data) {
+  struct link_delete_work *w = data;
+  w->err = sandbox_link_delete(w->name);
+}
+
+static void link_delete_complete(napi_env env, napi_status status, void *data) {
+  struct link_delete_work *w = data;
+  if (w->err == 0 || w->err == ENODEV) {
+    napi_value deleted;
+    napi_get_boolean(env, w->err == 0, &deleted);
+    napi_resolve_deferred(env, w->deferred, deleted);
+  } else {
+    napi_reject_deferred(env, w->deferred, errno_error(env, w->err, "RTM_DELLINK", w->name));
+  }
+  napi_delete_async_work(env, w->work);
+  free(w);
+}
+
+/* linkDelete(name): `ip link del dev <name>` as a promise (false: no such device), off the JS thread (the kernel's unregister waits for RCU). */
+static napi_value js_link_delete_async(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (get_args(env, info, 1, argv) != 0) return NULL;
-  char *name = arg_string(env, argv[0], "name");
-  if (name == NULL) return NULL;
-  bool deleted = false;
-  int index = (int)if_nametoindex(name);
-  if (index != 0) {
-    int err = rtnl_link_request(RTM_DELLINK, index, 0, 0, 0);
-    if (err == 0) deleted = true;
-    else if (err != ENODEV) throw_errno(env, err, "RTM_DELLINK", name);
+  struct link_delete_work *w = calloc(1, sizeof *w);
+  if (w == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
   }
-  free(name);
-  napi_value result;
-  napi_get_boolean(env, deleted, &result);
-  return result;
+  char *given = arg_string(env, argv[0], "name");
+  if (given == NULL || strlen(given) >= sizeof w->name) {
+    if (given != NULL) throw_type(env, "The \"name\" argument must be an interface name (at most 15 bytes)");
+    free(given);
+    free(w);
+    return NULL;
+  }
+  snprintf(w->name, sizeof w->name, "%s", given);
+  free(given);
+  napi_value promise, name;
+  napi_create_promise(env, &w->deferred, &promise);
+  napi_create_string_utf8(env, "berth:linkDelete", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, link_delete_execute, link_delete_complete, w, &w->work);
+  napi_queue_async_work(env, w->work);
+  return promise;
 }
 
 /* ---------- module ---------- */
@@ -1088,8 +1166,8 @@ NAPI_MODULE_INIT() {
       {"utimensat", NULL, js_utimensat, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fgetxattr", NULL, js_fgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fsetxattr", NULL, js_fsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"linkSetMasterUp", NULL, js_link_set_master_up, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"linkDelete", NULL, js_link_delete, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"linkDelete", NULL, js_link_delete_async, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sandboxCreate", NULL, js_sandbox_create, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   /* Flag values differ between architectures (O_DIRECTORY on arm64): take them from libc. */

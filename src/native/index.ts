@@ -3,7 +3,7 @@ import { nativeBuildDir } from './build-dir';
 import type { NativeSyscalls } from './types';
 
 export { MountFlags, UnmountFlags } from './types';
-export type { NativeSyscalls } from './types';
+export type { NativeSyscalls, SandboxLink } from './types';
 export { nativeBuildDir } from './build-dir';
 
 /** The addon also exposes its userspace resolver alone, so tests cover the pre-openat2 path. */
@@ -28,16 +28,16 @@ function get(): NativeAddon {
   return addon;
 }
 
-/** Whether the addon as built has the rtnetlink calls (an addon built before them has not: spawn `ip` then). */
+/** Whether the addon as built has the rtnetlink calls (an addon built before them has not: spawn `unshare` and `ip` then). */
 export function hasNetlink(): boolean {
-  return typeof get().linkSetMasterUp === 'function';
+  return typeof get().sandboxCreate === 'function';
 }
 
 /** The syscalls Node lacks (see types.ts). Errors carry code, errno, syscall and path like Node's fs errors. */
 export const native: NativeAddon = {
   mount: (source, target, fstype, flags, data) => get().mount(source, target, fstype, flags, data),
   umount: (target, flags) => get().umount(target, flags),
-  linkSetMasterUp: (name, master) => get().linkSetMasterUp(name, master),
+  sandboxCreate: (file, links) => get().sandboxCreate(file, links),
   linkDelete: (name) => get().linkDelete(name),
   mknod: (file, mode, major, minor) => get().mknod(file, mode, major, minor),
   lsetxattr: (file, name, value) => get().lsetxattr(file, name, value),

@@ -1,6 +1,6 @@
 /**
  * The few syscalls Node lacks, from one N-API addon (native/addon) built by node-gyp.
- * Every function is synchronous and throws an Error with `code` set to the errno name
+ * Every function is synchronous (but the two rtnetlink ones, which return promises) and throws an Error with `code` set to the errno name
  * (ENOENT, EPERM, ...) and `syscall` set, like Node's own fs errors.
  */
 export interface NativeSyscalls {
@@ -8,10 +8,16 @@ export interface NativeSyscalls {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   /** umount2(2). */
   umount(target: string, flags: number): void;
-  /** rtnetlink in this process's network namespace: `ip link set dev <name> master <master> up`. */
-  linkSetMasterUp(name: string, master: string): void;
-  /** rtnetlink: `ip link del dev <name>`; false when there is no such device. */
-  linkDelete(name: string): boolean;
+  /**
+   * A network namespace bind-mounted on `file` (an existing empty file) with loopback up and a
+   * veth pair per link (the container end addressed and up inside, the peer on its bridge in
+   * this process's namespace), by rtnetlink from a thread of its own, off the JS thread: what
+   * `unshare --net=<file>` + `ip -batch` did, without a process. On failure the mount may stay
+   * (the caller unmounts the file).
+   */
+  sandboxCreate(file: string, links: readonly SandboxLink[]): Promise<void>;
+  /** rtnetlink in this process's namespace: `ip link del dev <name>`, off the JS thread; false when there is no such device. */
+  linkDelete(name: string): Promise<boolean>;
   /** mknod(2); `dev` = makedev(major, minor). Used for overlay whiteouts (char 0/0) and device files in layers. */
   mknod(path: string, mode: number, major: number, minor: number): void;
   /** lsetxattr(2): never follows a final symlink. */
@@ -101,3 +107,20 @@ export const UnmountFlags = {
   MNT_FORCE: 0x1,
   MNT_DETACH: 0x2,
 } as const;
+
+/** One veth pair of sandboxCreate. */
+export interface SandboxLink {
+  /** The container end's name inside the namespace (eth0). */
+  ifname: string;
+  /** The host end's name, in the daemon's namespace. */
+  peer: string;
+  /** The bridge the host end goes onto. */
+  master: string;
+  mac: string;
+  /** 0: the kernel's default. */
+  mtu: number;
+  address: string;
+  prefixLen: number;
+  /** The default route's gateway, through this link; none when absent. */
+  gateway?: string;
+}

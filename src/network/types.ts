@@ -4,6 +4,7 @@
  * and joins a container's network namespace (a sandbox, src/network/sandbox.ts) to it. The
  * engine sets the sandbox up between create and start and hands its netns path to the spec.
  */
+import type { SandboxLink } from '../native';
 import type { PortMapping } from './ports/port-specs';
 
 export interface NetworkRecord {
@@ -53,15 +54,8 @@ export interface NetworkDriver {
   join(network: NetworkRecord, endpoint: EndpointRecord, netnsPath: string, defaultRoute: boolean): Promise<void>;
   /** Removes the container's interface (its host end); gone already is fine. */
   leave(endpoint: EndpointRecord): Promise<void>;
-  /**
-   * At start, the interfaces of a new sandbox in two steps instead of join's per network:
-   * `ip -batch` lines that, run inside the new namespace as it is made (Sandboxes.create),
-   * create each veth pair there (the host end moved out to the daemon's namespace) with the
-   * container end's address and routes; then `attachHostEnds` puts the host ends on their
-   * bridges, all in one process.
-   */
-  sandboxSetup(joins: readonly SandboxJoin[]): string[];
-  attachHostEnds(joins: readonly SandboxJoin[]): Promise<void>;
+  /** At start, the interfaces of a new sandbox, all made with it (Sandboxes.create) instead of join's one at a time. */
+  sandboxLinks(joins: readonly SandboxJoin[]): SandboxLink[];
 }
 
 export interface SandboxJoin {

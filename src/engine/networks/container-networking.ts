@@ -76,6 +76,8 @@ export class ContainerNetworking implements NetworkHook {
   private readonly proxies = new Map<string, PortProxy[]>();
   /** The embedded DNS server of each user-defined network, by network ID. */
   private readonly dns = new Map<string, EmbeddedDns>();
+  /** Veth deletions in flight (release), by `<network ID>/<address>`. */
+  private readonly leaving = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: ContainerNetworkingDeps) {}
 
@@ -219,6 +221,7 @@ export class ContainerNetworking implements NetworkHook {
         const network = this.deps.store.network(config.NetworkID) ?? this.deps.networks.visibleNetworks().find((n) => n.Name === name);
         if (!network || (network.isDefault && !this.deps.defaultBridge)) throw notFound(`network ${name} not found`);
         await this.deps.networks.ensureReady(network);
+        await this.leftAddresses(network, config);
         // Allocated and recorded at once (putEndpoint takes it synchronously): no two starts get the same address.
         const endpoint = this.allocate(container, network, config, `eth${index}`);
         const save = this.deps.store.putEndpoint(endpoint);
@@ -228,9 +231,8 @@ export class ContainerNetworking implements NetworkHook {
         // The first user-defined network's embedded DNS answers the container's queries.
         if (nameserver === undefined && this.dns.has(network.Id)) nameserver = network.gateway;
       }
-      // The namespace with every interface in it, then the host ends on their bridges: two processes.
-      await this.deps.sandboxes.create(container.Id, this.deps.driver.sandboxSetup(joins));
-      await this.deps.driver.attachHostEnds(joins);
+      // The namespace with every interface in it, the host ends on their bridges: no process.
+      await this.deps.sandboxes.create(container.Id, this.deps.driver.sandboxLinks(joins));
       await Promise.all(saved);
       if (joins[0]) await this.publish(container, joins[0].network, joins[0].endpoint);
     } catch (err) {
@@ -355,6 +357,7 @@ export class ContainerNetworking implements NetworkHook {
   }
 
   private async join(container: Record_, network: NetworkRecord, config: StoredEndpointConfig, netnsPath: string, ifname: string, defaultRoute: boolean): Promise<EndpointRecord> {
+    await this.leftAddresses(network, config);
     const endpoint = this.allocate(container, network, config, ifname);
     await this.deps.store.putEndpoint(endpoint);
     try {
@@ -401,7 +404,9 @@ export class ContainerNetworking implements NetworkHook {
   /** Picks the address (the one asked for, or the lowest free one) synchronously: no two joins get the same. */
   private allocate(container: Record_, network: NetworkRecord, config: StoredEndpointConfig, ifname: string): EndpointRecord {
     const subnet = parseSubnet(network.subnet);
-    const used = new Set<number>([parseIPv4(network.gateway)!]);
+    // Addresses whose veth is still going (release) are not free yet: a new container with the
+    // same address (and MAC) would compete with the old port on the bridge.
+    const used = new Set<number>([parseIPv4(network.gateway)!, ...this.leavingAddresses(network.Id).map((a) => parseIPv4(a)!)]);
     for (const endpoint of this.deps.store.endpointsOfNetwork(network.Id)) used.add(parseIPv4(endpoint.IPAddress)!);
     let address: number | undefined;
     const wanted = config.IPAMConfig?.IPv4Address;
@@ -443,13 +448,54 @@ export class ContainerNetworking implements NetworkHook {
     return {};
   }
 
-  /** Removes the container's endpoints (addresses freed) and its sandbox; idempotent. */
+  /**
+   * Removes the container's endpoints and its sandbox; idempotent. The veths are deleted in
+   * the background (the kernel's unregister waits for an RCU grace period, ~20 ms each): their
+   * addresses are not handed out again until they are gone (leaving), and a crash meanwhile
+   * leaves a veth no endpoint owns, which the start-up sweep deletes.
+   */
   async release(id: string): Promise<void> {
     const endpoints = this.deps.store.endpointsOfContainer(id);
     await this.unpublish(id, endpoints);
-    for (const endpoint of endpoints) await this.deps.driver.leave(endpoint).catch((err: unknown) => this.deps.logger.warn('cannot remove a container interface', { id, error: messageOf(err) }));
-    await this.deps.store.deleteEndpoints(endpoints.map((e) => e.EndpointID));
     await this.deps.sandboxes.remove(id);
+    for (const endpoint of endpoints) this.leaveInBackground(endpoint);
+    await this.deps.store.deleteEndpoints(endpoints.map((e) => e.EndpointID));
+  }
+
+  private leaveInBackground(endpoint: EndpointRecord): void {
+    const key = `${endpoint.NetworkID}/${endpoint.IPAddress}`;
+    const done: Promise<void> = this.deps.driver
+      .leave(endpoint)
+      .catch((err: unknown) => this.deps.logger.warn('cannot remove a container interface', { id: endpoint.ContainerID, error: messageOf(err) }))
+      .finally(() => {
+        if (this.leaving.get(key) === done) this.leaving.delete(key);
+      });
+    this.leaving.set(key, done);
+  }
+
+  /** The network's addresses whose veth is still being deleted (release). */
+  private leavingAddresses(networkId: string): string[] {
+    const prefix = `${networkId}/`;
+    return [...this.leaving.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
+  }
+
+  /**
+   * Before allocating on `network`: waits for the deletion of the veth holding the address
+   * asked for, or of all of them when they are the only addresses left (a small --ip-range).
+   */
+  private async leftAddresses(network: NetworkRecord, config: StoredEndpointConfig): Promise<void> {
+    const leaving = this.leavingAddresses(network.Id);
+    if (leaving.length === 0) return;
+    const wanted = config.IPAMConfig?.IPv4Address;
+    const wait = (addresses: string[]) => Promise.all(addresses.map((a) => this.leaving.get(`${network.Id}/${a}`)));
+    if (wanted) {
+      if (leaving.includes(wanted)) await wait([wanted]);
+      return;
+    }
+    const subnet = parseSubnet(network.subnet);
+    const used = new Set<number>([parseIPv4(network.gateway)!, ...leaving.map((a) => parseIPv4(a)!)]);
+    for (const endpoint of this.deps.store.endpointsOfNetwork(network.Id)) used.add(parseIPv4(endpoint.IPAddress)!);
+    if (firstFreeAddress(subnet, network.ipRange ? parseSubnet(network.ipRange) : subnet, used) === undefined) await wait(leaving);
   }
 
   // ---- connect / disconnect ------------------------------------------------------------

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ip, ipBatch } from '../commands';
 import { hasNetlink, native } from '../../native';
 import type { EndpointRecord, NetworkDriver, NetworkRecord, SandboxJoin } from '../types';
+import type { SandboxLink } from '../sandbox';
 import { ensureNetworkRules, removeNetworkRules } from './firewall';
 import { assignGateway, bringUp, createBridge, deleteBridge, enableForwarding } from './steps';
 
@@ -46,33 +47,25 @@ export class BridgeDriver implements NetworkDriver {
     }
   }
 
-  sandboxSetup(joins: readonly SandboxJoin[]): string[] {
-    const lines = ['link set dev lo up'];
-    for (const { network, endpoint, defaultRoute } of joins) {
-      const mtu = network.Options['com.docker.network.driver.mtu'] ? ` mtu ${network.Options['com.docker.network.driver.mtu']}` : '';
-      // The host end goes to the namespace of this process (the daemon's), by pid.
-      lines.push(
-        `link add ${endpoint.ifname}${mtu} address ${endpoint.MacAddress} type veth peer name ${endpoint.hostIfname}${mtu} netns ${process.pid}`,
-        `addr add ${endpoint.IPAddress}/${endpoint.IPPrefixLen} dev ${endpoint.ifname}`,
-        `link set dev ${endpoint.ifname} up`,
-        ...(defaultRoute && !network.Internal ? [`route replace default via ${endpoint.Gateway} dev ${endpoint.ifname}`] : []),
-      );
-    }
-    return lines;
-  }
-
-  async attachHostEnds(joins: readonly SandboxJoin[]): Promise<void> {
-    if (joins.length === 0) return;
-    // In-process rtnetlink (a request each, well under a millisecond) instead of an `ip` process.
-    if (hasNetlink()) for (const { network, endpoint } of joins) native.linkSetMasterUp(endpoint.hostIfname, network.bridge);
-    else await ipBatch(joins.map(({ network, endpoint }) => `link set dev ${endpoint.hostIfname} master ${network.bridge} up`));
+  sandboxLinks(joins: readonly SandboxJoin[]): SandboxLink[] {
+    return joins.map(({ network, endpoint, defaultRoute }) => ({
+      ifname: endpoint.ifname,
+      peer: endpoint.hostIfname,
+      master: network.bridge,
+      mac: endpoint.MacAddress,
+      mtu: Number(network.Options['com.docker.network.driver.mtu'] ?? 0) || 0,
+      address: endpoint.IPAddress,
+      prefixLen: endpoint.IPPrefixLen,
+      ...(defaultRoute && !network.Internal ? { gateway: endpoint.Gateway } : {}),
+    }));
   }
 
   async leave(endpoint: EndpointRecord): Promise<void> {
     // Deleting one end deletes the pair; a sandbox already gone took it with it (no check
-    // first, a missing device is fine). In-process rtnetlink where the addon has it.
+    // first, a missing device is fine). In-process rtnetlink, off the JS thread (the kernel
+    // waits for an RCU grace period), where the addon has it.
     try {
-      if (hasNetlink()) native.linkDelete(endpoint.hostIfname);
+      if (hasNetlink()) await native.linkDelete(endpoint.hostIfname);
       else await ip(['link', 'del', 'dev', endpoint.hostIfname]);
     } catch {
       // gone already, or going with its namespace
