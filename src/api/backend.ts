@@ -331,6 +331,8 @@ export interface BuildBackend {
    * Events arrive through `onEvent` as the build goes; a failure rejects and leaves nothing.
    */
   build(context: Readable, opts: BuildOptions, onEvent: (event: BuildEvent) => void): Promise<BuildResult>;
+  /** berth's POST /berth/build/local: the client's folder on the daemon's host, read in place (absent: 404, the client sends a tar). */
+  buildLocal?(claim: { path: string; dev: string; ino: string }, opts: BuildOptions, onEvent: (event: BuildEvent) => void): Promise<BuildResult>;
   /** POST /build/prune (absent until the executor keeps a cache: the route then deletes nothing). */
   prune?(opts: { all: boolean; filters: Filters }): Promise<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>;
 }

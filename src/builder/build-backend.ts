@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BuildEvent, BuildRequest, BuildResult, ImageBuilder } from './types';
 import { receiveContext } from './context/receive-context';
+import { openLocalContext, type LocalContextClaim } from './context/local-context';
 import { contextFilter, parseIgnoreFile } from './dockerfile/dockerignore';
 import { invalidArgument } from '../errors';
 import { closeFd, openHostDir, readTextInRoot } from '../util/fs-at';
@@ -47,6 +48,20 @@ export class ContextBuildBackend {
     } finally {
       opts.signal.removeEventListener('abort', stopUpload);
       await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * berth build with a daemon on the same host: the user's folder is read in place (nothing
+   * uploaded, nothing unpacked), with its .dockerignore applied by the executor; see
+   * context/local-context.ts for how the folder is checked and confined.
+   */
+  async buildLocal(claim: LocalContextClaim, opts: BuildOptions, onEvent: (event: BuildEvent) => void): Promise<BuildResult> {
+    const local = openLocalContext(claim, opts.dockerfileText === undefined ? opts.dockerfile : 'Dockerfile');
+    try {
+      return await this.builder.build({ ...opts, contextDir: local.path, localContext: local.filter }, onEvent);
+    } finally {
+      local.close();
     }
   }
 }

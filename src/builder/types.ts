@@ -8,9 +8,30 @@
 /** `--pull`: docker's `pull=1` is 'always'; the default is 'missing'. */
 export type PullPolicy = 'always' | 'missing' | 'never';
 
+/**
+ * The start of the error a build of a local context fails with when the context cannot be read
+ * in place (another mount namespace, a RUN bind mount of it): the client then sends a tar.
+ */
+export const LOCAL_CONTEXT_REFUSED = 'the build context cannot be read in place';
+
+/** Which paths of a context exist for the build (`rel`: `/`-separated, relative to the context's root). */
+export interface ContextPathFilter {
+  includes(rel: string): boolean;
+}
+
 export interface BuildRequest {
-  /** A folder the daemon owns holding the context, already confined (no `..`, no links out). */
+  /**
+   * The context: a folder the daemon owns (POST /build's unpacked tar, already confined), or,
+   * with `localContext`, the user's own folder on the daemon's host, read in place.
+   */
   contextDir: string;
+  /**
+   * Set when contextDir is the user's folder (berth build with a local daemon), not a copy:
+   * what its .dockerignore leaves in, applied on every walk of the context (a symlink leading
+   * out of it is refused where a COPY meets it); file digests are then reused across builds
+   * while a file's (dev, ino, size, mtime, ctime) stays the same.
+   */
+  localContext?: ContextPathFilter;
   /** The Dockerfile's path inside contextDir (default `Dockerfile`). */
   dockerfile: string;
   /** The Dockerfile's text when it does not come from contextDir (`-f -`, or a remote file). */

@@ -470,6 +470,11 @@ export class EngineClient {
     return this.request('POST', '/build', { query: opts.query, body: context, headers: opts.headers });
   }
 
+  /** Berth-only, unix socket only: builds from a folder on the daemon's host, read in place (the same query and stream as POST /build). */
+  imageBuildLocal(context: { context: string; dev: string; ino: string; dockerfileText?: string }, opts: { query: Query; headers: Record<string, string> }): Promise<IncomingMessage> {
+    return this.request('POST', '/berth/build/local', { query: opts.query, body: context, headers: opts.headers });
+  }
+
   /** Berth-only: builds busybox or debian locally (JSON progress stream). */
   imageBootstrap(name: string): Promise<IncomingMessage> {
     return this.request('POST', '/berth/images/bootstrap', { query: { name } });

@@ -55,3 +55,23 @@ export function loadContextFilter(contextDir: string, dockerfilePath: string): C
   }
   return contextFilter([], null);
 }
+
+/**
+ * Which paths a build context holds (packDirectory's `include` in berth build, the daemon's
+ * view of a local context): excluded paths are left out, except the files in `kept`; an excluded folder is still walked when an exception (`!…`, or a
+ * kept file) may match beneath it, as docker's TarWithOptions does.
+ */
+export function includeFilter(filter: ContextFilter, kept: Set<string>, isDirectory: (rel: string) => boolean): (rel: string) => boolean {
+  const exceptions = [...filter.patterns.filter((p) => p.startsWith('!')).map((p) => p.slice(1)), ...kept];
+  const mayHoldException = (dir: string): boolean =>
+    exceptions.some((p) => {
+      const literal = p.split(/[*?[\\]/)[0]!;
+      return p.startsWith(`${dir}/`) || `${dir}/`.startsWith(literal) || literal.startsWith(`${dir}/`);
+    });
+  return (rel: string) => {
+    if (kept.has(rel)) return true;
+    if (!filter.excludes(rel)) return true;
+    // Only a folder can hold an exception (stat'ed only in this rare case).
+    return mayHoldException(rel) && isDirectory(rel);
+  };
+}

@@ -10,6 +10,7 @@ import type { BuildEvent, BuildRequest } from '../types';
 import type { BuildState } from './build-state';
 import type { BuildStateLookup } from './build-state-lookup';
 import type { BuildCache } from './build-cache';
+import type { LocalChecksumOptions } from './source-checksum';
 
 /** What the executor uses of the daemon: the image and container services and the snapshot stores. */
 export interface ExecutorDeps {
@@ -39,6 +40,8 @@ export interface BuildContext {
   signal: AbortSignal;
   /** O_PATH fd of the context folder. */
   contextFd: number;
+  /** Set for a local context (the user's folder, read in place): its filter and the digest cache. */
+  local?: LocalChecksumOptions;
   /** Global ARGs and their values. */
   globals: ReadonlyMap<string, string | undefined>;
   /** Build args some stage declared. */

@@ -2,6 +2,7 @@ import { copyFileSync, fstatSync, type BigIntStats } from 'node:fs';
 import { native } from '../../native';
 import { errnoCode } from '../../errors';
 import { closeFd, lstatChild, openChild, openForReading, removeChild } from '../../util/fs-at';
+import type { ContextPathFilter } from '../types';
 
 const C = () => native.constants;
 
@@ -12,13 +13,19 @@ export interface CopyAttributes {
   mode?: number;
 }
 
+/** A local context's .dockerignore while copying out of it: `real` is where `src` is, relative to the context. */
+export interface CopyScope {
+  filter: ContextPathFilter;
+  real: string;
+}
+
 /**
  * Copies one entry (the O_PATH fd `src`) to `name` in the directory fd `dstDir`, as COPY
  * does: a directory's content is merged into an existing directory, anything else replaces
  * what is there; symlinks are copied as symlinks, never followed; owner and mode from
  * `attrs`, mtimes from the source. Both sides are reached only on fds (O_NOFOLLOW, *at calls).
  */
-export function copyEntry(src: number, dstDir: number, name: string, attrs: CopyAttributes): void {
+export function copyEntry(src: number, dstDir: number, name: string, attrs: CopyAttributes, scope?: CopyScope): void {
   const st = fstatSync(src, { bigint: true });
   if (st.isDirectory()) {
     const existing = lstatChild(dstDir, name);
@@ -29,7 +36,7 @@ export function copyEntry(src: number, dstDir: number, name: string, attrs: Copy
     if (!existing || !existing.st.isDirectory()) native.mkdirat(dstDir, name, 0o700);
     const made = openChild(dstDir, name);
     try {
-      copyChildren(src, made, attrs);
+      copyChildren(src, made, attrs, scope);
       setMetadata(made, st, attrs);
     } finally {
       closeFd(made);
@@ -68,12 +75,14 @@ export function copyEntry(src: number, dstDir: number, name: string, attrs: Copy
 }
 
 /** Copies what is in the directory fd `srcDir` into the directory fd `dstDir` (COPY of a directory: its content, not itself). */
-export function copyChildren(srcDir: number, dstDir: number, attrs: CopyAttributes): void {
+export function copyChildren(srcDir: number, dstDir: number, attrs: CopyAttributes, scope?: CopyScope): void {
   for (const name of native.readdirFd(srcDir).sort()) {
+    const childScope = scope && { filter: scope.filter, real: scope.real === '' ? name : `${scope.real}/${name}` };
+    if (childScope && !childScope.filter.includes(childScope.real)) continue;
     const child = lstatChild(srcDir, name);
     if (!child) continue;
     try {
-      copyEntry(child.fd, dstDir, name, attrs);
+      copyEntry(child.fd, dstDir, name, attrs, childScope);
     } finally {
       closeFd(child.fd);
     }

@@ -5,7 +5,8 @@ import { errnoCode } from '../../errors';
 import { closeFd, openHostPath, RootWalk } from '../../util/fs-at';
 import { extractAt } from '../../archive/tar/extract';
 import type { Heredoc } from '../dockerfile/parser';
-import { copyChildren, copyEntry, setMetadata, type CopyAttributes } from './copy-files';
+import { copyChildren, copyEntry, setMetadata, type CopyAttributes, type CopyScope } from './copy-files';
+import type { ContextPathFilter } from '../types';
 import { selectSources, SourceError, type SelectedSource } from './context-sources';
 import { AddSourceError, downloadUrl, isUrl, openIfArchive } from './add-sources';
 
@@ -23,6 +24,8 @@ export interface CopyRequest {
   /** The directory fd sources are read from (the context, or another stage's root), and what to call it in errors. */
   sourceRoot: number;
   sourceName: string;
+  /** A local context's .dockerignore (the source root is then the user's folder, read in place). */
+  sourceFilter?: ContextPathFilter;
   /** A daemon-owned folder for downloads and heredoc files. */
   tmpDir: string;
   signal: AbortSignal;
@@ -36,7 +39,7 @@ export interface CopyRequest {
  * (symlinks there followed within it), missing directories made 0755.
  */
 export async function copyIntoRoot(rootFd: number, req: CopyRequest): Promise<void> {
-  const entries: Array<{ name: string; fd: number; isDir: boolean; archive?: boolean }> = [];
+  const entries: Entry[] = [];
   const scratch = path.join(req.tmpDir, `copy-${randomBytes(6).toString('hex')}`);
   try {
     await fs.mkdir(scratch, { recursive: true, mode: 0o700 });
@@ -66,13 +69,16 @@ export async function copyIntoRoot(rootFd: number, req: CopyRequest): Promise<vo
       }
       let selected: SelectedSource[];
       try {
-        selected = selectSources(req.sourceRoot, source, req.sourceName);
+        selected = selectSources(req.sourceRoot, source, req.sourceName, req.sourceFilter);
       } catch (err) {
         if (err instanceof SourceError) throw new CopyError(err.message);
         throw err;
       }
       if (selected.length === 0) throw new CopyError(`no source files were specified: ${source} matches nothing in ${req.sourceName}`);
-      for (const s of selected) entries.push({ name: path.posix.basename(s.rel) || '.', fd: s.fd, isDir: s.isDir, archive: req.kind === 'add' && !s.isDir });
+      for (const s of selected) {
+        const scope = req.sourceFilter && { filter: req.sourceFilter, real: s.real };
+        entries.push({ name: path.posix.basename(s.rel) || '.', fd: s.fd, isDir: s.isDir, archive: req.kind === 'add' && !s.isDir, ...(scope ? { scope } : {}) });
+      }
     }
     if (entries.length > 1 && !req.dest.endsWith('/')) {
       throw new CopyError(`When using ${req.kind.toUpperCase()} with more than one source file, the destination must be a directory and end with a /`);
@@ -84,11 +90,19 @@ export async function copyIntoRoot(rootFd: number, req: CopyRequest): Promise<vo
   }
 }
 
-async function place(rootFd: number, entry: { name: string; fd: number; isDir: boolean; archive?: boolean }, req: CopyRequest): Promise<void> {
+interface Entry {
+  name: string;
+  fd: number;
+  isDir: boolean;
+  archive?: boolean;
+  scope?: CopyScope;
+}
+
+async function place(rootFd: number, entry: Entry, req: CopyRequest): Promise<void> {
   const destDir = req.dest.endsWith('/') || req.dest === '/';
   if (entry.isDir) {
     await withDir(rootFd, req.dest, true, (fd, created) => {
-      copyChildren(entry.fd, fd, req.attrs);
+      copyChildren(entry.fd, fd, req.attrs, entry.scope);
       if (created) setMetadata(fd, fstatSync(entry.fd, { bigint: true }), req.attrs);
     });
     return;

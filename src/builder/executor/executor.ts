@@ -8,7 +8,8 @@ import { buildPlan, type DockerfilePlan } from '../dockerfile/instructions';
 import { DockerfileError } from '../dockerfile/errors';
 import { stagesForTarget, StageGraphError, isPredefinedArg } from '../dockerfile/stages';
 import { envLookup, processWord } from '../dockerfile/shell-words';
-import type { BuildCacheStore, BuildEvent, BuildRequest, BuildResult, ImageBuilder } from '../types';
+import { LOCAL_CONTEXT_REFUSED, type BuildCacheStore, type BuildEvent, type BuildRequest, type BuildResult, type ImageBuilder } from '../types';
+import { FileDigestCache } from './source-checksum';
 import type { BuildState } from './build-state';
 import type { BuildContext, ExecutorDeps } from './build-context';
 import { unconsumedArgs } from './build-args';
@@ -24,6 +25,9 @@ import { withConfig } from './build-state';
  * leaves no image, tag, container or snapshot (the lease's end collects its layers).
  */
 export class DockerfileExecutor implements ImageBuilder {
+  /** Content digests of local contexts' files, kept across builds (a no-change rebuild only stats). */
+  private readonly digests = new FileDigestCache();
+
   constructor(private readonly deps: ExecutorDeps) {}
 
   get cache(): BuildCacheStore | undefined {
@@ -41,6 +45,10 @@ export class DockerfileExecutor implements ImageBuilder {
     const contextFd = openHostDir(request.contextDir);
     try {
       const plan = this.plan(request, contextFd);
+      if (request.localContext && bindsContext(plan)) {
+        // The container would see the user's folder itself (its ignored files, and rw writes landing in it).
+        throw failedPrecondition(`${LOCAL_CONTEXT_REFUSED}: a RUN --mount=type=bind reads the context`);
+      }
       for (const warning of plan.warnings) onEvent({ type: 'warning', message: warning });
       let stages;
       try {
@@ -69,6 +77,7 @@ export class DockerfileExecutor implements ImageBuilder {
             w,
             signal: aborter.signal,
             contextFd,
+            ...(request.localContext ? { local: { filter: request.localContext, digests: this.digests } } : {}),
             globals,
             consumed,
             emit: onEvent,
@@ -144,6 +153,11 @@ export class DockerfileExecutor implements ImageBuilder {
       throw err;
     }
   }
+}
+
+/** Whether a RUN binds a path of the context (type=bind without from=). */
+function bindsContext(plan: DockerfilePlan): boolean {
+  return plan.stages.some((stage) => stage.instructions.some((i) => i.kind === 'run' && i.mounts.some((m) => m.type === 'bind' && m.options.from === undefined)));
 }
 
 /** Values of the ARGs before the first FROM (--build-arg wins over the default). */

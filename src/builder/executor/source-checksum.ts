@@ -1,25 +1,36 @@
 import { createHash, type Hash } from 'node:crypto';
-import { fstatSync, readSync } from 'node:fs';
+import { fstatSync, readSync, type BigIntStats } from 'node:fs';
 import { native } from '../../native';
 import { closeFd, lstatChild, openForReading } from '../../util/fs-at';
-import { selectSources } from './context-sources';
+import { symlinkLeaves } from '../../archive/tar/entry-name';
+import type { ContextPathFilter } from '../types';
+import { selectSources, SourceError } from './context-sources';
 
 const CHUNK = 1024 * 1024;
 const buffer = Buffer.allocUnsafe(CHUNK);
 
+/** How a local context is read: what its .dockerignore leaves in, and the digests known from earlier builds. */
+export interface LocalChecksumOptions {
+  filter: ContextPathFilter;
+  digests: FileDigestCache;
+}
+
 /**
  * The checksum COPY/ADD's cache key takes of its sources: every selected file and what is
  * under a selected directory — its path, type, permission bits, owner, size, link target and
- * content — never mtimes, so touching a file or checking it out again keeps the cache.
- * Symlinks below a source are hashed as links (COPY copies them so).
+ * the sha256 of its content — never mtimes, so touching a file or checking it out again keeps
+ * the cache. Symlinks below a source are hashed as links (COPY copies them so); one pointing
+ * out of the context is refused (a context tar with one is refused as it is received).
  */
-export function checksumSources(rootFd: number, patterns: readonly string[], what: string): string {
+export function checksumSources(rootFd: number, patterns: readonly string[], what: string, local?: LocalChecksumOptions): string {
   const hash = createHash('sha256');
+  const now = Date.now();
   for (const pattern of patterns) {
     hash.update(`pattern\0${pattern}\0`);
-    for (const source of selectSources(rootFd, pattern, what)) {
+    for (const source of selectSources(rootFd, pattern, what, local?.filter)) {
       try {
-        hashEntry(hash, source.fd, source.rel);
+        // Links are judged from where the source really is (a selected path may go through one).
+        hashEntry(hash, source.fd, source.rel, source.real, local, now);
       } finally {
         closeFd(source.fd);
       }
@@ -28,28 +39,83 @@ export function checksumSources(rootFd: number, patterns: readonly string[], wha
   return hash.digest('hex');
 }
 
-function hashEntry(hash: Hash, fd: number, rel: string): void {
-  const st = fstatSync(fd);
+function hashEntry(hash: Hash, fd: number, rel: string, real: string, local: LocalChecksumOptions | undefined, now: number): void {
+  const st = fstatSync(fd, { bigint: true });
   const type = st.isDirectory() ? 'd' : st.isFile() ? 'f' : st.isSymbolicLink() ? 'l' : st.isFIFO() ? 'p' : 'o';
-  hash.update(`${rel}\0${type}\0${(st.mode & 0o7777).toString(8)}\0${st.uid}:${st.gid}\0`);
-  if (type === 'l') hash.update(`${native.readlinkat(fd, '')}\0`);
-  else if (type === 'f') {
-    hash.update(`${st.size}\0`);
-    const readable = openForReading(fd);
-    try {
-      for (let n; (n = readSync(readable, buffer, 0, CHUNK, null)) > 0; ) hash.update(buffer.subarray(0, n));
-    } finally {
-      closeFd(readable);
-    }
+  hash.update(`${rel}\0${type}\0${(Number(st.mode) & 0o7777).toString(8)}\0${st.uid}:${st.gid}\0`);
+  if (type === 'l') {
+    const target = native.readlinkat(fd, '');
+    if (symlinkLeaves(real, target)) throw new SourceError(`forbidden path outside the build context: ${rel} -> ${target} (a symlink leads out of it)`);
+    hash.update(`${target}\0`);
+  } else if (type === 'f') {
+    hash.update(`${st.size}\0${fileDigest(fd, st, local?.digests, now)}\0`);
   } else if (type === 'd') {
     for (const name of native.readdirFd(fd).sort()) {
+      const childRel = `${rel}/${name}`;
+      const childReal = real === '' ? name : `${real}/${name}`;
+      if (local && !local.filter.includes(childReal)) continue;
       const child = lstatChild(fd, name);
       if (!child) continue;
       try {
-        hashEntry(hash, child.fd, `${rel}/${name}`);
+        hashEntry(hash, child.fd, childRel, childReal, local, now);
       } finally {
         closeFd(child.fd);
       }
     }
+  }
+}
+
+/** A regular file's sha256 (hex), from `digests` when the file is unchanged since it was last read. */
+function fileDigest(pathFd: number, st: BigIntStats, digests: FileDigestCache | undefined, now: number): string {
+  const key = digests ? FileDigestCache.key(st) : '';
+  const known = digests?.get(key);
+  if (known) return known;
+  const content = createHash('sha256');
+  const readable = openForReading(pathFd);
+  try {
+    for (let n; (n = readSync(readable, buffer, 0, CHUNK, null)) > 0; ) content.update(buffer.subarray(0, n));
+  } finally {
+    closeFd(readable);
+  }
+  const digest = content.digest('hex');
+  // A file changed within the last seconds may change again inside one timestamp tick
+  // without its ctime moving (git's "racy clean" case): such a digest is not kept.
+  if (digests && Number(st.ctimeMs) < now - FileDigestCache.RACY_MS) digests.set(key, digest);
+  return digest;
+}
+
+/**
+ * Content digests of a local context's files, as BuildKit's content-hash cache keeps them:
+ * keyed by (dev, ino, size, mtime, ctime), so a rebuild with no change only stats its files.
+ * A write changes ctime (which no user can set back), a replaced file has another inode.
+ * Bounded: the entries used least recently go first.
+ */
+export class FileDigestCache {
+  static readonly RACY_MS = 2000;
+  private readonly entries = new Map<string, string>();
+
+  constructor(private readonly limit = 200_000) {}
+
+  static key(st: BigIntStats): string {
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  }
+
+  get(key: string): string | undefined {
+    const digest = this.entries.get(key);
+    if (digest !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, digest);
+    }
+    return digest;
+  }
+
+  set(key: string, digest: string): void {
+    this.entries.delete(key);
+    this.entries.set(key, digest);
+    if (this.entries.size > this.limit) this.entries.delete(this.entries.keys().next().value as string);
+  }
+
+  get size(): number {
+    return this.entries.size;
   }
 }

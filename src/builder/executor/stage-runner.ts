@@ -23,6 +23,7 @@ import { checksumSources } from './source-checksum';
 import { isUrl } from './add-sources';
 import { SourceError } from './context-sources';
 import { MountError, resolveRunMounts, type RunMount } from './run-mounts';
+import { LOCAL_CONTEXT_REFUSED, type ContextPathFilter } from '../types';
 
 type Run = Extract<Instruction, { kind: 'run' }>;
 type Copy = Extract<Instruction, { kind: 'copy' | 'add' }>;
@@ -222,12 +223,14 @@ export class StageRunner {
         secrets: ctx.request.secrets,
         cacheRoot: path.join(ctx.deps.workRoot, 'cache-mounts'),
         workdir: this.runConfig.WorkingDir ?? '/',
-        checksum: (rel) => checksumSources(ctx.contextFd, [rel], 'build context'),
+        checksum: (rel) => checksumSources(ctx.contextFd, [rel], 'build context', ctx.local),
       });
     } catch (err) {
       if (err instanceof MountError || err instanceof SourceError) throw new Error(err.message, { cause: err });
       throw err;
     }
+    // An ONBUILD trigger's bind (the plan's own are refused before the build starts) would show the user's folder itself.
+    if (ctx.local && mounts.some((m) => m.type === 'bind')) throw new Error(`${LOCAL_CONTEXT_REFUSED}: a RUN --mount=type=bind reads the context (build from a tar: berth build - < context.tar)`);
     const key = ['run', argv, [...env, ...argEnv], network, createdBy, mounts.map((m) => m.keyPart), this.runConfig];
     await this.cachedStep(key, createdBy, true, () => this.runContainer(argv, [...env, ...argEnv], network, createdBy, mounts));
   }
@@ -268,7 +271,7 @@ export class StageRunner {
     const from = inst.from !== undefined ? x.word(inst.from) : undefined;
     const chown = inst.chown !== undefined ? x.word(inst.chown) : undefined;
     const kind = inst.kind.toUpperCase();
-    const copyOnto = async (sourceRoot: number, sourceName: string): Promise<{ chainId: import('../../util/digest').Digest; diffId: import('../../util/digest').Digest; tarSize: number }> =>
+    const copyOnto = async (sourceRoot: number, sourceName: string, sourceFilter?: ContextPathFilter): Promise<{ chainId: import('../../util/digest').Digest; diffId: import('../../util/digest').Digest; tarSize: number }> =>
       this.snapshotStep(async (rootFd) => {
         const owner = chown !== undefined ? resolveChown(rootFd, chown) : { uid: 0, gid: 0 };
         try {
@@ -281,6 +284,7 @@ export class StageRunner {
             attrs: { ...owner, ...(chmod !== undefined ? { mode: chmod } : {}) },
             sourceRoot,
             sourceName,
+            ...(sourceFilter ? { sourceFilter } : {}),
             tmpDir: path.join(ctx.deps.workRoot, 'tmp'),
             signal: ctx.signal,
           });
@@ -293,7 +297,7 @@ export class StageRunner {
     const local = sources.filter((src) => !src.startsWith('<<') && !isUrl(src));
     let sourceKey: string;
     try {
-      sourceKey = fromChain === undefined ? checksumSources(ctx.contextFd, local, 'build context or excluded by .dockerignore') : `${fromChain}:${JSON.stringify(local)}`;
+      sourceKey = fromChain === undefined ? checksumSources(ctx.contextFd, local, 'build context or excluded by .dockerignore', ctx.local) : `${fromChain}:${JSON.stringify(local)}`;
     } catch (err) {
       if (err instanceof SourceError) throw new Error(`${kind} failed: ${err.message}`, { cause: err });
       throw err;
@@ -304,7 +308,7 @@ export class StageRunner {
     const createdBy = [...shellOf(this.runConfig), `#(nop) ${kind} ${shownSource(sourceKey, local.length + heredocs.length, sources)} in ${dest} `].join(' ');
     await this.cachedStep(['copy', kind, sources, dest, chown ?? '', chmod ?? '', sourceKey, heredocs, uncachable, this.runConfig], createdBy, true, async () => {
       let layer;
-      if (fromChain === undefined) layer = await copyOnto(ctx.contextFd, 'build context or excluded by .dockerignore');
+      if (fromChain === undefined) layer = await copyOnto(ctx.contextFd, 'build context or excluded by .dockerignore', ctx.local?.filter);
       else if (fromChain === null) layer = await this.withEmptyRoot((fd) => copyOnto(fd, `stage ${from}`));
       else layer = await ctx.deps.rootfs.withLayerView(fromChain, (fd) => copyOnto(fd, from as string));
       return withLayer(this.state, this.runConfig, this.history(createdBy), layer, this.author);

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { encodeHeader, padding } from '../../archive/tar/header';
 import { packDirectory } from '../../archive/tar/pack';
-import { loadContextFilter, type ContextFilter } from '../../builder/dockerfile/dockerignore';
+import { includeFilter, loadContextFilter } from '../../builder/dockerfile/dockerignore';
 
 export interface PackedContext {
   tar: Readable;
@@ -50,26 +50,6 @@ export function packBuildContext(contextDir: string, opts: { dockerfile?: string
   const entries = [extra, { name: '.dockerignore', content: Buffer.from(`${ignoreText}\n${extra.name}\n`) }];
   const rest = packDirectory(absContext, { include: (rel) => rel !== '.dockerignore' && include(rel) });
   return { tar: Readable.from(prepend(entries, rest), { objectMode: false }), dockerfile: extra.name };
-}
-
-/**
- * packDirectory's `include` from the ignore rules: excluded paths are left out, except the
- * files the build needs; an excluded folder is still walked when an exception (`!…`, or a
- * kept file) may match beneath it, as docker's TarWithOptions does.
- */
-export function includeFilter(filter: ContextFilter, kept: Set<string>, isDirectory: (rel: string) => boolean): (rel: string) => boolean {
-  const exceptions = [...filter.patterns.filter((p) => p.startsWith('!')).map((p) => p.slice(1)), ...kept];
-  const mayHoldException = (dir: string): boolean =>
-    exceptions.some((p) => {
-      const literal = p.split(/[*?[\\]/)[0]!;
-      return p.startsWith(`${dir}/`) || `${dir}/`.startsWith(literal) || literal.startsWith(`${dir}/`);
-    });
-  return (rel: string) => {
-    if (kept.has(rel)) return true;
-    if (!filter.excludes(rel)) return true;
-    // Only a folder can hold an exception (stat'ed only in this rare case).
-    return mayHoldException(rel) && isDirectory(rel);
-  };
 }
 
 async function* prepend(entries: Array<{ name: string; content: Buffer }>, rest: Readable): AsyncGenerator<Buffer> {

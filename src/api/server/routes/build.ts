@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { BuildBackend, BuildOptions } from '../../backend';
-import type { BuildEvent, PullPolicy } from '../../../builder/types';
-import { invalidArgument, messageOf, notImplemented } from '../../../errors';
+import type { BuildEvent, BuildResult, PullPolicy } from '../../../builder/types';
+import { invalidArgument, messageOf, notFound, notImplemented } from '../../../errors';
 import { familiarString, parseNormalizedNamed, withDefaultTag } from '../../../images/reference';
 import type { Exchange } from '../exchange';
 import type { Query } from '../query';
@@ -22,7 +22,23 @@ export const SECRETS_HEADER = 'x-berth-build-secrets';
 export function addBuildRoutes(router: Router, backend: BuildBackend): void {
   router.post('/build', async (ex) => {
     const opts = buildOptions(ex);
-    await streamBuild(ex, backend, opts, ex.query.bool('q'));
+    await streamBuild(ex, (onEvent) => backend.build(ex.req, opts, onEvent), ex.query.bool('q'));
+  });
+
+  // berth's own: `berth build` with a daemon on the same host names its folder instead of
+  // sending a tar (the same query, the same stream). Only over the unix socket, whose
+  // permissions make the caller root on this host: a TCP client's paths mean nothing here.
+  router.post('/berth/build/local', async (ex) => {
+    if (!backend.buildLocal) throw notFound('page not found');
+    if (ex.req.socket.remoteAddress !== undefined) throw invalidArgument('POST /berth/build/local is served on the unix socket only: send the context as a tar to POST /build');
+    const body = (await ex.readJson<{ context?: unknown; dev?: unknown; ino?: unknown; dockerfileText?: unknown }>()) ?? {};
+    if (typeof body.context !== 'string' || !path.isAbsolute(body.context)) throw invalidArgument('context must be an absolute path');
+    if (typeof body.dev !== 'string' || !/^\d+$/.test(body.dev) || typeof body.ino !== 'string' || !/^\d+$/.test(body.ino)) throw invalidArgument('dev and ino must be the context folder\'s device and inode numbers, as decimal strings');
+    if (body.dockerfileText !== undefined && typeof body.dockerfileText !== 'string') throw invalidArgument('dockerfileText must be a string');
+    const opts = buildOptions(ex);
+    if (typeof body.dockerfileText === 'string') opts.dockerfileText = body.dockerfileText;
+    const claim = { path: body.context, dev: body.dev, ino: body.ino };
+    await streamBuild(ex, (onEvent) => backend.buildLocal!(claim, opts, onEvent), ex.query.bool('q'));
   });
 
   router.post('/build/prune', async (ex) => {
@@ -143,7 +159,7 @@ function secretsHeader(raw: string | string[] | undefined): Record<string, strin
  * so an error before it is an HTTP status. Quiet builds (`q`) hold the messages back and send
  * only the image ID, or, on failure, everything held back and the error (as dockerd does).
  */
-async function streamBuild(ex: Exchange, backend: BuildBackend, opts: BuildOptions, quiet: boolean): Promise<void> {
+async function streamBuild(ex: Exchange, build: (onEvent: (event: BuildEvent) => void) => Promise<BuildResult>, quiet: boolean): Promise<void> {
   const queue: BuildMessage[] = [];
   let wake: (() => void) | undefined;
   let outcome: { imageId: string } | { error: unknown } | undefined;
@@ -158,7 +174,7 @@ async function streamBuild(ex: Exchange, backend: BuildBackend, opts: BuildOptio
     if (quiet) held.push(...messages);
     else push(messages);
   };
-  backend.build(ex.req, opts, onEvent).then(
+  build(onEvent).then(
     (result) => {
       outcome = { imageId: result.imageId };
       wake?.();

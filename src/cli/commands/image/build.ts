@@ -61,37 +61,38 @@ export default defineCommand({
     }
 
     const client = await ctx.client();
-    const headers: Record<string, string> = { 'Content-Type': 'application/x-tar' };
+    const headers: Record<string, string> = {};
     if (flags.secret.length > 0) headers[SECRETS_HEADER] = JSON.stringify(secretSources(flags.secret, client.host.kind));
 
-    let tar: Readable;
-    let dockerfile: string | undefined;
-    if (fromStdin) {
-      ({ tar, dockerfile } = await stdinContext(ctx.stdin));
-      if (flags.file) dockerfile = flags.file;
-    } else {
-      const packed = packBuildContext(contextArg, dockerfileFromStdin ? { dockerfileText: await readAll(ctx.stdin) } : { dockerfile: flags.file });
-      tar = packed.tar;
-      dockerfile = packed.dockerfile;
+    const query = {
+      t: flags.tag,
+      buildargs: JSON.stringify(buildArgs),
+      labels: JSON.stringify(labels),
+      target: flags.target,
+      nocache: flags['no-cache'] || undefined,
+      pull: flags.pull || undefined,
+      networkmode: flags.network,
+      cachefrom: flags['cache-from'].length > 0 ? JSON.stringify(flags['cache-from']) : undefined,
+      q: flags.quiet || undefined,
+      rm: flags.rm,
+      forcerm: flags['force-rm'] || undefined,
+    };
+    const dockerfileText = dockerfileFromStdin ? await readAll(ctx.stdin) : undefined;
+    // A daemon on this host reads the folder in place (no tar); any other answer means: send the tar.
+    let res = !fromStdin && client.host.kind === 'unix' ? await buildInPlace(client, contextArg, { dockerfile: flags.file, dockerfileText }, { query, headers }) : undefined;
+    if (!res) {
+      let tar: Readable;
+      let dockerfile: string | undefined;
+      if (fromStdin) {
+        ({ tar, dockerfile } = await stdinContext(ctx.stdin));
+        if (flags.file) dockerfile = flags.file;
+      } else {
+        const packed = packBuildContext(contextArg, dockerfileText !== undefined ? { dockerfileText } : { dockerfile: flags.file });
+        tar = packed.tar;
+        dockerfile = packed.dockerfile;
+      }
+      res = await client.imageBuild(tar, { query: { ...query, dockerfile }, headers: { ...headers, 'Content-Type': 'application/x-tar' } });
     }
-
-    const res = await client.imageBuild(tar, {
-      query: {
-        t: flags.tag,
-        dockerfile,
-        buildargs: JSON.stringify(buildArgs),
-        labels: JSON.stringify(labels),
-        target: flags.target,
-        nocache: flags['no-cache'] || undefined,
-        pull: flags.pull || undefined,
-        networkmode: flags.network,
-        cachefrom: flags['cache-from'].length > 0 ? JSON.stringify(flags['cache-from']) : undefined,
-        q: flags.quiet || undefined,
-        rm: flags.rm,
-        forcerm: flags['force-rm'] || undefined,
-      },
-      headers,
-    });
 
     const tty = flags.progress === 'tty' || (flags.progress === 'auto' && ctx.stdout.isTTY === true);
     const progress = new BuildProgress({ write: (text) => ctx.out(text), isTTY: tty }, tty);
@@ -123,6 +124,53 @@ export default defineCommand({
     }
   },
 });
+
+/**
+ * POST /berth/build/local: names the context folder (with its device and inode, so a daemon
+ * that sees another folder at that path refuses) and the Dockerfile instead of sending a
+ * tar. Undefined when the daemon cannot (dockerd or an older berthd: 404; another mount
+ * namespace, a RUN bind mount of the context: LOCAL_CONTEXT_REFUSED), and the tar goes then.
+ */
+async function buildInPlace(
+  client: import('../../../client/engine-client').EngineClient,
+  contextArg: string,
+  file: { dockerfile?: string; dockerfileText?: string },
+  opts: { query: Record<string, unknown>; headers: Record<string, string> },
+): Promise<import('node:http').IncomingMessage | undefined> {
+  const { LOCAL_CONTEXT_REFUSED } = require('../../../builder/types') as typeof import('../../../builder/types');
+  const { ClientError } = require('../../../client/errors') as typeof import('../../../client/errors');
+  let context: string;
+  try {
+    context = fs.realpathSync(path.resolve(contextArg));
+  } catch {
+    return undefined; // the tar path words the error as docker does
+  }
+  const st = fs.statSync(context, { bigint: true });
+  if (!st.isDirectory()) return undefined;
+  let dockerfileText = file.dockerfileText;
+  let dockerfile: string | undefined;
+  if (dockerfileText === undefined) {
+    const abs = file.dockerfile ? path.resolve(file.dockerfile) : path.join(context, 'Dockerfile');
+    let real: string;
+    try {
+      real = fs.realpathSync(abs);
+    } catch {
+      return undefined;
+    }
+    const rel = path.relative(context, real);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) dockerfileText = fs.readFileSync(real, 'utf8');
+    else dockerfile = rel.split(path.sep).join('/');
+  }
+  try {
+    return await client.imageBuildLocal(
+      { context, dev: String(st.dev), ino: String(st.ino), ...(dockerfileText !== undefined ? { dockerfileText } : {}) },
+      { query: { ...opts.query, dockerfile }, headers: opts.headers },
+    );
+  } catch (err) {
+    if (err instanceof ClientError && (err.statusCode === 404 || err.message.includes(LOCAL_CONTEXT_REFUSED))) return undefined;
+    throw err;
+  }
+}
 
 /**
  * `--secret id=x,src=path`: berth sends each secret as a path on the daemon's host
