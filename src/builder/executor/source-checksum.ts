@@ -19,8 +19,8 @@ export interface LocalChecksumOptions {
  * The checksum COPY/ADD's cache key takes of its sources: every selected file and what is
  * under a selected directory — its path, type, permission bits, owner, size, link target and
  * the sha256 of its content — never mtimes, so touching a file or checking it out again keeps
- * the cache. Symlinks below a source are hashed as links (COPY copies them so); one pointing
- * out of the context is refused (a context tar with one is refused as it is received).
+ * the cache. Symlinks below a source are hashed as links (COPY copies them so); in a local
+ * context one pointing out of it is refused, as berth build's tar with one is when received.
  */
 export function checksumSources(rootFd: number, patterns: readonly string[], what: string, local?: LocalChecksumOptions): string {
   const hash = createHash('sha256');
@@ -45,7 +45,7 @@ function hashEntry(hash: Hash, fd: number, rel: string, real: string, local: Loc
   hash.update(`${rel}\0${type}\0${(Number(st.mode) & 0o7777).toString(8)}\0${st.uid}:${st.gid}\0`);
   if (type === 'l') {
     const target = native.readlinkat(fd, '');
-    if (symlinkLeaves(real, target)) throw new SourceError(`forbidden path outside the build context: ${rel} -> ${target} (a symlink leads out of it)`);
+    if (local && symlinkLeaves(real, target)) throw new SourceError(`forbidden path outside the build context: ${rel} -> ${target} (a symlink leads out of it)`);
     hash.update(`${target}\0`);
   } else if (type === 'f') {
     hash.update(`${st.size}\0${fileDigest(fd, st, local?.digests, now)}\0`);
