@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Layer, LayerSnapshots, LocalSnapshotter, SnapshotInfo } from './types';
 import { Digest, Digester, digestOf, isDigest } from '../util/digest';
 import { extractLayer } from '../archive/tar/extract';
-import { packDirectory } from '../archive/tar/pack';
+import { digestDirectory, packDirectory } from '../archive/tar/pack';
 import { errorKind, invalidArgument, isNotFound, notFound } from '../errors';
 
 /** Label on a committed layer snapshot: the sha256 of its uncompressed tar. */
@@ -109,7 +109,7 @@ export class SnapshotUnpacker implements LayerSnapshots {
    */
   async commitActive(key: string): Promise<{ layer: Layer; tarSize: number }> {
     const parent = (await this.snapshotter.stat(key)).parent as Digest | null;
-    const { digest, size } = await digestStream(packDirectory(await this.snapshotter.upperDir(key), { whiteouts: 'overlay-to-wh' }));
+    const { digest, size } = await digestDirectory(await this.snapshotter.upperDir(key), { whiteouts: 'overlay-to-wh' });
     return { layer: await this.commitUnpacked(key, parent, digest), tarSize: size };
   }
 

@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
-import { packDirectory, splitDev } from './pack';
+import { createHash, randomBytes } from 'node:crypto';
+import { digestDirectory, packDirectory, splitDev } from './pack';
 import { extractLayer } from './extract';
 import { bufferOf, tarStreamOf } from './test-tar';
 import { treeSnapshot } from './tree-snapshot';
@@ -93,6 +94,18 @@ test('rebaseName and include', async (t) => {
   assert.deepEqual(names, ['directory:b/', 'file:b/ash', 'link:b/sh->b/ash']);
   const single = await entryNames(await bufferOf(packDirectory(path.join(src, 'lib'), { rebaseName: 'lib' })));
   assert.deepEqual(single, ['symlink:lib->usr/lib']);
+});
+
+test('digestDirectory is the sha256 and length of packDirectory\'s tar (whiteouts, links, a file larger than a read chunk)', async (t) => {
+  const src = await tempDir(t);
+  await buildTree(src);
+  await fs.writeFile(path.join(src, 'big'), randomBytes(3 * 1024 * 1024 + 17));
+  native.mknod(path.join(src, 'gone'), 0o020000, 0, 0);
+  native.lsetxattr(path.join(src, 'bin'), 'trusted.overlay.opaque', Buffer.from('y'));
+  for (const opts of [{}, { whiteouts: 'overlay-to-wh' as const }, { rebaseName: 'r', include: (rel: string) => rel !== 'secret' }]) {
+    const tar = await bufferOf(packDirectory(src, opts));
+    assert.deepEqual(await digestDirectory(src, opts), { digest: `sha256:${createHash('sha256').update(tar).digest('hex')}`, size: tar.length });
+  }
 });
 
 test('splitDev decodes Linux device numbers', () => {
