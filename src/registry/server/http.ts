@@ -23,7 +23,10 @@ export function sendError(res: ServerResponse, err: RegistryError): void {
     res.destroy();
     return;
   }
-  sendJson(res, err.status, err.body(), err.headers);
+  // As distribution's errcode.ServeJSON: a charset on the type, and json.Encoder's newline.
+  const body = Buffer.from(JSON.stringify(err.body()) + '\n');
+  res.writeHead(err.status, { ...err.headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(body.length) });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
 /**

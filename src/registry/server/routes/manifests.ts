@@ -5,6 +5,7 @@ import { MAX_MANIFEST_SIZE, parseManifest } from '../manifests';
 import { waitWhileFenced } from '../gc-fence';
 import { checkDigest, checkTag, isDigestLike } from '../names';
 import { emitEvent, type RouteContext } from './context';
+import { negotiateManifest } from './manifest-negotiation';
 
 /** `/v2/<name>/manifests/<reference>`: GET, HEAD, PUT, DELETE by tag or digest. */
 
@@ -23,9 +24,10 @@ async function resolveReference(ctx: RouteContext, reference: string): Promise<D
 }
 
 export async function getManifest(ctx: RouteContext, reference: string): Promise<void> {
-  const digest = await resolveReference(ctx, reference);
-  const record = await ctx.store.manifest(ctx.name, digest);
-  if (!record) throw manifestUnknown(ctx.name, reference);
+  const stored = await ctx.store.manifest(ctx.name, await resolveReference(ctx, reference));
+  if (!stored) throw manifestUnknown(ctx.name, reference);
+  const record = await negotiateManifest(ctx, !isDigestLike(reference), stored);
+  const digest = record.digest;
   const headers = {
     'Content-Type': record.mediaType,
     'Docker-Content-Digest': digest,
