@@ -197,7 +197,12 @@ export async function buildServeHooks(config: ServeConfig, logger: Logger): Prom
       : undefined;
     hooks.auth = new RegistryAuthorizer({ mode, htpasswd, access, tokens, realm: t.realm, logger });
   }
-  if (config.webhooks.length > 0) hooks.events = new WebhookNotifier(config.webhooks, logger);
+  if (config.webhooks.length > 0) {
+    // The queues live in the storage root: what a restart interrupts is delivered after it.
+    const spoolDir = config.root ? path.join(path.resolve(config.root), 'webhook-queue') : undefined;
+    hooks.events = new WebhookNotifier(config.webhooks, logger, undefined, { spoolDir });
+    await hooks.events.restore();
+  }
   return hooks;
 }
 

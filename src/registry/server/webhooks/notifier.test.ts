@@ -169,3 +169,53 @@ test('slack text: escapes Slack control characters and shortens the digest', () 
   const text = slackText({ id: 'x', action: 'delete', target: 'blob', repository: 'a/<b>', digest: 'sha256:' + '0'.repeat(64), time: 't', actor: 'x&y' });
   assert.equal(text, 'x&amp;y deleted blob of `a/&lt;b&gt;` (sha256:000000000000)');
 });
+
+test('webhooks with a queue folder: events wait on disk through a restart, in order; a refused one leaves the queue', async () => {
+  const { promises: fs } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const spoolDir = await fs.mkdtemp(path.join(os.tmpdir(), 'whspool-'));
+  const files = async () => (await Promise.all((await fs.readdir(spoolDir)).map(async (d) => fs.readdir(path.join(spoolDir, d))))).flat();
+  const down = await receiver([503]);
+  try {
+    const logger = recordingLogger();
+    const attempts: DeliveryAttempt[] = [];
+    const first = new WebhookNotifier([{ url: down.url, backoffMs: 20, maxBackoffMs: 50 }], logger, (a) => attempts.push(a), { spoolDir });
+    await first.restore();
+    first.emit({ ...PUSH, tag: 'one' });
+    first.emit({ ...PUSH, tag: 'two' });
+    await attemptsUntil(attempts, 3);
+    assert.ok(attempts.every((a) => a.outcome === 'retry'), 'no give-up without maxAttempts');
+    await first.close(10);
+    assert.equal((await files()).length, 2);
+    assert.equal(logger.lines.filter((l) => /kept in the queue folder for the next start/.test(l.msg)).length, 2);
+
+    // The next start, same URL (the queue folder is per URL): a receiver on `down`'s port that
+    // refuses the first event (400, final) and takes the rest; a new event queues behind.
+    await down.close();
+    const seen: string[] = [];
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        seen.push((JSON.parse(Buffer.concat(chunks).toString()) as { tag: string }).tag);
+        res.writeHead(seen.length === 1 ? 400 : 204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(Number(new URL(down.url).port), '127.0.0.1', resolve));
+    try {
+      const second = new WebhookNotifier([{ url: down.url }], recordingLogger(), undefined, { spoolDir });
+      await second.restore();
+      second.emit({ ...PUSH, tag: 'three' });
+      while (seen.length < 3) await new Promise((r) => setTimeout(r, 10));
+      await second.close(1000);
+      assert.deepEqual(seen, ['one', 'two', 'three']);
+      assert.deepEqual(await files(), [], 'delivered and refused events leave the folder');
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  } finally {
+    await down.close().catch(() => undefined);
+    await fs.rm(spoolDir, { recursive: true, force: true });
+  }
+});

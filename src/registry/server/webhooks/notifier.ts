@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../../util/logger';
 import type { EventSink, RegistryEvent } from '../hooks';
+import { WebhookSpool } from './spool';
 import { renderPayload, type WebhookEvent, type WebhookTemplate } from './templates';
 
 /**
@@ -10,11 +11,15 @@ import { renderPayload, type WebhookEvent, type WebhookTemplate } from './templa
  * Each webhook has its own queue, delivered in order, one event at a time, in the
  * background: `emit` never blocks the request that caused the event. A delivery is a
  * `POST` of the rendered template; a network error, a timeout, 408, 429 or a 5xx is retried
- * after an exponential back-off (initial, doubled each time up to the cap) until
- * `maxAttempts`; any other 4xx is final (the receiver rejected the payload). Every attempt
- * and its outcome is logged, with the webhook's name and its URL's origin only (Slack-style
- * URLs carry their secret in the path). A queue longer than `maxQueue` drops its oldest
- * event, logged, so a dead receiver cannot grow memory without bound.
+ * after an exponential back-off (initial, doubled each time up to the cap) until the receiver
+ * takes it (2xx), or `maxAttempts` when one is set; any other 4xx is final (the receiver
+ * rejected the payload). Every attempt and its outcome is logged, with the webhook's name and
+ * its URL's origin only (Slack-style URLs carry their secret in the path). A queue longer than
+ * `MAX_QUEUE` drops its oldest event, logged, so a dead receiver cannot grow without bound.
+ *
+ * With a spool folder (serve's `<root>/webhook-queue`), each queue is also on disk
+ * (spool.ts): an event is kept there until delivered or refused, so what a shutdown or a
+ * crash interrupted is delivered by the next start (`restore`), in order, before new events.
  */
 export interface WebhookConfig {
   url: string;
@@ -25,7 +30,7 @@ export interface WebhookConfig {
   headers?: Record<string, string>;
   /** Only these actions are sent; default both. */
   actions?: Array<'push' | 'delete'>;
-  /** Attempts per event, first one included (default 5). */
+  /** Attempts per event, first one included (default: until delivered). */
   maxAttempts?: number;
   /** Wait before the first retry, in ms (default 1000); doubles per retry. */
   backoffMs?: number;
@@ -47,14 +52,23 @@ export interface DeliveryAttempt {
   retryInMs?: number;
 }
 
-const DEFAULTS = { maxAttempts: 5, backoffMs: 1000, maxBackoffMs: 60_000, timeoutMs: 10_000 };
+const DEFAULTS = { maxAttempts: Infinity, backoffMs: 1000, maxBackoffMs: 60_000, timeoutMs: 10_000 };
 const MAX_QUEUE = 1000;
 
 interface Target {
   config: Required<Omit<WebhookConfig, 'headers' | 'actions'>> & Pick<WebhookConfig, 'headers' | 'actions'>;
-  queue: WebhookEvent[];
+  queue: QueuedEvent[];
   running: Promise<void> | undefined;
+  spool?: WebhookSpool;
 }
+
+interface QueuedEvent {
+  event: WebhookEvent;
+  /** Its spool file, once written (undefined without a spool, or when the write failed). */
+  file: Promise<string | undefined>;
+}
+
+type Outcome = 'delivered' | 'dropped' | 'interrupted';
 
 export class WebhookNotifier implements EventSink {
   private readonly targets: Target[];
@@ -65,7 +79,10 @@ export class WebhookNotifier implements EventSink {
     webhooks: readonly WebhookConfig[],
     private readonly logger: Logger,
     private readonly onAttempt?: (attempt: DeliveryAttempt) => void,
+    options: { spoolDir?: string } = {},
   ) {
+    const spoolDir = options.spoolDir;
+    const duplicate = (url: string) => webhooks.filter((w) => w.url === url).length > 1;
     this.targets = webhooks.map((w, i) => ({
       config: {
         url: w.url,
@@ -80,7 +97,24 @@ export class WebhookNotifier implements EventSink {
       },
       queue: [],
       running: undefined,
+      ...(spoolDir ? { spool: WebhookSpool.forWebhook(spoolDir, w.url, i, duplicate(w.url)) } : {}),
     }));
+  }
+
+  /**
+   * Queues what the spool holds from before (a shutdown or crash interrupted it), ahead of
+   * anything emitted later, and starts delivering it. Call once, before serving.
+   */
+  async restore(): Promise<void> {
+    for (const target of this.targets) {
+      if (!target.spool) continue;
+      const { events, bad } = await target.spool.load();
+      for (const file of bad) this.logger.error('webhook queue file unreadable; left in place', { webhook: target.config.name, file });
+      if (events.length === 0) continue;
+      this.logger.info(`webhook: ${events.length} queued events from before the restart`, { webhook: target.config.name });
+      target.queue.unshift(...events.map((e) => ({ event: e.event, file: Promise.resolve<string | undefined>(e.file) })));
+      target.running ??= this.drain(target).finally(() => (target.running = undefined));
+    }
   }
 
   /** Queues the event for every webhook that wants its action; returns at once. */
@@ -102,10 +136,18 @@ export class WebhookNotifier implements EventSink {
     for (const target of this.targets) {
       if (target.config.actions && !target.config.actions.includes(event.action)) continue;
       if (target.queue.length >= MAX_QUEUE) {
-        const dropped = target.queue.shift()!;
-        this.logger.error('webhook queue full, dropping the oldest event', { webhook: target.config.name, eventId: dropped.id });
+        // The head may be in delivery; the oldest waiting one goes.
+        const [dropped] = target.queue.splice(1, 1);
+        this.logger.error('webhook queue full, dropping the oldest event', { webhook: target.config.name, eventId: dropped.event.id });
+        void this.unspool(target, dropped);
       }
-      target.queue.push(event);
+      const file = target.spool
+        ? target.spool.add(event).catch((err: unknown) => {
+            this.logger.error(`webhook event not written to the queue folder (it is delivered, but not after a restart): ${(err as Error).message}`, { webhook: target.config.name, eventId: event.id });
+            return undefined;
+          })
+        : Promise.resolve(undefined);
+      target.queue.push({ event, file });
       target.running ??= this.drain(target).finally(() => (target.running = undefined));
     }
   }
@@ -124,21 +166,33 @@ export class WebhookNotifier implements EventSink {
       clearTimeout(timer);
     }
     for (const target of this.targets) {
-      for (const event of target.queue.splice(0)) {
-        this.logger.error('webhook event not delivered: the registry is shutting down', { webhook: target.config.name, eventId: event.id });
+      for (const item of target.queue.splice(0)) {
+        await item.file; // on disk before we exit
+        const kept = target.spool ? '; kept in the queue folder for the next start' : '';
+        this.logger.error(`webhook event not delivered: the registry is shutting down${kept}`, { webhook: target.config.name, eventId: item.event.id });
       }
     }
   }
 
   private async drain(target: Target): Promise<void> {
     while (target.queue.length > 0 && !this.stop.signal.aborted) {
-      const event = target.queue[0];
-      await this.deliver(target, event);
-      if (target.queue[0] === event) target.queue.shift();
+      const item = target.queue[0];
+      await item.file; // on disk before the first attempt: a crash after it loses nothing
+      const outcome = await this.deliver(target, item.event);
+      if (outcome === 'interrupted') break;
+      await this.unspool(target, item);
+      if (target.queue[0] === item) target.queue.shift();
     }
   }
 
-  private async deliver(target: Target, event: WebhookEvent): Promise<void> {
+  private async unspool(target: Target, item: QueuedEvent): Promise<void> {
+    const file = await item.file;
+    if (file && target.spool) {
+      await target.spool.remove(file).catch((err: unknown) => this.logger.error(`webhook queue file not removed: ${(err as Error).message}`, { webhook: target.config.name, file }));
+    }
+  }
+
+  private async deliver(target: Target, event: WebhookEvent): Promise<Outcome> {
     const { config } = target;
     const body = JSON.stringify(renderPayload(config.template, event));
     for (let attempt = 1; ; attempt++) {
@@ -177,18 +231,18 @@ export class WebhookNotifier implements EventSink {
       const fields = { ...report, origin: safeOrigin(config.url), action: event.action, repository: event.repository, digest: event.digest };
       if (report.outcome === 'delivered') {
         this.logger.info('webhook delivered', fields);
-        return;
+        return 'delivered';
       }
+      if (this.stop.signal.aborted) return 'interrupted';
       if (report.outcome === 'failed') {
         this.logger.error(retryable ? `webhook gave up after ${attempt} attempts` : 'webhook rejected the event; not retrying', fields);
-        return;
+        return 'dropped';
       }
       this.logger.warn('webhook attempt failed; retrying', fields);
       try {
         await sleep(retryInMs, undefined, { signal: this.stop.signal });
       } catch {
-        this.logger.error('webhook event not delivered: the registry is shutting down', { webhook: config.name, eventId: event.id });
-        return;
+        return 'interrupted'; // close() logs it
       }
     }
   }
