@@ -40,11 +40,11 @@ export class ContextBuildBackend {
     const stopUpload = () => context.destroy(new Error('the client went away'));
     opts.signal.addEventListener('abort', stopUpload, { once: true });
     try {
-      await receiveContext(context, dir);
+      const contextTarHeaders = await receiveContext(context, dir);
       opts.signal.removeEventListener('abort', stopUpload);
       opts.signal.throwIfAborted();
       const dockerfileText = opts.dockerfileText ?? (await takeBuildFiles(dir, opts.dockerfile));
-      return await this.builder.build({ ...opts, dockerfileText, contextDir: dir }, onEvent);
+      return await this.builder.build({ ...opts, dockerfileText, contextDir: dir, contextTarHeaders }, onEvent);
     } finally {
       opts.signal.removeEventListener('abort', stopUpload);
       await fs.rm(dir, { recursive: true, force: true });

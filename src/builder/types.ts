@@ -5,6 +5,8 @@
  * the snapshotter under a lease and never sees HTTP or a terminal.
  */
 
+import type { ContextTarHeaders } from './executor/copy-history';
+
 /** `--pull`: docker's `pull=1` is 'always'; the default is 'missing'. */
 export type PullPolicy = 'always' | 'missing' | 'never';
 
@@ -34,6 +36,8 @@ export interface BuildRequest {
   localContext?: ContextPathFilter;
   /** The Dockerfile's path inside contextDir (default `Dockerfile`). */
   dockerfile: string;
+  /** The context tar's entry headers (POST /build), for COPY's history as dockerd names sources; absent for a local folder. */
+  contextTarHeaders?: ContextTarHeaders;
   /** The Dockerfile's text when it does not come from contextDir (`-f -`, or a remote file). */
   dockerfileText?: string;
   /** Names to tag the final image with (`-t`), already parsed and validated by the front end. */
@@ -72,6 +76,8 @@ export type BuildEvent =
   | { type: 'container-removed'; stage: string; id: string }
   /** A warning to show the user (an unused build arg, an empty continuation line). */
   | { type: 'warning'; message: string }
+  /** A stage other than the last one ended with this image (dockerd streams it as an `aux` ID). */
+  | { type: 'stage-built'; stage: string; imageId: string }
   /** The final image (sha256:…), then one event per tag applied. */
   | { type: 'built'; imageId: string }
   | { type: 'tagged'; ref: string };

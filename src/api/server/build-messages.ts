@@ -39,6 +39,8 @@ export function buildMessages(event: BuildEvent): BuildMessage[] {
     case 'warning':
       // The executor may have worded it with the prefix already.
       return [{ stream: `${event.message.startsWith('[Warning]') ? event.message : `[Warning] ${event.message}`}\n` }];
+    case 'stage-built':
+      return [{ aux: { ID: event.imageId } }];
     case 'built':
       return [{ aux: { ID: event.imageId } }, { stream: `Successfully built ${shortId(event.imageId)}\n` }];
     case 'tagged':

@@ -35,6 +35,8 @@ export interface ExtractOptions {
   chownTo?: { uid: number; gid: number };
   /** Refuse symlinks whose target leaves dest (absolute, or `..` climbing above it): build contexts. */
   confineSymlinks?: boolean;
+  /** Sees each entry's header before it is extracted (a build context's tarsum headers). */
+  onEntry?: (header: tarStream.Header) => void;
 }
 
 type EntryHeader = tarStream.Header;
@@ -90,6 +92,7 @@ export async function extractAt(tar: Readable, dest: RootWalk, opts: Omit<Extrac
   piping.catch(() => undefined); // surfaced through the iterator below
   try {
     for await (const entry of parser) {
+      opts.onEntry?.(entry.header);
       await extractor.entry(entry.header, entry as unknown as EntryBody);
     }
     await piping;

@@ -21,7 +21,7 @@ export type Instruction = Base & (
   | { kind: 'run'; command: CommandLine; mounts: MountSpec[]; network?: string; security?: string; heredocs: Heredoc[] }
   | { kind: 'cmd' | 'entrypoint'; command: CommandLine }
   | { kind: 'shell'; shell: string[] }
-  | { kind: 'env' | 'label'; pairs: [string, string][] }
+  | { kind: 'env' | 'label'; pairs: [string, string][]; /** Values taken as they are, not expanded (the API's `labels`). */ literal?: boolean }
   | { kind: 'arg'; args: { name: string; default?: string }[] }
   | { kind: 'expose' | 'volume'; values: string[] }
   | { kind: 'workdir' | 'user' | 'stopsignal' | 'maintainer'; value: string }

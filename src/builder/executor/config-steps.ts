@@ -73,19 +73,20 @@ export function applyConfigStep(inst: Instruction, current: ImageRunConfig, x: W
       const labels = { ...(rc.Labels ?? {}) };
       const shown: string[] = [];
       for (const [k, v] of inst.pairs) {
-        const key = x.word(k);
-        const value = x.word(v);
+        const key = inst.literal ? k : x.word(k);
+        const value = inst.literal ? v : x.word(v);
         labels[key] = value;
         shown.push(`${key}=${value}`);
       }
-      rc.Labels = labels;
+      rc.Labels = sortedKeys(labels);
       return { runConfig: rc, comment: `LABEL ${shown.join(' ')}` };
     }
     case 'expose': {
-      const ports = inst.values.flatMap((v) => x.words(v));
+      // moby sorts the words as written (sort.Strings at parse time), then expands them.
+      const ports = [...inst.values].sort(byBytes).flatMap((v) => x.words(v));
       const exposed = { ...(rc.ExposedPorts ?? {}) };
       for (const p of ports) for (const key of portKeys(p)) exposed[key] = {};
-      rc.ExposedPorts = exposed;
+      rc.ExposedPorts = sortedKeys(exposed);
       return { runConfig: rc, comment: `EXPOSE ${ports.join(' ')}` };
     }
     case 'volume': {
@@ -95,7 +96,7 @@ export function applyConfigStep(inst: Instruction, current: ImageRunConfig, x: W
         if (v.trim() === '') throw new Error('VOLUME specified can not be an empty string');
         volumes[v] = {};
       }
-      rc.Volumes = volumes;
+      rc.Volumes = sortedKeys(volumes);
       return { runConfig: rc, comment: `VOLUME ${goList(vols)}` };
     }
     case 'user':
@@ -112,7 +113,8 @@ export function applyConfigStep(inst: Instruction, current: ImageRunConfig, x: W
     }
     case 'shell':
       rc.Shell = [...inst.shell];
-      return { runConfig: rc, comment: `SHELL ${goQuoteList(rc.Shell)}` };
+      // fmt.Sprintf("SHELL %v", shell): the words unquoted.
+      return { runConfig: rc, comment: `SHELL ${goList(rc.Shell)}` };
     case 'cmd':
       rc.Cmd = commandLine(inst.command, current);
       return { runConfig: rc, comment: `CMD ${goQuoteList(rc.Cmd)}` };
@@ -143,6 +145,15 @@ export function applyConfigStep(inst: Instruction, current: ImageRunConfig, x: W
     default:
       throw new Error(`${inst.kind.toUpperCase()} changes no config`);
   }
+}
+
+/** Go's encoding/json writes a map's keys sorted: so must berth, for the same config bytes. */
+export function sortedKeys<T>(map: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(map).sort(([a], [b]) => byBytes(a, b)));
+}
+
+function byBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 /** nat.ParsePortSpecs' keys: `80` → `80/tcp`, `8000-8002/udp` → each port of the range. */

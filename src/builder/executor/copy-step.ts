@@ -103,7 +103,8 @@ async function place(rootFd: number, entry: Entry, req: CopyRequest): Promise<vo
   if (entry.isDir) {
     await withDir(rootFd, req.dest, true, (fd, created) => {
       copyChildren(entry.fd, fd, req.attrs, entry.scope);
-      if (created) setMetadata(fd, fstatSync(entry.fd, { bigint: true }), req.attrs);
+      // moby's CopyWithTar makes a missing destination 0755 (its tar has no `.` entry), then chowns it.
+      if (created) setMetadata(fd, fstatSync(entry.fd, { bigint: true }), { ...req.attrs, mode: req.attrs.mode ?? 0o755 });
     });
     return;
   }

@@ -4,7 +4,7 @@ import { EngineError, errnoCode, failedPrecondition, invalidArgument } from '../
 import { tagReference } from '../../engine/images/tagging';
 import { closeFd, openBeneath, openForReading, openHostDir } from '../../util/fs-at';
 import type { Digest } from '../../util/digest';
-import { buildPlan, type DockerfilePlan } from '../dockerfile/instructions';
+import { buildPlan, type DockerfilePlan, type Instruction, type Stage } from '../dockerfile/instructions';
 import { DockerfileError } from '../dockerfile/errors';
 import { stagesForTarget, StageGraphError, isPredefinedArg } from '../dockerfile/stages';
 import { envLookup, processWord } from '../dockerfile/shell-words';
@@ -16,7 +16,7 @@ import { unconsumedArgs } from './build-args';
 import { RunFailedError } from './run-step';
 import { StageRunner, StepError } from './stage-runner';
 import { prepareWorkRoot } from './step-snapshot';
-import { withConfig } from './build-state';
+import { StageOrderedEvents } from './stage-order';
 
 /**
  * The Dockerfile executor (`ImageBuilder`): the plan's needed stages run concurrently (each
@@ -57,6 +57,7 @@ export class DockerfileExecutor implements ImageBuilder {
         if (err instanceof StageGraphError) throw invalidArgument(err.message, err);
         throw err;
       }
+      stages = withBuildLabels(stages, request.labels);
       const total = stages.reduce((n, s) => n + 1 + s.instructions.length, 0);
       const firstStep = new Map<number, number>();
       stages.reduce((n, s) => (firstStep.set(s.index, n), n + 1 + s.instructions.length), 1);
@@ -70,6 +71,7 @@ export class DockerfileExecutor implements ImageBuilder {
       try {
         const imageId = await this.deps.images.leased('build', async (w) => {
           const results = new Map<number, Promise<BuildState>>();
+          const ordered = new StageOrderedEvents(stages.map((s) => s.name ?? String(s.index)), onEvent);
           const ctx: BuildContext = {
             deps: this.deps,
             request,
@@ -80,7 +82,7 @@ export class DockerfileExecutor implements ImageBuilder {
             ...(request.localContext ? { local: { filter: request.localContext, digests: this.digests } } : {}),
             globals,
             consumed,
-            emit: onEvent,
+            emit: (event) => ordered.emit(event),
             stageResult: (index) => {
               const r = results.get(index);
               if (!r) throw new Error(`stage ${index} is not part of this build`);
@@ -90,16 +92,24 @@ export class DockerfileExecutor implements ImageBuilder {
             track: (chainId) => w.newChains.push(chainId),
             onEnd: (release) => releases.push(release),
           };
-          for (const stage of stages) {
+          stages.forEach((stage, pos) => {
             const p = new StageRunner(ctx, stage).run();
             p.catch(() => aborter.abort()); // the first failure stops the other stages
+            p.then(
+              (state) => {
+                // dockerd's emitImageID after each stage; the last one's is the build's own.
+                if (pos < stages.length - 1) ordered.emit({ type: 'stage-built', stage: stage.name ?? String(stage.index), imageId: state.id });
+                ordered.finish(pos);
+              },
+              () => ordered.finish(pos),
+            );
             results.set(stage.index, p);
-          }
+          });
           const settled = await Promise.allSettled(results.values());
+          ordered.flush();
           const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
           if (failed) throw firstCause(settled, failed);
-          let final = await results.get(stages[stages.length - 1].index)!;
-          final = withBuildLabels(final, request.labels);
+          const final = await results.get(stages[stages.length - 1].index)!;
           const [id] = await this.deps.images.register([{ config: final.config, layers: [...final.layers], ...(final.configSize !== undefined ? { configBlob: { digest: final.id, size: final.configSize } } : {}) }], w, (tx, ids) => {
             for (const ref of refs) tx.setRef(ref, ids[0]);
           });
@@ -172,14 +182,17 @@ function globalArgs(plan: DockerfilePlan, given: Record<string, string>): Map<st
   return values;
 }
 
-/** `--label`: set on the final image, as dockerd's classic builder adds them with a last LABEL. */
-function withBuildLabels(state: BuildState, labels: Record<string, string>): BuildState {
-  const keys = Object.keys(labels);
-  if (keys.length === 0) return state;
-  const rc = { ...(state.config.config ?? {}) };
-  rc.Labels = { ...(rc.Labels ?? {}), ...labels };
-  const comment = `LABEL ${keys.sort().map((k) => `${k}=${labels[k]}`).join(' ')}`;
-  return withConfig(state, rc, { created: new Date().toISOString(), created_by: ['/bin/sh', '-c', '#(nop) ', comment].join(' ') });
+/**
+ * `--label`: as dockerd's buildLabelOptions, one `LABEL k=v` step per label (sorted by key,
+ * values not expanded) appended to the last stage, counted and shown as steps.
+ */
+function withBuildLabels(stages: Stage[], labels: Record<string, string>): Stage[] {
+  const keys = Object.keys(labels).sort();
+  if (keys.length === 0) return stages;
+  const last = stages[stages.length - 1];
+  const line = last.instructions.length > 0 ? last.instructions[last.instructions.length - 1].lines.end : last.from.lines.end;
+  const added: Instruction[] = keys.map((k) => ({ kind: 'label', pairs: [[k, labels[k]]], literal: true, original: `LABEL ${k}=${labels[k]}`, lines: { start: line, end: line } }));
+  return [...stages.slice(0, -1), { ...last, instructions: [...last.instructions, ...added] }];
 }
 
 /** The failure to report: a stage's own error rather than the "cancelled" of the stages it stopped. */

@@ -20,6 +20,7 @@ import { HOST_PLATFORM } from '../../images/models';
 import { createHash } from 'node:crypto';
 import type { Digest } from '../../util/digest';
 import { checksumSources } from './source-checksum';
+import { copySourceHistory } from './copy-history';
 import { isUrl } from './add-sources';
 import { SourceError } from './context-sources';
 import { MountError, resolveRunMounts, type RunMount } from './run-mounts';
@@ -139,7 +140,8 @@ export class StageRunner {
       case 'workdir': {
         const { runConfig, comment } = applyConfigStep(inst, this.runConfig, x, this.cmdSet);
         const dir = runConfig.WorkingDir as string;
-        const createdBy = this.nop(comment);
+        // withCmdCommentString: one string after the shell, so one space after `#(nop)`.
+        const createdBy = [...shellOf(runConfig), `#(nop) ${comment}`].join(' ');
         await this.cachedStep(['workdir', dir, runConfig], createdBy, true, async () => {
           // moby creates the directory (root-owned, 0755) in a container and commits it: a layer when it was missing.
           const layer = await this.snapshotStep(async (rootFd) => {
@@ -167,7 +169,8 @@ export class StageRunner {
   }
 
   private async commitConfig(runConfig: ImageRunConfig, comment: string, keyParts: unknown[]): Promise<void> {
-    const createdBy = this.nop(comment);
+    // The shell of the new run config: SHELL's own entry already shows the shell it sets.
+    const createdBy = [...shellOf(runConfig), '#(nop) ', comment].join(' ');
     await this.cachedStep([...keyParts, createdBy, runConfig], createdBy, false, async () => withConfig(this.state, runConfig, this.history(createdBy), this.author));
     this.runConfig = runConfig;
   }
@@ -177,7 +180,7 @@ export class StageRunner {
    * inputs (`keyParts`); a hit (unless --no-cache) takes the state recorded before, held in
    * this build's lease; a miss runs `make` and records its result.
    */
-  private async cachedStep(keyParts: unknown[], description: string, ownLayer: boolean, make: () => Promise<BuildState>): Promise<void> {
+  private async cachedStep(keyParts: unknown[], description: string | (() => string), ownLayer: boolean, make: () => Promise<BuildState>): Promise<void> {
     const { ctx } = this;
     const cache = ctx.deps.cache;
     const key = createHash('sha256').update(JSON.stringify([this.state.id, keyParts])).digest('hex');
@@ -193,12 +196,7 @@ export class StageRunner {
       }
     }
     this.state = await make();
-    if (cache) await cache.put(key, description, this.state, ownLayer);
-  }
-
-  /** moby's withCmdComment: the history of a step that ran nothing is `<shell> #(nop)  <comment>`. */
-  private nop(comment: string): string {
-    return [...shellOf(this.runConfig), '#(nop) ', comment].join(' ');
+    if (cache) await cache.put(key, typeof description === 'string' ? description : description(), this.state, ownLayer);
   }
 
   private history(createdBy: string): { created: string; created_by: string } {
@@ -263,7 +261,8 @@ export class StageRunner {
   private async copy(inst: Copy, x: WordExpander): Promise<void> {
     const { ctx } = this;
     const sources = inst.sources.map((s) => (s.startsWith('<<') ? s : x.word(s)));
-    let dest = x.word(inst.dest);
+    const writtenDest = x.word(inst.dest);
+    let dest = writtenDest;
     const trailing = dest.endsWith('/') || dest === '.' || dest.endsWith('/.');
     dest = resolveWorkdir(this.runConfig.WorkingDir, dest) + (trailing && !dest.endsWith('/') ? '/' : '');
     if (trailing && !dest.endsWith('/')) dest += '/';
@@ -271,8 +270,22 @@ export class StageRunner {
     const from = inst.from !== undefined ? x.word(inst.from) : undefined;
     const chown = inst.chown !== undefined ? x.word(inst.chown) : undefined;
     const kind = inst.kind.toUpperCase();
-    const copyOnto = async (sourceRoot: number, sourceName: string, sourceFilter?: ContextPathFilter): Promise<{ chainId: import('../../util/digest').Digest; diffId: import('../../util/digest').Digest; tarSize: number }> =>
-      this.snapshotStep(async (rootFd) => {
+    const heredocs = sources.filter((src) => src.startsWith('<<')).map((src) => inst.heredocs.find((h) => src.includes(h.name))).map((h) => (h && h.expand ? x.word(h.content) : h?.content));
+    const local = sources.filter((src) => !src.startsWith('<<') && !isUrl(src));
+    // The history names the sources as dockerd does (moby's copy-info hashes), worked out only when the step runs.
+    let createdBy: string | undefined;
+    const describe = (shown: string): string =>
+      (createdBy = [...shellOf(this.runConfig), `#(nop) ${kind} ${chown !== undefined ? `--chown=${chown}` : ''}${shown} in ${writtenDest} `].join(' '));
+    const copyOnto = async (sourceRoot: number, sourceName: string, names: 'host' | 'none', sourceFilter?: ContextPathFilter): Promise<{ chainId: import('../../util/digest').Digest; diffId: import('../../util/digest').Digest; tarSize: number }> => {
+      if (local.length === sources.length) {
+        try {
+          describe(copySourceHistory(sourceRoot, local, sourceName, names === 'none' ? ctx.request.contextTarHeaders : undefined, names, sourceFilter));
+        } catch (err) {
+          if (err instanceof SourceError) throw new Error(`${kind} failed: ${err.message}`, { cause: err });
+          throw err;
+        }
+      }
+      return this.snapshotStep(async (rootFd) => {
         const owner = chown !== undefined ? resolveChown(rootFd, chown) : { uid: 0, gid: 0 };
         try {
           await copyIntoRoot(rootFd, {
@@ -292,9 +305,9 @@ export class StageRunner {
           throw new Error(`${kind} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
         }
       });
+    };
     // The cache key: the sources' checksum (context) or the source layer (a stage, an image).
     const fromChain = from === undefined ? undefined : await this.fromRoot(from);
-    const local = sources.filter((src) => !src.startsWith('<<') && !isUrl(src));
     let sourceKey: string;
     try {
       sourceKey = fromChain === undefined ? checksumSources(ctx.contextFd, local, 'build context or excluded by .dockerignore', ctx.local) : `${fromChain}:${JSON.stringify(local)}`;
@@ -302,16 +315,16 @@ export class StageRunner {
       if (err instanceof SourceError) throw new Error(`${kind} failed: ${err.message}`, { cause: err });
       throw err;
     }
-    const heredocs = sources.filter((src) => src.startsWith('<<')).map((src) => inst.heredocs.find((h) => src.includes(h.name))).map((h) => (h && h.expand ? x.word(h.content) : h?.content));
     // A URL's content is known only once downloaded: ADD <url> always runs (nonce in the key).
     const uncachable = sources.some(isUrl) ? createHash('sha256').update(String(process.hrtime.bigint()) + Math.random()).digest('hex') : '';
-    const createdBy = [...shellOf(this.runConfig), `#(nop) ${kind} ${shownSource(sourceKey, local.length + heredocs.length, sources)} in ${dest} `].join(' ');
-    await this.cachedStep(['copy', kind, sources, dest, chown ?? '', chmod ?? '', sourceKey, heredocs, uncachable, this.runConfig], createdBy, true, async () => {
+    await this.cachedStep(['copy', kind, sources, dest, chown ?? '', chmod ?? '', sourceKey, heredocs, uncachable, this.runConfig], () => createdBy ?? '', true, async () => {
       let layer;
-      if (fromChain === undefined) layer = await copyOnto(ctx.contextFd, 'build context or excluded by .dockerignore', ctx.local?.filter);
-      else if (fromChain === null) layer = await this.withEmptyRoot((fd) => copyOnto(fd, `stage ${from}`));
-      else layer = await ctx.deps.rootfs.withLayerView(fromChain, (fd) => copyOnto(fd, from as string));
-      return withLayer(this.state, this.runConfig, this.history(createdBy), layer, this.author);
+      if (fromChain === undefined) layer = await copyOnto(ctx.contextFd, 'build context or excluded by .dockerignore', 'none', ctx.local?.filter);
+      else if (fromChain === null) layer = await this.withEmptyRoot((fd) => copyOnto(fd, `stage ${from}`, 'host'));
+      else layer = await ctx.deps.rootfs.withLayerView(fromChain, (fd) => copyOnto(fd, from as string, 'host'));
+      // Heredocs and URLs (BuildKit's and ADD's own): named by berth's checksum of them.
+      const shown = createdBy ?? describe(shownSource(sourceKey, local.length + heredocs.length, sources));
+      return withLayer(this.state, this.runConfig, this.history(shown), layer, this.author);
     });
   }
 

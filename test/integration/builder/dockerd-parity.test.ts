@@ -10,8 +10,9 @@ import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, type TestDaem
  * The same Dockerfiles built by berth and by dockerd 20.10's classic builder (both from the
  * same busybox image: berth's, saved and loaded into dockerd), then compared: the image config
  * fields a Dockerfile sets, the history (created_by, empty_layer), and the file listing of the
- * result (path, mode, uid, gid, size, link target). Each case is its own test, so a gap of the
- * executor shows as that case failing.
+ * result (path, mode, uid, gid, size, link target), and the JSON stream with IDs masked. Each
+ * case is its own test, so a gap of the executor shows as that case failing; what differs on
+ * purpose is in INTENDED_DIFFERENCES, with its reason.
  */
 const skip = needsRoot('needs root') || privateDockerdSkipReason() || false;
 
@@ -67,6 +68,33 @@ const CASES: Array<{ name: string; files: ContextEntry[]; query?: string }> = [
     files: [{ name: 'Dockerfile', content: 'FROM busybox AS build\nRUN echo built > /out && chmod 640 /out\nFROM busybox\nCOPY --from=build /out /final\nCMD ["cat", "/final"]\n' }],
   },
 ];
+
+/**
+ * Where berth differs from dockerd 20.10 on purpose. Each rewrites dockerd's side of a
+ * comparison to what berth gives, and must still find something to rewrite somewhere (a
+ * fix that lands makes its entry stale, and the last test says so).
+ */
+const INTENDED_DIFFERENCES: Array<{ name: string; reason: string; stream: (docker: string[]) => string[] }> = [
+  {
+    name: 'config-only steps have no intermediate container',
+    reason:
+      'dockerd 20.10 creates, commits and removes a container for every step that only changes the config (ENV, LABEL, WORKDIR, CMD, ...), ' +
+      'printing " ---> Running in <id>" and "Removing intermediate container <id>"; berth commits such a step without a container ' +
+      '(WORKDIR writes into a snapshot), so it has no container ID to show. Only RUN runs a container',
+    stream: (docker) => {
+      const out: string[] = [];
+      let step = '';
+      for (const m of docker) {
+        const text = (JSON.parse(m) as { stream?: string }).stream ?? '';
+        if (/^Step \d+\/\d+ : /.test(text)) step = text.replace(/^Step \d+\/\d+ : /, '');
+        if (!/^RUN\b/i.test(step) && /^( ---> Running in <id12>|Removing intermediate container <id12>)\n$/.test(text)) continue;
+        out.push(m);
+      }
+      return out;
+    },
+  },
+];
+const usedDifferences = new Set<string>();
 
 interface Inspect {
   Id: string;
@@ -173,11 +201,7 @@ describe('Dockerfile builds side by side with dockerd 20.10', { skip }, () => {
         assert.deepEqual(images.berth.config, images.docker.config);
       });
 
-      // Known executor gaps (bexec) at the time of writing: COPY's history names sources, not
-      // file:/dir:/multi: hashes; WORKDIR/SHELL history text; LABELs from the API use SHELL;
-      // EXPOSE order; COPY dir/ gives the destination the source folder's mode; metadata steps
-      // have no intermediate container; stages interleave; --label is no extra step.
-      it('history, file listing and JSON stream (IDs aside)', { todo: 'executor gaps (bexec), listed in the failure' }, async () => {
+      it('history, file listing and JSON stream (IDs aside)', async () => {
         const problems: string[] = [];
         for (const f of CONFIG_FIELDS) {
           const [bv, dv] = [JSON.stringify(images.berth.config[f]), JSON.stringify(images.docker.config[f])];
@@ -189,13 +213,23 @@ describe('Dockerfile builds side by side with dockerd 20.10', { skip }, () => {
           if (bj !== dj) problems.push(`history[${h}]: docker ${dj}, berth ${bj}`);
         }
         problems.push(...differences(await listFiles(daemon.socket, tag), await listFiles(dockerd.socket, tag)).map((d) => `file ${d}`));
-        const firstDiff = streams.docker.findIndex((m, k) => streams.berth[k] !== m);
-        if (firstDiff !== -1 || streams.berth.length !== streams.docker.length) {
-          const k = firstDiff === -1 ? streams.docker.length : firstDiff;
-          problems.push(`stream message ${k}: docker ${streams.docker[k] ?? '(end)'}, berth ${streams.berth[k] ?? '(end)'}`);
+        let docker = streams.docker;
+        for (const d of INTENDED_DIFFERENCES) {
+          const rewritten = d.stream(docker);
+          if (JSON.stringify(rewritten) !== JSON.stringify(docker)) usedDifferences.add(d.name);
+          docker = rewritten;
+        }
+        const firstDiff = docker.findIndex((m, k) => streams.berth[k] !== m);
+        if (firstDiff !== -1 || streams.berth.length !== docker.length) {
+          const k = firstDiff === -1 ? docker.length : firstDiff;
+          problems.push(`stream message ${k}: docker ${docker[k] ?? '(end)'}, berth ${streams.berth[k] ?? '(end)'}`);
         }
         assert.deepEqual(problems, []);
       });
     });
+  });
+
+  it('every intended difference still shows', () => {
+    assert.deepEqual(INTENDED_DIFFERENCES.map((d) => d.name).filter((n) => !usedDifferences.has(n)), [], 'stale INTENDED_DIFFERENCES entries: remove them');
   });
 });

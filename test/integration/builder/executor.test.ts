@@ -62,7 +62,7 @@ test('FROM + metadata + RUN + COPY: the config docker build gives, the files, th
 
   const h = await history(daemon, 'app:1');
   const createdBy = h.map((e) => e.CreatedBy as string).reverse().slice(-13);
-  assert.deepEqual(createdBy.slice(0, 3), ['/bin/sh -c #(nop)  ENV A=1 B=two words', '/bin/sh -c #(nop)  LABEL org.example=yes', '/bin/sh -c #(nop)  WORKDIR /app']);
+  assert.deepEqual(createdBy.slice(0, 3), ['/bin/sh -c #(nop)  ENV A=1 B=two words', '/bin/sh -c #(nop)  LABEL org.example=yes', '/bin/sh -c #(nop) WORKDIR /app']);
   assert.match(createdBy[5], /^\/bin\/sh -c echo "ran as/);
   assert.equal(createdBy[12], '/bin/sh -c #(nop)  CMD ["echo hi"]');
   // No build container is left behind.

@@ -1,0 +1,189 @@
+import { createHash, type Hash } from 'node:crypto';
+import { readFileSync, readSync, type Stats } from 'node:fs';
+import * as path from 'node:path';
+import { native } from '../../native';
+import { closeFd, lstatChild, openBeneath, openForReading } from '../../util/fs-at';
+import { selectSources } from './context-sources';
+import type { ContextPathFilter } from '../types';
+import { fstatSync } from 'node:fs';
+
+/** The tar header fields moby's tarsum (Version1) hashes for an entry, as a context tar sent them. */
+export interface TarsumHeader {
+  name: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  typeflag: string;
+  linkname: string;
+  devmajor: number;
+  devminor: number;
+  xattrs: Array<[string, string]>;
+}
+
+/** Context path (as tarsum keys it: cleaned, relative, no trailing `/`) → its header as received. */
+export type ContextTarHeaders = ReadonlyMap<string, TarsumHeader>;
+
+const TYPEFLAGS: Record<string, string> = { file: '0', link: '1', symlink: '2', 'character-device': '3', 'block-device': '4', directory: '5', fifo: '6', 'contiguous-file': '7' };
+
+/** tarsum's key of an entry name: path.Join(".", path.Join("/", name)). */
+export function tarsumKey(name: string): string {
+  const clean = path.posix.normalize(`/${name}`).replace(/\/+$/, '');
+  return clean === '' ? '.' : clean.slice(1);
+}
+
+/** A tar-stream header as tarsum sees it (uname/gname are left out by tarsum itself). */
+export function tarsumHeader(h: { name: string; mode?: number; uid?: number; gid?: number; size?: number; type?: string | null; linkname?: string | null; devmajor?: number; devminor?: number; pax?: unknown }): TarsumHeader {
+  const xattrs = Object.entries((h.pax ?? {}) as Record<string, string>)
+    .filter(([k]) => k.startsWith('SCHILY.xattr.'))
+    .map(([k, v]): [string, string] => [k.slice('SCHILY.xattr.'.length), v]);
+  return { name: h.name, mode: h.mode ?? 0, uid: h.uid ?? 0, gid: h.gid ?? 0, size: h.size ?? 0, typeflag: TYPEFLAGS[h.type ?? 'file'] ?? '0', linkname: h.linkname ?? '', devmajor: h.devmajor ?? 0, devminor: h.devminor ?? 0, xattrs };
+}
+
+/**
+ * The source part of COPY/ADD's history as dockerd 20.10's classic builder writes it
+ * (builder/dockerfile/copy.go): `file:<sum>` for a file, `dir:<sha256 of the sorted sums of
+ * everything beneath it>` for a directory, and `multi:<sha256 of the sources' parts>` for
+ * several. A sum is the tarsum (v1) of the entry: its header fields then its content. For a
+ * context that came as a tar, the headers are the ones sent (`headers`), uname/gname left
+ * out as tarsum does; for an image's or stage's root (moby's lazy source) they are made from
+ * the files as archive.FileInfoHeader does, with user and group names of the daemon's host.
+ */
+export function copySourceHistory(rootFd: number, patterns: readonly string[], what: string, headers: ContextTarHeaders | undefined, names: 'host' | 'none', filter?: ContextPathFilter): string {
+  const parts: string[] = [];
+  const nameCache = new Map<string, Map<number, string>>();
+  const hostName = (file: string, id: number): string => lookupName(nameCache, file, id);
+  const sum = (rel: string, fd: number, st: Stats): string => {
+    if (headers !== undefined) {
+      const own = rel === '' ? '.' : rel;
+      const key = followInTar(headers, own);
+      const h = headers.get(key);
+      // moby's Hash falls back to the path itself for what the tar did not list.
+      if (!h) return rel;
+      if (key === own) return entrySum(h, fd, '', '');
+      const target = openBeneath(rootFd, key);
+      try {
+        return entrySum(h, target, '', '');
+      } finally {
+        closeFd(target);
+      }
+    }
+    const h = headerFromStat(rel, fd, st);
+    return entrySum(h, fd, names === 'host' ? hostName('/etc/passwd', st.uid) : '', names === 'host' ? hostName('/etc/group', st.gid) : '');
+  };
+  for (const pattern of patterns) {
+    for (const source of selectSources(rootFd, pattern, what, filter)) {
+      try {
+        const st = fstatSync(source.fd);
+        if (!st.isDirectory()) {
+          parts.push(`file:${sum(source.rel, source.fd, st)}`);
+          continue;
+        }
+        const sums: string[] = [];
+        if (source.rel !== '') sums.push(sum(source.rel, source.fd, st));
+        walk(source.fd, source.rel, source.real, filter, (rel, fd, childSt) => sums.push(sum(rel, fd, childSt)));
+        parts.push(`dir:${sha256(sums.sort().join(','))}`);
+      } finally {
+        closeFd(source.fd);
+      }
+    }
+  }
+  return parts.length === 1 ? parts[0] : `multi:${sha256(parts.join(','))}`;
+}
+
+/**
+ * archiveContext.Hash takes the sum of the followed path (FollowSymlinkInScope): a link's
+ * target, resolved inside the context, or the link's own path when that target is missing.
+ */
+function followInTar(headers: ContextTarHeaders, key: string): string {
+  let current = key;
+  for (let hops = 0; hops < 255; hops++) {
+    const h = headers.get(current);
+    if (!h || h.typeflag !== '2') return current;
+    const base = h.linkname.startsWith('/') ? h.linkname : `${path.posix.dirname(current)}/${h.linkname}`;
+    current = tarsumKey(base);
+  }
+  return current;
+}
+
+/** Everything beneath a directory, without following links; in a local context only what .dockerignore leaves in. */
+function walk(dirFd: number, prefix: string, realPrefix: string, filter: ContextPathFilter | undefined, visit: (rel: string, fd: number, st: Stats) => void): void {
+  for (const name of native.readdirFd(dirFd)) {
+    const rel = prefix === '' ? name : `${prefix}/${name}`;
+    const real = realPrefix === '' ? name : `${realPrefix}/${name}`;
+    if (filter && !filter.includes(real)) continue;
+    const child = lstatChild(dirFd, name);
+    if (!child) continue;
+    try {
+      visit(rel, child.fd, child.st);
+      if (child.st.isDirectory()) walk(child.fd, rel, real, filter, visit);
+    } finally {
+      closeFd(child.fd);
+    }
+  }
+}
+
+/** archive.FileInfoHeader: permission and set-id bits with Go 1.8's file type bits, dirs named with `/`. */
+function headerFromStat(rel: string, fd: number, st: Stats): TarsumHeader {
+  const type = st.isDirectory() ? '5' : st.isSymbolicLink() ? '2' : st.isFIFO() ? '6' : st.isCharacterDevice() ? '3' : st.isBlockDevice() ? '4' : '0';
+  const isDev = type === '3' || type === '4';
+  return {
+    name: st.isDirectory() ? `${rel}/` : rel,
+    mode: st.mode & 0o177777,
+    uid: st.uid,
+    gid: st.gid,
+    size: type === '0' ? st.size : 0,
+    typeflag: type,
+    linkname: type === '2' ? native.readlinkat(fd, '') : '',
+    devmajor: isDev ? Math.floor(st.rdev / 256) & 0xfff : 0,
+    devminor: isDev ? (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) : 0,
+    xattrs: [],
+  };
+}
+
+const CHUNK = 1024 * 1024;
+const buffer = Buffer.allocUnsafe(CHUNK);
+
+/** tarsum v1 of one entry: "name…mode…uid…gid…size…typeflag…linkname…uname…gname…devmajor…devminor…" + xattrs, then the content. */
+function entrySum(h: TarsumHeader, fd: number, uname: string, gname: string): string {
+  const hash = createHash('sha256');
+  const fields: Array<[string, string]> = [
+    ['name', h.name], ['mode', String(h.mode)], ['uid', String(h.uid)], ['gid', String(h.gid)], ['size', String(h.size)], ['typeflag', h.typeflag],
+    ['linkname', h.linkname], ['uname', uname], ['gname', gname], ['devmajor', String(h.devmajor)], ['devminor', String(h.devminor)],
+    ...[...h.xattrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  ];
+  for (const [k, v] of fields) hash.update(k + v);
+  if ((h.typeflag === '0' || h.typeflag === '7') && h.size > 0) hashContent(hash, fd);
+  return hash.digest('hex');
+}
+
+function hashContent(hash: Hash, pathFd: number): void {
+  const fd = openForReading(pathFd);
+  try {
+    for (let n; (n = readSync(fd, buffer, 0, CHUNK, null)) > 0; ) hash.update(buffer.subarray(0, n));
+  } finally {
+    closeFd(fd);
+  }
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Go's user.LookupId/LookupGroupId on the daemon's host (a name, or "" when there is none). */
+function lookupName(nameCache: Map<string, Map<number, string>>, file: string, id: number): string {
+  let ids = nameCache.get(file);
+  if (!ids) {
+    ids = new Map();
+    try {
+      for (const line of readFileSync(file, 'utf8').split('\n')) {
+        const f = line.split(':');
+        if (f.length >= 3 && /^\d+$/.test(f[2]) && !ids.has(Number(f[2]))) ids.set(Number(f[2]), f[0]);
+      }
+    } catch {
+      // no file: no names
+    }
+    nameCache.set(file, ids);
+  }
+  return ids.get(id) ?? '';
+}
