@@ -11,6 +11,7 @@ import type { BuildState } from './build-state';
 import type { BuildStateLookup } from './build-state-lookup';
 import type { BuildCache } from './build-cache';
 import type { LocalChecksumOptions } from './source-checksum';
+import type { CacheFromSources } from './cache-from';
 
 /** What the executor uses of the daemon: the image and container services and the snapshot stores. */
 export interface ExecutorDeps {
@@ -53,6 +54,8 @@ export interface BuildContext {
   stepNumber(stageIndex: number, instructionIndex: number): { index: number; total: number };
   /** A layer this build committed: collected when the build ends unless something references it. */
   track(chainId: Digest): void;
+  /** `--cache-from` images (absent without any, or with --no-cache). */
+  cacheFrom?: CacheFromSources;
   /** Runs `release` when the build ends, whatever the outcome. */
   onEnd(release: () => void): void;
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { EngineError, errnoCode, failedPrecondition, invalidArgument } from '../../errors';
+import { EngineError, errnoCode, failedPrecondition, invalidArgument, messageOf } from '../../errors';
 import { tagReference } from '../../engine/images/tagging';
 import { closeFd, openBeneath, openForReading, openHostDir } from '../../util/fs-at';
 import type { Digest } from '../../util/digest';
@@ -17,6 +17,11 @@ import { RunFailedError } from './run-step';
 import { StageRunner, StepError } from './stage-runner';
 import { prepareWorkRoot } from './step-snapshot';
 import { StageOrderedEvents } from './stage-order';
+import { CacheFromSources } from './cache-from';
+import { resolveBaseImage } from './base-image';
+import type { ResolvedImage } from '../../engine/images/types';
+import type { LeasedWrite } from '../../engine/images/creation';
+import { chainIds } from '../../util/digest';
 
 /**
  * The Dockerfile executor (`ImageBuilder`): the plan's needed stages run concurrently (each
@@ -70,6 +75,7 @@ export class DockerfileExecutor implements ImageBuilder {
       if (request.signal.aborted) aborter.abort();
       try {
         const imageId = await this.deps.images.leased('build', async (w) => {
+          const cacheFrom = await this.cacheFromSources(request, w, aborter.signal, onEvent);
           const results = new Map<number, Promise<BuildState>>();
           const ordered = new StageOrderedEvents(stages.map((s) => s.name ?? String(s.index)), onEvent);
           const ctx: BuildContext = {
@@ -91,6 +97,7 @@ export class DockerfileExecutor implements ImageBuilder {
             stepNumber: (stage, i) => ({ index: (firstStep.get(stage) ?? 1) + 1 + i, total }),
             track: (chainId) => w.newChains.push(chainId),
             onEnd: (release) => releases.push(release),
+            ...(cacheFrom ? { cacheFrom } : {}),
           };
           stages.forEach((stage, pos) => {
             const p = new StageRunner(ctx, stage).run();
@@ -130,6 +137,27 @@ export class DockerfileExecutor implements ImageBuilder {
     } finally {
       closeFd(contextFd);
     }
+  }
+
+  /**
+   * The `--cache-from` images: local ones, or pulled when missing (unless --pull=never);
+   * one that cannot be had is skipped with a warning, as dockerd skips it (in its log).
+   * Their layers are held for the build.
+   */
+  private async cacheFromSources(request: BuildRequest, w: LeasedWrite, signal: AbortSignal, onEvent: (event: BuildEvent) => void): Promise<CacheFromSources | undefined> {
+    if (request.cacheFrom.length === 0 || request.noCache) return undefined;
+    const found: ResolvedImage[] = [];
+    for (const name of request.cacheFrom) {
+      try {
+        const image = await resolveBaseImage(this.deps.images, name, request.pull === 'never' ? 'never' : 'missing', signal, () => undefined);
+        for (const chain of chainIds(image.diffIds)) await w.protectLayer(chain);
+        found.push(image);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        onEvent({ type: 'warning', message: `Could not look up ${name} for cache resolution, skipping: ${messageOf(err)}` });
+      }
+    }
+    return new CacheFromSources(found);
   }
 
   /** The Dockerfile (from the request, or read beneath the context: a link out of it is refused), parsed and typed. */

@@ -142,7 +142,7 @@ export class StageRunner {
         const dir = runConfig.WorkingDir as string;
         // withCmdCommentString: one string after the shell, so one space after `#(nop)`.
         const createdBy = [...shellOf(runConfig), `#(nop) ${comment}`].join(' ');
-        await this.cachedStep(['workdir', dir, runConfig], createdBy, true, async () => {
+        await this.cachedStep(['workdir', dir, runConfig], createdBy, true, { runConfig, createdBy: async () => createdBy }, async () => {
           // moby creates the directory (root-owned, 0755) in a container and commits it: a layer when it was missing.
           const layer = await this.snapshotStep(async (rootFd) => {
             const walk = RootWalk.at(rootFd);
@@ -171,7 +171,7 @@ export class StageRunner {
   private async commitConfig(runConfig: ImageRunConfig, comment: string, keyParts: unknown[]): Promise<void> {
     // The shell of the new run config: SHELL's own entry already shows the shell it sets.
     const createdBy = [...shellOf(runConfig), '#(nop) ', comment].join(' ');
-    await this.cachedStep([...keyParts, createdBy, runConfig], createdBy, false, async () => withConfig(this.state, runConfig, this.history(createdBy), this.author));
+    await this.cachedStep([...keyParts, createdBy, runConfig], createdBy, false, { runConfig, createdBy: async () => createdBy }, async () => withConfig(this.state, runConfig, this.history(createdBy), this.author));
     this.runConfig = runConfig;
   }
 
@@ -180,7 +180,13 @@ export class StageRunner {
    * inputs (`keyParts`); a hit (unless --no-cache) takes the state recorded before, held in
    * this build's lease; a miss runs `make` and records its result.
    */
-  private async cachedStep(keyParts: unknown[], description: string | (() => string), ownLayer: boolean, make: () => Promise<BuildState>): Promise<void> {
+  private async cachedStep(
+    keyParts: unknown[],
+    description: string | (() => string),
+    ownLayer: boolean,
+    probe: { runConfig: ImageRunConfig; createdBy: () => Promise<string | undefined> },
+    make: () => Promise<BuildState>,
+  ): Promise<void> {
     const { ctx } = this;
     const cache = ctx.deps.cache;
     const key = createHash('sha256').update(JSON.stringify([this.state.id, keyParts])).digest('hex');
@@ -189,6 +195,17 @@ export class StageRunner {
       const hit = await cache.get(key);
       if (hit) {
         if (hit.chainId !== null) await ctx.w.protectLayer(hit.chainId);
+        this.state = hit;
+        this.stepCached = true;
+        ctx.emit({ type: 'cached', stage: this.label });
+        return;
+      }
+    }
+    // --cache-from: a source image whose history goes on with this step's command.
+    if (ctx.cacheFrom && !ctx.request.noCache) {
+      const createdBy = await probe.createdBy();
+      const hit = createdBy === undefined ? undefined : ctx.cacheFrom.match(this.state, createdBy, probe.runConfig, this.author);
+      if (hit) {
         this.state = hit;
         this.stepCached = true;
         ctx.emit({ type: 'cached', stage: this.label });
@@ -230,7 +247,7 @@ export class StageRunner {
     // An ONBUILD trigger's bind (the plan's own are refused before the build starts) would show the user's folder itself.
     if (ctx.local && mounts.some((m) => m.type === 'bind')) throw new Error(`${LOCAL_CONTEXT_REFUSED}: a RUN --mount=type=bind reads the context (build from a tar: berth build - < context.tar)`);
     const key = ['run', argv, [...env, ...argEnv], network, createdBy, mounts.map((m) => m.keyPart), this.runConfig];
-    await this.cachedStep(key, createdBy, true, () => this.runContainer(argv, [...env, ...argEnv], network, createdBy, mounts));
+    await this.cachedStep(key, createdBy, true, { runConfig: this.runConfig, createdBy: async () => createdBy }, () => this.runContainer(argv, [...env, ...argEnv], network, createdBy, mounts));
   }
 
   private async runContainer(argv: string[], env: string[], network: string, createdBy: string, mounts: RunMount[]): Promise<BuildState> {
@@ -276,15 +293,17 @@ export class StageRunner {
     let createdBy: string | undefined;
     const describe = (shown: string): string =>
       (createdBy = [...shellOf(this.runConfig), `#(nop) ${kind} ${chown !== undefined ? `--chown=${chown}` : ''}${shown} in ${writtenDest} `].join(' '));
-    const copyOnto = async (sourceRoot: number, sourceName: string, names: 'host' | 'none', sourceFilter?: ContextPathFilter): Promise<{ chainId: import('../../util/digest').Digest; diffId: import('../../util/digest').Digest; tarSize: number }> => {
-      if (local.length === sources.length) {
-        try {
-          describe(copySourceHistory(sourceRoot, local, sourceName, names === 'none' ? ctx.request.contextTarHeaders : undefined, names, sourceFilter));
-        } catch (err) {
-          if (err instanceof SourceError) throw new Error(`${kind} failed: ${err.message}`, { cause: err });
-          throw err;
-        }
+    const describeFrom = (sourceRoot: number, sourceName: string, names: 'host' | 'none', sourceFilter?: ContextPathFilter): string | undefined => {
+      if (createdBy !== undefined || local.length !== sources.length) return createdBy;
+      try {
+        return describe(copySourceHistory(sourceRoot, local, sourceName, names === 'none' ? ctx.request.contextTarHeaders : undefined, names, sourceFilter));
+      } catch (err) {
+        if (err instanceof SourceError) throw new Error(`${kind} failed: ${err.message}`, { cause: err });
+        throw err;
       }
+    };
+    const copyOnto = async (sourceRoot: number, sourceName: string, names: 'host' | 'none', sourceFilter?: ContextPathFilter): Promise<{ chainId: import('../../util/digest').Digest; diffId: import('../../util/digest').Digest; tarSize: number }> => {
+      describeFrom(sourceRoot, sourceName, names, sourceFilter);
       return this.snapshotStep(async (rootFd) => {
         const owner = chown !== undefined ? resolveChown(rootFd, chown) : { uid: 0, gid: 0 };
         try {
@@ -317,7 +336,16 @@ export class StageRunner {
     }
     // A URL's content is known only once downloaded: ADD <url> always runs (nonce in the key).
     const uncachable = sources.some(isUrl) ? createHash('sha256').update(String(process.hrtime.bigint()) + Math.random()).digest('hex') : '';
-    await this.cachedStep(['copy', kind, sources, dest, chown ?? '', chmod ?? '', sourceKey, heredocs, uncachable, this.runConfig], () => createdBy ?? '', true, async () => {
+    // --cache-from matches on the history text, so a probe works it out without copying.
+    const probe = {
+      runConfig: this.runConfig,
+      createdBy: async (): Promise<string | undefined> => {
+        if (fromChain === undefined) return describeFrom(ctx.contextFd, 'build context or excluded by .dockerignore', 'none', ctx.local?.filter);
+        if (fromChain === null) return this.withEmptyRoot(async (fd) => describeFrom(fd, `stage ${from}`, 'host'));
+        return ctx.deps.rootfs.withLayerView(fromChain, async (fd) => describeFrom(fd, from as string, 'host'));
+      },
+    };
+    await this.cachedStep(['copy', kind, sources, dest, chown ?? '', chmod ?? '', sourceKey, heredocs, uncachable, this.runConfig], () => createdBy ?? '', true, probe, async () => {
       let layer;
       if (fromChain === undefined) layer = await copyOnto(ctx.contextFd, 'build context or excluded by .dockerignore', 'none', ctx.local?.filter);
       else if (fromChain === null) layer = await this.withEmptyRoot((fd) => copyOnto(fd, `stage ${from}`, 'host'));
