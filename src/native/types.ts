@@ -106,6 +106,8 @@ export const MountFlags = {
 export const UnmountFlags = {
   MNT_FORCE: 0x1,
   MNT_DETACH: 0x2,
+  /** Do not follow a symlink at the target (it is then no mount point: EINVAL). */
+  UMOUNT_NOFOLLOW: 0x8,
 } as const;
 
 /** One veth pair of sandboxCreate. */

@@ -7,7 +7,7 @@ import type { Digest } from '../util/digest';
 import { KeyedMutex } from '../util/mutex';
 import { extractLayer } from '../archive/tar/extract';
 import { packDirectory } from '../archive/tar/pack';
-import { conflict, invalidArgument, isNotFound, notFound } from '../errors';
+import { conflict, errnoCode, invalidArgument, isNotFound, notFound } from '../errors';
 import { mountAll, unmountAll } from './mount';
 import { overlayChanges } from './overlay/changes';
 import { dropRuntimeMade, InitEntry } from './overlay/init-entries';
@@ -55,13 +55,24 @@ export class LocalContainerSnapshots implements ContainerSnapshots {
     });
   }
 
-  mount(id: string): Promise<string> {
+  mount(id: string, options: { volatile?: boolean } = {}): Promise<string> {
     checkId(id);
     return this.locks.run(id, async () => {
       const mounts = await this.snapshotter.mounts(id);
       const target = this.mountPoint(id);
       if (await isMountPoint(target)) return target;
       await fs.mkdir(target, { recursive: true, mode: 0o755 });
+      // A volatile upper is refused at its next mount (overlay's incompat/volatile marker):
+      // only for a root that is never mounted again, removed after its run.
+      const [only] = mounts;
+      if (options.volatile && mounts.length === 1 && only?.type === 'overlay') {
+        try {
+          mountAll([{ ...only, options: [...only.options, 'volatile'] }], target);
+          return target;
+        } catch (err) {
+          if (errnoCode(err) !== 'EINVAL') throw err; // EINVAL: a kernel before 5.10, without the option
+        }
+      }
       mountAll(mounts, target);
       return target;
     });

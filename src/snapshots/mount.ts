@@ -53,15 +53,20 @@ export function mountAll(mounts: Mount[], target: string): void {
   }
 }
 
-/** Unmounts `target` until nothing is mounted there; lazily (MNT_DETACH) when it is busy. Idempotent. */
+/**
+ * Unmounts `target` until nothing is mounted there; lazily (MNT_DETACH) when it is busy.
+ * Idempotent. umount(2) itself says when nothing is left (EINVAL: not a mount point;
+ * ENOENT: no such path), so mountinfo is read only when it keeps failing.
+ */
 export async function unmountAll(target: string): Promise<void> {
-  for (let attempt = 0; attempt < 8 && (await isMountPoint(target)); attempt++) {
+  for (let attempt = 0; attempt < 8; attempt++) {
     try {
-      native.umount(target, 0);
+      native.umount(target, UnmountFlags.UMOUNT_NOFOLLOW);
     } catch (err) {
       const code = errnoCode(err);
-      if (code === 'EBUSY') native.umount(target, UnmountFlags.MNT_DETACH);
-      else if (code !== 'EINVAL' && code !== 'ENOENT') throw err;
+      if (code === 'EINVAL' || code === 'ENOENT') return;
+      if (code !== 'EBUSY') throw err;
+      native.umount(target, UnmountFlags.MNT_DETACH | UnmountFlags.UMOUNT_NOFOLLOW);
     }
   }
   if (await isMountPoint(target)) throw failedPrecondition(`cannot unmount ${target}`);

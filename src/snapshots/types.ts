@@ -178,8 +178,12 @@ export interface LayerSnapshots extends Unpacker, Differ {
 export interface ContainerSnapshots {
   /** The container's active snapshot on layer `parent` (null: an empty tree). */
   prepare(id: string, parent: Digest | null): Promise<void>;
-  /** Mounts the active snapshot (if not yet mounted) and returns the mount point. */
-  mount(id: string): Promise<string>;
+  /**
+   * Mounts the active snapshot (if not yet mounted) and returns the mount point. `volatile`:
+   * for a root that is thrown away at exit (`--rm`): overlay's volatile option, so syncs
+   * inside and the unmount do not flush the data root's file system.
+   */
+  mount(id: string, options?: { volatile?: boolean }): Promise<string>;
   unmount(id: string): Promise<void>;
   remove(id: string): Promise<void>;
   /** The mount point path (whether mounted or not). */

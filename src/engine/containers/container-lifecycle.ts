@@ -171,7 +171,8 @@ export class ContainerLifecycle {
     const { rootfs, runtime, store } = this.ctx.deps;
     const containerDir = store.dir(id);
     await runtime.delete(id).catch(() => undefined);
-    const mountPoint = await rootfs.mount(id);
+    // A --rm root goes at exit, never to be mounted again: volatile (no fs-wide sync at its unmount).
+    const mountPoint = await rootfs.mount(id, { volatile: Boolean(container.HostConfig.AutoRemove) });
     try {
       // The sandbox and its endpoints, before the spec: the hook hands its netns to the task.
       const network = await this.ctx.deps.networking?.attach(container as ContainerRecord);

@@ -38,16 +38,23 @@ export async function prepareRuntimeSpec(input: PrepareSpecInput): Promise<OciSp
   const config = container.Config;
   const host = container.HostConfig;
   const networkMode = normalizeNetworkMode(host.NetworkMode);
-  const user = await resolveUser(rootfsPath, config.User ?? '', host.GroupAdd ?? []);
   const hostname = config.Hostname || container.Id.slice(0, 12);
-  const etcFiles = await writeManagedEtcFiles(container, containerDir, input.addresses?.[0], input.nameserver, input.hostGateway, input.links?.hosts);
+  const cwd = config.WorkingDir || '/';
+  // Independent reads and writes (the image's passwd, the managed /etc files, volume and bind
+  // sources, the working dir), overlapped: they are on the start path of every run.
+  const [user, etcFiles, mounts] = await Promise.all([
+    resolveUser(rootfsPath, config.User ?? '', host.GroupAdd ?? []),
+    writeManagedEtcFiles(container, containerDir, input.addresses?.[0], input.nameserver, input.hostGateway, input.links?.hosts),
+    resolveMounts(container, input.volumes),
+    ensureWorkingDir(rootfsPath, cwd),
+  ]);
   const runtimeConfig: ContainerRuntimeConfig = {
     id: container.Id,
     rootfsPath,
     args: [container.Path, ...container.Args],
     // A link's variables come first, so the container's own override them (moby's CreateDaemonEnvironment).
     env: withDefaultEnv(input.links?.env.length ? replaceOrAppendEnv(input.links.env, config.Env ?? []) : (config.Env ?? []), hostname, Boolean(config.Tty), user.home),
-    cwd: config.WorkingDir || '/',
+    cwd,
     user: processUser(user),
     hostname,
     domainname: config.Domainname || undefined,
@@ -58,7 +65,7 @@ export async function prepareRuntimeSpec(input: PrepareSpecInput): Promise<OciSp
     capAdd: host.CapAdd ?? [],
     capDrop: host.CapDrop ?? [],
     securityOpt: host.SecurityOpt ?? [],
-    mounts: await resolveMounts(container, input.volumes),
+    mounts,
     etcFiles,
     network: networkFor(networkMode),
     ipcMode: host.IpcMode === 'host' ? 'host' : 'private',
@@ -84,7 +91,6 @@ export async function prepareRuntimeSpec(input: PrepareSpecInput): Promise<OciSp
       throw invalidArgument('/dev/shm is not mounted, but must be for --ipc=host');
     });
   }
-  await ensureWorkingDir(rootfsPath, runtimeConfig.cwd);
   return buildSpec(runtimeConfig);
 }
 

@@ -131,9 +131,8 @@ export class RuncDriver {
     const paths = this.containerPaths(opts.id, opts.bundleDir, opts.tty, opts.exitFile);
     await fs.mkdir(opts.bundleDir, { recursive: true });
     // Rewritten before every run and read only by the runc spawned below: no fsync needed.
-    await writeFileAtomic(path.join(opts.bundleDir, 'config.json'), ociJson(opts.spec), 0o644, { durable: false });
-    await this.resetTaskDir(paths);
-    await fs.rm(opts.exitFile, { force: true });
+    // The task dir (exec root) is reset meanwhile; the exit file is one of its files.
+    await Promise.all([writeFileAtomic(path.join(opts.bundleDir, 'config.json'), ociJson(opts.spec), 0o644, { durable: false }), this.resetTaskDir(paths)]);
     const runtimeArgv = this.runc.runArgv(opts.id, {
       bundle: opts.bundleDir,
       pidFile: paths.pidFile,
@@ -357,9 +356,8 @@ export class RuncDriver {
 
   /** A fresh task dir: stale sockets from an earlier run would make the monitor's bind fail. */
   private async resetTaskDir(paths: TaskPaths): Promise<void> {
-    for (const f of [paths.socketPath, paths.pidFile, paths.monitorPidFile, paths.consoleSocketPath, paths.runtimeLogFile, paths.exitFile]) {
-      if (f) await fs.rm(f, { force: true });
-    }
+    const stale = [paths.socketPath, paths.pidFile, paths.monitorPidFile, paths.consoleSocketPath, paths.runtimeLogFile, paths.exitFile];
+    await Promise.all(stale.map((f) => (f ? fs.rm(f, { force: true }) : undefined)));
     await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
     if (paths.socketPath.length >= 108) throw internal(`socket path too long: ${paths.socketPath}`);
   }

@@ -35,14 +35,17 @@ export async function removeStoppedTaskState(stateDir: string): Promise<boolean>
   if (!privatePid || hooks || state.intel_rdt_path || !state.init_process_pid || state.init_process_start === undefined) return false;
   if (await isProcessAlive(state.init_process_pid, state.init_process_start)) return false;
   // With init gone, the kernel has killed the rest of its pid namespace; a cgroup that is
-  // still busy (a process not reaped yet, a child cgroup) makes rmdir fail: runc then retries.
-  for (const dir of new Set(Object.values(state.cgroup_paths ?? {}))) {
-    try {
-      await fs.rmdir(dir);
-    } catch (err: unknown) {
-      if (!isENOENT(err)) return false;
-    }
-  }
+  // still busy (a process not reaped yet, a child cgroup) makes rmdir fail: runc then retries
+  // (it skips the ones gone). One rmdir per cgroup v1 hierarchy, all at once.
+  const removed = await Promise.all(
+    [...new Set(Object.values(state.cgroup_paths ?? {}))].map((dir) =>
+      fs.rmdir(dir).then(
+        () => true,
+        (err: unknown) => isENOENT(err),
+      ),
+    ),
+  );
+  if (removed.includes(false)) return false;
   await fs.rm(stateDir, { recursive: true, force: true });
   return true;
 }
