@@ -23,11 +23,15 @@ export interface DaemonConfig {
   registryMirrors: string[];
   /** `--insecure-registry` (repeatable): host[:port] or CIDR spoken to without verified TLS. */
   insecureRegistries: string[];
+  /** `--registry-certs-dir`: per-registry CA and client certificates, as dockerd's /etc/docker/certs.d (its default). */
+  registryCertsDir: string;
   /** `--config-file`: dockerd-style daemon.json; `explicit` when given (then it must exist). */
   configFile: { path: string; explicit: boolean };
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/berth/daemon.json';
+/** dockerd's folder: a CA put there for docker counts for berth too. */
+export const DEFAULT_REGISTRY_CERTS_DIR = '/etc/docker/certs.d';
 
 export const DEFAULT_DATA_ROOT = '/var/lib/berth';
 export const DEFAULT_EXEC_ROOT = '/run/berth';
@@ -47,6 +51,7 @@ Options:
       --config-file string      Daemon configuration file (default "${DEFAULT_CONFIG_FILE}")
       --registry-mirror list    Preferred registry mirror for docker.io (repeatable)
       --insecure-registry list  Registry (host[:port] or CIDR) reached without verified TLS (repeatable)
+      --registry-certs-dir string  Per-registry CAs (<host:port>/*.crt) and client certificates (*.cert, *.key) (default "${DEFAULT_REGISTRY_CERTS_DIR}")
 `;
 
 export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' {
@@ -60,6 +65,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
   let defaultBridge = true;
   const registryMirrors: string[] = [];
   const insecureRegistries: string[] = [];
+  let registryCertsDir = DEFAULT_REGISTRY_CERTS_DIR;
   let configFile = { path: DEFAULT_CONFIG_FILE, explicit: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -116,6 +122,9 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
       case '--insecure-registry':
         insecureRegistries.push(value());
         break;
+      case '--registry-certs-dir':
+        registryCertsDir = path.resolve(value());
+        break;
       case '--config-file':
         configFile = { path: path.resolve(value()), explicit: true };
         break;
@@ -135,6 +144,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     defaultBridge,
     registryMirrors,
     insecureRegistries,
+    registryCertsDir,
     configFile,
     ...(runtimePath ? { runtimePath } : {}),
     ...(runtimeTimeoutMs !== undefined ? { runtimeTimeoutMs } : {}),

@@ -104,7 +104,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
 
   const events = new EventBus();
   // One registry client for the daemon: its settings, connections and what each registry answered to a ping.
-  const registry = new RegistryClient({ mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries });
+  const registry = new RegistryClient({ mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries, certsDir: config.registryCertsDir });
   const images = new ImageService({ content, layers, metadata: imageMetadata, logger, leases, collector, registry });
   // Networks: the default bridge and user networks (rebuilt idempotently at every start,
   // before containers restart by policy), and each container's sandbox, handed to its task.

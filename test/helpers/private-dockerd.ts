@@ -53,6 +53,12 @@ export interface PrivateDockerdOptions {
    * dockerd's own network namespace: for side-by-side networking benchmarks. Off by default.
    */
   bridge?: boolean;
+  /**
+   * A folder seen as /etc/docker by this dockerd alone (a mount namespace of its own binds it
+   * there), e.g. holding `certs.d/<host:port>/ca.crt`: dockerd reads registry CAs from that
+   * fixed path, and the host's /etc/docker stays untouched.
+   */
+  etcDocker?: string;
 }
 
 export async function startPrivateDockerd(options: PrivateDockerdOptions = {}): Promise<PrivateDockerd> {
@@ -79,7 +85,11 @@ export async function startPrivateDockerd(options: PrivateDockerdOptions = {}): 
     '--containerd-plugins-namespace', `berth-test-${tag}-plugins`,
     '--storage-driver', 'overlay2',
   ]);
-  const child = spawn(command.file, command.args, {
+  // unshare and sh exec: the child's pid stays dockerd's own.
+  const launch = options.etcDocker
+    ? { file: 'unshare', args: ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$0" /etc/docker && exec "$@"', options.etcDocker, command.file, ...command.args] }
+    : command;
+  const child = spawn(launch.file, launch.args, {
     stdio: ['ignore', log.fd, log.fd],
     env: { ...process.env, DOCKER_CONFIG: '/nonexistent-docker-config' },
   });

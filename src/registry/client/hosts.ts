@@ -17,11 +17,12 @@ const PING_TTL_MS = 5 * 60_000;
  */
 export class RegistryClient implements RegistryHosts {
   readonly settings: RegistrySettings;
-  private readonly transport = new Transport();
+  private readonly transport: Transport;
   private readonly pings = new Map<string, { at: number; result: Promise<PingResult> }>();
 
   constructor(settings: RegistrySettings = { mirrors: [], insecureRegistries: [] }) {
     this.settings = validateSettings(settings);
+    this.transport = new Transport({ certsDir: settings.certsDir });
   }
 
   session(ref: Reference, opts: SessionOptions = {}): RegistrySession {

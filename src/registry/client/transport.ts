@@ -1,6 +1,8 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { Readable } from 'node:stream';
+import * as tls from 'node:tls';
+import { readCertsDir } from './certs-dir';
 import { RegistryError } from './errors';
 import { errnoCode, messageOf } from '../../errors';
 
@@ -39,6 +41,11 @@ export class Transport {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 32 });
   private readonly insecureAgent = new https.Agent({ keepAlive: true, maxSockets: 32, rejectUnauthorized: false });
+  /** Agents for hosts with files in the certs folder, by host and the files' fingerprint. */
+  private readonly hostAgents = new Map<string, { fingerprint: string; agent: https.Agent }>();
+
+  /** `certsDir`: dockerd's /etc/docker/certs.d layout, read at each request (as dockerd does), so new files count at once. */
+  constructor(private readonly options: { certsDir?: string } = {}) {}
 
   async send(req: HttpRequest): Promise<HttpResponse> {
     let url = req.url;
@@ -64,11 +71,32 @@ export class Transport {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
     this.insecureAgent.destroy();
+    for (const { agent } of this.hostAgents.values()) agent.destroy();
   }
 
-  private once(req: HttpRequest): Promise<HttpResponse> {
+  /** The https agent for a host: its certs folder's CAs beside the system's, and its client certificates. */
+  private async httpsAgentFor(req: HttpRequest): Promise<https.Agent> {
+    if (req.insecureTls) return this.insecureAgent;
+    if (!this.options.certsDir) return this.httpsAgent;
+    const host = req.url.host;
+    const files = await readCertsDir(this.options.certsDir, host, req.registry);
+    if (!files) return this.httpsAgent;
+    const cached = this.hostAgents.get(host);
+    if (cached?.fingerprint === files.fingerprint) return cached.agent;
+    cached?.agent.destroy();
+    const agent = new https.Agent({
+      keepAlive: true,
+      maxSockets: 32,
+      ca: [...tls.rootCertificates, ...files.ca.map((b) => b.toString())],
+      ...(files.clients.length > 0 ? { cert: files.clients.map((c) => c.cert), key: files.clients.map((c) => c.key) } : {}),
+    });
+    this.hostAgents.set(host, { fingerprint: files.fingerprint, agent });
+    return agent;
+  }
+
+  private async once(req: HttpRequest): Promise<HttpResponse> {
     const isHttps = req.url.protocol === 'https:';
-    const agent = isHttps ? (req.insecureTls ? this.insecureAgent : this.httpsAgent) : this.httpAgent;
+    const agent = isHttps ? await this.httpsAgentFor(req) : this.httpAgent;
     const lib = isHttps ? https : http;
     const headers: Record<string, string> = { 'User-Agent': 'berth', ...req.headers };
     if (Buffer.isBuffer(req.body)) headers['Content-Length'] = String(req.body.length);

@@ -141,4 +141,6 @@ export interface RegistrySettings {
   mirrors: string[];
   /** Hosts (`host[:port]`) and CIDRs spoken to over plain HTTP or unverified TLS. */
   insecureRegistries: string[];
+  /** dockerd's certs.d layout: `<dir>/<host:port>/*.crt` CAs, `*.cert`/`*.key` client certificates. */
+  certsDir?: string;
 }
