@@ -1,9 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, promises as fs, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, promises as fs, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
-import { bootstrapBusybox, CLI_MAIN, needsRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
+import { bootstrapBusybox, CLI_MAIN, needsRoot, REPO_ROOT, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
+import { PtySession, SCRIPT } from '../helpers/pty';
 import type { CommandResult } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
 
@@ -111,6 +112,48 @@ describe('the berth CLI through warm spare processes', { skip }, () => {
     assert.match(usage.stderr, /unknown flag: --no-such-flag/);
   });
 
+  it("lets go of the caller's stdout before it reports the status, so a reader of the output is not kept waiting", async () => {
+    await poolReady();
+    const title = 'berth run --rm --network none busybox sh -c sleep 1; echo done';
+    const child = spawn(CLI_MAIN, ['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'sleep 1; echo done'], {
+      cwd: tmp,
+      env: { ...process.env, BERTH_HOST: daemon.host, BERTH_CLI_SOCKET: socketPath },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr!.resume();
+    const closed = new Promise((resolve) => child.on('close', resolve));
+    let serving: number[] = [];
+    await waitFor(() => (serving = processesTitled(title)).length === 1, 20_000, 'a spare to run the command');
+    // the caller's stdout as /proc shows it ("socket:[inode]"), from the launcher's side
+    const pipe = readlinkSync(`/proc/${child.pid}/fd/1`);
+    assert.equal(readlinkSync(`/proc/${serving[0]}/fd/1`), pipe, 'the spare writes to the caller\'s stdout');
+    // Checked the moment the launcher has exited: the spare may still be starting its successor
+    // or tearing Node down, and must no longer hold the pipe (a $(berth ...) would wait for it).
+    const holders = await new Promise<string[]>((resolve) =>
+      child.on('exit', () => {
+        const fds = (() => {
+          try {
+            return readdirSync(`/proc/${serving[0]}/fd`);
+          } catch {
+            return []; // already gone: nothing holds anything
+          }
+        })();
+        resolve(fds.filter((fd) => {
+          try {
+            return readlinkSync(`/proc/${serving[0]}/fd/${fd}`) === pipe;
+          } catch {
+            return false;
+          }
+        }));
+      }),
+    );
+    assert.deepEqual(holders, [], `the spare still held the caller's stdout (${pipe}) after the launcher exited`);
+    await closed;
+    assert.equal(out, 'done\n');
+  });
+
   it("uses the caller's working directory, environment and stdin", async () => {
     const work = await fs.mkdtemp(path.join(tmp, 'cwd-'));
     await poolReady();
@@ -158,6 +201,48 @@ describe('the berth CLI through warm spare processes', { skip }, () => {
     // it was replaced: the pool is whole again
     await poolReady();
     await ok(['rm', '-f', 'talker']);
+  });
+
+  it("Ctrl-Z in an interactive shell stops the command with its spare; fg and bg resume both", { skip: SCRIPT ? false : 'needs util-linux script' }, async () => {
+    await poolReady();
+    // A real terminal with a job-control shell: the launcher is a job of bash (not orphaned),
+    // Ctrl-Z is the terminal's, fg/bg are bash's.
+    const shell = new PtySession('bash --norc --noprofile -i', { BERTH_HOST: daemon.host, BERTH_CLI_SOCKET: socketPath, HISTFILE: '/dev/null' }, { rows: 50, cols: 200 });
+    const state = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0];
+    // the container's lines (with bg, one may follow bash's prompt on its line)
+    const ticks = (text: string) => (text.match(/tick\d+(?=\r?\n)/g) ?? []).join(' ');
+    try {
+      await shell.waitFor(/[$#] $/);
+      for (const resume of ['fg', 'bg'] as const) {
+        const from = shell.output.length;
+        const title = `berth run --rm --network none busybox sh -c for i in $(seq 12); do echo tick$i; sleep 0.25; done`;
+        shell.write(`${CLI_MAIN} run --rm --network none busybox sh -c 'for i in $(seq 12); do echo tick$i; sleep 0.25; done'\n`);
+        await shell.waitFor(/tick2\r?\n/, 30_000, from);
+        const [spare] = processesTitled(title);
+        const [launcher] = processesTitled(`${path.join(REPO_ROOT, 'build', 'Release', 'berth-cli')} ${title.replace(/^berth /, '')}`);
+        assert.ok(spare && launcher, `the spare (${spare}) and the launcher (${launcher}) running the command`);
+        shell.write('\x1a');
+        await shell.waitFor(/Stopped/, 10_000, from);
+        await waitFor(() => state(launcher) === 'T' && state(spare) === 'T', 10_000, 'the launcher and its spare stopped');
+        // stopped, and staying so: no output meanwhile
+        const seen = ticks(shell.output.slice(from));
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        assert.equal(ticks(shell.output.slice(from)), seen, 'output went on while the job was stopped');
+        assert.deepEqual([state(launcher), state(spare)], ['T', 'T'], 'both still stopped');
+        shell.write(`${resume}\n`);
+        await shell.waitFor(/tick12\r?\n/, 30_000, from);
+        const expected = Array.from({ length: 12 }, (_, i) => `tick${i + 1}`).join(' ');
+        assert.equal(ticks(shell.output.slice(from)), expected, `every line once, in order; the terminal showed ${JSON.stringify(shell.output.slice(from))}`);
+        const end = shell.output.length;
+        // the job ended with the command's status
+        shell.write(resume === 'fg' ? 'echo status=$?\n' : 'wait %1; echo status=$?\n');
+        await shell.waitFor(/status=0/, 15_000, end);
+        await waitFor(() => !existsSync(`/proc/${spare}`) && !existsSync(`/proc/${launcher}`), 10_000, 'the spare and the launcher to end');
+        await poolReady();
+      }
+    } finally {
+      shell.kill();
+    }
   });
 
   it('the spares end once their socket file is removed', async () => {

@@ -14,7 +14,7 @@
  * the first start.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { nativeBuildDir } from '../../native/build-dir';
 
@@ -128,6 +128,17 @@ function declines(request: SpareRequest, loadedAt: number, context: string): boo
   }
 }
 
+/** Points fds 0–2 at /dev/null: Node's stdio handles stay valid, the caller's files are let go. */
+function releaseStdio(addon: SpareAddon): void {
+  try {
+    const devNull = openSync('/dev/null', 'r+');
+    for (const fd of [0, 1, 2]) addon.dup2(devNull, fd);
+    closeSync(devNull);
+  } catch {
+    // they close when the process ends
+  }
+}
+
 function serveOne(): void {
   const addon = require(path.join(nativeBuildDir(), 'berth_cli_spare.node')) as SpareAddon;
   const listener = listen(addon, process.argv.slice(2));
@@ -167,6 +178,10 @@ function serveOne(): void {
     replaced = true;
   };
   process.on('exit', (code) => {
+    // The caller's stdin/stdout/stderr close before the status goes: a reader of the
+    // command's output ($(berth ps), a pipe) sees its end now, not once this process has
+    // started its successor and torn Node down (≈ 30 ms here, more under load).
+    releaseStdio(addon);
     // the last thing this process does: the launcher exits with it
     const status = Buffer.alloc(5);
     status.write('X');
