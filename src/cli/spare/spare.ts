@@ -55,6 +55,9 @@ function preload(): void {
   for (const name of PRELOADED_COMMANDS) COMMANDS[name]?.();
   require('../daemon/connect');
   require('node:http');
+  // runMain's and process.stdout's (a terminal's) modules
+  require('./start');
+  require('node:tty');
 }
 
 interface Listener {
@@ -139,10 +142,24 @@ function releaseStdio(addon: SpareAddon): void {
   }
 }
 
-function serveOne(): void {
+/** Bounds the warm-up: a spare that could not warm up serves all the same. */
+const WARM_UP_MS = 10_000;
+
+/** Runs the common commands once against a stand-in daemon (warm-up.ts), in the spares' folder. */
+async function warmUp(listener: Listener): Promise<void> {
+  const { warmUp: run } = require('./warm-up') as typeof import('./warm-up');
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    run(path.join(path.dirname(listener.socketPath), `warm-up-${process.pid}.sock`)),
+    new Promise((resolve) => (timer = setTimeout(resolve, WARM_UP_MS))),
+  ]).finally(() => clearTimeout(timer));
+}
+
+async function serveOne(): Promise<void> {
   const addon = require(path.join(nativeBuildDir(), 'berth_cli_spare.node')) as SpareAddon;
   const listener = listen(addon, process.argv.slice(2));
   preload();
+  await warmUp(listener);
   const loadedAt = mtime(MAIN);
   const context = contextOf('self');
   const request = waitForRequest(addon, listener);
@@ -203,4 +220,7 @@ function serveOne(): void {
   (require(MAIN) as typeof import('../main')).runMain();
 }
 
-serveOne();
+serveOne().catch((err: unknown) => {
+  process.stderr.write(`berth spare: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
