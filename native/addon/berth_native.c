@@ -1138,6 +1138,120 @@ static napi_value js_link_delete_async(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/* ---------- COPY of regular files (the builder) ---------- */
+
+/* Copies `len` bytes in the kernel (copy_file_range: a reflink where the file system can), else by read/write. */
+static int copy_contents(int in, int out, off_t len) {
+  off_t done = 0;
+  int kernel = 1;
+  while (done < len) {
+    ssize_t n;
+    if (kernel) {
+      n = copy_file_range(in, NULL, out, NULL, (size_t)(len - done), 0);
+      if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+        kernel = 0;
+        continue;
+      }
+    } else {
+      char buf[65536];
+      n = read(in, buf, sizeof buf);
+      if (n > 0) {
+        for (ssize_t w = 0; w < n;) {
+          ssize_t k = write(out, buf + w, (size_t)(n - w));
+          if (k < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+          }
+          w += k;
+        }
+      }
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (n == 0) break; /* shrank while copied: what there is */
+    done += n;
+  }
+  return 0;
+}
+
+/*
+ * copyFiles(srcDirFd, dstDirFd, names, uid, gid, mode, replace): COPY of the regular files
+ * among `names` (entries of one directory), in one call instead of a dozen per file; returns
+ * the names that are not regular files (lstat'ed, never opened), for the caller to copy.
+ * A file is opened with O_NOFOLLOW|O_NONBLOCK beneath its directory fd and must be the very
+ * inode lstat'ed (a name swapped for a link, a fifo or a device meanwhile is refused); the
+ * copy is created with O_CREAT|O_EXCL|O_NOFOLLOW (after unlinking a non-directory there when
+ * `replace`), then gets the owner, the mode (`mode` < 0: the source's permission bits) and
+ * the source's mtime.
+ */
+static napi_value js_copy_files(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  if (get_args(env, info, 7, argv) != 0) return NULL;
+  int src_dir, dst_dir;
+  int64_t uid, gid, mode;
+  bool replace = false, is_array = false;
+  if (arg_fd(env, argv[0], "srcDirFd", &src_dir) != 0 || arg_fd(env, argv[1], "dstDirFd", &dst_dir) != 0) return NULL;
+  if (napi_is_array(env, argv[2], &is_array) != napi_ok || !is_array) {
+    throw_type(env, "The \"names\" argument must be an array");
+    return NULL;
+  }
+  if (arg_int64(env, argv[3], "uid", &uid) != 0 || arg_int64(env, argv[4], "gid", &gid) != 0 || arg_int64(env, argv[5], "mode", &mode) != 0) return NULL;
+  napi_get_value_bool(env, argv[6], &replace);
+  uint32_t count = 0, others_count = 0;
+  napi_get_array_length(env, argv[2], &count);
+  napi_value others;
+  if (napi_create_array(env, &others) != napi_ok) return NULL;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value element;
+    if (napi_get_element(env, argv[2], i, &element) != napi_ok) return NULL;
+    char *name = arg_string(env, element, "name");
+    if (name == NULL) return NULL;
+    const char *failed = NULL;
+    int err = 0;
+    int in = -1;
+    struct stat pre, st;
+    if (fstatat(src_dir, name, &pre, AT_SYMLINK_NOFOLLOW) != 0) {
+      err = errno, failed = "fstatat";
+    } else if (!S_ISREG(pre.st_mode)) {
+      free(name);
+      if (napi_set_element(env, others, others_count++, element) != napi_ok) return NULL;
+      continue;
+    } else if ((in = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) < 0) {
+      err = errno, failed = "openat";
+    } else if (fstat(in, &st) != 0) {
+      err = errno, failed = "fstat";
+    } else if (!S_ISREG(st.st_mode) || st.st_ino != pre.st_ino || st.st_dev != pre.st_dev) {
+      err = EAGAIN, failed = "copy (the file was replaced while copied)";
+    } else {
+      if (replace && unlinkat(dst_dir, name, 0) != 0 && errno != ENOENT) {
+        err = errno, failed = "unlinkat";
+      } else {
+        int out = openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (out < 0) {
+          err = errno, failed = "openat";
+        } else {
+          struct timespec times[2] = {st.st_mtim, st.st_mtim};
+          if (copy_contents(in, out, st.st_size) != 0) err = errno, failed = "copy_file_range";
+          else if (fchown(out, (uid_t)uid, (gid_t)gid) != 0) err = errno, failed = "fchown";
+          else if (fchmod(out, mode < 0 ? (st.st_mode & 07777) : (mode_t)mode) != 0) err = errno, failed = "fchmod";
+          else if (futimens(out, times) != 0) err = errno, failed = "futimens";
+          close(out);
+        }
+      }
+    }
+    if (in >= 0) close(in);
+    if (failed != NULL) {
+      throw_errno(env, err, failed, name);
+      free(name);
+      return NULL;
+    }
+    free(name);
+  }
+  return others;
+}
+
 /* ---------- module ---------- */
 
 NAPI_MODULE_INIT() {
@@ -1164,6 +1278,7 @@ NAPI_MODULE_INIT() {
       {"fchownat", NULL, js_fchownat, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fchmodAny", NULL, js_fchmod_any, NULL, NULL, NULL, napi_enumerable, NULL},
       {"utimensat", NULL, js_utimensat, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"copyFiles", NULL, js_copy_files, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fgetxattr", NULL, js_fgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fsetxattr", NULL, js_fsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"linkDelete", NULL, js_link_delete_async, NULL, NULL, NULL, napi_enumerable, NULL},

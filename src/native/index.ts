@@ -33,6 +33,11 @@ export function hasNetlink(): boolean {
   return typeof get().sandboxCreate === 'function';
 }
 
+/** Whether the addon as built has copyFiles (the builder's COPY copies file by file otherwise). */
+export function hasCopyFiles(): boolean {
+  return typeof get().copyFiles === 'function';
+}
+
 /** The syscalls Node lacks (see types.ts). Errors carry code, errno, syscall and path like Node's fs errors. */
 export const native: NativeAddon = {
   mount: (source, target, fstype, flags, data) => get().mount(source, target, fstype, flags, data),
@@ -58,6 +63,7 @@ export const native: NativeAddon = {
   unlinkat: (dirfd, name, flags) => get().unlinkat(dirfd, name, flags),
   fchownat: (dirfd, name, uid, gid, flags) => get().fchownat(dirfd, name, uid, gid, flags),
   fchmodAny: (fd, mode) => get().fchmodAny(fd, mode),
+  copyFiles: (src, dst, names, uid, gid, mode, replace) => get().copyFiles!(src, dst, names, uid, gid, mode, replace),
   utimensat: (dirfd, name, seconds, nanoseconds, flags) => get().utimensat(dirfd, name, seconds, nanoseconds, flags),
   fgetxattr: (fd, name) => get().fgetxattr(fd, name),
   fsetxattr: (fd, name, value) => get().fsetxattr(fd, name, value),

@@ -60,6 +60,13 @@ export interface NativeSyscalls {
   fchownat(dirfd: number, name: string, uid: number, gid: number, flags: number): void;
   /** chmod of the inode any fd holds, O_PATH included. Never for a symlink's fd. */
   fchmodAny(fd: number, mode: number): void;
+  /**
+   * COPY of the regular files among `names` in the directory fd `srcDirFd` into `dstDirFd`
+   * (owner uid:gid, `mode` or the source's when < 0, the source's mtime), each opened
+   * O_NOFOLLOW and checked to be the inode lstat'ed; returns the names that are not regular
+   * files. Absent from an addon built before it.
+   */
+  copyFiles?(srcDirFd: number, dstDirFd: number, names: string[], uid: number, gid: number, mode: number, replace: boolean): string[];
   /** utimensat(2), atime and mtime both set to seconds + nanoseconds. */
   utimensat(dirfd: number, name: string, seconds: number, nanoseconds: number, flags: number): void;
   /** The xattr of the inode any fd holds; undefined when absent (ENODATA). */

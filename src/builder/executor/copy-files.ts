@@ -1,5 +1,5 @@
 import { copyFileSync, fstatSync, type BigIntStats } from 'node:fs';
-import { native } from '../../native';
+import { hasCopyFiles, native } from '../../native';
 import { errnoCode } from '../../errors';
 import { closeFd, lstatChild, openChild, openForReading, removeChild } from '../../util/fs-at';
 import type { ContextPathFilter } from '../types';
@@ -33,10 +33,11 @@ export function copyEntry(src: number, dstDir: number, name: string, attrs: Copy
       closeFd(existing.fd);
       removeChild(dstDir, name);
     } else if (existing) closeFd(existing.fd);
-    if (!existing || !existing.st.isDirectory()) native.mkdirat(dstDir, name, 0o700);
+    const fresh = !existing || !existing.st.isDirectory();
+    if (fresh) native.mkdirat(dstDir, name, 0o700);
     const made = openChild(dstDir, name);
     try {
-      copyChildren(src, made, attrs, scope);
+      copyChildren(src, made, attrs, scope, fresh);
       setMetadata(made, st, attrs);
     } finally {
       closeFd(made);
@@ -74,15 +75,21 @@ export function copyEntry(src: number, dstDir: number, name: string, attrs: Copy
   // Sockets and devices in a build context are not copied (a client's tar cannot carry sockets either).
 }
 
-/** Copies what is in the directory fd `srcDir` into the directory fd `dstDir` (COPY of a directory: its content, not itself). */
-export function copyChildren(srcDir: number, dstDir: number, attrs: CopyAttributes, scope?: CopyScope): void {
-  for (const name of native.readdirFd(srcDir).sort()) {
-    const childScope = scope && { filter: scope.filter, real: scope.real === '' ? name : `${scope.real}/${name}` };
-    if (childScope && !childScope.filter.includes(childScope.real)) continue;
+/**
+ * Copies what is in the directory fd `srcDir` into the directory fd `dstDir` (COPY of a
+ * directory: its content, not itself). Into a directory just made (`fresh`: nothing to
+ * replace), the regular files go in one native call, the rest one by one.
+ */
+export function copyChildren(srcDir: number, dstDir: number, attrs: CopyAttributes, scope?: CopyScope, fresh = false): void {
+  const childScope = (name: string): CopyScope | undefined => scope && { filter: scope.filter, real: scope.real === '' ? name : `${scope.real}/${name}` };
+  let names = native.readdirFd(srcDir).sort();
+  if (scope) names = names.filter((name) => scope.filter.includes(childScope(name)!.real));
+  if (fresh && hasCopyFiles()) names = native.copyFiles!(srcDir, dstDir, names, attrs.uid, attrs.gid, attrs.mode ?? -1, false);
+  for (const name of names) {
     const child = lstatChild(srcDir, name);
     if (!child) continue;
     try {
-      copyEntry(child.fd, dstDir, name, attrs, childScope);
+      copyEntry(child.fd, dstDir, name, attrs, childScope(name));
     } finally {
       closeFd(child.fd);
     }

@@ -102,7 +102,7 @@ async function place(rootFd: number, entry: Entry, req: CopyRequest): Promise<vo
   const destDir = req.dest.endsWith('/') || req.dest === '/';
   if (entry.isDir) {
     await withDir(rootFd, req.dest, true, (fd, created) => {
-      copyChildren(entry.fd, fd, req.attrs, entry.scope);
+      copyChildren(entry.fd, fd, req.attrs, entry.scope, created);
       // moby's CopyWithTar makes a missing destination 0755 (its tar has no `.` entry), then chowns it.
       if (created) setMetadata(fd, fstatSync(entry.fd, { bigint: true }), { ...req.attrs, mode: req.attrs.mode ?? 0o755 });
     });
