@@ -110,3 +110,20 @@ test('serve config: tls from the file (relative to it) or from --tls-cert/--tls-
   assert.throws(() => mergeServeFlags(none, { tlsCert: 'a.crt' }), /--tls-cert needs --tls-key/);
   assert.throws(() => mergeServeFlags(none, { tlsKey: 'a.key' }), /--tls-key needs --tls-cert/);
 });
+
+test('serve config: storage.s3 with distribution\'s keys; mistakes are named', () => {
+  const config = parseServeConfig(`
+storage:
+  s3:
+    bucket: reg
+    regionendpoint: http://127.0.0.1:9000
+    rootdirectory: /berth/
+    accesskey: k
+    secretkey: s
+`, 'r.yaml', '/etc');
+  assert.deepEqual(config.storage, { s3: { bucket: 'reg', endpoint: 'http://127.0.0.1:9000', prefix: 'berth/', accessKeyId: 'k', secretAccessKey: 's' } });
+  assert.throws(() => parseServeConfig('storage: {s3: {regionendpoint: "http://x"}}', 'r.yaml', '/'), /r\.yaml: storage\.s3: "bucket" is required/);
+  assert.throws(() => parseServeConfig('storage: {s3: {bucket: b, accesskey: k}}', 'r.yaml', '/'), /"accesskey" and "secretkey" go together/);
+  assert.throws(() => parseServeConfig('storage: {s3: {bucket: b, endpoint: "http://x"}}', 'r.yaml', '/'), /unknown key "endpoint"/);
+  assert.throws(() => parseServeConfig('storage: {gcs: {}}', 'r.yaml', '/'), /r\.yaml: storage: unknown key "gcs"/);
+});

@@ -9,6 +9,7 @@ import { RegistryAuthorizer } from './auth/registry-auth';
 import { TokenService } from './auth/token-service';
 import { WebhookNotifier, type WebhookConfig } from './webhooks/notifier';
 import { WEBHOOK_TEMPLATES } from './webhooks/templates';
+import type { S3DriverOptions } from './storage/s3-driver';
 
 /**
  * Settings of `berth registry serve`: every flag, also settable in a YAML or JSON file given
@@ -30,6 +31,15 @@ import { WEBHOOK_TEMPLATES } from './webhooks/templates';
  *     realm: http://127.0.0.1:5000/token   # default: http://<Host header>/token
  *     expiresIn: 300            # seconds
  *     key: token-key.pem        # EC P-256 PEM; default: <root>/token-key.pem, made on first start
+ * storage:                       # optional: blobs and metadata in an S3-compatible store
+ *   s3:                         # (distribution's key names); default: files under root
+ *     bucket: registry          # required; created when missing
+ *     regionendpoint: http://127.0.0.1:9000   # default: AWS
+ *     region: us-east-1         # default
+ *     rootdirectory: /berth     # key prefix in the bucket
+ *     accesskey: KEY            # both, or neither: then the AWS SDK's environment and profiles
+ *     secretkey: SECRET
+ *     forcepathstyle: true      # default: true with regionendpoint
  * webhooks:
  *   - http://127.0.0.1:9000/hook          # a URL alone: the JSON template
  *   - url: http://127.0.0.1:9001/slack
@@ -58,6 +68,8 @@ export interface ServeConfig {
     token: { service: string; issuer: string; realm?: string; expiresIn: number; key?: string };
   };
   webhooks: WebhookConfig[];
+  /** Storage in an S3-compatible object store instead of files under root. */
+  storage?: { s3: S3DriverOptions };
 }
 
 /** The flags of `berth registry serve` this module merges with the file. */
@@ -71,7 +83,8 @@ export interface ServeFlags {
   webhook?: string[];
 }
 
-const TOP_KEYS = ['addr', 'root', 'htpasswd', 'access', 'tls', 'auth', 'webhooks'];
+const TOP_KEYS = ['addr', 'root', 'htpasswd', 'access', 'tls', 'auth', 'webhooks', 'storage'];
+const S3_KEYS = ['bucket', 'regionendpoint', 'region', 'rootdirectory', 'accesskey', 'secretkey', 'forcepathstyle'];
 const WEBHOOK_KEYS = ['url', 'name', 'template', 'headers', 'actions', 'maxAttempts', 'backoffMs', 'maxBackoffMs', 'timeoutMs'];
 
 export function defaultServeConfig(): ServeConfig {
@@ -137,6 +150,12 @@ export function parseServeConfig(text: string, source: string, baseDir: string):
       const key = optionalString(token.key, `${where}.key`);
       t.key = key === undefined ? undefined : path.resolve(baseDir, key);
     }
+  }
+  if (top.storage !== undefined) {
+    const where = `${source}: storage`;
+    const storage = object(top.storage, where);
+    unknownKeys(storage, ['s3'], where);
+    if (storage.s3 !== undefined) config.storage = { s3: parseS3(storage.s3, `${where}.s3`) };
   }
   if (top.webhooks !== undefined) {
     if (!Array.isArray(top.webhooks)) throw invalidArgument(`${source}: webhooks must be a list`);
@@ -204,6 +223,32 @@ export async function buildServeHooks(config: ServeConfig, logger: Logger): Prom
     await hooks.events.restore();
   }
   return hooks;
+}
+
+function parseS3(raw: unknown, where: string): S3DriverOptions {
+  const s3 = object(raw, where);
+  unknownKeys(s3, S3_KEYS, where);
+  const bucket = optionalString(s3.bucket, `${where}.bucket`);
+  if (bucket === undefined) throw invalidArgument(`${where}: "bucket" is required`);
+  const out: S3DriverOptions = { bucket };
+  const endpoint = optionalString(s3.regionendpoint, `${where}.regionendpoint`);
+  if (endpoint !== undefined) {
+    checkHttpUrl(endpoint, `${where}.regionendpoint`);
+    out.endpoint = endpoint;
+  }
+  const region = optionalString(s3.region, `${where}.region`);
+  if (region !== undefined) out.region = region;
+  const prefix = optionalString(s3.rootdirectory, `${where}.rootdirectory`);
+  if (prefix !== undefined) out.prefix = prefix.replace(/^\/+/, '');
+  const accessKeyId = optionalString(s3.accesskey, `${where}.accesskey`);
+  const secretAccessKey = optionalString(s3.secretkey, `${where}.secretkey`);
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) throw invalidArgument(`${where}: "accesskey" and "secretkey" go together`);
+  if (accessKeyId !== undefined) Object.assign(out, { accessKeyId, secretAccessKey });
+  if (s3.forcepathstyle !== undefined) {
+    if (typeof s3.forcepathstyle !== 'boolean') throw invalidArgument(`${where}.forcepathstyle must be true or false`);
+    out.forcePathStyle = s3.forcepathstyle;
+  }
+  return out;
 }
 
 function parseWebhook(raw: unknown, where: string): WebhookConfig {

@@ -23,7 +23,10 @@ export async function serveRegistry(config: ServeConfig, logger: Logger): Promis
   if (!config.root) throw new Error('a storage root is required: --root DIR (or "root" in the config file)');
   const root = path.resolve(config.root);
   await fs.mkdir(root, { recursive: true, mode: 0o700 });
-  const driver = new FilesystemDriver(root);
+  // The root still holds the token key and the webhook queues with an S3 store.
+  // The AWS SDK takes ~0.6 s to load: only when an S3 store is configured.
+  const s3 = config.storage?.s3 ? new (require('./storage/s3-driver') as typeof import('./storage/s3-driver')).S3Driver(config.storage.s3) : undefined;
+  const driver = s3 ?? new FilesystemDriver(root);
   await driver.init();
   const tls = config.tls ? { cert: await readPem(config.tls.certificate, 'TLS certificate'), key: await readPem(config.tls.key, 'TLS key') } : undefined;
   const extensions = await buildExtensions(config, logger);
@@ -42,6 +45,7 @@ export async function serveRegistry(config: ServeConfig, logger: Logger): Promis
     close: async () => {
       await server.close();
       await extensions.close?.();
+      s3?.close();
     },
     reload: async () => {
       await extensions.reload?.();

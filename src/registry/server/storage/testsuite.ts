@@ -44,8 +44,9 @@ function failingAfter(data: Buffer): Readable {
   });
 }
 
-export function runStorageDriverSuite(name: string, factory: () => Promise<DriverFixture>): void {
-  describe(`StorageDriver conformance: ${name}`, () => {
+/** `skip`: why the backend cannot run here (its server is not installed), or false. */
+export function runStorageDriverSuite(name: string, factory: () => Promise<DriverFixture>, options: { skip?: string | false } = {}): void {
+  describe(`StorageDriver conformance: ${name}`, { skip: options.skip ?? false }, () => {
     let fx: DriverFixture;
     let d: StorageDriver;
     beforeEach(async () => {
