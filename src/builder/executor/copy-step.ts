@@ -2,6 +2,7 @@ import { fstatSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { errnoCode } from '../../errors';
+import { native } from '../../native';
 import { closeFd, openHostPath, RootWalk } from '../../util/fs-at';
 import { extractAt } from '../../archive/tar/extract';
 import type { Heredoc } from '../dockerfile/parser';
@@ -124,21 +125,48 @@ async function place(rootFd: number, entry: Entry, req: CopyRequest): Promise<vo
   // A file: into the destination when it is (or is named as) a directory, else as it.
   const existingDir = !destDir && isDirectory(rootFd, req.dest);
   if (destDir || existingDir) {
-    await withDir(rootFd, req.dest, true, (fd) => copyEntry(entry.fd, fd, entry.name, req.attrs));
+    await withDir(rootFd, req.dest, true, (fd) => copyEntry(entry.fd, fd, entry.name, req.attrs), req.attrs);
     return;
   }
   const parent = path.posix.dirname(req.dest);
   const base = path.posix.basename(req.dest);
-  await withDir(rootFd, parent, true, (fd) => copyEntry(entry.fd, fd, base, req.attrs));
+  await withDir(rootFd, parent, true, (fd) => copyEntry(entry.fd, fd, base, req.attrs), req.attrs);
 }
 
-async function withDir(rootFd: number, dir: string, create: boolean, fn: (fd: number, created: boolean) => void): Promise<void> {
+/**
+ * Runs `fn` on the directory `dir` (made when missing). `owner`: who owns the folders made for
+ * it, as moby's copyFile makes a file's missing parents (MkdirAllAndChownNew with --chown's
+ * owner); a directory's copy leaves its made parents to root.
+ */
+async function withDir(rootFd: number, dir: string, create: boolean, fn: (fd: number, created: boolean) => void, owner?: { uid: number; gid: number }): Promise<void> {
   const existed = isDirectory(rootFd, dir);
+  const made = create && owner && !existed ? missingDirs(rootFd, dir) : [];
   const walk = RootWalk.at(rootFd);
   try {
     walkOrFail(walk, dir, create);
     if (!fstatSync(walk.fd).isDirectory()) throw new CopyError(`cannot copy to non-directory: ${dir}`);
+    for (const m of made) chownDir(rootFd, m, owner!);
     fn(walk.fd, !existed);
+  } finally {
+    walk.close();
+  }
+}
+
+/** The folders on the way to `dir` that are not there yet (once one is missing, so is the rest). */
+function missingDirs(rootFd: number, dir: string): string[] {
+  const parts = dir.split('/').filter((p) => p !== '' && p !== '.');
+  for (let i = 0; i < parts.length; i++) {
+    const prefix = '/' + parts.slice(0, i + 1).join('/');
+    if (!isDirectory(rootFd, prefix)) return parts.slice(i).map((_, k) => '/' + parts.slice(0, i + k + 1).join('/'));
+  }
+  return [];
+}
+
+function chownDir(rootFd: number, dir: string, owner: { uid: number; gid: number }): void {
+  const walk = RootWalk.at(rootFd);
+  try {
+    walk.walk(dir);
+    native.fchownat(walk.fd, '', owner.uid, owner.gid, native.constants.AT_EMPTY_PATH);
   } finally {
     walk.close();
   }

@@ -64,6 +64,15 @@ const CASES: Array<{ name: string; files: ContextEntry[]; query?: string }> = [
     ],
   },
   {
+    name: 'COPY --chown into folders it creates, relative destinations, ADD of a local file',
+    files: [
+      { name: 'Dockerfile', content: 'FROM busybox\nWORKDIR /w\nCOPY --chown=1000:1000 a.txt /made/deeper/owned.txt\nCOPY --chown=1000:1000 dir /chowned/\nCOPY a.txt rel/\nADD a.txt ./added.txt\nCOPY . /all/\n' },
+      { name: 'a.txt', content: 'A\n' },
+      { name: 'dir', type: 'directory', mode: 0o750 },
+      { name: 'dir/inner.txt', content: 'inner\n', mode: 0o600 },
+    ],
+  },
+  {
     name: 'multi-stage with COPY --from',
     files: [{ name: 'Dockerfile', content: 'FROM busybox AS build\nRUN echo built > /out && chmod 640 /out\nFROM busybox\nCOPY --from=build /out /final\nCMD ["cat", "/final"]\n' }],
   },
