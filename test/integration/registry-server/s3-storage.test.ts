@@ -4,6 +4,8 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runCommand } from '../../helpers/cli';
+import { httpRequest } from '../../helpers/registry-server';
+import { CLI_MAIN } from '../../helpers/test-daemon';
 import { writeOciLayout, type LayoutImage } from '../../helpers/oci-layout';
 import { berthRegistrySkipReason, startBerthRegistry, type TestRegistry } from '../../helpers/registry';
 import { s3ServerSkipReason, startS3Server, type TestS3Server } from '../../helpers/s3-server';
@@ -21,12 +23,13 @@ let dir: string;
 let s3: TestS3Server;
 let registry: TestRegistry;
 let image: LayoutImage;
+let config: string;
 
 before(async () => {
   if (skip) return;
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 's3reg-'));
   s3 = await startS3Server();
-  const config = path.join(dir, 'serve.yaml');
+  config = path.join(dir, 'serve.yaml');
   await fs.writeFile(config, [
     'storage:',
     '  s3:',
@@ -74,4 +77,26 @@ test('skopeo pushes to and pulls from a registry stored in an S3-compatible buck
   }
   assert.ok(!existsSync(path.join(registry.storage, 'content')), 'no local content store');
   assert.match(await registry.logs(), /storage s3 http:\/\/127\.0\.0\.1:\d+ bucket berth-registry prefix team\//);
+});
+
+test('berth registry gc --config sweeps the bucket: a deleted image\'s blobs go, a tagged one stays', { skip }, async () => {
+  const env = { REGISTRY_AUTH_FILE: path.join(dir, 'auth.json') };
+  const other = await writeOciLayout(path.join(dir, 'other'), 'v1', [{ 'etc/other': 'to be deleted\n' }]);
+  const push = await runCommand(SKOPEO, ['--insecure-policy', 'copy', '--dest-tls-verify=false', `oci:${path.join(dir, 'other')}:v1`, `docker://${registry.host}/s3/gone:v1`], { env, timeoutMs: 120_000 });
+  assert.equal(push.code, 0, push.stderr);
+  assert.equal((await httpRequest(undefined, registry.port, 'DELETE', `/v2/s3/gone/manifests/${other.manifestDigest}`)).status, 202);
+  const gc = await runCommand(CLI_MAIN, ['registry', 'gc', '--config', config, '--root', path.join(dir, 'gc-root'), '--keep-recent', '0s'], { timeoutMs: 120_000 });
+  assert.equal(gc.code, 0, gc.stderr);
+  const bucket = new S3Driver({ endpoint: s3.endpoint, bucket: 'berth-registry', prefix: 'team', accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey });
+  try {
+    const stored: string[] = [];
+    for await (const blob of bucket.listBlobs()) stored.push(blob.digest);
+    const own = other.layerDigests.filter((d) => !image.layerDigests.includes(d));
+    assert.ok(own.length > 0);
+    for (const d of [other.manifestDigest, ...own]) assert.ok(!stored.includes(d), `${d} removed`);
+    for (const d of [image.manifestDigest, ...image.layerDigests]) assert.ok(stored.includes(d), `${d} kept`);
+    assert.match(gc.stdout, new RegExp(`deleted blob ${other.manifestDigest}`));
+  } finally {
+    bucket.close();
+  }
 });

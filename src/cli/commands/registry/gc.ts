@@ -4,6 +4,8 @@ import { defineCommand, StatusError } from '../../command';
 import { parseGoDuration } from '../../output/units';
 import { collectGarbage, DEFAULT_KEEP_RECENT_MS, DEFAULT_UPLOAD_EXPIRY_MS } from '../../../registry/server/gc';
 import { FilesystemDriver } from '../../../registry/server/storage/fs-driver';
+import { loadServeConfigFile } from '../../../registry/server/serve-config';
+import type { StorageDriver } from '../../../registry/server/storage/driver';
 
 /**
  * `berth registry gc --root DIR [--dry-run] [--delete-untagged]`: removes blobs no manifest references from a
@@ -17,19 +19,32 @@ export default defineCommand({
   maxArgs: 0,
   flags: {
     root: { kind: 'string', description: 'Storage root folder of the registry', valueName: 'dir' },
+    config: { kind: 'string', description: 'The registry\'s serve config file: its root and storage (S3 included); --root wins', valueName: 'file' },
     'dry-run': { kind: 'bool', short: 'n', description: 'Print what would be removed, remove nothing' },
     'delete-untagged': { kind: 'bool', short: 'm', description: 'Delete manifests no tag reaches, then their blobs' },
     'keep-recent': { kind: 'string', description: 'Keep unreferenced blobs written within this duration (default 1h)', valueName: 'duration' },
     'upload-expiry': { kind: 'string', description: 'Remove uploads idle for longer than this (default 168h)', valueName: 'duration' },
   },
   async run(ctx, flags) {
-    if (!flags.root) throw new StatusError(1, 'a storage root is required: --root DIR');
-    const root = path.resolve(flags.root);
+    const config = flags.config ? await loadServeConfigFile(flags.config) : undefined;
+    const rootFlag = flags.root || config?.root;
+    if (!rootFlag) throw new StatusError(1, 'a storage root is required: --root DIR');
+    const root = path.resolve(rootFlag);
     const keepRecentMs = duration('--keep-recent', flags['keep-recent'], DEFAULT_KEEP_RECENT_MS);
     const uploadExpiryMs = duration('--upload-expiry', flags['upload-expiry'], DEFAULT_UPLOAD_EXPIRY_MS);
-    const st = await fs.stat(path.join(root, 'metadata')).catch(() => undefined);
-    if (!st?.isDirectory()) throw new StatusError(1, `${root} is not a registry storage root (no metadata folder)`);
-    const driver = new FilesystemDriver(root);
+    let driver: StorageDriver;
+    let closeDriver = () => {};
+    if (config?.storage?.s3) {
+      // The lock file stays in the local root: run gc from one host.
+      await fs.mkdir(root, { recursive: true, mode: 0o700 });
+      const s3 = new (require('../../../registry/server/storage/s3-driver') as typeof import('../../../registry/server/storage/s3-driver')).S3Driver(config.storage.s3);
+      closeDriver = () => s3.close();
+      driver = s3;
+    } else {
+      const st = await fs.stat(path.join(root, 'metadata')).catch(() => undefined);
+      if (!st?.isDirectory()) throw new StatusError(1, `${root} is not a registry storage root (no metadata folder)`);
+      driver = new FilesystemDriver(root);
+    }
     await driver.init();
     const release = await takeLock(path.join(root, 'gc.lock'));
     try {
@@ -46,6 +61,7 @@ export default defineCommand({
       );
     } finally {
       await release();
+      closeDriver();
     }
   },
 });

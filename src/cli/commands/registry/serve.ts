@@ -20,7 +20,7 @@ export default defineCommand({
     'tls-cert': { kind: 'string', description: 'Serve HTTPS with this certificate (PEM, chain); needs --tls-key', valueName: 'file' },
     'tls-key': { kind: 'string', description: 'Private key (PEM) of --tls-cert', valueName: 'file' },
     webhook: { kind: 'strings', description: 'URL to POST a JSON event to on each push and delete (repeatable)', valueName: 'url' },
-    config: { kind: 'string', description: 'YAML or JSON file holding any of these settings and more (webhook templates, token auth); flags win', valueName: 'file' },
+    config: { kind: 'string', description: 'YAML or JSON file holding any of these settings and more (webhook templates, token auth, S3 storage); flags win', valueName: 'file' },
   },
   async run(ctx, flags) {
     const file = flags.config ? await loadServeConfigFile(flags.config) : defaultServeConfig();
