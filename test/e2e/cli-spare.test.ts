@@ -245,6 +245,54 @@ describe('the berth CLI through warm spare processes', { skip }, () => {
     }
   });
 
+  it('a Ctrl-Z before the spare has said its pid waits for it, then stops both', { skip: SCRIPT ? false : 'needs util-linux script' }, async () => {
+    // A stand-in spare the test answers by hand, so the Ctrl-Z lands in that window for sure;
+    // the "spare" it names is a sleep.
+    const fakeSocket = path.join(tmp, 'fake-spare.sock');
+    const sleeper = spawn('sleep', ['120'], { stdio: 'ignore' });
+    let connection: import('node:net').Socket | undefined;
+    const server = (await import('node:net')).createServer((c) => {
+      connection = c;
+      c.on('error', () => undefined);
+      c.resume();
+    });
+    await new Promise<void>((resolve) => server.listen(fakeSocket, resolve));
+    const shell = new PtySession('bash --norc --noprofile -i', { BERTH_CLI_SOCKET: fakeSocket, HISTFILE: '/dev/null' }, { rows: 50, cols: 200 });
+    const state = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0];
+    const marker = `ctrl-z-window-${process.pid}`;
+    try {
+      await shell.waitFor(/[$#] $/);
+      shell.write(`${CLI_MAIN} ps --filter name=${marker}\n`);
+      await waitFor(() => connection !== undefined, 20_000, 'the launcher to hand its command over');
+      const [launcher] = processesTitled(`${path.join(REPO_ROOT, 'build', 'Release', 'berth-cli')} ps --filter name=${marker}`);
+      assert.ok(launcher, 'the launcher waiting for the spare');
+      shell.write('\x1a');
+      // held, not acted on: stopping now would leave the spare it is about to learn of running
+      await waitFor(() => /^SigPnd:\s*0*80000$|^ShdPnd:\s*0*80000$/m.test(readFileSync(`/proc/${launcher}/status`, 'utf8')), 10_000, 'the Ctrl-Z to be pending');
+      assert.equal(state(launcher), 'S');
+      const pid = Buffer.alloc(5);
+      pid.write('P');
+      pid.writeUInt32LE(sleeper.pid!, 1);
+      connection!.write(pid);
+      await waitFor(() => state(launcher) === 'T' && state(sleeper.pid!) === 'T', 10_000, 'the launcher and its spare stopped');
+      await shell.waitFor(/Stopped/, 10_000);
+      shell.write('fg\n');
+      await waitFor(() => state(launcher) !== 'T' && state(sleeper.pid!) !== 'T', 10_000, 'both to go on after fg');
+      const status = Buffer.alloc(5);
+      status.write('X');
+      status.writeInt32LE(0, 1);
+      connection!.write(status);
+      const from = shell.output.length;
+      shell.write('echo status=$?\n');
+      await shell.waitFor(/status=0/, 10_000, from);
+    } finally {
+      shell.kill();
+      sleeper.kill('SIGKILL');
+      connection?.destroy();
+      server.close();
+    }
+  });
+
   it('the spares end once their socket file is removed', async () => {
     await poolReady();
     await fs.rm(path.dirname(socketPath), { recursive: true, force: true });
