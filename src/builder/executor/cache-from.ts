@@ -20,6 +20,11 @@ export class CacheFromSources {
     return this.sources.length === 0;
   }
 
+  /** The state is a source, or on the way to one (dockerd's isParent): a local cache hit then keeps the sources in reach. */
+  leadsTo(state: BuildState): boolean {
+    return this.sources.some((t) => t.id === state.id || continues(t.config, state.config));
+  }
+
   /** The state the step gives from a source, if one matches; `runConfig`, `author`: the step's, for a restored state's config. */
   match(parent: BuildState, createdBy: string, runConfig: ImageRunConfig, author: string | undefined): BuildState | undefined {
     const index = parent.config.history?.length ?? 0;

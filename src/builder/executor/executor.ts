@@ -157,7 +157,7 @@ export class DockerfileExecutor implements ImageBuilder {
         onEvent({ type: 'warning', message: `Could not look up ${name} for cache resolution, skipping: ${messageOf(err)}` });
       }
     }
-    return new CacheFromSources(found);
+    return found.length > 0 ? new CacheFromSources(found) : undefined;
   }
 
   /** The Dockerfile (from the request, or read beneath the context: a link out of it is refused), parsed and typed. */

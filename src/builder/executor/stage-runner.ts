@@ -193,7 +193,8 @@ export class StageRunner {
     if (cache && !ctx.request.noCache) {
       ctx.onEnd(cache.hold(key));
       const hit = await cache.get(key);
-      if (hit) {
+      // With --cache-from, as dockerd: a local hit counts only on the way to a source image (else the sources could no longer match).
+      if (hit && (!ctx.cacheFrom || ctx.cacheFrom.leadsTo(hit))) {
         if (hit.chainId !== null) await ctx.w.protectLayer(hit.chainId);
         this.state = hit;
         this.stepCached = true;
@@ -209,6 +210,8 @@ export class StageRunner {
         this.state = hit;
         this.stepCached = true;
         ctx.emit({ type: 'cached', stage: this.label });
+        // Kept as a cache entry, as dockerd keeps the images it restores (not the source image itself: its stored bytes are its ID).
+        if (cache && hit.configSize === undefined) await cache.put(key, createdBy ?? '', hit, false);
         return;
       }
     }
