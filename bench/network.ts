@@ -17,7 +17,8 @@ const PORT_CLIENT = path.join(__dirname, 'lib', 'port-client.js');
 /** The size of the stream benchmark (`BENCH_PORT_MB`, 1 GiB by default). */
 const STREAM_BYTES = envInt('BENCH_PORT_MB', 1024) * MB;
 /** The server of the port benchmarks: the stream per connection on 9000 (nc -ll: one process per client), HTTP on 8080. */
-const PORT_SERVER = ['sh', '-c', `mkdir -p /www && echo ok > /www/index.html && nc -ll -p 9000 -e head -c ${STREAM_BYTES} /dev/zero & exec httpd -f -p 8080 -h /www`];
+// The page first, then nc in the background (`a && b & c` would put the whole list in the background, racing httpd's chdir).
+const PORT_SERVER = ['sh', '-c', `mkdir -p /www && echo ok > /www/index.html || exit 1; nc -ll -p 9000 -e head -c ${STREAM_BYTES} /dev/zero & exec httpd -f -p 8080 -h /www`];
 const HOST_PORTS = { stream: 19000, http: 18080 };
 
 

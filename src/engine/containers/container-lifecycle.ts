@@ -171,11 +171,21 @@ export class ContainerLifecycle {
     const { rootfs, runtime, store } = this.ctx.deps;
     const containerDir = store.dir(id);
     await runtime.delete(id).catch(() => undefined);
-    // A --rm root goes at exit, never to be mounted again: volatile (no fs-wide sync at its unmount).
-    const mountPoint = await rootfs.mount(id, { volatile: Boolean(container.HostConfig.AutoRemove) });
+    // The sandbox and its endpoints, before the spec (the hook hands its netns to the task),
+    // made while the rootfs is mounted: both wait on the kernel.
+    const attaching = this.ctx.deps.networking?.attach(container as ContainerRecord);
+    attaching?.catch(() => undefined); // awaited below
+    let mountPoint: string;
     try {
-      // The sandbox and its endpoints, before the spec: the hook hands its netns to the task.
-      const network = await this.ctx.deps.networking?.attach(container as ContainerRecord);
+      // A --rm root goes at exit, never to be mounted again: volatile (no fs-wide sync at its unmount).
+      mountPoint = await rootfs.mount(id, { volatile: Boolean(container.HostConfig.AutoRemove) });
+    } catch (err) {
+      // runtime.delete releases the network (the runtime's network hook).
+      if (attaching) await attaching.then(() => runtime.delete(id), () => undefined).catch(() => undefined);
+      throw err;
+    }
+    try {
+      const network = await attaching;
       const hostGateway = this.ctx.deps.networking?.hostGateway(container as ContainerRecord);
       const links = this.ctx.deps.networking?.linksFor(container as ContainerRecord);
       const spec = await prepareRuntimeSpec({ container, containerDir, rootfsPath: mountPoint, volumes: this.ctx.deps.volumes, addresses: network?.addresses, nameserver: network?.nameserver, hostGateway, links });

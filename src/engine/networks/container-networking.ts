@@ -213,8 +213,12 @@ export class ContainerNetworking implements NetworkHook {
     if (networks.length === 0 || mode.kind === 'host' || mode.kind === 'none' || mode.kind === 'container') return { addresses: [] };
     if (mode.kind === 'default' && !this.deps.defaultBridge) return { addresses: [] };
     let nameserver: string | undefined;
+    const started = performance.now();
     await this.release(container.Id);
     const joins: SandboxJoin[] = [];
+    const ms: Record<string, number> = {};
+    const lap = (step: string) => (ms[step] = Math.round((performance.now() - started) * 10) / 10);
+    lap('released');
     try {
       const saved: Array<Promise<void>> = [];
       for (const [index, [name, config]] of networks.entries()) {
@@ -231,10 +235,15 @@ export class ContainerNetworking implements NetworkHook {
         // The first user-defined network's embedded DNS answers the container's queries.
         if (nameserver === undefined && this.dns.has(network.Id)) nameserver = network.gateway;
       }
+      lap('allocated');
       // The namespace with every interface in it, the host ends on their bridges: no process.
       await this.deps.sandboxes.create(container.Id, this.deps.driver.sandboxLinks(joins));
+      lap('sandbox');
       await Promise.all(saved);
+      lap('saved');
       if (joins[0]) await this.publish(container, joins[0].network, joins[0].endpoint);
+      lap('published');
+      this.deps.logger.debug('network attached', { id: container.Id, ms });
     } catch (err) {
       await this.release(container.Id);
       throw err;
@@ -455,11 +464,13 @@ export class ContainerNetworking implements NetworkHook {
    * leaves a veth no endpoint owns, which the start-up sweep deletes.
    */
   async release(id: string): Promise<void> {
+    const started = performance.now();
     const endpoints = this.deps.store.endpointsOfContainer(id);
     await this.unpublish(id, endpoints);
     await this.deps.sandboxes.remove(id);
     for (const endpoint of endpoints) this.leaveInBackground(endpoint);
     await this.deps.store.deleteEndpoints(endpoints.map((e) => e.EndpointID));
+    if (endpoints.length > 0) this.deps.logger.debug('network released', { id, ms: Math.round((performance.now() - started) * 10) / 10 });
   }
 
   private leaveInBackground(endpoint: EndpointRecord): void {
