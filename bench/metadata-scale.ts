@@ -26,6 +26,7 @@ import { digestOf, type Digest } from '../src/util/digest';
 import { silentLogger } from '../src/util/logger';
 import type { BenchContext } from './context';
 import { EngineApi } from './lib/engine-api';
+import { createPrivateNetns } from '../test/helpers/private-netns';
 import { unmountUnder } from './lib/proc';
 import type { BenchRow } from './lib/report';
 import { median, nowMs, sample } from './lib/stats';
@@ -122,11 +123,14 @@ export async function benchMetadataScale(ctx: BenchContext): Promise<BenchRow[]>
   const logFile = path.join(root, 'berthd.log');
   const api = new EngineApi(socket);
   let child: ChildProcess | undefined;
+  const netns = await createPrivateNetns();
   /** Starts berthd on the root and waits for its answer; returns the time that took. */
   const startDaemon = async (): Promise<number> => {
     const log = await fs.open(logFile, 'a');
     const startedAt = nowMs();
-    const started = spawn(process.execPath, [DAEMON_MAIN, '--data-root', dataRoot, '--exec-root', execRoot, '--host', `unix://${socket}`, '--log-level', 'info', '--bridge', 'none'], { stdio: ['ignore', log.fd, log.fd] });
+    // In a namespace of its own, as every bench daemon: even with --bridge none, its start-up sweep reads and prunes berth's chains.
+    const command = netns.command(process.execPath, [DAEMON_MAIN, '--data-root', dataRoot, '--exec-root', execRoot, '--host', `unix://${socket}`, '--log-level', 'info', '--bridge', 'none']);
+    const started = spawn(command.file, command.args, { stdio: ['ignore', log.fd, log.fd] });
     child = started;
     await log.close();
     for (const deadline = Date.now() + 180_000; ; ) {
@@ -182,6 +186,7 @@ export async function benchMetadataScale(ctx: BenchContext): Promise<BenchRow[]>
   } finally {
     api.close();
     await stopDaemon();
+    await netns.close();
     await unmountUnder(root);
     await fs.rm(root, { recursive: true, force: true });
   }

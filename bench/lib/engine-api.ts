@@ -153,9 +153,10 @@ export class EngineApi {
    * What `docker run -d --network none IMAGE CMD...` does: create, then start. Returns the id.
    * `hostConfig` replaces the HostConfig (a network mode, published ports).
    */
-  async runDetached(image: string, cmd: string[], name?: string, hostConfig: Record<string, unknown> = { NetworkMode: 'none' }): Promise<string> {
+  /** `config`: more of the create request's Config (ExposedPorts: dockerd publishes only the PortBindings of exposed ports, as the docker CLI sends both). */
+  async runDetached(image: string, cmd: string[], name?: string, hostConfig: Record<string, unknown> = { NetworkMode: 'none' }, config: Record<string, unknown> = {}): Promise<string> {
     const query = name ? `?name=${encodeURIComponent(name)}` : '';
-    const created = JSON.parse(await this.mustRequest('POST', `/containers/create${query}`, { Image: image, Cmd: cmd, HostConfig: hostConfig })) as { Id: string };
+    const created = JSON.parse(await this.mustRequest('POST', `/containers/create${query}`, { ...config, Image: image, Cmd: cmd, HostConfig: hostConfig })) as { Id: string };
     await this.mustRequest('POST', `/containers/${created.Id}/start`);
     return created.Id;
   }

@@ -41,6 +41,17 @@ describe('bridge networks', { skip }, () => {
     return '';
   };
   const links = async () => (await inNetns('ip', '-o', 'link', 'show')).split('\n').filter((l) => l.trim()).map((l) => l.split(':')[1]!.trim().split('@')[0]!);
+  /**
+   * The links once the veths of removed containers are gone: the daemon deletes them in the
+   * background after a container's network is released (ContainerNetworking.release), so they
+   * go shortly after stop/rm answer, not necessarily before.
+   */
+  const linksSettled = async (expected: (names: string[]) => boolean) => {
+    let names = await links();
+    for (const deadline = Date.now() + 10_000; !expected(names) && Date.now() < deadline; names = await links()) await new Promise((r) => setTimeout(r, 100));
+    return names;
+  };
+  const vethsOf = (names: string[]) => names.filter((l) => l.startsWith('veth'));
   const rules = async () => (await inNetns('iptables-save')).split('\n').filter((l) => l.startsWith('-A ') || l.startsWith(':BERTH'));
 
   before(async () => {
@@ -82,7 +93,7 @@ describe('bridge networks', { skip }, () => {
     assert.ok(nat.includes('-A POSTROUTING -j BERTH-POSTROUTING'));
     assert.ok(nat.includes('-A FORWARD -j BERTH-FORWARD'));
     // The --rm container's veth went with it.
-    assert.deepEqual((await links()).filter((l) => l.startsWith('veth')), []);
+    assert.deepEqual(vethsOf(await linksSettled((n) => vethsOf(n).length === 0)), []);
   });
 
   it('shows a running container on the bridge in inspect, and frees its address when it stops', async () => {
@@ -101,7 +112,7 @@ describe('bridge networks', { skip }, () => {
     const stopped = JSON.parse(await ok('inspect', id))[0].NetworkSettings;
     assert.equal(stopped.IPAddress, '');
     assert.equal(stopped.Networks.bridge.IPAddress, '');
-    assert.deepEqual((await links()).filter((l) => l.startsWith('veth')), []);
+    assert.deepEqual(vethsOf(await linksSettled((n) => vethsOf(n).length === 0)), []);
     assert.deepEqual(JSON.parse(await ok('network', 'inspect', 'bridge'))[0].Containers, {});
     await ok('rm', id);
   });
@@ -163,7 +174,7 @@ describe('bridge networks', { skip }, () => {
       await ok('network', 'rm', 'front', 'back');
     }
     // Their bridges and rules went with them.
-    assert.deepEqual((await links()).filter((l) => l.startsWith('br-') || l.startsWith('veth')), []);
+    assert.deepEqual((await linksSettled((n) => vethsOf(n).length === 0)).filter((l) => l.startsWith('br-') || l.startsWith('veth')), []);
     assert.deepEqual((await rules()).filter((r) => r.includes('br-')), []);
   });
 
@@ -196,7 +207,7 @@ describe('bridge networks', { skip }, () => {
     await ok('network', 'create', '--subnet', '10.78.0.0/24', 'taken');
     await ok('run', '-d', '--name', 'user', '--network', 'taken', 'busybox', 'sleep', '600');
     try {
-      const before = { links: await links(), rules: await rules(), networks: await ok('network', 'ls', '-q') };
+      const before = { links: await linksSettled((n) => vethsOf(n).length === 1), rules: await rules(), networks: await ok('network', 'ls', '-q') };
       const cases: Array<[string, string, unknown, number, RegExp]> = [
         ['POST', '/networks/create', { Name: 'overlap', IPAM: { Config: [{ Subnet: '10.78.0.128/25' }] } }, 403, /^Pool overlaps with other one on this address space$/],
         ['POST', '/networks/create', { Name: 'taken' }, 409, /^network with name taken already exists$/],
@@ -226,7 +237,7 @@ describe('bridge networks', { skip }, () => {
       assert.notEqual(twin.code, 0);
       assert.match(twin.stderr, /Address already in use/);
       await ok('rm', 'twin');
-      assert.deepEqual({ links: await links(), rules: await rules(), networks: await ok('network', 'ls', '-q') }, before);
+      assert.deepEqual({ links: await linksSettled((n) => vethsOf(n).length === 1), rules: await rules(), networks: await ok('network', 'ls', '-q') }, before);
     } finally {
       await d('rm', '-f', 'user');
       await ok('network', 'rm', 'taken');
@@ -260,12 +271,12 @@ describe('bridge networks', { skip }, () => {
     assert.match(await ok('run', '--rm', '--network', 'keep', 'busybox', 'ping', '-c1', '-W2', address), /1 packets received/);
     assert.match(await ok('run', '--rm', '--network', 'keep', 'busybox', 'ping', '-c1', '-W2', 'keeper'), /1 packets received/, 'the embedded DNS is back');
     assert.equal(JSON.parse(await ok('inspect', exiting))[0].State.Running, false);
-    assert.equal((await links()).filter((l) => l.startsWith('veth')).length, 1, 'only the running container keeps a veth');
+    assert.equal(vethsOf(await linksSettled((n) => vethsOf(n).length === 1)).length, 1, 'only the running container keeps a veth');
     const network = JSON.parse(await ok('network', 'inspect', 'keep'))[0];
     assert.deepEqual(Object.keys(network.Containers), [id]);
     await ok('rm', '-f', id, exiting);
     await ok('network', 'rm', 'keep');
-    assert.deepEqual((await links()).filter((l) => l.startsWith('veth') || l.startsWith('br-')), []);
+    assert.deepEqual((await linksSettled((n) => vethsOf(n).length === 0)).filter((l) => l.startsWith('veth') || l.startsWith('br-')), []);
   });
 
   it('publishes ports (-p, -p ip::port, -P) to 127.0.0.1, the host address and other containers; port and ps show them; a taken port is a 409', async () => {
