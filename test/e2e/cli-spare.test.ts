@@ -257,14 +257,15 @@ describe('the berth CLI through warm spare processes', { skip }, () => {
       c.resume();
     });
     await new Promise<void>((resolve) => server.listen(fakeSocket, resolve));
-    const shell = new PtySession('bash --norc --noprofile -i', { BERTH_CLI_SOCKET: fakeSocket, HISTFILE: '/dev/null' }, { rows: 50, cols: 200 });
+    // -H and BERTH_HOST: should the launcher fall back to plain Node, it reaches the test daemon, never the default socket (where root would autostart berthd)
+    const shell = new PtySession('bash --norc --noprofile -i', { BERTH_HOST: daemon.host, BERTH_CLI_SOCKET: fakeSocket, HISTFILE: '/dev/null' }, { rows: 50, cols: 200 });
     const state = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0];
     const marker = `ctrl-z-window-${process.pid}`;
     try {
       await shell.waitFor(/[$#] $/);
-      shell.write(`${CLI_MAIN} ps --filter name=${marker}\n`);
+      shell.write(`${CLI_MAIN} -H ${daemon.host} ps --filter name=${marker}\n`);
       await waitFor(() => connection !== undefined, 20_000, 'the launcher to hand its command over');
-      const [launcher] = processesTitled(`${path.join(REPO_ROOT, 'build', 'Release', 'berth-cli')} ps --filter name=${marker}`);
+      const [launcher] = processesTitled(`${path.join(REPO_ROOT, 'build', 'Release', 'berth-cli')} -H ${daemon.host} ps --filter name=${marker}`);
       assert.ok(launcher, 'the launcher waiting for the spare');
       shell.write('\x1a');
       // held, not acted on: stopping now would leave the spare it is about to learn of running
