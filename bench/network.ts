@@ -73,9 +73,10 @@ export async function benchPortThroughput(ctx: BenchContext): Promise<BenchRow[]
   const requests = envInt('BENCH_HTTP_REQUESTS', 10_000);
   const bindings = { '9000/tcp': [{ HostIp: '', HostPort: String(HOST_PORTS.stream) }], '8080/tcp': [{ HostIp: '', HostPort: String(HOST_PORTS.http) }] };
   const apiTarget = async (api: EngineApi, netns: PrivateNetns): Promise<PortTarget> => {
-    await api.runDetached(IMAGE, PORT_SERVER, 'bench-ports', { NetworkMode: 'bridge', PortBindings: bindings }, { ExposedPorts: Object.fromEntries(Object.keys(bindings).map((p) => [p, {}])) });
-    const bridge = JSON.parse(await api.mustRequest('GET', '/networks/bridge')) as { IPAM: { Config: Array<{ Gateway: string }> } };
-    return { netns, gateway: bridge.IPAM.Config[0]!.Gateway, cleanup: () => api.removeAll() };
+    const id = await api.runDetached(IMAGE, PORT_SERVER, 'bench-ports', { NetworkMode: 'bridge', PortBindings: bindings }, { ExposedPorts: Object.fromEntries(Object.keys(bindings).map((p) => [p, {}])) });
+    // The container's gateway: dockerd 20.10's default bridge has no Gateway in its IPAM config.
+    const inspect = JSON.parse(await api.mustRequest('GET', `/containers/${id}/json`)) as { NetworkSettings: { Gateway: string } };
+    return { netns, gateway: inspect.NetworkSettings.Gateway, cleanup: () => api.removeAll() };
   };
   const targets: Array<[string, PortTarget | undefined]> = [];
   targets.push(['berth', await apiTarget(berth.api, berth.netns)]);
