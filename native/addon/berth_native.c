@@ -1013,6 +1013,16 @@ static int read_sandbox_link(napi_env env, napi_value object, struct sandbox_lin
   return 0;
 }
 
+/* Runs `execute` on the thread pool and `complete` back on the JS thread, which settles the returned promise through `*deferred`. */
+static napi_value queue_promise_work(napi_env env, const char *label, napi_async_execute_callback execute, napi_async_complete_callback complete, void *data, napi_deferred *deferred, napi_async_work *work) {
+  napi_value promise, name;
+  napi_create_promise(env, deferred, &promise);
+  napi_create_string_utf8(env, label, NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, execute, complete, data, work);
+  napi_queue_async_work(env, *work);
+  return promise;
+}
+
 struct sandbox_work {
   napi_async_work work;
   napi_deferred deferred;
@@ -1074,12 +1084,7 @@ static napi_value js_sandbox_create(napi_env env, napi_callback_info info) {
     if (napi_get_element(env, argv[1], i, &element) != napi_ok || read_sandbox_link(env, element, &w->links[i]) != 0) goto fail;
   }
   if ((w->file = arg_string(env, argv[0], "file")) == NULL) goto fail;
-  napi_value promise, name;
-  napi_create_promise(env, &w->deferred, &promise);
-  napi_create_string_utf8(env, "berth:sandboxCreate", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, sandbox_execute, sandbox_complete, w, &w->work);
-  napi_queue_async_work(env, w->work);
-  return promise;
+  return queue_promise_work(env, "berth:sandboxCreate", sandbox_execute, sandbox_complete, w, &w->deferred, &w->work);
 fail:
   free(w->file);
   free(w->links);
@@ -1130,12 +1135,7 @@ static napi_value js_link_delete_async(napi_env env, napi_callback_info info) {
   }
   snprintf(w->name, sizeof w->name, "%s", given);
   free(given);
-  napi_value promise, name;
-  napi_create_promise(env, &w->deferred, &promise);
-  napi_create_string_utf8(env, "berth:linkDelete", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, link_delete_execute, link_delete_complete, w, &w->work);
-  napi_queue_async_work(env, w->work);
-  return promise;
+  return queue_promise_work(env, "berth:linkDelete", link_delete_execute, link_delete_complete, w, &w->deferred, &w->work);
 }
 
 /* ---------- COPY of regular files (the builder) ---------- */
