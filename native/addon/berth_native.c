@@ -10,6 +10,7 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include "sandbox.h"
+#include "spawn_ready.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -1138,6 +1139,90 @@ static napi_value js_link_delete_async(napi_env env, napi_callback_info info) {
   return queue_promise_work(env, "berth:linkDelete", link_delete_execute, link_delete_complete, w, &w->deferred, &w->work);
 }
 
+/* ---------- spawning a detaching program off the JS thread (spawn_ready.c) ---------- */
+
+struct spawn_work {
+  napi_async_work work;
+  napi_deferred deferred;
+  char **argv;
+  uint32_t argc;
+  char *cwd;
+  int32_t timeout_ms;
+  int rc;
+  struct spawn_ready_result result;
+};
+
+static void spawn_work_free(struct spawn_work *w) {
+  if (w->argv != NULL) {
+    for (uint32_t i = 0; i < w->argc; i++) free(w->argv[i]);
+    free(w->argv);
+  }
+  free(w->cwd);
+  free(w);
+}
+
+static void spawn_execute(napi_env env, void *data) {
+  struct spawn_work *w = data;
+  w->rc = spawn_ready(w->argv, w->cwd, w->timeout_ms, &w->result);
+}
+
+static void spawn_complete(napi_env env, napi_status status, void *data) {
+  struct spawn_work *w = data;
+  if (w->rc != 0) {
+    napi_reject_deferred(env, w->deferred, errno_error(env, w->result.err ? w->result.err : EIO, w->result.step, w->argv[0]));
+  } else {
+    napi_value object, sync, err_text, timed_out;
+    napi_create_object(env, &object);
+    napi_create_string_utf8(env, w->result.sync, w->result.sync_length, &sync);
+    napi_create_string_utf8(env, w->result.stderr_text, w->result.stderr_length, &err_text);
+    napi_get_boolean(env, w->result.timed_out != 0, &timed_out);
+    napi_set_named_property(env, object, "sync", sync);
+    napi_set_named_property(env, object, "stderr", err_text);
+    napi_set_named_property(env, object, "timedOut", timed_out);
+    napi_resolve_deferred(env, w->deferred, object);
+  }
+  napi_delete_async_work(env, w->work);
+  spawn_work_free(w);
+}
+
+/* spawnReady(argv, cwd | null, timeoutMs): a promise of { sync, stderr, timedOut }; see spawn_ready.h. */
+static napi_value js_spawn_ready(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (get_args(env, info, 3, argv) != 0) return NULL;
+  bool is_array = false;
+  uint32_t count = 0;
+  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[0], &count) != napi_ok || count == 0) {
+    throw_type(env, "The \"argv\" argument must be a non-empty array of strings");
+    return NULL;
+  }
+  struct spawn_work *w = calloc(1, sizeof *w);
+  if (w == NULL || (w->argv = calloc(count + 1, sizeof *w->argv)) == NULL) {
+    free(w);
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  w->argc = count;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value element;
+    if (napi_get_element(env, argv[0], i, &element) != napi_ok || (w->argv[i] = arg_string(env, element, "argv")) == NULL) goto fail;
+  }
+  if (w->argv[0][0] != '/') {
+    throw_type(env, "The \"argv\" argument must start with an absolute path");
+    goto fail;
+  }
+  napi_valuetype type;
+  napi_typeof(env, argv[1], &type);
+  if (type != napi_null && type != napi_undefined && (w->cwd = arg_string(env, argv[1], "cwd")) == NULL) goto fail;
+  if (napi_get_value_int32(env, argv[2], &w->timeout_ms) != napi_ok || w->timeout_ms <= 0) {
+    throw_type(env, "The \"timeoutMs\" argument must be a positive integer");
+    goto fail;
+  }
+  return queue_promise_work(env, "berth:spawnReady", spawn_execute, spawn_complete, w, &w->deferred, &w->work);
+fail:
+  spawn_work_free(w);
+  return NULL;
+}
+
 /* ---------- COPY of regular files (the builder) ---------- */
 
 /* Copies `len` bytes in the kernel (copy_file_range: a reflink where the file system can), else by read/write. */
@@ -1283,6 +1368,7 @@ NAPI_MODULE_INIT() {
       {"fsetxattr", NULL, js_fsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"linkDelete", NULL, js_link_delete_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sandboxCreate", NULL, js_sandbox_create, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"spawnReady", NULL, js_spawn_ready, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   /* Flag values differ between architectures (O_DIRECTORY on arm64): take them from libc. */

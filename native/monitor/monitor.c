@@ -602,6 +602,24 @@ static long long read_oom_kills(void) {
 
 /* ---------- runtime ---------- */
 
+/*
+ * Every signal ignored by whoever exec'd us back to its default. A daemon spawning us with
+ * posix_spawn (glibc) hands glibc's internal signals (32, 33) over ignored, and an ignored
+ * signal survives exec: runc and the container would inherit it (SigIgn in
+ * /proc/self/status). glibc's sigaction refuses those numbers, so the raw syscall: an all-zero
+ * kernel sigaction is SIG_DFL with no flags on every layout, and the handler is its first word.
+ */
+static void reset_ignored_signals(void) {
+  for (int sig = 1; sig <= 64; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    unsigned long old[4] = {0, 0, 0, 0};
+    static const unsigned long dfl[4] = {0, 0, 0, 0};
+    if (syscall(SYS_rt_sigaction, sig, NULL, old, 8) == 0 && old[0] == (unsigned long)SIG_IGN) {
+      syscall(SYS_rt_sigaction, sig, dfl, NULL, 8);
+    }
+  }
+}
+
 static void reset_child_signals(void) {
   sigset_t none;
   sigemptyset(&none);
@@ -1213,6 +1231,7 @@ static void detach(void) {
 int main(int argc, char **argv) {
   parse_args(argc, argv);
   close_inherited_fds();
+  reset_ignored_signals();
   detach();
 
   signal(SIGPIPE, SIG_IGN);

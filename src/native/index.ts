@@ -3,7 +3,7 @@ import { nativeBuildDir } from './build-dir';
 import type { NativeSyscalls } from './types';
 
 export { MountFlags, UnmountFlags } from './types';
-export type { NativeSyscalls, SandboxLink } from './types';
+export type { NativeSyscalls, SandboxLink, SpawnReadyResult } from './types';
 export { nativeBuildDir } from './build-dir';
 
 /** The addon also exposes its userspace resolver alone, so tests cover the pre-openat2 path. */
@@ -38,12 +38,18 @@ export function hasCopyFiles(): boolean {
   return typeof get().copyFiles === 'function';
 }
 
+/** Whether the addon as built has spawnReady (berth-monitor is spawned by child_process otherwise). */
+export function hasSpawnReady(): boolean {
+  return typeof get().spawnReady === 'function';
+}
+
 /** The syscalls Node lacks (see types.ts). Errors carry code, errno, syscall and path like Node's fs errors. */
 export const native: NativeAddon = {
   mount: (source, target, fstype, flags, data) => get().mount(source, target, fstype, flags, data),
   umount: (target, flags) => get().umount(target, flags),
   sandboxCreate: (file, links) => get().sandboxCreate(file, links),
   linkDelete: (name) => get().linkDelete(name),
+  spawnReady: (argv, cwd, timeoutMs) => get().spawnReady!(argv, cwd, timeoutMs),
   mknod: (file, mode, major, minor) => get().mknod(file, mode, major, minor),
   lsetxattr: (file, name, value) => get().lsetxattr(file, name, value),
   lgetxattr: (file, name) => get().lgetxattr(file, name),

@@ -18,6 +18,14 @@ export interface NativeSyscalls {
   sandboxCreate(file: string, links: readonly SandboxLink[]): Promise<void>;
   /** rtnetlink in this process's namespace: `ip link del dev <name>`, off the JS thread; false when there is no such device. */
   linkDelete(name: string): Promise<boolean>;
+  /**
+   * Starts a program that detaches (berth-monitor) by posix_spawn on a pool thread, not by
+   * forking the daemon on the JS thread: stdin/stdout /dev/null, stderr and fd 3 on pipes,
+   * read until both close (or `timeoutMs` passes: the child is SIGKILLed), the direct child
+   * reaped. `argv[0]` is an absolute path; `cwd` null keeps the daemon's. Rejects when the
+   * spawn itself fails (ENOENT, EACCES, ...). Absent from an addon built before it.
+   */
+  spawnReady?(argv: readonly string[], cwd: string | null, timeoutMs: number): Promise<SpawnReadyResult>;
   /** mknod(2); `dev` = makedev(major, minor). Used for overlay whiteouts (char 0/0) and device files in layers. */
   mknod(path: string, mode: number, major: number, minor: number): void;
   /** lsetxattr(2): never follows a final symlink. */
@@ -116,6 +124,13 @@ export const UnmountFlags = {
   /** Do not follow a symlink at the target (it is then no mount point: EINVAL). */
   UMOUNT_NOFOLLOW: 0x8,
 } as const;
+
+/** What spawnReady's child wrote to fd 3 (sync) and stderr before it closed them. */
+export interface SpawnReadyResult {
+  sync: string;
+  stderr: string;
+  timedOut: boolean;
+}
 
 /** One veth pair of sandboxCreate. */
 export interface SandboxLink {

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { internal } from '../../errors';
-import { nativeBuildDir } from '../../native/build-dir';
+import { hasSpawnReady, native, nativeBuildDir } from '../../native';
 import { MONITOR_PROTOCOL_VERSION } from './protocol';
 
 export interface SpawnMonitorOptions {
@@ -94,16 +94,26 @@ function collect(stream: Readable | null | undefined, sink: Buffer[]): Promise<v
   });
 }
 
+/** How a monitor's start went: its sync pipe's words and stderr once both closed, a timeout, or a spawn error. */
+type Launch = { outcome: 'done' | 'timeout'; reply: string; stderr: string } | { outcome: Error };
+
 /**
- * Starts a detached berth-monitor (it double-forks, so it is not our child and survives
- * the daemon) and resolves once its socket is listening. With waitStart the runtime has
- * not run yet: connect, then send START.
+ * posix_spawn on a pool thread (the addon's spawnReady): child_process.spawn forks the daemon
+ * on the JS thread and blocks it until the child has exec'd (15-40 ms per start under load).
  */
-export async function spawnMonitor(opts: SpawnMonitorOptions): Promise<void> {
-  const syncFd = 3;
-  const argv = [monitorBinaryPath(), ...monitorArgv(opts, syncFd)];
+async function launchNative(argv: string[], cwd: string | undefined): Promise<Launch> {
+  try {
+    const r = await native.spawnReady!(argv, cwd ?? null, READY_TIMEOUT_MS);
+    return { outcome: r.timedOut ? 'timeout' : 'done', reply: r.sync.trim(), stderr: r.stderr.trim() };
+  } catch (err: unknown) {
+    return { outcome: err instanceof Error ? err : new Error(String(err)) };
+  }
+}
+
+/** child_process.spawn: for an addon built before spawnReady. */
+async function launchChildProcess(argv: string[], cwd: string | undefined): Promise<Launch> {
   const child = spawn(argv[0]!, argv.slice(1), {
-    cwd: opts.cwd,
+    cwd,
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
   });
   const sync: Buffer[] = [];
@@ -116,21 +126,35 @@ export async function spawnMonitor(opts: SpawnMonitorOptions): Promise<void> {
   });
   const outcome = await Promise.race([done.then(() => 'done' as const), spawnError, timeout]);
   clearTimeout(timer);
-  const reply = Buffer.concat(sync).toString().trim();
-  if (outcome === 'done' && reply === `ready ${MONITOR_PROTOCOL_VERSION}`) return;
+  if (outcome instanceof Error) return { outcome };
+  if (outcome === 'timeout') child.kill('SIGKILL');
+  return { outcome, reply: Buffer.concat(sync).toString().trim(), stderr: Buffer.concat(stderr).toString().trim() };
+}
+
+/**
+ * Starts a detached berth-monitor (it double-forks, so it is not our child and survives
+ * the daemon) and resolves once its socket is listening. With waitStart the runtime has
+ * not run yet: connect, then send START.
+ */
+export async function spawnMonitor(opts: SpawnMonitorOptions): Promise<void> {
+  const syncFd = 3;
+  const argv = [monitorBinaryPath(), ...monitorArgv(opts, syncFd)];
+  const launch = hasSpawnReady() ? await launchNative(argv, opts.cwd) : await launchChildProcess(argv, opts.cwd);
+  if (launch.outcome === 'done' && launch.reply === `ready ${MONITOR_PROTOCOL_VERSION}`) return;
   let reason: string;
-  if (outcome === 'done' && reply.startsWith('ready')) {
+  if (launch.outcome === 'done' && launch.reply.startsWith('ready')) {
     // Its socket listens already; it is not our child, so find it by its pid file to stop it.
     await stopStaleMonitor(opts.monitorPidFile);
-    const version = reply.slice('ready'.length).trim() || '0';
+    const version = launch.reply.slice('ready'.length).trim() || '0';
     throw internal(
       `berth-monitor at ${argv[0]} speaks protocol version ${version}, this daemon version ${MONITOR_PROTOCOL_VERSION}: rebuild it (node native/build-addon.js)`,
     );
   }
-  if (outcome instanceof Error) reason = outcome.message;
-  else if (outcome === 'timeout') reason = `no answer within ${READY_TIMEOUT_MS} ms`;
-  else reason = reply.replace(/^error: /, '') || Buffer.concat(stderr).toString().trim() || 'exited without a word';
+  if ('reply' in launch) {
+    reason = launch.outcome === 'timeout' ? `no answer within ${READY_TIMEOUT_MS} ms` : launch.reply.replace(/^error: /, '') || launch.stderr || 'exited without a word';
+  } else {
+    reason = launch.outcome.message;
+  }
   if (/unknown option/.test(reason)) reason += ` (a berth-monitor older than protocol version ${MONITOR_PROTOCOL_VERSION}? rebuild it: node native/build-addon.js)`;
-  if (outcome === 'timeout') child.kill('SIGKILL');
   throw internal(`berth-monitor failed to start (${argv.join(' ')}): ${reason}`);
 }

@@ -181,6 +181,26 @@ test('direct mode (no pid file): the argv is the process', async () => {
   }
 });
 
+test('the process starts with no signal ignored or blocked (the daemon ignores SIGPIPE; posix_spawn hands over glibc\'s 32 and 33 ignored)', async () => {
+  const f = makeFixture();
+  try {
+    const conn = await startAndConnect({
+      socketPath: f.socketPath,
+      exitFile: f.exitFile,
+      tty: false,
+      stdin: false,
+      waitStart: true,
+      runtimeArgv: ['sh', '-c', 'grep -E "^Sig(Blk|Ign)" /proc/self/status'],
+    });
+    const out = collect(conn);
+    conn.start();
+    assert.equal((await conn.waitExited()).exitCode, 0);
+    assert.match(text(out.stdout), /^SigBlk:\s+0+\nSigIgn:\s+0+\n$/);
+  } finally {
+    f.cleanup();
+  }
+});
+
 test('a client that reads nothing does not stall the process forever', { timeout: 30_000 }, async () => {
   const f = makeFixture();
   try {
