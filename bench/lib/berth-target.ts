@@ -39,7 +39,12 @@ export async function startBerth(): Promise<BerthTarget> {
   const socket = path.join(execRoot, 'berth.sock');
   const log = await fs.open(path.join(root, 'berthd.log'), 'a');
   const netns = await createPrivateNetns();
-  const command = netns.command(DAEMON, ['--data-root', path.join(root, 'data'), '--exec-root', execRoot, '--host', `unix://${socket}`, '--log-level', process.env.BERTH_BENCH_LOG_LEVEL ?? 'info']);
+  const daemonArgs = ['--data-root', path.join(root, 'data'), '--exec-root', execRoot, '--host', `unix://${socket}`, '--log-level', process.env.BERTH_BENCH_LOG_LEVEL ?? 'info'];
+  // BERTH_BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"): berthd on this Node with those flags, to profile it.
+  const nodeArgs = process.env.BERTH_BENCH_NODE_ARGS?.split(' ').filter(Boolean);
+  const command = nodeArgs
+    ? netns.command(process.execPath, [...nodeArgs, path.join(REPO_ROOT, 'dist', 'src', 'daemon', 'main.js'), ...daemonArgs])
+    : netns.command(DAEMON, daemonArgs);
   const child = spawn(command.file, command.args, {
     stdio: ['ignore', log.fd, log.fd],
   });

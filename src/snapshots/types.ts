@@ -139,9 +139,10 @@ export interface Unpacker {
    * Like apply, but extracts `tar` before its parent layer exists (into a base snapshot,
    * committed onto the parent once `parent` resolves: an overlay layer never reads its
    * lowers while extracted), so a pull unpacks every layer while it downloads. The diff ID
-   * is checked before the parent is awaited; a parent that fails fails this too.
+   * is checked before the parent is awaited; a parent that fails fails this too. `layer`
+   * is the layer blob as stored: a tar, or one compressed (gzip, zstd…), decompressed here.
    */
-  applyAhead(parent: Promise<Digest | null>, tar: Readable, expectedDiffId: Digest): Promise<Layer>;
+  applyAhead(parent: Promise<Digest | null>, layer: Readable, expectedDiffId: Digest): Promise<Layer>;
 }
 
 /**

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { Readable, Transform, Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Layer, LayerSnapshots, LocalSnapshotter, SnapshotInfo } from './types';
 import { Digest, Digester, digestOf, isDigest } from '../util/digest';
-import { extractLayer } from '../archive/tar/extract';
+import { extractInWorker } from './layer-extractor';
 import { digestDirectory, packDirectory } from '../archive/tar/pack';
 import { errorKind, invalidArgument, isNotFound, notFound } from '../errors';
 
@@ -54,7 +54,7 @@ export class SnapshotUnpacker implements LayerSnapshots {
     }
   }
 
-  async applyAhead(parent: Promise<Digest | null>, tar: Readable, expectedDiffId: Digest): Promise<Layer> {
+  async applyAhead(parent: Promise<Digest | null>, layer: Readable, expectedDiffId: Digest): Promise<Layer> {
     // Settled here whatever happens below, so a parent that fails while this extracts is no unhandled rejection.
     const parentSettled = parent.then(
       (value) => ({ value }),
@@ -63,7 +63,7 @@ export class SnapshotUnpacker implements LayerSnapshots {
     const key = `${UNPACK_KEY_PREFIX}${randomBytes(8).toString('hex')}`;
     await this.snapshotter.prepare(key, null, { labels: { [UNPACK_LABEL]: '' } });
     try {
-      const diffId = await this.extractInto(key, tar, expectedDiffId);
+      const diffId = await this.extractInto(key, layer, expectedDiffId, true);
       const settled = await parentSettled;
       if ('error' in settled) throw settled.error;
       const parentChain = settled.value;
@@ -74,20 +74,13 @@ export class SnapshotUnpacker implements LayerSnapshots {
     }
   }
 
-  /** Extracts `tar` into active snapshot `key`; returns its diff ID, checked against `expectedDiffId`. */
-  private async extractInto(key: string, tar: Readable, expectedDiffId: Digest | undefined): Promise<Digest> {
-    // A stream that failed before this (while its snapshot was prepared) would never end.
-    if (tar.errored) throw tar.errored;
-    const digester = new Digester();
-    const hashing = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        digester.update(chunk);
-        done(null, chunk);
-      },
-    });
-    tar.on('error', (err) => hashing.destroy(err));
-    await extractLayer(tar.pipe(hashing), await this.snapshotter.upperDir(key), { whiteouts: 'overlay' });
-    const diffId = digester.digest();
+  /**
+   * Extracts `tar` into active snapshot `key` on a worker thread (layer-extractor.ts);
+   * returns its diff ID, checked against `expectedDiffId`. With `decompress`, `tar` may be
+   * a compressed layer blob.
+   */
+  private async extractInto(key: string, tar: Readable, expectedDiffId: Digest | undefined, decompress = false): Promise<Digest> {
+    const { diffId } = await extractInWorker(tar, { dest: await this.snapshotter.upperDir(key), whiteouts: 'overlay', decompress });
     if (expectedDiffId && diffId !== expectedDiffId) {
       throw invalidArgument(`layer diff ID mismatch: expected ${expectedDiffId}, got ${diffId}`);
     }

@@ -3,6 +3,7 @@ import { PassThrough, Readable } from 'node:stream';
 import type { ContentStore, Labels } from '../../../content/types';
 import type { Descriptor } from '../../../images/models';
 import { errorKind, invalidArgument, messageOf, unavailable } from '../../../errors';
+import { handOver } from '../../../snapshots/layer-extractor';
 
 /**
  * Bytes fed to a consumer as they arrive (a layer's unpacker), with its back-pressure. A
@@ -128,16 +129,23 @@ async function receive(opts: BlobTransferOptions, writer: Awaited<ReturnType<Con
   let pendingSince = 0;
   const flush = async (): Promise<void> => {
     if (pendingBytes === 0) return;
-    const data = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+    const pending0 = pending.length === 1 ? pending[0] : undefined;
+    const data = pending0 ?? Buffer.concat(pending, pendingBytes);
+    const length = data.length; // a buffer handed over is empty once moved
     pending = [];
     pendingBytes = 0;
     try {
-      // The ingest's file write and the unpacker take the same bytes at the same time.
-      await Promise.all([writer.write(data), sink?.write(data)]);
+      await writer.write(data);
+      // Written (and hashed) into the ingest: the unpacker may now take the memory itself
+      // (moved to its worker thread, not copied) when the batch is a buffer of its own.
+      if (sink) {
+        if (data !== pending0) handOver(data);
+        await sink.write(data);
+      }
     } catch (err) {
       throw new LocalError(messageOf(err), { cause: err });
     }
-    offset += data.length;
+    offset += length;
     opts.onProgress?.(offset);
   };
   try {

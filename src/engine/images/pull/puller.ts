@@ -2,7 +2,6 @@ import type { Readable } from 'node:stream';
 import type { Descriptor, ImageConfig, Platform } from '../../../images/models';
 import { parseImageConfig } from '../../../images/models';
 import { Reference, familiarName, familiarString } from '../../../images/reference';
-import { decompressStream } from '../../../images/compression';
 import { ingestNew } from '../../../content/ingest-new';
 import { LABEL_DISTRIBUTION_SOURCE_PREFIX, LABEL_UNCOMPRESSED } from '../../../content/types';
 import type { Layer } from '../../../snapshots/types';
@@ -13,6 +12,7 @@ import type { ImageCreation, LeasedWrite } from '../creation';
 import type { ImageStores } from '../resolver';
 import type { PullAuth, PullSession, PullSessions, ResolvedPull } from './source';
 import { TeeSink, transferBlob } from './blob-transfer';
+import { warmLayerExtractor } from '../../../snapshots/layer-extractor';
 import { PullProgress, layerProgressId } from './pull-progress';
 
 /** As dockerd's max-concurrent-downloads default. */
@@ -168,6 +168,7 @@ export class ImagePuller {
     }
     for (let i = 0; i < firstMissing; i++) progress.layer(layerProgressId(descs[i].digest), 'Already exists');
     const todo = descs.map((_, i) => i).filter((i) => i >= firstMissing);
+    if (todo.length > 0) warmLayerExtractor();
     for (const i of todo) progress.layer(layerProgressId(descs[i].digest), 'Pulling fs layer');
     for (const i of todo.slice(CONCURRENT_DOWNLOADS)) progress.layer(layerProgressId(descs[i].digest), 'Waiting');
 
@@ -234,16 +235,14 @@ export class ImagePuller {
     const { content, layers } = this.stores;
     const { progress } = opts;
     const id = layerProgressId(desc.digest);
-    const unpackFrom = (tar: Readable): Promise<Layer> =>
-      decompressStream(tar)
-        .then(({ stream }) => {
-          // Until the extractor listens (after its snapshot is prepared), an error of the stream is kept in `errored`, not thrown.
-          stream.on('error', () => undefined);
-          return layers.applyAhead(parent, stream, diffId);
-        })
-        .catch((err: unknown) => {
+    const unpackFrom = (blob: Readable): Promise<Layer> => {
+      // Until the extractor listens (after its snapshot is prepared), an error of the stream is kept in `errored`, not thrown.
+      blob.on('error', () => undefined);
+      // Decompressed on the extractor's worker thread, with the rest of the unpack.
+      return layers.applyAhead(parent, blob, diffId).catch((err: unknown) => {
         throw invalidArgument(`failed to register layer ${id}: ${messageOf(err)}`, err);
       });
+    };
     const other = this.inFlight.get(desc.digest);
     if (other) await other.catch(() => undefined);
     if (await content.has(desc.digest)) {

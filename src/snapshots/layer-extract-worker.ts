@@ -1,0 +1,109 @@
+import { Readable, Transform } from 'node:stream';
+import { parentPort } from 'node:worker_threads';
+import { extractLayer } from '../archive/tar/extract';
+import { decompressStream } from '../images/compression';
+import { Digester } from '../util/digest';
+import { errorKind, messageOf } from '../errors';
+import type { ExtractJob, FromWorker, ToWorker } from './layer-extractor';
+
+/**
+ * The worker thread of layer-extractor.ts: takes one layer's bytes at a time from the main
+ * thread, decompresses them (when asked), hashes the tar (its diff ID) and extracts it, all
+ * on this thread, so a pull's gunzip, SHA-256, tar parsing, file writes and their garbage
+ * stay off the daemon's event loop.
+ */
+const port = parentPort;
+if (!port) throw new Error('layer-extract-worker runs as a worker thread only');
+
+/** The current job's input: chunks as they come, acknowledged once read (the sender's back-pressure). */
+class Inbox {
+  constructor(readonly job: number) {}
+
+  private readonly queue: Buffer[] = [];
+  private ended = false;
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+
+  push(chunk: Buffer): void {
+    this.queue.push(chunk);
+    this.notify();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.notify();
+  }
+
+  fail(err: Error): void {
+    this.failure = err;
+    this.notify();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  async *chunks(): AsyncGenerator<Buffer> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      const chunk = this.queue.shift();
+      if (chunk) {
+        yield chunk;
+        send({ job: this.job, type: 'ack', bytes: chunk.length });
+        continue;
+      }
+      if (this.ended) return;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+}
+
+function send(message: FromWorker): void {
+  port!.postMessage(message);
+}
+
+/** The jobs in progress by id: the main thread may run several layers' extractions here at once. */
+const inboxes = new Map<number, Inbox>();
+
+async function run(job: ExtractJob, box: Inbox): Promise<void> {
+  try {
+    let tar: Readable = Readable.from(box.chunks(), { objectMode: false, highWaterMark: 1 << 20 });
+    if (job.decompress) tar = (await decompressStream(tar)).stream;
+    const digester = new Digester();
+    const hashing = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        digester.update(chunk);
+        done(null, chunk);
+      },
+    });
+    tar.on('error', (err) => hashing.destroy(err));
+    await extractLayer(tar.pipe(hashing), job.dest, { whiteouts: job.whiteouts });
+    send({ job: box.job, type: 'done', diffId: digester.digest(), size: digester.size });
+  } catch (err) {
+    send({ job: box.job, type: 'error', message: messageOf(err), kind: errorKind(err), code: (err as NodeJS.ErrnoException).code });
+  } finally {
+    inboxes.delete(box.job);
+  }
+}
+
+port.on('message', (message: ToWorker) => {
+  switch (message.type) {
+    case 'start': {
+      const box = new Inbox(message.id);
+      inboxes.set(message.id, box);
+      void run(message.job, box);
+      break;
+    }
+    case 'data':
+      inboxes.get(message.id)?.push(Buffer.from(message.buffer, message.offset, message.length));
+      break;
+    case 'end':
+      inboxes.get(message.id)?.end();
+      break;
+    case 'abort':
+      inboxes.get(message.id)?.fail(new Error(message.message));
+      break;
+  }
+});

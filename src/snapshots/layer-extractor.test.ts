@@ -1,0 +1,116 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { extractInWorker, handOver } from './layer-extractor';
+import { tarBuffer } from '../archive/tar/test-tar';
+import { digestOf } from '../util/digest';
+import { errorKind } from '../errors';
+
+async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-extractor-'));
+  t.after(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const big = Buffer.alloc(3 << 20, 'x');
+const layer = tarBuffer([
+  { name: 'etc/', type: 'directory' },
+  { name: 'etc/hello', body: 'hello\n', mode: 0o640, uid: 7, gid: 8 },
+  { name: 'big', body: big.toString() },
+  { name: 'etc/.wh.gone' },
+]);
+
+/** `data` in chunks of `size` bytes, each a buffer of its own. */
+function chunked(data: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < data.length; i += size) out.push(Buffer.from(data.subarray(i, i + size)));
+  return out;
+}
+
+test('a layer is extracted on the worker thread, with its diff ID (the plain tar\'s sha256) and overlay whiteouts', async (t) => {
+  const dest = await tempDir(t);
+  const { diffId, size } = await extractInWorker(Readable.from(chunked(layer, 100_000)), { dest, whiteouts: 'overlay', decompress: false });
+  assert.equal(diffId, digestOf(layer));
+  assert.equal(size, layer.length);
+  assert.equal(await fs.readFile(path.join(dest, 'etc/hello'), 'utf8'), 'hello\n');
+  const st = await fs.stat(path.join(dest, 'etc/hello'));
+  assert.deepEqual([st.mode & 0o7777, st.uid, st.gid], [0o640, 7, 8]);
+  assert.equal((await fs.stat(path.join(dest, 'big'))).size, big.length);
+  assert.ok((await fs.lstat(path.join(dest, 'etc/gone'))).isCharacterDevice(), 'the whiteout in overlay form');
+});
+
+test('with decompress, a gzip layer is decompressed there, and the diff ID is the uncompressed tar\'s', async (t) => {
+  const dest = await tempDir(t);
+  const gz = gzipSync(layer);
+  const { diffId } = await extractInWorker(Readable.from(chunked(gz, 50_000)), { dest, whiteouts: 'overlay', decompress: true });
+  assert.equal(diffId, digestOf(layer));
+  assert.equal((await fs.stat(path.join(dest, 'big'))).size, big.length);
+});
+
+test('without decompress, gzip bytes are a tar error (apply() gets tars its caller decompressed)', async (t) => {
+  const dest = await tempDir(t);
+  await assert.rejects(extractInWorker(Readable.from([gzipSync(layer)]), { dest, whiteouts: 'overlay', decompress: false }));
+});
+
+test('a handed-over buffer is moved to the worker, any other chunk copied (its memory stays usable)', async (t) => {
+  const dest = await tempDir(t);
+  const [first, ...rest] = chunked(layer, 1 << 20);
+  const kept = Buffer.from(rest[0]!);
+  handOver(first!);
+  const slice = Buffer.concat(rest).subarray(0); // spans its whole buffer: not handed over, so copied
+  await extractInWorker(Readable.from([first!, slice]), { dest, whiteouts: 'overlay', decompress: false });
+  assert.equal(first!.length, 0, 'moved: the sender\'s view is detached');
+  assert.deepEqual(slice.subarray(0, kept.length), kept, 'copied: still readable');
+});
+
+test('a failing input fails the extraction with its own error, after the worker stopped; the worker serves the next job', async (t) => {
+  const dest = await tempDir(t);
+  const input = new PassThrough();
+  const extraction = extractInWorker(input, { dest, whiteouts: 'overlay', decompress: false });
+  input.write(layer.subarray(0, 600_000));
+  setTimeout(() => input.destroy(new Error('registry went away')), 50);
+  await assert.rejects(extraction, /registry went away/);
+
+  const again = await tempDir(t);
+  const { diffId } = await extractInWorker(Readable.from([layer]), { dest: again, whiteouts: 'overlay', decompress: false });
+  assert.equal(diffId, digestOf(layer));
+});
+
+test('an extraction error keeps its kind and message, and stops reading the input', async (t) => {
+  const dest = await tempDir(t);
+  const bad = tarBuffer([{ name: 'ok', body: 'x' }, { name: 'link', type: 'link', linkname: 'missing' }]);
+  let destroyed = false;
+  const input = new Readable({
+    read() {
+      this.push(bad);
+      // never ends on its own: only the failure stops the reading
+    },
+    destroy(err, done) {
+      destroyed = true;
+      done(err);
+    },
+  });
+  const err = await extractInWorker(input, { dest, whiteouts: 'none', decompress: false }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof Error, 'the extraction failed');
+  assert.equal(errorKind(err), 'InvalidArgument');
+  assert.match(err.message, /hardlink target "missing" does not exist/);
+  assert.ok(destroyed, 'the input was destroyed');
+});
+
+test('several extractions at once share the worker and each gets its own result', async (t) => {
+  const dirs = await Promise.all([1, 2, 3].map(() => tempDir(t)));
+  const tars = dirs.map((_, i) => tarBuffer([{ name: `f${i}`, body: `file ${i}`.repeat(100_000) }]));
+  const results = await Promise.all(dirs.map((dest, i) => extractInWorker(Readable.from(chunked(tars[i]!, 65_536)), { dest, whiteouts: 'overlay', decompress: false })));
+  assert.deepEqual(
+    results.map((r) => r.diffId),
+    tars.map((b) => digestOf(b)),
+  );
+  for (const [i, dest] of dirs.entries()) assert.equal(await fs.readFile(path.join(dest, `f${i}`), 'utf8'), `file ${i}`.repeat(100_000));
+});

@@ -1,0 +1,217 @@
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import type { WhiteoutMode } from '../archive/tar/extract';
+import type { Digest } from '../util/digest';
+import { EngineError, internal, messageOf, type ErrorKind } from '../errors';
+
+/**
+ * Layer extraction on worker threads (layer-extract-worker.ts): the main thread only hands
+ * a layer's bytes over, the worker decompresses, hashes (diff ID) and extracts them. A pull
+ * of large layers otherwise spends most of the event loop's time there (gunzip callbacks,
+ * SHA-256 of the tar, tar-stream's parsing, one write per chunk) plus the garbage
+ * collections its buffers cause, and so serialises what two cores could do side by side.
+ * The worker is kept a few seconds after use (a pull's layers follow each other), then
+ * ends: an idle daemon holds none.
+ */
+
+export interface ExtractJob {
+  /** The directory to extract into (an active snapshot's upper dir: trusted, made by the snapshotter). */
+  dest: string;
+  whiteouts: WhiteoutMode;
+  /** The bytes may be compressed (gzip, zstd…; recognised by their magic, as docker does). */
+  decompress: boolean;
+}
+
+export type ToWorker =
+  | { type: 'start'; id: number; job: ExtractJob }
+  | { type: 'data'; id: number; buffer: ArrayBuffer; offset: number; length: number }
+  | { type: 'end'; id: number }
+  | { type: 'abort'; id: number; message: string };
+
+export type FromWorker = { job: number } & (
+  | { type: 'ack'; bytes: number }
+  | { type: 'done'; diffId: Digest; size: number }
+  | { type: 'error'; message: string; kind?: ErrorKind; code?: string }
+);
+
+/** Bytes posted and not yet read by the worker before the sender waits: a few of a pull's 1 MB batches. */
+const MAX_IN_FLIGHT = 8 << 20;
+/** How long the idle worker is kept for the next layer or pull. */
+const IDLE_MS = 5_000;
+
+const WORKER_FILE = path.join(__dirname, 'layer-extract-worker.js');
+
+/** ArrayBuffers their owner gave up (handOver): posted by transfer, not copied. */
+const handedOver = new WeakSet<ArrayBufferLike>();
+
+/**
+ * Marks `chunk`'s memory as no longer used by anyone but the stream it is written to next,
+ * so an extraction moves it to its worker instead of copying it. Only a chunk that spans
+ * its whole ArrayBuffer (not a slice of a pool or of a socket read) qualifies.
+ */
+export function handOver(chunk: Buffer): void {
+  if (chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer) handedOver.add(chunk.buffer);
+}
+
+/**
+ * One worker for every extraction at a time: on two cores, the main thread (download,
+ * blob digest, ingest writes) and one extraction thread keep both busy, and a pull of
+ * several layers pays the worker's start-up (~50-150 ms of module loading) once.
+ */
+class ExtractorThread {
+  private worker: Worker | undefined;
+  private active = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private jobs = 0;
+
+  /** Starts the worker ahead of its first job (while a pull fetches its manifest). */
+  warm(): void {
+    if (this.active === 0) this.armIdle();
+    this.get();
+  }
+
+  begin(): { worker: Worker; id: number } {
+    clearTimeout(this.idleTimer);
+    this.active++;
+    return { worker: this.get(), id: ++this.jobs };
+  }
+
+  end(): void {
+    if (--this.active === 0) this.armIdle();
+  }
+
+  /** The worker failed (crashed or exited): the next job starts a new one. */
+  lost(worker: Worker): void {
+    if (this.worker === worker) this.worker = undefined;
+    void worker.terminate();
+  }
+
+  private get(): Worker {
+    if (!this.worker) {
+      const worker = new Worker(WORKER_FILE);
+      worker.unref();
+      // A failure while no job listens (idle) must not be an unhandled 'error' event.
+      const forget = () => {
+        if (this.worker === worker) this.worker = undefined;
+      };
+      worker.on('error', forget);
+      worker.on('exit', forget);
+      worker.setMaxListeners(0); // one set per extraction in flight
+      this.worker = worker;
+    }
+    return this.worker;
+  }
+
+  private armIdle(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      if (this.active > 0 || !this.worker) return;
+      void this.worker.terminate();
+      this.worker = undefined;
+    }, IDLE_MS);
+    this.idleTimer.unref();
+  }
+}
+
+const thread = new ExtractorThread();
+
+/** Starts the extraction worker now, so a pull's first layer does not wait for it. */
+export function warmLayerExtractor(): void {
+  thread.warm();
+}
+
+/**
+ * Extracts the layer `tar` (compressed when `job.decompress`) into `job.dest` on a worker
+ * thread, with the worker's pace as back-pressure. Resolves with the tar's diff ID and size
+ * once every entry is written; a failing `tar` fails the extraction with its own error, and
+ * an extraction that fails stops reading `tar` (destroyed). Either way the worker has
+ * stopped writing into `job.dest` before this settles.
+ */
+export async function extractInWorker(tar: Readable, job: ExtractJob): Promise<{ diffId: Digest; size: number }> {
+  // A stream that failed before this would never end.
+  if (tar.errored) throw tar.errored;
+  const { worker, id } = thread.begin();
+  let inFlight = 0;
+  let settled = false;
+  let reusable = true;
+  let wake: (() => void) | undefined;
+  const wakeSender = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  let onMessage!: (message: FromWorker) => void;
+  let onError!: (err: Error) => void;
+  let onExit!: (code: number) => void;
+  const result = new Promise<{ diffId: Digest; size: number }>((resolve, reject) => {
+    onMessage = (message) => {
+      if (message.job !== id) return;
+      if (message.type === 'ack') {
+        inFlight -= message.bytes;
+        wakeSender();
+      } else if (message.type === 'done') resolve({ diffId: message.diffId, size: message.size });
+      else reject(workerError(message));
+    };
+    onError = (err) => {
+      reusable = false;
+      reject(internal(`layer extraction worker failed: ${messageOf(err)}`, err));
+    };
+    onExit = (code) => {
+      reusable = false;
+      reject(internal(`layer extraction worker exited (code ${code})`));
+    };
+  });
+  void result.then(
+    () => undefined,
+    () => undefined,
+  ).finally(() => {
+    settled = true;
+    wakeSender();
+  });
+  worker.on('message', onMessage);
+  worker.on('error', onError);
+  worker.on('exit', onExit);
+  let inputError: unknown;
+  try {
+    worker.postMessage({ type: 'start', id, job } satisfies ToWorker);
+    try {
+      for await (const raw of tar) {
+        if (settled) break; // the worker failed: leaving the loop destroys tar
+        const chunk = raw as Buffer;
+        post(worker, id, chunk);
+        inFlight += chunk.length;
+        while (inFlight > MAX_IN_FLIGHT && !settled) await new Promise<void>((resolve) => (wake = resolve));
+      }
+      if (!settled) worker.postMessage({ type: 'end', id } satisfies ToWorker);
+    } catch (err) {
+      inputError = err;
+      if (!settled) worker.postMessage({ type: 'abort', id, message: messageOf(err) } satisfies ToWorker);
+    }
+    try {
+      const extracted = await result;
+      if (inputError !== undefined) throw inputError;
+      return extracted;
+    } catch (err) {
+      throw inputError ?? err;
+    }
+  } finally {
+    worker.off('message', onMessage);
+    worker.off('error', onError);
+    worker.off('exit', onExit);
+    if (!reusable) thread.lost(worker);
+    thread.end();
+  }
+}
+
+/** Posts a chunk: moved when handed over, else copied into memory of its own and moved. */
+function post(worker: Worker, id: number, chunk: Buffer): void {
+  const own = handedOver.has(chunk.buffer) ? chunk : new Uint8Array(chunk);
+  const buffer = own.buffer as ArrayBuffer;
+  worker.postMessage({ type: 'data', id, buffer, offset: own.byteOffset, length: own.byteLength } satisfies ToWorker, [buffer]);
+}
+
+function workerError(message: { message: string; kind?: ErrorKind; code?: string }): Error {
+  if (message.kind) return new EngineError(message.kind, message.message);
+  return Object.assign(new Error(message.message), message.code ? { code: message.code } : {});
+}
