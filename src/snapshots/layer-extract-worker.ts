@@ -17,7 +17,18 @@ if (!port) throw new Error('layer-extract-worker runs as a worker thread only');
 
 /** The current job's input: chunks as they come, acknowledged once read (the sender's back-pressure). */
 class Inbox {
-  constructor(readonly job: number) {}
+  constructor(readonly job: number) {
+    this.dest = new Promise<string>((resolve, reject) => {
+      this.setDest = resolve;
+      this.failDest = reject;
+    });
+    this.dest.catch(() => undefined); // awaited once the tar's first bytes are in
+  }
+
+  /** Where to extract: known once the main thread's snapshot is prepared. */
+  readonly dest: Promise<string>;
+  setDest!: (dest: string) => void;
+  private failDest!: (err: Error) => void;
 
   private readonly queue: Buffer[] = [];
   private ended = false;
@@ -36,6 +47,7 @@ class Inbox {
 
   fail(err: Error): void {
     this.failure = err;
+    this.failDest(err);
     this.notify();
   }
 
@@ -79,7 +91,8 @@ async function run(job: ExtractJob, box: Inbox): Promise<void> {
       },
     });
     tar.on('error', (err) => hashing.destroy(err));
-    await extractLayer(tar.pipe(hashing), job.dest, { whiteouts: job.whiteouts });
+    const dest = await box.dest;
+    await extractLayer(tar.pipe(hashing), dest, { whiteouts: job.whiteouts });
     send({ job: box.job, type: 'done', diffId: digester.digest(), size: digester.size });
   } catch (err) {
     send({ job: box.job, type: 'error', message: messageOf(err), kind: errorKind(err), code: (err as NodeJS.ErrnoException).code });
@@ -96,6 +109,9 @@ port.on('message', (message: ToWorker) => {
       void run(message.job, box);
       break;
     }
+    case 'dest':
+      inboxes.get(message.id)?.setDest(message.dest);
+      break;
     case 'data':
       inboxes.get(message.id)?.push(Buffer.from(message.buffer, message.offset, message.length));
       break;

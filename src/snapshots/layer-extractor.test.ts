@@ -33,7 +33,7 @@ function chunked(data: Buffer, size: number): Buffer[] {
 
 test('a layer is extracted on the worker thread, with its diff ID (the plain tar\'s sha256) and overlay whiteouts', async (t) => {
   const dest = await tempDir(t);
-  const { diffId, size } = await extractInWorker(Readable.from(chunked(layer, 100_000)), { dest, whiteouts: 'overlay', decompress: false });
+  const { diffId, size } = await extractInWorker(Readable.from(chunked(layer, 100_000)), dest, { whiteouts: 'overlay', decompress: false });
   assert.equal(diffId, digestOf(layer));
   assert.equal(size, layer.length);
   assert.equal(await fs.readFile(path.join(dest, 'etc/hello'), 'utf8'), 'hello\n');
@@ -46,14 +46,14 @@ test('a layer is extracted on the worker thread, with its diff ID (the plain tar
 test('with decompress, a gzip layer is decompressed there, and the diff ID is the uncompressed tar\'s', async (t) => {
   const dest = await tempDir(t);
   const gz = gzipSync(layer);
-  const { diffId } = await extractInWorker(Readable.from(chunked(gz, 50_000)), { dest, whiteouts: 'overlay', decompress: true });
+  const { diffId } = await extractInWorker(Readable.from(chunked(gz, 50_000)), dest, { whiteouts: 'overlay', decompress: true });
   assert.equal(diffId, digestOf(layer));
   assert.equal((await fs.stat(path.join(dest, 'big'))).size, big.length);
 });
 
 test('without decompress, gzip bytes are a tar error (apply() gets tars its caller decompressed)', async (t) => {
   const dest = await tempDir(t);
-  await assert.rejects(extractInWorker(Readable.from([gzipSync(layer)]), { dest, whiteouts: 'overlay', decompress: false }));
+  await assert.rejects(extractInWorker(Readable.from([gzipSync(layer)]), dest, { whiteouts: 'overlay', decompress: false }));
 });
 
 test('a handed-over buffer is moved to the worker, any other chunk copied (its memory stays usable)', async (t) => {
@@ -62,7 +62,7 @@ test('a handed-over buffer is moved to the worker, any other chunk copied (its m
   const kept = Buffer.from(rest[0]!);
   handOver(first!);
   const slice = Buffer.concat(rest).subarray(0); // spans its whole buffer: not handed over, so copied
-  await extractInWorker(Readable.from([first!, slice]), { dest, whiteouts: 'overlay', decompress: false });
+  await extractInWorker(Readable.from([first!, slice]), dest, { whiteouts: 'overlay', decompress: false });
   assert.equal(first!.length, 0, 'moved: the sender\'s view is detached');
   assert.deepEqual(slice.subarray(0, kept.length), kept, 'copied: still readable');
 });
@@ -70,13 +70,13 @@ test('a handed-over buffer is moved to the worker, any other chunk copied (its m
 test('a failing input fails the extraction with its own error, after the worker stopped; the worker serves the next job', async (t) => {
   const dest = await tempDir(t);
   const input = new PassThrough();
-  const extraction = extractInWorker(input, { dest, whiteouts: 'overlay', decompress: false });
+  const extraction = extractInWorker(input, dest, { whiteouts: 'overlay', decompress: false });
   input.write(layer.subarray(0, 600_000));
   setTimeout(() => input.destroy(new Error('registry went away')), 50);
   await assert.rejects(extraction, /registry went away/);
 
   const again = await tempDir(t);
-  const { diffId } = await extractInWorker(Readable.from([layer]), { dest: again, whiteouts: 'overlay', decompress: false });
+  const { diffId } = await extractInWorker(Readable.from([layer]), again, { whiteouts: 'overlay', decompress: false });
   assert.equal(diffId, digestOf(layer));
 });
 
@@ -94,7 +94,7 @@ test('an extraction error keeps its kind and message, and stops reading the inpu
       done(err);
     },
   });
-  const err = await extractInWorker(input, { dest, whiteouts: 'none', decompress: false }).then(
+  const err = await extractInWorker(input, dest, { whiteouts: 'none', decompress: false }).then(
     () => undefined,
     (e: unknown) => e,
   );
@@ -107,10 +107,23 @@ test('an extraction error keeps its kind and message, and stops reading the inpu
 test('several extractions at once share the worker and each gets its own result', async (t) => {
   const dirs = await Promise.all([1, 2, 3].map(() => tempDir(t)));
   const tars = dirs.map((_, i) => tarBuffer([{ name: `f${i}`, body: `file ${i}`.repeat(100_000) }]));
-  const results = await Promise.all(dirs.map((dest, i) => extractInWorker(Readable.from(chunked(tars[i]!, 65_536)), { dest, whiteouts: 'overlay', decompress: false })));
+  const results = await Promise.all(dirs.map((dest, i) => extractInWorker(Readable.from(chunked(tars[i]!, 65_536)), dest, { whiteouts: 'overlay', decompress: false })));
   assert.deepEqual(
     results.map((r) => r.diffId),
     tars.map((b) => digestOf(b)),
   );
   for (const [i, dest] of dirs.entries()) assert.equal(await fs.readFile(path.join(dest, `f${i}`), 'utf8'), `file ${i}`.repeat(100_000));
+});
+
+test('the destination may come later (a snapshot being prepared): the bytes wait in the worker; a failed one fails the extraction', async (t) => {
+  const dest = await tempDir(t);
+  let give!: (dir: string) => void;
+  const later = new Promise<string>((resolve) => (give = resolve));
+  const extraction = extractInWorker(Readable.from(chunked(layer, 100_000)), later, { whiteouts: 'overlay', decompress: false });
+  setTimeout(() => give(dest), 100);
+  assert.equal((await extraction).diffId, digestOf(layer));
+  assert.equal(await fs.readFile(path.join(dest, 'etc/hello'), 'utf8'), 'hello\n');
+
+  const failed = extractInWorker(Readable.from(chunked(layer, 100_000)), Promise.reject(new Error('prepare failed')), { whiteouts: 'overlay', decompress: false });
+  await assert.rejects(failed, /prepare failed/);
 });

@@ -16,8 +16,6 @@ import { EngineError, internal, messageOf, type ErrorKind } from '../errors';
  */
 
 export interface ExtractJob {
-  /** The directory to extract into (an active snapshot's upper dir: trusted, made by the snapshotter). */
-  dest: string;
   whiteouts: WhiteoutMode;
   /** The bytes may be compressed (gzip, zstd…; recognised by their magic, as docker does). */
   decompress: boolean;
@@ -25,6 +23,8 @@ export interface ExtractJob {
 
 export type ToWorker =
   | { type: 'start'; id: number; job: ExtractJob }
+  /** The directory to extract into (an active snapshot's upper dir: trusted, made by the snapshotter). */
+  | { type: 'dest'; id: number; dest: string }
   | { type: 'data'; id: number; buffer: ArrayBuffer; offset: number; length: number }
   | { type: 'end'; id: number }
   | { type: 'abort'; id: number; message: string };
@@ -122,13 +122,15 @@ export function warmLayerExtractor(): void {
 }
 
 /**
- * Extracts the layer `tar` (compressed when `job.decompress`) into `job.dest` on a worker
- * thread, with the worker's pace as back-pressure. Resolves with the tar's diff ID and size
- * once every entry is written; a failing `tar` fails the extraction with its own error, and
- * an extraction that fails stops reading `tar` (destroyed). Either way the worker has
- * stopped writing into `job.dest` before this settles.
+ * Extracts the layer `tar` (compressed when `job.decompress`) into `dest` on a worker
+ * thread, with the worker's pace as back-pressure. `dest` may still be in the making (a
+ * snapshot being prepared): the bytes flow meanwhile, up to the in-flight limit. Resolves
+ * with the tar's diff ID and size once every entry is written; a failing `tar` (or `dest`)
+ * fails the extraction with its own error, and an extraction that fails stops reading
+ * `tar` (destroyed). Either way the worker has stopped writing into `dest` before this
+ * settles.
  */
-export async function extractInWorker(tar: Readable, job: ExtractJob): Promise<{ diffId: Digest; size: number }> {
+export async function extractInWorker(tar: Readable, dest: string | Promise<string>, job: ExtractJob): Promise<{ diffId: Digest; size: number }> {
   // A stream that failed before this would never end.
   if (tar.errored) throw tar.errored;
   const { worker, id } = thread.begin();
@@ -173,8 +175,18 @@ export async function extractInWorker(tar: Readable, job: ExtractJob): Promise<{
   worker.on('error', onError);
   worker.on('exit', onExit);
   let inputError: unknown;
+  let destError: unknown;
   try {
     worker.postMessage({ type: 'start', id, job } satisfies ToWorker);
+    Promise.resolve(dest).then(
+      (dir) => {
+        if (!settled) worker.postMessage({ type: 'dest', id, dest: dir } satisfies ToWorker);
+      },
+      (err: unknown) => {
+        destError = err ?? new Error('no destination');
+        if (!settled) worker.postMessage({ type: 'abort', id, message: messageOf(err) } satisfies ToWorker);
+      },
+    );
     try {
       for await (const raw of tar) {
         if (settled) break; // the worker failed: leaving the loop destroys tar
@@ -193,7 +205,7 @@ export async function extractInWorker(tar: Readable, job: ExtractJob): Promise<{
       if (inputError !== undefined) throw inputError;
       return extracted;
     } catch (err) {
-      throw inputError ?? err;
+      throw inputError ?? destError ?? err;
     }
   } finally {
     worker.off('message', onMessage);

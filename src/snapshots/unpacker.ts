@@ -47,7 +47,7 @@ export class SnapshotUnpacker implements LayerSnapshots {
     const key = `${UNPACK_KEY_PREFIX}${randomBytes(8).toString('hex')}`;
     await this.snapshotter.prepare(key, parent, { labels: { [UNPACK_LABEL]: '' } });
     try {
-      const diffId = await this.extractInto(key, tar, expectedDiffId);
+      const diffId = await this.extractInto(await this.snapshotter.upperDir(key), tar, expectedDiffId);
       return await this.commitUnpacked(key, parent, diffId);
     } finally {
       await this.removeKey(key);
@@ -61,26 +61,29 @@ export class SnapshotUnpacker implements LayerSnapshots {
       (error: unknown) => ({ error }),
     );
     const key = `${UNPACK_KEY_PREFIX}${randomBytes(8).toString('hex')}`;
-    await this.snapshotter.prepare(key, null, { labels: { [UNPACK_LABEL]: '' } });
+    // The bytes start flowing to the extractor while the snapshot is prepared.
+    const prepared = this.snapshotter.prepare(key, null, { labels: { [UNPACK_LABEL]: '' } }).then(() => this.snapshotter.upperDir(key));
     try {
-      const diffId = await this.extractInto(key, layer, expectedDiffId, true);
+      const diffId = await this.extractInto(prepared, layer, expectedDiffId, true);
       const settled = await parentSettled;
       if ('error' in settled) throw settled.error;
       const parentChain = settled.value;
       if (parentChain !== null && !(await this.get(parentChain))) throw notFound(`layer ${parentChain} does not exist`);
       return await this.commitUnpacked(key, parentChain, diffId, { onto: parentChain !== null });
     } finally {
+      // A prepare still running when the extraction failed is waited for: nothing is left behind.
+      await prepared.catch(() => undefined);
       await this.removeKey(key);
     }
   }
 
   /**
-   * Extracts `tar` into active snapshot `key` on a worker thread (layer-extractor.ts);
-   * returns its diff ID, checked against `expectedDiffId`. With `decompress`, `tar` may be
-   * a compressed layer blob.
+   * Extracts `tar` into `dest` (an active snapshot's upper dir, perhaps still being
+   * prepared) on a worker thread (layer-extractor.ts); returns its diff ID, checked against
+   * `expectedDiffId`. With `decompress`, `tar` may be a compressed layer blob.
    */
-  private async extractInto(key: string, tar: Readable, expectedDiffId: Digest | undefined, decompress = false): Promise<Digest> {
-    const { diffId } = await extractInWorker(tar, { dest: await this.snapshotter.upperDir(key), whiteouts: 'overlay', decompress });
+  private async extractInto(dest: string | Promise<string>, tar: Readable, expectedDiffId: Digest | undefined, decompress = false): Promise<Digest> {
+    const { diffId } = await extractInWorker(tar, dest, { whiteouts: 'overlay', decompress });
     if (expectedDiffId && diffId !== expectedDiffId) {
       throw invalidArgument(`layer diff ID mismatch: expected ${expectedDiffId}, got ${diffId}`);
     }
