@@ -26,6 +26,8 @@ export interface BerthTarget extends BenchTarget {
   netns: PrivateNetns;
   /** The busybox image as a `docker save` archive, for loading into the other engines. */
   saveImage(image: string): Promise<Buffer>;
+  /** Stops berthd and starts it again on the same roots (a fresh process: nothing kept in memory). */
+  restart(): Promise<void>;
 }
 
 /**
@@ -37,24 +39,38 @@ export async function startBerth(): Promise<BerthTarget> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bb-'));
   const execRoot = path.join(root, 'x');
   const socket = path.join(execRoot, 'berth.sock');
-  const log = await fs.open(path.join(root, 'berthd.log'), 'a');
   const netns = await createPrivateNetns();
   const daemonArgs = ['--data-root', path.join(root, 'data'), '--exec-root', execRoot, '--host', `unix://${socket}`, '--log-level', process.env.BERTH_BENCH_LOG_LEVEL ?? 'info'];
   // BERTH_BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"): berthd on this Node with those flags, to profile it.
   const nodeArgs = process.env.BERTH_BENCH_NODE_ARGS?.split(' ').filter(Boolean);
-  const command = nodeArgs
-    ? netns.command(process.execPath, [...nodeArgs, path.join(REPO_ROOT, 'dist', 'src', 'daemon', 'main.js'), ...daemonArgs])
-    : netns.command(DAEMON, daemonArgs);
-  const child = spawn(command.file, command.args, {
-    stdio: ['ignore', log.fd, log.fd],
-  });
-  await log.close();
+  const spawnDaemon = async (): Promise<ChildProcess> => {
+    const log = await fs.open(path.join(root, 'berthd.log'), 'a');
+    const command = nodeArgs
+      ? netns.command(process.execPath, [...nodeArgs, path.join(REPO_ROOT, 'dist', 'src', 'daemon', 'main.js'), ...daemonArgs])
+      : netns.command(DAEMON, daemonArgs);
+    const spawned = spawn(command.file, command.args, { stdio: ['ignore', log.fd, log.fd] });
+    await log.close();
+    return spawned;
+  };
+  const stopDaemon = async (daemon: ChildProcess): Promise<void> => {
+    if (daemon.exitCode !== null || daemon.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => daemon.once('exit', () => resolve()));
+    daemon.kill('SIGTERM');
+    const timer = setTimeout(() => daemon.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  let child = await spawnDaemon();
   const api = new EngineApi(socket);
+  const ready = (): Promise<void> =>
+    waitUntil(async () => (await api.request('GET', '/_ping')).status === 200, child, () => fs.readFile(path.join(root, 'berthd.log'), 'utf8'));
   const target: BerthTarget = {
     name: 'berth',
     socket,
     root,
-    process: child,
+    get process() {
+      return child;
+    },
     api,
     netns,
     async cli(args) {
@@ -62,6 +78,11 @@ export async function startBerth(): Promise<BerthTarget> {
     },
     async daemonPids() {
       return child.pid === undefined ? [] : [child.pid];
+    },
+    async restart() {
+      await stopDaemon(child);
+      child = await spawnDaemon();
+      await ready();
     },
     monitorPids: () => findProcesses((cmd) => cmd.includes('berth-monitor') && cmd.includes(`${execRoot}/`)),
     saveImage(image) {
@@ -79,20 +100,14 @@ export async function startBerth(): Promise<BerthTarget> {
     async stop() {
       await api.removeAll().catch(() => undefined);
       api.close();
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await stopDaemon(child);
       await netns.close();
       await unmountUnder(root);
       await fs.rm(root, { recursive: true, force: true });
     },
   };
   try {
-    await waitUntil(async () => (await api.request('GET', '/_ping')).status === 200, child, () => fs.readFile(path.join(root, 'berthd.log'), 'utf8'));
+    await ready();
     const res = await api.request('POST', '/berth/images/bootstrap?name=busybox');
     if (res.status !== 200 || res.body.includes('"error"')) throw new Error(`bootstrap busybox failed: ${res.status} ${res.body}`);
   } catch (err: unknown) {
