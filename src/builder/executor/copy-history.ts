@@ -1,25 +1,14 @@
-import { createHash, type Hash } from 'node:crypto';
-import { readFileSync, readSync, type Stats } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { fstatSync, readFileSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { native } from '../../native';
-import { closeFd, lstatChild, openBeneath, openForReading } from '../../util/fs-at';
+import { closeFd, lstatChild, openBeneath } from '../../util/fs-at';
 import { selectSources } from './context-sources';
 import type { ContextPathFilter } from '../types';
-import { fstatSync } from 'node:fs';
+import { LocalTarHeaders } from './local-tar-headers';
+import { entrySum, type TarsumHeader } from './tarsum';
 
-/** The tar header fields moby's tarsum (Version1) hashes for an entry, as a context tar sent them. */
-export interface TarsumHeader {
-  name: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  typeflag: string;
-  linkname: string;
-  devmajor: number;
-  devminor: number;
-  xattrs: Array<[string, string]>;
-}
+export type { TarsumHeader } from './tarsum';
 
 /** Context path (as tarsum keys it: cleaned, relative, no trailing `/`) → its header as received. */
 export type ContextTarHeaders = ReadonlyMap<string, TarsumHeader>;
@@ -46,10 +35,11 @@ export function tarsumHeader(h: { name: string; mode?: number; uid?: number; gid
  * everything beneath it>` for a directory, and `multi:<sha256 of the sources' parts>` for
  * several. A sum is the tarsum (v1) of the entry: its header fields then its content. For a
  * context that came as a tar, the headers are the ones sent (`headers`), uname/gname left
- * out as tarsum does; for an image's or stage's root (moby's lazy source) they are made from
+ * out as tarsum does; for a local folder, the ones the docker CLI would send for it
+ * (LocalTarHeaders, so both give the same history); for an image's or stage's root (moby's lazy source) they are made from
  * the files as archive.FileInfoHeader does, with user and group names of the daemon's host.
  */
-export function copySourceHistory(rootFd: number, patterns: readonly string[], what: string, headers: ContextTarHeaders | undefined, names: 'host' | 'none', filter?: ContextPathFilter): string {
+export function copySourceHistory(rootFd: number, patterns: readonly string[], what: string, headers: ContextTarHeaders | LocalTarHeaders | undefined, names: 'host' | 'none', filter?: ContextPathFilter): string {
   const parts: string[] = [];
   const nameCache = new Map<string, Map<number, string>>();
   const hostName = (file: string, id: number): string => lookupName(nameCache, file, id);
@@ -60,6 +50,7 @@ export function copySourceHistory(rootFd: number, patterns: readonly string[], w
       const h = headers.get(key);
       // moby's Hash falls back to the path itself for what the tar did not list.
       if (!h) return rel;
+      if (headers instanceof LocalTarHeaders) return (key === own ? headers.sum(key, fd, fstatSync(fd, { bigint: true })) : headers.sumOf(key)) ?? rel;
       if (key === own) return entrySum(h, fd, '', '');
       const target = openBeneath(rootFd, key);
       try {
@@ -95,7 +86,7 @@ export function copySourceHistory(rootFd: number, patterns: readonly string[], w
  * archiveContext.Hash takes the sum of the followed path (FollowSymlinkInScope): a link's
  * target, resolved inside the context, or the link's own path when that target is missing.
  */
-function followInTar(headers: ContextTarHeaders, key: string): string {
+function followInTar(headers: ContextTarHeaders | LocalTarHeaders, key: string): string {
   let current = key;
   for (let hops = 0; hops < 255; hops++) {
     const h = headers.get(current);
@@ -139,31 +130,6 @@ function headerFromStat(rel: string, fd: number, st: Stats): TarsumHeader {
     devminor: isDev ? (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) : 0,
     xattrs: [],
   };
-}
-
-const CHUNK = 1024 * 1024;
-const buffer = Buffer.allocUnsafe(CHUNK);
-
-/** tarsum v1 of one entry: "name…mode…uid…gid…size…typeflag…linkname…uname…gname…devmajor…devminor…" + xattrs, then the content. */
-function entrySum(h: TarsumHeader, fd: number, uname: string, gname: string): string {
-  const hash = createHash('sha256');
-  const fields: Array<[string, string]> = [
-    ['name', h.name], ['mode', String(h.mode)], ['uid', String(h.uid)], ['gid', String(h.gid)], ['size', String(h.size)], ['typeflag', h.typeflag],
-    ['linkname', h.linkname], ['uname', uname], ['gname', gname], ['devmajor', String(h.devmajor)], ['devminor', String(h.devminor)],
-    ...[...h.xattrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-  ];
-  for (const [k, v] of fields) hash.update(k + v);
-  if ((h.typeflag === '0' || h.typeflag === '7') && h.size > 0) hashContent(hash, fd);
-  return hash.digest('hex');
-}
-
-function hashContent(hash: Hash, pathFd: number): void {
-  const fd = openForReading(pathFd);
-  try {
-    for (let n; (n = readSync(fd, buffer, 0, CHUNK, null)) > 0; ) hash.update(buffer.subarray(0, n));
-  } finally {
-    closeFd(fd);
-  }
 }
 
 function sha256(text: string): string {

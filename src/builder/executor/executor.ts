@@ -9,7 +9,8 @@ import { DockerfileError } from '../dockerfile/errors';
 import { stagesForTarget, StageGraphError, isPredefinedArg } from '../dockerfile/stages';
 import { envLookup, processWord } from '../dockerfile/shell-words';
 import { LOCAL_CONTEXT_REFUSED, type BuildCacheStore, type BuildEvent, type BuildRequest, type BuildResult, type ImageBuilder } from '../types';
-import { FileDigestCache } from './source-checksum';
+import { FileDigestCache } from './file-digest-cache';
+import { LocalTarHeaders } from './local-tar-headers';
 import type { BuildState } from './build-state';
 import type { BuildContext, ExecutorDeps } from './build-context';
 import { unconsumedArgs } from './build-args';
@@ -85,7 +86,7 @@ export class DockerfileExecutor implements ImageBuilder {
             w,
             signal: aborter.signal,
             contextFd,
-            ...(request.localContext ? { local: { filter: request.localContext, digests: this.digests } } : {}),
+            ...(request.localContext ? { local: { filter: request.localContext, digests: this.digests, headers: new LocalTarHeaders(contextFd, request.localContext, this.digests) } } : {}),
             globals,
             consumed,
             emit: (event) => ordered.emit(event),

@@ -5,20 +5,23 @@ import { closeFd, lstatChild, openForReading } from '../../util/fs-at';
 import { symlinkLeaves } from '../../archive/tar/entry-name';
 import type { ContextPathFilter } from '../types';
 import { selectSources, SourceError } from './context-sources';
+import { FileDigestCache } from './file-digest-cache';
+import type { LocalTarHeaders } from './local-tar-headers';
 
 const CHUNK = 1024 * 1024;
 const buffer = Buffer.allocUnsafe(CHUNK);
 
-/** How a local context is read: what its .dockerignore leaves in, and the digests known from earlier builds. */
+/** How a local context is read: what its .dockerignore leaves in, the digests known from earlier builds, the tar headers the CLI would send. */
 export interface LocalChecksumOptions {
   filter: ContextPathFilter;
   digests: FileDigestCache;
+  headers: LocalTarHeaders;
 }
 
 /**
  * The checksum COPY/ADD's cache key takes of its sources: every selected file and what is
  * under a selected directory — its path, type, permission bits, owner, size, link target and
- * the sha256 of its content — never mtimes, so touching a file or checking it out again keeps
+ * the sha256 of its content (for a local context: its tarsum, which covers the content) — never mtimes, so touching a file or checking it out again keeps
  * the cache. Symlinks below a source are hashed as links (COPY copies them so); in a local
  * context one pointing out of it is refused, as berth build's tar with one is when received.
  */
@@ -48,7 +51,11 @@ function hashEntry(hash: Hash, fd: number, rel: string, real: string, local: Loc
     if (local && symlinkLeaves(real, target)) throw new SourceError(`forbidden path outside the build context: ${rel} -> ${target} (a symlink leads out of it)`);
     hash.update(`${target}\0`);
   } else if (type === 'f') {
-    hash.update(`${st.size}\0${fileDigest(fd, st, local?.digests, now)}\0`);
+    // A local file's tarsum (as the CLI's tar would give it) covers its content and is COPY's
+    // history too: one read for both. A second name of a linked file has no content in it.
+    const header = local?.headers.header(real, fd, st);
+    const digest = header?.typeflag === '0' ? `tarsum:${local!.headers.sum(real, fd, st)}` : fileDigest(fd, st, local?.digests, now);
+    hash.update(`${st.size}\0${digest}\0`);
   } else if (type === 'd') {
     for (const name of native.readdirFd(fd).sort()) {
       const childRel = `${rel}/${name}`;
@@ -82,40 +89,4 @@ function fileDigest(pathFd: number, st: BigIntStats, digests: FileDigestCache | 
   // without its ctime moving (git's "racy clean" case): such a digest is not kept.
   if (digests && Number(st.ctimeMs) < now - FileDigestCache.RACY_MS) digests.set(key, digest);
   return digest;
-}
-
-/**
- * Content digests of a local context's files, as BuildKit's content-hash cache keeps them:
- * keyed by (dev, ino, size, mtime, ctime), so a rebuild with no change only stats its files.
- * A write changes ctime (which no user can set back), a replaced file has another inode.
- * Bounded: the entries used least recently go first.
- */
-export class FileDigestCache {
-  static readonly RACY_MS = 2000;
-  private readonly entries = new Map<string, string>();
-
-  constructor(private readonly limit = 200_000) {}
-
-  static key(st: BigIntStats): string {
-    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-  }
-
-  get(key: string): string | undefined {
-    const digest = this.entries.get(key);
-    if (digest !== undefined) {
-      this.entries.delete(key);
-      this.entries.set(key, digest);
-    }
-    return digest;
-  }
-
-  set(key: string, digest: string): void {
-    this.entries.delete(key);
-    this.entries.set(key, digest);
-    if (this.entries.size > this.limit) this.entries.delete(this.entries.keys().next().value as string);
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
 }

@@ -299,7 +299,7 @@ export class StageRunner {
     const describeFrom = (sourceRoot: number, sourceName: string, names: 'host' | 'none', sourceFilter?: ContextPathFilter): string | undefined => {
       if (createdBy !== undefined || local.length !== sources.length) return createdBy;
       try {
-        return describe(copySourceHistory(sourceRoot, local, sourceName, names === 'none' ? ctx.request.contextTarHeaders : undefined, names, sourceFilter));
+        return describe(copySourceHistory(sourceRoot, local, sourceName, names === 'none' ? (ctx.request.contextTarHeaders ?? ctx.local?.headers) : undefined, names, sourceFilter));
       } catch (err) {
         if (err instanceof SourceError) throw new Error(`${kind} failed: ${err.message}`, { cause: err });
         throw err;
