@@ -7,7 +7,7 @@ import { findStage, platformArgs } from '../dockerfile/stages';
 import { envLookup, processWord, processWords, ShellWordError } from '../dockerfile/shell-words';
 import { DockerfileError } from '../dockerfile/errors';
 import { BuildArgs } from './build-args';
-import { makeState, withConfig, withLayer, type BuildState } from './build-state';
+import { makeState, stepContainerConfig, withConfig, withLayer, type BuildState, type StepContainer, type StepKind } from './build-state';
 import type { BuildContext } from './build-context';
 import { imageState, resolveBaseImage, scratchState } from './base-image';
 import { applyConfigStep, commandLine, DEFAULT_PATH, resolveWorkdir, shellOf, type WordExpander } from './config-steps';
@@ -141,8 +141,10 @@ export class StageRunner {
         const { runConfig, comment } = applyConfigStep(inst, this.runConfig, x, this.cmdSet);
         const dir = runConfig.WorkingDir as string;
         // withCmdCommentString: one string after the shell, so one space after `#(nop)`.
-        const createdBy = [...shellOf(runConfig), `#(nop) ${comment}`].join(' ');
+        const cmd = [...shellOf(runConfig), `#(nop) ${comment}`];
+        const createdBy = cmd.join(' ');
         await this.cachedStep(['workdir', dir, runConfig], createdBy, true, { runConfig, createdBy: async () => createdBy }, async () => {
+          const step = this.stepContainer(runConfig, cmd, 'comment');
           // moby creates the directory (root-owned, 0755) in a container and commits it: a layer when it was missing.
           const layer = await this.snapshotStep(async (rootFd) => {
             const walk = RootWalk.at(rootFd);
@@ -152,7 +154,7 @@ export class StageRunner {
               walk.close();
             }
           });
-          return withLayer(this.state, runConfig, this.history(createdBy), layer, this.author);
+          return withLayer(this.state, runConfig, this.history(createdBy), layer, this.author, step);
         });
         this.runConfig = runConfig;
         return;
@@ -170,8 +172,11 @@ export class StageRunner {
 
   private async commitConfig(runConfig: ImageRunConfig, comment: string, keyParts: unknown[]): Promise<void> {
     // The shell of the new run config: SHELL's own entry already shows the shell it sets.
-    const createdBy = [...shellOf(runConfig), '#(nop) ', comment].join(' ');
-    await this.cachedStep([...keyParts, createdBy, runConfig], createdBy, false, { runConfig, createdBy: async () => createdBy }, async () => withConfig(this.state, runConfig, this.history(createdBy), this.author));
+    const cmd = [...shellOf(runConfig), '#(nop) ', comment];
+    const createdBy = cmd.join(' ');
+    await this.cachedStep([...keyParts, createdBy, runConfig], createdBy, false, { runConfig, createdBy: async () => createdBy }, async () =>
+      withConfig(this.state, runConfig, this.history(createdBy), this.author, this.stepContainer(runConfig, cmd, 'comment')),
+    );
     this.runConfig = runConfig;
   }
 
@@ -223,6 +228,11 @@ export class StageRunner {
     return { created: new Date().toISOString(), created_by: createdBy };
   }
 
+  /** The step's container_config (on the current state as its parent) and, for RUN, its container. */
+  private stepContainer(runConfig: ImageRunConfig, cmd: string[], kind: StepKind, id?: string): StepContainer {
+    return { config: stepContainerConfig(runConfig, cmd, this.state.id, kind), ...(id ? { id } : {}) };
+  }
+
   // ---- RUN ----------------------------------------------------------------------------
 
   private async run_(inst: Run): Promise<void> {
@@ -241,7 +251,7 @@ export class StageRunner {
         secrets: ctx.request.secrets,
         cacheRoot: path.join(ctx.deps.workRoot, 'cache-mounts'),
         workdir: this.runConfig.WorkingDir ?? '/',
-        checksum: (rel) => checksumSources(ctx.contextFd, [rel], 'build context', ctx.local),
+        checksum: (rel) => checksumSources(ctx.contextFd, [rel], 'build context', { ...(ctx.local ? { local: ctx.local } : {}) }),
       });
     } catch (err) {
       if (err instanceof MountError || err instanceof SourceError) throw new Error(err.message, { cause: err });
@@ -250,11 +260,13 @@ export class StageRunner {
     // An ONBUILD trigger's bind (the plan's own are refused before the build starts) would show the user's folder itself.
     if (ctx.local && mounts.some((m) => m.type === 'bind')) throw new Error(`${LOCAL_CONTEXT_REFUSED}: a RUN --mount=type=bind reads the context (build from a tar: berth build - < context.tar)`);
     const key = ['run', argv, [...env, ...argEnv], network, createdBy, mounts.map((m) => m.keyPart), this.runConfig];
-    await this.cachedStep(key, createdBy, true, { runConfig: this.runConfig, createdBy: async () => createdBy }, () => this.runContainer(argv, [...env, ...argEnv], network, createdBy, mounts));
+    await this.cachedStep(key, createdBy, true, { runConfig: this.runConfig, createdBy: async () => createdBy }, () => this.runContainer(argv, [...env, ...argEnv], network, saved, mounts));
   }
 
-  private async runContainer(argv: string[], env: string[], network: string, createdBy: string, mounts: RunMount[]): Promise<BuildState> {
+  private async runContainer(argv: string[], env: string[], network: string, saved: string[], mounts: RunMount[]): Promise<BuildState> {
     const { ctx } = this;
+    const createdBy = saved.join(' ');
+    let containerId: string | undefined;
     // The container runs on the state with this stage's run config (PATH, OnBuild cleared).
     const parent = makeState({ ...this.state.config, config: this.runConfig }, this.state.layers, this.state.chainId);
     const layer = await runStep(
@@ -267,13 +279,16 @@ export class StageRunner {
         mounts,
         keepFailed: !ctx.request.removeIntermediate && !ctx.request.forceRemoveIntermediate,
         signal: ctx.signal,
-        onContainer: (id) => ctx.emit({ type: 'container', stage: this.label, id }),
+        onContainer: (id) => {
+          containerId = id;
+          ctx.emit({ type: 'container', stage: this.label, id });
+        },
         onOutput: (stream, data) => ctx.emit({ type: 'output', stage: this.label, stream, data }),
         onRemoved: (id) => ctx.emit({ type: 'container-removed', stage: this.label, id }),
       },
     );
     ctx.track(layer.chainId);
-    return withLayer(this.state, this.runConfig, this.history(createdBy), layer, this.author);
+    return withLayer(this.state, this.runConfig, this.history(createdBy), layer, this.author, this.stepContainer(this.runConfig, saved, 'run', containerId));
   }
 
   // ---- COPY / ADD ---------------------------------------------------------------------
@@ -294,8 +309,11 @@ export class StageRunner {
     const local = sources.filter((src) => !src.startsWith('<<') && !isUrl(src));
     // The history names the sources as dockerd does (moby's copy-info hashes), worked out only when the step runs.
     let createdBy: string | undefined;
-    const describe = (shown: string): string =>
-      (createdBy = [...shellOf(this.runConfig), `#(nop) ${kind} ${chown !== undefined ? `--chown=${chown}` : ''}${shown} in ${writtenDest} `].join(' '));
+    let cmd: string[] = [];
+    const describe = (shown: string): string => {
+      cmd = [...shellOf(this.runConfig), `#(nop) ${kind} ${chown !== undefined ? `--chown=${chown}` : ''}${shown} in ${writtenDest} `];
+      return (createdBy = cmd.join(' '));
+    };
     const describeFrom = (sourceRoot: number, sourceName: string, names: 'host' | 'none', sourceFilter?: ContextPathFilter): string | undefined => {
       if (createdBy !== undefined || local.length !== sources.length) return createdBy;
       try {
@@ -332,7 +350,7 @@ export class StageRunner {
     const fromChain = from === undefined ? undefined : await this.fromRoot(from);
     let sourceKey: string;
     try {
-      sourceKey = fromChain === undefined ? checksumSources(ctx.contextFd, local, 'build context or excluded by .dockerignore', ctx.local) : `${fromChain}:${JSON.stringify(local)}`;
+      sourceKey = fromChain === undefined ? checksumSources(ctx.contextFd, local, 'build context or excluded by .dockerignore', { ...(ctx.local ? { local: ctx.local } : {}), ...(ctx.request.contextTarHeaders ? { tarHeaders: ctx.request.contextTarHeaders } : {}) }) : `${fromChain}:${JSON.stringify(local)}`;
     } catch (err) {
       if (err instanceof SourceError) throw new Error(`${kind} failed: ${err.message}`, { cause: err });
       throw err;
@@ -355,7 +373,7 @@ export class StageRunner {
       else layer = await ctx.deps.rootfs.withLayerView(fromChain, (fd) => copyOnto(fd, from as string, 'host'));
       // Heredocs and URLs (BuildKit's and ADD's own): named by berth's checksum of them.
       const shown = createdBy ?? describe(shownSource(sourceKey, local.length + heredocs.length, sources));
-      return withLayer(this.state, this.runConfig, this.history(shown), layer, this.author);
+      return withLayer(this.state, this.runConfig, this.history(shown), layer, this.author, this.stepContainer(this.runConfig, cmd, 'copy'));
     });
   }
 

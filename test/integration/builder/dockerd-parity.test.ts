@@ -73,6 +73,10 @@ const CASES: Array<{ name: string; files: ContextEntry[]; query?: string }> = [
     ],
   },
   {
+    name: 'a RUN as the last step, with an ENTRYPOINT and a build arg',
+    files: [{ name: 'Dockerfile', content: 'FROM busybox\nENTRYPOINT ["/bin/sh"]\nLABEL k=v\nARG V=1\nRUN echo $V > /v\n' }],
+  },
+  {
     name: 'multi-stage with COPY --from',
     files: [{ name: 'Dockerfile', content: 'FROM busybox AS build\nRUN echo built > /out && chmod 640 /out\nFROM busybox\nCOPY --from=build /out /final\nCMD ["cat", "/final"]\n' }],
   },
@@ -108,16 +112,19 @@ const usedDifferences = new Set<string>();
 interface Inspect {
   Id: string;
   Config: Record<string, unknown>;
+  ContainerConfig: Record<string, unknown>;
 }
 
 /** The fields compared, and the history without dates and IDs. */
-async function describeImage(socket: string, ref: string): Promise<{ config: Record<string, unknown>; history: Array<{ created_by: string; empty_layer: boolean }> }> {
+async function describeImage(socket: string, ref: string): Promise<{ config: Record<string, unknown>; containerConfig: Record<string, unknown>; history: Array<{ created_by: string; empty_layer: boolean }> }> {
   const inspect = JSON.parse((await apiRequest(socket, 'GET', `/images/${ref}/json`)).body) as Inspect;
   const config: Record<string, unknown> = {};
   for (const f of CONFIG_FIELDS) config[f] = inspect.Config[f] ?? null;
+  // The last step's container config; its parent's ID and dockerd's container hostname differ by nature.
+  const containerConfig = { ...inspect.ContainerConfig, Hostname: '<container>', Image: /^sha256:[0-9a-f]{64}$/.test(String(inspect.ContainerConfig.Image)) ? '<parent>' : inspect.ContainerConfig.Image };
   const history = JSON.parse((await apiRequest(socket, 'GET', `/images/${ref}/history`)).body) as Array<{ CreatedBy: string; Size: number; Id: string }>;
   // GET history has no empty_layer: a step without a layer shows Size 0 and (after the top) Id "<missing>".
-  return { config, history: history.reverse().map((h) => ({ created_by: h.CreatedBy, empty_layer: h.Size === 0 })) };
+  return { config, containerConfig, history: history.reverse().map((h) => ({ created_by: h.CreatedBy, empty_layer: h.Size === 0 })) };
 }
 
 /** path → "mode uid:gid size link" of the image's file system (a container's export), minus what runtimes add. */
@@ -208,6 +215,10 @@ describe('Dockerfile builds side by side with dockerd 20.10', { skip }, () => {
 
       it('the image config fields a Dockerfile sets', () => {
         assert.deepEqual(images.berth.config, images.docker.config);
+      });
+
+      it('container_config of the last step, as dockerd 20.10 commits it', () => {
+        assert.equal(JSON.stringify(images.berth.containerConfig), JSON.stringify(images.docker.containerConfig));
       });
 
       it('history, file listing and JSON stream (IDs aside)', async () => {

@@ -67,12 +67,21 @@ test('a local folder build writes the COPY history a docker CLI tar build of the
   const tar = await docker(DOCKER_28!, daemon.host, ['build', '--no-cache', '-q', '-t', 'tar:1', ctx]);
   assert.equal(tar.code, 0, tar.stderr);
   const st = statSync(ctx, { bigint: true });
-  const local = await apiRequest(daemon.socket, 'POST', '/berth/build/local?t=local:1&nocache=1', { context: ctx, dev: String(st.dev), ino: String(st.ino) });
-  assert.equal(local.status, 200, local.body);
-  assert.ok(!local.body.includes('errorDetail'), local.body);
-
-  const inspect = async (ref: string) => JSON.parse((await apiRequest(daemon.socket, 'GET', `/images/${ref}/json`)).body) as { Id: string; RootFS: { Layers: string[] } };
+  const buildLocal = async (query: string) => {
+    const res = await apiRequest(daemon.socket, 'POST', `/berth/build/local?${query}`, { context: ctx, dev: String(st.dev), ino: String(st.ino) });
+    assert.equal(res.status, 200, res.body);
+    assert.ok(!res.body.includes('errorDetail'), res.body);
+    return res.body;
+  };
+  const inspect = async (ref: string) => JSON.parse((await apiRequest(daemon.socket, 'GET', `/images/${ref}/json`)).body) as { Id: string };
   const historyOf = async (socket: string, ref: string) => JSON.parse((await apiRequest(socket, 'GET', `/images/${ref}/history`)).body) as Array<{ CreatedBy: string }>;
+
+  // The folder read in place has the cache keys of the docker CLI's tar of it: every step is the tar build's.
+  const cached = await buildLocal('t=cached:1');
+  assert.equal((cached.match(/ Using cache\\n/g) ?? []).length, 8, cached);
+  assert.equal((await inspect('cached:1')).Id, (await inspect('tar:1')).Id);
+
+  await buildLocal('t=local:1&nocache=1');
   const [tarHistory, localHistory] = [await historyOf(daemon.socket, 'tar:1'), await historyOf(daemon.socket, 'local:1')];
   const tarCopies = copyLines(tarHistory);
   assert.equal(tarCopies.length, 8, tarCopies.join('\n'));
@@ -82,13 +91,6 @@ test('a local folder build writes the COPY history a docker CLI tar build of the
   for (const dest of ['/a.txt', '/d', '/d2', '/multi', '/hard.txt', '/via-link', '/deep.txt', '/all']) {
     assert.deepEqual([...(await imageTree(daemon, 'local:1', dest)).values()], [...(await imageTree(daemon, 'tar:1', dest)).values()], dest);
   }
-
-  // The local build's steps are the tar build's cache entries: the same image.
-  const again = await apiRequest(daemon.socket, 'POST', '/berth/build/local?t=local:2', { context: ctx, dev: String(st.dev), ino: String(st.ino) });
-  assert.equal(again.status, 200, again.body);
-  assert.ok(!again.body.includes('errorDetail'), again.body);
-  const tarId = (await inspect('tar:1')).Id;
-  assert.ok(tarId === (await inspect('local:2')).Id || (await inspect('local:1')).Id === (await inspect('local:2')).Id, 'a cached rebuild gives an earlier build\'s image');
 
   const noDockerd = privateDockerdSkipReason();
   if (noDockerd) {
