@@ -934,6 +934,26 @@ out:
   return result;
 }
 
+/* getsockopt(SO_PEERCRED): the pid, uid and gid of the process at the other end of a unix socket (as it connected). */
+static napi_value js_peer_credentials(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv) != 0) return NULL;
+  int fd;
+  if (arg_fd(env, argv[0], "fd", &fd) != 0) return NULL;
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    throw_errno(env, errno, "getsockopt", NULL);
+    return NULL;
+  }
+  napi_value result;
+  napi_create_object(env, &result);
+  napi_set_named_property(env, result, "pid", int_value(env, cred.pid));
+  napi_set_named_property(env, result, "uid", int_value(env, cred.uid));
+  napi_set_named_property(env, result, "gid", int_value(env, cred.gid));
+  return result;
+}
+
 static napi_value js_fsetxattr(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (get_args(env, info, 3, argv) != 0) return NULL;
@@ -1366,6 +1386,7 @@ NAPI_MODULE_INIT() {
       {"copyFiles", NULL, js_copy_files, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fgetxattr", NULL, js_fgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fsetxattr", NULL, js_fsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"peerCredentials", NULL, js_peer_credentials, NULL, NULL, NULL, napi_enumerable, NULL},
       {"linkDelete", NULL, js_link_delete_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sandboxCreate", NULL, js_sandbox_create, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spawnReady", NULL, js_spawn_ready, NULL, NULL, NULL, napi_enumerable, NULL},

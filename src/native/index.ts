@@ -43,6 +43,11 @@ export function hasSpawnReady(): boolean {
   return typeof get().spawnReady === 'function';
 }
 
+/** Whether the addon as built has peerCredentials (SO_PEERCRED). */
+export function hasPeerCredentials(): boolean {
+  return typeof get().peerCredentials === 'function';
+}
+
 /** The syscalls Node lacks (see types.ts). Errors carry code, errno, syscall and path like Node's fs errors. */
 export const native: NativeAddon = {
   mount: (source, target, fstype, flags, data) => get().mount(source, target, fstype, flags, data),
@@ -73,6 +78,7 @@ export const native: NativeAddon = {
   utimensat: (dirfd, name, seconds, nanoseconds, flags) => get().utimensat(dirfd, name, seconds, nanoseconds, flags),
   fgetxattr: (fd, name) => get().fgetxattr(fd, name),
   fsetxattr: (fd, name, value) => get().fsetxattr(fd, name, value),
+  peerCredentials: (fd) => get().peerCredentials!(fd),
   get constants() {
     return get().constants;
   },

@@ -79,6 +79,8 @@ export interface NativeSyscalls {
   utimensat(dirfd: number, name: string, seconds: number, nanoseconds: number, flags: number): void;
   /** The xattr of the inode any fd holds; undefined when absent (ENODATA). */
   fgetxattr(fd: number, name: string): Buffer | undefined;
+  /** getsockopt(SO_PEERCRED) of a connected unix socket: who is at the other end (absent in an addon built before it). */
+  peerCredentials?(fd: number): { pid: number; uid: number; gid: number };
   fsetxattr(fd: number, name: string, value: Buffer): void;
   /** open(2)/at(2) flag values of this architecture, from libc. */
   readonly constants: NativeConstants;

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { promises as fs, statSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, type TestDaemon } from '../../helpers/test-daemon';
 import { berth, DOCKER_CLIENTS, docker } from '../../helpers/cli';
@@ -103,6 +104,34 @@ test('a local context: berth build reads the folder in place with .dockerignore 
     const ok = await buildLocal(daemon, ctx, {}, '?t=api:1');
     assert.equal(ok.status, 200, ok.body);
     assert.ok(ok.messages.some((m) => m.aux?.ID), ok.body);
+  });
+
+  await t.test('a client that is not root (SO_PEERCRED) is refused: the daemon would read the folder as root for it', async () => {
+    const st = statSync(ctx, { bigint: true });
+    // A uid-1000 process in group 0, so it may connect to the test daemon's socket (its temp folders opened for it to pass).
+    for (let dir = path.dirname(daemon.socket); dir.startsWith(`${os.tmpdir()}/`); dir = path.dirname(dir)) await fs.chmod(dir, 0o711);
+    const script = `
+      const http = require('http');
+      const body = JSON.stringify({ context: ${JSON.stringify(ctx)}, dev: '${st.dev}', ino: '${st.ino}' });
+      const req = http.request({ socketPath: ${JSON.stringify(daemon.socket)}, method: 'POST', path: '/berth/build/local', headers: { 'Content-Type': 'application/json' } }, (res) => {
+        let text = ''; res.on('data', (c) => (text += c)); res.on('end', () => { process.stdout.write(JSON.stringify({ status: res.statusCode, body: text })); });
+      });
+      req.on('error', (err) => { process.stdout.write(JSON.stringify({ error: err.message })); });
+      req.end(body);`;
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['-e', script], { uid: 1000, gid: 0, stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      child.stdout.on('data', (c: Buffer) => (text += c.toString()));
+      child.on('error', reject);
+      child.on('close', () => resolve(text));
+    });
+    const res = JSON.parse(out) as { status?: number; body?: string; error?: string };
+    assert.equal(res.error, undefined, 'the uid-1000 client reaches the socket');
+    assert.equal(res.status, 400, res.body);
+    assert.match(res.body ?? '', /the build context cannot be read in place: the client runs as uid 1000, not root/);
+    // Root's own request (this process) is served.
+    const ok = await buildLocal(daemon, ctx, {}, '?t=root:1');
+    assert.equal(ok.status, 200, ok.body);
   });
 
   await t.test('a RUN bind mount of the context would show the folder itself: the CLI sends a tar then', async () => {

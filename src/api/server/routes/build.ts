@@ -1,7 +1,9 @@
 import * as path from 'node:path';
 import type { BuildBackend, BuildOptions } from '../../backend';
-import type { BuildEvent, BuildResult, PullPolicy } from '../../../builder/types';
-import { invalidArgument, messageOf, notFound, notImplemented } from '../../../errors';
+import type { Socket } from 'node:net';
+import { LOCAL_CONTEXT_REFUSED, type BuildEvent, type BuildResult, type PullPolicy } from '../../../builder/types';
+import { failedPrecondition, invalidArgument, messageOf, notFound, notImplemented } from '../../../errors';
+import { hasPeerCredentials, native } from '../../../native';
 import { familiarString, parseNormalizedNamed, withDefaultTag } from '../../../images/reference';
 import type { Exchange } from '../exchange';
 import type { Query } from '../query';
@@ -26,11 +28,15 @@ export function addBuildRoutes(router: Router, backend: BuildBackend): void {
   });
 
   // berth's own: `berth build` with a daemon on the same host names its folder instead of
-  // sending a tar (the same query, the same stream). Only over the unix socket, whose
-  // permissions make the caller root on this host: a TCP client's paths mean nothing here.
+  // sending a tar (the same query, the same stream). Only over the unix socket, and only for a
+  // client running as root (SO_PEERCRED): the daemon reads the folder as root, so a client of
+  // another uid (the socket's group) could name what it cannot read itself; it sends a tar.
+  // A TCP client's paths mean nothing here.
   router.post('/berth/build/local', async (ex) => {
     if (!backend.buildLocal) throw notFound('page not found');
     if (ex.req.socket.remoteAddress !== undefined) throw invalidArgument('POST /berth/build/local is served on the unix socket only: send the context as a tar to POST /build');
+    const uid = peerUid(ex.req.socket);
+    if (uid !== undefined && uid !== 0) throw failedPrecondition(`${LOCAL_CONTEXT_REFUSED}: the client runs as uid ${uid}, not root (send the context as a tar to POST /build)`);
     const body = (await ex.readJson<{ context?: unknown; dev?: unknown; ino?: unknown; dockerfileText?: unknown }>()) ?? {};
     if (typeof body.context !== 'string' || !path.isAbsolute(body.context)) throw invalidArgument('context must be an absolute path');
     if (typeof body.dev !== 'string' || !/^\d+$/.test(body.dev) || typeof body.ino !== 'string' || !/^\d+$/.test(body.ino)) throw invalidArgument('dev and ino must be the context folder\'s device and inode numbers, as decimal strings');
@@ -48,6 +54,14 @@ export function addBuildRoutes(router: Router, backend: BuildBackend): void {
     }
     ex.json(200, await backend.prune({ all: ex.query.bool('all'), filters: ex.query.filters() }));
   });
+}
+
+/** The uid of the process at the other end of a unix socket (undefined: an addon without SO_PEERCRED, or no fd). */
+function peerUid(socket: Socket): number | undefined {
+  // net.Socket keeps its fd on the libuv handle (Pipe); Node has no public getter for it.
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0 || !hasPeerCredentials()) return undefined;
+  return native.peerCredentials!(fd).uid;
 }
 
 /** The query (and berth's secrets header) as BuildOptions, with dockerd's wording for bad values. */
