@@ -247,11 +247,15 @@ export class ContainerStore {
     this.names.set(copy.Name, record.Id);
   }
 
-  /** Removes the record (atomically, first) and then the container's directory. */
-  async delete(id: string): Promise<void> {
+  /**
+   * Removes the record (atomically, first) and then the container's directory. `durable:
+   * false`: not fsynced (a machine crash may bring the record back), for a --rm container,
+   * which the daemon removes at start anyway.
+   */
+  async delete(id: string, options: { durable?: boolean } = {}): Promise<void> {
     if (!this.journal) throw failedPrecondition('container store is not open');
     const record = this.records.get(id);
-    if (record) await this.journal.append([['d', id]]);
+    if (record) await this.journal.append([['d', id]], { durable: options.durable });
     this.records.delete(id);
     if (record) this.releaseName(record.Name, id);
     const trash = path.join(this.root, `.trash-${id}`);

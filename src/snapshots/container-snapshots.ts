@@ -39,7 +39,7 @@ export class LocalContainerSnapshots implements ContainerSnapshots {
     await fs.mkdir(this.mountRoot, { recursive: true, mode: 0o710 });
   }
 
-  prepare(id: string, parent: Digest | null): Promise<void> {
+  prepare(id: string, parent: Digest | null, options: { durable?: boolean } = {}): Promise<void> {
     checkId(id);
     return this.locks.run(id, async () => {
       const existing = await this.snapshotter.stat(id).catch((err: unknown) => {
@@ -51,7 +51,7 @@ export class LocalContainerSnapshots implements ContainerSnapshots {
         throw conflict(`rootfs ${id} already exists with another parent`);
       }
       if (parent !== null && !(await this.layers.get(parent))) throw notFound(`layer ${parent} does not exist`);
-      await this.snapshotter.prepare(id, parent, { labels: { [CONTAINER_LABEL]: id } });
+      await this.snapshotter.prepare(id, parent, { labels: { [CONTAINER_LABEL]: id }, durable: options.durable });
     });
   }
 
@@ -83,11 +83,11 @@ export class LocalContainerSnapshots implements ContainerSnapshots {
     return this.locks.run(id, () => unmountAll(this.mountPoint(id)));
   }
 
-  remove(id: string): Promise<void> {
+  remove(id: string, options: { durable?: boolean } = {}): Promise<void> {
     checkId(id);
     return this.locks.run(id, async () => {
       await unmountAll(this.mountPoint(id));
-      await this.snapshotter.remove(id).catch((err: unknown) => {
+      await this.snapshotter.remove(id, options).catch((err: unknown) => {
         if (!isNotFound(err)) throw err;
       });
       await fs.rm(path.join(this.mountRoot, id), { recursive: true, force: true });

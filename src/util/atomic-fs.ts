@@ -9,8 +9,11 @@ export interface AtomicWriteOptions {
    * loss. Pass false only for files that are regenerated before every use (a container's
    * /etc/hosts, its bundle): readers still never see a torn file, and a kill -9 of the
    * daemon leaves the old content or the new one; only a machine crash can lose the write.
+   * `'contents'`: the file is fsynced but not its directory, so a machine crash leaves the old
+   * content or the new one, whole (never an empty or torn file where the rename reached the
+   * disk before the data), but may lose the write: for records whose loss is repaired at start.
    */
-  durable?: boolean;
+  durable?: boolean | 'contents';
 }
 
 /**
@@ -20,6 +23,7 @@ export interface AtomicWriteOptions {
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644, options: AtomicWriteOptions = {}): Promise<void> {
   const durable = options.durable !== false;
+  const syncDirectory = durable && options.durable !== 'contents';
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.tmp-${path.basename(file)}-${randomBytes(6).toString('hex')}`);
   const handle = await fs.open(tmp, 'w', mode);
@@ -38,7 +42,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     await fs.rm(tmp, { force: true });
     throw err;
   }
-  if (durable) await fsyncDir(dir);
+  if (syncDirectory) await fsyncDir(dir);
 }
 
 export async function writeJsonAtomic(file: string, value: unknown, mode = 0o644, options: AtomicWriteOptions = {}): Promise<void> {

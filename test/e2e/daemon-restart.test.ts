@@ -72,6 +72,32 @@ describe('daemon restart: running containers are re-adopted', { skip }, () => {
     assert.equal((await inspect('sleeper')).State.Running, true);
   });
 
+  it('removes --rm containers that are not running at start, as dockerd does (their records are not fsynced)', async () => {
+    assert.equal((await run(['create', '--rm', '--name', 'rm-created', '-v', '/anon', 'busybox', 'true'])).code, 0);
+    assert.equal((await run(['run', '-d', '--rm', '--name', 'rm-running', 'busybox', 'sleep', '1000'])).code, 0);
+    assert.equal((await run(['create', '--name', 'plain-created', 'busybox', 'true'])).code, 0);
+    const created = await inspect('rm-created');
+    const volumes = (JSON.parse((await run(['inspect', 'rm-created'])).stdout) as Array<{ Mounts: Array<{ Name: string }> }>)[0]!.Mounts.map((m) => m.Name);
+    assert.equal(volumes.length, 1);
+
+    await daemon.crash();
+    await daemon.restart();
+
+    const names = (await run(['ps', '-a', '--format', '{{.Names}}'])).stdout.trim().split('\n');
+    assert.ok(!names.includes('rm-created'), `rm-created is gone: ${names.join(', ')}`);
+    assert.ok(names.includes('plain-created') && names.includes('rm-running'), names.join(', '));
+    assert.equal((await inspect('rm-running')).State.Running, true, 'a running --rm container is re-adopted, not removed');
+    const volumeNames = (await run(['volume', 'ls', '-q'])).stdout.trim().split('\n');
+    assert.ok(!volumeNames.includes(volumes[0]!), 'its anonymous volume went with it');
+    const snapshots = JSON.parse(await fs.readFile(`${daemon.dataRoot}/snapshots/metadata.json`, 'utf8')) as { snapshots: Record<string, unknown> };
+    assert.ok(!(created.Id in snapshots.snapshots), 'its root file system went with it');
+
+    // Stopped by the user, a --rm container goes as always; the name is free again.
+    assert.equal((await run(['stop', '-t', '1', 'rm-running'])).code, 0);
+    assert.equal((await run(['run', '--rm', '--name', 'rm-created', 'busybox', 'true'])).code, 0);
+    await run(['rm', '-f', 'plain-created']);
+  });
+
   it('keeps each container monitor small (VmRSS < 2.5 MB)', async () => {
     assert.equal((await run(['run', '-d', '--name', 'measured', 'busybox', 'sleep', '1000'])).code, 0);
     const { Id } = await inspect('measured');

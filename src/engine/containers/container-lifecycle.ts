@@ -119,12 +119,15 @@ export class ContainerLifecycle {
           RestartCount: 0,
           ...(networks ? { Networks: networks } : {}),
         };
-        await rootfs.prepare(id, chainId);
+        // A --rm container does not outlive a machine crash (restore removes it, as dockerd
+        // does), so its root and record are written without the directory and journal fsyncs.
+        const durable = !hostConfig.AutoRemove;
+        await rootfs.prepare(id, chainId, { durable });
         await this.prepareManagedEtc(record);
         anonymousVolumes = await createAnonymousVolumes(anonymousVolumeTargets(config, hostConfig), this.ctx.deps.volumes);
         if (Object.keys(anonymousVolumes).length > 0) record.AnonymousVolumes = anonymousVolumes;
         await copyUpVolumes(hostConfig, anonymousVolumes, chainId, this.ctx.deps);
-        await store.save(record as ContainerRecord);
+        await store.save(record as ContainerRecord, { durable });
         for (const volume of Object.values(anonymousVolumes)) this.ctx.deps.events.publish('volume', 'create', volume, { driver: 'local' });
         this.ctx.publish('create', record);
         return { Id: id, Warnings: warnings };
@@ -453,8 +456,10 @@ export class ContainerLifecycle {
     const { runtime, rootfs, store } = this.ctx.deps;
     await runtime.delete(id).catch(() => undefined);
     await rootfs.unmount(id);
-    await store.delete(id);
-    await rootfs.remove(id);
+    // A --rm container's removal need not be durable: one a machine crash brings back is removed at start.
+    const durable = !container.HostConfig.AutoRemove;
+    await store.delete(id, { durable });
+    await rootfs.remove(id, { durable });
     this.ctx.publish('destroy', container);
     if (options.volumes || container.HostConfig.AutoRemove) await this.removeAnonymousVolumes(container);
     this.exits.notifyWaiters(container, 'removed');

@@ -31,6 +31,13 @@ export class ContainerRestore {
     for (const container of this.ctx.list()) {
       if (!isLive(container)) {
         if (mounted.has(deps.rootfs.mountPoint(container.Id))) await deps.rootfs.unmount(container.Id).catch(() => undefined);
+        // As dockerd's restore: a --rm container that is not running goes (created and never
+        // started, or brought back by a machine crash: its records are not fsynced).
+        if (container.HostConfig.AutoRemove) {
+          await lock
+            .run(container.Id, () => this.lifecycle.removeLocked(container.Id))
+            .catch((err: unknown) => deps.logger.warn('removing a --rm container at start failed', { id: container.Id, error: messageOf(err) }));
+        }
         continue;
       }
       const loaded = await deps.runtime.load({

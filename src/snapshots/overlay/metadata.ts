@@ -68,12 +68,16 @@ export class SnapshotMetadata {
     return names;
   }
 
-  /** Applies `change` to a copy of the records, writes it durably, then makes it current. */
-  async update(change: (records: Map<string, SnapshotRecord>) => void): Promise<void> {
+  /**
+   * Applies `change` to a copy of the records, writes it durably, then makes it current.
+   * `durable: false`: the file's contents are fsynced, its rename is not, so a machine crash
+   * may bring back the records as they were before (never a torn file).
+   */
+  async update(change: (records: Map<string, SnapshotRecord>) => void, options: { durable?: boolean } = {}): Promise<void> {
     const next = new Map(this.records);
     change(next);
     const file: MetadataFile = { schemaVersion: SCHEMA_VERSION, snapshots: Object.fromEntries(next) };
-    await writeJsonAtomic(this.file, file, 0o600);
+    await writeJsonAtomic(this.file, file, 0o600, { durable: options.durable === false ? 'contents' : true });
     this.records = next;
   }
 

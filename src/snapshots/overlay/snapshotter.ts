@@ -101,7 +101,8 @@ export class OverlaySnapshotter implements Snapshotter {
     return infoOf(name, committed);
   }
 
-  async remove(key: string): Promise<void> {
+  /** `durable: false`: a machine crash may bring the record back (its files go anyway; see SnapshotOptions). */
+  async remove(key: string, options: { durable?: boolean } = {}): Promise<void> {
     checkKey(key);
     const id = await this.lock.run(async () => {
       const record = this.mustGet(key);
@@ -109,7 +110,7 @@ export class OverlaySnapshotter implements Snapshotter {
       if (children.length > 0) throw failedPrecondition(`cannot remove snapshot ${key}: ${children.join(', ')} ${children.length === 1 ? 'is' : 'are'} based on it`);
       // The record goes first: a crash right after leaves a directory no record names,
       // which init() deletes.
-      await this.metadata.update((records) => records.delete(key));
+      await this.metadata.update((records) => records.delete(key), { durable: options.durable });
       return record.id;
     });
     const doomed = path.join(this.root, `${REMOVED_PREFIX}${id}`);
@@ -174,11 +175,12 @@ export class OverlaySnapshotter implements Snapshotter {
       // Made before the record: until the metadata write, init() sees an unnamed dir and removes it.
       await fs.mkdir(path.join(dir, 'fs'), { recursive: true, mode: 0o755 });
       if (kind === 'active') await fs.mkdir(path.join(dir, 'work'), { mode: 0o700 });
-      await fsyncDir(this.root);
+      // Its directory entry on disk before a record that names it (init() refuses a record without one).
+      if (options.durable !== false) await fsyncDir(this.root);
       const now = Date.now();
       const next: SnapshotRecord = { id, kind, parent, labels: { ...options.labels }, created: now, updated: now };
       try {
-        await this.metadata.update((records) => records.set(key, next));
+        await this.metadata.update((records) => records.set(key, next), { durable: options.durable });
       } catch (err) {
         await fs.rm(dir, { recursive: true, force: true });
         throw err;
