@@ -78,9 +78,13 @@ export class LocalContainerSnapshots implements ContainerSnapshots {
     });
   }
 
-  unmount(id: string): Promise<void> {
+  unmount(id: string, options: { remountable?: boolean } = {}): Promise<void> {
     checkId(id);
-    return this.locks.run(id, () => unmountAll(this.mountPoint(id)));
+    return this.locks.run(id, async () => {
+      await unmountAll(this.mountPoint(id));
+      // overlay's mark of a volatile mount: <workdir>/work/incompat/volatile (fs/overlayfs/super.c).
+      if (options.remountable) await fs.rm(path.join(await this.snapshotter.workDirOf(id), 'work', 'incompat'), { recursive: true, force: true });
+    });
   }
 
   remove(id: string, options: { durable?: boolean } = {}): Promise<void> {

@@ -191,7 +191,13 @@ export interface ContainerSnapshots {
    * inside and the unmount do not flush the data root's file system.
    */
   mount(id: string, options?: { volatile?: boolean }): Promise<string>;
-  unmount(id: string): Promise<void>;
+  /**
+   * `remountable`: after a volatile mount, overlay marks the upper dir so that the kernel
+   * refuses to mount it again (after a crash its contents may be inconsistent); once this clean
+   * unmount is done, in the same boot, the mark is removed, as overlay's documentation allows,
+   * so the root can be mounted again.
+   */
+  unmount(id: string, options?: { remountable?: boolean }): Promise<void>;
   remove(id: string, options?: { durable?: boolean }): Promise<void>;
   /** The mount point path (whether mounted or not). */
   mountPoint(id: string): string;

@@ -143,12 +143,14 @@ export class ContainerLifecycle {
   /** The managed /etc files and their mount points exist from create on, as in Docker (cp of a created container). */
   private async prepareManagedEtc(record: Container): Promise<void> {
     const { rootfs, store } = this.ctx.deps;
-    const rootFd = openHostDir(await rootfs.mount(record.Id));
+    // A --rm root is volatile here too: this unmount then does not sync the data root's file
+    // system (a crash before its start removes the container anyway, see ContainerRestore).
+    const rootFd = openHostDir(await rootfs.mount(record.Id, { volatile: Boolean(record.HostConfig.AutoRemove) }));
     try {
       createEtcMountPoints(rootFd);
     } finally {
       closeFd(rootFd);
-      await rootfs.unmount(record.Id);
+      await rootfs.unmount(record.Id, { remountable: true });
     }
     await writeManagedEtcFiles(record as ContainerRecord<ContainerConfig, HostConfig>, store.dir(record.Id), undefined, undefined, this.ctx.deps.networking?.hostGateway(record as ContainerRecord));
   }
