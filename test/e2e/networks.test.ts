@@ -222,7 +222,6 @@ describe('bridge networks', { skip }, () => {
         ['POST', '/networks/nonet/connect', { Container: 'user' }, 404, /^network nonet not found$/],
         ['POST', '/networks/taken/connect', { Container: 'nobody' }, 404, /No such container: nobody/],
         ['POST', '/networks/bridge/disconnect', { Container: 'user' }, 403, /is not connected to network bridge/],
-        ['POST', '/containers/create', { Image: 'busybox', HostConfig: { NetworkMode: 'nonet' } }, 404, /^network nonet not found$/],
         ['POST', '/containers/create', { Image: 'busybox', NetworkingConfig: { EndpointsConfig: { bridge: { Aliases: ['a'] } } } }, 400, /network-scoped alias is supported only for containers in user defined networks/],
         ['POST', '/containers/create', { Image: 'busybox', HostConfig: { NetworkMode: 'taken' }, NetworkingConfig: { EndpointsConfig: { taken: { IPAMConfig: { IPv4Address: '10.1.2.3' } } } } }, 400, /Invalid address 10\.1\.2\.3: It does not belong to any of this network's subnets/],
       ];
@@ -231,6 +230,22 @@ describe('bridge networks', { skip }, () => {
         assert.equal(res.status, status, `${method} ${url} ${JSON.stringify(body)}: ${res.body}`);
         assert.match(JSON.parse(res.body).message, message, `${method} ${url}`);
       }
+      // An unknown network at create is dockerd's: the container is made and its start is the 404
+      // (a 404 from create would make the docker CLI pull the image); --rm removes it again.
+      const unknown = await d('run', '--rm', '--network', 'nonet', 'busybox', 'true');
+      assert.equal(unknown.code, 125, unknown.stderr);
+      assert.match(unknown.stderr, /Error response from daemon: network nonet not found/);
+      assert.doesNotMatch(unknown.stderr, /Unable to find image/);
+      const created = await apiRequest(daemon.socket, 'POST', '/containers/create?name=later', { Image: 'busybox', HostConfig: { NetworkMode: 'nonet' } });
+      assert.equal(created.status, 201, created.body);
+      const start = await apiRequest(daemon.socket, 'POST', '/containers/later/start');
+      assert.deepEqual([start.status, JSON.parse(start.body).message], [404, 'network nonet not found']);
+      // Made later, the network is found by its name at the next start, and its ID is kept.
+      const nonetId = await ok('network', 'create', 'nonet');
+      await ok('start', '-a', 'later');
+      assert.equal(await ok('inspect', '--format', '{{.NetworkSettings.Networks.nonet.NetworkID}}', 'later'), nonetId);
+      await ok('rm', 'later');
+      await ok('network', 'rm', 'nonet');
       // The same address twice: the second start fails with the conflict, the first keeps it.
       await ok('create', '--name', 'twin', '--network', 'taken', '--ip', (JSON.parse(await ok('inspect', 'user'))[0].NetworkSettings.Networks.taken.IPAddress as string), 'busybox', 'true');
       const twin = await d('start', 'twin');

@@ -160,25 +160,45 @@ export class ContainerNetworking implements NetworkHook {
     const plan: Record<string, StoredEndpointConfig> = {};
     // The docker CLI keys the primary network's settings by the mode as given ("default", a name or an ID).
     const isPrimary = (key: string) => key === primary || key === networkMode || (mode.kind === 'default' && key === 'default');
-    const primaryNetwork = this.bridgeNetwork(primary);
     const primarySettings = requested.find(([key]) => isPrimary(key))?.[1] ?? undefined;
     // Config.MacAddress (API < 1.44, docker CLI 20.10) is the primary endpoint's.
     const withMac = configMacAddress && !primarySettings?.MacAddress ? { ...(primarySettings ?? {}), MacAddress: configMacAddress } : primarySettings;
-    plan[primaryNetwork.Name] = this.endpointConfig(primaryNetwork, withMac);
-    for (const [name, settings] of requested) {
-      if (isPrimary(name)) continue;
+    const add = (name: string, settings: EndpointSettings | undefined) => {
       const network = this.bridgeNetwork(name);
-      if (network.Name in plan) continue;
-      plan[network.Name] = this.endpointConfig(network, settings ?? undefined);
-    }
+      const key = network?.Name ?? name;
+      if (!(key in plan)) plan[key] = network ? this.endpointConfig(network, settings) : this.unresolvedEndpointConfig(settings);
+    };
+    add(primary, withMac);
+    for (const [name, settings] of requested) if (!isPrimary(name)) add(name, settings ?? undefined);
     return plan;
   }
 
-  /** A bridge network by ID or name (404 unknown; host/none cannot be combined with others). */
-  private bridgeNetwork(idOrName: string): NetworkRecord {
-    const network = this.deps.networks.find(idOrName);
+  /**
+   * A bridge network by ID or name; undefined when there is none by that name (yet): dockerd
+   * creates the container and refuses its start with a 404, and a 404 from create would make
+   * the docker CLI pull the image (moby's validateNetworkingConfig ignores unknown networks).
+   * host/none cannot be combined with others.
+   */
+  private bridgeNetwork(idOrName: string): NetworkRecord | undefined {
+    const network = this.deps.networks.lookup(idOrName);
     if (typeof network === 'string') throw invalidArgument(`container cannot be connected to multiple networks with one of the networks in ${network === 'none' ? 'private (none)' : network} mode`);
     return network;
+  }
+
+  /** The settings for a network not there at create, kept by its name; start looks it up (404 then). */
+  private unresolvedEndpointConfig(settings: EndpointSettings | undefined): StoredEndpointConfig {
+    const aliases = (settings?.Aliases ?? []).filter((a) => a);
+    const ip = settings?.IPAMConfig?.IPv4Address || undefined;
+    const mac = settings?.MacAddress || undefined;
+    if (ip !== undefined && parseIPv4(ip) === undefined) throw invalidArgument(`invalid IPv4 address: ${ip}`);
+    if (mac !== undefined && !MAC.test(mac)) throw invalidArgument(`invalid MAC address: ${mac}`);
+    return {
+      NetworkID: '',
+      ...(aliases.length > 0 ? { Aliases: aliases } : {}),
+      ...(ip ? { IPAMConfig: { IPv4Address: ip } } : {}),
+      ...(mac ? { MacAddress: mac } : {}),
+      ...(settings?.DriverOpts ? { DriverOpts: settings.DriverOpts } : {}),
+    };
   }
 
   private endpointConfig(network: NetworkRecord, settings: EndpointSettings | undefined): StoredEndpointConfig {
@@ -224,6 +244,8 @@ export class ContainerNetworking implements NetworkHook {
       for (const [index, [name, config]] of networks.entries()) {
         const network = this.deps.store.network(config.NetworkID) ?? this.deps.networks.visibleNetworks().find((n) => n.Name === name);
         if (!network || (network.isDefault && !this.deps.defaultBridge)) throw notFound(`network ${name} not found`);
+        // A network named at create before it existed: its ID from now on (kept with the running state, as dockerd's).
+        if (!config.NetworkID) config.NetworkID = network.Id;
         await this.deps.networks.ensureReady(network);
         await this.leftAddresses(network, config);
         // Allocated and recorded at once (putEndpoint takes it synchronously): no two starts get the same address.
