@@ -320,7 +320,7 @@ describe('bridge networks', { skip }, () => {
       assert.match(await ok('run', '--rm', 'busybox', 'sh', '-c', `sleep 1 | nc ${hostAddress} 18080`), /hello-80/, 'hairpin from another container');
 
       // Taken by berth, then by another process: 409, and the container does not start.
-      const again = await apiRequest(daemon.socket, 'POST', '/containers/create?name=clash', { Image: 'busybox', Cmd: ['true'], HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '18080' }] } } });
+      const again = await apiRequest(daemon.socket, 'POST', '/containers/create?name=clash', { Image: 'busybox', Cmd: ['true'], ExposedPorts: { '80/tcp': {} }, HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '18080' }] } } });
       assert.equal(again.status, 201, again.body);
       const clash = await apiRequest(daemon.socket, 'POST', '/containers/clash/start');
       assert.equal(clash.status, 409, clash.body);
@@ -336,6 +336,14 @@ describe('bridge networks', { skip }, () => {
         other.kill();
       }
       await ok('rm', 'clash');
+      // A binding of a port the container does not expose publishes nothing, as in dockerd 20.10
+      // (its endpoint walks Config.ExposedPorts): no 409 on the taken port, no mapping.
+      const unexposed = await apiRequest(daemon.socket, 'POST', '/containers/create?name=unexposed', { Image: 'busybox', Cmd: ['sleep', '60'], HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '18080' }] } } });
+      assert.equal(unexposed.status, 201, unexposed.body);
+      await ok('start', 'unexposed');
+      assert.equal(await ok('port', 'unexposed'), '');
+      assert.equal(await ok('inspect', '--format', '{{json .NetworkSettings.Ports}} {{json .HostConfig.PortBindings}}', 'unexposed'), '{} {"80/tcp":[{"HostIp":"","HostPort":"18080"}]}');
+      await ok('rm', '-f', 'unexposed');
       const bad = await apiRequest(daemon.socket, 'POST', '/containers/create', { Image: 'busybox', HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '70000' }] } } });
       assert.equal(bad.status, 400, bad.body);
 
@@ -403,7 +411,9 @@ s.bind(53,'0.0.0.0',()=>console.log('ready'))`;
   it('--internal: peers and their names, nothing beyond the network; --ip-range: addresses only from the range (--ip may be outside it)', async () => {
     const outside: string = JSON.parse(await ok('network', 'inspect', 'bridge'))[0].IPAM.Config[0].Gateway;
     await ok('network', 'create', '--internal', '--subnet', '10.73.0.0/24', 'sealed');
-    await ok('network', 'create', '--subnet', '10.74.0.0/24', '--ip-range', '10.74.0.200/31', 'ranged');
+    await ok('network', 'create', '--subnet', '10.74.0.0/24', '--ip-range', '10.74.0.200/31', '--gateway', '10.74.0.1', 'ranged');
+    // Without --gateway, dockerd's IPAM takes the gateway from the range: its first address.
+    await ok('network', 'create', '--subnet', '10.75.0.0/24', '--ip-range', '10.75.0.200/31', 'ranged-gw');
     try {
       assert.equal(JSON.parse(await ok('network', 'inspect', 'sealed'))[0].Internal, true);
       await ok('run', '-d', '--name', 'in1', '--network', 'sealed', 'busybox', 'sleep', '600');
@@ -430,10 +440,17 @@ s.bind(53,'0.0.0.0',()=>console.log('ready'))`;
       assert.match(third.stderr, /no available IPv4 addresses on network ranged/);
       await ok('rm', 'r3');
       await ok('run', '-d', '--name', 'r4', '--network', 'ranged', '--ip', '10.74.0.10', 'busybox', 'sleep', '600');
-      assert.deepEqual(JSON.parse(await ok('network', 'inspect', 'ranged'))[0].IPAM.Config, [{ Subnet: '10.74.0.0/24', IPRange: '10.74.0.200/31' }]);
+      assert.deepEqual(JSON.parse(await ok('network', 'inspect', 'ranged'))[0].IPAM.Config, [{ Subnet: '10.74.0.0/24', IPRange: '10.74.0.200/31', Gateway: '10.74.0.1' }]);
+      await ok('run', '-d', '--name', 'g1', '--network', 'ranged-gw', 'busybox', 'sleep', '600');
+      const g1 = JSON.parse(await ok('inspect', 'g1'))[0].NetworkSettings.Networks['ranged-gw'];
+      assert.deepEqual([g1.IPAddress, g1.Gateway], ['10.75.0.201', '10.75.0.200']);
+      assert.deepEqual(JSON.parse(await ok('network', 'inspect', 'ranged-gw'))[0].IPAM.Config, [{ Subnet: '10.75.0.0/24', IPRange: '10.75.0.200/31' }]);
+      const full = await d('run', '-d', '--name', 'g2', '--network', 'ranged-gw', 'busybox', 'sleep', '600');
+      assert.notEqual(full.code, 0);
+      assert.match(full.stderr, /no available IPv4 addresses on network ranged-gw/);
     } finally {
-      await d('rm', '-f', 'in1', 'outsider', 'r1', 'r2', 'r3', 'r4');
-      await ok('network', 'rm', 'sealed', 'ranged');
+      await d('rm', '-f', 'in1', 'outsider', 'r1', 'r2', 'r3', 'r4', 'g1', 'g2');
+      await ok('network', 'rm', 'sealed', 'ranged', 'ranged-gw');
     }
   });
 

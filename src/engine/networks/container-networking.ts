@@ -83,7 +83,7 @@ export class ContainerNetworking implements NetworkHook {
 
   /** Checks create's port settings (a bad port or address is a 400 at create, not at start). */
   checkPorts(host: { PortBindings?: Bindings; PublishAllPorts?: boolean }): void {
-    portRequests(host.PortBindings, host.PublishAllPorts, {});
+    portRequests(host.PortBindings, host.PublishAllPorts, undefined);
   }
 
   /**
@@ -406,7 +406,7 @@ export class ContainerNetworking implements NetworkHook {
    * berth's chains; the mappings are saved with the endpoint, so a restart can rebuild them.
    */
   private async publish(container: Record_, network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
-    const requests = portRequests(container.HostConfig.PortBindings, container.HostConfig.PublishAllPorts, container.Config.ExposedPorts);
+    const requests = portRequests(container.HostConfig.PortBindings, container.HostConfig.PublishAllPorts, container.Config.ExposedPorts ?? {});
     if (requests.length === 0) return;
     const taken = new Set(this.deps.store.listEndpoints().flatMap((e) => (e.ports ?? []).map((p) => `${p.proto}/${p.hostPort}`)));
     const proxies: PortProxy[] = [];

@@ -6,7 +6,7 @@ import type { Logger } from '../../util/logger';
 import type { EventBus } from '../events/event-bus';
 import type { NetworkStore } from '../../network/store';
 import type { NetworkDriver, NetworkRecord } from '../../network/types';
-import { contains, formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet, pickSubnet, type Subnet } from '../../network/ipam/subnets';
+import { contains, firstFreeAddress, formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet, pickSubnet, type Subnet } from '../../network/ipam/subnets';
 import { nowRfc3339 } from '../containers/container-context';
 
 export const DEFAULT_NETWORK = 'bridge';
@@ -172,7 +172,11 @@ export class NetworkService {
         if (!contains(subnet, parsed) || parsed === subnet.base) throw invalidArgument(`failed to allocate gateway (${config.Gateway}): Requested address is out of range of subnet ${config.Subnet}`);
         gateway = parsed;
       } else {
-        gateway = subnet.base + 1;
+        // dockerd's IPAM takes the gateway from the ip-range when there is one: its first
+        // address (unless that is the subnet's own), so containers get the ones after it.
+        const first = firstFreeAddress(subnet, ipRange ?? subnet, new Set());
+        if (first === undefined) throw invalidArgument(`invalid ip-range ${config.IPRange ?? ''}: it holds no host address of subnet ${config.Subnet}`);
+        gateway = first;
       }
     } else {
       if (config?.Gateway || config?.IPRange) throw invalidArgument('a gateway or ip-range needs a subnet (--subnet)');

@@ -29,13 +29,21 @@ function parseKey(key: string): { port: number; proto: 'tcp' | 'udp' } {
 }
 
 /**
- * The ports a container publishes: its PortBindings, and with PublishAllPorts every exposed
- * port without a binding on an ephemeral host port (docker run -P). Checked at create.
+ * The ports a container publishes: its PortBindings of exposed ports, and with PublishAllPorts
+ * every exposed port without a binding on an ephemeral host port (docker run -P). As dockerd
+ * (its endpoint options walk Config.ExposedPorts), a binding of a port the container does not
+ * expose publishes nothing; the docker CLI, compose and docker-py send both. Every binding is
+ * still checked (at create: pass `exposed` undefined to check all).
  */
 export function portRequests(bindings: Bindings, publishAll: boolean | undefined, exposed: Record<string, unknown> | null | undefined): PortRequest[] {
   const requests: PortRequest[] = [];
+  const exposedKeys = new Set(Object.keys(exposed ?? {}).map((key) => {
+    const { port, proto } = parseKey(key);
+    return `${port}/${proto}`;
+  }));
   for (const [key, list] of Object.entries(bindings ?? {})) {
     const { port, proto } = parseKey(key);
+    const isExposed = exposed === undefined || exposedKeys.has(`${port}/${proto}`);
     for (const binding of list ?? []) {
       const hostIp = binding.HostIp || '0.0.0.0';
       if (parseIPv4(hostIp) === undefined) throw invalidArgument(`invalid host IP ${hostIp} for port ${key}: berth publishes on IPv4 addresses only`);
@@ -44,7 +52,7 @@ export function portRequests(bindings: Bindings, publishAll: boolean | undefined
       const hostPort = hostPortText === '' ? 0 : range ? Number(range[1]) : /^\d+$/.test(hostPortText) ? Number(hostPortText) : NaN;
       const hostPortLast = range ? Number(range[2]) : undefined;
       if (!(hostPort >= 0 && hostPort <= 65535) || (hostPortLast !== undefined && !(hostPortLast >= hostPort && hostPortLast <= 65535 && hostPort >= 1))) throw invalidArgument(`invalid host port ${hostPortText} for port ${key}`);
-      requests.push({ proto, containerPort: port, hostIp, hostPort, ...(hostPortLast !== undefined && hostPortLast !== hostPort ? { hostPortLast } : {}) });
+      if (isExposed) requests.push({ proto, containerPort: port, hostIp, hostPort, ...(hostPortLast !== undefined && hostPortLast !== hostPort ? { hostPortLast } : {}) });
     }
   }
   if (publishAll) {

@@ -4,6 +4,7 @@ import type { ContainerCreateRequest, HostConfig } from '../../../client/types';
 import { parseMemoryBytes } from '../../output/units';
 import { StatusError } from '../../command';
 import { applyExtraCreateFlags, EXTRA_CREATE_FLAGS } from './create-options-extra';
+import { parsePortSpecs } from './publish-specs';
 
 /** Flags shared by `run` and `create` (docker's container options). */
 export const CREATE_FLAGS = {
@@ -71,27 +72,6 @@ export function readEnvFile(file: string): string[] {
   return result;
 }
 
-function parsePorts(publish: string[], expose: string[]): { exposed: Record<string, Record<string, never>>; bindings: NonNullable<HostConfig['PortBindings']> } {
-  const exposed: Record<string, Record<string, never>> = {};
-  const bindings: NonNullable<HostConfig['PortBindings']> = {};
-  for (const spec of expose) {
-    const [port, proto = 'tcp'] = spec.split('/') as [string, string?];
-    exposed[`${port}/${proto}`] = {};
-  }
-  for (const spec of publish) {
-    const [addr, proto = 'tcp'] = spec.split('/') as [string, string?];
-    const parts = addr.split(':');
-    const containerPort = parts.pop()!;
-    const hostPort = parts.pop() ?? '';
-    const hostIp = parts.join(':');
-    if (!/^\d+(-\d+)?$/.test(containerPort)) throw new StatusError(125, `invalid containerPort: ${containerPort}`);
-    const key = `${containerPort}/${proto}`;
-    exposed[key] = {};
-    (bindings[key] ??= [])!.push({ HostIp: hostIp, HostPort: hostPort });
-  }
-  return { exposed, bindings };
-}
-
 export function parseRestart(policy: string): HostConfig['RestartPolicy'] {
   const [name, count] = policy.split(':') as [string, string?];
   if (!['no', 'always', 'on-failure', 'unless-stopped', ''].includes(name)) throw new StatusError(125, `invalid restart policy: ${name}`);
@@ -152,7 +132,7 @@ export function buildCreateRequest(flags: CreateFlags, args: string[], detach: b
     const colon = spec.indexOf(':');
     tmpfs[colon === -1 ? spec : spec.slice(0, colon)] = colon === -1 ? '' : spec.slice(colon + 1);
   }
-  const ports = parsePorts(flags.publish, flags.expose);
+  const ports = parsePortSpecs(flags.publish, flags.expose);
   const hostConfig: HostConfig = {
     Binds: binds.length > 0 ? binds : null,
     NetworkMode: flags.network ?? 'default',
