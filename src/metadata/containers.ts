@@ -55,6 +55,8 @@ export interface ContainerRecord<Config = Record<string, unknown>, HostConfig = 
   HasBeenManuallyStopped?: boolean;
   /** The volumes the container got for itself (Docker's anonymous volumes), by mount path; `rm -v` removes them. */
   AnonymousVolumes?: Record<string, string>;
+  /** The mounts `--volumes-from` shares into it, resolved at create (engine/containers/shared-mounts.ts). */
+  SharedMounts?: Array<{ Type?: 'bind' | 'volume' | 'tmpfs' | 'npipe' | 'cluster' | 'image'; Source?: string; Target?: string; ReadOnly?: boolean }>;
   /**
    * The networks it is connected to, by name (create's NetworkingConfig, connect, disconnect):
    * the settings asked for; the live addresses are the network store's while it runs.

@@ -83,4 +83,36 @@ describe('anonymous volumes and rm -v', { skip }, () => {
     assert.equal((await volumeNames()).includes(own!), false);
     await ok(['volume', 'rm', kept!, 'keepme']);
   });
+  it('--volumes-from shares every mount of the source (:ro read-only), keeps its volumes in use, and refuses an unknown source with a 400', async () => {
+    const bindDir = await fs.mkdtemp(`${daemon.root}/bind-`);
+    await ok(['create', '--name', 'source', '-v', 'shared-named:/n', '-v', '/anon', '-v', `${bindDir}:/b`, 'busybox', 'true']);
+    const out = await ok(['run', '--rm', '--volumes-from', 'source', 'busybox', 'sh', '-c', 'echo n > /n/f && echo a > /anon/f && echo b > /b/f && echo written']);
+    assert.match(out, /written/);
+    assert.equal(await fs.readFile(`${bindDir}/f`, 'utf8'), 'b\n', 'the bind is the same folder');
+    const ro = await docker(client, daemon.host, ['run', '--rm', '--volumes-from', 'source:ro', 'busybox', 'sh', '-c', 'cat /n/f /anon/f /b/f; touch /n/g']);
+    assert.match(ro.stdout, /^n\na\nb\n/);
+    assert.match(ro.stderr, /Read-only file system/);
+
+    // Inspect lists them as the source's (read-only with :ro).
+    await ok(['create', '--name', 'consumer', '--volumes-from', 'source:ro', 'busybox', 'true']);
+    const source = await mountsOf('source');
+    const consumer = (await mountsOf('consumer')) as Array<MountPoint & { RW: boolean }>;
+    assert.deepEqual(consumer.map((m) => [m.Destination, m.Type, m.Name ?? m.Source, m.RW]).sort(), source.map((m) => [m.Destination, m.Type, m.Name ?? m.Source, false]).sort());
+    assert.deepEqual(JSON.parse(await ok(['inspect', '--format', '{{json .HostConfig.VolumesFrom}}', 'consumer'])), ['source:ro']);
+
+    // The source gone, the consumer still holds the named volume: 409 on its removal.
+    await ok(['rm', 'source']);
+    const inUse = await docker(client, daemon.host, ['volume', 'rm', 'shared-named']);
+    assert.notEqual(inUse.code, 0);
+    assert.match(inUse.stderr, /volume is in use/);
+    await ok(['rm', 'consumer']);
+    await ok(['volume', 'rm', 'shared-named']);
+
+    for (const [from, message] of [['nobody', /No such container: nobody/], ['consumer2:xx', /invalid mode: xx/]] as const) {
+      const bad = await docker(client, daemon.host, ['create', '--volumes-from', from, 'busybox', 'true']);
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, message);
+      assert.doesNotMatch(bad.stderr, /Unable to find image/, 'a 400, not a 404 (the CLI would pull)');
+    }
+  });
 });

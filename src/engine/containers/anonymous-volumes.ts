@@ -12,8 +12,9 @@ export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
  * the config's Volumes (the image's VOLUME, `-v /path`) that no bind or mount covers, and
  * each volume mount without a source (`--mount type=volume,target=/path`).
  */
-export function anonymousVolumeTargets(config: ContainerConfig, host: HostConfig): string[] {
-  const covered = new Set<string>();
+export function anonymousVolumeTargets(config: ContainerConfig, host: HostConfig, shared: ReadonlyArray<{ Target?: string }> = []): string[] {
+  // A path --volumes-from shares is mounted already (moby's IsDestinationMounted).
+  const covered = new Set<string>(shared.map((m) => path.posix.normalize(m.Target ?? '')));
   for (const spec of host.Binds ?? []) covered.add(parseBind(spec).destination);
   for (const mount of host.Mounts ?? []) if (mount.Target && (mount.Type !== 'volume' || mount.Source)) covered.add(path.posix.normalize(mount.Target));
   for (const target of Object.keys(host.Tmpfs ?? {})) covered.add(path.posix.normalize(target));

@@ -22,6 +22,7 @@ import { closeFd, openHostDir } from '../../util/fs-at';
 import { validateRestartPolicy } from './restart-policy';
 import { mergeUpdate } from './update-resources';
 import { anonymousVolumeTargets, createAnonymousVolumes, removeVolumes } from './anonymous-volumes';
+import { resolveVolumesFrom } from './shared-mounts';
 import { containersUsingVolume } from '../volumes/volume-service';
 import { resolveLogConfig, withDefaultDriver } from './log-config';
 import { copyUpVolumes } from './volume-copy-up';
@@ -70,11 +71,12 @@ export class ContainerLifecycle {
     // dockerd stores its default, so inspect shows 67108864 rather than 0.
     if (!hostConfig.ShmSize) hostConfig.ShmSize = DEFAULT_SHM_SIZE;
     normalizeNetworkMode(hostConfig.NetworkMode);
-    // Unknown networks are a 404 here, not at start; the plan is what the record keeps.
+    // Bad network settings are a 400 here; an unknown network is kept by name and its start is the 404, as dockerd's.
     const endpointsConfig = (request.NetworkingConfig as { EndpointsConfig?: Record<string, EndpointSettings | null> } | undefined)?.EndpointsConfig ?? undefined;
     this.ctx.deps.networking?.checkPorts(hostConfig);
     const networks = this.ctx.deps.networking?.planForCreate(hostConfig.NetworkMode, endpointsConfig, (request as { MacAddress?: string }).MacAddress || undefined);
     const links = this.ctx.deps.networking?.checkLinks(hostConfig) ?? [];
+    const sharedMounts = resolveVolumesFrom(hostConfig.VolumesFrom, (ref) => this.ctx.get(ref));
     // A bad --add-host is a 400 here (dockerd finds it only at start).
     resolveExtraHosts(hostConfig.ExtraHosts ?? [], this.ctx.deps.networking?.hostGateway({ ...(networks ? { Networks: networks } : {}) }) ?? undefined);
     validateRestartPolicy(hostConfig.RestartPolicy);
@@ -124,7 +126,8 @@ export class ContainerLifecycle {
         const durable = !hostConfig.AutoRemove;
         await rootfs.prepare(id, chainId, { durable });
         await this.prepareManagedEtc(record);
-        anonymousVolumes = await createAnonymousVolumes(anonymousVolumeTargets(config, hostConfig), this.ctx.deps.volumes);
+        if (sharedMounts.length > 0) record.SharedMounts = sharedMounts;
+        anonymousVolumes = await createAnonymousVolumes(anonymousVolumeTargets(config, hostConfig, sharedMounts), this.ctx.deps.volumes);
         if (Object.keys(anonymousVolumes).length > 0) record.AnonymousVolumes = anonymousVolumes;
         await copyUpVolumes(hostConfig, anonymousVolumes, chainId, this.ctx.deps);
         await store.save(record as ContainerRecord, { durable });

@@ -63,6 +63,22 @@ export function mountPoints(container: Container, volumeDataPath: (name: string)
       ...(mount.Type === 'volume' ? { Name: volume, Driver: 'local' } : {}),
     });
   }
+  // What --volumes-from shares, where its own binds and mounts leave room.
+  const own = new Set(points.map((p) => path.posix.normalize(p.Destination)));
+  for (const mount of container.SharedMounts ?? []) {
+    if (own.has(path.posix.normalize(mount.Target ?? ''))) continue;
+    const isVolume = mount.Type === 'volume';
+    points.push({
+      Type: mount.Type ?? 'bind',
+      ...(isVolume ? { Name: mount.Source } : {}),
+      Source: isVolume ? volumeDataPath(mount.Source ?? '') : (mount.Source ?? ''),
+      Destination: mount.Target ?? '',
+      ...(isVolume ? { Driver: 'local' } : {}),
+      Mode: '',
+      RW: !mount.ReadOnly,
+      Propagation: mount.Type === 'bind' ? 'rprivate' : '',
+    });
+  }
   // The container's own volumes for its config's Volumes (image VOLUME, -v /path).
   const shown = new Set(points.map((p) => path.posix.normalize(p.Destination)));
   for (const [destination, name] of Object.entries(anonymous)) {

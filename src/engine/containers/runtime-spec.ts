@@ -137,7 +137,7 @@ export function withDefaultEnv(env: string[], hostname: string, tty: boolean, ho
 }
 
 /** The container's volume, bind and tmpfs mounts, volumes created and missing bind sources made as Docker does. */
-export async function resolveMounts(container: Pick<ContainerRecord<ContainerConfig, HostConfig>, 'HostConfig' | 'AnonymousVolumes'>, volumes: LocalVolumes): Promise<ContainerMountConfig[]> {
+export async function resolveMounts(container: Pick<ContainerRecord<ContainerConfig, HostConfig>, 'HostConfig' | 'AnonymousVolumes' | 'SharedMounts'>, volumes: LocalVolumes): Promise<ContainerMountConfig[]> {
   const host = container.HostConfig;
   const anonymous = container.AnonymousVolumes ?? {};
   const mounts: ContainerMountConfig[] = [];
@@ -173,6 +173,16 @@ export async function resolveMounts(container: Pick<ContainerRecord<ContainerCon
   }
   for (const [target, options] of Object.entries(host.Tmpfs ?? {})) {
     mounts.push({ type: 'tmpfs', source: 'tmpfs', destination: target, readonly: false, options: options ? options.split(',') : [] });
+  }
+  // What --volumes-from shares (resolved at create), where the container's own mounts leave room.
+  const own = new Set(mounts.map((m) => path.posix.normalize(m.destination)));
+  for (const mount of container.SharedMounts ?? []) {
+    const target = path.posix.normalize(mount.Target ?? '');
+    if (own.has(target)) continue;
+    const readonly = Boolean(mount.ReadOnly);
+    if (mount.Type === 'volume') mounts.push({ type: 'volume', source: await volumes.ensure(mount.Source ?? ''), destination: target, readonly });
+    else if (mount.Type === 'tmpfs') mounts.push({ type: 'tmpfs', source: 'tmpfs', destination: target, readonly });
+    else mounts.push({ type: 'bind', source: mount.Source ?? '', destination: target, readonly });
   }
   // The config's Volumes (image VOLUME, `-v /path`) get the container's own volumes.
   const taken = new Set(mounts.map((m) => path.posix.normalize(m.destination)));

@@ -25,7 +25,6 @@ const IGNORED_HOST_FIELDS: [keyof HostConfig, string][] = [
   ['BlkioDeviceWriteBps', 'no I/O limit is set'],
   ['BlkioDeviceReadIOps', 'no I/O limit is set'],
   ['BlkioDeviceWriteIOps', 'no I/O limit is set'],
-  ['VolumesFrom', 'no volume is shared'],
   ['StorageOpt', 'the writable layer has no size limit'],
 ];
 

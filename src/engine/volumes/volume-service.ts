@@ -19,7 +19,8 @@ export function containersUsingVolume(containers: readonly Container[], name: st
           return bind.type === 'volume' && bind.source === name;
         }) ||
         (c.HostConfig.Mounts ?? []).some((m) => m.Type === 'volume' && m.Source === name) ||
-        Object.values(c.AnonymousVolumes ?? {}).includes(name),
+        Object.values(c.AnonymousVolumes ?? {}).includes(name) ||
+        (c.SharedMounts ?? []).some((m) => m.Type === 'volume' && m.Source === name),
     )
     .map((c) => c.Id);
 }
