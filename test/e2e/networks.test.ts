@@ -454,6 +454,31 @@ s.bind(53,'0.0.0.0',()=>console.log('ready'))`;
     }
   });
 
+  it('-o enable_icc=false drops traffic between its containers (names still resolve), enable_ip_masquerade=false has no NAT, host_binding_ipv4 is the default host address of -p; bad values are a 400', async () => {
+    const bridgeOpt = (key: string, value: string) => ['-o', `com.docker.network.bridge.${key}=${value}`];
+    await ok('network', 'create', '--subnet', '10.76.0.0/24', ...bridgeOpt('enable_icc', 'false'), ...bridgeOpt('enable_ip_masquerade', 'false'), ...bridgeOpt('host_binding_ipv4', '127.0.0.1'), 'opts');
+    try {
+      await ok('run', '-d', '--name', 'o1', '--network', 'opts', '-p', '18600:80', 'busybox', 'sleep', '600');
+      const probe = await d('run', '--rm', '--network', 'opts', 'busybox', 'sh', '-c', 'nslookup o1 >/dev/null && echo resolved; ping -c1 -W2 o1 >/dev/null && echo reached; echo done');
+      assert.match(probe.stdout, /resolved/);
+      assert.doesNotMatch(probe.stdout, /reached/, 'icc off: no traffic between its containers');
+      assert.equal(await ok('port', 'o1'), '80/tcp -> 127.0.0.1:18600');
+      const bridge = `br-${(await ok('network', 'inspect', '-f', '{{.Id}}', 'opts')).slice(0, 12)}`;
+      const own = (await rules()).filter((r) => r.includes(bridge) || r.includes('10.76.0.0/24'));
+      assert.ok(own.includes(`-A BERTH-FORWARD -i ${bridge} -o ${bridge} -j DROP`), own.join('\n'));
+      assert.ok(!own.some((r) => r.includes('MASQUERADE')), own.join('\n'));
+    } finally {
+      await d('rm', '-f', 'o1');
+      await ok('network', 'rm', 'opts');
+    }
+    assert.deepEqual((await rules()).filter((r) => r.includes('10.76.0.0/24') || r.includes('18600')), [], 'its rules went with it');
+    for (const [key, value, message] of [['enable_icc', 'maybe', /failed to parse com\.docker\.network\.bridge\.enable_icc value: maybe/], ['host_binding_ipv4', 'notip', /failed to parse com\.docker\.network\.bridge\.host_binding_ipv4 value: notip/]] as const) {
+      const res = await apiRequest(daemon.socket, 'POST', '/networks/create', { Name: 'badopt', Options: { [`com.docker.network.bridge.${key}`]: value } });
+      assert.equal(res.status, 400, res.body);
+      assert.match(JSON.parse(res.body).message, message);
+    }
+  });
+
   it('berth network commands print what docker prints', async () => {
     await ok('network', 'create', '--subnet', '10.81.0.0/24', '--label', 'k=v', 'cli1');
     try {

@@ -406,7 +406,7 @@ export class ContainerNetworking implements NetworkHook {
    * berth's chains; the mappings are saved with the endpoint, so a restart can rebuild them.
    */
   private async publish(container: Record_, network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
-    const requests = portRequests(container.HostConfig.PortBindings, container.HostConfig.PublishAllPorts, container.Config.ExposedPorts ?? {});
+    const requests = portRequests(container.HostConfig.PortBindings, container.HostConfig.PublishAllPorts, container.Config.ExposedPorts ?? {}, network.Options['com.docker.network.bridge.host_binding_ipv4']);
     if (requests.length === 0) return;
     const taken = new Set(this.deps.store.listEndpoints().flatMap((e) => (e.ports ?? []).map((p) => `${p.proto}/${p.hostPort}`)));
     const proxies: PortProxy[] = [];

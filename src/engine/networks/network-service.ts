@@ -149,6 +149,7 @@ export class NetworkService {
     if (bridgeName !== undefined && !/^[a-zA-Z0-9_.-]{1,15}$/.test(bridgeName)) throw invalidArgument(`invalid bridge name "${bridgeName}" (com.docker.network.bridge.name): at most 15 letters, digits, '_', '.' or '-'`);
     const mtu = options['com.docker.network.driver.mtu'];
     if (mtu !== undefined && !(/^\d+$/.test(mtu) && Number(mtu) >= 68 && Number(mtu) <= 65535)) throw invalidArgument(`invalid MTU "${mtu}" (com.docker.network.driver.mtu): a number from 68 to 65535`);
+    checkBridgeOptions(options);
     const id = newNetworkId();
     const bridge = bridgeName ?? `br-${id.slice(0, 12)}`;
     if (this.deps.store.listNetworks().some((n) => n.bridge === bridge)) throw conflict(`bridge ${bridge} is used by another network`);
@@ -367,4 +368,16 @@ function parseUntil(text: string): number {
   const parsed = Date.parse(text);
   if (Number.isNaN(parsed)) throw invalidArgument(`invalid filter 'until=${text}': not a timestamp or a duration`);
   return parsed;
+}
+
+const GO_BOOLS = ['1', 't', 'T', 'TRUE', 'true', 'True', '0', 'f', 'F', 'FALSE', 'false', 'False'];
+
+/** The bridge driver's options berth applies (firewall.ts, port publishing), checked with dockerd's messages (a 400 here; dockerd answers 500). */
+function checkBridgeOptions(options: Record<string, string>): void {
+  for (const key of ['com.docker.network.bridge.enable_icc', 'com.docker.network.bridge.enable_ip_masquerade']) {
+    const value = options[key];
+    if (value !== undefined && !GO_BOOLS.includes(value)) throw invalidArgument(`failed to parse ${key} value: ${value} (strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax)`);
+  }
+  const hostIp = options['com.docker.network.bridge.host_binding_ipv4'];
+  if (hostIp !== undefined && parseIPv4(hostIp) === undefined) throw invalidArgument(`failed to parse com.docker.network.bridge.host_binding_ipv4 value: ${hostIp} (nil ip)`);
 }

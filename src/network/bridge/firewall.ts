@@ -74,12 +74,23 @@ export async function removePortRules(rules: readonly Rule[]): Promise<void> {
   for (const rule of rules) await deleteRule(rule);
 }
 
-/** The rules one network needs (moby's bridge driver's, in berth's chains). */
+/** A bridge driver option that is a Go bool, `true` when it is not given. */
+function optionOn(network: NetworkRecord, key: string): boolean {
+  const value = network.Options?.[key];
+  return value === undefined || ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value);
+}
+
+/**
+ * The rules one network needs (moby's bridge driver's, in berth's chains);
+ * `-o com.docker.network.bridge.enable_icc=false` drops traffic between its containers,
+ * `enable_ip_masquerade=false` leaves out the NAT to the outside.
+ */
 export function networkRules(network: NetworkRecord): Rule[] {
   const br = network.bridge;
+  const icc = optionOn(network, 'com.docker.network.bridge.enable_icc');
   const rules: Rule[] = [
     { table: 'filter', chain: CHAINS.forward, spec: ['-o', br, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'] },
-    { table: 'filter', chain: CHAINS.forward, spec: ['-i', br, '-o', br, '-j', 'ACCEPT'] },
+    { table: 'filter', chain: CHAINS.forward, spec: ['-i', br, '-o', br, '-j', icc ? 'ACCEPT' : 'DROP'] },
     { table: 'filter', chain: CHAINS.isolation2, spec: ['-o', br, '-j', 'DROP'] },
   ];
   if (network.Internal) {
@@ -89,7 +100,7 @@ export function networkRules(network: NetworkRecord): Rule[] {
   } else {
     rules.push({ table: 'filter', chain: CHAINS.isolation1, spec: ['-i', br, '!', '-o', br, '-j', CHAINS.isolation2] });
     rules.push({ table: 'filter', chain: CHAINS.forward, spec: ['-i', br, '!', '-o', br, '-j', 'ACCEPT'] });
-    rules.push({ table: 'nat', chain: CHAINS.postrouting, spec: ['-s', network.subnet, '!', '-o', br, '-j', 'MASQUERADE'] });
+    if (optionOn(network, 'com.docker.network.bridge.enable_ip_masquerade')) rules.push({ table: 'nat', chain: CHAINS.postrouting, spec: ['-s', network.subnet, '!', '-o', br, '-j', 'MASQUERADE'] });
   }
   return rules;
 }

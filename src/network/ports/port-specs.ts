@@ -33,9 +33,10 @@ function parseKey(key: string): { port: number; proto: 'tcp' | 'udp' } {
  * every exposed port without a binding on an ephemeral host port (docker run -P). As dockerd
  * (its endpoint options walk Config.ExposedPorts), a binding of a port the container does not
  * expose publishes nothing; the docker CLI, compose and docker-py send both. Every binding is
- * still checked (at create: pass `exposed` undefined to check all).
+ * still checked (at create: pass `exposed` undefined to check all). A binding without a host
+ * address takes `defaultHostIp` (the network's `com.docker.network.bridge.host_binding_ipv4`).
  */
-export function portRequests(bindings: Bindings, publishAll: boolean | undefined, exposed: Record<string, unknown> | null | undefined): PortRequest[] {
+export function portRequests(bindings: Bindings, publishAll: boolean | undefined, exposed: Record<string, unknown> | null | undefined, defaultHostIp = '0.0.0.0'): PortRequest[] {
   const requests: PortRequest[] = [];
   const exposedKeys = new Set(Object.keys(exposed ?? {}).map((key) => {
     const { port, proto } = parseKey(key);
@@ -45,7 +46,7 @@ export function portRequests(bindings: Bindings, publishAll: boolean | undefined
     const { port, proto } = parseKey(key);
     const isExposed = exposed === undefined || exposedKeys.has(`${port}/${proto}`);
     for (const binding of list ?? []) {
-      const hostIp = binding.HostIp || '0.0.0.0';
+      const hostIp = binding.HostIp || defaultHostIp;
       if (parseIPv4(hostIp) === undefined) throw invalidArgument(`invalid host IP ${hostIp} for port ${key}: berth publishes on IPv4 addresses only`);
       const hostPortText = binding.HostPort ?? '';
       const range = /^(\d+)-(\d+)$/.exec(hostPortText);
@@ -58,7 +59,7 @@ export function portRequests(bindings: Bindings, publishAll: boolean | undefined
   if (publishAll) {
     for (const key of Object.keys(exposed ?? {})) {
       const { port, proto } = parseKey(key);
-      if (!requests.some((r) => r.containerPort === port && r.proto === proto)) requests.push({ proto, containerPort: port, hostIp: '0.0.0.0', hostPort: 0 });
+      if (!requests.some((r) => r.containerPort === port && r.proto === proto)) requests.push({ proto, containerPort: port, hostIp: defaultHostIp, hostPort: 0 });
     }
   }
   return requests;
