@@ -163,9 +163,11 @@ describe('bridge networks', { skip }, () => {
       assert.equal(await ok('network', 'ls', '--filter', 'type=custom', '--format', '{{.Name}}'), 'back\nfront');
 
       // connect and disconnect while running: an eth1 on the other network, then gone.
-      await ok('network', 'connect', '--alias', 'x', 'back', 'f2');
+      const pinned = (b1 as string).replace(/\.\d+$/, '.200');
+      await ok('network', 'connect', '--alias', 'x', '--ip', pinned, 'back', 'f2');
       assert.match(await ok('exec', 'f2', 'ping', '-c1', '-W2', b1), /1 packets received/);
-      assert.match(await ok('exec', 'f2', 'ip', 'link'), /eth1/);
+      assert.match(await ok('exec', 'f2', 'ip', '-4', 'addr', 'show', 'eth1'), new RegExp(`inet ${pinned.replace(/\./g, '\\.')}/`));
+      assert.match(await ok('exec', 'b1', 'nslookup', 'x'), new RegExp(`Address: ${pinned.replace(/\./g, '\\.')}$`, 'm'), 'the alias given at connect');
       await ok('network', 'disconnect', 'back', 'f2');
       assert.doesNotMatch(await ok('exec', 'f2', 'ip', 'link'), /eth1/);
       assert.deepEqual(Object.keys(JSON.parse(await ok('inspect', 'f2'))[0].NetworkSettings.Networks), ['front']);
