@@ -15,7 +15,7 @@ import { unsupportedSettingWarnings } from './unsupported-settings';
 import { formatLink } from '../networks/legacy-links';
 import { ContainerConfig, HostConfig, mergeImageConfig, normalizeNetworkMode, parseBind, processArgs } from './create-config';
 import { generateName } from './names';
-import { prepareRuntimeSpec, resourceConfig } from './runtime-spec';
+import { containerCgroupsPath, prepareRuntimeSpec, resourceConfig } from './runtime-spec';
 import { createEtcMountPoints, writeManagedEtcFiles } from './managed-etc-files';
 import { resolveExtraHosts } from '../../runtime/etc-files';
 import { closeFd, openHostDir } from '../../util/fs-at';
@@ -179,6 +179,16 @@ export class ContainerLifecycle {
     const { rootfs, runtime, store } = this.ctx.deps;
     const containerDir = store.dir(id);
     await runtime.delete(id).catch(() => undefined);
+    const log = resolveLogConfig(container.HostConfig.LogConfig);
+    const taskRequest = {
+      id,
+      bundleDir: path.join(containerDir, 'bundle'),
+      tty: Boolean(container.Config.Tty),
+      openStdin: Boolean(container.Config.OpenStdin),
+      ...(log.enabled ? { log: { path: path.join(containerDir, 'container.log'), maxSize: log.maxSize, maxFiles: log.maxFiles } } : {}),
+    };
+    // The monitor needs neither the root nor the spec until START: it gets ready meanwhile.
+    runtime.prestart?.({ ...taskRequest, cgroupsPath: containerCgroupsPath(id) });
     // The sandbox and its endpoints, before the spec (the hook hands its netns to the task),
     // made while the rootfs is mounted: both wait on the kernel.
     const attaching = this.ctx.deps.networking?.attach(container as ContainerRecord);
@@ -188,8 +198,9 @@ export class ContainerLifecycle {
       // A --rm root goes at exit, never to be mounted again: volatile (no fs-wide sync at its unmount).
       mountPoint = await rootfs.mount(id, { volatile: Boolean(container.HostConfig.AutoRemove) });
     } catch (err) {
-      // runtime.delete releases the network (the runtime's network hook).
-      if (attaching) await attaching.then(() => runtime.delete(id), () => undefined).catch(() => undefined);
+      // runtime.delete releases the network (the runtime's network hook) and the monitor started ahead.
+      await (attaching ?? Promise.resolve()).catch(() => undefined);
+      await runtime.delete(id).catch(() => undefined);
       throw err;
     }
     try {
@@ -197,16 +208,8 @@ export class ContainerLifecycle {
       const hostGateway = this.ctx.deps.networking?.hostGateway(container as ContainerRecord);
       const links = this.ctx.deps.networking?.linksFor(container as ContainerRecord);
       const spec = await prepareRuntimeSpec({ container, containerDir, rootfsPath: mountPoint, volumes: this.ctx.deps.volumes, addresses: network?.addresses, nameserver: network?.nameserver, hostGateway, links });
-      const log = resolveLogConfig(container.HostConfig.LogConfig);
       // The runtime's network hook runs inside create, between the spec and the start.
-      const task = await runtime.create({
-        id,
-        bundleDir: path.join(containerDir, 'bundle'),
-        spec,
-        tty: Boolean(container.Config.Tty),
-        openStdin: Boolean(container.Config.OpenStdin),
-        ...(log.enabled ? { log: { path: path.join(containerDir, 'container.log'), maxSize: log.maxSize, maxFiles: log.maxFiles } } : {}),
-      });
+      const task = await runtime.create({ ...taskRequest, spec });
       this.ctx.tasks.set(id, task);
       await this.io.bindPendingAttaches(id, task);
       let pid: number;

@@ -6,7 +6,7 @@ import { readJsonIfExists, writeFileAtomic } from '../../util/atomic-fs';
 import { Logger, silentLogger } from '../../util/logger';
 import { internal, invalidArgument, isNotFound, messageOf, unavailable } from '../../errors';
 import { DEFAULT_RUNC_TIMEOUT_MS, Runc, RuncCallOptions, readRuntimeError } from '../runc/runc';
-import { spawnMonitor } from '../monitor/spawn-monitor';
+import { spawnMonitor, type SpawnMonitorOptions } from '../monitor/spawn-monitor';
 import { MonitorConnection } from '../monitor/client';
 import type { ExitStatus } from '../monitor/protocol';
 import type { OciProcess, OciSpec } from '../spec/oci-types';
@@ -90,6 +90,8 @@ export class RuncDriver {
   private readonly execRoot: string;
   private readonly logger: Logger;
   private readonly startTimeoutMs: number;
+  /** Monitors started ahead of create (prestartMonitor), by container id, with the settings they were started for. */
+  private readonly prestarted = new Map<string, { key: string; ready: Promise<void> }>();
 
   constructor(opts: RuncDriverOptions) {
     if (opts.execRoot.length > MAX_EXEC_ROOT_LENGTH) {
@@ -126,13 +128,50 @@ export class RuncDriver {
     return this.taskPaths('container', this.taskDir(id), tty, path.join(bundleDir, 'runc.log'), exitFile);
   }
 
-  /** Writes config.json and spawns the container's monitor, which waits for START. */
+  /**
+   * Starts the container's monitor ahead of create(), while the caller mounts the root and
+   * builds the spec: it waits for START and needs neither. create() with the same settings
+   * takes it over; delete() (or a create with other settings) kills it. `cgroupsPath` is the
+   * spec's, for the OOM counter.
+   */
+  prestartMonitor(opts: Omit<CreateTaskOptions, 'spec'> & { cgroupsPath: string }): void {
+    const { paths, monitor } = this.monitorPlan(opts, opts.cgroupsPath);
+    const ready = (async () => {
+      // The bundle dir is the monitor's working directory.
+      await Promise.all([this.resetTaskDir(paths), fs.mkdir(opts.bundleDir, { recursive: true })]);
+      await spawnMonitor(monitor);
+    })();
+    ready.catch(() => undefined); // awaited by create or delete
+    this.prestarted.set(opts.id, { key: JSON.stringify(monitor), ready });
+  }
+
+  /** Writes config.json and spawns the container's monitor (or takes over the prestarted one), which waits for START. */
   async create(opts: CreateTaskOptions): Promise<TaskPaths> {
-    const paths = this.containerPaths(opts.id, opts.bundleDir, opts.tty, opts.exitFile);
+    const { paths, monitor } = this.monitorPlan(opts, opts.spec.linux?.cgroupsPath);
     await fs.mkdir(opts.bundleDir, { recursive: true });
-    // Rewritten before every run and read only by the runc spawned below: no fsync needed.
+    // Rewritten before every run and read only by the runc the monitor runs at START: no fsync needed.
+    const writeConfig = () => writeFileAtomic(path.join(opts.bundleDir, 'config.json'), ociJson(opts.spec), 0o644, { durable: false });
+    const prestarted = this.prestarted.get(opts.id);
+    this.prestarted.delete(opts.id);
+    if (prestarted?.key === JSON.stringify(monitor)) {
+      await Promise.all([writeConfig(), prestarted.ready]);
+      return paths;
+    }
+    if (prestarted) {
+      // Started for other settings: it never ran anything, so it goes (it would wait forever).
+      await prestarted.ready.catch(() => undefined);
+      await this.stopIdleMonitors(paths.dir);
+    }
     // The task dir (exec root) is reset meanwhile; the exit file is one of its files.
-    await Promise.all([writeFileAtomic(path.join(opts.bundleDir, 'config.json'), ociJson(opts.spec), 0o644, { durable: false }), this.resetTaskDir(paths)]);
+    await Promise.all([writeConfig(), this.resetTaskDir(paths)]);
+    this.logger.debug('spawning container monitor', { id: opts.id, runtimeArgv: monitor.runtimeArgv });
+    await spawnMonitor(monitor);
+    return paths;
+  }
+
+  /** The task's paths and its monitor's settings (which run `runc run -d` at START). */
+  private monitorPlan(opts: Omit<CreateTaskOptions, 'spec'>, cgroupsPath: string | undefined): { paths: TaskPaths; monitor: SpawnMonitorOptions } {
+    const paths = this.containerPaths(opts.id, opts.bundleDir, opts.tty, opts.exitFile);
     const runtimeArgv = this.runc.runArgv(opts.id, {
       bundle: opts.bundleDir,
       pidFile: paths.pidFile,
@@ -140,8 +179,7 @@ export class RuncDriver {
       detach: true,
       logFile: paths.runtimeLogFile,
     });
-    this.logger.debug('spawning container monitor', { id: opts.id, runtimeArgv });
-    await spawnMonitor({
+    const monitor: SpawnMonitorOptions = {
       socketPath: paths.socketPath,
       logPath: opts.logPath,
       logMaxSize: opts.logMaxSize,
@@ -149,15 +187,15 @@ export class RuncDriver {
       exitFile: opts.exitFile,
       pidFile: paths.pidFile,
       monitorPidFile: paths.monitorPidFile,
-      oomCgroup: memoryCgroupDir(opts.spec.linux?.cgroupsPath),
+      oomCgroup: memoryCgroupDir(cgroupsPath),
       tty: opts.tty,
       consoleSocketPath: paths.consoleSocketPath,
       stdin: opts.openStdin,
       waitStart: true,
       runtimeArgv,
       cwd: opts.bundleDir,
-    });
-    return paths;
+    };
+    return { paths, monitor };
   }
 
   /**
@@ -224,6 +262,10 @@ export class RuncDriver {
    * they are killed; the others exit by themselves once their process is gone.
    */
   async delete(id: string, call?: RuncCallOptions): Promise<void> {
+    // A monitor started ahead and never taken over: once its spawn is done, it is an idle one below.
+    const prestarted = this.prestarted.get(id);
+    this.prestarted.delete(id);
+    await prestarted?.ready.catch(() => undefined);
     // Spawning runc costs 10-17 ms; without a state dir it would only say "does not exist"
     // (a container never started, or already deleted after its exit), and for a plainly
     // exited container the cleanup is done in-process.

@@ -41,6 +41,20 @@ export class RuncTaskRuntime implements TaskRuntime {
     return path.join(this.driver.taskDir(id), EXIT_FILE);
   }
 
+  prestart(request: Omit<CreateTaskRequest, 'spec'> & { cgroupsPath: string }): void {
+    this.driver.prestartMonitor({
+      id: request.id,
+      bundleDir: request.bundleDir,
+      tty: request.tty,
+      openStdin: request.openStdin,
+      logPath: request.log?.path,
+      logMaxSize: request.log?.maxSize,
+      logMaxFiles: request.log?.maxFiles,
+      exitFile: this.exitFile(request.id),
+      cgroupsPath: request.cgroupsPath,
+    });
+  }
+
   async create(request: CreateTaskRequest): Promise<Task> {
     // The networking seam: before the spec is written, the hook may hand in a netns to join.
     const { netnsPath } = await this.network.prepare({ id: request.id, spec: request.spec });

@@ -33,6 +33,12 @@ export interface TaskRuntime {
   /** Writes the bundle and starts the task's monitor, which waits for start(). */
   create(request: CreateTaskRequest): Promise<Task>;
   /**
+   * Optional: starts the task's monitor ahead of create(), so it gets ready while the caller
+   * mounts the root and builds the spec (`cgroupsPath`: the one the spec will have). create()
+   * with the same settings takes it over; call delete() if create() never comes.
+   */
+  prestart?(request: Omit<CreateTaskRequest, 'spec'> & { cgroupsPath: string }): void;
+  /**
    * Re-adopts a task after a daemon restart. Resolves with the live task, or with its exit
    * status (read from the exit file) when its monitor is gone; `undefined` status when the
    * monitor left none (it was killed).

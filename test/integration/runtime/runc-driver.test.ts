@@ -255,4 +255,66 @@ describe('RuncDriver with real runc', { skip }, () => {
     }
     await sleep(0);
   });
+  describe('a monitor started ahead of create (prestartMonitor)', () => {
+    const plan = (cfg: ReturnType<typeof runtimeConfig>) => {
+      const bundleDir = path.join(h.dir, `b-${cfg.id.slice(0, 8)}`);
+      return { id: cfg.id, bundleDir, tty: cfg.tty, openStdin: cfg.openStdin, logPath: path.join(bundleDir, 'log'), exitFile: path.join(bundleDir, 'exit.json') };
+    };
+    /** Whether `pid` still runs a few seconds on (SIGKILL lands asynchronously; a zombie counts as gone). */
+    const alive = async (pid: number) => {
+      for (const deadline = Date.now() + 5_000; Date.now() < deadline; await sleep(10)) {
+        const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+        if (stat === undefined || stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false;
+      }
+      return true;
+    };
+    const monitorPid = async (id: string) => {
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(10)) {
+        const [found] = await findMonitors(h.driver.taskDir(id));
+        if (found) return found.pid;
+      }
+      throw new Error(`no monitor for ${id}`);
+    };
+
+    test('is taken over by create with the same settings, and runs the container', async () => {
+      const cfg = runtimeConfig(h, newId(), { args: ['sh', '-c', 'echo ahead'] });
+      h.driver.prestartMonitor({ ...plan(cfg), cgroupsPath: cfg.cgroupsPath });
+      const ahead = await monitorPid(cfg.id);
+      const c = await createContainer(h, cfg);
+      assert.equal(await monitorPid(cfg.id), ahead, 'the same monitor');
+      const exited = c.conn.waitExited();
+      await h.driver.start(c.id, c.paths, c.conn);
+      assert.equal((await exited).exitCode, 0);
+      assert.equal(c.output().stdout, 'ahead\n');
+      c.conn.close();
+      await h.driver.delete(c.id);
+    });
+
+    test('is killed by create with other settings, which starts its own', async () => {
+      const cfg = runtimeConfig(h, newId(), { args: ['sh', '-c', 'echo replaced'] });
+      h.driver.prestartMonitor({ ...plan(cfg), openStdin: true, cgroupsPath: cfg.cgroupsPath });
+      const ahead = await monitorPid(cfg.id);
+      const c = await createContainer(h, cfg);
+      assert.equal(await alive(ahead), false, 'the monitor started for other settings is gone');
+      assert.notEqual(await monitorPid(cfg.id), ahead);
+      const exited = c.conn.waitExited();
+      await h.driver.start(c.id, c.paths, c.conn);
+      assert.equal((await exited).exitCode, 0);
+      assert.equal(c.output().stdout, 'replaced\n');
+      c.conn.close();
+      await h.driver.delete(c.id);
+    });
+
+    test('is killed by delete when create never comes (a failed mount), even while it is still being spawned', async () => {
+      const cfg = runtimeConfig(h, newId());
+      h.driver.prestartMonitor({ ...plan(cfg), cgroupsPath: cfg.cgroupsPath });
+      await h.driver.delete(cfg.id); // at once: its spawn is still in flight
+      assert.deepEqual(await findMonitors(h.driver.taskDir(cfg.id)), []);
+      const cfg2 = runtimeConfig(h, newId());
+      h.driver.prestartMonitor({ ...plan(cfg2), cgroupsPath: cfg2.cgroupsPath });
+      const ahead = await monitorPid(cfg2.id);
+      await h.driver.delete(cfg2.id);
+      assert.equal(await alive(ahead), false);
+    });
+  });
 });
