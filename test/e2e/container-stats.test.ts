@@ -160,6 +160,24 @@ describe('container stats', { skip }, () => {
     assert.equal(parseBinarySize(idle.MemUsage!.split(' / ')[1]!), parseBinarySize(formatMiB(os.totalmem())));
   });
 
+  it('docker stats --no-stream (CLI 28): the memory figure grows when the container allocates', { skip: DOCKER_28 ? false : 'docker CLI 28 not installed' }, async () => {
+    await berthOk(['run', '-d', '--name', 'grower', '-m', '128m', '--network', 'none', '--tmpfs', '/fill', 'busybox', 'sleep', '1000']);
+    const usage = async () => {
+      const r = await docker(DOCKER_28!, daemon.host, ['stats', '--no-stream', '--format', '{{.MemUsage}}', 'grower']);
+      assert.equal(r.code, 0, r.stderr);
+      return parseBinarySize(r.stdout.trim().split(' / ')[0]!);
+    };
+    try {
+      const before = await usage();
+      // 32 MB into its tmpfs: memory the container's cgroup is charged for.
+      await berthOk(['exec', 'grower', 'sh', '-c', 'head -c 32000000 /dev/zero > /fill/f']);
+      const after = await usage();
+      assert.ok(after - before >= 24_000_000, `${before} → ${after}`);
+    } finally {
+      await berthOk(['rm', '-f', 'grower']);
+    }
+  });
+
   it('berth stats --no-stream and --format', async () => {
     const table = await berthOk(['stats', '--no-stream', 'busy']);
     assert.match(table, /^[^\n]+\n[^\n]+\n$/, 'the header and one row, each ending in a newline');
