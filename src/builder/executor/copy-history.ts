@@ -67,12 +67,13 @@ export function copySourceHistory(rootFd: number, patterns: readonly string[], w
       try {
         const st = fstatSync(source.fd);
         if (!st.isDirectory()) {
-          parts.push(`file:${sum(source.rel, source.fd, st)}`);
+          // moby hashes the path reached (FollowSymlinkInScope): the real one when a folder on the way is a link.
+          parts.push(`file:${sum(source.real, source.fd, st)}`);
           continue;
         }
         const sums: string[] = [];
-        if (source.rel !== '') sums.push(sum(source.rel, source.fd, st));
-        walk(source.fd, source.rel, source.real, filter, (rel, fd, childSt) => sums.push(sum(rel, fd, childSt)));
+        if (source.real !== '') sums.push(sum(source.real, source.fd, st));
+        walk(source.fd, source.real, filter, (real, fd, childSt) => sums.push(sum(real, fd, childSt)));
         parts.push(`dir:${sha256(sums.sort().join(','))}`);
       } finally {
         closeFd(source.fd);
@@ -97,17 +98,16 @@ function followInTar(headers: ContextTarHeaders | LocalTarHeaders, key: string):
   return current;
 }
 
-/** Everything beneath a directory, without following links; in a local context only what .dockerignore leaves in. */
-function walk(dirFd: number, prefix: string, realPrefix: string, filter: ContextPathFilter | undefined, visit: (rel: string, fd: number, st: Stats) => void): void {
+/** Everything beneath a directory (by its real path in the root), without following links; in a local context only what .dockerignore leaves in. */
+function walk(dirFd: number, realPrefix: string, filter: ContextPathFilter | undefined, visit: (real: string, fd: number, st: Stats) => void): void {
   for (const name of native.readdirFd(dirFd)) {
-    const rel = prefix === '' ? name : `${prefix}/${name}`;
     const real = realPrefix === '' ? name : `${realPrefix}/${name}`;
     if (filter && !filter.includes(real)) continue;
     const child = lstatChild(dirFd, name);
     if (!child) continue;
     try {
-      visit(rel, child.fd, child.st);
-      if (child.st.isDirectory()) walk(child.fd, rel, real, filter, visit);
+      visit(real, child.fd, child.st);
+      if (child.st.isDirectory()) walk(child.fd, real, filter, visit);
     } finally {
       closeFd(child.fd);
     }

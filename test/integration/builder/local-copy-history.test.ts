@@ -26,6 +26,8 @@ const DOCKERFILE = [
   'COPY hard.txt /hard.txt',
   'COPY to-a /via-link',
   'COPY dir/sub/deep.txt /deep.txt',
+  'COPY to-dir/inner.txt /via-dir-link.txt',
+  'COPY to-dir/ /via-dir-link/',
   'COPY . /all/',
   '',
 ].join('\n');
@@ -43,6 +45,7 @@ async function makeHistoryContext(): Promise<string> {
     'dir/rel-link': { symlink: 'inner.txt' },
     'dir/skip.log': 'ignored\n',
     'to-a': { symlink: 'a.txt' },
+    'to-dir': { symlink: 'dir' },
   });
   await fs.chmod(path.join(dir, 'dir'), 0o750);
   // Not root's: the CLI sends uid/gid 0 whoever owns the files.
@@ -78,17 +81,17 @@ test('a local folder build writes the COPY history a docker CLI tar build of the
 
   // The folder read in place has the cache keys of the docker CLI's tar of it: every step is the tar build's.
   const cached = await buildLocal('t=cached:1');
-  assert.equal((cached.match(/ Using cache\\n/g) ?? []).length, 8, cached);
+  assert.equal((cached.match(/ Using cache\\n/g) ?? []).length, 10, cached);
   assert.equal((await inspect('cached:1')).Id, (await inspect('tar:1')).Id);
 
   await buildLocal('t=local:1&nocache=1');
   const [tarHistory, localHistory] = [await historyOf(daemon.socket, 'tar:1'), await historyOf(daemon.socket, 'local:1')];
   const tarCopies = copyLines(tarHistory);
-  assert.equal(tarCopies.length, 8, tarCopies.join('\n'));
+  assert.equal(tarCopies.length, 10, tarCopies.join('\n'));
   assert.ok(tarCopies.every((c) => /#\(nop\) COPY (file|dir|multi):[0-9a-f]{64} in /.test(c)), tarCopies.join('\n'));
   assert.deepEqual(localHistory.map((h) => h.CreatedBy), tarHistory.map((h) => h.CreatedBy));
   // The same files (layer digests also hold the mtimes of the folders a step makes: its wall-clock second).
-  for (const dest of ['/a.txt', '/d', '/d2', '/multi', '/hard.txt', '/via-link', '/deep.txt', '/all']) {
+  for (const dest of ['/a.txt', '/d', '/d2', '/multi', '/hard.txt', '/via-link', '/deep.txt', '/via-dir-link.txt', '/via-dir-link', '/all']) {
     assert.deepEqual([...(await imageTree(daemon, 'local:1', dest)).values()], [...(await imageTree(daemon, 'tar:1', dest)).values()], dest);
   }
 
