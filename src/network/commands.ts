@@ -21,3 +21,8 @@ export function ipBatch(lines: readonly string[], netnsPath?: string): Promise<E
 export function iptables(args: readonly string[], options: { allowFailure?: boolean } = {}): Promise<ExecResult> {
   return run('iptables', ['-w', ...args], { timeoutMs: TIMEOUT_MS, allowFailure: options.allowFailure });
 }
+
+/** `iptables-save` of every table: berth's chains and rules, read in one process. */
+export function iptablesSave(): Promise<ExecResult> {
+  return run('iptables-save', [], { timeoutMs: TIMEOUT_MS, allowFailure: true });
+}

@@ -1,4 +1,4 @@
-import { iptables } from '../commands';
+import { iptables, iptablesSave } from '../commands';
 import type { NetworkRecord } from '../types';
 
 /**
@@ -18,12 +18,40 @@ export const CHAINS = {
 
 export type Rule = { table: 'filter' | 'nat'; chain: string; spec: string[]; first?: boolean };
 
-async function ensureChain(table: string, chain: string): Promise<void> {
+/**
+ * The chains and rules iptables-save lists (`<table> <chain>`, `<table> -A <chain> <spec>`),
+ * so setting up a network checks them all with one process instead of one `-S`/`-C` each
+ * (13 on a daemon's first container on the bridge). Only an exact match counts as present;
+ * anything else is checked with -C as before, so a line printed differently costs a process,
+ * never a missing rule.
+ */
+interface Listing {
+  chains: Set<string>;
+  rules: Set<string>;
+}
+
+async function listAll(): Promise<Listing | undefined> {
+  const saved = await iptablesSave();
+  if (saved.code !== 0) return undefined;
+  const listing: Listing = { chains: new Set(), rules: new Set() };
+  let table = '';
+  for (const raw of saved.stdout.toString().split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('*')) table = line.slice(1);
+    else if (line.startsWith(':')) listing.chains.add(`${table} ${line.slice(1).split(' ')[0]}`);
+    else if (line.startsWith('-A ')) listing.rules.add(`${table} ${line}`);
+  }
+  return listing;
+}
+
+async function ensureChain(table: string, chain: string, listing?: Listing): Promise<void> {
+  if (listing?.chains.has(`${table} ${chain}`)) return;
   const listed = await iptables(['-t', table, '-S', chain], { allowFailure: true });
   if (listed.code !== 0) await iptables(['-t', table, '-N', chain]);
 }
 
-async function ensureRule(rule: Rule): Promise<void> {
+async function ensureRule(rule: Rule, listing?: Listing): Promise<void> {
+  if (listing?.rules.has(`${rule.table} -A ${rule.chain} ${rule.spec.join(' ')}`)) return;
   const exists = await iptables(['-t', rule.table, '-C', rule.chain, ...rule.spec], { allowFailure: true });
   if (exists.code === 0) return;
   await iptables(['-t', rule.table, rule.first ? '-I' : '-A', rule.chain, ...(rule.first ? ['1'] : []), ...rule.spec]);
@@ -38,14 +66,14 @@ async function deleteRule(rule: Rule): Promise<void> {
 }
 
 /** berth's chains and the one jump into each from the host's chains. */
-export async function ensureBaseChains(): Promise<void> {
-  await ensureChain('filter', CHAINS.forward);
-  await ensureChain('filter', CHAINS.isolation1);
-  await ensureChain('filter', CHAINS.isolation2);
-  await ensureChain('nat', CHAINS.postrouting);
-  await ensureRule({ table: 'filter', chain: 'FORWARD', spec: ['-j', CHAINS.forward], first: true });
-  await ensureRule({ table: 'filter', chain: CHAINS.forward, spec: ['-j', CHAINS.isolation1], first: true });
-  await ensureRule({ table: 'nat', chain: 'POSTROUTING', spec: ['-j', CHAINS.postrouting] });
+export async function ensureBaseChains(listing?: Listing): Promise<void> {
+  await ensureChain('filter', CHAINS.forward, listing);
+  await ensureChain('filter', CHAINS.isolation1, listing);
+  await ensureChain('filter', CHAINS.isolation2, listing);
+  await ensureChain('nat', CHAINS.postrouting, listing);
+  await ensureRule({ table: 'filter', chain: 'FORWARD', spec: ['-j', CHAINS.forward], first: true }, listing);
+  await ensureRule({ table: 'filter', chain: CHAINS.forward, spec: ['-j', CHAINS.isolation1], first: true }, listing);
+  await ensureRule({ table: 'nat', chain: 'POSTROUTING', spec: ['-j', CHAINS.postrouting] }, listing);
 }
 
 /** The DNAT chain of published ports, entered for traffic to a local address (127.0.0.0/8 goes to the proxy). */
@@ -106,8 +134,9 @@ export function networkRules(network: NetworkRecord): Rule[] {
 }
 
 export async function ensureNetworkRules(network: NetworkRecord): Promise<void> {
-  await ensureBaseChains();
-  for (const rule of networkRules(network)) await ensureRule(rule);
+  const listing = await listAll();
+  await ensureBaseChains(listing);
+  for (const rule of networkRules(network)) await ensureRule(rule, listing);
 }
 
 export async function removeNetworkRules(network: NetworkRecord): Promise<void> {
