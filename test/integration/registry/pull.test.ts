@@ -230,6 +230,29 @@ describe('pull from docker-registry', { skip }, () => {
     assert.equal(check.stdout, 'none layer 0\n', check.stderr);
   });
 
+  test('a layer whose tar does not match its diff ID (checked on the extraction worker) fails the pull, and nothing of it is stored', async () => {
+    const good = layeredImage(busybox, ['gzip', 'gzip'], undefined, ' diffid');
+    const top = good.layers[good.layers.length - 1];
+    const wrong = digestOf('not this layer');
+    const config: ImageConfig = { ...(JSON.parse(good.config.toString()) as ImageConfig) };
+    config.rootfs = { type: 'layers', diff_ids: [...config.rootfs.diff_ids.slice(0, -1), wrong] };
+    const configBytes = Buffer.from(JSON.stringify(config));
+    const configDesc: Descriptor = { mediaType: MediaTypes.ociConfig, digest: digestOf(configBytes), size: configBytes.length };
+    const m: ImageManifest = { schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: configDesc, layers: good.layers.map((l) => l.desc) };
+    const manifest = Buffer.from(JSON.stringify(m));
+    await push('team/diffid', 'v1', { ...good, config: configBytes, configDesc, manifest, manifestDesc: { mediaType: MediaTypes.ociManifest, digest: digestOf(manifest), size: manifest.length } });
+    const name = `${proxy.host}/team/diffid`;
+    const res = await pull(d, `fromImage=${encodeURIComponent(name)}&tag=v1`);
+    const last = res.msgs.at(-1);
+    assert.ok(last?.errorDetail, res.body);
+    assert.match(last.errorDetail.message, new RegExp(`layer diff ID mismatch: expected ${wrong}, got ${top.diffId}`));
+    assert.equal((await apiRequest(d.socket, 'GET', `/images/${encodeURIComponent(`${name}:v1`)}/json`)).status, 404);
+    await assert.rejects(fs.access(path.join(d.dataRoot, 'content', 'content', 'blobs', 'sha256', top.desc.digest.slice(7))));
+    const snapshots = await fs.readFile(path.join(d.dataRoot, 'snapshots', 'metadata.json'), 'utf8');
+    assert.ok(!snapshots.includes('unpack-'), 'no unpack snapshot is left');
+    assert.ok(!snapshots.includes(top.diffId.slice(7)) && !snapshots.includes(wrong.slice(7)), 'no layer of it is committed');
+  });
+
   test('a blob that does not match its digest fails the pull as dockerd words it, and nothing of it is stored', async () => {
     const image = layeredImage(busybox, ['gzip'], undefined, ' corrupt');
     await push('team/corrupt', 'v1', image);
