@@ -241,7 +241,8 @@ export class StageRunner {
     const env = this.runConfig.Env ?? [];
     const argEnv = this.args.runEnv(env);
     const historyArgs = this.args.historyEnv(env);
-    const saved = historyArgs.length > 0 ? [`|${historyArgs.length}`, ...historyArgs, ...argv] : argv;
+    // As moby's dispatchRun: any arg the RUN sees prefixes `|N`, even when none is shown (`|0`: only undeclared proxy args).
+    const saved = argEnv.length > 0 ? [`|${historyArgs.length}`, ...historyArgs, ...argv] : argv;
     const createdBy = saved.join(' ');
     const network = inst.network ?? ctx.request.networkMode;
     let mounts: RunMount[];
