@@ -59,6 +59,44 @@ describe('berth and berthd launchers', { skip: needsRoot('needs root (runc, over
     }
   });
 
+  /** Starts `berth registry serve` with `launcher`, returns the GLIBC_TUNABLES its Node process started with. */
+  const registryServerTunables = async (launcher: string, env: NodeJS.ProcessEnv): Promise<string | undefined> => {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bl-r-'));
+    const child = spawn(launcher, ['registry', 'serve', '--addr', '127.0.0.1:0', '--root', path.join(root, 'storage')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    try {
+      await waitFor(() => /Listening on/.test(output) || child.exitCode !== null, 30_000, 'the registry to listen');
+      assert.equal(child.exitCode, null, `registry serve exited: ${output}`);
+      assert.match(await fs.readlink(`/proc/${child.pid}/exe`), /node$/, 'the launcher execs Node in its own process');
+      const environ = (await fs.readFile(`/proc/${child.pid}/environ`, 'utf8')).split('\0');
+      return environ.find((e) => e.startsWith('GLIBC_TUNABLES='))?.slice('GLIBC_TUNABLES='.length);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  };
+
+  it('berth registry serve runs with glibc malloc on transparent huge pages, unless the caller set GLIBC_TUNABLES', async () => {
+    const { GLIBC_TUNABLES: _, ...env } = process.env;
+    // glibc rewrites the variable in place as it parses it: what it kept is what it applies.
+    assert.match((await registryServerTunables(path.join(links, 'berth'), env)) ?? '', /glibc\.malloc\.hugetlb=1/);
+    assert.equal(await registryServerTunables(path.join(links, 'berth'), { ...env, GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }), 'glibc.malloc.arena_max=2');
+    // The shell launcher alone (no native launcher built) does the same.
+    const tree = await fs.mkdtemp(path.join(os.tmpdir(), 'bl-tree-'));
+    try {
+      await fs.mkdir(path.join(tree, 'bin'));
+      await fs.copyFile(path.join(REPO_ROOT, 'bin', 'berth'), path.join(tree, 'bin', 'berth'));
+      for (const entry of ['dist', 'package.json', 'node_modules']) await fs.symlink(path.join(REPO_ROOT, entry), path.join(tree, entry));
+      assert.match((await registryServerTunables(path.join(tree, 'bin', 'berth'), env)) ?? '', /glibc\.malloc\.hugetlb=1/);
+    } finally {
+      await fs.rm(tree, { recursive: true, force: true });
+    }
+  });
+
   it('berthd starts the daemon through a symlink', async () => {
     const r = await runCommand(path.join(links, 'berthd'), ['--help']);
     assert.equal(r.code, 0, r.stderr);
