@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { MonitorConnection } from '../monitor/client';
 import { readLogBatches, type LogLine, type ReadLogOptions } from '../monitor/log-reader';
 import type { ExitStatus } from '../monitor/protocol';
-import type { RuncDriver, TaskPaths } from '../driver/runc-driver';
+import type { CreateTaskOptions, RuncDriver, TaskPaths } from '../driver/runc-driver';
 import type { OciProcess, OciResources, OciSpec } from '../spec/oci-types';
 import { readCgroupStats } from './cgroup-stats';
 import { isNotFound } from '../../errors';
@@ -41,8 +41,9 @@ export class RuncTaskRuntime implements TaskRuntime {
     return path.join(this.driver.taskDir(id), EXIT_FILE);
   }
 
-  prestart(request: Omit<CreateTaskRequest, 'spec'> & { cgroupsPath: string }): void {
-    this.driver.prestartMonitor({
+  /** The monitor's settings for a task: prestart and create must agree on them for create to take the prestarted monitor over. */
+  private monitorSettings(request: Omit<CreateTaskRequest, 'spec'>): Omit<CreateTaskOptions, 'spec'> {
+    return {
       id: request.id,
       bundleDir: request.bundleDir,
       tty: request.tty,
@@ -51,25 +52,18 @@ export class RuncTaskRuntime implements TaskRuntime {
       logMaxSize: request.log?.maxSize,
       logMaxFiles: request.log?.maxFiles,
       exitFile: this.exitFile(request.id),
-      cgroupsPath: request.cgroupsPath,
-    });
+    };
+  }
+
+  prestart(request: Omit<CreateTaskRequest, 'spec'> & { cgroupsPath: string }): void {
+    this.driver.prestartMonitor({ ...this.monitorSettings(request), cgroupsPath: request.cgroupsPath });
   }
 
   async create(request: CreateTaskRequest): Promise<Task> {
     // The networking seam: before the spec is written, the hook may hand in a netns to join.
     const { netnsPath } = await this.network.prepare({ id: request.id, spec: request.spec });
     const spec = netnsPath ? joinNetworkNamespace(request.spec, netnsPath) : request.spec;
-    const paths = await this.driver.create({
-      id: request.id,
-      bundleDir: request.bundleDir,
-      spec,
-      tty: request.tty,
-      openStdin: request.openStdin,
-      logPath: request.log?.path,
-      logMaxSize: request.log?.maxSize,
-      logMaxFiles: request.log?.maxFiles,
-      exitFile: this.exitFile(request.id),
-    });
+    const paths = await this.driver.create({ ...this.monitorSettings(request), spec });
     return new RuncTask(request.id, this.driver, paths, await MonitorConnection.connect(paths.socketPath));
   }
 
