@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <linux/openat2.h>
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -935,6 +936,37 @@ out:
 }
 
 /* getsockopt(SO_PEERCRED): the pid, uid and gid of the process at the other end of a unix socket (as it connected). */
+/*
+ * malloc_trim(0): gives the heap's free pages back to the kernel, in every arena, so an idle
+ * daemon does not hold what its last work freed. Returns whether any was released.
+ */
+static napi_value js_malloc_trim(napi_env env, napi_callback_info info) {
+  napi_value result;
+  napi_get_boolean(env, malloc_trim(0) != 0, &result);
+  return result;
+}
+
+/*
+ * mallopt(M_MMAP_THRESHOLD) and mallopt(M_TRIM_THRESHOLD), in bytes: how large a block glibc
+ * serves from the heap rather than its own mmap, and how much free memory at the heap's top
+ * it keeps rather than giving back (src/util/heap-trim.ts sets them for a pull's duration).
+ */
+static napi_value js_malloc_thresholds(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (get_args(env, info, 2, argv) != 0) return NULL;
+  int64_t mmap_threshold, trim_threshold;
+  if (napi_get_value_int64(env, argv[0], &mmap_threshold) != napi_ok || napi_get_value_int64(env, argv[1], &trim_threshold) != napi_ok ||
+      mmap_threshold < 0 || trim_threshold < 0 || mmap_threshold > INT_MAX || trim_threshold > INT_MAX) {
+    throw_type(env, "The thresholds must be byte counts below 2 GiB");
+    return NULL;
+  }
+  if (mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold) != 1 || mallopt(M_TRIM_THRESHOLD, (int)trim_threshold) != 1) {
+    throw_type(env, "mallopt refused the thresholds");
+    return NULL;
+  }
+  return NULL;
+}
+
 static napi_value js_peer_credentials(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (get_args(env, info, 1, argv) != 0) return NULL;
@@ -1387,6 +1419,8 @@ NAPI_MODULE_INIT() {
       {"fgetxattr", NULL, js_fgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fsetxattr", NULL, js_fsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"peerCredentials", NULL, js_peer_credentials, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mallocTrim", NULL, js_malloc_trim, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mallocThresholds", NULL, js_malloc_thresholds, NULL, NULL, NULL, napi_enumerable, NULL},
       {"linkDelete", NULL, js_link_delete_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sandboxCreate", NULL, js_sandbox_create, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spawnReady", NULL, js_spawn_ready, NULL, NULL, NULL, napi_enumerable, NULL},

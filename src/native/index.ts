@@ -79,6 +79,8 @@ export const native: NativeAddon = {
   fgetxattr: (fd, name) => get().fgetxattr(fd, name),
   fsetxattr: (fd, name, value) => get().fsetxattr(fd, name, value),
   peerCredentials: (fd) => get().peerCredentials!(fd),
+  mallocTrim: () => get().mallocTrim?.() ?? false,
+  mallocThresholds: (mmapThreshold, trimThreshold) => get().mallocThresholds?.(mmapThreshold, trimThreshold),
   get constants() {
     return get().constants;
   },

@@ -82,6 +82,10 @@ export interface NativeSyscalls {
   /** getsockopt(SO_PEERCRED) of a connected unix socket: who is at the other end (absent in an addon built before it). */
   peerCredentials?(fd: number): { pid: number; uid: number; gid: number };
   fsetxattr(fd: number, name: string, value: Buffer): void;
+  /** malloc_trim(0): the heap's free pages back to the kernel; whether any were (absent in an addon built before it). */
+  mallocTrim?(): boolean;
+  /** mallopt M_MMAP_THRESHOLD and M_TRIM_THRESHOLD, in bytes (absent in an addon built before it). */
+  mallocThresholds?(mmapThreshold: number, trimThreshold: number): void;
   /** open(2)/at(2) flag values of this architecture, from libc. */
   readonly constants: NativeConstants;
 }

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { extractInWorker, handOver } from './layer-extractor';
+import { extractInWorker, extractionWorkerRunning, handOver, warmLayerExtractor } from './layer-extractor';
 import { tarBuffer } from '../archive/tar/test-tar';
 import { digestOf } from '../util/digest';
 import { errorKind } from '../errors';
@@ -126,4 +126,22 @@ test('the destination may come later (a snapshot being prepared): the bytes wait
 
   const failed = extractInWorker(Readable.from(chunked(layer, 100_000)), Promise.reject(new Error('prepare failed')), { whiteouts: 'overlay', decompress: false });
   await assert.rejects(failed, /prepare failed/);
+});
+
+test('the worker ends soon after an extraction outside a pull (load, import, bootstrap), and is kept after a pull', async (t) => {
+  const waitFor = async (want: boolean, withinMs: number) => {
+    const deadline = Date.now() + withinMs;
+    while (extractionWorkerRunning() !== want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return extractionWorkerRunning();
+  };
+  // The tests above may have left it lingering; it ends within a short idle time when none was a pull.
+  assert.equal(await waitFor(false, 5000), false, 'no worker after the earlier extractions');
+  await extractInWorker(Readable.from([layer]), await tempDir(t), { whiteouts: 'overlay', decompress: false });
+  assert.equal(extractionWorkerRunning(), true, 'the worker is there right after its job');
+  assert.equal(await waitFor(false, 5000), false, 'the worker ended after a non-pull extraction');
+
+  warmLayerExtractor(); // as a pull does before its layers
+  await extractInWorker(Readable.from([layer]), await tempDir(t), { whiteouts: 'overlay', decompress: false });
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.equal(extractionWorkerRunning(), true, 'the worker is kept for the next pull');
 });

@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { WhiteoutMode } from '../archive/tar/extract';
 import type { Digest } from '../util/digest';
 import { EngineError, internal, messageOf, type ErrorKind } from '../errors';
+import { holdHeapForPull } from '../util/heap-trim';
 
 /**
  * Layer extraction on worker threads (layer-extract-worker.ts): the main thread only hands
@@ -11,9 +12,11 @@ import { EngineError, internal, messageOf, type ErrorKind } from '../errors';
  * of large layers otherwise spends most of the event loop's time there (gunzip callbacks,
  * SHA-256 of the tar, tar-stream's parsing, one write per chunk) plus the garbage
  * collections its buffers cause, and so serialises what two cores could do side by side.
- * The worker is kept 30 s after use (its start-up, ~50-150 ms of CPU, is paid once for a
- * run of pulls such as a compose pull), then
- * ends: an idle daemon holds none.
+ * After a pull the worker is kept 30 s (its start-up, ~50-150 ms of CPU, is paid once for a
+ * run of pulls such as a compose pull); after other extractions (load, import, commit, the
+ * bootstraps) only long enough for the same image's next layer. Then it ends and the heap's
+ * free pages go back to the kernel: an idle daemon holds neither (the worker is ~13 MB of RSS,
+ * and a pull lets glibc keep up to 64 MB of freed heap: util/heap-trim.ts).
  */
 
 export interface ExtractJob {
@@ -38,8 +41,10 @@ export type FromWorker = { job: number } & (
 
 /** Bytes posted and not yet read by the worker before the sender waits: a few of a pull's 1 MB batches. */
 const MAX_IN_FLIGHT = 8 << 20;
-/** How long the idle worker is kept for the next layer or pull. */
-const IDLE_MS = 30_000;
+/** How long the idle worker is kept after a pull, for the next layer or pull. */
+const IDLE_AFTER_PULL_MS = 30_000;
+/** How long it is kept after other extractions: a load's or import's next layer follows at once. */
+const IDLE_MS = 250;
 
 const WORKER_FILE = path.join(__dirname, 'layer-extract-worker.js');
 
@@ -62,12 +67,18 @@ export function handOver(chunk: Buffer): void {
  */
 class ExtractorThread {
   private worker: Worker | undefined;
+  /** A pull's malloc thresholds, kept while its worker lives (util/heap-trim.ts). */
+  private releaseHeap: (() => void) | undefined;
   private active = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private jobs = 0;
+  /** A pull used the worker since it started: it is kept the longer time. */
+  private pulling = false;
 
-  /** Starts the worker ahead of its first job (while a pull fetches its manifest). */
+  /** Starts the worker ahead of a pull's first job (while the pull fetches its manifest). */
   warm(): void {
+    this.pulling = true;
+    this.releaseHeap ??= holdHeapForPull();
     if (this.active === 0) this.armIdle();
     this.get();
   }
@@ -80,6 +91,10 @@ class ExtractorThread {
 
   end(): void {
     if (--this.active === 0) this.armIdle();
+  }
+
+  get running(): boolean {
+    return this.worker !== undefined;
   }
 
   /** The worker failed (crashed or exited): the next job starts a new one. */
@@ -107,15 +122,25 @@ class ExtractorThread {
   private armIdle(): void {
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => {
-      if (this.active > 0 || !this.worker) return;
-      void this.worker.terminate();
+      if (this.active > 0) return;
+      const ended = this.worker?.terminate() ?? Promise.resolve(0);
+      const releaseHeap = this.releaseHeap;
       this.worker = undefined;
-    }, IDLE_MS);
+      this.releaseHeap = undefined;
+      this.pulling = false;
+      // Once the thread is gone its heap is free: give it (and a pull's buffers) back.
+      void ended.finally(() => releaseHeap?.());
+    }, this.pulling ? IDLE_AFTER_PULL_MS : IDLE_MS);
     this.idleTimer.unref();
   }
 }
 
 const thread = new ExtractorThread();
+
+/** Whether the extraction worker exists now (an idle daemon has none). */
+export function extractionWorkerRunning(): boolean {
+  return thread.running;
+}
 
 /** Starts the extraction worker now, so a pull's first layer does not wait for it. */
 export function warmLayerExtractor(): void {
