@@ -127,6 +127,8 @@ export interface WriterOptions {
   total?: number;
   /** The expected digest, checked at commit. */
   expected?: Digest;
+  /** Only resume the named ingest: NotFound when it does not exist, and nothing is created. */
+  existing?: boolean;
 }
 
 export interface ContentIngester {

@@ -71,3 +71,46 @@ test('init() keeps named ingests, drops what a crash left half done', async () =
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('writer({ existing: true }) resumes a named ingest, and refuses a missing one without creating it', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cs-'));
+  try {
+    const store = new LocalContentStore(dir);
+    await store.init();
+    const ingest = path.join(dir, 'content', 'ingest');
+    await assert.rejects(store.writer({ ref: 'missing', existing: true }), (err: Error & { kind?: string }) => /ingest missing not found/.test(err.message));
+    assert.deepEqual(await fs.readdir(ingest), [], 'nothing made for a missing ingest');
+    const started = await store.writer({ ref: 'up' });
+    await started.write(Buffer.from('first '));
+    await started.close();
+    const resumed = await store.writer({ ref: 'up', existing: true });
+    assert.equal(resumed.status().offset, 6);
+    await resumed.write(Buffer.from('second'));
+    const info = await resumed.commit();
+    assert.equal((await store.readBlob(info.digest)).toString(), 'first second');
+    assert.deepEqual(await fs.readdir(ingest), [], 'a commit leaves no ingest folder');
+    await assert.rejects(store.writer({ ref: 'up', existing: true }), /ingest up not found/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('an aborted ingest goes with whatever else its folder holds (a temp file a crash left)', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cs-'));
+  try {
+    const store = new LocalContentStore(dir);
+    await store.init();
+    const ingest = path.join(dir, 'content', 'ingest');
+    const w = await store.writer({ ref: 'stray' });
+    await w.write(Buffer.from('data'));
+    await fs.writeFile(path.join(ingest, createHash('sha256').update('stray').digest('hex'), '.tmp-meta.json-abc'), '{');
+    await w.abort();
+    assert.deepEqual(await fs.readdir(ingest), []);
+    const anonymous = await store.writer();
+    await anonymous.write(Buffer.from('x'));
+    await anonymous.abort();
+    assert.deepEqual(await fs.readdir(ingest), []);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});

@@ -70,7 +70,7 @@ export async function deleteBlob(ctx: RouteContext, param: string): Promise<void
   emitEvent(ctx, { action: 'delete', target: 'blob', repository: ctx.name, digest, size: stat?.size });
 }
 
-function uploadHeaders(ctx: RouteContext, status: UploadStatus): Record<string, string> {
+function uploadHeaders(ctx: RouteContext, status: Pick<UploadStatus, 'id' | 'offset'>): Record<string, string> {
   return {
     Location: `/v2/${ctx.name}/blobs/uploads/${status.id}`,
     Range: uploadRange(status.offset),
@@ -78,19 +78,35 @@ function uploadHeaders(ctx: RouteContext, status: UploadStatus): Record<string, 
   };
 }
 
-/** The upload, when it was started in this repository; else BLOB_UPLOAD_UNKNOWN. */
-async function uploadOf(ctx: RouteContext, uuid: string): Promise<UploadStatus> {
-  const unknown = () => new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid } });
-  if (!UUID_PATTERN.test(uuid) || !(await ctx.store.upload(ctx.name, uuid))) throw unknown();
+function uploadUnknown(uuid: string): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid } });
+}
+
+/** Checks the upload was started in this repository (its marker); else BLOB_UPLOAD_UNKNOWN. */
+async function checkUpload(ctx: RouteContext, uuid: string): Promise<void> {
+  if (!UUID_PATTERN.test(uuid) || !(await ctx.store.upload(ctx.name, uuid))) throw uploadUnknown(uuid);
+}
+
+/**
+ * A driver call on an upload whose marker was checked: NotFound from the driver (its data is
+ * gone: cancelled, committed, or never there) is BLOB_UPLOAD_UNKNOWN, and the marker goes.
+ */
+async function onUpload<T>(ctx: RouteContext, uuid: string, call: () => Promise<T>): Promise<T> {
   try {
-    return await ctx.driver.uploadStatus(uuid);
+    return await call();
   } catch (err) {
     if (isNotFound(err)) {
       await ctx.store.removeUpload(ctx.name, uuid);
-      throw unknown();
+      throw uploadUnknown(uuid);
     }
     throw err;
   }
+}
+
+/** The upload, when it was started in this repository; else BLOB_UPLOAD_UNKNOWN. */
+async function uploadOf(ctx: RouteContext, uuid: string): Promise<UploadStatus> {
+  await checkUpload(ctx, uuid);
+  return onUpload(ctx, uuid, () => ctx.driver.uploadStatus(uuid));
 }
 
 /** Whether the request carries a body to append (an upload PUT may or may not). */
@@ -101,10 +117,10 @@ function hasBody(ctx: RouteContext): boolean {
 }
 
 /** Maps the driver's upload errors to the spec's codes. */
-function uploadError(ctx: RouteContext, err: unknown, status?: UploadStatus): unknown {
+function uploadError(ctx: RouteContext, err: unknown, uuid?: string): unknown {
   if (err instanceof UploadOffsetError) {
     return new RegistryError('RANGE_INVALID', `chunk starts at ${err.expected}, but the upload has ${err.actual} bytes`, {
-      headers: status ? { ...uploadHeaders(ctx, { ...status, offset: err.actual }) } : {},
+      headers: uuid ? uploadHeaders(ctx, { id: uuid, offset: err.actual }) : {},
     });
   }
   if (err instanceof UploadBusyError) return new RegistryError('BLOB_UPLOAD_INVALID', err.message);
@@ -116,17 +132,22 @@ function uploadError(ctx: RouteContext, err: unknown, status?: UploadStatus): un
   return err;
 }
 
-/** Appends the request body, honouring a Content-Range (the chunk must start where the upload ends). */
-async function appendBody(ctx: RouteContext, status: UploadStatus): Promise<UploadStatus> {
+/**
+ * Appends the request body to upload `uuid`, honouring a Content-Range (the chunk must start
+ * where the upload ends). The driver's append reads the upload's state itself: no status is
+ * read before it, only on a refusal that reports it.
+ */
+async function appendBody(ctx: RouteContext, uuid: string): Promise<UploadStatus> {
   const range = parseContentRange(ctx.req.headers['content-range'] as string | undefined);
   const declared = ctx.req.headers['content-length'] !== undefined ? Number(ctx.req.headers['content-length']) : undefined;
   if (range && declared !== undefined && declared !== range.end - range.start + 1) {
+    const status = await ctx.driver.uploadStatus(uuid);
     throw new RegistryError('RANGE_INVALID', `Content-Range ${range.start}-${range.end} does not match Content-Length ${declared}`, { headers: uploadHeaders(ctx, status) });
   }
   try {
-    return await ctx.driver.appendUpload(status.id, ctx.req, { expectedOffset: range?.start, limit: range ? range.end - range.start + 1 : undefined });
+    return await ctx.driver.appendUpload(uuid, ctx.req, { expectedOffset: range?.start, limit: range ? range.end - range.start + 1 : undefined });
   } catch (err) {
-    throw uploadError(ctx, err, status);
+    throw uploadError(ctx, err, uuid);
   }
 }
 
@@ -146,8 +167,8 @@ async function completeUpload(ctx: RouteContext, uuid: string, digest: Digest): 
     await ctx.store.removeUpload(ctx.name, uuid);
     throw new RegistryError('BLOB_UPLOAD_INVALID', 'the blob was removed by garbage collection while the upload completed; upload it again', { detail: { digest } });
   }
-  await ctx.store.linkBlob(ctx.name, digest);
-  await ctx.store.removeUpload(ctx.name, uuid);
+  // The upload is gone from the driver (committed): its marker is advisory, dropped alongside.
+  await Promise.all([ctx.store.linkBlob(ctx.name, digest), ctx.store.removeUpload(ctx.name, uuid)]);
   sendEmpty(ctx.res, 201, { Location: `/v2/${ctx.name}/blobs/${digest}`, 'Docker-Content-Digest': digest });
 }
 
@@ -157,13 +178,13 @@ export async function startUpload(ctx: RouteContext): Promise<void> {
   const digestParam = ctx.query.get('digest');
   const digest = digestParam !== null ? checkDigest(digestParam) : undefined;
   const uuid = randomUUID();
-  await ctx.store.addUpload(ctx.name, uuid, { startedAt: Date.now() });
-  let status = await ctx.driver.createUpload(uuid);
+  // The marker and the upload are independent writes: made at once, both there before the answer.
+  const [, status] = await Promise.all([ctx.store.addUpload(ctx.name, uuid, { startedAt: Date.now() }), ctx.driver.createUpload(uuid)]);
   if (digest) {
     // Monolithic upload: the whole blob in the POST body. Its upload has no name the client
     // knows, so a failure drops it.
     try {
-      if (hasBody(ctx)) status = await appendBody(ctx, status);
+      if (hasBody(ctx)) await appendBody(ctx, uuid);
       await completeUpload(ctx, uuid, digest);
     } catch (err) {
       await ctx.driver.cancelUpload(uuid).catch(() => undefined);
@@ -193,7 +214,8 @@ async function tryMount(ctx: RouteContext, digest: Digest, from: string | null):
 }
 
 export async function patchUpload(ctx: RouteContext, uuid: string): Promise<void> {
-  const status = await appendBody(ctx, await uploadOf(ctx, uuid));
+  await checkUpload(ctx, uuid);
+  const status = await onUpload(ctx, uuid, () => appendBody(ctx, uuid));
   sendEmpty(ctx.res, 202, uploadHeaders(ctx, status));
 }
 
@@ -202,10 +224,12 @@ export async function uploadStatus(ctx: RouteContext, uuid: string): Promise<voi
 }
 
 export async function putUpload(ctx: RouteContext, uuid: string): Promise<void> {
-  const status = await uploadOf(ctx, uuid);
+  await checkUpload(ctx, uuid);
   const digest = checkDigest(ctx.query.get('digest'));
-  if (hasBody(ctx)) await appendBody(ctx, status);
-  await completeUpload(ctx, uuid, digest);
+  await onUpload(ctx, uuid, async () => {
+    if (hasBody(ctx)) await appendBody(ctx, uuid);
+    await completeUpload(ctx, uuid, digest);
+  });
 }
 
 export async function cancelUpload(ctx: RouteContext, uuid: string): Promise<void> {

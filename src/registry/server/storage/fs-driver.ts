@@ -8,6 +8,7 @@ import { errorKind, isENOENT, isNotFound, notFound } from '../../../errors';
 import { isDigest, type Digest } from '../../../util/digest';
 import { writeFileAtomic } from '../../../util/atomic-fs';
 import { batchingSink } from '../../../util/batching-sink';
+import { releaseBuffers } from '../../../util/release-buffers';
 import {
   checkMetadataKey,
   DigestMismatchError,
@@ -118,26 +119,19 @@ export class FilesystemDriver implements StorageDriver {
 
   /** Opens the upload's writer: NotFound when it does not exist, UploadBusyError when held. */
   private async openUpload(id: string): Promise<ContentWriter> {
-    const before = await this.content.status(this.ref(id)); // NotFound: the writer would create it
-    let writer: ContentWriter;
     try {
-      writer = await this.content.writer({ ref: this.ref(id) });
+      return await this.content.writer({ ref: this.ref(id), existing: true });
     } catch (err) {
       if (errorKind(err) === 'Unavailable') throw new UploadBusyError(id);
       throw err;
     }
-    // Cancelled between the check and the open: the writer made a new, empty ingest.
-    if (writer.status().startedAt !== before.startedAt) {
-      await writer.abort();
-      throw notFound(`upload ${id} not found`);
-    }
-    return writer;
   }
 
   async createUpload(id: string): Promise<UploadStatus> {
     const writer = await this.content.writer({ ref: this.ref(id) });
+    const status = statusOf(id, writer);
     await writer.close();
-    return this.uploadStatus(id);
+    return status;
   }
 
   async uploadStatus(id: string): Promise<UploadStatus> {
@@ -156,12 +150,13 @@ export class FilesystemDriver implements StorageDriver {
         if (options.limit !== undefined && received > options.limit) throw new UploadLimitError(options.limit);
       };
       // Batched: the socket is read on while a write is in flight (util/batching-sink.ts).
-      await pipeline(source, batchingSink((chunks) => writer.writev(chunks), { check }));
+      // Written and hashed, the body's pieces are not read again: their memory goes back now.
+      await pipeline(source, batchingSink((chunks) => writer.writev(chunks).then(() => releaseBuffers(chunks)), { check }));
+      return statusOf(id, writer);
     } finally {
       // Keeps every byte written before a failure: the client may resume from the offset.
       await writer.close();
     }
-    return this.uploadStatus(id);
   }
 
   async commitUpload(id: string, digest: Digest, size?: number): Promise<BlobStat> {
@@ -228,6 +223,12 @@ export class FilesystemDriver implements StorageDriver {
       throw err;
     }
   }
+}
+
+/** An open upload's status, as uploadStatus would read it back (no second look at the disk). */
+function statusOf(id: string, writer: ContentWriter): UploadStatus {
+  const status = writer.status();
+  return { id, offset: status.offset, startedAt: status.startedAt, updatedAt: status.updatedAt };
 }
 
 /** The content store's commit mismatch (InvalidArgument "unexpected commit digest X, expected Y") as the driver's error. */
