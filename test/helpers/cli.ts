@@ -11,7 +11,8 @@ import { CLI_MAIN } from './test-daemon';
  */
 const SPARE_DIR = path.join(os.tmpdir(), `berth-cli-test-${process.pid}`);
 process.env.BERTH_CLI_SOCKET ??= path.join(SPARE_DIR, 'cli.sock');
-process.on('exit', () => rmSync(SPARE_DIR, { recursive: true, force: true }));
+// A spare that is just starting may still add its socket while the folder goes: retried.
+process.on('exit', () => rmSync(SPARE_DIR, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 }));
 
 export interface CommandResult {
   stdout: string;
