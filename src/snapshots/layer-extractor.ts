@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { WhiteoutMode } from '../archive/tar/extract';
 import type { Digest } from '../util/digest';
 import { EngineError, internal, messageOf, type ErrorKind } from '../errors';
-import { holdHeapForPull } from '../util/heap-trim';
+import { holdHeapForPull, trimHeap } from '../util/heap-trim';
 
 /**
  * Layer extraction on worker threads (layer-extract-worker.ts): the main thread only hands
@@ -129,7 +129,7 @@ class ExtractorThread {
       this.releaseHeap = undefined;
       this.pulling = false;
       // Once the thread is gone its heap is free: give it (and a pull's buffers) back.
-      void ended.finally(() => releaseHeap?.());
+      void ended.finally(() => (releaseHeap ? releaseHeap() : trimHeap()));
     }, this.pulling ? IDLE_AFTER_PULL_MS : IDLE_MS);
     this.idleTimer.unref();
   }

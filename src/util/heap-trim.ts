@@ -7,14 +7,12 @@ import { native } from '../native';
  * output); in this VM a page faulted in afresh costs more than the copy into it, so while a
  * pull runs glibc serves blocks up to 4 MB from its heap and keeps up to 64 MB of it free
  * (110 MB pull: berthd CPU 1180 -> 1030 ms). Set process-wide (GLIBC_TUNABLES, as before)
- * they cost an idle daemon ~2 MB and kept whatever a pull or a save had freed, so they are set
- * only while a pull holds them, and the free heap goes back to the kernel (malloc_trim) once
- * no request began or ended for a moment. malloc_trim walks the free lists once: well under a
- * millisecond for an idle daemon's heap.
+ * they cost an idle daemon ~2 MB and kept whatever a pull had freed, so they are set only
+ * while a pull holds them. When the layer extraction worker ends (it served a pull, a load, a
+ * bootstrap), its heap and the work's buffers go back to the kernel (malloc_trim). Not after
+ * every request: the pages given back are faulted in again by the next one.
  */
 
-/** No request began or ended for this long: the burst (a CLI command's requests) is over. */
-const QUIET_MS = 500;
 /** A pull's thresholds: its buffers (up to 1 MB) come from, and go back to, the heap. */
 const PULL_MMAP_THRESHOLD = 4 << 20;
 const PULL_TRIM_THRESHOLD = 64 << 20;
@@ -25,15 +23,7 @@ const PULL_TRIM_THRESHOLD = 64 << 20;
 const AFTER_MMAP_THRESHOLD = 4 << 20;
 const AFTER_TRIM_THRESHOLD = 8 << 20;
 
-let timer: NodeJS.Timeout | undefined;
 let holds = 0;
-
-/** Something happened (a request began or ended): trim once nothing did for QUIET_MS. */
-export function trimHeapWhenQuiet(): void {
-  clearTimeout(timer);
-  timer = setTimeout(trimUnlessHeld, QUIET_MS);
-  timer.unref();
-}
 
 /**
  * A pull's thresholds until the returned release is called (holds nest): then the usual
@@ -47,23 +37,24 @@ export function holdHeapForPull(): () => void {
     released = true;
     if (--holds > 0) return;
     setThresholds(AFTER_MMAP_THRESHOLD, AFTER_TRIM_THRESHOLD);
-    trimUnlessHeld();
+    trimHeap();
   };
+}
+
+/** Gives the heap's free pages back to the kernel now, unless a pull holds them. */
+export function trimHeap(): void {
+  if (holds > 0) return;
+  try {
+    native.mallocTrim?.();
+  } catch {
+    // No addon loaded (a test without the build): nothing to give back then.
+  }
 }
 
 function setThresholds(mmapThreshold: number, trimThreshold: number): void {
   try {
     native.mallocThresholds?.(mmapThreshold, trimThreshold);
   } catch {
-    // No addon loaded (a test without the build): glibc's defaults then.
-  }
-}
-
-function trimUnlessHeld(): void {
-  if (holds > 0) return;
-  try {
-    native.mallocTrim?.();
-  } catch {
-    // No addon loaded: nothing to give back then.
+    // No addon loaded: glibc's defaults then.
   }
 }

@@ -5,7 +5,6 @@ import type { Duplex } from 'node:stream';
 import type { Backends } from '../backend';
 import { statusOf } from '../errors-to-status';
 import { messageOf } from '../../errors';
-import { trimHeapWhenQuiet } from '../../util/heap-trim';
 import type { Logger } from '../../util/logger';
 import { MAX_API_VERSION, negotiateVersion } from './api-version';
 import { Exchange } from './exchange';
@@ -94,7 +93,6 @@ export function createApiServer(backends: Backends, options: ApiServerOptions): 
 
     const ex = new Exchange(req, res, path, search, upgradeSocket);
     inflight.add(ex);
-    trimHeapWhenQuiet();
     const method = req.method ?? 'GET';
     logger.debug('request received', { method, url: rawUrl, upgrade: upgradeSocket !== undefined });
     try {
@@ -114,7 +112,6 @@ export function createApiServer(backends: Backends, options: ApiServerOptions): 
       else if (!ex.hijacked) res.destroy();
     } finally {
       inflight.delete(ex);
-      trimHeapWhenQuiet();
       logger.debug('request', { method, url: rawUrl, status: ex.hijacked ? 'hijacked' : res.statusCode });
     }
   };
@@ -173,7 +170,6 @@ export function createApiServer(backends: Backends, options: ApiServerOptions): 
       });
       await secureSocket(socketPath);
       logger.info('API listening', { socket: socketPath });
-      trimHeapWhenQuiet(); // what start-up freed
     },
 
     async close() {
