@@ -57,3 +57,10 @@ test('--help and -h', () => {
   assert.equal(parseArgs(['-h'], RUN_FLAGS).help, true);
   assert.equal(parseArgs(['-'], RUN_FLAGS).args[0], '-');
 });
+
+test('a string flag with a no-option default: `--pull` alone takes it and does not eat the next word, `--pull=x` gives x', () => {
+  const specs = { pull: { kind: 'string', noOptDefault: 'always', default: 'missing' } } as const;
+  assert.deepEqual([parseArgs(['--pull', '.'], specs).flags.pull, parseArgs(['--pull', '.'], specs).args], ['always', ['.']]);
+  assert.equal(parseArgs(['--pull=never', '.'], specs).flags.pull, 'never');
+  assert.equal(parseArgs(['.'], specs).flags.pull, 'missing');
+});

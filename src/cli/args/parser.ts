@@ -16,6 +16,8 @@ export interface FlagSpec {
   default?: string | number | boolean;
   valueName?: string;
   hidden?: boolean;
+  /** A string flag given as `--name` alone takes this value (pflag's NoOptDefVal); a value then needs `--name=value`. */
+  noOptDefault?: string;
 }
 
 export type FlagSpecs = Record<string, FlagSpec>;
@@ -112,6 +114,7 @@ export function parseArgs<S extends FlagSpecs>(argv: readonly string[], specs: S
       if (name === undefined) throw new UsageError(`unknown flag: --${long}`);
       const spec = specs[name]!;
       let raw: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
+      if (raw === undefined && spec.noOptDefault !== undefined) raw = spec.noOptDefault;
       if (raw === undefined && spec.kind !== 'bool') {
         if (i >= argv.length) throw new UsageError(`flag needs an argument: --${long}`);
         raw = argv[i++]!;

@@ -24,7 +24,7 @@ export default defineCommand({
     'no-cache': { kind: 'bool', description: 'Do not use cache when building the image' },
     label: { kind: 'strings', description: 'Set metadata for an image' },
     iidfile: { kind: 'string', description: 'Write the image ID to the file' },
-    pull: { kind: 'bool', description: 'Always attempt to pull a newer version of the image' },
+    pull: { kind: 'string', noOptDefault: 'always', default: 'missing', valueName: 'string', description: 'Pull the base images: "always" (also --pull, --pull=true), "missing" (--pull=false) or "never"' },
     network: { kind: 'string', description: 'Set the networking mode for the RUN instructions during build', default: 'default' },
     'cache-from': { kind: 'strings', description: 'Images to consider as cache sources' },
     secret: { kind: 'strings', description: 'Secret file to expose to the build: id=mysecret,src=/local/secret (local daemon only)' },
@@ -39,6 +39,7 @@ export default defineCommand({
     if (flags.progress !== 'auto' && flags.progress !== 'plain' && flags.progress !== 'tty') {
       throw new StatusError(1, `invalid --progress "${flags.progress}": choose auto, plain or tty`);
     }
+    const pull = pullPolicy(flags.pull);
     const contextArg = args[0]!;
     const fromStdin = contextArg === '-';
     const dockerfileFromStdin = flags.file === '-';
@@ -69,7 +70,8 @@ export default defineCommand({
       labels: JSON.stringify(labels),
       target: flags.target,
       nocache: flags['no-cache'] || undefined,
-      pull: flags.pull || undefined,
+      // dockerd reads `pull` as a bool (its BoolValue): 1 for always, nothing for missing; never is berth's own value.
+      pull: pull === 'always' ? '1' : pull === 'never' ? 'never' : undefined,
       networkmode: flags.network,
       cachefrom: flags['cache-from'].length > 0 ? JSON.stringify(flags['cache-from']) : undefined,
       q: flags.quiet || undefined,
@@ -125,6 +127,15 @@ export default defineCommand({
     }
   },
 });
+
+/** `--pull` as docker build's bool (`--pull`, `--pull=true|false`) or docker run's policy words. */
+function pullPolicy(value: string): 'always' | 'missing' | 'never' {
+  const v = value.trim().toLowerCase();
+  if (v === 'always' || ['true', '1', 't'].includes(v)) return 'always';
+  if (v === 'missing' || ['false', '0', 'f', ''].includes(v)) return 'missing';
+  if (v === 'never') return 'never';
+  throw new StatusError(1, `invalid --pull "${value}": must be one of "always", "missing" or "never" (or true/false)`);
+}
 
 /**
  * POST /berth/build/local: names the context folder (with its device and inode, so a daemon
