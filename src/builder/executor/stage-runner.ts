@@ -7,7 +7,7 @@ import { findStage, platformArgs } from '../dockerfile/stages';
 import { envLookup, processWord, processWords, ShellWordError } from '../dockerfile/shell-words';
 import { DockerfileError } from '../dockerfile/errors';
 import { BuildArgs } from './build-args';
-import { makeState, stepContainerConfig, withConfig, withLayer, type BuildState, type StepContainer, type StepKind } from './build-state';
+import { EMPTY_TAR_DIFF_ID, makeState, stepContainerConfig, withConfig, withLayer, type BuildState, type StepContainer, type StepKind } from './build-state';
 import type { BuildContext } from './build-context';
 import { imageState, resolveBaseImage, scratchState } from './base-image';
 import { applyConfigStep, commandLine, DEFAULT_PATH, resolveWorkdir, shellOf, type WordExpander } from './config-steps';
@@ -324,10 +324,12 @@ export class StageRunner {
         throw err;
       }
     };
+    // --link: the files go into an empty root of their own (BuildKit's linked layer), so --chown names are looked up in the parent's first.
+    const linkOwner = inst.link && chown !== undefined ? await this.ownerOnParent(chown) : undefined;
     const copyOnto = async (sourceRoot: number, sourceName: string, names: 'host' | 'none', sourceFilter?: ContextPathFilter): Promise<{ chainId: import('../../util/digest').Digest; diffId: import('../../util/digest').Digest; tarSize: number }> => {
       describeFrom(sourceRoot, sourceName, names, sourceFilter);
       return this.snapshotStep(async (rootFd) => {
-        const owner = chown !== undefined ? resolveChown(rootFd, chown) : { uid: 0, gid: 0 };
+        const owner = linkOwner ?? (chown !== undefined ? resolveChown(rootFd, chown) : { uid: 0, gid: 0 });
         try {
           await copyIntoRoot(rootFd, {
             kind: inst.kind,
@@ -345,7 +347,7 @@ export class StageRunner {
         } catch (err) {
           throw new Error(`${kind} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
         }
-      });
+      }, inst.link ? null : this.state.chainId);
     };
     // The cache key: the sources' checksum (context) or the source layer (a stage, an image).
     const fromChain = from === undefined ? undefined : await this.fromRoot(from);
@@ -367,14 +369,28 @@ export class StageRunner {
         return ctx.deps.rootfs.withLayerView(fromChain, async (fd) => describeFrom(fd, from as string, 'host'));
       },
     };
-    await this.cachedStep(['copy', kind, sources, dest, chown ?? '', chmod ?? '', sourceKey, heredocs, uncachable, this.runConfig], () => createdBy ?? '', true, probe, async () => {
-      let layer;
-      if (fromChain === undefined) layer = await copyOnto(ctx.contextFd, 'build context or excluded by .dockerignore', 'none', ctx.local?.filter);
-      else if (fromChain === null) layer = await this.withEmptyRoot((fd) => copyOnto(fd, `stage ${from}`, 'host'));
-      else layer = await ctx.deps.rootfs.withLayerView(fromChain, (fd) => copyOnto(fd, from as string, 'host'));
+    const inputs = [kind, sources, dest, chown ?? '', chmod ?? '', sourceKey, heredocs, uncachable];
+    await this.cachedStep(['copy', ...inputs, this.runConfig, ...(inst.link ? ['link', linkOwner] : [])], () => createdBy ?? '', true, probe, async () => {
+      const copyLayer = async () => {
+        if (fromChain === undefined) return copyOnto(ctx.contextFd, 'build context or excluded by .dockerignore', 'none', ctx.local?.filter);
+        if (fromChain === null) return this.withEmptyRoot((fd) => copyOnto(fd, `stage ${from}`, 'host'));
+        return ctx.deps.rootfs.withLayerView(fromChain, (fd) => copyOnto(fd, from as string, 'host'));
+      };
       // Heredocs and URLs (BuildKit's and ADD's own): named by berth's checksum of them.
-      const shown = createdBy ?? describe(shownSource(sourceKey, local.length + heredocs.length, sources));
-      return withLayer(this.state, this.runConfig, this.history(shown), layer, this.author, this.stepContainer(this.runConfig, cmd, 'copy'));
+      const shownText = () => createdBy ?? describe(shownSource(sourceKey, local.length + heredocs.length, sources));
+      if (inst.link) {
+        const linked = await this.linkedLayer(['copy-link', ...inputs, linkOwner], async () => {
+          const layer = await copyLayer();
+          return withLayer(scratchState(), {}, this.history(shownText()), layer);
+        });
+        // The history names the sources as the linked layer's did, after this stage's shell.
+        const stored = linked.config.history?.at(-1)?.created_by ?? shownText();
+        cmd = [...shellOf(this.runConfig), stored.slice(Math.max(0, stored.indexOf('#(nop) ')))];
+        const shown = cmd.join(' ');
+        return withLayer(this.state, this.runConfig, this.history(shown), linked.layer, this.author, this.stepContainer(this.runConfig, cmd, 'copy'));
+      }
+      const layer = await copyLayer();
+      return withLayer(this.state, this.runConfig, this.history(shownText()), layer, this.author, this.stepContainer(this.runConfig, cmd, 'copy'));
     });
   }
 
@@ -401,15 +417,54 @@ export class StageRunner {
     }
   }
 
-  private async snapshotStep(write: (rootFd: number) => Promise<void>): Promise<{ chainId: import('../../util/digest').Digest; diffId: import('../../util/digest').Digest; tarSize: number }> {
+  private async snapshotStep(write: (rootFd: number) => Promise<void>, parent: Digest | null = this.state.chainId): Promise<{ chainId: import('../../util/digest').Digest; diffId: import('../../util/digest').Digest; tarSize: number }> {
     const { ctx } = this;
     const layer = await withStepSnapshot(
       { snapshotter: ctx.deps.snapshotter, layers: ctx.deps.layers, mountRoot: path.join(ctx.deps.workRoot, 'mounts'), makeProtected: (make) => ctx.w.makeProtected(make) },
-      this.state.chainId,
+      parent,
       write,
     );
     ctx.track(layer.chainId);
     return layer;
+  }
+
+  /**
+   * COPY --link (BuildKit's meaning): the step's files as a layer of their own, made in an empty
+   * root (no path resolved through the parent's symlinks), cached under a key without the
+   * parent, then stacked on the parent by applying that layer's tar — so a changed base or an
+   * earlier step reuses the linked layer (the same diff ID) instead of copying again.
+   */
+  private async linkedLayer(keyParts: unknown[], make: () => Promise<BuildState>): Promise<{ config: BuildState['config']; layer: { chainId: Digest; diffId: Digest; tarSize: number } }> {
+    const { ctx } = this;
+    const cache = ctx.deps.cache;
+    const key = createHash('sha256').update(JSON.stringify(keyParts)).digest('hex');
+    let linked: BuildState | undefined;
+    if (cache && !ctx.request.noCache) {
+      ctx.onEnd(cache.hold(key));
+      linked = await cache.get(key);
+      if (linked?.chainId) {
+        await ctx.w.protectLayer(linked.chainId);
+        this.stepCached = true;
+        ctx.emit({ type: 'cached', stage: this.label });
+      } else linked = undefined;
+    }
+    if (!linked) {
+      linked = await make();
+      if (cache && linked.chainId !== null) await cache.put(key, linked.config.history?.at(-1)?.created_by ?? '', linked, true);
+    }
+    const diffId = linked.config.rootfs.diff_ids[0];
+    const tarSize = linked.layers[0]?.size ?? 0;
+    if (linked.chainId === null || diffId === undefined) return { config: linked.config, layer: { chainId: this.state.chainId ?? EMPTY_TAR_DIFF_ID, diffId: EMPTY_TAR_DIFF_ID, tarSize: 0 } };
+    const onParent = await ctx.w.makeProtected(async () => ctx.deps.layers.apply(this.state.chainId, await ctx.deps.layers.layerTar(linked!.chainId!), diffId));
+    ctx.track(onParent.chainId);
+    return { config: linked.config, layer: { chainId: onParent.chainId, diffId, tarSize } };
+  }
+
+  /** `--chown=name` looked up in the parent's /etc/passwd and /etc/group (numeric ids need no root). */
+  private async ownerOnParent(chown: string): Promise<{ uid: number; gid: number }> {
+    const { ctx } = this;
+    if (/^\d+(:\d+)?$/.test(chown) || this.state.chainId === null) return this.withEmptyRoot(async (fd) => resolveChown(fd, chown));
+    return ctx.deps.rootfs.withLayerView(this.state.chainId, async (fd) => resolveChown(fd, chown));
   }
 
   // ---- helpers ------------------------------------------------------------------------
