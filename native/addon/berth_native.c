@@ -1,6 +1,6 @@
 /*
- * berth_native: the few syscalls Node lacks (mount, umount2, mknod, xattrs, openat2, and two
- * rtnetlink requests for container networking).
+ * berth_native: the few syscalls Node lacks (mount, umount2, mknod, xattrs, openat2, two
+ * rtnetlink requests for container networking, posix_spawn, and a sealed memfd copy of runc).
  * Plain C over N-API. Every function is synchronous and throws an Error shaped like
  * Node's fs errors: message "ENOENT: no such file or directory, mount '/x'", with
  * code, errno (negative, as in Node), syscall and path set.
@@ -11,6 +11,7 @@
 #include <node_api.h>
 #include "sandbox.h"
 #include "spawn_ready.h"
+#include "sealed_copy.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -1200,6 +1201,7 @@ struct spawn_work {
   uint32_t argc;
   char *cwd;
   int32_t timeout_ms;
+  int32_t extra_fd;
   int rc;
   struct spawn_ready_result result;
 };
@@ -1215,7 +1217,7 @@ static void spawn_work_free(struct spawn_work *w) {
 
 static void spawn_execute(napi_env env, void *data) {
   struct spawn_work *w = data;
-  w->rc = spawn_ready(w->argv, w->cwd, w->timeout_ms, &w->result);
+  w->rc = spawn_ready(w->argv, w->cwd, w->timeout_ms, w->extra_fd, &w->result);
 }
 
 static void spawn_complete(napi_env env, napi_status status, void *data) {
@@ -1237,10 +1239,18 @@ static void spawn_complete(napi_env env, napi_status status, void *data) {
   spawn_work_free(w);
 }
 
-/* spawnReady(argv, cwd | null, timeoutMs): a promise of { sync, stderr, timedOut }; see spawn_ready.h. */
+/*
+ * spawnReady(argv, cwd | null, timeoutMs[, extraFd]): a promise of { sync, stderr, timedOut };
+ * see spawn_ready.h. extraFd (an fd >= 10) becomes the child's fd 4.
+ */
 static napi_value js_spawn_ready(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (get_args(env, info, 3, argv) != 0) return NULL;
+  napi_value argv[4];
+  size_t argc = 4;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "missing arguments");
+    return NULL;
+  }
   bool is_array = false;
   uint32_t count = 0;
   if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[0], &count) != napi_ok || count == 0) {
@@ -1269,10 +1279,84 @@ static napi_value js_spawn_ready(napi_env env, napi_callback_info info) {
     throw_type(env, "The \"timeoutMs\" argument must be a positive integer");
     goto fail;
   }
+  w->extra_fd = -1;
+  if (argc > 3) {
+    napi_typeof(env, argv[3], &type);
+    if (type != napi_null && type != napi_undefined &&
+        (napi_get_value_int32(env, argv[3], &w->extra_fd) != napi_ok || w->extra_fd < SEALED_COPY_MIN_FD)) {
+      throw_type(env, "The \"extraFd\" argument must be an fd number of at least 10");
+      goto fail;
+    }
+  }
   return queue_promise_work(env, "berth:spawnReady", spawn_execute, spawn_complete, w, &w->deferred, &w->work);
 fail:
   spawn_work_free(w);
   return NULL;
+}
+
+/* ---------- a sealed memfd copy of the runtime binary (sealed_copy.c) ---------- */
+
+struct sealed_work {
+  napi_async_work work;
+  napi_deferred deferred;
+  char *path;
+  int rc;
+  struct sealed_copy copy;
+};
+
+static void sealed_execute(napi_env env, void *data) {
+  struct sealed_work *w = data;
+  w->rc = sealed_copy_make(w->path, &w->copy);
+}
+
+/* Nanoseconds as a decimal string (beyond 2^53). */
+static napi_value ns_string(napi_env env, struct timespec t) {
+  char text[32];
+  snprintf(text, sizeof text, "%lld", (long long)t.tv_sec * 1000000000LL + t.tv_nsec);
+  napi_value value;
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &value);
+  return value;
+}
+
+static void sealed_complete(napi_env env, napi_status status, void *data) {
+  struct sealed_work *w = data;
+  if (w->rc != 0) {
+    napi_reject_deferred(env, w->deferred, errno_error(env, w->copy.err ? w->copy.err : EIO, w->copy.step, w->path));
+  } else {
+    char text[48];
+    napi_value object, dev, ino;
+    napi_create_object(env, &object);
+    napi_set_named_property(env, object, "fd", int_value(env, w->copy.fd));
+    snprintf(text, sizeof text, "%llu", (unsigned long long)w->copy.st.st_dev);
+    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &dev);
+    snprintf(text, sizeof text, "%llu", (unsigned long long)w->copy.st.st_ino);
+    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &ino);
+    napi_set_named_property(env, object, "dev", dev);
+    napi_set_named_property(env, object, "ino", ino);
+    napi_set_named_property(env, object, "size", int_value(env, (int64_t)w->copy.st.st_size));
+    napi_set_named_property(env, object, "mtimeNs", ns_string(env, w->copy.st.st_mtim));
+    napi_set_named_property(env, object, "ctimeNs", ns_string(env, w->copy.st.st_ctim));
+    napi_resolve_deferred(env, w->deferred, object);
+  }
+  napi_delete_async_work(env, w->work);
+  free(w->path);
+  free(w);
+}
+
+/* sealedCopy(path): a promise of { fd, dev, ino, size, mtimeNs, ctimeNs } (see sealed_copy.h); off the JS thread. */
+static napi_value js_sealed_copy(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv) != 0) return NULL;
+  struct sealed_work *w = calloc(1, sizeof *w);
+  if (w == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  if ((w->path = arg_string(env, argv[0], "path")) == NULL) {
+    free(w);
+    return NULL;
+  }
+  return queue_promise_work(env, "berth:sealedCopy", sealed_execute, sealed_complete, w, &w->deferred, &w->work);
 }
 
 /* ---------- COPY of regular files (the builder) ---------- */
@@ -1424,6 +1508,7 @@ NAPI_MODULE_INIT() {
       {"linkDelete", NULL, js_link_delete_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sandboxCreate", NULL, js_sandbox_create, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spawnReady", NULL, js_spawn_ready, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sealedCopy", NULL, js_sealed_copy, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   /* Flag values differ between architectures (O_DIRECTORY on arm64): take them from libc. */

@@ -70,7 +70,7 @@ static int make_pipe(int pair[2]) {
   return 0;
 }
 
-int spawn_ready(char *const argv[], const char *cwd, int timeout_ms, struct spawn_ready_result *r) {
+int spawn_ready(char *const argv[], const char *cwd, int timeout_ms, int extra_fd, struct spawn_ready_result *r) {
   memset(r, 0, sizeof *r);
   int sync_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
   if (make_pipe(sync_pipe) != 0) return fail(r, errno, "pipe2");
@@ -88,6 +88,7 @@ int spawn_ready(char *const argv[], const char *cwd, int timeout_ms, struct spaw
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
   posix_spawn_file_actions_adddup2(&actions, sync_pipe[1], 3);
+  if (extra_fd >= 0) posix_spawn_file_actions_adddup2(&actions, extra_fd, 4);
   if (cwd != NULL) posix_spawn_file_actions_addchdir_np(&actions, cwd);
   /* As libuv does for child_process: Node ignores SIGPIPE and may block signals in this thread. */
   sigset_t all, none;

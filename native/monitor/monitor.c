@@ -7,7 +7,7 @@
  *   berth-monitor --socket PATH [--log PATH [--log-max-size BYTES] [--log-max-files N]]
  *                 [--exit-file PATH] [--pid-file PATH] [--monitor-pid-file PATH]
  *                 [--oom-cgroup DIR] [--tty --console-socket PATH] [--stdin] [--wait-start]
- *                 [--sync-fd N] -- RUNTIME_ARGV...
+ *                 [--sync-fd N] [--runtime-fd N] -- RUNTIME_ARGV...
  *
  * With --pid-file the runtime (runc run -d / runc exec -d) starts the process and exits;
  * the process is reparented to the monitor (a child subreaper) and its pid read from the
@@ -19,6 +19,10 @@
  * --log-max-size / --log-max-files: rotation, as Docker's json-file driver: once the log
  * reaches the size, LOG.(k) becomes LOG.(k+1), LOG becomes LOG.1 and a new LOG starts, keeping
  * at most max-files files (1: LOG is truncated in place).
+ * --runtime-fd: the runtime's executable as an fd (berthd's sealed memfd copy of runc):
+ * exec'd instead of RUNTIME_ARGV[0], so `runc init` need not re-exec itself from a
+ * bind-mounted or copied binary. Close-on-exec here, closed once the runtime has forked:
+ * nothing the container starts ever holds it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -100,10 +104,11 @@ struct options {
   int stdin_enabled;
   int wait_start;
   int sync_fd;
+  int runtime_fd;
   char **runtime_argv;
 };
 
-static struct options opt = {.sync_fd = -1, .log_max_files = 1};
+static struct options opt = {.sync_fd = -1, .runtime_fd = -1, .log_max_files = 1};
 
 /* Monitor state. */
 static int listen_fd = -1, console_listen_fd = -1, signal_fd = -1, log_fd = -1;
@@ -666,9 +671,16 @@ static void start_runtime(void) {
     reset_child_signals();
     /* dup2 clears FD_CLOEXEC on the targets; fds 0-2 are /dev/null until now. */
     if (dup2(child_in, 0) < 0 || dup2(child_out, 1) < 0 || dup2(child_err, 2) < 0) _exit(126);
+    /* A sealed copy that cannot be exec'd (e.g. a noexec policy) leaves the binary on disk. */
+    if (opt.runtime_fd >= 0) fexecve(opt.runtime_fd, opt.runtime_argv, environ);
     execvp(opt.runtime_argv[0], opt.runtime_argv);
     dprintf(2, "berth-monitor: cannot run %s: %s\n", opt.runtime_argv[0], strerror(errno));
     _exit(127);
+  }
+  /* The runtime runs once per monitor. */
+  if (opt.runtime_fd >= 0) {
+    close(opt.runtime_fd);
+    opt.runtime_fd = -1;
   }
   close(child_in);
   if (child_out != child_in) close(child_out);
@@ -1109,7 +1121,8 @@ static void usage(const char *message) {
   fprintf(stderr,
           "usage: berth-monitor --socket PATH [--log PATH [--log-max-size BYTES] [--log-max-files N]]\n"
           "       [--exit-file PATH] [--pid-file PATH] [--monitor-pid-file PATH] [--oom-cgroup DIR]\n"
-          "       [--tty --console-socket PATH] [--stdin] [--wait-start] [--sync-fd N] -- RUNTIME_ARGV...\n");
+          "       [--tty --console-socket PATH] [--stdin] [--wait-start] [--sync-fd N] [--runtime-fd N]\n"
+          "       -- RUNTIME_ARGV...\n");
   exit(2);
 }
 
@@ -1135,6 +1148,10 @@ static void parse_args(int argc, char **argv) {
     else if (strcmp(a, "--sync-fd") == 0) {
       if (i + 1 >= argc) usage("--sync-fd needs a value");
       opt.sync_fd = atoi(argv[++i]);
+    } else if (strcmp(a, "--runtime-fd") == 0) {
+      if (i + 1 >= argc) usage("--runtime-fd needs a value");
+      opt.runtime_fd = atoi(argv[++i]);
+      if (opt.runtime_fd < 3) usage("--runtime-fd must be 3 or more");
     } else if (strcmp(a, "--log-max-size") == 0) {
       if (i + 1 >= argc) usage("--log-max-size needs a value");
       opt.log_max_size = strtoll(argv[++i], NULL, 10);
@@ -1152,24 +1169,34 @@ static void parse_args(int argc, char **argv) {
     }
   }
   if (opt.sync_fd >= 0 && fcntl(opt.sync_fd, F_GETFD) < 0) opt.sync_fd = -1;
+  if (opt.runtime_fd >= 0 && (opt.runtime_fd == opt.sync_fd || fcntl(opt.runtime_fd, F_SETFD, FD_CLOEXEC) != 0)) opt.runtime_fd = -1;
   if (opt.socket_path == NULL) fail_setup("--socket is required");
   if (i >= argc) fail_setup("no runtime command after --");
   if (opt.tty && opt.console_socket == NULL) fail_setup("--tty needs --console-socket");
   opt.runtime_argv = argv + i;
 }
 
-/* Closes every fd from 3 up except the sync pipe. */
-static void close_inherited_fds(void) {
-  int keep = opt.sync_fd;
-  if (keep < 3) {
-    if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
-  } else if (syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U) == 0 &&
-             syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U) == 0) {
-    return;
+/* Closes every fd from 3 up except `keep` (ascending, -1 for none). */
+static void close_fds_except(const int keep[2]) {
+  unsigned next = 3;
+  int ok = 1;
+  for (int k = 0; k < 2 && ok; k++) {
+    if (keep[k] < (int)next) continue;
+    if ((unsigned)keep[k] > next) ok = syscall(SYS_close_range, next, (unsigned)keep[k] - 1, 0U) == 0;
+    next = (unsigned)keep[k] + 1;
   }
+  if (ok && syscall(SYS_close_range, next, ~0U, 0U) == 0) return;
   for (int fd = 3; fd < 4096; fd++) {
-    if (fd != keep) close(fd);
+    if (fd != keep[0] && fd != keep[1]) close(fd);
   }
+}
+
+/* Closes every inherited fd from 3 up except the sync pipe and the runtime's executable. */
+static void close_inherited_fds(void) {
+  int low = opt.sync_fd < opt.runtime_fd ? opt.sync_fd : opt.runtime_fd;
+  int high = opt.sync_fd < opt.runtime_fd ? opt.runtime_fd : opt.sync_fd;
+  const int keep[2] = {low, high};
+  close_fds_except(keep);
 }
 
 static int listen_unix(const char *path, char *error, size_t error_size) {

@@ -3,7 +3,7 @@ import { nativeBuildDir } from './build-dir';
 import type { NativeSyscalls } from './types';
 
 export { MountFlags, UnmountFlags } from './types';
-export type { NativeSyscalls, SandboxLink, SpawnReadyResult } from './types';
+export type { NativeSyscalls, SandboxLink, SealedCopy, SpawnReadyResult } from './types';
 export { nativeBuildDir } from './build-dir';
 
 /** The addon also exposes its userspace resolver alone, so tests cover the pre-openat2 path. */
@@ -43,6 +43,11 @@ export function hasSpawnReady(): boolean {
   return typeof get().spawnReady === 'function';
 }
 
+/** Whether the addon as built has sealedCopy and spawnReady's extra fd (runc runs from its path otherwise). */
+export function hasSealedCopy(): boolean {
+  return typeof get().sealedCopy === 'function';
+}
+
 /** Whether the addon as built has peerCredentials (SO_PEERCRED). */
 export function hasPeerCredentials(): boolean {
   return typeof get().peerCredentials === 'function';
@@ -54,7 +59,8 @@ export const native: NativeAddon = {
   umount: (target, flags) => get().umount(target, flags),
   sandboxCreate: (file, links) => get().sandboxCreate(file, links),
   linkDelete: (name) => get().linkDelete(name),
-  spawnReady: (argv, cwd, timeoutMs) => get().spawnReady!(argv, cwd, timeoutMs),
+  spawnReady: (argv, cwd, timeoutMs, extraFd) => get().spawnReady!(argv, cwd, timeoutMs, extraFd),
+  sealedCopy: (file) => get().sealedCopy!(file),
   mknod: (file, mode, major, minor) => get().mknod(file, mode, major, minor),
   lsetxattr: (file, name, value) => get().lsetxattr(file, name, value),
   lgetxattr: (file, name) => get().lgetxattr(file, name),

@@ -22,10 +22,20 @@ export interface NativeSyscalls {
    * Starts a program that detaches (berth-monitor) by posix_spawn on a pool thread, not by
    * forking the daemon on the JS thread: stdin/stdout /dev/null, stderr and fd 3 on pipes,
    * read until both close (or `timeoutMs` passes: the child is SIGKILLed), the direct child
-   * reaped. `argv[0]` is an absolute path; `cwd` null keeps the daemon's. Rejects when the
-   * spawn itself fails (ENOENT, EACCES, ...). Absent from an addon built before it.
+   * reaped. `argv[0]` is an absolute path; `cwd` null keeps the daemon's. `extraFd` (>= 10)
+   * becomes the child's fd 4. Rejects when the spawn itself fails (ENOENT, EACCES, ...).
+   * Absent from an addon built before it.
    */
-  spawnReady?(argv: readonly string[], cwd: string | null, timeoutMs: number): Promise<SpawnReadyResult>;
+  spawnReady?(argv: readonly string[], cwd: string | null, timeoutMs: number, extraFd?: number): Promise<SpawnReadyResult>;
+  /**
+   * A sealed memfd copy (F_SEAL_SEAL|SHRINK|GROW|WRITE, close-on-exec, fd >= 10) of the ELF
+   * executable at `path`, which must be a regular file owned by root and not writable by group
+   * or others, unchanged while it is copied; made off the JS thread. With the source's stat as
+   * copied (dev, ino and times as decimal strings). berth-monitor execs runc from it
+   * (`--runtime-fd`), so runc 1.1's `runc init` need not re-exec itself from a bind mount or a
+   * copy (CVE-2019-5736). Absent from an addon built before it.
+   */
+  sealedCopy?(path: string): Promise<SealedCopy>;
   /** mknod(2); `dev` = makedev(major, minor). Used for overlay whiteouts (char 0/0) and device files in layers. */
   mknod(path: string, mode: number, major: number, minor: number): void;
   /** lsetxattr(2): never follows a final symlink. */
@@ -130,6 +140,16 @@ export const UnmountFlags = {
   /** Do not follow a symlink at the target (it is then no mount point: EINVAL). */
   UMOUNT_NOFOLLOW: 0x8,
 } as const;
+
+/** sealedCopy's memfd and the stat of the file it copied. */
+export interface SealedCopy {
+  fd: number;
+  dev: string;
+  ino: string;
+  size: number;
+  mtimeNs: string;
+  ctimeNs: string;
+}
 
 /** What spawnReady's child wrote to fd 3 (sync) and stderr before it closed them. */
 export interface SpawnReadyResult {

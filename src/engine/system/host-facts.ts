@@ -91,19 +91,7 @@ export function maskProxyCredentials(value: string | undefined): string {
   }
 }
 
-/** The absolute path of `binary` on PATH, or the bare name when it is not found. */
-export async function lookPath(binary: string): Promise<string> {
-  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {
-    const candidate = path.join(dir, binary);
-    try {
-      await fs.access(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return binary;
-}
+export { lookPath } from '../../util/look-path';
 
 async function readOr(file: string, fallback: string): Promise<string> {
   try {

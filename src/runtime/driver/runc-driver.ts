@@ -7,6 +7,7 @@ import { Logger, silentLogger } from '../../util/logger';
 import { internal, invalidArgument, isNotFound, messageOf, unavailable } from '../../errors';
 import { DEFAULT_RUNC_TIMEOUT_MS, Runc, RuncCallOptions, readRuntimeError } from '../runc/runc';
 import { spawnMonitor, type SpawnMonitorOptions } from '../monitor/spawn-monitor';
+import { SealedRuntime } from '../runc/sealed-runtime';
 import { MonitorConnection } from '../monitor/client';
 import type { ExitStatus } from '../monitor/protocol';
 import type { OciProcess, OciSpec } from '../spec/oci-types';
@@ -74,6 +75,8 @@ export interface RuncDriverOptions {
   runcBinary?: string;
   /** The longest a runc call may take (default: the wrapper's). */
   runcTimeoutMs?: number;
+  /** Monitors exec runc from one sealed in-memory copy of it (runc/sealed-runtime.ts); default true. */
+  sealedRuntime?: boolean;
 }
 
 const shortId = (id: string) => id.slice(0, SHORT_ID_LENGTH);
@@ -92,6 +95,7 @@ export class RuncDriver {
   private readonly startTimeoutMs: number;
   /** Monitors started ahead of create (prestartMonitor), by container id, with the settings they were started for. */
   private readonly prestarted = new Map<string, { key: string; ready: Promise<void> }>();
+  private readonly sealedRuntime: SealedRuntime | undefined;
 
   constructor(opts: RuncDriverOptions) {
     if (opts.execRoot.length > MAX_EXEC_ROOT_LENGTH) {
@@ -101,6 +105,17 @@ export class RuncDriver {
     this.logger = opts.logger ?? silentLogger;
     this.startTimeoutMs = opts.runcTimeoutMs ?? DEFAULT_RUNC_TIMEOUT_MS;
     this.runc = new Runc({ binary: opts.runcBinary, root: opts.runtimeRoot, logger: this.logger, timeoutMs: opts.runcTimeoutMs });
+    this.sealedRuntime = opts.sealedRuntime === false ? undefined : new SealedRuntime(this.runc.binary, this.logger);
+  }
+
+  /** Spawns a monitor whose runtime is runc, handing it the sealed copy of runc when there is one. */
+  private async spawnRuntimeMonitor(monitor: SpawnMonitorOptions): Promise<void> {
+    const lease = await this.sealedRuntime?.acquire();
+    try {
+      await spawnMonitor(lease ? { ...monitor, runtimeFd: lease.fd } : monitor);
+    } finally {
+      lease?.release();
+    }
   }
 
   /** The task dir for a container, or for one of its execs. */
@@ -139,7 +154,7 @@ export class RuncDriver {
     const ready = (async () => {
       // The bundle dir is the monitor's working directory.
       await Promise.all([this.resetTaskDir(paths), fs.mkdir(opts.bundleDir, { recursive: true })]);
-      await spawnMonitor(monitor);
+      await this.spawnRuntimeMonitor(monitor);
     })();
     ready.catch(() => undefined); // awaited by create or delete
     this.prestarted.set(opts.id, { key: JSON.stringify(monitor), ready });
@@ -165,7 +180,7 @@ export class RuncDriver {
     // The task dir (exec root) is reset meanwhile; the exit file is one of its files.
     await Promise.all([writeConfig(), this.resetTaskDir(paths)]);
     this.logger.debug('spawning container monitor', { id: opts.id, runtimeArgv: monitor.runtimeArgv });
-    await spawnMonitor(monitor);
+    await this.spawnRuntimeMonitor(monitor);
     return paths;
   }
 
@@ -372,7 +387,7 @@ export class RuncDriver {
       detach: true,
       logFile: paths.runtimeLogFile,
     });
-    await spawnMonitor({
+    await this.spawnRuntimeMonitor({
       socketPath: paths.socketPath,
       exitFile: paths.exitFile,
       pidFile: paths.pidFile,

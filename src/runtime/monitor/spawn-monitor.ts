@@ -31,8 +31,13 @@ export interface SpawnMonitorOptions {
   /** Run the runtime only after the first START frame, so attach streams miss nothing. */
   waitStart: boolean;
   runtimeArgv: string[];
+  /** An fd of the runtime's executable (the sealed runc copy), exec'd in place of runtimeArgv[0]; the monitor gets it as fd 4. */
+  runtimeFd?: number;
   cwd?: string;
 }
+
+/** Where the monitor finds the runtime's executable when it is handed one. */
+const RUNTIME_FD = 4;
 
 const READY_TIMEOUT_MS = 10_000;
 
@@ -57,6 +62,7 @@ export function monitorArgv(opts: SpawnMonitorOptions, syncFd: number): string[]
   }
   if (opts.stdin) args.push('--stdin');
   if (opts.waitStart) args.push('--wait-start');
+  if (opts.runtimeFd !== undefined) args.push('--runtime-fd', String(RUNTIME_FD));
   args.push('--', ...opts.runtimeArgv);
   return args;
 }
@@ -101,9 +107,9 @@ type Launch = { outcome: 'done' | 'timeout'; reply: string; stderr: string } | {
  * posix_spawn on a pool thread (the addon's spawnReady): child_process.spawn forks the daemon
  * on the JS thread and blocks it until the child has exec'd (15-40 ms per start under load).
  */
-async function launchNative(argv: string[], cwd: string | undefined): Promise<Launch> {
+async function launchNative(argv: string[], cwd: string | undefined, runtimeFd: number | undefined): Promise<Launch> {
   try {
-    const r = await native.spawnReady!(argv, cwd ?? null, READY_TIMEOUT_MS);
+    const r = await native.spawnReady!(argv, cwd ?? null, READY_TIMEOUT_MS, runtimeFd);
     return { outcome: r.timedOut ? 'timeout' : 'done', reply: r.sync.trim(), stderr: r.stderr.trim() };
   } catch (err: unknown) {
     return { outcome: err instanceof Error ? err : new Error(String(err)) };
@@ -111,10 +117,10 @@ async function launchNative(argv: string[], cwd: string | undefined): Promise<La
 }
 
 /** child_process.spawn: for an addon built before spawnReady. */
-async function launchChildProcess(argv: string[], cwd: string | undefined): Promise<Launch> {
+async function launchChildProcess(argv: string[], cwd: string | undefined, runtimeFd: number | undefined): Promise<Launch> {
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd,
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe', ...(runtimeFd === undefined ? [] : [runtimeFd])],
   });
   const sync: Buffer[] = [];
   const stderr: Buffer[] = [];
@@ -139,7 +145,7 @@ async function launchChildProcess(argv: string[], cwd: string | undefined): Prom
 export async function spawnMonitor(opts: SpawnMonitorOptions): Promise<void> {
   const syncFd = 3;
   const argv = [monitorBinaryPath(), ...monitorArgv(opts, syncFd)];
-  const launch = hasSpawnReady() ? await launchNative(argv, opts.cwd) : await launchChildProcess(argv, opts.cwd);
+  const launch = hasSpawnReady() ? await launchNative(argv, opts.cwd, opts.runtimeFd) : await launchChildProcess(argv, opts.cwd, opts.runtimeFd);
   if (launch.outcome === 'done' && launch.reply === `ready ${MONITOR_PROTOCOL_VERSION}`) return;
   let reason: string;
   if (launch.outcome === 'done' && launch.reply.startsWith('ready')) {

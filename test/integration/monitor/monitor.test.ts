@@ -6,6 +6,7 @@ import { MonitorConnection } from '../../../src/runtime/monitor/client';
 import { spawnMonitor } from '../../../src/runtime/monitor/spawn-monitor';
 import { readLog } from '../../../src/runtime/monitor/log-reader';
 import { LOG_INDEX_PAYLOAD_SIZE, LOG_RECORD_HEADER_SIZE, LOG_STREAM_INDEX, type ExitStatus } from '../../../src/runtime/monitor/protocol';
+import { native } from '../../../src/native';
 import { collect, fakeRunOptions, makeFixture, parentPid, rssKb, startAndConnect, text, waitFor } from './helpers';
 
 const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
@@ -332,6 +333,38 @@ test('readLog reads a rotated log oldest first, and -f follows it across rotatio
     for await (const line of readLog(f.logPath, { tail: 25 })) last.push(line.line.toString().trim());
     assert.deepEqual(numbers(last), Array.from({ length: 25 }, (_, i) => 76 + i));
   } finally {
+    f.cleanup();
+  }
+});
+
+test('--runtime-fd: the runtime is exec\'d from the fd (not argv[0]), which the monitor holds until then and the process never gets', async () => {
+  const f = makeFixture();
+  const source = path.join(f.dir, 'busybox');
+  fs.copyFileSync('/bin/busybox', source);
+  fs.chmodSync(source, 0o755);
+  const copy = await native.sealedCopy!(source);
+  try {
+    // argv[0] names no file: only the fd can run. busybox picks the applet from argv[1].
+    const conn = await startAndConnect({
+      socketPath: f.socketPath,
+      exitFile: f.exitFile,
+      monitorPidFile: path.join(f.dir, 'monitor.pid'),
+      tty: false,
+      stdin: false,
+      waitStart: true,
+      runtimeArgv: ['/nonexistent/busybox', 'sh', '-c', 'readlink /proc/self/exe; ls /proc/self/fd'],
+      runtimeFd: copy.fd,
+    });
+    const monitorPid = Number(fs.readFileSync(path.join(f.dir, 'monitor.pid'), 'utf8'));
+    assert.equal(fs.readlinkSync(`/proc/${monitorPid}/fd/4`), '/memfd:busybox (deleted)');
+    const out = collect(conn);
+    conn.start();
+    assert.equal((await conn.waitExited()).exitCode, 0);
+    const [exe, ...fds] = text(out.stdout).trim().split('\n');
+    assert.equal(exe, '/memfd:busybox (deleted)');
+    assert.deepEqual(fds, ['0', '1', '2', '3'], 'stdio and ls\'s own dir fd only');
+  } finally {
+    fs.closeSync(copy.fd);
     f.cleanup();
   }
 });
