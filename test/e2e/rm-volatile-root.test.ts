@@ -67,4 +67,27 @@ describe('volatile roots for --rm containers', { skip }, () => {
     assert.ok(again && !isVolatile(again), 'the plain root is mounted again, not volatile');
     assert.equal((await api('DELETE', `/containers/${plain}?force=1`)).status, 204);
   });
+
+  it('keeps a created --rm root mounted for its start; a copy from it leaves it startable, and a removal unmounts it', async () => {
+    const create = async () => {
+      const res = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '1000'], HostConfig: { AutoRemove: true, NetworkMode: 'none' } });
+      assert.equal(res.status, 201, res.body);
+      return (JSON.parse(res.body) as { Id: string }).Id;
+    };
+    const id = await create();
+    assert.ok(isVolatile(await superOptions(mountPoint(id))), 'the root is mounted (volatile) from create on');
+    // A copy borrows that mount and unmounts it after, remountable: the start mounts it again.
+    const copied = await api('GET', `/containers/${id}/archive?path=/etc/hostname`);
+    assert.equal(copied.status, 200, copied.body);
+    assert.equal(await superOptions(mountPoint(id)), undefined, 'unmounted after the copy');
+    assert.equal((await api('POST', `/containers/${id}/start`)).status, 204);
+    assert.ok(isVolatile(await superOptions(mountPoint(id))), 'mounted volatile again by the start');
+    assert.equal((await api('DELETE', `/containers/${id}?force=1`)).status, 204);
+    assert.equal(await superOptions(mountPoint(id)), undefined);
+
+    const never = await create();
+    assert.ok(await superOptions(mountPoint(never)));
+    assert.equal((await api('DELETE', `/containers/${never}`)).status, 204);
+    assert.equal(await superOptions(mountPoint(never)), undefined, 'a created --rm container\'s removal unmounts its root');
+  });
 });

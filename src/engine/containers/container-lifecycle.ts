@@ -146,14 +146,19 @@ export class ContainerLifecycle {
   /** The managed /etc files and their mount points exist from create on, as in Docker (cp of a created container). */
   private async prepareManagedEtc(record: Container): Promise<void> {
     const { rootfs, store } = this.ctx.deps;
-    // A --rm root is volatile here too: this unmount then does not sync the data root's file
-    // system (a crash before its start removes the container anyway, see ContainerRestore).
-    const rootFd = openHostDir(await rootfs.mount(record.Id, { volatile: Boolean(record.HostConfig.AutoRemove) }));
+    // A --rm root is volatile here too, and stays mounted for the start that follows (a run's
+    // next request; mount and unmount block the event loop ~3 ms each): it is unmounted at its
+    // exit, its removal, a failed start, or by a restore, which removes it (a crash before its
+    // start removes the container anyway, see ContainerRestore). Borrowers unmount it remountable.
+    const keepMounted = Boolean(record.HostConfig.AutoRemove);
+    const rootFd = openHostDir(await rootfs.mount(record.Id, { volatile: keepMounted }));
+    let made = false;
     try {
       createEtcMountPoints(rootFd);
+      made = true;
     } finally {
       closeFd(rootFd);
-      await rootfs.unmount(record.Id, { remountable: true });
+      if (!made || !keepMounted) await rootfs.unmount(record.Id, { remountable: true });
     }
     await writeManagedEtcFiles(record as ContainerRecord<ContainerConfig, HostConfig>, store.dir(record.Id), undefined, undefined, this.ctx.deps.networking?.hostGateway(record as ContainerRecord));
   }

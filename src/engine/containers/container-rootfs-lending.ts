@@ -93,7 +93,8 @@ export class ContainerRootfsLending {
         }
         this.rootfsBorrowers.delete(id);
         const current = deps.store.find(id);
-        if (!current || !isLive(current)) await deps.rootfs.unmount(id).catch(() => undefined);
+        // Remountable: a created --rm container's root is still the volatile mount of its create.
+        if (!current || !isLive(current)) await deps.rootfs.unmount(id, { remountable: true }).catch(() => undefined);
       });
     };
     let rootFd: number;
@@ -129,7 +130,7 @@ export class ContainerRootfsLending {
         deps.logger.warn('unmounting volumes after a copy failed', { id, error: messageOf(err) });
       }
       if (rootFd !== undefined) closeFd(rootFd);
-      const done = (this.rootfsBorrowers.get(id) ?? 0) > 0 ? Promise.resolve() : deps.rootfs.unmount(id).catch(() => undefined);
+      const done = (this.rootfsBorrowers.get(id) ?? 0) > 0 ? Promise.resolve() : deps.rootfs.unmount(id, { remountable: true }).catch(() => undefined);
       void done.finally(unlock);
     };
     try {
