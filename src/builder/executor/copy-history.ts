@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { fstatSync, readFileSync, type Stats } from 'node:fs';
+import { fstatSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { native } from '../../native';
-import { closeFd, lstatChild, openBeneath } from '../../util/fs-at';
+import { closeFd, lstatChild, openBeneath, openInRoot } from '../../util/fs-at';
 import { selectSources } from './context-sources';
 import type { ContextPathFilter } from '../types';
 import { LocalTarHeaders } from './local-tar-headers';
@@ -59,9 +59,21 @@ export function copySourceHistory(rootFd: number, patterns: readonly string[], w
         closeFd(target);
       }
     }
-    const h = headerFromStat(rel, fd, st);
-    return entrySum(h, fd, names === 'host' ? hostName('/etc/passwd', st.uid) : '', names === 'host' ? hostName('/etc/group', st.gid) : '');
+    // moby's lazySource.Hash sums the path reached (FollowSymlinkInScope): a link as its target's entry.
+    if (st.isSymbolicLink()) {
+      const reached = followInRoot(rootFd, rel);
+      if (reached) {
+        try {
+          return rootSum(reached.rel, reached.fd, fstatSync(reached.fd));
+        } finally {
+          closeFd(reached.fd);
+        }
+      }
+    }
+    return rootSum(rel, fd, st);
   };
+  const rootSum = (rel: string, fd: number, st: Stats): string =>
+    entrySum(headerFromStat(rel, fd, st), fd, names === 'host' ? hostName('/etc/passwd', st.uid) : '', names === 'host' ? hostName('/etc/group', st.gid) : '');
   for (const pattern of patterns) {
     for (const source of selectSources(rootFd, pattern, what, filter)) {
       try {
@@ -96,6 +108,23 @@ function followInTar(headers: ContextTarHeaders | LocalTarHeaders, key: string):
     current = tarsumKey(base);
   }
   return current;
+}
+
+/** A link's target inside the root (absolute links from the root, never out of it), with its path there; undefined when it leads nowhere. */
+function followInRoot(rootFd: number, rel: string): { fd: number; rel: string } | undefined {
+  let fd: number;
+  try {
+    fd = openInRoot(rootFd, rel);
+  } catch {
+    return undefined;
+  }
+  const root = readlinkSync(`/proc/self/fd/${rootFd}`);
+  const reached = path.relative(root, readlinkSync(`/proc/self/fd/${fd}`));
+  if (reached.startsWith('..') || path.isAbsolute(reached)) {
+    closeFd(fd);
+    return undefined;
+  }
+  return { fd, rel: reached };
 }
 
 /** Everything beneath a directory (by its real path in the root), without following links; in a local context only what .dockerignore leaves in. */
