@@ -5,7 +5,7 @@ import type { Digest } from '../../../util/digest';
 import { drainBody, parseContentRange, parseRangeHeader, sendEmpty, uploadRange } from '../http';
 import { waitWhileFenced } from '../gc-fence';
 import { checkDigest, isValidName } from '../names';
-import { DigestMismatchError, SizeMismatchError, UploadBusyError, UploadLimitError, UploadOffsetError, type UploadStatus } from '../storage/driver';
+import { DigestMismatchError, SizeMismatchError, UploadBusyError, UploadLimitError, UploadOffsetError, type BlobReader, type UploadStatus } from '../storage/driver';
 import { emitEvent, type RouteContext } from './context';
 import { sendBlob } from './send-blob';
 
@@ -22,17 +22,43 @@ function blobUnknown(digest: string): RegistryError {
   return new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
 }
 
+async function isLinked(ctx: RouteContext, digest: Digest): Promise<boolean> {
+  return (await ctx.store.hasBlob(ctx.name, digest)) || (await ctx.store.manifest(ctx.name, digest)) !== undefined;
+}
+
 /** The blob's size when this repository holds it (as a layer/config, or as a manifest). */
 async function linkedBlob(ctx: RouteContext, digest: Digest): Promise<number> {
-  const linked = (await ctx.store.hasBlob(ctx.name, digest)) || (await ctx.store.manifest(ctx.name, digest)) !== undefined;
-  const stat = linked ? await ctx.driver.statBlob(digest) : undefined;
+  const stat = (await isLinked(ctx, digest)) ? await ctx.driver.statBlob(digest) : undefined;
   if (!stat) throw blobUnknown(digest);
   return stat.size;
 }
 
+/** A GET's blob opened for reading (its size from the open file: no separate stat), or undefined when the driver has no random access. */
+async function openLinkedBlob(ctx: RouteContext, digest: Digest): Promise<BlobReader | undefined> {
+  if (ctx.req.method !== 'GET' || !ctx.driver.openBlob) return undefined;
+  if (!(await isLinked(ctx, digest))) throw blobUnknown(digest);
+  try {
+    return await ctx.driver.openBlob(digest);
+  } catch (err) {
+    if (isNotFound(err)) throw blobUnknown(digest);
+    throw err;
+  }
+}
+
 export async function getBlob(ctx: RouteContext, param: string): Promise<void> {
   const digest = checkDigest(param);
-  const size = await linkedBlob(ctx, digest);
+  const reader = await openLinkedBlob(ctx, digest);
+  try {
+    await answerBlob(ctx, digest, reader);
+  } catch (err) {
+    await reader?.close();
+    throw err;
+  }
+}
+
+/** Answers a blob GET or HEAD; a reader given is handed to sendBlob (which closes it) or left to the caller on a throw before. */
+async function answerBlob(ctx: RouteContext, digest: Digest, reader: BlobReader | undefined): Promise<void> {
+  const size = reader ? reader.size : await linkedBlob(ctx, digest);
   const headers: Record<string, string> = {
     'Content-Type': 'application/octet-stream',
     'Docker-Content-Digest': digest,
@@ -49,15 +75,16 @@ export async function getBlob(ctx: RouteContext, param: string): Promise<void> {
   if (range) {
     const length = range.end - range.start + 1;
     ctx.res.writeHead(206, { ...headers, 'Content-Length': String(length), 'Content-Range': `bytes ${range.start}-${range.end}/${size}` });
-    await sendBlob(ctx.driver, digest, ctx.res, { offset: range.start, length });
+    await sendBlob(ctx.driver, digest, ctx.res, { offset: range.start, length }, reader);
     return;
   }
   ctx.res.writeHead(200, { ...headers, 'Content-Length': String(size) });
   if (size === 0) {
+    await reader?.close();
     ctx.res.end();
     return;
   }
-  await sendBlob(ctx.driver, digest, ctx.res, { offset: 0, length: size });
+  await sendBlob(ctx.driver, digest, ctx.res, { offset: 0, length: size }, reader);
 }
 
 /** Removes the blob from this repository (its bytes stay until garbage collection). */

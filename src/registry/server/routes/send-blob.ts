@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Digest } from '../../../util/digest';
-import type { BlobDriver } from '../storage/driver';
+import type { BlobDriver, BlobReader } from '../storage/driver';
 
 /**
  * Bytes per read when copying a blob into a response. A stream's fresh 64 KiB buffer per
@@ -17,12 +17,13 @@ export const SEND_CHUNK_BYTES = 512 * 1024;
  * written to the socket; a buffer is read into again only after its write has completed.
  * Otherwise the driver's stream is piped.
  */
-export async function sendBlob(driver: BlobDriver, digest: Digest, res: ServerResponse, range: { offset: number; length: number }): Promise<void> {
-  if (!driver.openBlob) {
+export async function sendBlob(driver: BlobDriver, digest: Digest, res: ServerResponse, range: { offset: number; length: number }, opened?: BlobReader): Promise<void> {
+  if (!opened && !driver.openBlob) {
     await pipeline(driver.readBlob(digest, range), res);
     return;
   }
-  const reader = await driver.openBlob(digest);
+  // `opened`: the caller's reader (its size answered the request), closed here as ours.
+  const reader = opened ?? (await driver.openBlob!(digest));
   try {
     const chunk = Math.min(SEND_CHUNK_BYTES, range.length);
     const buffers = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];

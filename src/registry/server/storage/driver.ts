@@ -44,6 +44,7 @@ export interface BlobReader {
   size: number;
   /** Fills `into` from `position` as far as the blob goes; the number of bytes read (0 at the end). */
   read(into: Buffer, position: number): Promise<number>;
+  /** Idempotent. */
   close(): Promise<void>;
 }
 
@@ -102,6 +103,11 @@ export interface UploadDriver {
 export interface MetadataDriver {
   /** Keys are `a/b/c` segments of [A-Za-z0-9._:@+-] without `.`/`..`; undefined when absent. */
   getMetadata(key: string): Promise<Buffer | undefined>;
+  /**
+   * Optional: whether the document exists (what getMetadata would not answer undefined for),
+   * for a driver where asking is cheaper than reading (a local file: one stat, not four calls).
+   */
+  hasMetadata?(key: string): Promise<boolean>;
   /**
    * Replaces the document atomically. With `durable: false` it may be missing after a machine
    * crash (never torn): for advisory records that cost a round trip to the disk otherwise

@@ -78,10 +78,11 @@ export class FilesystemDriver implements StorageDriver {
       await handle.close();
       throw err;
     });
+    let closing: Promise<void> | undefined;
     return {
       size,
       read: async (into, position) => (await handle.read(into, 0, into.length, position)).bytesRead,
-      close: () => handle.close(),
+      close: () => (closing ??= handle.close()),
     };
   }
 
@@ -200,6 +201,15 @@ export class FilesystemDriver implements StorageDriver {
       return await fs.readFile(this.metadataPath(key));
     } catch (err) {
       if (isENOENT(err) || (err as NodeJS.ErrnoException).code === 'EISDIR' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+      throw err;
+    }
+  }
+
+  async hasMetadata(key: string): Promise<boolean> {
+    try {
+      return (await fs.stat(this.metadataPath(key))).isFile();
+    } catch (err) {
+      if (isENOENT(err) || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
       throw err;
     }
   }

@@ -78,7 +78,9 @@ export class RepositoryStore {
   }
 
   async hasBlob(name: string, digest: Digest): Promise<boolean> {
-    return (await this.driver.getMetadata(this.key(name, '_layers', 'sha256', hexOf(digest)))) !== undefined;
+    const key = this.key(name, '_layers', 'sha256', hexOf(digest));
+    // Asked on every blob HEAD and GET: a stat where the driver has one.
+    return this.driver.hasMetadata ? this.driver.hasMetadata(key) : (await this.driver.getMetadata(key)) !== undefined;
   }
 
   async unlinkBlob(name: string, digest: Digest): Promise<void> {

@@ -212,6 +212,10 @@ export function runStorageDriverSuite(name: string, factory: () => Promise<Drive
       assert.deepEqual(await d.listMetadata('repositories/a'), ['_manifests', '_uploads']);
       assert.deepEqual(await d.listMetadata('repositories/b'), ['c']);
       assert.equal(await d.getMetadata('repositories/a'), undefined, 'a folder is not a document');
+      if (d.hasMetadata) {
+        const answers = await Promise.all(['repositories/a/_manifests/tags/v1', 'repositories/a/_uploads/u', 'repositories/a', 'repositories/a/_manifests/tags/v9', 'repositories/a/_manifests/tags/v1/x'].map((k) => d.hasMetadata!(k)));
+        assert.deepEqual(answers, [true, true, false, false, false], 'hasMetadata answers as getMetadata');
+      }
       await d.deleteMetadata('repositories/a');
       await d.deleteMetadata('repositories/a');
       assert.deepEqual(await d.listMetadata('repositories'), ['b']);
