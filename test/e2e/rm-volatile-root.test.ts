@@ -90,4 +90,14 @@ describe('volatile roots for --rm containers', { skip }, () => {
     assert.equal((await api('DELETE', `/containers/${never}`)).status, 204);
     assert.equal(await superOptions(mountPoint(never)), undefined, 'a created --rm container\'s removal unmounts its root');
   });
+
+  it('a created --rm container whose root is still mounted goes at a daemon restart, mount and all (restore)', async () => {
+    const res = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { AutoRemove: true, NetworkMode: 'none' } });
+    assert.equal(res.status, 201, res.body);
+    const id = (JSON.parse(res.body) as { Id: string }).Id;
+    assert.ok(isVolatile(await superOptions(mountPoint(id))));
+    await daemon.restart();
+    assert.equal((await api('GET', `/containers/${id}/json`)).status, 404);
+    assert.equal(await superOptions(mountPoint(id)), undefined);
+  });
 });
