@@ -70,6 +70,10 @@ export async function benchRegistryPush(ctx: BenchContext): Promise<BenchRow[]> 
       { benchmark: `push ${mb} MB, 3 layers, empty registry (API; layers stored plain, gzipped on the way)`, unit: 'ms', berth: median(rawTimes), docker },
     ];
   } finally {
+    // registry-pull (next in a run of both) pulls the same fixture layers and waits for them to
+    // be collected after each pull: an image still holding them here would keep them forever.
+    await call(ctx.berth.socket, 'DELETE', '/images/bench/big:latest?force=1').catch(() => undefined);
+    if (ctx.docker) await call(ctx.docker.socket, 'DELETE', '/images/bench/big:latest?force=1').catch(() => undefined);
     await fs.rm(tmp, { recursive: true, force: true });
   }
 }
