@@ -7,7 +7,7 @@
  *   berth-monitor --socket PATH [--log PATH [--log-max-size BYTES] [--log-max-files N]]
  *                 [--exit-file PATH] [--pid-file PATH] [--monitor-pid-file PATH]
  *                 [--oom-cgroup DIR] [--tty --console-socket PATH] [--stdin] [--wait-start]
- *                 [--sync-fd N] [--runtime-fd N] -- RUNTIME_ARGV...
+ *                 [--sync-fd N] [--runtime-fd N] [--runtime-env NAME=VALUE]... -- RUNTIME_ARGV...
  *
  * With --pid-file the runtime (runc run -d / runc exec -d) starts the process and exits;
  * the process is reparented to the monitor (a child subreaper) and its pid read from the
@@ -23,6 +23,7 @@
  * exec'd instead of RUNTIME_ARGV[0], so `runc init` need not re-exec itself from a
  * bind-mounted or copied binary. Close-on-exec here, closed once the runtime has forked:
  * nothing the container starts ever holds it.
+ * --runtime-env: set in the runtime's environment only (not the monitor's), e.g. GOMAXPROCS=1.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -105,6 +106,8 @@ struct options {
   int wait_start;
   int sync_fd;
   int runtime_fd;
+  char *runtime_env[8];
+  int runtime_env_count;
   char **runtime_argv;
 };
 
@@ -671,6 +674,7 @@ static void start_runtime(void) {
     reset_child_signals();
     /* dup2 clears FD_CLOEXEC on the targets; fds 0-2 are /dev/null until now. */
     if (dup2(child_in, 0) < 0 || dup2(child_out, 1) < 0 || dup2(child_err, 2) < 0) _exit(126);
+    for (int i = 0; i < opt.runtime_env_count; i++) putenv(opt.runtime_env[i]);
     /* A sealed copy that cannot be exec'd (e.g. a noexec policy) leaves the binary on disk. */
     if (opt.runtime_fd >= 0) fexecve(opt.runtime_fd, opt.runtime_argv, environ);
     execvp(opt.runtime_argv[0], opt.runtime_argv);
@@ -1122,7 +1126,7 @@ static void usage(const char *message) {
           "usage: berth-monitor --socket PATH [--log PATH [--log-max-size BYTES] [--log-max-files N]]\n"
           "       [--exit-file PATH] [--pid-file PATH] [--monitor-pid-file PATH] [--oom-cgroup DIR]\n"
           "       [--tty --console-socket PATH] [--stdin] [--wait-start] [--sync-fd N] [--runtime-fd N]\n"
-          "       -- RUNTIME_ARGV...\n");
+          "       [--runtime-env NAME=VALUE]... -- RUNTIME_ARGV...\n");
   exit(2);
 }
 
@@ -1148,6 +1152,12 @@ static void parse_args(int argc, char **argv) {
     else if (strcmp(a, "--sync-fd") == 0) {
       if (i + 1 >= argc) usage("--sync-fd needs a value");
       opt.sync_fd = atoi(argv[++i]);
+    } else if (strcmp(a, "--runtime-env") == 0) {
+      if (i + 1 >= argc) usage("--runtime-env needs a value");
+      char *pair = argv[++i];
+      if (strchr(pair, '=') == NULL || pair[0] == '=') usage("--runtime-env needs NAME=VALUE");
+      if (opt.runtime_env_count >= (int)(sizeof opt.runtime_env / sizeof opt.runtime_env[0])) usage("too many --runtime-env");
+      opt.runtime_env[opt.runtime_env_count++] = pair;
     } else if (strcmp(a, "--runtime-fd") == 0) {
       if (i + 1 >= argc) usage("--runtime-fd needs a value");
       opt.runtime_fd = atoi(argv[++i]);

@@ -33,6 +33,8 @@ export interface SpawnMonitorOptions {
   runtimeArgv: string[];
   /** An fd of the runtime's executable (the sealed runc copy), exec'd in place of runtimeArgv[0]; the monitor gets it as fd 4. */
   runtimeFd?: number;
+  /** NAME=VALUE pairs set in the runtime's environment only (at most 8). */
+  runtimeEnv?: string[];
   cwd?: string;
 }
 
@@ -63,6 +65,7 @@ export function monitorArgv(opts: SpawnMonitorOptions, syncFd: number): string[]
   if (opts.stdin) args.push('--stdin');
   if (opts.waitStart) args.push('--wait-start');
   if (opts.runtimeFd !== undefined) args.push('--runtime-fd', String(RUNTIME_FD));
+  for (const pair of opts.runtimeEnv ?? []) args.push('--runtime-env', pair);
   args.push('--', ...opts.runtimeArgv);
   return args;
 }

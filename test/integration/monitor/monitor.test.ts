@@ -368,3 +368,28 @@ test('--runtime-fd: the runtime is exec\'d from the fd (not argv[0]), which the 
     f.cleanup();
   }
 });
+
+test('--runtime-env: set for the runtime only, not in the monitor\'s own environment', async () => {
+  const f = makeFixture();
+  try {
+    const conn = await startAndConnect({
+      socketPath: f.socketPath,
+      exitFile: f.exitFile,
+      monitorPidFile: path.join(f.dir, 'monitor.pid'),
+      tty: false,
+      stdin: false,
+      waitStart: true,
+      runtimeArgv: ['sh', '-c', 'echo "$GOMAXPROCS $BERTH_RUNTIME_ENV_TEST"'],
+      runtimeEnv: ['GOMAXPROCS=1', 'BERTH_RUNTIME_ENV_TEST=a=b c'],
+    });
+    const monitorPid = Number(fs.readFileSync(path.join(f.dir, 'monitor.pid'), 'utf8'));
+    const monitorEnv = fs.readFileSync(`/proc/${monitorPid}/environ`).toString().split('\0');
+    assert.ok(!monitorEnv.some((e) => e.startsWith('BERTH_RUNTIME_ENV_TEST=')));
+    const out = collect(conn);
+    conn.start();
+    assert.equal((await conn.waitExited()).exitCode, 0);
+    assert.equal(text(out.stdout), '1 a=b c\n');
+  } finally {
+    f.cleanup();
+  }
+});

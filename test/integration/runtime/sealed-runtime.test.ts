@@ -41,6 +41,8 @@ describe('runc runs from a sealed in-memory copy of itself', { skip }, () => {
       const monitor = await waitingMonitor(h.driver, c);
       assert.equal(monitor.fd4, '/memfd:runc (deleted)');
       assert.deepEqual(monitor.argv.slice(monitor.argv.indexOf('--runtime-fd'), monitor.argv.indexOf('--runtime-fd') + 2), ['--runtime-fd', '4']);
+      // runc's Go runtime on one P (fewer threads, fewer page faults), unless the daemon's environment says otherwise.
+      if (process.env.GOMAXPROCS === undefined) assert.equal(monitor.argv[monitor.argv.indexOf('--runtime-env') + 1], 'GOMAXPROCS=1');
       // What a container would try through /proc/<runc pid>/exe (CVE-2019-5736): the seals refuse it.
       const rw = await fs.open(`/proc/${monitor.pid}/fd/4`, 'r+');
       try {
