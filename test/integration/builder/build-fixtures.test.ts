@@ -1,9 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
-import * as http from 'node:http';
 import * as path from 'node:path';
-import * as tarStream from 'tar-stream';
+import { copyImage, exportedFiles } from './helpers';
 import { contextTar, postBuild, type ContextEntry } from '../../helpers/build-context';
 import { privateDockerdSkipReason, startPrivateDockerd, type PrivateDockerd } from '../../helpers/private-dockerd';
 import { apiRequest, bootstrapBusybox, needsRoot, REPO_ROOT, startTestDaemon, type TestDaemon } from '../../helpers/test-daemon';
@@ -81,31 +80,7 @@ async function describeImage(socket: string, ref: string): Promise<Record<string
 
 /** path → "type mode uid:gid size link" of an image's file system (a container's export), minus what runtimes add. */
 async function listFiles(socket: string, ref: string): Promise<Map<string, string>> {
-  const created = JSON.parse((await apiRequest(socket, 'POST', '/containers/create', { Image: ref, Cmd: ['true'], Entrypoint: [], HostConfig: { NetworkMode: 'none' } })).body) as { Id: string };
-  try {
-    const files = new Map<string, string>();
-    const extract = tarStream.extract();
-    extract.on('entry', (h, stream, next) => {
-      const name = `/${h.name.replace(/^(\.\/|\/)+/, '')}`.replace(/(.)\/$/, '$1');
-      if (!/^\/(\.dockerenv|etc\/(hostname|hosts|resolv\.conf|mtab)|proc|sys|dev)(\/|$)/.test(name) && name !== '/') {
-        files.set(name, `${h.type} ${((h.mode ?? 0) & 0o7777).toString(8).padStart(4, '0')} ${h.uid}:${h.gid} ${h.type === 'file' ? h.size : '-'}${h.linkname ? ` -> ${h.linkname}` : ''}`);
-      }
-      stream.resume();
-      stream.on('end', next);
-    });
-    await new Promise<void>((resolve, reject) => {
-      http
-        .get({ socketPath: socket, path: `/v1.41/containers/${created.Id}/export` }, (res) => {
-          res.pipe(extract);
-          extract.on('finish', resolve);
-          extract.on('error', reject);
-        })
-        .on('error', reject);
-    });
-    return files;
-  } finally {
-    await apiRequest(socket, 'DELETE', `/containers/${created.Id}?force=1`);
-  }
+  return exportedFiles(socket, ref, (h) => `${h.type} ${((h.mode ?? 0) & 0o7777).toString(8).padStart(4, '0')} ${h.uid}:${h.gid} ${h.type === 'file' ? h.size : '-'}${h.linkname ? ` -> ${h.linkname}` : ''}`);
 }
 
 /** The lines of expected-tree.txt: what `built` adds or changes over `base`, sorted by path. */
@@ -137,23 +112,7 @@ describe('the executor fixture corpus (test/fixtures/dockerfile/executor)', { sk
     baseTree = await listFiles(daemon.socket, 'busybox');
     if (!RECORD) return;
     dockerd = await startPrivateDockerd();
-    const saved = await new Promise<Buffer>((resolve, reject) => {
-      http.get({ socketPath: daemon.socket, path: '/v1.41/images/get?names=busybox' }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve(Buffer.concat(chunks)));
-        res.on('error', reject);
-      });
-    });
-    const loaded = await new Promise<number>((resolve, reject) => {
-      const req = http.request({ socketPath: dockerd!.socket, method: 'POST', path: '/v1.41/images/load?quiet=1', headers: { 'Content-Type': 'application/x-tar' } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
-      req.on('error', reject);
-      req.end(saved);
-    });
-    assert.equal(loaded, 200);
+    await copyImage(daemon.socket, dockerd.socket, 'busybox');
   });
   after(async () => {
     await daemon?.stop();

@@ -1,7 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
-import * as tarStream from 'tar-stream';
+import { copyImage, exportedFiles } from './helpers';
 import { contextTar, postBuild, type ContextEntry } from '../../helpers/build-context';
 import { privateDockerdSkipReason, startPrivateDockerd, type PrivateDockerd } from '../../helpers/private-dockerd';
 import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, type TestDaemon } from '../../helpers/test-daemon';
@@ -129,32 +128,7 @@ async function describeImage(socket: string, ref: string): Promise<{ config: Rec
 
 /** path → "mode uid:gid size link" of the image's file system (a container's export), minus what runtimes add. */
 async function listFiles(socket: string, ref: string): Promise<Map<string, string>> {
-  const created = JSON.parse((await apiRequest(socket, 'POST', '/containers/create', { Image: ref, Cmd: ['true'], Entrypoint: [], HostConfig: { NetworkMode: 'none' } })).body) as { Id: string };
-  try {
-    const files = new Map<string, string>();
-    const extract = tarStream.extract();
-    extract.on('entry', (h, stream, next) => {
-      const name = `/${h.name.replace(/^(\.\/|\/)+/, '')}`.replace(/(.)\/$/, '$1');
-      // What the runtimes add to a container (dockerd's init layer: .dockerenv, /etc/mtab) is not the image's.
-      if (!/^\/(\.dockerenv|etc\/(hostname|hosts|resolv\.conf|mtab)|proc|sys|dev)(\/|$)/.test(name) && name !== '/') {
-        files.set(name, `${h.type} ${((h.mode ?? 0) & 0o7777).toString(8)} ${h.uid}:${h.gid} ${h.type === 'file' ? h.size : '-'} ${h.linkname ?? ''}`);
-      }
-      stream.resume();
-      stream.on('end', next);
-    });
-    await new Promise<void>((resolve, reject) => {
-      http
-        .get({ socketPath: socket, path: `/v1.41/containers/${created.Id}/export` }, (res) => {
-          res.pipe(extract);
-          extract.on('finish', resolve);
-          extract.on('error', reject);
-        })
-        .on('error', reject);
-    });
-    return files;
-  } finally {
-    await apiRequest(socket, 'DELETE', `/containers/${created.Id}?force=1`);
-  }
+  return exportedFiles(socket, ref, (h) => `${h.type} ${((h.mode ?? 0) & 0o7777).toString(8)} ${h.uid}:${h.gid} ${h.type === 'file' ? h.size : '-'} ${h.linkname ?? ''}`);
 }
 
 function differences(berth: Map<string, string>, docker: Map<string, string>): string[] {
@@ -172,22 +146,7 @@ describe('Dockerfile builds side by side with dockerd 20.10', { skip }, () => {
     await bootstrapBusybox(daemon);
     dockerd = await startPrivateDockerd();
     // The same busybox on both: berth's, saved and loaded into dockerd.
-    const saved = await new Promise<Buffer>((resolve, reject) => {
-      http.get({ socketPath: daemon.socket, path: '/v1.41/images/get?names=busybox' }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve(Buffer.concat(chunks)));
-        res.on('error', reject);
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      const req = http.request({ socketPath: dockerd.socket, method: 'POST', path: '/v1.41/images/load?quiet=1', headers: { 'Content-Type': 'application/x-tar' } }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`load: ${res.statusCode}`))));
-      });
-      req.on('error', reject);
-      req.end(saved);
-    });
+    await copyImage(daemon.socket, dockerd.socket, 'busybox');
   });
   after(async () => {
     await daemon?.stop();

@@ -123,3 +123,56 @@ export async function imageTree(daemon: TestDaemon, image: string, p: string): P
     await apiRequest(daemon.socket, 'DELETE', `/containers/${id}?force=1`);
   }
 }
+
+/**
+ * path → format(header) for every entry of an image's file system, read from a container's
+ * export, minus what runtimes add to a container (dockerd's init layer: .dockerenv, /etc/mtab;
+ * the managed /etc files and the kernel file systems' mount points).
+ */
+export async function exportedFiles(socket: string, ref: string, format: (h: tarStream.Header) => string): Promise<Map<string, string>> {
+  const created = JSON.parse((await apiRequest(socket, 'POST', '/containers/create', { Image: ref, Cmd: ['true'], Entrypoint: [], HostConfig: { NetworkMode: 'none' } })).body) as { Id: string };
+  try {
+    const files = new Map<string, string>();
+    const extract = tarStream.extract();
+    extract.on('entry', (h, stream, next) => {
+      const name = `/${h.name.replace(/^(\.\/|\/)+/, '')}`.replace(/(.)\/$/, '$1');
+      if (!/^\/(\.dockerenv|etc\/(hostname|hosts|resolv\.conf|mtab)|proc|sys|dev)(\/|$)/.test(name) && name !== '/') files.set(name, format(h));
+      stream.resume();
+      stream.on('end', next);
+    });
+    await new Promise<void>((resolve, reject) => {
+      http
+        .get({ socketPath: socket, path: `/v1.41/containers/${created.Id}/export` }, (res) => {
+          res.pipe(extract);
+          extract.on('finish', resolve);
+          extract.on('error', reject);
+        })
+        .on('error', reject);
+    });
+    return files;
+  } finally {
+    await apiRequest(socket, 'DELETE', `/containers/${created.Id}?force=1`);
+  }
+}
+
+/** Copies an image from one daemon to another (GET /images/get, then POST /images/load). */
+export async function copyImage(fromSocket: string, toSocket: string, name: string): Promise<void> {
+  const saved = await new Promise<Buffer>((resolve, reject) => {
+    http
+      .get({ socketPath: fromSocket, path: `/v1.41/images/get?names=${encodeURIComponent(name)}` }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
+  await new Promise<void>((resolve, reject) => {
+    const req = http.request({ socketPath: toSocket, method: 'POST', path: '/v1.41/images/load?quiet=1', headers: { 'Content-Type': 'application/x-tar' } }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`load: ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end(saved);
+  });
+}
