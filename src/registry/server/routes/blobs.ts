@@ -172,7 +172,7 @@ async function appendBody(ctx: RouteContext, uuid: string): Promise<UploadStatus
     throw new RegistryError('RANGE_INVALID', `Content-Range ${range.start}-${range.end} does not match Content-Length ${declared}`, { headers: uploadHeaders(ctx, status) });
   }
   try {
-    return await ctx.driver.appendUpload(uuid, ctx.req, { expectedOffset: range?.start, limit: range ? range.end - range.start + 1 : undefined });
+    return await ctx.driver.appendUpload(uuid, ctx.req, { expectedOffset: range?.start, limit: range ? range.end - range.start + 1 : undefined, sourceOwned: true });
   } catch (err) {
     throw uploadError(ctx, err, uuid);
   }

@@ -86,9 +86,10 @@ export interface UploadDriver {
    * Appends `source` to the upload, which must be at `expectedOffset` when one is given
    * (else UploadOffsetError). With `limit`, more bytes than that fail the append. On a failed
    * append (client gone, limit) the upload keeps exactly the bytes received before the
-   * failure. Returns the new status.
+   * failure. With `sourceOwned`, the caller is the source's last user (an HTTP request body):
+   * the driver may free each piece's memory once it is stored. Returns the new status.
    */
-  appendUpload(id: string, source: Readable, options?: { expectedOffset?: number; limit?: number }): Promise<UploadStatus>;
+  appendUpload(id: string, source: Readable, options?: { expectedOffset?: number; limit?: number; sourceOwned?: boolean }): Promise<UploadStatus>;
   /**
    * Verifies what was uploaded hashes to `digest` (and has `size`, when given), then makes it
    * the blob. On a mismatch: DigestMismatchError (or SizeMismatchError), the upload is removed

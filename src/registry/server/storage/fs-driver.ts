@@ -140,7 +140,7 @@ export class FilesystemDriver implements StorageDriver {
     return { id, offset: status.offset, startedAt: status.startedAt, updatedAt: status.updatedAt };
   }
 
-  async appendUpload(id: string, source: Readable, options: { expectedOffset?: number; limit?: number } = {}): Promise<UploadStatus> {
+  async appendUpload(id: string, source: Readable, options: { expectedOffset?: number; limit?: number; sourceOwned?: boolean } = {}): Promise<UploadStatus> {
     const writer = await this.openUpload(id);
     try {
       const start = writer.status().offset;
@@ -151,8 +151,10 @@ export class FilesystemDriver implements StorageDriver {
         if (options.limit !== undefined && received > options.limit) throw new UploadLimitError(options.limit);
       };
       // Batched: the socket is read on while a write is in flight (util/batching-sink.ts).
-      // Written and hashed, the body's pieces are not read again: their memory goes back now.
-      await pipeline(source, batchingSink((chunks) => writer.writev(chunks).then(() => releaseBuffers(chunks)), { check }));
+      // Written and hashed, an owned body's pieces are not read again: their memory goes back
+      // now. Never a caller's own buffers: freed, they would read as empty.
+      const written = options.sourceOwned ? (chunks: Buffer[]) => writer.writev(chunks).then(() => releaseBuffers(chunks)) : (chunks: Buffer[]) => writer.writev(chunks);
+      await pipeline(source, batchingSink(written, { check }));
       return statusOf(id, writer);
     } finally {
       // Keeps every byte written before a failure: the client may resume from the offset.

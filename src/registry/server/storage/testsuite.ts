@@ -139,6 +139,16 @@ export function runStorageDriverSuite(name: string, factory: () => Promise<Drive
       assert.deepEqual(await d.listUploads(), []);
     });
 
+    it("an append leaves the caller's buffers as they were (only an owned source's memory is freed)", async () => {
+      // Buffer.alloc owns its whole ArrayBuffer: the kind of buffer a driver could free.
+      const data = Buffer.alloc(64 * 1024, 7);
+      await d.createUpload('kept');
+      await d.appendUpload('kept', Readable.from([data]));
+      assert.equal(data.length, 64 * 1024);
+      assert.equal((await d.commitUpload('kept', digestOf(Buffer.alloc(64 * 1024, 7)))).size, 64 * 1024);
+      assert.equal(data[0], 7);
+    });
+
     it('an append that fails midway keeps the bytes received; one past its limit fails', async () => {
       const data = randomBytes(4096);
       await d.createUpload('cut');
