@@ -195,17 +195,12 @@ export class StageRunner {
     const { ctx } = this;
     const cache = ctx.deps.cache;
     const key = createHash('sha256').update(JSON.stringify([this.state.id, keyParts])).digest('hex');
-    if (cache && !ctx.request.noCache) {
-      ctx.onEnd(cache.hold(key));
-      const hit = await cache.get(key);
-      // With --cache-from, as dockerd: a local hit counts only on the way to a source image (else the sources could no longer match).
-      if (hit && (!ctx.cacheFrom || ctx.cacheFrom.leadsTo(hit))) {
-        if (hit.chainId !== null) await ctx.w.protectLayer(hit.chainId);
-        this.state = hit;
-        this.stepCached = true;
-        ctx.emit({ type: 'cached', stage: this.label });
-        return;
-      }
+    const hit = await this.cacheEntry(key);
+    // With --cache-from, as dockerd: a local hit counts only on the way to a source image (else the sources could no longer match).
+    if (hit && (!ctx.cacheFrom || ctx.cacheFrom.leadsTo(hit))) {
+      await this.takeCacheHit(hit);
+      this.state = hit;
+      return;
     }
     // --cache-from: a source image whose history goes on with this step's command.
     if (ctx.cacheFrom && !ctx.request.noCache) {
@@ -222,6 +217,22 @@ export class StageRunner {
     }
     this.state = await make();
     if (cache) await cache.put(key, typeof description === 'string' ? description : description(), this.state, ownLayer);
+  }
+
+  /** The build cache's entry for `key`, held in this build's lease; undefined on a miss, without a cache, or with --no-cache. */
+  private async cacheEntry(key: string): Promise<BuildState | undefined> {
+    const { ctx } = this;
+    const cache = ctx.deps.cache;
+    if (!cache || ctx.request.noCache) return undefined;
+    ctx.onEnd(cache.hold(key));
+    return cache.get(key);
+  }
+
+  /** A cache hit taken: its layer protected by the build's lease, the step shown as cached. */
+  private async takeCacheHit(hit: BuildState): Promise<void> {
+    if (hit.chainId !== null) await this.ctx.w.protectLayer(hit.chainId);
+    this.stepCached = true;
+    this.ctx.emit({ type: 'cached', stage: this.label });
   }
 
   private history(createdBy: string): { created: string; created_by: string } {
@@ -438,17 +449,9 @@ export class StageRunner {
     const { ctx } = this;
     const cache = ctx.deps.cache;
     const key = createHash('sha256').update(JSON.stringify(keyParts)).digest('hex');
-    let linked: BuildState | undefined;
-    if (cache && !ctx.request.noCache) {
-      ctx.onEnd(cache.hold(key));
-      linked = await cache.get(key);
-      if (linked?.chainId) {
-        await ctx.w.protectLayer(linked.chainId);
-        this.stepCached = true;
-        ctx.emit({ type: 'cached', stage: this.label });
-      } else linked = undefined;
-    }
-    if (!linked) {
+    let linked = await this.cacheEntry(key);
+    if (linked?.chainId) await this.takeCacheHit(linked);
+    else {
       linked = await make();
       if (cache && linked.chainId !== null) await cache.put(key, linked.config.history?.at(-1)?.created_by ?? '', linked, true);
     }
