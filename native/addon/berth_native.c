@@ -12,6 +12,7 @@
 #include "sandbox.h"
 #include "spawn_ready.h"
 #include "sealed_copy.h"
+#include "blob_hash.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -1511,6 +1512,7 @@ NAPI_MODULE_INIT() {
       {"sealedCopy", NULL, js_sealed_copy, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
+  blob_hash_define(env, exports);
   /* Flag values differ between architectures (O_DIRECTORY on arm64): take them from libc. */
   static const struct { const char *name; int64_t value; } constants[] = {
       {"O_RDONLY", O_RDONLY}, {"O_WRONLY", O_WRONLY}, {"O_RDWR", O_RDWR}, {"O_CREAT", O_CREAT}, {"O_EXCL", O_EXCL},

@@ -53,6 +53,11 @@ export function hasPeerCredentials(): boolean {
   return typeof get().peerCredentials === 'function';
 }
 
+/** Whether the addon as built has the ingest hashing calls (sha256New…, appendHashed): content ingests hash on this thread otherwise. */
+export function hasBlobHash(): boolean {
+  return typeof get().appendHashed === 'function';
+}
+
 /** The syscalls Node lacks (see types.ts). Errors carry code, errno, syscall and path like Node's fs errors. */
 export const native: NativeAddon = {
   mount: (source, target, fstype, flags, data) => get().mount(source, target, fstype, flags, data),
@@ -87,6 +92,10 @@ export const native: NativeAddon = {
   peerCredentials: (fd) => get().peerCredentials!(fd),
   mallocTrim: () => get().mallocTrim?.() ?? false,
   mallocThresholds: (mmapThreshold, trimThreshold) => get().mallocThresholds?.(mmapThreshold, trimThreshold),
+  sha256New: () => get().sha256New!(),
+  sha256Update: (state, bytes) => get().sha256Update!(state, bytes),
+  sha256Hex: (state) => get().sha256Hex!(state),
+  appendHashed: (fd, chunks, state) => get().appendHashed!(fd, chunks, state),
   get constants() {
     return get().constants;
   },

@@ -96,6 +96,13 @@ export interface NativeSyscalls {
   mallocTrim?(): boolean;
   /** mallopt M_MMAP_THRESHOLD and M_TRIM_THRESHOLD, in bytes (absent in an addon built before it). */
   mallocThresholds?(mmapThreshold: number, trimThreshold: number): void;
+  /** A fresh SHA-256 state (OpenSSL's SHA256_CTX in a Buffer: copyable). Absent, with the three below, from an addon built before it. */
+  sha256New?(): Buffer;
+  sha256Update?(state: Buffer, bytes: Uint8Array): void;
+  /** The hex digest of what `state` has seen; the state goes on. */
+  sha256Hex?(state: Buffer): string;
+  /** Writes `chunks` at `fd`'s position, then adds them to `state`, on the thread pool; resolves with the byte count. A failed write adds nothing. */
+  appendHashed?(fd: number, chunks: Uint8Array[], state: Buffer): Promise<number>;
   /** open(2)/at(2) flag values of this architecture, from libc. */
   readonly constants: NativeConstants;
 }

@@ -112,9 +112,13 @@ port.on('message', (message: ToWorker) => {
     case 'dest':
       inboxes.get(message.id)?.setDest(message.dest);
       break;
-    case 'data':
-      inboxes.get(message.id)?.push(Buffer.from(message.buffer, message.offset, message.length));
+    case 'data': {
+      // A batch of a pull's network chunks is joined here, off the daemon's thread: the
+      // decompressor then gets ~1 MB at a time (each of its calls is a trip through the pool).
+      const chunks = message.chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+      inboxes.get(message.id)?.push(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
       break;
+    }
     case 'end':
       inboxes.get(message.id)?.end();
       break;

@@ -29,7 +29,8 @@ export type ToWorker =
   | { type: 'start'; id: number; job: ExtractJob }
   /** The directory to extract into (an active snapshot's upper dir: trusted, made by the snapshotter). */
   | { type: 'dest'; id: number; dest: string }
-  | { type: 'data'; id: number; buffer: ArrayBuffer; offset: number; length: number }
+  /** Chunks in order (their memory moved to the worker). */
+  | { type: 'data'; id: number; chunks: Uint8Array[] }
   | { type: 'end'; id: number }
   | { type: 'abort'; id: number; message: string };
 
@@ -214,11 +215,11 @@ export async function extractInWorker(tar: Readable, dest: string | Promise<stri
       },
     );
     try {
+      // A byte stream's chunks, or an object stream's batches of them (a pull's TeeSink).
       for await (const raw of tar) {
         if (settled) break; // the worker failed: leaving the loop destroys tar
-        const chunk = raw as Buffer;
-        post(worker, id, chunk);
-        inFlight += chunk.length;
+        const chunks = Array.isArray(raw) ? (raw as Buffer[]) : [raw as Buffer];
+        inFlight += post(worker, id, chunks);
         while (inFlight > MAX_IN_FLIGHT && !settled) await new Promise<void>((resolve) => (wake = resolve));
       }
       if (!settled) worker.postMessage({ type: 'end', id } satisfies ToWorker);
@@ -242,11 +243,23 @@ export async function extractInWorker(tar: Readable, dest: string | Promise<stri
   }
 }
 
-/** Posts a chunk: moved when handed over, else copied into memory of its own and moved. */
-function post(worker: Worker, id: number, chunk: Buffer): void {
-  const own = handedOver.has(chunk.buffer) ? chunk : new Uint8Array(chunk);
-  const buffer = own.buffer as ArrayBuffer;
-  worker.postMessage({ type: 'data', id, buffer, offset: own.byteOffset, length: own.byteLength } satisfies ToWorker, [buffer]);
+/**
+ * Posts chunks in one message: each moved when handed over, else copied into memory of its
+ * own and moved. Returns their bytes.
+ */
+function post(worker: Worker, id: number, chunks: Buffer[]): number {
+  const own: Uint8Array[] = [];
+  const transfer: ArrayBuffer[] = [];
+  let bytes = 0;
+  for (const chunk of chunks) {
+    if (chunk.length === 0) continue;
+    const moved = handedOver.has(chunk.buffer) && !transfer.includes(chunk.buffer as ArrayBuffer) ? chunk : new Uint8Array(chunk);
+    own.push(moved);
+    transfer.push(moved.buffer as ArrayBuffer);
+    bytes += moved.byteLength;
+  }
+  if (own.length > 0) worker.postMessage({ type: 'data', id, chunks: own } satisfies ToWorker, transfer);
+  return bytes;
 }
 
 function workerError(message: { message: string; kind?: ErrorKind; code?: string }): Error {

@@ -1,11 +1,12 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { IngestStatus, WriterOptions } from '../types';
 import type { Digest } from '../../util/digest';
 import { isDigest } from '../../util/digest';
 import { invalidArgument, isENOENT, notFound, unavailable } from '../../errors';
 import { readJsonIfExists, removeStaleTempFiles, writeJsonAtomic } from '../../util/atomic-fs';
+import { newIngestHash, type IngestHash } from './ingest-hash';
 
 /** What `meta.json` of a named ingest holds. */
 interface IngestMeta {
@@ -20,7 +21,7 @@ export interface OpenIngest {
   dir: string;
   dataPath: string;
   handle: fs.FileHandle;
-  hash: Hash;
+  hash: IngestHash;
   offset: number;
   ref?: string;
   meta: IngestMeta;
@@ -41,7 +42,7 @@ function dirName(ref: string): string {
 export class IngestArea {
   private readonly held = new Set<string>();
   /** Digest state of closed named ingests, so resuming in the same process does not re-read. */
-  private readonly closedState = new Map<string, { hash: Hash; offset: number }>();
+  private readonly closedState = new Map<string, { hash: IngestHash; offset: number }>();
 
   constructor(readonly dir: string) {}
 
@@ -74,7 +75,7 @@ export class IngestArea {
       await fs.mkdir(dir, { mode: 0o700 });
       const dataPath = path.join(dir, 'data');
       const handle = await fs.open(dataPath, 'wx', 0o600); // blobs are private: layers may hold secrets
-      return { dir, dataPath, handle, hash: createHash('sha256'), offset: 0, meta: { ref: '', startedAt: Date.now(), total: options.total, expected: options.expected } };
+      return { dir, dataPath, handle, hash: newIngestHash(), offset: 0, meta: { ref: '', startedAt: Date.now(), total: options.total, expected: options.expected } };
     }
     if (ref === '') throw invalidArgument('ingest ref must not be empty');
     if (this.held.has(ref)) throw unavailable(`ref ${ref} locked: unavailable`);
@@ -198,8 +199,8 @@ export class IngestArea {
 }
 
 /** Rebuilds the digest state of the first `length` bytes of a partial ingest. */
-async function rehash(file: string, length: number): Promise<Hash> {
-  const hash = createHash('sha256');
+async function rehash(file: string, length: number): Promise<IngestHash> {
+  const hash = newIngestHash();
   if (length === 0) return hash;
   for await (const chunk of createReadStream(file, { start: 0, end: length - 1 })) hash.update(chunk as Buffer);
   return hash;

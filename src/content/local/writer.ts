@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { BlobInfo, CommitOptions, ContentWriter, IngestStatus, Labels } from '../types';
 import type { Digest } from '../../util/digest';
 import { internal, invalidArgument } from '../../errors';
 import type { IngestArea, OpenIngest } from './ingests';
 import { validateLabels } from './labels';
+import { newIngestHash } from './ingest-hash';
 
 /** What the writer needs from the store to make a verified ingest a blob. */
 export interface BlobPublisher {
@@ -42,19 +42,14 @@ export class LocalContentWriter implements ContentWriter {
     if (total !== undefined && this.ingest.offset + length > total) {
       throw invalidArgument(`write of ${length} bytes at offset ${this.ingest.offset} exceeds the expected size ${total}${this.ingest.ref ? ` of ingest ${this.ingest.ref}` : ''}`);
     }
-    let written = 0;
     try {
-      while (written < length) {
-        const rest = written === 0 ? chunks : skipBytes(chunks, written);
-        const { bytesWritten } = rest.length === 1 ? await this.ingest.handle.write(rest[0]!) : await this.ingest.handle.writev(rest);
-        written += bytesWritten;
-      }
+      // Written and hashed together (on the thread pool when the addon can: ingest-hash.ts).
+      await this.ingest.hash.append(this.ingest.handle, chunks);
     } catch (err) {
       // Nothing half-written: the data file goes back to what the digest state covers.
       await this.ingest.handle.truncate(this.ingest.offset).catch(() => undefined);
       throw err;
     }
-    for (const chunk of chunks) this.ingest.hash.update(chunk);
     this.ingest.offset += length;
     this.updatedAt = Date.now();
   }
@@ -63,7 +58,7 @@ export class LocalContentWriter implements ContentWriter {
     this.checkOpen('truncate');
     if (size !== 0) throw invalidArgument(`truncate to ${size as number}: only 0 is supported`);
     await this.ingest.handle.truncate(0);
-    this.ingest.hash = createHash('sha256');
+    this.ingest.hash = newIngestHash();
     this.ingest.offset = 0;
     this.updatedAt = Date.now();
   }
@@ -72,7 +67,7 @@ export class LocalContentWriter implements ContentWriter {
     this.checkOpen('commit');
     if (expected.labels) validateLabels(expected.labels);
     this.done = true;
-    const digest: Digest = `sha256:${this.ingest.hash.copy().digest('hex')}`;
+    const digest: Digest = `sha256:${this.ingest.hash.hex()}`;
     const size = this.ingest.offset;
     const wantSize = expected.size ?? this.ingest.meta.total;
     const wantDigest = expected.digest ?? this.ingest.meta.expected;
@@ -108,18 +103,4 @@ export class LocalContentWriter implements ContentWriter {
     await this.area.remove(this.ingest);
     this.area.release(this.ingest, false);
   }
-}
-
-/** The chunks after their first `n` bytes (what a short write left to write). */
-function skipBytes(chunks: Uint8Array[], n: number): Uint8Array[] {
-  const rest: Uint8Array[] = [];
-  for (const chunk of chunks) {
-    if (n >= chunk.length) {
-      n -= chunk.length;
-      continue;
-    }
-    rest.push(n > 0 ? chunk.subarray(n) : chunk);
-    n = 0;
-  }
-  return rest;
 }

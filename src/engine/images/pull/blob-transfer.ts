@@ -6,17 +6,20 @@ import { errorKind, invalidArgument, messageOf, unavailable } from '../../../err
 import { handOver } from '../../../snapshots/layer-extractor';
 
 /**
- * Bytes fed to a consumer as they arrive (a layer's unpacker), with its back-pressure. A
- * consumer that fails stops receiving, but the download goes on to its digest check: a
- * corrupt blob is reported as such (as dockerd, which verifies before it extracts), not as
- * the bad tar it made.
+ * Bytes fed to a consumer as they arrive (a layer's unpacker), with its back-pressure: an
+ * object stream of batches (Buffer[], each a batch the ingest has written), so the
+ * network's chunks reach the unpacker's worker as they are, never joined into one buffer
+ * on the daemon's thread. A consumer that fails stops receiving, but the download goes on
+ * to its digest check: a corrupt blob is reported as such (as dockerd, which verifies
+ * before it extracts), not as the bad tar it made.
  */
 export class TeeSink {
-  readonly stream = new PassThrough({ highWaterMark: 1 << 20 });
+  /** A batch or two waits here; the extractor keeps its own few MB in flight. */
+  readonly stream = new PassThrough({ objectMode: true, highWaterMark: 2 });
 
-  async write(chunk: Buffer): Promise<void> {
+  async write(batch: Buffer[]): Promise<void> {
     if (this.stream.destroyed) return;
-    if (!this.stream.write(chunk)) await Promise.race([once(this.stream, 'drain'), once(this.stream, 'close')]);
+    if (!this.stream.write(batch)) await Promise.race([once(this.stream, 'drain'), once(this.stream, 'close')]);
   }
 
   end(): void {
@@ -129,18 +132,19 @@ async function receive(opts: BlobTransferOptions, writer: Awaited<ReturnType<Con
   let pendingSince = 0;
   const flush = async (): Promise<void> => {
     if (pendingBytes === 0) return;
-    const pending0 = pending.length === 1 ? pending[0] : undefined;
-    const data = pending0 ?? Buffer.concat(pending, pendingBytes);
-    const length = data.length; // a buffer handed over is empty once moved
+    const batch = pending;
+    const length = pendingBytes; // a chunk handed over is empty once moved
     pending = [];
     pendingBytes = 0;
     try {
-      await writer.write(data);
-      // Written (and hashed) into the ingest: the unpacker may now take the memory itself
-      // (moved to its worker thread, not copied) when the batch is a buffer of its own.
+      // One write (and hash, on the thread pool) for the batch, its chunks as they came.
+      await writer.writev(batch);
+      // Written into the ingest: the unpacker may now take the chunks' memory itself (moved
+      // to its worker thread, not copied): each is a buffer of its own (node's HTTP parser
+      // copies every body chunk out of the socket's read).
       if (sink) {
-        if (data !== pending0) handOver(data);
-        await sink.write(data);
+        for (const chunk of batch) handOver(chunk);
+        await sink.write(batch);
       }
     } catch (err) {
       throw new LocalError(messageOf(err), { cause: err });
