@@ -84,7 +84,9 @@ function packBusybox(binary: Buffer, applets: readonly string[]): tarStream.Pack
       if (!dirs.has(dir)) dirs.set(dir, 0o755);
     }
   }
-  for (const [name, mode] of [...dirs].sort(([a], [b]) => a.localeCompare(b))) {
+  // Code-point order (the names are lowercase ASCII, so the order localeCompare gave): a
+  // collator would load ICU's collation data into the daemon for good (~2.5 MB of idle RSS).
+  for (const [name, mode] of [...dirs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     entries.push({ header: { ...base, name: `${name}/`, type: 'directory', mode } });
   }
   entries.push({ header: { ...base, name: 'bin/busybox', type: 'file', mode: 0o755, size: binary.length }, data: binary });
