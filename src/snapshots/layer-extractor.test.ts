@@ -145,3 +145,41 @@ test('the worker ends soon after an extraction outside a pull (load, import, boo
   await new Promise((r) => setTimeout(r, 2000));
   assert.equal(extractionWorkerRunning(), true, 'the worker is kept for the next pull');
 });
+
+test('an object stream\'s batches of chunks are extracted as one byte stream, each handed-over chunk moved', async (t) => {
+  const dest = await tempDir(t);
+  const gz = gzipSync(layer);
+  const pieces = chunked(gz, 40_000);
+  const batches: Buffer[][] = [];
+  for (let i = 0; i < pieces.length; i += 3) batches.push(pieces.slice(i, i + 3));
+  for (const piece of pieces) handOver(piece);
+  // A small last piece lives in Buffer's shared pool: that one is copied.
+  const own = pieces.filter((p) => p.byteOffset === 0 && p.byteLength === p.buffer.byteLength);
+  const pooled = pieces.filter((p) => !own.includes(p));
+  const pooledLengths = pooled.map((p) => p.length);
+  assert.ok(own.length >= pieces.length - 1);
+  const { diffId } = await extractInWorker(Readable.from(batches, { objectMode: true }), dest, { whiteouts: 'overlay', decompress: true });
+  assert.equal(diffId, digestOf(layer));
+  assert.ok(own.every((p) => p.length === 0), 'every chunk of its own memory was moved, not copied');
+  assert.deepEqual(pooled.map((p) => p.length), pooledLengths);
+  assert.equal((await fs.stat(path.join(dest, 'big'))).size, big.length);
+});
+
+test('the worker closing the files it extracted writes no "closed but not opened" warning per file', async (t) => {
+  const dest = await tempDir(t);
+  const many = tarBuffer(Array.from({ length: 40 }, (_, i) => ({ name: `f${i}`, body: `${i}\n` })));
+  const written: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    written.push(String(chunk));
+    return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stderr.write;
+  try {
+    await extractInWorker(Readable.from([many]), dest, { whiteouts: 'overlay', decompress: false });
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the worker's stderr arrives asynchronously
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.equal((await fs.readdir(dest)).length, 40);
+  assert.deepEqual(written.filter((w) => w.includes('closed but not opened')), []);
+});

@@ -106,7 +106,9 @@ class ExtractorThread {
 
   private get(): Worker {
     if (!this.worker) {
-      const worker = new Worker(WORKER_FILE);
+      // Its fds are the addon's (openat) closed by fs: untracked, or each close would be a
+      // "closed but not opened in unmanaged mode" warning written to the daemon's log.
+      const worker = new Worker(WORKER_FILE, { trackUnmanagedFds: false });
       worker.unref();
       // A failure while no job listens (idle) must not be an unhandled 'error' event.
       const forget = () => {

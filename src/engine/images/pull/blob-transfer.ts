@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
 import type { ContentStore, Labels } from '../../../content/types';
 import type { Descriptor } from '../../../images/models';
@@ -18,8 +17,18 @@ export class TeeSink {
   readonly stream = new PassThrough({ objectMode: true, highWaterMark: 2 });
 
   async write(batch: Buffer[]): Promise<void> {
-    if (this.stream.destroyed) return;
-    if (!this.stream.write(batch)) await Promise.race([once(this.stream, 'drain'), once(this.stream, 'close')]);
+    if (this.stream.destroyed || this.stream.write(batch)) return;
+    // Both listeners go once either fires (a race of once() calls would leave one per wait).
+    const stream = this.stream;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        stream.off('drain', done);
+        stream.off('close', done);
+        resolve();
+      };
+      stream.on('drain', done);
+      stream.on('close', done);
+    });
   }
 
   end(): void {
@@ -153,8 +162,8 @@ async function receive(opts: BlobTransferOptions, writer: Awaited<ReturnType<Con
     opts.onProgress?.(offset);
   };
   try {
-    for await (const raw of opened.stream) {
-      let chunk = raw as Buffer;
+    for await (const chunk0 of chunksOf(opened.stream, BATCH_BYTES)) {
+      let chunk = chunk0;
       if (skip > 0) {
         if (chunk.length <= skip) {
           skip -= chunk.length;
@@ -179,6 +188,72 @@ async function receive(opts: BlobTransferOptions, writer: Awaited<ReturnType<Con
   }
   await flush();
   if (offset < desc.size) throw unavailable(`blob ${desc.digest} from ${opts.registry} ended after ${offset} of ${desc.size} bytes`);
+}
+
+/**
+ * A stream's chunks one by one, as its 'data' events bring them. Its async iterator would
+ * read() whatever is buffered as one joined copy (a slow consumer makes many: a fresh
+ * buffer and a memcpy per batch on the event loop); here up to `pauseAt` bytes wait,
+ * unjoined, with the stream paused until they are all taken. A stream that closes before
+ * its end is an error.
+ */
+export async function* chunksOf(stream: Readable, pauseAt: number): AsyncGenerator<Buffer> {
+  const queue: Buffer[] = [];
+  let queued = 0;
+  let ended = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onData = (chunk: Buffer) => {
+    queue.push(chunk);
+    queued += chunk.length;
+    if (queued >= pauseAt) stream.pause();
+    notify();
+  };
+  const onEnd = () => {
+    ended = true;
+    notify();
+  };
+  const onError = (err: unknown) => {
+    failure ??= err;
+    notify();
+  };
+  const onClose = () => {
+    if (!ended) failure ??= Object.assign(new Error('premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    notify();
+  };
+  stream.on('data', onData);
+  stream.on('end', onEnd);
+  stream.on('error', onError);
+  stream.on('close', onClose);
+  try {
+    for (;;) {
+      const chunk = queue.shift();
+      if (chunk !== undefined) {
+        queued -= chunk.length;
+        yield chunk;
+        continue;
+      }
+      if (failure !== undefined) throw failure;
+      if (ended) return;
+      // Resumed only once all that waited is taken: a pause and resume per chunk would each
+      // be a trip through the socket's epoll registration.
+      if (stream.isPaused()) stream.resume();
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    stream.off('data', onData);
+    stream.off('end', onEnd);
+    stream.off('error', onError);
+    stream.off('close', onClose);
+    // A late error of a stream given up on (a socket reset after the destroy) is nobody's.
+    stream.on('error', () => undefined);
+    if (!ended) stream.destroy();
+  }
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
