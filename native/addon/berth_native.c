@@ -13,6 +13,7 @@
 #include "spawn_ready.h"
 #include "sealed_copy.h"
 #include "blob_hash.h"
+#include "send_file.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -1510,6 +1511,8 @@ NAPI_MODULE_INIT() {
       {"sandboxCreate", NULL, js_sandbox_create, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spawnReady", NULL, js_spawn_ready, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sealedCopy", NULL, js_sealed_copy, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendFile", NULL, js_send_file, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendFileCancel", NULL, js_send_file_cancel, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   blob_hash_define(env, exports);

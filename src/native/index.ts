@@ -3,7 +3,7 @@ import { nativeBuildDir } from './build-dir';
 import type { NativeSyscalls } from './types';
 
 export { MountFlags, UnmountFlags } from './types';
-export type { NativeSyscalls, SandboxLink, SealedCopy, SpawnReadyResult } from './types';
+export type { NativeSyscalls, SandboxLink, SealedCopy, SendFileHandle, SpawnReadyResult } from './types';
 export { nativeBuildDir } from './build-dir';
 
 /** The addon also exposes its userspace resolver alone, so tests cover the pre-openat2 path. */
@@ -48,6 +48,11 @@ export function hasSealedCopy(): boolean {
   return typeof get().sealedCopy === 'function';
 }
 
+/** Whether the addon as built has sendFile (the registry server copies blobs through buffers otherwise). */
+export function hasSendFile(): boolean {
+  return typeof get().sendFile === 'function';
+}
+
 /** Whether the addon as built has peerCredentials (SO_PEERCRED). */
 export function hasPeerCredentials(): boolean {
   return typeof get().peerCredentials === 'function';
@@ -66,6 +71,8 @@ export const native: NativeAddon = {
   linkDelete: (name) => get().linkDelete(name),
   spawnReady: (argv, cwd, timeoutMs, extraFd) => get().spawnReady!(argv, cwd, timeoutMs, extraFd),
   sealedCopy: (file) => get().sealedCopy!(file),
+  sendFile: (socketFd, fileFd, offset, length) => get().sendFile!(socketFd, fileFd, offset, length),
+  sendFileCancel: (handle) => get().sendFileCancel!(handle),
   mknod: (file, mode, major, minor) => get().mknod(file, mode, major, minor),
   lsetxattr: (file, name, value) => get().lsetxattr(file, name, value),
   lgetxattr: (file, name) => get().lgetxattr(file, name),

@@ -36,6 +36,16 @@ export interface NativeSyscalls {
    * copy (CVE-2019-5736). Absent from an addon built before it.
    */
   sealedCopy?(path: string): Promise<SealedCopy>;
+  /**
+   * sendfile(2) of `length` bytes of the regular file `fileFd` from `offset` to the connected,
+   * non-blocking socket `socketFd`, on a thread of its own that waits while the socket is full
+   * (both fds are dup'ed: the caller may close its own). Returns the promise of the bytes sent
+   * (rejects with the errno code: EPIPE/ECONNRESET when the peer left, ECANCELED, ENODATA when
+   * the file is shorter) and a handle for sendFileCancel. Absent from an addon built before it.
+   */
+  sendFile?(socketFd: number, fileFd: number, offset: number, length: number): [Promise<number>, SendFileHandle];
+  /** Stops a sendFile (its promise rejects with ECANCELED); nothing once it has ended. */
+  sendFileCancel?(handle: SendFileHandle): void;
   /** mknod(2); `dev` = makedev(major, minor). Used for overlay whiteouts (char 0/0) and device files in layers. */
   mknod(path: string, mode: number, major: number, minor: number): void;
   /** lsetxattr(2): never follows a final symlink. */
@@ -181,3 +191,6 @@ export interface SandboxLink {
   /** The default route's gateway, through this link; none when absent. */
   gateway?: string;
 }
+
+/** A running sendFile, for sendFileCancel (opaque). */
+export type SendFileHandle = { readonly __sendFile: unique symbol };

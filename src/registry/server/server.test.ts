@@ -2,6 +2,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { hasSendFile } from '../../native';
 import { digestOf, type Digest } from '../../util/digest';
 import { RegistryError } from '../errcodes';
 import type { AccessRequest, RegistryAuth, RegistryEvent } from './hooks';
@@ -471,4 +473,31 @@ test('a blob of several send buffers arrives whole and by ranges across buffer b
   });
   await new Promise((r) => setTimeout(r, 100));
   assert.ok((await reg.request('GET', `/v2/big/blob/blobs/${digest}`)).body.equals(data), 'served again after a client left mid-blob');
+});
+
+test('a blob sent to a client that stopped reading holds one thread, which ends when the server closes', async () => {
+  // Larger than the socket buffers on both sides, so the send waits on the client.
+  const data = randomBytes(24 * 1024 * 1024);
+  const digest = await pushBlob('stalled/blob', data);
+  const server = new RegistryServer({ driver: reg.driver, logger: silentLogger });
+  const { port } = await server.listen('127.0.0.1', 0);
+  const threads = () => readdirSync('/proc/self/task').length;
+  const before = threads();
+  let response: http.IncomingMessage | undefined;
+  await new Promise<void>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: `/v2/stalled/blob/blobs/${digest}` }, (res) => {
+      response = res;
+      res.pause();
+      resolve();
+    }).on('error', (err) => (response ? undefined : reject(err)));
+  });
+  assert.equal(response!.statusCode, 200);
+  await new Promise((r) => setTimeout(r, 200));
+  if (hasSendFile()) assert.equal(threads(), before + 1, 'the send waits on its own thread');
+  const started = Date.now();
+  await server.close();
+  assert.ok(Date.now() - started < 5000, 'closed promptly');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(threads(), before, 'no send left running');
+  response!.destroy();
 });

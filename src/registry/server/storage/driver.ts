@@ -44,6 +44,8 @@ export interface BlobReader {
   size: number;
   /** Fills `into` from `position` as far as the blob goes; the number of bytes read (0 at the end). */
   read(into: Buffer, position: number): Promise<number>;
+  /** The open file's descriptor, when the blob is a local file (zero-copy sends). */
+  fd?: number;
   /** Idempotent. */
   close(): Promise<void>;
 }

@@ -81,6 +81,7 @@ export class FilesystemDriver implements StorageDriver {
     let closing: Promise<void> | undefined;
     return {
       size,
+      fd: handle.fd,
       read: async (into, position) => (await handle.read(into, 0, into.length, position)).bytesRead,
       close: () => (closing ??= handle.close()),
     };
