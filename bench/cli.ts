@@ -31,6 +31,7 @@ const SCENARIOS: Array<{ scenario: Scenario; label: string; args: string[] }> = 
   { scenario: 'run', label: 'run --rm --network none busybox true', args: ['run', '--rm', '--network', 'none', 'busybox', 'true'] },
 ];
 const PS_CONTAINERS = 20;
+const BERTH_CLI = 'berth CLI → berthd';
 const RUNC = '/usr/sbin/runc';
 
 /**
@@ -52,7 +53,7 @@ export async function benchCli(ctx: BenchContext): Promise<BenchRow[]> {
   const spareSocket = path.join(bundle.root, 'cli', 'cli.sock');
   const berthEnv = { BERTH_CLI_SOCKET: spareSocket };
   const columns: Column[] = [
-    { name: 'berth CLI → berthd', command: (s) => ({ file: CLI_MAIN, args: ['-H', berthHost, ...argsOf(s)], env: berthEnv }) },
+    { name: BERTH_CLI, command: (s) => ({ file: CLI_MAIN, args: ['-H', berthHost, ...argsOf(s)], env: berthEnv }) },
     { name: 'berth CLI, plain Node', command: (s) => ({ file: CLI_MAIN, args: ['-H', berthHost, ...argsOf(s)], env: { ...berthEnv, BERTH_NO_SPARE: '1' } }) },
     ...(DOCKER_CLIENT ? [{ name: 'docker CLI → berthd', command: (s: Scenario) => ({ file: DOCKER_CLIENT!, args: ['-H', berthHost, ...argsOf(s)], env: DOCKER_CLIENT_ENV }) }] : []),
     ...(docker && DOCKER_CLIENT ? [{ name: 'docker CLI → dockerd', command: (s: Scenario) => ({ file: DOCKER_CLIENT!, args: ['-H', `unix://${docker.socket}`, ...argsOf(s)], env: DOCKER_CLIENT_ENV }) }] : []),
@@ -75,6 +76,9 @@ export async function benchCli(ctx: BenchContext): Promise<BenchRow[]> {
           for (const column of active) {
             const elapsed = await timeProcess(column.command(scenario)!);
             if (i >= ctx.warmups) times.get(column.name)!.push(elapsed);
+            // The spare that ran it starts and warms up its successor (~0.3 s of CPU): not
+            // while the next column is timed, on this 2-core machine (it made runc slower).
+            if (column.name === BERTH_CLI) await sparesSettled(spareSocket);
           }
         }
         for (const [name, values] of times) medians.set(`${scenario}/${name}`, median(values));
@@ -90,6 +94,37 @@ export async function benchCli(ctx: BenchContext): Promise<BenchRow[]> {
   return [];
 }
 
+/** The pids of the berth CLI's spares on `socket` (their command line names it). */
+async function sparePids(socket: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const argv = await fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (argv.includes('spare.js') && argv.split('\0').includes(socket)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/** CPU ticks (user + system) of `pid`, 0 once it is gone. */
+async function cpuTicks(pid: number): Promise<number> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+}
+
+/** Waits (up to 5 s) until the spares on `socket` have used no CPU for 100 ms: their start-up and warm-up are over. */
+async function sparesSettled(socket: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    const pids = await sparePids(socket);
+    const now = (await Promise.all(pids.map(async (pid) => `${pid}:${await cpuTicks(pid)}`))).join(' ');
+    if (now === last) return;
+    last = now;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** The first berth command runs on plain Node and starts the spares; wait until they listen. */
 async function startSpares(host: string, env: NodeJS.ProcessEnv, socket: string): Promise<void> {
   await timeProcess({ file: CLI_MAIN, args: ['-H', host, 'version'], env });
@@ -98,8 +133,9 @@ async function startSpares(host: string, env: NodeJS.ProcessEnv, socket: string)
     if (Date.now() > deadline) throw new Error(`the berth CLI's spares did not start (${socket})`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  // both spares of the pool loaded
+  // both spares of the pool loaded and warmed up
   await new Promise((resolve) => setTimeout(resolve, 2_000));
+  await sparesSettled(socket);
 }
 
 function argsOf(scenario: Scenario): string[] {
@@ -111,7 +147,7 @@ function formatCliTable(columns: string[], medians: Map<string, number>): string
   const cell = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(1));
   const lines = SCENARIOS.map(({ scenario, label }) => {
     const get = (column: string) => medians.get(`${scenario}/${column}`);
-    const berthCli = get('berth CLI → berthd');
+    const berthCli = get(BERTH_CLI);
     const dockerCli = get('docker CLI → berthd');
     const runc = get('bare runc');
     return [

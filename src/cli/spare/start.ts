@@ -20,7 +20,7 @@ export function startSpare(socketPath: string): void {
     const { spawn } = require('node:child_process') as typeof import('node:child_process');
     const devNull = openSync('/dev/null', 'r+');
     try {
-      spawn(process.execPath, [path.join(__dirname, 'spare.js'), '--listen', socketPath], { detached: true, stdio: [devNull, devNull, devNull] }).unref();
+      spawn(process.execPath, ['--expose-gc', path.join(__dirname, 'spare.js'), '--listen', socketPath], { detached: true, stdio: [devNull, devNull, devNull] }).unref();
     } finally {
       closeSync(devNull);
     }
