@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import bcrypt from 'bcryptjs';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -36,4 +37,22 @@ test('htpasswd: load names a missing file', async () => {
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
+});
+
+test('htpasswd: a verified login is remembered (one bcrypt comparison), a wrong password or another user never is', async (t) => {
+  const file = Htpasswd.parse(`${await htpasswdLine('alice', 's3cret', 4)}\n${await htpasswdLine('bob', 'hunter2', 4)}\n`);
+  const compare = t.mock.method(bcrypt, 'compare');
+  assert.equal(await file.verify('alice', 's3cret'), true);
+  assert.equal(await file.verify('alice', 's3cret'), true);
+  assert.equal(await file.verify('alice', 's3cret'), true);
+  assert.equal(compare.mock.callCount(), 1, 'compared once');
+  assert.equal(await file.verify('alice', 's3cretX'), false);
+  assert.equal(await file.verify('alice', 'hunter2'), false);
+  assert.equal(await file.verify('bob', 's3cret'), false);
+  assert.equal(await file.verify('alices3cret', ''), false);
+  assert.equal(compare.mock.callCount(), 5, 'every failure is compared');
+  // The file re-read with a new password: the old one is not remembered there.
+  const reloaded = Htpasswd.parse(`${await htpasswdLine('alice', 'new', 4)}\n`);
+  assert.equal(await reloaded.verify('alice', 's3cret'), false);
+  assert.equal(await reloaded.verify('alice', 'new'), true);
 });
