@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI_MAIN } from './lib/berth-target';
+import { INSTALLED_CLI } from './lib/berth-target';
 import { DOCKER_CLIENT } from './lib/docker-target';
 import { mustRun } from './lib/proc';
 import type { BenchRow } from './lib/report';
@@ -53,8 +53,8 @@ export async function benchCli(ctx: BenchContext): Promise<BenchRow[]> {
   const spareSocket = path.join(bundle.root, 'cli', 'cli.sock');
   const berthEnv = { BERTH_CLI_SOCKET: spareSocket };
   const columns: Column[] = [
-    { name: BERTH_CLI, command: (s) => ({ file: CLI_MAIN, args: ['-H', berthHost, ...argsOf(s)], env: berthEnv }) },
-    { name: 'berth CLI, plain Node', command: (s) => ({ file: CLI_MAIN, args: ['-H', berthHost, ...argsOf(s)], env: { ...berthEnv, BERTH_NO_SPARE: '1' } }) },
+    { name: BERTH_CLI, command: (s) => ({ file: INSTALLED_CLI, args: ['-H', berthHost, ...argsOf(s)], env: berthEnv }) },
+    { name: 'berth CLI, plain Node', command: (s) => ({ file: INSTALLED_CLI, args: ['-H', berthHost, ...argsOf(s)], env: { ...berthEnv, BERTH_NO_SPARE: '1' } }) },
     ...(DOCKER_CLIENT ? [{ name: 'docker CLI → berthd', command: (s: Scenario) => ({ file: DOCKER_CLIENT!, args: ['-H', berthHost, ...argsOf(s)], env: DOCKER_CLIENT_ENV }) }] : []),
     ...(docker && DOCKER_CLIENT ? [{ name: 'docker CLI → dockerd', command: (s: Scenario) => ({ file: DOCKER_CLIENT!, args: ['-H', `unix://${docker.socket}`, ...argsOf(s)], env: DOCKER_CLIENT_ENV }) }] : []),
     ...(podman ? [{ name: 'podman', command: (s: Scenario) => podman.command(argsOf(s)) }] : []),
@@ -127,7 +127,7 @@ async function sparesSettled(socket: string): Promise<void> {
 
 /** The first berth command runs on plain Node and starts the spares; wait until they listen. */
 async function startSpares(host: string, env: NodeJS.ProcessEnv, socket: string): Promise<void> {
-  await timeProcess({ file: CLI_MAIN, args: ['-H', host, 'version'], env });
+  await timeProcess({ file: INSTALLED_CLI, args: ['-H', host, 'version'], env });
   const deadline = Date.now() + 30_000;
   while (!(await fs.stat(socket).then(() => true, () => false))) {
     if (Date.now() > deadline) throw new Error(`the berth CLI's spares did not start (${socket})`);

@@ -1,5 +1,5 @@
 import { spawn, ChildProcess } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,6 +15,11 @@ const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 const DAEMON = path.join(REPO_ROOT, 'bin', 'berthd');
 /** The berth command as users run it (bin/berth picks the pinned Node). */
 export const CLI_MAIN = path.join(REPO_ROOT, 'bin', 'berth');
+/**
+ * The berth command as scripts/install.sh puts it on PATH: the native launcher itself, with
+ * no shell in front (bin/berth where it is not built). bin/berth's sh costs one more exec.
+ */
+export const INSTALLED_CLI = existsSync(path.join(REPO_ROOT, 'build', 'Release', 'berth-cli')) ? path.join(REPO_ROOT, 'build', 'Release', 'berth-cli') : CLI_MAIN;
 
 export interface BerthTarget extends BenchTarget {
   name: 'berth';
