@@ -45,14 +45,24 @@ export function holdHeapForPull(): () => void {
  * V8's full collection, when the daemon runs with --expose-gc (bin/berthd). The work that
  * ends here (a bootstrap, a pull, a load) leaves MBs of dead buffers and objects that V8's own
  * memory reducer collects only after 8-16 s of idleness: until then the idle daemon holds them
- * (idle-rss: 3-4 MB after the busybox bootstrap). One collection takes ~10-20 ms, off any request.
+ * (idle-rss: 3-4 MB after the busybox bootstrap). One collection takes ~10-20 ms of the JS thread.
  */
 const collectGarbage = (globalThis as { gc?: () => void }).gc;
+/**
+ * At most one such collection per this long: a build commits a layer per step and the worker
+ * ends between steps; V8's memory reducer cleans up after those on its own.
+ */
+const MIN_COLLECTION_INTERVAL_MS = 30_000;
+let lastCollection = -Infinity;
 
-/** Collects V8's garbage, then gives the heap's free pages back to the kernel, unless a pull holds them. */
+/** Collects V8's garbage (at most every 30 s), then gives the heap's free pages back to the kernel, unless a pull holds them. */
 export function trimHeap(): void {
   if (holds > 0) return;
-  collectGarbage?.();
+  const now = performance.now();
+  if (collectGarbage && now - lastCollection >= MIN_COLLECTION_INTERVAL_MS) {
+    lastCollection = now;
+    collectGarbage();
+  }
   try {
     native.mallocTrim?.();
   } catch {
