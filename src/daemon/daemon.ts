@@ -202,6 +202,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       registry.close();
       health.stop();
       containers.detachAll();
+      // Task cleanups a removal left running; monitors a create started ahead for a start that never came.
+      await runtime.quiesce?.();
       await collector.stop();
       await Promise.all([imageMetadata.close(), containerStore.close(), leases.close()]);
     },

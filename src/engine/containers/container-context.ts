@@ -11,6 +11,7 @@ import type { ContainerConfig, HostConfig } from './create-config';
 import type { ContainerRuntime, ImageLookup } from './ports';
 import type { LocalVolumes } from '../../volumes/local-volumes';
 import type { ContainerNetworking } from '../networks/container-networking';
+import { RunPhases } from './run-phases';
 
 export type Container = ContainerRecord<ContainerConfig, HostConfig>;
 
@@ -50,6 +51,8 @@ export class ContainerContext {
   readonly tasks = new Map<string, Task>();
   /** Set at daemon shutdown: monitor connections close, but the containers live on. */
   detached = false;
+  /** Phase timings of runs, for the debug log. */
+  readonly phases = new RunPhases();
 
   constructor(readonly deps: ContainerServiceDeps) {}
 

@@ -46,6 +46,7 @@ export class ContainerExits {
     this.ctx.tasks.set(id, task);
     void task.wait().then(async (status) => {
       if (this.ctx.detached) return;
+      this.ctx.phases.mark(id, 'exit');
       task.close();
       await this.handleExit(id, status).catch((err: unknown) => this.ctx.deps.logger.error('handling container exit failed', { id, error: messageOf(err) }));
     });
@@ -78,7 +79,9 @@ export class ContainerExits {
       const container = deps.store.find(id) as Container | undefined;
       if (!container || !isLive(container)) return;
       const final = status ?? (await deps.runtime.readExit(id));
+      this.ctx.phases.mark(id, 'exit-locked');
       await deps.rootfs.unmount(id).catch((err: unknown) => deps.logger.warn('unmount failed', { id, error: messageOf(err) }));
+      this.ctx.phases.mark(id, 'unmounted');
       container.State = {
         ...container.State,
         Status: 'exited',

@@ -16,6 +16,7 @@ import { formatLink } from '../networks/legacy-links';
 import { ContainerConfig, HostConfig, mergeImageConfig, normalizeNetworkMode, parseBind, processArgs } from './create-config';
 import { generateName } from './names';
 import { containerCgroupsPath, prepareRuntimeSpec, resourceConfig } from './runtime-spec';
+import type { OciSpec } from '../../runtime/spec/oci-types';
 import { createEtcMountPoints, writeManagedEtcFiles } from './managed-etc-files';
 import { resolveExtraHosts } from '../../runtime/etc-files';
 import { closeFd, openHostDir } from '../../util/fs-at';
@@ -45,6 +46,11 @@ export interface RemoveOptions {
 }
 
 const DEFAULT_STOP_TIMEOUT_SECONDS = 10;
+/**
+ * How long the monitor a create starts ahead waits for the start (`docker run` sends it within
+ * milliseconds); after that it is killed and the start spawns one of its own.
+ */
+const CREATE_PRESTART_IDLE_MS = 5000;
 /** How long a commit whose pause failed waits to learn that the process had exited. */
 const EXITING_GRACE_MS = 5000;
 
@@ -55,6 +61,9 @@ const EXITING_GRACE_MS = 5000;
  * their caller to hold it.
  */
 export class ContainerLifecycle {
+  /** Created in this process and never started: nothing of an earlier run to delete at start, and a monitor started ahead. */
+  private readonly fresh = new Set<string>();
+
   constructor(
     private readonly ctx: ContainerContext,
     private readonly exits: ContainerExits,
@@ -97,6 +106,7 @@ export class ContainerLifecycle {
       const argv = processArgs(config);
 
       const id = newContainerId();
+      this.ctx.phases.begin(id, 'create');
       const containerName = validateContainerName(name && name.length > 0 ? name : generateName((n) => store.isNameTaken(n)));
       store.reserveName(containerName, id);
       let anonymousVolumes: Record<string, string> = {};
@@ -125,14 +135,20 @@ export class ContainerLifecycle {
         // does), so its root and record are written without the directory and journal fsyncs.
         const durable = !hostConfig.AutoRemove;
         await rootfs.prepare(id, chainId, { durable });
+        this.ctx.phases.mark(id, 'snapshot');
         await this.prepareManagedEtc(record);
+        this.ctx.phases.mark(id, 'etc');
         if (sharedMounts.length > 0) record.SharedMounts = sharedMounts;
         anonymousVolumes = await createAnonymousVolumes(anonymousVolumeTargets(config, hostConfig, sharedMounts), this.ctx.deps.volumes);
         if (Object.keys(anonymousVolumes).length > 0) record.AnonymousVolumes = anonymousVolumes;
         await copyUpVolumes(hostConfig, anonymousVolumes, chainId, this.ctx.deps);
         await store.save(record as ContainerRecord, { durable });
         for (const volume of Object.values(anonymousVolumes)) this.ctx.deps.events.publish('volume', 'create', volume, { driver: 'local' });
+        // Its monitor gets ready while the client sends attach, wait and start.
+        this.ctx.deps.runtime.prestart?.(this.taskRequest(record), CREATE_PRESTART_IDLE_MS);
+        this.fresh.add(id);
         this.ctx.publish('create', record);
+        this.ctx.phases.mark(id, 'created');
         return { Id: id, Warnings: warnings };
       } catch (err) {
         store.releaseName(containerName, id);
@@ -183,17 +199,15 @@ export class ContainerLifecycle {
     }
     const { rootfs, runtime, store } = this.ctx.deps;
     const containerDir = store.dir(id);
-    await runtime.delete(id).catch(() => undefined);
-    const log = resolveLogConfig(container.HostConfig.LogConfig);
-    const taskRequest = {
-      id,
-      bundleDir: path.join(containerDir, 'bundle'),
-      tty: Boolean(container.Config.Tty),
-      openStdin: Boolean(container.Config.OpenStdin),
-      ...(log.enabled ? { log: { path: path.join(containerDir, 'container.log'), maxSize: log.maxSize, maxFiles: log.maxFiles } } : {}),
-    };
+    // A container created by this process and never started has no earlier run to delete,
+    // and its monitor was started ahead at create.
+    const fresh = this.fresh.delete(id);
+    if (fresh) this.ctx.phases.mark(id, 'start');
+    else this.ctx.phases.begin(id, 'start');
+    if (!fresh) await runtime.delete(id).catch(() => undefined);
+    const taskRequest = this.taskRequest(container);
     // The monitor needs neither the root nor the spec until START: it gets ready meanwhile.
-    runtime.prestart?.({ ...taskRequest, cgroupsPath: containerCgroupsPath(id) });
+    if (!fresh) runtime.prestart?.(taskRequest);
     // The sandbox and its endpoints, before the spec (the hook hands its netns to the task),
     // made while the rootfs is mounted: both wait on the kernel.
     const attaching = this.ctx.deps.networking?.attach(container as ContainerRecord);
@@ -202,6 +216,7 @@ export class ContainerLifecycle {
     try {
       // A --rm root goes at exit, never to be mounted again: volatile (no fs-wide sync at its unmount).
       mountPoint = await rootfs.mount(id, { volatile: Boolean(container.HostConfig.AutoRemove) });
+      this.ctx.phases.mark(id, 'mounted');
     } catch (err) {
       // runtime.delete releases the network (the runtime's network hook) and the monitor started ahead.
       await (attaching ?? Promise.resolve()).catch(() => undefined);
@@ -209,17 +224,33 @@ export class ContainerLifecycle {
       throw err;
     }
     try {
-      const network = await attaching;
-      const hostGateway = this.ctx.deps.networking?.hostGateway(container as ContainerRecord);
-      const links = this.ctx.deps.networking?.linksFor(container as ContainerRecord);
-      const spec = await prepareRuntimeSpec({ container, containerDir, rootfsPath: mountPoint, volumes: this.ctx.deps.volumes, addresses: network?.addresses, nameserver: network?.nameserver, hostGateway, links });
+      // The spec is built while the sandbox is made; its /etc files wait for the addresses.
+      const network = (async () => {
+        const attached = await attaching;
+        this.ctx.phases.mark(id, 'attached');
+        const hostGateway = this.ctx.deps.networking?.hostGateway(container as ContainerRecord);
+        const links = this.ctx.deps.networking?.linksFor(container as ContainerRecord);
+        return { addresses: attached?.addresses, nameserver: attached?.nameserver, hostGateway, links };
+      })();
+      let spec: OciSpec;
+      try {
+        spec = await prepareRuntimeSpec({ container, containerDir, rootfsPath: mountPoint, volumes: this.ctx.deps.volumes, network });
+      } catch (err) {
+        // The sandbox is released below (runtime.delete): not before it is made.
+        await network.catch(() => undefined);
+        throw err;
+      }
+      this.ctx.phases.mark(id, 'spec');
       // The runtime's network hook runs inside create, between the spec and the start.
-      const task = await runtime.create({ ...taskRequest, spec });
+      const { cgroupsPath: _cgroups, ...createRequest } = taskRequest;
+      const task = await runtime.create({ ...createRequest, spec });
+      this.ctx.phases.mark(id, 'task');
       this.ctx.tasks.set(id, task);
       await this.io.bindPendingAttaches(id, task);
       let pid: number;
       try {
         pid = (await task.start()).pid;
+        this.ctx.phases.mark(id, 'started');
       } catch (err) {
         task.close();
         throw err;
@@ -241,6 +272,7 @@ export class ContainerLifecycle {
       // right then (restore() turns a 'running' record whose monitor is gone into an exit).
       await store.save(container as ContainerRecord, { durable: false });
       this.ctx.publish('start', container);
+      this.ctx.phases.mark(id, 'running');
     } catch (err) {
       const message = messageOf(err);
       this.ctx.tasks.delete(id);
@@ -254,6 +286,20 @@ export class ContainerLifecycle {
       if (container.HostConfig.AutoRemove) await this.removeLocked(id);
       throw err;
     }
+  }
+
+  /** The runtime's settings for the container's task (its monitor's; prestart and create must agree). */
+  private taskRequest(container: Container) {
+    const containerDir = this.ctx.deps.store.dir(container.Id);
+    const log = resolveLogConfig(container.HostConfig.LogConfig);
+    return {
+      id: container.Id,
+      bundleDir: path.join(containerDir, 'bundle'),
+      tty: Boolean(container.Config.Tty),
+      openStdin: Boolean(container.Config.OpenStdin),
+      ...(log.enabled ? { log: { path: path.join(containerDir, 'container.log'), maxSize: log.maxSize, maxFiles: log.maxFiles } } : {}),
+      cgroupsPath: containerCgroupsPath(container.Id),
+    };
   }
 
   // ---- stop / kill / restart / pause --------------------------------------------------
@@ -465,17 +511,32 @@ export class ContainerLifecycle {
   async removeLocked(id: string, latest?: Container, options: { volumes?: boolean } = {}): Promise<void> {
     const container = latest ?? (this.ctx.deps.store.find(id) as Container | undefined);
     if (!container) return;
+    this.fresh.delete(id);
     await this.exits.cancelRestart(container);
     const { runtime, rootfs, store } = this.ctx.deps;
-    await runtime.delete(id).catch(() => undefined);
-    await rootfs.unmount(id);
+    const phases = this.ctx.phases;
     // A --rm container's removal need not be durable: one a machine crash brings back is removed at start.
     const durable = !container.HostConfig.AutoRemove;
+    // The network (ports, addresses: a next run may ask for the same), the root and the record
+    // go before the removal is answered; the rest of the task (runc state, cgroups, its
+    // monitor, task dir: nothing the API shows, ~5-12 ms) at the same time, answered or not,
+    // still under the container's lock. A failure leaves the record, so the removal can be
+    // tried again.
+    await rootfs.unmount(id);
+    const releasing = runtime.releaseNetwork?.(id).catch((err: unknown) => this.ctx.deps.logger.warn('releasing the network failed', { id, error: messageOf(err) }));
+    const deleting = runtime.delete(id, undefined, { keepNetwork: releasing !== undefined }).then(
+      () => phases.mark(id, 'task-deleted'),
+      () => undefined,
+    );
+    await Promise.all([releasing ?? deleting, rootfs.remove(id, { durable }).then(() => phases.mark(id, 'root-removed'))]);
     await store.delete(id, { durable });
-    await rootfs.remove(id, { durable });
+    phases.mark(id, 'record-deleted');
     this.ctx.publish('destroy', container);
     if (options.volumes || container.HostConfig.AutoRemove) await this.removeAnonymousVolumes(container);
     this.exits.notifyWaiters(container, 'removed');
+    phases.mark(id, 'answered');
+    await deleting;
+    phases.end(id, 'removed', this.ctx.deps.logger);
   }
 
   /** A removed container's anonymous volumes; one another container also mounts stays (moby ignores the conflict). */

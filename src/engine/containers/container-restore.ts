@@ -37,6 +37,9 @@ export class ContainerRestore {
           await lock
             .run(container.Id, () => this.lifecycle.removeLocked(container.Id))
             .catch((err: unknown) => deps.logger.warn('removing a --rm container at start failed', { id: container.Id, error: messageOf(err) }));
+        } else if (container.State.Status === 'created') {
+          // The monitor its create started ahead, should a crash have left it waiting.
+          await deps.runtime.delete(container.Id).catch(() => undefined);
         }
         continue;
       }

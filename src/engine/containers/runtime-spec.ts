@@ -14,11 +14,20 @@ import type { LocalVolumes } from '../../volumes/local-volumes';
 import { invalidArgument, isENOENT } from '../../errors';
 import { native } from '../../native';
 
-export interface PrepareSpecInput {
+export interface PrepareSpecInput extends SpecNetworkInput {
   container: ContainerRecord<ContainerConfig, HostConfig>;
   containerDir: string;
   rootfsPath: string;
   volumes: LocalVolumes;
+  /**
+   * The network inputs when they are still being made (the sandbox is set up while the rest
+   * of the spec is built); they then replace the fields below.
+   */
+  network?: Promise<SpecNetworkInput>;
+}
+
+/** What the container's networks give its /etc files and environment. */
+export interface SpecNetworkInput {
   /** The container's addresses on its networks (the first goes into its /etc/hosts). */
   addresses?: string[];
   /** The embedded DNS server of its user-defined network, for its resolv.conf. */
@@ -41,10 +50,12 @@ export async function prepareRuntimeSpec(input: PrepareSpecInput): Promise<OciSp
   const hostname = config.Hostname || container.Id.slice(0, 12);
   const cwd = config.WorkingDir || '/';
   // Independent reads and writes (the image's passwd, the managed /etc files, volume and bind
-  // sources, the working dir), overlapped: they are on the start path of every run.
-  const [user, etcFiles, mounts] = await Promise.all([
+  // sources, the working dir), overlapped: they are on the start path of every run. Only the
+  // /etc files wait for the network.
+  const network = input.network ?? Promise.resolve(input);
+  const [user, [etcFiles, net], mounts] = await Promise.all([
     resolveUser(rootfsPath, config.User ?? '', host.GroupAdd ?? []),
-    writeManagedEtcFiles(container, containerDir, input.addresses?.[0], input.nameserver, input.hostGateway, input.links?.hosts),
+    network.then(async (net) => [await writeManagedEtcFiles(container, containerDir, net.addresses?.[0], net.nameserver, net.hostGateway, net.links?.hosts), net] as const),
     resolveMounts(container, input.volumes),
     ensureWorkingDir(rootfsPath, cwd),
   ]);
@@ -53,7 +64,7 @@ export async function prepareRuntimeSpec(input: PrepareSpecInput): Promise<OciSp
     rootfsPath,
     args: [container.Path, ...container.Args],
     // A link's variables come first, so the container's own override them (moby's CreateDaemonEnvironment).
-    env: withDefaultEnv(input.links?.env.length ? replaceOrAppendEnv(input.links.env, config.Env ?? []) : (config.Env ?? []), hostname, Boolean(config.Tty), user.home),
+    env: withDefaultEnv(net.links?.env.length ? replaceOrAppendEnv(net.links.env, config.Env ?? []) : (config.Env ?? []), hostname, Boolean(config.Tty), user.home),
     cwd,
     user: processUser(user),
     hostname,

@@ -81,6 +81,12 @@ export interface RuncDriverOptions {
 
 const shortId = (id: string) => id.slice(0, SHORT_ID_LENGTH);
 
+interface PrestartedMonitor {
+  key: string;
+  ready: Promise<void>;
+  idleTimer?: NodeJS.Timeout;
+}
+
 /**
  * runc's Go runtime on one P: runc run/exec and runc init work sequentially, and each extra
  * thread's pages fault in (~100 faults and ~4 ms of CPU less per `runc run` here, 41
@@ -100,8 +106,12 @@ export class RuncDriver {
   private readonly execRoot: string;
   private readonly logger: Logger;
   private readonly startTimeoutMs: number;
-  /** Monitors started ahead of create (prestartMonitor), by container id, with the settings they were started for. */
-  private readonly prestarted = new Map<string, { key: string; ready: Promise<void> }>();
+  /**
+   * Monitors started ahead of create (prestartMonitor), by container id, with the settings
+   * they were started for. One left idle too long is killed: its key becomes '' (matches no
+   * settings) and `ready` also covers the kill, so a create or delete after it waits for it.
+   */
+  private readonly prestarted = new Map<string, PrestartedMonitor>();
   private readonly sealedRuntime: SealedRuntime | undefined;
 
   constructor(opts: RuncDriverOptions) {
@@ -156,7 +166,7 @@ export class RuncDriver {
    * takes it over; delete() (or a create with other settings) kills it. `cgroupsPath` is the
    * spec's, for the OOM counter.
    */
-  prestartMonitor(opts: Omit<CreateTaskOptions, 'spec'> & { cgroupsPath: string }): void {
+  prestartMonitor(opts: Omit<CreateTaskOptions, 'spec'> & { cgroupsPath: string }, idleMs?: number): void {
     const { paths, monitor } = this.monitorPlan(opts, opts.cgroupsPath);
     const ready = (async () => {
       // The bundle dir is the monitor's working directory.
@@ -164,7 +174,37 @@ export class RuncDriver {
       await this.spawnRuntimeMonitor(monitor);
     })();
     ready.catch(() => undefined); // awaited by create or delete
-    this.prestarted.set(opts.id, { key: JSON.stringify(monitor), ready });
+    const entry: PrestartedMonitor = { key: JSON.stringify(monitor), ready };
+    if (idleMs !== undefined) {
+      entry.idleTimer = setTimeout(() => {
+        if (this.prestarted.get(opts.id) !== entry) return;
+        entry.key = '';
+        entry.ready = ready.catch(() => undefined).then(() => this.stopIdleMonitors(paths.dir));
+        entry.ready.catch((err: unknown) => this.logger.warn('cannot stop an idle monitor', { id: opts.id, error: messageOf(err) }));
+      }, idleMs);
+      entry.idleTimer.unref();
+    }
+    this.prestarted.set(opts.id, entry);
+  }
+
+  /** The prestarted entry of a container, taken out of the map (create and delete take it over). */
+  private takePrestarted(id: string): PrestartedMonitor | undefined {
+    const entry = this.prestarted.get(id);
+    this.prestarted.delete(id);
+    if (entry?.idleTimer) clearTimeout(entry.idleTimer);
+    return entry;
+  }
+
+  /** Kills every monitor started ahead and not taken over (daemon shutdown: they would wait for a START that never comes). */
+  async stopPrestartedMonitors(): Promise<void> {
+    const ids = [...this.prestarted.keys()];
+    await Promise.all(
+      ids.map(async (id) => {
+        const entry = this.takePrestarted(id);
+        await entry?.ready.catch(() => undefined);
+        await this.stopIdleMonitors(this.taskDir(id)).catch(() => undefined);
+      }),
+    );
   }
 
   /** Writes config.json and spawns the container's monitor (or takes over the prestarted one), which waits for START. */
@@ -173,8 +213,7 @@ export class RuncDriver {
     await fs.mkdir(opts.bundleDir, { recursive: true });
     // Rewritten before every run and read only by the runc the monitor runs at START: no fsync needed.
     const writeConfig = () => writeFileAtomic(path.join(opts.bundleDir, 'config.json'), ociJson(opts.spec), 0o644, { durable: false });
-    const prestarted = this.prestarted.get(opts.id);
-    this.prestarted.delete(opts.id);
+    const prestarted = this.takePrestarted(opts.id);
     if (prestarted?.key === JSON.stringify(monitor)) {
       await Promise.all([writeConfig(), prestarted.ready]);
       return paths;
@@ -285,8 +324,7 @@ export class RuncDriver {
    */
   async delete(id: string, call?: RuncCallOptions): Promise<void> {
     // A monitor started ahead and never taken over: once its spawn is done, it is an idle one below.
-    const prestarted = this.prestarted.get(id);
-    this.prestarted.delete(id);
+    const prestarted = this.takePrestarted(id);
     await prestarted?.ready.catch(() => undefined);
     // Spawning runc costs 10-17 ms; without a state dir it would only say "does not exist"
     // (a container never started, or already deleted after its exit), and for a plainly

@@ -31,6 +31,9 @@ export const EXIT_FILE = 'exit.json';
  * over it, and its EXITED frame resolves wait().
  */
 export class RuncTaskRuntime implements TaskRuntime {
+  /** Deletes in flight (a removal answers before its task's cleanup is done; shutdown waits for them). */
+  private readonly deleting = new Set<Promise<void>>();
+
   constructor(
     private readonly driver: RuncDriver,
     private readonly network: NetworkHook = defaultNetworkHook,
@@ -55,8 +58,13 @@ export class RuncTaskRuntime implements TaskRuntime {
     };
   }
 
-  prestart(request: Omit<CreateTaskRequest, 'spec'> & { cgroupsPath: string }): void {
-    this.driver.prestartMonitor({ ...this.monitorSettings(request), cgroupsPath: request.cgroupsPath });
+  prestart(request: Omit<CreateTaskRequest, 'spec'> & { cgroupsPath: string }, idleMs?: number): void {
+    this.driver.prestartMonitor({ ...this.monitorSettings(request), cgroupsPath: request.cgroupsPath }, idleMs);
+  }
+
+  async quiesce(): Promise<void> {
+    await Promise.all(this.deleting);
+    await this.driver.stopPrestartedMonitors();
   }
 
   async create(request: CreateTaskRequest): Promise<Task> {
@@ -82,9 +90,18 @@ export class RuncTaskRuntime implements TaskRuntime {
     return this.driver.readExitFile(this.exitFile(id));
   }
 
-  async delete(id: string, call?: CallOptions): Promise<void> {
-    await this.driver.delete(id, call);
-    await this.network.release(id);
+  delete(id: string, call?: CallOptions, options: { keepNetwork?: boolean } = {}): Promise<void> {
+    const deleting: Promise<void> = (async () => {
+      await this.driver.delete(id, call);
+      if (!options.keepNetwork) await this.network.release(id);
+    })();
+    const tracked = deleting.catch(() => undefined).finally(() => this.deleting.delete(tracked));
+    this.deleting.add(tracked);
+    return deleting;
+  }
+
+  releaseNetwork(id: string): Promise<void> {
+    return this.network.release(id);
   }
 
   logs(logPath: string, options: ReadLogOptions = {}): AsyncIterable<LogLine[]> {

@@ -35,9 +35,12 @@ export interface TaskRuntime {
   /**
    * Optional: starts the task's monitor ahead of create(), so it gets ready while the caller
    * mounts the root and builds the spec (`cgroupsPath`: the one the spec will have). create()
-   * with the same settings takes it over; call delete() if create() never comes.
+   * with the same settings takes it over; call delete() if create() never comes. `idleMs`:
+   * killed when create() has not come by then (create then starts a monitor of its own).
    */
-  prestart?(request: Omit<CreateTaskRequest, 'spec'> & { cgroupsPath: string }): void;
+  prestart?(request: Omit<CreateTaskRequest, 'spec'> & { cgroupsPath: string }, idleMs?: number): void;
+  /** Optional, at daemon shutdown: waits for the deletes in flight and kills the monitors started ahead and not taken over. */
+  quiesce?(): Promise<void>;
   /**
    * Re-adopts a task after a daemon restart. Resolves with the live task, or with its exit
    * status (read from the exit file) when its monitor is gone; `undefined` status when the
@@ -46,8 +49,13 @@ export interface TaskRuntime {
   load(request: LoadTaskRequest): Promise<{ task: Task } | { exited: ExitStatus | undefined }>;
   /** The exit status a finished task left, or undefined (still running, or never ran). */
   readExit(id: string): Promise<ExitStatus | undefined>;
-  /** Removes runc state, cgroups, idle monitors and the task dir (with the exit file). Idempotent. */
-  delete(id: string, call?: CallOptions): Promise<void>;
+  /**
+   * Removes runc state, cgroups, idle monitors and the task dir (with the exit file), and
+   * releases the network (unless `keepNetwork`: the caller released it). Idempotent.
+   */
+  delete(id: string, call?: CallOptions, options?: { keepNetwork?: boolean }): Promise<void>;
+  /** Optional: releases the task's network alone (ports, addresses, sandbox), before its delete. Idempotent. */
+  releaseNetwork?(id: string): Promise<void>;
   /**
    * The container's output as the monitor logged it (rotated files included), in batches of
    * lines read together, with bounded memory. Logs outlive the task (a stopped container has

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 
 /** Decodes the octal escapes (\040 space, \011 tab, \012 newline, \134 backslash) of /proc/self/mountinfo. */
 export function decodeMountPath(field: string): string {
@@ -21,6 +22,18 @@ export async function mountPoints(): Promise<string[]> {
 
 export async function isMountPoint(target: string): Promise<boolean> {
   return (await mountPoints()).includes(target);
+}
+
+/**
+ * Like isMountPoint, but a directory on another device than its parent's (an overlay mount,
+ * the usual case) is taken as mounted from two stats, without reading the mount table; only
+ * a same-device answer (a bind mount, or nothing mounted) reads it.
+ */
+export async function isMountPointQuick(target: string): Promise<boolean> {
+  const [own, parent] = await Promise.all([fs.stat(target).catch(() => undefined), fs.stat(path.dirname(target)).catch(() => undefined)]);
+  if (!own) return false;
+  if (parent && own.dev !== parent.dev) return true;
+  return isMountPoint(target);
 }
 
 /**

@@ -316,5 +316,44 @@ describe('RuncDriver with real runc', { skip }, () => {
       await h.driver.delete(cfg2.id);
       assert.equal(await alive(ahead), false);
     });
+
+    test('is killed when idle past its time, and a create after that runs the container with a monitor of its own', async () => {
+      const cfg = runtimeConfig(h, newId(), { args: ['sh', '-c', 'echo late'] });
+      h.driver.prestartMonitor({ ...plan(cfg), cgroupsPath: cfg.cgroupsPath }, 300);
+      const ahead = await monitorPid(cfg.id);
+      assert.equal(await alive(ahead), false, 'the idle monitor is gone');
+      const c = await createContainer(h, cfg);
+      assert.notEqual(await monitorPid(cfg.id), ahead);
+      const exited = c.conn.waitExited();
+      await h.driver.start(c.id, c.paths, c.conn);
+      assert.equal((await exited).exitCode, 0);
+      assert.equal(c.output().stdout, 'late\n');
+      c.conn.close();
+      await h.driver.delete(c.id);
+    });
+
+    test('is taken over by a create within its idle time, and is not killed when that time ends', async () => {
+      const cfg = runtimeConfig(h, newId(), { args: ['sleep', '5'] });
+      h.driver.prestartMonitor({ ...plan(cfg), cgroupsPath: cfg.cgroupsPath }, 400);
+      const ahead = await monitorPid(cfg.id);
+      const c = await createContainer(h, cfg);
+      await h.driver.start(c.id, c.paths, c.conn);
+      await sleep(800);
+      const [still] = await findMonitors(h.driver.taskDir(cfg.id));
+      assert.equal(still?.pid, ahead, 'the running container keeps its monitor');
+      await h.driver.kill(c.id, 'SIGKILL');
+      await c.conn.waitExited();
+      c.conn.close();
+      await h.driver.delete(c.id);
+    });
+
+    test('stopPrestartedMonitors (daemon shutdown) kills every one not taken over', async () => {
+      const cfgs = [runtimeConfig(h, newId()), runtimeConfig(h, newId())];
+      for (const cfg of cfgs) h.driver.prestartMonitor({ ...plan(cfg), cgroupsPath: cfg.cgroupsPath }, 60_000);
+      const pids = await Promise.all(cfgs.map((cfg) => monitorPid(cfg.id)));
+      await h.driver.stopPrestartedMonitors();
+      for (const pid of pids) assert.equal(await alive(pid), false);
+      for (const cfg of cfgs) await h.driver.delete(cfg.id);
+    });
   });
 });
