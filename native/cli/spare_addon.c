@@ -18,8 +18,15 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include "protocol.h"
+
+static int64_t monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static napi_value fail(napi_env env, const char *what, int err) {
   char message[160];
@@ -80,9 +87,14 @@ static napi_value js_accept_request(napi_env env, napi_callback_info info) {
   if (listen_flags < 0 || (!(listen_flags & O_NONBLOCK) && fcntl(listen_fd, F_SETFL, listen_flags | O_NONBLOCK) != 0)) return fail(env, "fcntl", errno);
   /* Only a successor gets the socket (spawn maps it to its fd 3), never what the command starts. */
   if (fcntl(listen_fd, F_SETFD, FD_CLOEXEC) != 0) return fail(env, "fcntl", errno);
+  /* One deadline for the whole wait: a signal (EINTR), a connection another spare took or a
+     client skipped must not start idleMs again, or a spare that gets signals often (a
+     profiler's SIGPROF) never returns to see that its socket file is gone. */
+  const int64_t deadline = monotonic_ms() + idle_ms;
   for (;;) {
+    int64_t left = deadline - monotonic_ms();
     struct pollfd pfd = {.fd = listen_fd, .events = POLLIN};
-    int ready = poll(&pfd, 1, idle_ms);
+    int ready = poll(&pfd, 1, left > 0 ? (int)left : 0);
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) return fail(env, "poll", errno);
     if (ready == 0) {
