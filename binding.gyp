@@ -14,7 +14,9 @@
       "type": "executable",
       "sources": ["native/monitor/monitor.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
-      "ldflags": ["-Wl,--gc-sections", "-s"]
+      # Static where the C library can be linked so (native/monitor/static-libc.sh): no dynamic
+      # loader at each monitor start.
+      "ldflags": ["-Wl,--gc-sections", "-s", "<!@(sh native/monitor/static-libc.sh)"]
     },
     {
       # The berth command's front end: hands a command to a warm CLI process (src/cli/spare).

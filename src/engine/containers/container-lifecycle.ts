@@ -298,6 +298,8 @@ export class ContainerLifecycle {
       tty: Boolean(container.Config.Tty),
       openStdin: Boolean(container.Config.OpenStdin),
       ...(log.enabled ? { log: { path: path.join(containerDir, 'container.log'), maxSize: log.maxSize, maxFiles: log.maxFiles } } : {}),
+      // A --rm container is removed at its exit, or by a restore after a machine crash.
+      ...(container.HostConfig.AutoRemove ? { volatile: true } : {}),
       cgroupsPath: containerCgroupsPath(container.Id),
     };
   }

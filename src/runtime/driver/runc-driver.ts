@@ -59,6 +59,8 @@ export interface CreateTaskOptions {
   /** Files kept with rotation, the current one included (max-file). */
   logMaxFiles?: number;
   exitFile: string;
+  /** Nothing of the task outlives a machine crash: the monitor does not fsync its exit file or log. */
+  volatile?: boolean;
 }
 
 export interface ExecTaskOptions {
@@ -253,6 +255,7 @@ export class RuncDriver {
       consoleSocketPath: paths.consoleSocketPath,
       stdin: opts.openStdin,
       waitStart: true,
+      ...(opts.volatile ? { volatile: true } : {}),
       runtimeArgv,
       cwd: opts.bundleDir,
     };

@@ -30,6 +30,8 @@ export interface SpawnMonitorOptions {
   stdin: boolean;
   /** Run the runtime only after the first START frame, so attach streams miss nothing. */
   waitStart: boolean;
+  /** Nothing of the task outlives a machine crash (a --rm container): the exit file and log are not fsynced. */
+  volatile?: boolean;
   runtimeArgv: string[];
   /** An fd of the runtime's executable (the sealed runc copy), exec'd in place of runtimeArgv[0]; the monitor gets it as fd 4. */
   runtimeFd?: number;
@@ -64,6 +66,7 @@ export function monitorArgv(opts: SpawnMonitorOptions, syncFd: number): string[]
   }
   if (opts.stdin) args.push('--stdin');
   if (opts.waitStart) args.push('--wait-start');
+  if (opts.volatile) args.push('--volatile');
   if (opts.runtimeFd !== undefined) args.push('--runtime-fd', String(RUNTIME_FD));
   for (const pair of opts.runtimeEnv ?? []) args.push('--runtime-env', pair);
   args.push('--', ...opts.runtimeArgv);

@@ -55,6 +55,7 @@ export class RuncTaskRuntime implements TaskRuntime {
       logMaxSize: request.log?.maxSize,
       logMaxFiles: request.log?.maxFiles,
       exitFile: this.exitFile(request.id),
+      ...(request.volatile ? { volatile: true } : {}),
     };
   }
 

@@ -78,6 +78,11 @@ export interface CreateTaskRequest {
   openStdin: boolean;
   /** Where the monitor appends output records; unset: output is not kept (log driver "none"). */
   log?: { path: string; maxSize?: number; maxFiles?: number };
+  /**
+   * Nothing of the task need outlive a machine crash (a --rm container: a restore removes it):
+   * its monitor does not fsync the exit file or the log.
+   */
+  volatile?: boolean;
 }
 
 export interface LoadTaskRequest {

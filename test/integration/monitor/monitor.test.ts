@@ -369,6 +369,55 @@ test('--runtime-fd: the runtime is exec\'d from the fd (not argv[0]), which the 
   }
 });
 
+test('--runtime-env replaces a variable the monitor has, once; a runtime that cannot be run says why', async () => {
+  const f = makeFixture();
+  process.env.BERTH_RUNTIME_ENV_REPLACED = 'old';
+  try {
+    const conn = await startAndConnect({
+      socketPath: f.socketPath,
+      exitFile: f.exitFile,
+      tty: false,
+      stdin: false,
+      waitStart: true,
+      runtimeArgv: ['sh', '-c', 'env | grep -c "^BERTH_RUNTIME_ENV_REPLACED="; echo "$BERTH_RUNTIME_ENV_REPLACED"'],
+      runtimeEnv: ['BERTH_RUNTIME_ENV_REPLACED=new'],
+    });
+    const out = collect(conn);
+    conn.start();
+    assert.equal((await conn.waitExited()).exitCode, 0);
+    assert.equal(text(out.stdout), '1\nnew\n');
+  } finally {
+    delete process.env.BERTH_RUNTIME_ENV_REPLACED;
+    f.cleanup();
+  }
+  const g = makeFixture();
+  try {
+    const conn = await startAndConnect({ socketPath: g.socketPath, exitFile: g.exitFile, tty: false, stdin: false, waitStart: true, runtimeArgv: ['/nonexistent/berth-runtime'] });
+    const out = collect(conn);
+    conn.start();
+    assert.equal((await conn.waitExited()).exitCode, 127);
+    assert.equal(text(out.stderr), 'berth-monitor: cannot run /nonexistent/berth-runtime: No such file or directory\n');
+  } finally {
+    g.cleanup();
+  }
+});
+
+test('--volatile: the exit file and the log are written whole all the same', async () => {
+  const f = makeFixture();
+  try {
+    const conn = await startAndConnect({ ...fakeRunOptions(f, 'echo kept; exit 4'), volatile: true });
+    conn.start();
+    const status = await conn.waitExited();
+    assert.equal(status.exitCode, 4);
+    assert.deepEqual(JSON.parse(fs.readFileSync(f.exitFile, 'utf8')) as ExitStatus, status);
+    const lines = [];
+    for await (const line of readLog(f.logPath)) lines.push(`${line.stream}:${line.line.toString()}`);
+    assert.deepEqual(lines, ['stdout:kept\n']);
+  } finally {
+    f.cleanup();
+  }
+});
+
 test('--runtime-env: set for the runtime only, not in the monitor\'s own environment', async () => {
   const f = makeFixture();
   try {
