@@ -94,6 +94,9 @@ static napi_value js_sha256_hex(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* Queues the write (fd >= 0) and hash of argv = [fd, chunks, state]; a promise of the byte count. */
+static napi_value queue_append(napi_env env, int64_t fd, napi_value *argv);
+
 struct append_work {
   napi_async_work work;
   napi_deferred deferred;
@@ -109,7 +112,7 @@ struct append_work {
 /* On a pool thread: every byte written (short writes continued), then hashed, in order. */
 static void append_execute(napi_env env, void *data) {
   struct append_work *w = data;
-  size_t first = 0;
+  size_t first = w->fd < 0 ? w->count : 0; /* no fd: hash only */
   size_t skip = 0; /* bytes of iov[first] written already */
   while (first < w->count) {
     struct iovec local[IOV_MAX];
@@ -181,6 +184,22 @@ static napi_value js_append_hashed(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "The \"fd\" argument must be a file descriptor");
     return NULL;
   }
+  return queue_append(env, fd, argv);
+}
+
+/*
+ * sha256UpdateAsync(state, chunks): adds the chunks to the state on the thread pool (a
+ * layer's diff ID, off the extraction worker's thread); resolves with their byte count.
+ * Updates of one state must be chained: each waits for the one before.
+ */
+static napi_value js_sha256_update_async(napi_env env, napi_callback_info info) {
+  napi_value given[2];
+  if (get_argv(env, info, 2, given) == NULL) return NULL;
+  napi_value argv[3] = {NULL, given[1], given[0]};
+  return queue_append(env, -1, argv);
+}
+
+static napi_value queue_append(napi_env env, int64_t fd, napi_value *argv) {
   bool is_array = false;
   uint32_t count = 0;
   if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[1], &count) != napi_ok) {
@@ -234,6 +253,7 @@ void blob_hash_define(napi_env env, napi_value exports) {
       {"sha256Update", NULL, js_sha256_update, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sha256Hex", NULL, js_sha256_hex, NULL, NULL, NULL, napi_enumerable, NULL},
       {"appendHashed", NULL, js_append_hashed, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sha256UpdateAsync", NULL, js_sha256_update_async, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
 }

@@ -63,6 +63,11 @@ export function hasBlobHash(): boolean {
   return typeof get().appendHashed === 'function';
 }
 
+/** Whether the addon as built has sha256UpdateAsync (a diff ID is hashed on the extraction worker's thread otherwise). */
+export function hasAsyncHash(): boolean {
+  return typeof get().sha256UpdateAsync === 'function';
+}
+
 /** The syscalls Node lacks (see types.ts). Errors carry code, errno, syscall and path like Node's fs errors. */
 export const native: NativeAddon = {
   mount: (source, target, fstype, flags, data) => get().mount(source, target, fstype, flags, data),
@@ -103,6 +108,7 @@ export const native: NativeAddon = {
   sha256Update: (state, bytes) => get().sha256Update!(state, bytes),
   sha256Hex: (state) => get().sha256Hex!(state),
   appendHashed: (fd, chunks, state) => get().appendHashed!(fd, chunks, state),
+  sha256UpdateAsync: (state, chunks) => get().sha256UpdateAsync!(state, chunks),
   get constants() {
     return get().constants;
   },

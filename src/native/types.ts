@@ -113,6 +113,8 @@ export interface NativeSyscalls {
   sha256Hex?(state: Buffer): string;
   /** Writes `chunks` at `fd`'s position, then adds them to `state`, on the thread pool; resolves with the byte count. A failed write adds nothing. */
   appendHashed?(fd: number, chunks: Uint8Array[], state: Buffer): Promise<number>;
+  /** Adds `chunks` to `state` on the thread pool; resolves with their byte count. One state's updates must be chained (absent from an addon built before it). */
+  sha256UpdateAsync?(state: Buffer, chunks: Uint8Array[]): Promise<number>;
   /** open(2)/at(2) flag values of this architecture, from libc. */
   readonly constants: NativeConstants;
 }

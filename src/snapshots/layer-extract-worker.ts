@@ -2,7 +2,7 @@ import { Readable, Transform } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
 import { extractLayer } from '../archive/tar/extract';
 import { decompressStream } from '../images/compression';
-import { Digester } from '../util/digest';
+import { PoolDigester } from '../util/pool-digester';
 import { errorKind, messageOf } from '../errors';
 import type { ExtractJob, FromWorker, ToWorker } from './layer-extractor';
 
@@ -14,6 +14,9 @@ import type { ExtractJob, FromWorker, ToWorker } from './layer-extractor';
  */
 const port = parentPort;
 if (!port) throw new Error('layer-extract-worker runs as a worker thread only');
+
+/** Bytes of a layer's tar waiting for their hash before the extraction waits for it. */
+const HASH_QUEUE_BYTES = 8 << 20;
 
 /** The current job's input: chunks as they come, acknowledged once read (the sender's back-pressure). */
 class Inbox {
@@ -83,17 +86,18 @@ async function run(job: ExtractJob, box: Inbox): Promise<void> {
   try {
     let tar: Readable = Readable.from(box.chunks(), { objectMode: false, highWaterMark: 1 << 20 });
     if (job.decompress) tar = (await decompressStream(tar)).stream;
-    const digester = new Digester();
+    // The diff ID is hashed on the thread pool beside this thread's parsing and writing.
+    const digester = new PoolDigester();
     const hashing = new Transform({
       transform(chunk: Buffer, _enc, done) {
         digester.update(chunk);
-        done(null, chunk);
+        digester.drain(HASH_QUEUE_BYTES).then(() => done(null, chunk), done);
       },
     });
     tar.on('error', (err) => hashing.destroy(err));
     const dest = await box.dest;
     await extractLayer(tar.pipe(hashing), dest, { whiteouts: job.whiteouts });
-    send({ job: box.job, type: 'done', diffId: digester.digest(), size: digester.size });
+    send({ job: box.job, type: 'done', diffId: await digester.digest(), size: digester.size });
   } catch (err) {
     send({ job: box.job, type: 'error', message: messageOf(err), kind: errorKind(err), code: (err as NodeJS.ErrnoException).code });
   } finally {

@@ -19,6 +19,14 @@ export class RegistryClient implements RegistryHosts {
   readonly settings: RegistrySettings;
   private readonly transport: Transport;
   private readonly pings = new Map<string, { at: number; result: Promise<PingResult> }>();
+  /**
+   * Insecure registries last reached over plain http, and when: their next sessions try http
+   * first (https after it), so a loopback registry's pull does not begin with a failed TLS
+   * handshake every time. Kept as long as a ping's answer: a registry that turns to https on
+   * the same address is found once that expires (or by a fresh daemon), as its cached ping of
+   * plain http would send it there anyway until then.
+   */
+  private readonly plainHttp = new Map<string, number>();
 
   constructor(settings: RegistrySettings = { mirrors: [], insecureRegistries: [] }) {
     this.settings = validateSettings(settings);
@@ -28,7 +36,22 @@ export class RegistryClient implements RegistryHosts {
   session(ref: Reference, opts: SessionOptions = {}): RegistrySession {
     const actions = opts.actions ?? ['pull'];
     const purpose = actions.every((a) => a === 'pull') ? 'pull' : 'push';
-    return new Session(ref, endpointsFor(ref.domain, this.settings, purpose), { transport: this.transport, ping: (e, r, s) => this.ping(e, r, s) }, opts);
+    const endpoints = this.httpFirst(ref.domain, endpointsFor(ref.domain, this.settings, purpose));
+    return new Session(ref, endpoints, { transport: this.transport, ping: (e, r, s) => this.ping(e, r, s), found: (e) => this.found(ref.domain, e) }, opts);
+  }
+
+  /** An insecure registry's [https unverified, http] as [http, https] when http is what answered last. */
+  private httpFirst(domain: string, endpoints: Endpoint[]): Endpoint[] {
+    const at = this.plainHttp.get(domain);
+    const [tls, plain] = endpoints;
+    if (at === undefined || Date.now() - at >= PING_TTL_MS || endpoints.length !== 2 || !tls!.insecureTls || plain!.base.protocol !== 'http:') return endpoints;
+    return [plain!, tls!];
+  }
+
+  private found(domain: string, endpoint: Endpoint): void {
+    if (endpoint.mirror) return;
+    if (endpoint.base.protocol === 'http:') this.plainHttp.set(domain, Date.now());
+    else this.plainHttp.delete(domain);
   }
 
   /**

@@ -38,6 +38,8 @@ export interface SessionContext {
   transport: Transport;
   /** Pings an endpoint (cached per endpoint by the hosts object). */
   ping(endpoint: Endpoint, registry: string, signal?: AbortSignal): Promise<PingResult>;
+  /** The endpoint a session settled on (the hosts object remembers an insecure registry's scheme). */
+  found?(endpoint: Endpoint): void;
 }
 
 export class Session implements RegistrySession {
@@ -259,12 +261,13 @@ export class Session implements RegistrySession {
       try {
         const ping = await this.ctx.ping(endpoint, this.registry, this.opts.signal);
         this.active = { endpoint, ping };
+        this.ctx.found?.(endpoint);
         return this.active;
       } catch (err) {
         lastError = err;
         const next = this.endpoints[this.activeIndex + 1];
-        // Only a mirror, or the https attempt at an insecure registry, may fall through.
-        if (next === undefined || !(endpoint.mirror || (endpoint.insecureTls && next.base.host === endpoint.base.host))) throw err;
+        // Only a mirror, or one scheme of an insecure registry (https unverified, plain http), may fall through to the next.
+        if (next === undefined || !(endpoint.mirror || (next.base.host === endpoint.base.host && (endpoint.insecureTls || next.insecureTls)))) throw err;
       }
     }
     throw lastError;
