@@ -7,7 +7,7 @@ import type { Digest } from '../util/digest';
 import { KeyedMutex } from '../util/mutex';
 import { extractLayer } from '../archive/tar/extract';
 import { packDirectory } from '../archive/tar/pack';
-import { conflict, errnoCode, invalidArgument, isNotFound, notFound } from '../errors';
+import { conflict, errnoCode, invalidArgument, isENOENT, isNotFound, notFound } from '../errors';
 import { mountAll, unmountAll } from './mount';
 import { overlayChanges } from './overlay/changes';
 import { dropRuntimeMade, InitEntry } from './overlay/init-entries';
@@ -91,10 +91,13 @@ export class LocalContainerSnapshots implements ContainerSnapshots {
     checkId(id);
     return this.locks.run(id, async () => {
       await unmountAll(this.mountPoint(id));
-      await this.snapshotter.remove(id, options).catch((err: unknown) => {
-        if (!isNotFound(err)) throw err;
-      });
-      await fs.rm(path.join(this.mountRoot, id), { recursive: true, force: true });
+      // The snapshot and the (empty) mount point dirs are independent: both at once.
+      await Promise.all([
+        this.snapshotter.remove(id, options).catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
+        }),
+        removeMountDirs(path.join(this.mountRoot, id)),
+      ]);
     });
   }
 
@@ -180,6 +183,19 @@ export class LocalContainerSnapshots implements ContainerSnapshots {
     });
     for (const key of commits) await this.snapshotter.remove(key);
     return [...views, ...commits];
+  }
+}
+
+/** A container's `<mount root>/<id>/merged`: two rmdirs when they are empty, as they are once unmounted; else rm -r. */
+async function removeMountDirs(dir: string): Promise<void> {
+  try {
+    await fs.rmdir(path.join(dir, 'merged')).catch((err: unknown) => {
+      if (!isENOENT(err)) throw err;
+    });
+    await fs.rmdir(dir);
+  } catch (err) {
+    if (isENOENT(err)) return;
+    await fs.rm(dir, { recursive: true, force: true });
   }
 }
 
