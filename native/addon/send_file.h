@@ -4,8 +4,8 @@
 #include <node_api.h>
 
 /*
- * sendFile(socketFd, fileFd, offset, length): zero-copy transfer of a file range to a
- * connected, non-blocking socket (the registry server's blob GETs). Returns
+ * sendFile(socketFd, fileFd, offset, length): sends a file range to a connected,
+ * non-blocking socket on a thread of its own (the registry server's blob GETs). Returns
  * [promise of the bytes sent, handle]; sendFileCancel(handle) stops it (the promise then
  * rejects with ECANCELED). See send_file.c.
  */

@@ -27,15 +27,19 @@ async function socketPair(): Promise<Pair> {
   await new Promise((resolve) => receiver.once('connect', resolve));
   const sender = await accepted;
   server.close();
+  // A receiver that leaves with bytes unread resets the connection: the sender's own read sees it.
+  sender.on('error', () => undefined);
   const fd = (sender as unknown as { _handle: { fd: number } })._handle.fd;
   return { fd, sender, receiver, close: () => (sender.destroy(), receiver.destroy()) };
 }
 
-function withFile(size: number, body: (fd: number, data: Buffer) => Promise<void>): () => Promise<void> {
+/** A temp file of `size` random bytes; `sparse`: extended with a hole to that many bytes (more than any socket buffers hold). */
+function withFile(size: number, body: (fd: number, data: Buffer) => Promise<void>, sparse?: number): () => Promise<void> {
   return async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-sendfile-'));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-send-file-'));
     const data = randomBytes(size);
     fs.writeFileSync(path.join(dir, 'blob'), data);
+    if (sparse !== undefined) fs.truncateSync(path.join(dir, 'blob'), sparse);
     const fd = fs.openSync(path.join(dir, 'blob'), 'r');
     try {
       await body(fd, data);
@@ -95,12 +99,14 @@ test('sendFile sends exactly the range asked, bigger than the socket buffers, an
   }
 }));
 
-test('a send to a client that stops reading waits, and sendFileCancel ends it with ECANCELED and its thread', { skip }, withFile(32 * 1024 * 1024, async (file, data) => {
+const GIB = 1024 * 1024 * 1024;
+
+test('a send to a client that stops reading waits, and sendFileCancel ends it with ECANCELED and its thread', { skip }, withFile(1000, async (file) => {
   const pair = await socketPair();
   try {
     pair.receiver.pause();
     const before = threads();
-    const [sent, handle] = native.sendFile!(pair.fd, file, 0, data.length);
+    const [sent, handle] = native.sendFile!(pair.fd, file, 0, GIB);
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(threads(), before + 1, 'one thread waits on the full socket');
     native.sendFileCancel!(handle);
@@ -112,13 +118,13 @@ test('a send to a client that stops reading waits, and sendFileCancel ends it wi
   } finally {
     pair.close();
   }
-}));
+}, GIB));
 
-test('a send whose client goes away fails with EPIPE or ECONNRESET', { skip }, withFile(32 * 1024 * 1024, async (file, data) => {
+test('a send whose client goes away fails with EPIPE or ECONNRESET', { skip }, withFile(1000, async (file) => {
   const pair = await socketPair();
   try {
     pair.receiver.pause();
-    const [sent] = native.sendFile!(pair.fd, file, 0, data.length);
+    const [sent] = native.sendFile!(pair.fd, file, 0, GIB);
     await new Promise((r) => setTimeout(r, 100));
     pair.receiver.destroy();
     const outcome = (await settles(sent, 5000)) as NodeJS.ErrnoException;
@@ -126,7 +132,7 @@ test('a send whose client goes away fails with EPIPE or ECONNRESET', { skip }, w
   } finally {
     pair.close();
   }
-}));
+}, GIB));
 
 test('a file shorter than the length promised fails with ENODATA after what it had; bad fds fail at once', { skip }, withFile(1000, async (file, data) => {
   const pair = await socketPair();

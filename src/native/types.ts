@@ -37,8 +37,9 @@ export interface NativeSyscalls {
    */
   sealedCopy?(path: string): Promise<SealedCopy>;
   /**
-   * sendfile(2) of `length` bytes of the regular file `fileFd` from `offset` to the connected,
-   * non-blocking socket `socketFd`, on a thread of its own that waits while the socket is full
+   * Sends `length` bytes of the regular file `fileFd` from `offset` to the connected,
+   * non-blocking socket `socketFd` (pread/send in cache-sized chunks, not sendfile(2): see
+   * native/addon/send_file.c), on a thread of its own that waits while the socket is full
    * (both fds are dup'ed: the caller may close its own). Returns the promise of the bytes sent
    * (rejects with the errno code: EPIPE/ECONNRESET when the peer left, ECANCELED, ENODATA when
    * the file is shorter) and a handle for sendFileCancel. Absent from an addon built before it.

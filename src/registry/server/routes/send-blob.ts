@@ -14,23 +14,23 @@ import type { BlobDriver, BlobReader } from '../storage/driver';
 export const SEND_CHUNK_BYTES = 512 * 1024;
 
 /**
- * Zero-copy sends running at once at most: each holds a thread of its own while its client
- * reads (native/addon/send_file.c); beyond them, blobs go through buffers.
+ * Native sends running at once at most: each holds a thread of its own while its client
+ * reads (native/addon/send_file.c); beyond them, blobs go through Node's buffers.
  */
-const MAX_ZERO_COPY_SENDS = 64;
-let zeroCopySends = 0;
+const MAX_NATIVE_SENDS = 64;
+let nativeSends = 0;
 
 /**
- * Ranges at least this long go by sendfile: below it, starting the send's thread costs more
- * than copying (a 661-byte config: 0.4 ms buffered, 1.1 ms by sendfile).
+ * Ranges at least this long go by a native send: below it, starting the send's thread costs
+ * more than it saves (a 661-byte config: 0.4 ms through Node, 1.1 ms natively).
  */
-const MIN_ZERO_COPY_BYTES = 256 * 1024;
+const MIN_NATIVE_SEND_BYTES = 256 * 1024;
 
 /**
  * Writes `length` bytes of the blob from `offset` to the response (headers set, not sent) and
- * ends it. A local file on a plain-TCP connection goes by sendfile(2) (the kernel hands the
- * page cache to the socket: no copy through the process; a pull's server CPU 90 → 30 ms).
- * Otherwise, with a driver's random access, one buffer is read into while the other is being
+ * ends it. A local file on a plain-TCP connection is sent by the addon's sendFile, on a
+ * thread of its own (no JS, Buffer or thread-pool round trip per chunk: a skopeo pull's
+ * server CPU about halves). Otherwise, with a driver's random access, one buffer is read into while the other is being
  * written to the socket; a buffer is read into again only after its write has completed.
  * Otherwise the driver's stream is piped.
  */
@@ -43,8 +43,8 @@ export async function sendBlob(driver: BlobDriver, digest: Digest, res: ServerRe
   const reader = opened ?? (await driver.openBlob!(digest));
   try {
     const socketFd = plainSocketFd(res);
-    if (range.length >= MIN_ZERO_COPY_BYTES && reader.fd !== undefined && socketFd !== undefined && zeroCopySends < MAX_ZERO_COPY_SENDS && hasSendFile()) {
-      await sendZeroCopy(res, socketFd, reader.fd, range);
+    if (range.length >= MIN_NATIVE_SEND_BYTES && reader.fd !== undefined && socketFd !== undefined && nativeSends < MAX_NATIVE_SENDS && hasSendFile()) {
+      await sendNatively(res, socketFd, reader.fd, range);
       return;
     }
     const chunk = Math.min(SEND_CHUNK_BYTES, range.length);
@@ -79,19 +79,19 @@ function plainSocketFd(res: ServerResponse): number | undefined {
 }
 
 /**
- * Sends the range of the open file `fileFd` by sendfile(2) on the socket's fd. Node's
+ * Sends the range of the open file `fileFd` to the socket's fd by the addon's sendFile. Node's
  * headers go first and must have left Node's socket before the file's bytes are put on the
  * fd (the empty write's callback runs once everything written before it has been handed to
  * the kernel); nothing else writes to the socket until this response ends. The send stops
  * when the client goes away.
  */
-async function sendZeroCopy(res: ServerResponse, socketFd: number, fileFd: number, range: { offset: number; length: number }): Promise<void> {
+async function sendNatively(res: ServerResponse, socketFd: number, fileFd: number, range: { offset: number; length: number }): Promise<void> {
   const socket = res.socket!;
   const closed = whenClosed(res);
   closed.catch(() => undefined); // raced below; a close after the end is nobody's error
   res.flushHeaders();
   await Promise.race([new Promise<void>((resolve, reject) => socket.write(Buffer.alloc(0), (err) => (err ? reject(err) : resolve()))), closed]);
-  zeroCopySends++;
+  nativeSends++;
   const [sent, handle] = native.sendFile!(socketFd, fileFd, range.offset, range.length);
   const cancel = () => native.sendFileCancel!(handle);
   res.once('close', cancel);
@@ -102,7 +102,7 @@ async function sendZeroCopy(res: ServerResponse, socketFd: number, fileFd: numbe
     if (code === 'ECANCELED' || code === 'EPIPE' || code === 'ECONNRESET') throw Object.assign(new Error('aborted'), { code: 'ECONNRESET', cause: err });
     throw err;
   } finally {
-    zeroCopySends--;
+    nativeSends--;
     res.off('close', cancel);
   }
   await Promise.race([new Promise<void>((resolve) => res.end(resolve)), closed]);
