@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "blob_hash.h"
+#include "napi_errors.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -47,16 +48,6 @@ static int arg_bytes(napi_env env, napi_value value, const char *what, void **da
   return 0;
 }
 
-static napi_value get_argv(napi_env env, napi_callback_info info, size_t expected, napi_value *argv) {
-  size_t argc = expected;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < expected) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "missing arguments");
-    return NULL;
-  }
-  return argv[0];
-}
-
 /* sha256New(): a fresh state. */
 static napi_value js_sha256_new(napi_env env, napi_callback_info info) {
   void *data = NULL;
@@ -69,7 +60,7 @@ static napi_value js_sha256_new(napi_env env, napi_callback_info info) {
 /* sha256Update(state, bytes): on the calling thread (small writes, a resume's re-read). */
 static napi_value js_sha256_update(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (get_argv(env, info, 2, argv) == NULL) return NULL;
+  if (get_args(env, info, 2, argv) != 0) return NULL;
   SHA256_CTX *ctx = arg_state(env, argv[0]);
   void *data;
   size_t length;
@@ -81,7 +72,7 @@ static napi_value js_sha256_update(napi_env env, napi_callback_info info) {
 /* sha256Hex(state): the digest of what the state has seen, as hex; the state goes on unchanged. */
 static napi_value js_sha256_hex(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (get_argv(env, info, 1, argv) == NULL) return NULL;
+  if (get_args(env, info, 1, argv) != 0) return NULL;
   SHA256_CTX *ctx = arg_state(env, argv[0]);
   if (ctx == NULL) return NULL;
   SHA256_CTX copy = *ctx;
@@ -150,19 +141,7 @@ static void append_complete(napi_env env, napi_status status, void *data) {
     napi_create_double(env, (double)w->total, &total);
     napi_resolve_deferred(env, w->deferred, total);
   } else {
-    int err = w->err != 0 ? w->err : EIO;
-    napi_value code, message, error;
-    char text[160];
-    snprintf(text, sizeof text, "%s: %s, write", strerrorname_np(err) ? strerrorname_np(err) : "EIO", strerror(err));
-    napi_create_string_utf8(env, strerrorname_np(err) ? strerrorname_np(err) : "EIO", NAPI_AUTO_LENGTH, &code);
-    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, code, message, &error);
-    napi_value errno_value, syscall_value;
-    napi_create_int32(env, -err, &errno_value);
-    napi_set_named_property(env, error, "errno", errno_value);
-    napi_create_string_utf8(env, "write", NAPI_AUTO_LENGTH, &syscall_value);
-    napi_set_named_property(env, error, "syscall", syscall_value);
-    napi_reject_deferred(env, w->deferred, error);
+    napi_reject_deferred(env, w->deferred, errno_error(env, w->err != 0 ? w->err : EIO, "write", NULL));
   }
   napi_delete_reference(env, w->keep);
   napi_delete_async_work(env, w->work);
@@ -178,7 +157,7 @@ static void append_complete(napi_env env, napi_status status, void *data) {
  */
 static napi_value js_append_hashed(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (get_argv(env, info, 3, argv) == NULL) return NULL;
+  if (get_args(env, info, 3, argv) != 0) return NULL;
   int64_t fd = -1;
   if (napi_get_value_int64(env, argv[0], &fd) != napi_ok || fd < 0 || fd > INT_MAX) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "The \"fd\" argument must be a file descriptor");
@@ -194,7 +173,7 @@ static napi_value js_append_hashed(napi_env env, napi_callback_info info) {
  */
 static napi_value js_sha256_update_async(napi_env env, napi_callback_info info) {
   napi_value given[2];
-  if (get_argv(env, info, 2, given) == NULL) return NULL;
+  if (get_args(env, info, 2, given) != 0) return NULL;
   napi_value argv[3] = {NULL, given[1], given[0]};
   return queue_append(env, -1, argv);
 }

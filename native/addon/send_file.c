@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "send_file.h"
+#include "napi_errors.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -110,22 +111,6 @@ static void *send_thread(void *arg) {
   return NULL;
 }
 
-/* An Error with Node's fs-style code, errno and syscall, not thrown. */
-static napi_value send_error(napi_env env, int err, const char *step) {
-  const char *code = err == EPIPE ? "EPIPE" : err == ECONNRESET ? "ECONNRESET" : err == ECANCELED ? "ECANCELED" : err == ENODATA ? "ENODATA" : err == EBADF ? "EBADF" : err == EINVAL ? "EINVAL" : err == ENOMEM ? "ENOMEM" : err == EAGAIN ? "EAGAIN" : "EIO";
-  char message[256];
-  snprintf(message, sizeof message, "%s, %s: %s", code, step, strerror(err));
-  napi_value error, code_value, message_value, errno_value, syscall_value;
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value);
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &message_value);
-  napi_create_error(env, code_value, message_value, &error);
-  napi_create_int32(env, -err, &errno_value);
-  napi_set_named_property(env, error, "errno", errno_value);
-  napi_create_string_utf8(env, step, NAPI_AUTO_LENGTH, &syscall_value);
-  napi_set_named_property(env, error, "syscall", syscall_value);
-  return error;
-}
-
 /* On the JS thread once the transfer ended: closes its fds, settles the promise. */
 static void send_done(napi_env env, napi_value js_callback, void *context, void *data) {
   struct send_job *job = data;
@@ -139,7 +124,7 @@ static void send_done(napi_env env, napi_value js_callback, void *context, void 
       napi_create_int64(env, job->sent, &sent);
       napi_resolve_deferred(env, job->deferred, sent);
     } else {
-      napi_reject_deferred(env, job->deferred, send_error(env, job->err, job->step));
+      napi_reject_deferred(env, job->deferred, errno_error(env, job->err, job->step, NULL));
     }
   }
   if (job->orphaned) free(job);
@@ -219,7 +204,7 @@ napi_value js_send_file(napi_env env, napi_callback_info info) {
     if (job->wake >= 0) close(job->wake);
     job->sock = job->file = job->wake = -1;
     job->done = true;
-    napi_reject_deferred(env, job->deferred, send_error(env, setup_err, setup_step));
+    napi_reject_deferred(env, job->deferred, errno_error(env, setup_err, setup_step, NULL));
   }
   napi_create_external(env, job, send_job_finalize, NULL, &handle);
   napi_create_array_with_length(env, 2, &result);
