@@ -3,17 +3,17 @@ import { promises as fs } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { invalidArgument } from '../../../errors';
 
+/** How long a verified login is remembered (clients in basic mode send it on every request). */
+const VERIFIED_TTL_MS = 5 * 60_000;
+/** Remembered logins at most; the memory is dropped whole when full. */
+const VERIFIED_MAX = 1024;
+
 /**
  * Users of `berth registry serve`, read from an Apache htpasswd-style file: one `user:hash`
  * per line, `#` comments and blank lines ignored. Only bcrypt hashes (`$2y$`, `$2a$`, `$2b$`,
  * as `htpasswd -B` writes) are accepted, as in distribution's htpasswd backend: MD5, SHA1
  * and crypt hashes are weak, so a file holding one is refused with the line that holds it.
  */
-/** How long a verified login is remembered (clients in basic mode send it on every request). */
-const VERIFIED_TTL_MS = 5 * 60_000;
-/** Remembered logins at most; the memory is dropped whole when full. */
-const VERIFIED_MAX = 1024;
-
 export class Htpasswd {
   /**
    * Logins verified lately, so a pull's half-dozen requests cost one bcrypt comparison, not
