@@ -2,8 +2,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import { bootstrapBusybox, CLI_MAIN, needsRoot, startTestDaemon, TestDaemon } from '../helpers/test-daemon';
 import { berth } from '../helpers/cli';
+import { waitFor } from '../helpers/wait';
+import { ContainerStore } from '../../src/metadata/containers';
+
+const exists = (file: string) => fs.access(file).then(() => true, () => false);
 
 const skip = needsRoot('needs root (runc, overlay mounts)');
 
@@ -96,6 +101,34 @@ describe('daemon restart: running containers are re-adopted', { skip }, () => {
     assert.equal((await run(['stop', '-t', '1', 'rm-running'])).code, 0);
     assert.equal((await run(['run', '--rm', '--name', 'rm-created', 'busybox', 'true'])).code, 0);
     await run(['rm', '-f', 'plain-created']);
+  });
+
+  it('deletes at start the task state of a container whose record a removal deleted before a crash', async () => {
+    // The crash window: a removal answers once the record is gone and deletes the task (runc
+    // state, cgroups, task dir) just after. Made here by deleting the record as the removal
+    // does, with the daemon down and the container's process gone.
+    assert.equal((await run(['run', '-d', '--name', 'orphaned', 'busybox', 'sleep', '1000'])).code, 0);
+    const { Id: id, State } = await inspect('orphaned');
+    const stateDir = path.join(daemon.execRoot, 'runc', id);
+    const taskDir = path.join(daemon.execRoot, id.slice(0, 12));
+    const cgroups = Object.values((JSON.parse(await fs.readFile(path.join(stateDir, 'state.json'), 'utf8')) as { cgroup_paths: Record<string, string> }).cgroup_paths);
+    assert.ok(cgroups.length > 0 && (await Promise.all(cgroups.map(exists))).every(Boolean), `its cgroups exist: ${cgroups.join(', ')}`);
+    assert.ok(await exists(taskDir));
+
+    await daemon.crash();
+    process.kill(State.Pid, 'SIGKILL');
+    await waitFor(async () => !(await exists(`/proc/${State.Pid}`)), 10_000, 'the container process to be gone');
+    const store = new ContainerStore(path.join(daemon.dataRoot, 'containers'));
+    await store.init();
+    await store.delete(id);
+    await store.close();
+    await daemon.restart();
+
+    assert.ok(!(await exists(stateDir)), 'runc state dir removed');
+    assert.ok(!(await exists(taskDir)), 'task dir removed');
+    for (const dir of cgroups) assert.ok(!(await exists(dir)), `cgroup ${dir} removed`);
+    assert.match(await daemon.logs(), /removed the task state of a container removed before a crash/);
+    assert.ok(!(await run(['ps', '-a', '--format', '{{.Names}}'])).stdout.includes('orphaned'));
   });
 
   it('keeps each container monitor small (VmRSS < 2.5 MB)', async () => {

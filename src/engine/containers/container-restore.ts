@@ -61,7 +61,23 @@ export class ContainerRestore {
         );
       }
     }
+    await this.removeOrphanTasks();
     await this.startByPolicy();
+  }
+
+  /**
+   * Task state no container owns: a removal answers once the record is gone and deletes the
+   * task (runc state, cgroups, task dir) after, so a daemon killed in between leaves it.
+   */
+  private async removeOrphanTasks(): Promise<void> {
+    const { runtime, logger } = this.ctx.deps;
+    const orphans = (await runtime.orphanTaskIds?.(this.ctx.list().map((c) => c.Id)).catch(() => [] as string[])) ?? [];
+    for (const id of orphans) {
+      await runtime.delete(id).then(
+        () => logger.info('removed the task state of a container removed before a crash', { id }),
+        (err: unknown) => logger.warn('removing an orphan task failed', { id, error: messageOf(err) }),
+      );
+    }
   }
 
   /** A container berth paused for a commit that never finished runs again (`container`: a fresh copy, under the lock). */

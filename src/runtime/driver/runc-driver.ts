@@ -82,6 +82,9 @@ export interface RuncDriverOptions {
 }
 
 const shortId = (id: string) => id.slice(0, SHORT_ID_LENGTH);
+/** A container id (runc state dir names) and its short form (task dir names). */
+const FULL_ID = /^[0-9a-f]{64}$/;
+const SHORT_ID = new RegExp(`^[0-9a-f]{${SHORT_ID_LENGTH}}$`);
 
 interface PrestartedMonitor {
   key: string;
@@ -359,6 +362,20 @@ export class RuncDriver {
       await fs.rm(dir, { recursive: true, force: true });
     }
     if (runtimeFailure !== undefined) throw runtimeFailure;
+  }
+
+  /**
+   * The ids of tasks no container in `containers` owns: runc state dirs (full ids) and task
+   * dirs (short ids, returned as such), for the start-up sweep of what a daemon killed between
+   * a removal's answer and its task delete left.
+   */
+  async orphanTaskIds(containers: Iterable<string>): Promise<string[]> {
+    const owned = new Set<string>();
+    for (const id of containers) owned.add(id).add(shortId(id));
+    const [states, dirs] = await Promise.all([fs.readdir(this.runc.root).catch(() => [] as string[]), fs.readdir(this.execRoot).catch(() => [] as string[])]);
+    const orphans = states.filter((name) => FULL_ID.test(name) && !owned.has(name));
+    const orphanShortIds = new Set(orphans.map(shortId));
+    return [...orphans, ...dirs.filter((name) => SHORT_ID.test(name) && !owned.has(name) && !orphanShortIds.has(name))];
   }
 
   /**

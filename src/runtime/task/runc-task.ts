@@ -101,6 +101,10 @@ export class RuncTaskRuntime implements TaskRuntime {
     return deleting;
   }
 
+  orphanTaskIds(containers: Iterable<string>): Promise<string[]> {
+    return this.driver.orphanTaskIds(containers);
+  }
+
   releaseNetwork(id: string): Promise<void> {
     return this.network.release(id);
   }

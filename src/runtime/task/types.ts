@@ -54,6 +54,8 @@ export interface TaskRuntime {
    * releases the network (unless `keepNetwork`: the caller released it). Idempotent.
    */
   delete(id: string, call?: CallOptions, options?: { keepNetwork?: boolean }): Promise<void>;
+  /** Optional: the ids of tasks with state here that none of `containers` owns (a start-up sweep deletes them). */
+  orphanTaskIds?(containers: Iterable<string>): Promise<string[]>;
   /** Optional: releases the task's network alone (ports, addresses, sandbox), before its delete. Idempotent. */
   releaseNetwork?(id: string): Promise<void>;
   /**
