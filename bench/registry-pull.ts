@@ -2,15 +2,15 @@ import { promises as fs } from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chainIds, type Digest } from '../src/util/digest';
 import { BIG_IMAGE_LAYERS, makeFixtureImage, type FixtureImage } from '../test/helpers/fixture-image';
 import type { PrivateNetns } from '../test/helpers/private-netns';
 import { distributionRegistrySkipReason } from '../test/helpers/registry';
 import { startDistributionIn } from './lib/distribution-in-netns';
 import { SKOPEO, skopeoSkipReason } from '../test/helpers/skopeo';
 import { mustRun } from './lib/proc';
+import { waitCollected } from './lib/store-collected';
 import type { BenchRow } from './lib/report';
-import { median, nowMs, sleep } from './lib/stats';
+import { median, nowMs } from './lib/stats';
 import type { BenchContext } from './context';
 
 /**
@@ -91,7 +91,7 @@ async function seed(image: FixtureImage, host: string, netns: PrivateNetns | und
 async function pullBerth(ctx: BenchContext, host: string, image: FixtureImage): Promise<number> {
   const name = `${host}/bench/big`;
   await call(ctx.berth.socket, 'DELETE', `/images/${name}:1`).catch(() => undefined);
-  await waitCollected(path.join(ctx.berth.root, 'data'), image);
+  await waitCollected(path.join(ctx.berth.root, 'data'), image, dataLayers(image));
   return pullApi(ctx.berth.socket, name, image);
 }
 
@@ -121,20 +121,6 @@ async function pullPodman(command: (args: string[]) => { file: string; args: str
  */
 function dataLayers(image: FixtureImage): FixtureImage['layers'] {
   return image.layers.slice(1);
-}
-
-/** Waits until the store has none of the image's data layers' blobs or layers (a clean store for the next pull). */
-async function waitCollected(dataRoot: string, image: FixtureImage): Promise<void> {
-  const blobs = path.join(dataRoot, 'content', 'content', 'blobs', 'sha256');
-  const chains = chainIds(image.layers.map((l) => l.diffId as Digest)).slice(1);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const present = new Set(await fs.readdir(blobs).catch(() => [] as string[]));
-    const snapshots = await fs.readFile(path.join(dataRoot, 'snapshots', 'metadata.json'), 'utf8').catch(() => '');
-    if (dataLayers(image).every((l) => !present.has(l.digest.slice(7))) && chains.every((c) => !snapshots.includes(c))) return;
-    if (Date.now() > deadline) throw new Error('the removed image\'s blobs and layers were not collected within 60 s');
-    await sleep(50);
-  }
 }
 
 /** An API call; resolves with the whole body (a pull's stream read to its end). */
