@@ -34,6 +34,10 @@ export async function startAptProxy(allowedHosts: string[]): Promise<AptProxy> {
   const sockets = new Set<import('node:net').Socket>();
   server.on('connection', (s) => {
     sockets.add(s);
+    // apt pipelines up to 10 requests on a connection (Acquire::http::Pipeline-Depth) and the
+    // proxy package holds a 'close' listener per request until its response ends: 11 is
+    // expected there, not a leak (it was a MaxListenersExceededWarning in the MariaDB story).
+    s.setMaxListeners(32);
     s.on('close', () => sockets.delete(s));
   });
   return {
