@@ -105,8 +105,9 @@ export class RuncTaskRuntime implements TaskRuntime {
     return this.driver.orphanTaskIds(containers);
   }
 
-  releaseNetwork(id: string): Promise<void> {
-    return this.network.release(id);
+  releaseNetwork(id: string): Promise<{ finished: Promise<void> }> {
+    if (this.network.releaseEarly) return this.network.releaseEarly(id);
+    return this.network.release(id).then(() => ({ finished: Promise.resolve() }));
   }
 
   logs(logPath: string, options: ReadLogOptions = {}): AsyncIterable<LogLine[]> {

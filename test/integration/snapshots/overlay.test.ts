@@ -141,3 +141,59 @@ test('overlay: kill -9 at any instant leaves the old state or the new one', { sk
   }
   assert.ok(acknowledged.length > 0, 'the child made progress');
 });
+
+async function recordedNames(root: string): Promise<string[]> {
+  const file = JSON.parse(await fs.readFile(path.join(root, 'metadata.json'), 'utf8')) as { snapshots: Record<string, unknown> };
+  return Object.keys(file.snapshots).sort();
+}
+
+test('overlay: a non-durable removal is gone at once, written with the next prepare or alone, then its files go', { skip }, async (t) => {
+  const dir = await tempRoot();
+  t.after(() => removeRoot(dir));
+  const root = path.join(dir, 'snapshots');
+  const sn = await open(root);
+  await sn.prepare('a', null);
+  await sn.prepare('b', null);
+  const upperA = await sn.upperDir('a');
+  // Carried by the next prepare's write.
+  const removing = sn.remove('a', { durable: false });
+  await sn.prepare('c', null, { durable: false });
+  assert.deepEqual([...(await all(sn)).keys()].sort(), ['b', 'c'], 'gone from the records at once');
+  await removing;
+  assert.deepEqual(await recordedNames(root), ['b', 'c']);
+  await assert.rejects(fs.stat(upperA), /ENOENT/);
+  // Alone: written after a short while.
+  const upperB = await sn.upperDir('b');
+  await sn.remove('b', { durable: false });
+  assert.deepEqual(await recordedNames(root), ['c']);
+  await assert.rejects(fs.stat(upperB), /ENOENT/);
+  assert.deepEqual((await fs.readdir(root)).filter((n) => !n.startsWith('.rm-')).sort(), [path.basename(path.dirname(await sn.upperDir('c'))), 'metadata.json'].sort());
+});
+
+test('overlay: a crash before a non-durable removal is written leaves the snapshot whole, and removable', { skip }, async (t) => {
+  const dir = await tempRoot();
+  t.after(() => removeRoot(dir));
+  const root = path.join(dir, 'snapshots');
+  const modulePath = path.join(__dirname, '../../../src/snapshots/overlay/snapshotter.js');
+  // The child removes the snapshot without waiting and dies before the write (25 ms later).
+  const child = `
+    const { OverlaySnapshotter } = require(${JSON.stringify(modulePath)});
+    (async () => {
+      const sn = new OverlaySnapshotter(${JSON.stringify(root)}); await sn.init();
+      await sn.prepare('gone', null);
+      require('fs').writeFileSync(require('path').join(await sn.upperDir('gone'), 'f'), 'f');
+      void sn.remove('gone', { durable: false });
+      setImmediate(() => { process.stdout.write('removed\\n'); process.kill(process.pid, 'SIGKILL'); });
+    })();`;
+  const proc = spawn(process.execPath, ['-e', child], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise((resolve) => proc.once('exit', resolve));
+  assert.equal(out, 'removed\n');
+  const sn = await open(root);
+  assert.deepEqual([...(await all(sn)).keys()], ['gone'], 'the record is still on disk');
+  assert.equal(await fs.readFile(path.join(await sn.upperDir('gone'), 'f'), 'utf8'), 'f', 'with its files');
+  await sn.remove('gone', { durable: false });
+  assert.deepEqual(await recordedNames(root), []);
+  assert.deepEqual((await fs.readdir(root)).filter((n) => !n.startsWith('.rm-')), ['metadata.json']);
+});
