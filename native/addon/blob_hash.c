@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -100,7 +101,27 @@ struct append_work {
   int err;
 };
 
-/* On a pool thread: every byte written (short writes continued), then hashed, in order. */
+/*
+ * Bytes of an ingest between starts of its disk write. The commit fsyncs the data file
+ * (containerd's guarantee): written back only then, a 55 MB layer's commit waited ~40 ms on
+ * the disk with nothing else to do. Started a window at a time as the data arrives, the
+ * write overlaps the transfer, and the fsync waits for the last window only.
+ */
+#define WRITEBACK_WINDOW ((off_t)4 << 20)
+
+/*
+ * After an append of `written` bytes ending at the fd's position: starts (does not wait for)
+ * the disk write of each window the append completed. Advisory: errors are the fsync's to report.
+ */
+static void start_writeback(int fd, size_t written) {
+  off_t end = lseek(fd, 0, SEEK_CUR);
+  if (end < 0 || (off_t)written > end) return;
+  off_t from = (end - (off_t)written) / WRITEBACK_WINDOW * WRITEBACK_WINDOW;
+  off_t upto = end / WRITEBACK_WINDOW * WRITEBACK_WINDOW;
+  if (upto > from) sync_file_range(fd, from, upto - from, SYNC_FILE_RANGE_WRITE);
+}
+
+/* On a pool thread: every byte written (short writes continued), its disk write started, then hashed, in order. */
 static void append_execute(napi_env env, void *data) {
   struct append_work *w = data;
   size_t first = w->fd < 0 ? w->count : 0; /* no fd: hash only */
@@ -129,6 +150,7 @@ static void append_execute(napi_env env, void *data) {
     }
     skip += left;
   }
+  if (w->fd >= 0) start_writeback(w->fd, w->total);
   for (size_t i = 0; i < w->count; i++) {
     if (w->iov[i].iov_len > 0) SHA256_Update(w->ctx, w->iov[i].iov_base, w->iov[i].iov_len);
   }
