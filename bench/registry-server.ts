@@ -21,7 +21,8 @@ import type { BenchContext } from './context';
  * (distribution 2.8), with the same client, on loopback, with the ~110 MB 3-layer fixture
  * image (test/helpers/fixture-image.ts):
  *  - push: `skopeo copy oci:… docker://…` into an empty registry (a fresh one each run);
- *  - pull: `skopeo copy docker://… oci:…` into an empty folder;
+ *  - pull: `skopeo copy docker://… oci:…` into an empty folder, 3 per run and server, the two
+ *    servers (both up) taking turns;
  *  - 50 concurrent pulls of the image from one registry by berth's own registry client
  *    (one client each, so 50 sets of connections): resolve the manifest, then stream every
  *    layer (3 at a time per pull, as dockerd does) through SHA-256 and compare with its
@@ -33,6 +34,8 @@ import type { BenchContext } from './context';
  * Runs alternate between the two servers so the machine's load hits both alike. Prints its
  * own table (the main table's columns are engines); `BENCH_RUNS`/4 runs, at least 3 (berthd pulls: `BENCH_RUNS`).
  */
+/** skopeo pulls from each server per run (each run pushes once to a fresh server of each kind). */
+const PULLS_PER_RUN = 3;
 const CONCURRENT_PULLS = Number(process.env.BENCH_CONCURRENT_PULLS) > 0 ? Number(process.env.BENCH_CONCURRENT_PULLS) : 50;
 
 type Kind = TestRegistry['kind'];
@@ -52,21 +55,28 @@ export async function benchRegistryServer(ctx: BenchContext): Promise<BenchRow[]
     const times: Record<string, Record<Kind, number[]>> = { push: { berth: [], distribution: [] }, pull: { berth: [], distribution: [] } };
     const cpu: Record<string, Record<Kind, number[]>> = { push: { berth: [], distribution: [] }, pull: { berth: [], distribution: [] } };
     for (let i = 0; i < runs; i++) {
-      for (const kind of i % 2 === 0 ? (['berth', 'distribution'] as const) : (['distribution', 'berth'] as const)) {
-        const registry = await START[kind]();
-        try {
+      const order: Kind[] = i % 2 === 0 ? ['berth', 'distribution'] : ['distribution', 'berth'];
+      const registries: Partial<Record<Kind, TestRegistry>> = {};
+      try {
+        for (const kind of order) {
+          const registry = (registries[kind] = await START[kind]());
           const cpuAtStart = cpuMs(registry.pid);
-          const pushed = await timeSkopeo(image.skopeoRef, `docker://${registry.host}/bench/big:1`);
-          const cpuAfterPush = cpuMs(registry.pid);
-          const pulled = await timeSkopeo(`docker://${registry.host}/bench/big:1`, `oci:${path.join(tmp, `pull-${kind}-${i}`)}:1`);
-          times.push![kind].push(pushed);
-          times.pull![kind].push(pulled);
-          cpu.push![kind].push(cpuAfterPush - cpuAtStart);
-          cpu.pull![kind].push(cpuMs(registry.pid) - cpuAfterPush);
-        } finally {
-          await registry.stop();
-          await fs.rm(path.join(tmp, `pull-${kind}-${i}`), { recursive: true, force: true });
+          times.push![kind].push(await timeSkopeo(image.skopeoRef, `docker://${registry.host}/bench/big:1`));
+          cpu.push![kind].push(cpuMs(registry.pid) - cpuAtStart);
         }
+        // Pulls are cheap (~0.6 s): PULLS_PER_RUN of each per run, the servers taking turns.
+        for (let j = 0; j < PULLS_PER_RUN; j++) {
+          for (const kind of j % 2 === 0 ? [...order].reverse() : order) {
+            const registry = registries[kind]!;
+            const dest = path.join(tmp, `pull-${kind}`);
+            const cpuAtStart = cpuMs(registry.pid);
+            times.pull![kind].push(await timeSkopeo(`docker://${registry.host}/bench/big:1`, `oci:${dest}:1`));
+            cpu.pull![kind].push(cpuMs(registry.pid) - cpuAtStart);
+            await fs.rm(dest, { recursive: true, force: true });
+          }
+        }
+      } finally {
+        for (const registry of Object.values(registries)) await registry.stop();
       }
     }
     // Warm pulls into one daemon are cheap (~0.5 s): BENCH_RUNS of them, against the noise.
@@ -82,7 +92,7 @@ export async function benchRegistryServer(ctx: BenchContext): Promise<BenchRow[]
       [`${CONCURRENT_PULLS} concurrent pulls (berth client, verified)`, concurrent.berth.ms, concurrent.distribution.ms, 'no error'],
     ];
     if (engine) lines.push([`berthd pull (API), ${mb} MB, clean store`, median(engine.berth), median(engine.distribution), 'not slower']);
-    console.log(`registry servers (${runs} runs each, ${engine ? `berthd pulls ${engine.berth.length}, ` : ''}medians): berth registry serve vs Debian docker-registry 2.8; load average ${loadBefore} before, ${loadAverage()} after`);
+    console.log(`registry servers (${runs} runs each, skopeo pulls ${times.pull!.berth.length}, ${engine ? `berthd pulls ${engine.berth.length}, ` : ''}medians): berth registry serve vs Debian docker-registry 2.8; load average ${loadBefore} before, ${loadAverage()} after`);
     console.log(formatTable(lines, concurrent));
     console.log('registry/berth = docker-registry time / berth time: above 1.00× berth is faster, below it is slower');
     for (const kind of ['berth', 'distribution'] as const) {
