@@ -204,8 +204,6 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       containers.detachAll();
       // Task cleanups a removal left running; monitors a create started ahead for a start that never came.
       await runtime.quiesce?.();
-      // Sandboxes a create made ahead for a start that never came; network releases under way.
-      await networking.quiesce();
       await collector.stop();
       await Promise.all([imageMetadata.close(), containerStore.close(), leases.close()]);
     },

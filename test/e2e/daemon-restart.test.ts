@@ -131,26 +131,6 @@ describe('daemon restart: running containers are re-adopted', { skip }, () => {
     assert.ok(!(await run(['ps', '-a', '--format', '{{.Names}}'])).stdout.includes('orphaned'));
   });
 
-  it('a kill -9 right after a run --rm is answered leaves no root, namespace or address of it after the restart', async () => {
-    // Its root's record removal and files, and its namespace, go after the answer: a crash
-    // then leaves them to the start-up sweeps.
-    const before = new Set((await run(['ps', '-aq', '--no-trunc'])).stdout.trim().split('\n').filter(Boolean));
-    assert.equal((await run(['run', '--rm', '--network', 'bridge', 'busybox', 'true'])).code, 0);
-    await daemon.crash();
-    await daemon.restart();
-    const ids = new Set((await run(['ps', '-aq', '--no-trunc'])).stdout.trim().split('\n').filter(Boolean));
-    assert.deepEqual([...ids].sort(), [...before].sort());
-    const snapshots = JSON.parse(await fs.readFile(`${daemon.dataRoot}/snapshots/metadata.json`, 'utf8')) as { snapshots: Record<string, { labels: Record<string, string> }> };
-    for (const [name, snapshot] of Object.entries(snapshots.snapshots)) {
-      const owner = snapshot.labels['berth.io/container'];
-      if (owner !== undefined) assert.ok(ids.has(owner), `root ${name} belongs to a container that exists`);
-    }
-    const dirs = (await fs.readdir(`${daemon.dataRoot}/snapshots`)).filter((n) => n !== 'metadata.json' && !n.startsWith('.rm-'));
-    assert.equal(dirs.length, Object.keys(snapshots.snapshots).length, 'one directory per snapshot record');
-    const endpoints = JSON.parse((await run(['network', 'inspect', 'bridge'])).stdout) as Array<{ Containers: Record<string, unknown> }>;
-    for (const id of Object.keys(endpoints[0]!.Containers)) assert.ok(ids.has(id), `endpoint of ${id} belongs to a container that exists`);
-  });
-
   it('keeps each container monitor small (VmRSS < 2.5 MB)', async () => {
     assert.equal((await run(['run', '-d', '--name', 'measured', 'busybox', 'sleep', '1000'])).code, 0);
     const { Id } = await inspect('measured');

@@ -1,8 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, type TestDaemon } from '../helpers/test-daemon';
 import { berth, docker, DOCKER_CLIENTS, runCommand } from '../helpers/cli';
@@ -117,28 +115,6 @@ describe('bridge networks', { skip }, () => {
     assert.deepEqual(vethsOf(await linksSettled((n) => vethsOf(n).length === 0)), []);
     assert.deepEqual(JSON.parse(await ok('network', 'inspect', 'bridge'))[0].Containers, {});
     await ok('rm', id);
-  });
-
-  it('shows a created container on no network until its start (its sandbox is made ahead, unseen); one removed unstarted leaves no veth or namespace', async () => {
-    const netnsFiles = async () => (await fs.readdir(path.join(daemon.execRoot, 'netns')).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
-    const created = await ok('create', '--rm', 'busybox', 'true');
-    const settings = JSON.parse(await ok('inspect', created))[0].NetworkSettings;
-    assert.equal(settings.IPAddress, '');
-    assert.equal(settings.Networks.bridge.EndpointID, '');
-    assert.deepEqual(JSON.parse(await ok('network', 'inspect', 'bridge'))[0].Containers, {});
-    await ok('rm', created);
-    assert.deepEqual(vethsOf(await linksSettled((n) => vethsOf(n).length === 0)), []);
-    assert.deepEqual(await netnsFiles(), []);
-    // Started later, it gets its address as any other; two created at once get two.
-    const first = await ok('create', 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0');
-    const second = await ok('create', 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0');
-    const a = await ok('start', '-a', first);
-    const b = await ok('start', '-a', second);
-    const address = (out: string) => /inet (\d+\.\d+\.\d+\.\d+)\//.exec(out)?.[1];
-    assert.ok(address(a) && address(b) && address(a) !== address(b), `${a} / ${b}`);
-    await ok('rm', first, second);
-    assert.deepEqual(vethsOf(await linksSettled((n) => vethsOf(n).length === 0)), []);
-    assert.deepEqual(await netnsFiles(), []);
   });
 
   it('connects containers on a user network by name (embedded DNS), isolates other networks, and honours --ip, --mac-address and --network-alias', async () => {

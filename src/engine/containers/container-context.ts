@@ -25,7 +25,7 @@ export interface ContainerServiceDeps {
   events: EventBus;
   logger: Logger;
   /** Networks (src/engine/networks); without it every container gets a namespace with loopback only. */
-  networking?: Pick<ContainerNetworking, 'planForCreate' | 'attach' | 'checkPorts' | 'hostGateway' | 'checkLinks' | 'linksFor' | 'prepareAhead' | 'release'>;
+  networking?: Pick<ContainerNetworking, 'planForCreate' | 'attach' | 'checkPorts' | 'hostGateway' | 'checkLinks' | 'linksFor'>;
 }
 
 /** In a container's dir while berth itself holds it paused (commit): a restarted daemon unpauses it. */

@@ -146,17 +146,12 @@ export class ContainerLifecycle {
         for (const volume of Object.values(anonymousVolumes)) this.ctx.deps.events.publish('volume', 'create', volume, { driver: 'local' });
         // Its monitor gets ready while the client sends attach, wait and start.
         this.ctx.deps.runtime.prestart?.(this.taskRequest(record), CREATE_PRESTART_IDLE_MS);
-        // And its sandbox (namespace, veth, address: ~5 ms of kernel work), unseen until that start
-        // takes it (undone otherwise). Begun here, not with the snapshot: made alongside create's
-        // own work it slowed create by ~4 ms and saved only ~2 at the start.
-        this.ctx.deps.networking?.prepareAhead(record as ContainerRecord, CREATE_PRESTART_IDLE_MS);
         this.fresh.add(id);
         this.ctx.publish('create', record);
         this.ctx.phases.mark(id, 'created');
         return { Id: id, Warnings: warnings };
       } catch (err) {
         store.releaseName(containerName, id);
-        await this.ctx.deps.networking?.release(id).catch(() => undefined);
         await rootfs.remove(id).catch(() => undefined);
         await removeVolumes(Object.values(anonymousVolumes), this.ctx.deps.volumes).catch(() => undefined);
         throw err;
@@ -524,36 +519,25 @@ export class ContainerLifecycle {
     const phases = this.ctx.phases;
     // A --rm container's removal need not be durable: one a machine crash brings back is removed at start.
     const durable = !container.HostConfig.AutoRemove;
-    // The network (ports, addresses: a next run may ask for the same) and the record go before
-    // the removal is answered, and so does the root of a container removed durably (a failure
-    // leaves the record, so the removal can be tried again). A --rm root, once unmounted, is
-    // no longer the API's (its snapshot is gone from the snapshotter's records at once; its
-    // record's removal joins the next run's prepare, its files go after): it, and the rest of
-    // the task (runc state, cgroups, its monitor, task dir: ~5-12 ms), finish after the answer,
-    // still under the container's lock (shutdown waits for it); a crash meanwhile leaves the
-    // root to the daemon's orphan sweep.
+    // The network (ports, addresses: a next run may ask for the same), the root and the record
+    // go before the removal is answered; the rest of the task (runc state, cgroups, its
+    // monitor, task dir: nothing the API shows, ~5-12 ms) at the same time, answered or not,
+    // still under the container's lock. A failure leaves the record, so the removal can be
+    // tried again.
     await rootfs.unmount(id);
-    const warnRelease = (err: unknown) => this.ctx.deps.logger.warn('releasing the network failed', { id, error: messageOf(err) });
-    // Resolves once its ports and addresses are free; the rest of the release (namespace, records' file) after the answer.
-    const releasing = runtime.releaseNetwork?.(id).then(
-      ({ finished }) => ({ finished: finished.catch(warnRelease) }),
-      (err: unknown) => ({ finished: Promise.resolve(warnRelease(err)) }),
-    );
+    const releasing = runtime.releaseNetwork?.(id).catch((err: unknown) => this.ctx.deps.logger.warn('releasing the network failed', { id, error: messageOf(err) }));
     const deleting = runtime.delete(id, undefined, { keepNetwork: releasing !== undefined }).then(
       () => phases.mark(id, 'task-deleted'),
       () => undefined,
     );
-    const removingRoot = rootfs.remove(id, { durable }).then(() => phases.mark(id, 'root-removed'));
-    if (!durable) removingRoot.catch(() => undefined); // awaited after the answer
-    const [released] = await Promise.all([releasing ?? deleting, durable ? removingRoot : undefined]);
+    await Promise.all([releasing ?? deleting, rootfs.remove(id, { durable }).then(() => phases.mark(id, 'root-removed'))]);
     await store.delete(id, { durable });
     phases.mark(id, 'record-deleted');
     this.ctx.publish('destroy', container);
     if (options.volumes || container.HostConfig.AutoRemove) await this.removeAnonymousVolumes(container);
     this.exits.notifyWaiters(container, 'removed');
     phases.mark(id, 'answered');
-    await Promise.all([deleting, released?.finished]);
-    if (!durable) await removingRoot.catch((err: unknown) => this.ctx.deps.logger.warn('removing the root file system failed; the orphan sweep removes it at the next start', { id, error: messageOf(err) }));
+    await deleting;
     phases.end(id, 'removed', this.ctx.deps.logger);
   }
 

@@ -78,12 +78,6 @@ export class ContainerNetworking implements NetworkHook {
   private readonly dns = new Map<string, EmbeddedDns>();
   /** Veth deletions in flight (release), by `<network ID>/<address>`. */
   private readonly leaving = new Map<string, Promise<void>>();
-  /** Sandboxes made at create for the start that follows (prepareAhead), by container id. */
-  private readonly ahead = new Map<string, Ahead>();
-  /** The endpoint records' writes of starts that took a sandbox made ahead, awaited by prepare(). */
-  private readonly saving = new Map<string, Promise<void>>();
-  /** The rest of a release (namespace, records' file) still under way, by container id. */
-  private readonly finishing = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: ContainerNetworkingDeps) {}
 
@@ -240,13 +234,7 @@ export class ContainerNetworking implements NetworkHook {
     if (mode.kind === 'default' && !this.deps.defaultBridge) return { addresses: [] };
     let nameserver: string | undefined;
     const started = performance.now();
-    const early = await this.takeAhead(container);
-    if (early) {
-      this.deps.logger.debug('network attached', { id: container.Id, ahead: true, ms: Math.round((performance.now() - started) * 10) / 10 });
-      return early;
-    }
-    // Nothing to release for a container never attached (a fresh one): sandboxes.create replaces any namespace file.
-    if (this.deps.store.endpointsOfContainer(container.Id).length > 0 || this.proxies.has(container.Id) || this.finishing.has(container.Id)) await this.release(container.Id);
+    await this.release(container.Id);
     const joins: SandboxJoin[] = [];
     const ms: Record<string, number> = {};
     const lap = (step: string) => (ms[step] = Math.round((performance.now() - started) * 10) / 10);
@@ -283,86 +271,6 @@ export class ContainerNetworking implements NetworkHook {
       throw err;
     }
     return { addresses: joins.map((j) => j.endpoint.IPAddress), ...(nameserver ? { nameserver } : {}) };
-  }
-
-  /**
-   * At create, for the start that `docker run` sends next: makes the sandbox (namespace, veth,
-   * address) while the client sends attach, wait and start, as the runtime starts the monitor
-   * ahead. Only a container on the default bridge alone, with no published ports or fixed MAC.
-   * Nothing of it shows in the API until its start records the endpoint; its address is held
-   * meanwhile as a leaving one is. Undone when no start has taken it after `idleMs`, at a
-   * removal, or when the start finds the container's networks changed; a crash leaves it to
-   * the start-up sweep (a namespace and a veth no endpoint owns).
-   */
-  prepareAhead(container: Record_, idleMs: number): void {
-    if (this.ahead.has(container.Id) || !this.deps.defaultBridge) return;
-    if (parseNetworkMode(container.HostConfig.NetworkMode).kind !== 'default') return;
-    const networks = Object.entries(container.Networks ?? {});
-    const [only] = networks;
-    if (networks.length !== 1 || !only || only[0] !== DEFAULT_NETWORK) return;
-    const [, config] = only;
-    if (config.MacAddress || config.IPAMConfig?.IPv4Address) return;
-    if (portRequests(container.HostConfig.PortBindings, container.HostConfig.PublishAllPorts, container.Config.ExposedPorts ?? {}).length > 0) return;
-    const network = this.deps.store.network(config.NetworkID) ?? this.deps.networks.visibleNetworks().find((n) => n.isDefault);
-    if (!network?.isDefault) return;
-    const entry: Ahead = { key: aheadKey(container), joins: [], made: Promise.resolve(), timer: undefined };
-    this.ahead.set(container.Id, entry);
-    entry.made = (async () => {
-      await this.deps.networks.ensureReady(network);
-      await this.leftAddresses(network, config);
-      if (this.ahead.get(container.Id) !== entry) throw new Error('undone before it was made');
-      // Allocated synchronously with the entry in the map: allocate() counts its address as used.
-      entry.joins.push({ network, endpoint: this.allocate(container, network, { ...config, NetworkID: network.Id }, 'eth0'), defaultRoute: true });
-      await this.deps.sandboxes.create(container.Id, this.deps.driver.sandboxLinks(entry.joins));
-    })();
-    entry.made.catch(() => undefined); // taken or undone
-    entry.timer = setTimeout(() => {
-      if (this.ahead.get(container.Id) === entry) this.undoAhead(container.Id, entry);
-    }, idleMs);
-    entry.timer.unref();
-  }
-
-  /** Daemon shutdown: undoes the sandboxes made ahead, and waits for releases under way. */
-  async quiesce(): Promise<void> {
-    await Promise.all([...this.ahead].map(([id, entry]) => this.undoAhead(id, entry).catch(() => undefined)));
-    await Promise.all([...this.finishing.values(), ...this.leaving.values()]);
-  }
-
-  /** The sandbox made ahead for this start, its endpoint now recorded; undefined (and undone) when there is none fit. */
-  private async takeAhead(container: Record_): Promise<{ addresses: string[] } | undefined> {
-    const entry = this.ahead.get(container.Id);
-    if (!entry) return undefined;
-    const made = await entry.made.then(
-      () => true,
-      () => false,
-    );
-    if (this.ahead.get(container.Id) !== entry) return undefined;
-    const join = entry.joins[0];
-    if (!made || !join || entry.key !== aheadKey(container)) {
-      await this.undoAhead(container.Id, entry);
-      return undefined;
-    }
-    // Recorded in the same tick as it leaves the map: its address is never free in between.
-    this.ahead.delete(container.Id);
-    clearTimeout(entry.timer);
-    const config = container.Networks?.[DEFAULT_NETWORK];
-    if (config && !config.NetworkID) config.NetworkID = join.network.Id;
-    // Its record in memory now; the file written while the spec is built (prepare() waits for it).
-    const saved = this.deps.store.putEndpoint(join.endpoint);
-    saved.catch(() => undefined); // prepare() throws it
-    this.saving.set(container.Id, saved);
-    return { addresses: [join.endpoint.IPAddress] };
-  }
-
-  /** Removes a sandbox made ahead: its namespace, then its veth (its address is leaving until then). */
-  private undoAhead(id: string, entry: Ahead): Promise<void> {
-    if (this.ahead.get(id) === entry) this.ahead.delete(id);
-    clearTimeout(entry.timer);
-    const gone = entry.made.catch(() => undefined).then(() => this.deps.sandboxes.remove(id));
-    for (const join of entry.joins) this.leaveInBackground(join.endpoint, gone);
-    // A start after an idle undo waits for it (attach releases first while it is under way).
-    this.track(id, gone);
-    return gone;
   }
 
   // ---- embedded DNS ------------------------------------------------------------------------
@@ -531,7 +439,6 @@ export class ContainerNetworking implements NetworkHook {
     // same address (and MAC) would compete with the old port on the bridge.
     const used = new Set<number>([parseIPv4(network.gateway)!, ...this.leavingAddresses(network.Id).map((a) => parseIPv4(a)!)]);
     for (const endpoint of this.deps.store.endpointsOfNetwork(network.Id)) used.add(parseIPv4(endpoint.IPAddress)!);
-    for (const entry of this.ahead.values()) for (const join of entry.joins) if (join.network.Id === network.Id) used.add(parseIPv4(join.endpoint.IPAddress)!);
     let address: number | undefined;
     const wanted = config.IPAMConfig?.IPv4Address;
     if (wanted) {
@@ -558,11 +465,6 @@ export class ContainerNetworking implements NetworkHook {
   // ---- NetworkHook: the runtime asks between create and start, and on delete ----------
 
   async prepare(request: { id: string }): Promise<{ netnsPath?: string }> {
-    const saving = this.saving.get(request.id);
-    if (saving) {
-      this.saving.delete(request.id);
-      await saving; // a failure fails the start, whose cleanup releases the endpoint
-    }
     const container = this.deps.containers().find(request.id);
     if (!container) return {};
     const mode = parseNetworkMode(container.HostConfig.NetworkMode);
@@ -584,48 +486,19 @@ export class ContainerNetworking implements NetworkHook {
    * leaves a veth no endpoint owns, which the start-up sweep deletes.
    */
   async release(id: string): Promise<void> {
-    await (await this.releaseEarly(id)).finished;
-  }
-
-  /**
-   * release() in two steps: resolves once the ports (rules, proxies) and the addresses (the
-   * endpoint records in memory; their veths leaving) are free, so a next container may take
-   * them; `finished` once the namespace is unmounted and the records' file written (a crash
-   * before leaves them to the start-up sweep). A release or attach of the same container
-   * waits for an earlier one's rest.
-   */
-  async releaseEarly(id: string): Promise<{ finished: Promise<void> }> {
-    await this.finishing.get(id);
     const started = performance.now();
-    this.saving.delete(id);
-    const entry = this.ahead.get(id);
-    const undone = entry ? this.undoAhead(id, entry) : undefined;
     const endpoints = this.deps.store.endpointsOfContainer(id);
     await this.unpublish(id, endpoints);
-    const sandboxGone = undone ?? this.deps.sandboxes.remove(id);
-    for (const endpoint of endpoints) this.leaveInBackground(endpoint, sandboxGone);
-    const saved = this.deps.store.deleteEndpoints(endpoints.map((e) => e.EndpointID));
-    const finished = Promise.all([sandboxGone, saved]).then(() => {
-      if (endpoints.length > 0) this.deps.logger.debug('network released', { id, ms: Math.round((performance.now() - started) * 10) / 10 });
-    });
-    this.track(id, finished);
-    return { finished };
+    await this.deps.sandboxes.remove(id);
+    for (const endpoint of endpoints) this.leaveInBackground(endpoint);
+    await this.deps.store.deleteEndpoints(endpoints.map((e) => e.EndpointID));
+    if (endpoints.length > 0) this.deps.logger.debug('network released', { id, ms: Math.round((performance.now() - started) * 10) / 10 });
   }
 
-  /** Notes the rest of a release (or undo) of `id` under way, until it is done. */
-  private track(id: string, work: Promise<void>): void {
-    const tracked = work.catch(() => undefined).finally(() => {
-      if (this.finishing.get(id) === tracked) this.finishing.delete(id);
-    });
-    this.finishing.set(id, tracked);
-  }
-
-  /** Deletes an endpoint's veth once `after` (its namespace's removal) is done; its address is not free until then. */
-  private leaveInBackground(endpoint: EndpointRecord, after: Promise<void>): void {
+  private leaveInBackground(endpoint: EndpointRecord): void {
     const key = `${endpoint.NetworkID}/${endpoint.IPAddress}`;
-    const done: Promise<void> = after
-      .catch(() => undefined)
-      .then(() => this.deps.driver.leave(endpoint))
+    const done: Promise<void> = this.deps.driver
+      .leave(endpoint)
       .catch((err: unknown) => this.deps.logger.warn('cannot remove a container interface', { id: endpoint.ContainerID, error: messageOf(err) }))
       .finally(() => {
         if (this.leaving.get(key) === done) this.leaving.delete(key);
@@ -810,16 +683,3 @@ export class ContainerNetworking implements NetworkHook {
   }
 }
 
-
-/** A sandbox made ahead of a start (ContainerNetworking.prepareAhead). */
-interface Ahead {
-  /** The container's networks when it was made: a start that finds them changed does not take it. */
-  key: string;
-  joins: SandboxJoin[];
-  made: Promise<void>;
-  timer: NodeJS.Timeout | undefined;
-}
-
-function aheadKey(container: Record_): string {
-  return JSON.stringify([container.HostConfig.NetworkMode ?? '', container.Networks ?? {}, container.HostConfig.PortBindings ?? null, container.HostConfig.PublishAllPorts ?? false]);
-}

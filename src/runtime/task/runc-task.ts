@@ -105,9 +105,8 @@ export class RuncTaskRuntime implements TaskRuntime {
     return this.driver.orphanTaskIds(containers);
   }
 
-  releaseNetwork(id: string): Promise<{ finished: Promise<void> }> {
-    if (this.network.releaseEarly) return this.network.releaseEarly(id);
-    return this.network.release(id).then(() => ({ finished: Promise.resolve() }));
+  releaseNetwork(id: string): Promise<void> {
+    return this.network.release(id);
   }
 
   logs(logPath: string, options: ReadLogOptions = {}): AsyncIterable<LogLine[]> {

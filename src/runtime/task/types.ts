@@ -56,11 +56,8 @@ export interface TaskRuntime {
   delete(id: string, call?: CallOptions, options?: { keepNetwork?: boolean }): Promise<void>;
   /** Optional: the ids of tasks with state here that none of `containers` owns (a start-up sweep deletes them). */
   orphanTaskIds?(containers: Iterable<string>): Promise<string[]>;
-  /**
-   * Optional: releases the task's network alone, before its delete. Idempotent. Resolves once
-   * its ports and addresses are free; the rest (its namespace, the records' file) in `finished`.
-   */
-  releaseNetwork?(id: string): Promise<{ finished: Promise<void> }>;
+  /** Optional: releases the task's network alone (ports, addresses, sandbox), before its delete. Idempotent. */
+  releaseNetwork?(id: string): Promise<void>;
   /**
    * The container's output as the monitor logged it (rotated files included), in batches of
    * lines read together, with bounded memory. Logs outlive the task (a stopped container has
@@ -193,8 +190,6 @@ export interface BlkioEntry {
 export interface NetworkHook {
   prepare(request: { id: string; spec: OciSpec }): Promise<{ netnsPath?: string }>;
   release(id: string): Promise<void>;
-  /** Optional: release() in two steps, resolved once ports and addresses are free; the rest in `finished`. */
-  releaseEarly?(id: string): Promise<{ finished: Promise<void> }>;
 }
 
 export const defaultNetworkHook: NetworkHook = {

@@ -81,13 +81,6 @@ export class SnapshotMetadata {
     this.records = next;
   }
 
-  /** Drops a record from memory only: the next update() writes its removal. */
-  dropUnwritten(name: string): void {
-    const next = new Map(this.records);
-    next.delete(name);
-    this.records = next;
-  }
-
   static fileIn(root: string): string {
     return path.join(root, METADATA_FILE);
   }

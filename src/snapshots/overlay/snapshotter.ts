@@ -26,19 +26,11 @@ const ID_LENGTH = 12;
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 const REMOVED_PREFIX = '.rm-';
 const MAX_KEY_LENGTH = 512;
-/**
- * How long a non-durable removal's record change may wait for another metadata write to carry
- * it (a `run --rm` loop's next prepare comes within milliseconds) before it is written alone.
- */
-const UNWRITTEN_REMOVAL_MS = 25;
 
 export class OverlaySnapshotter implements Snapshotter {
   private readonly metadata: SnapshotMetadata;
   /** Serializes metadata changes; data (extracting, copying) happens outside it. */
   private readonly lock = new Mutex();
-  /** Non-durable removals whose record change is in memory only: settled by the next metadata write. */
-  private unwritten: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
-  private unwrittenTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly root: string) {
     this.metadata = new SnapshotMetadata(SnapshotMetadata.fileIn(root));
@@ -99,7 +91,7 @@ export class OverlaySnapshotter implements Snapshotter {
       }
       const now = Date.now();
       const next: SnapshotRecord = { ...record, kind: 'committed', parent, labels: { ...options.labels }, updated: now, usage };
-      await this.update((records) => {
+      await this.metadata.update((records) => {
         records.delete(key);
         records.set(name, next);
       });
@@ -109,64 +101,22 @@ export class OverlaySnapshotter implements Snapshotter {
     return infoOf(name, committed);
   }
 
-  /**
-   * `durable: false`: a machine crash may bring the record back (its files go anyway; see
-   * SnapshotOptions). Such a removal's record change is also not written at once: it joins
-   * the next metadata write (a prepare's), or is written alone after UNWRITTEN_REMOVAL_MS;
-   * the snapshot is gone from this process's records at once, its files stay until then. A
-   * crash meanwhile leaves the record with its files, as if the removal had not begun (for a
-   * container's root, the daemon's orphan sweep removes it at start).
-   */
+  /** `durable: false`: a machine crash may bring the record back (its files go anyway; see SnapshotOptions). */
   async remove(key: string, options: { durable?: boolean } = {}): Promise<void> {
     checkKey(key);
-    const lazily = options.durable === false;
-    let written: Promise<void> | undefined;
     const id = await this.lock.run(async () => {
       const record = this.mustGet(key);
       const children = this.metadata.children(key);
       if (children.length > 0) throw failedPrecondition(`cannot remove snapshot ${key}: ${children.join(', ')} ${children.length === 1 ? 'is' : 'are'} based on it`);
       // The record goes first: a crash right after leaves a directory no record names,
       // which init() deletes.
-      if (lazily) {
-        this.metadata.dropUnwritten(key);
-        written = this.whenWritten();
-      } else {
-        await this.update((records) => records.delete(key), { durable: options.durable });
-      }
+      await this.metadata.update((records) => records.delete(key), { durable: options.durable });
       return record.id;
     });
-    await written;
     const doomed = path.join(this.root, `${REMOVED_PREFIX}${id}`);
     await fs.rename(path.join(this.root, id), doomed);
     // The record is gone, so the removal is final; deleting the files need not hold the caller up.
     void fs.rm(doomed, { recursive: true, force: true }).catch(() => undefined);
-  }
-
-  /** Settles once a metadata write carries the changes made so far (called under the lock). */
-  private whenWritten(): Promise<void> {
-    const settled = new Promise<void>((resolve, reject) => this.unwritten.push({ resolve, reject }));
-    this.unwrittenTimer ??= setTimeout(() => {
-      this.unwrittenTimer = undefined;
-      void this.lock
-        .run(async () => {
-          if (this.unwritten.length > 0) await this.update(() => undefined, { durable: false });
-        })
-        .catch(() => undefined); // update() has rejected the waiters
-    }, UNWRITTEN_REMOVAL_MS);
-    return settled;
-  }
-
-  /** Every metadata change (under the lock): the write also carries the unwritten removals, and settles them. */
-  private async update(change: (records: Map<string, SnapshotRecord>) => void, options: { durable?: boolean } = {}): Promise<void> {
-    const waiting = this.unwritten;
-    this.unwritten = [];
-    try {
-      await this.metadata.update(change, options);
-    } catch (err) {
-      for (const w of waiting) w.reject(err);
-      throw err;
-    }
-    for (const w of waiting) w.resolve();
   }
 
   async stat(key: string): Promise<SnapshotInfo> {
@@ -230,7 +180,7 @@ export class OverlaySnapshotter implements Snapshotter {
       const now = Date.now();
       const next: SnapshotRecord = { id, kind, parent, labels: { ...options.labels }, created: now, updated: now };
       try {
-        await this.update((records) => records.set(key, next), { durable: options.durable });
+        await this.metadata.update((records) => records.set(key, next), { durable: options.durable });
       } catch (err) {
         await fs.rm(dir, { recursive: true, force: true });
         throw err;
