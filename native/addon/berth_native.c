@@ -16,7 +16,6 @@
 #include "send_file.h"
 #include "napi_errors.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -85,7 +84,6 @@ static int arg_int64(napi_env env, napi_value value, const char *what, int64_t *
   }
   return 0;
 }
-
 
 static napi_value undefined_value(napi_env env) {
   napi_value result;
@@ -1055,7 +1053,6 @@ static void sandbox_execute(napi_env env, void *data) {
   struct sandbox_work *w = data;
   w->result = sandbox_create(w->file, w->links, w->count, &w->error);
 }
-
 
 static void sandbox_complete(napi_env env, napi_status status, void *data) {
   struct sandbox_work *w = data;
