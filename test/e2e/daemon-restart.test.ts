@@ -96,6 +96,12 @@ describe('daemon restart: running containers are re-adopted', { skip }, () => {
     assert.ok(!volumeNames.includes(volumes[0]!), 'its anonymous volume went with it');
     const snapshots = JSON.parse(await fs.readFile(`${daemon.dataRoot}/snapshots/metadata.json`, 'utf8')) as { snapshots: Record<string, unknown> };
     assert.ok(!(created.Id in snapshots.snapshots), 'its root file system went with it');
+    // A --rm root's record lives in its own directory (volatile.json), not in metadata.json.
+    const volatileNames = await Promise.all(
+      (await fs.readdir(`${daemon.dataRoot}/snapshots`)).map((d) => fs.readFile(`${daemon.dataRoot}/snapshots/${d}/volatile.json`, 'utf8').then((t) => (JSON.parse(t) as { name: string }).name, () => undefined)),
+    );
+    assert.ok(!volatileNames.includes(created.Id), 'its root file system went with it (volatile record)');
+    assert.ok(volatileNames.includes((await inspect('rm-running')).Id), 'the running --rm container keeps its root');
 
     // Stopped by the user, a --rm container goes as always; the name is free again.
     assert.equal((await run(['stop', '-t', '1', 'rm-running'])).code, 0);

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { SnapshotKind, SnapshotUsage } from '../types';
 import { readJsonIfExists, writeJsonAtomic } from '../../util/atomic-fs';
 import { failedPrecondition, invalidArgument } from '../../errors';
@@ -21,6 +22,8 @@ interface MetadataFile {
 }
 
 export const METADATA_FILE = 'metadata.json';
+/** A volatile snapshot's record, in its own directory (see SnapshotMetadata). */
+export const VOLATILE_FILE = 'volatile.json';
 const SCHEMA_VERSION = 1;
 
 /**
@@ -29,9 +32,17 @@ const SCHEMA_VERSION = 1;
  * leaves the old set of records or the new one. Directories are made before and deleted
  * after that instant; `init()` of the snapshotter deletes any directory no record names.
  * Changes are applied to a copy and swapped in only once written.
+ *
+ * A volatile snapshot (prepared with `durable: false`: a --rm container's root, which the
+ * daemon removes after a machine crash anyway) is not in that file: its record is written,
+ * without fsync, to `<dir>/volatile.json` in its own directory, so a run --rm neither rewrites
+ * nor fsyncs the file of every snapshot twice. A daemon restart (kill -9 included) finds the
+ * record there (the page cache outlives the process); a machine crash may lose it or leave it
+ * torn, and `init()` then deletes the directory as one no record names.
  */
 export class SnapshotMetadata {
   private records = new Map<string, SnapshotRecord>();
+  private readonly volatile = new Map<string, SnapshotRecord>();
 
   constructor(private readonly file: string) {}
 
@@ -49,23 +60,76 @@ export class SnapshotMetadata {
   }
 
   get(name: string): SnapshotRecord | undefined {
-    const record = this.records.get(name);
+    const record = this.records.get(name) ?? this.volatile.get(name);
     return record && { ...record, labels: { ...record.labels } };
   }
 
   entries(): Array<[string, SnapshotRecord]> {
-    return [...this.records].map(([name, r]) => [name, { ...r, labels: { ...r.labels } }]);
+    return [...this.records, ...this.volatile].map(([name, r]) => [name, { ...r, labels: { ...r.labels } }]);
   }
 
   ids(): Set<string> {
-    return new Set([...this.records.values()].map((r) => r.id));
+    return new Set([...this.records.values(), ...this.volatile.values()].map((r) => r.id));
   }
 
   /** Names of the snapshots whose parent is `name`. */
   children(name: string): string[] {
     const names: string[] = [];
-    for (const [child, record] of this.records) if (record.parent === name) names.push(child);
+    for (const [child, record] of [...this.records, ...this.volatile]) if (record.parent === name) names.push(child);
     return names;
+  }
+
+  isVolatile(name: string): boolean {
+    return this.volatile.has(name);
+  }
+
+  /**
+   * Records a volatile snapshot in `dir` (its directory, made already). Synchronous: a few
+   * microseconds for a small file in the page cache, where each thread-pool round trip costs
+   * a run --rm ~0.3 ms. Written whole under a temp name and renamed, so a kill -9 leaves no torn record.
+   */
+  putVolatile(name: string, record: SnapshotRecord, dir: string): void {
+    if (this.records.has(name) || this.volatile.has(name)) throw invalidArgument(`snapshot ${name} is recorded already`);
+    const file = path.join(dir, VOLATILE_FILE);
+    writeFileSync(`${file}.tmp`, JSON.stringify({ name, record }), { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
+    this.volatile.set(name, record);
+  }
+
+  /** Forgets a volatile record: its file goes with its directory. */
+  deleteVolatile(name: string): void {
+    this.volatile.delete(name);
+  }
+
+  /**
+   * Takes up the volatile record in `dir`, a directory no metadata.json record names; false
+   * when it has none or a torn one (a machine crash): the directory is then left over, to delete.
+   */
+  loadVolatile(dir: string): boolean {
+    let text: string;
+    try {
+      text = readFileSync(path.join(dir, VOLATILE_FILE), 'utf8');
+    } catch {
+      return false;
+    }
+    try {
+      const { name, record } = JSON.parse(text) as { name: unknown; record: SnapshotRecord };
+      if (typeof name !== 'string' || !record || record.id !== path.basename(dir) || record.kind !== 'active' || this.records.has(name) || this.volatile.has(name)) return false;
+      this.volatile.set(name, record);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A volatile record made durable (a commit of a volatile snapshot goes to metadata.json): its file is deleted. */
+  dropVolatileFile(name: string, dir: string): void {
+    if (!this.volatile.delete(name)) return;
+    try {
+      unlinkSync(path.join(dir, VOLATILE_FILE));
+    } catch {
+      // gone already
+    }
   }
 
   /**

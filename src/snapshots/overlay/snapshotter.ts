@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs, mkdirSync, renameSync } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { CommitSnapshotOptions, Mount, SnapshotInfo, SnapshotKind, SnapshotOptions, Snapshotter, SnapshotUsage } from '../types';
@@ -47,7 +47,9 @@ export class OverlaySnapshotter implements Snapshotter {
     const known = this.metadata.ids();
     for (const name of await fs.readdir(this.root)) {
       if (name === METADATA_FILE || known.has(name)) continue;
-      await fs.rm(path.join(this.root, name), { recursive: true, force: true });
+      const dir = path.join(this.root, name);
+      if (!name.startsWith('.') && this.metadata.loadVolatile(dir)) continue;
+      await fs.rm(dir, { recursive: true, force: true });
     }
     for (const [name, record] of this.metadata.entries()) {
       if (!(await pathExists(this.fsDir(record.id)))) throw failedPrecondition(`snapshot ${name}: its directory ${this.fsDir(record.id)} is missing`);
@@ -80,6 +82,7 @@ export class OverlaySnapshotter implements Snapshotter {
     const committed = await this.lock.run(async () => {
       const record = this.mustGet(key);
       if (record.id !== before.id || record.kind !== 'active') throw failedPrecondition(`snapshot ${key} changed while being committed`);
+      const wasVolatile = this.metadata.isVolatile(key);
       if (this.metadata.get(name)) throw alreadyExists(`snapshot ${name} already exists`);
       let parent = record.parent;
       if (options.parent !== undefined) {
@@ -95,6 +98,8 @@ export class OverlaySnapshotter implements Snapshotter {
         records.delete(key);
         records.set(name, next);
       });
+      // Committed, it is durable: metadata.json names its directory from now on.
+      if (wasVolatile) this.metadata.dropVolatileFile(key, path.join(this.root, record.id));
       return next;
     });
     await fs.rm(this.workDir(committed.id), { recursive: true, force: true });
@@ -109,12 +114,13 @@ export class OverlaySnapshotter implements Snapshotter {
       const children = this.metadata.children(key);
       if (children.length > 0) throw failedPrecondition(`cannot remove snapshot ${key}: ${children.join(', ')} ${children.length === 1 ? 'is' : 'are'} based on it`);
       // The record goes first: a crash right after leaves a directory no record names,
-      // which init() deletes.
-      await this.metadata.update((records) => records.delete(key), { durable: options.durable });
+      // which init() deletes (a volatile record goes with its directory, renamed below).
+      if (this.metadata.isVolatile(key)) this.metadata.deleteVolatile(key);
+      else await this.metadata.update((records) => records.delete(key), { durable: options.durable });
       return record.id;
     });
     const doomed = path.join(this.root, `${REMOVED_PREFIX}${id}`);
-    await fs.rename(path.join(this.root, id), doomed);
+    renameSync(path.join(this.root, id), doomed);
     // The record is gone, so the removal is final; deleting the files need not hold the caller up.
     void fs.rm(doomed, { recursive: true, force: true }).catch(() => undefined);
   }
@@ -170,16 +176,22 @@ export class OverlaySnapshotter implements Snapshotter {
         if (!p) throw notFound(`parent snapshot ${parent} does not exist`);
         if (p.kind !== 'committed') throw failedPrecondition(`parent snapshot ${parent} is not committed`);
       }
-      const id = await this.newId();
+      const id = this.newId();
       const dir = path.join(this.root, id);
-      // Made before the record: until the metadata write, init() sees an unnamed dir and removes it.
-      await fs.mkdir(path.join(dir, 'fs'), { recursive: true, mode: 0o755 });
-      if (kind === 'active') await fs.mkdir(path.join(dir, 'work'), { mode: 0o700 });
-      // Its directory entry on disk before a record that names it (init() refuses a record without one).
-      if (options.durable !== false) await fsyncDir(this.root);
+      // Made before the record: until the metadata write, init() sees an unnamed dir and removes
+      // it. Synchronous: microseconds each, where a thread-pool round trip costs ~0.3 ms.
+      mkdirSync(path.join(dir, 'fs'), { recursive: true, mode: 0o755 });
+      if (kind === 'active') mkdirSync(path.join(dir, 'work'), { mode: 0o700 });
       const now = Date.now();
       const next: SnapshotRecord = { id, kind, parent, labels: { ...options.labels }, created: now, updated: now };
       try {
+        // A --rm root's record stays out of metadata.json (see SnapshotMetadata: volatile).
+        if (kind === 'active' && options.durable === false) {
+          this.metadata.putVolatile(key, next, dir);
+          return next;
+        }
+        // Its directory entry on disk before a record that names it (init() refuses a record without one).
+        if (options.durable !== false) await fsyncDir(this.root);
         await this.metadata.update((records) => records.set(key, next), { durable: options.durable });
       } catch (err) {
         await fs.rm(dir, { recursive: true, force: true });
@@ -219,11 +231,11 @@ export class OverlaySnapshotter implements Snapshotter {
     return record;
   }
 
-  private async newId(): Promise<string> {
+  private newId(): string {
     const taken = this.metadata.ids();
     for (;;) {
       const id = randomId();
-      if (!taken.has(id) && !(await pathExists(path.join(this.root, id)))) return id;
+      if (!taken.has(id) && !existsSync(path.join(this.root, id))) return id;
     }
   }
 
