@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { mkdirSync, promises as fs, renameSync } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { readJsonIfExists, removeStaleTempFiles } from '../util/atomic-fs';
@@ -243,7 +243,8 @@ export class ContainerStore {
    */
   async save(record: ContainerRecord, options: { durable?: boolean } = {}): Promise<void> {
     if (!this.journal) throw failedPrecondition('container store is not open');
-    await fs.mkdir(this.dir(record.Id), { recursive: true, mode: 0o700 });
+    // Synchronous, as the journal's write: microseconds, where a thread-pool round trip costs ~0.3 ms.
+    mkdirSync(this.dir(record.Id), { recursive: true, mode: 0o700 });
     const copy = deepFreeze(structuredClone({ ...record, schemaVersion: CONTAINER_SCHEMA_VERSION }));
     await this.journal.append([['p', record.Id, copy]], { durable: options.durable });
     const previous = this.records.get(record.Id);
@@ -265,7 +266,7 @@ export class ContainerStore {
     if (record) this.releaseName(record.Name, id);
     const trash = path.join(this.root, `.trash-${id}`);
     try {
-      await fs.rename(this.dir(id), trash);
+      renameSync(this.dir(id), trash);
     } catch (err) {
       if (!isENOENT(err)) throw err;
       return;

@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, mkdirSync, rmdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Change, ContainerSnapshots, Layer, LocalSnapshotter } from './types';
@@ -61,7 +61,7 @@ export class LocalContainerSnapshots implements ContainerSnapshots {
       const mounts = await this.snapshotter.mounts(id);
       const target = this.mountPoint(id);
       if (await isMountPointQuick(target)) return target;
-      await fs.mkdir(target, { recursive: true, mode: 0o755 });
+      mkdirSync(target, { recursive: true, mode: 0o755 });
       // A volatile upper is refused at its next mount (overlay's incompat/volatile marker):
       // only for a root that is never mounted again, removed after its run.
       const [only] = mounts;
@@ -186,13 +186,19 @@ export class LocalContainerSnapshots implements ContainerSnapshots {
   }
 }
 
-/** A container's `<mount root>/<id>/merged`: two rmdirs when they are empty, as they are once unmounted; else rm -r. */
+/**
+ * A container's `<mount root>/<id>/merged`: two rmdirs when they are empty, as they are once
+ * unmounted (synchronous: microseconds, where the thread pool is busy with the task's cgroups
+ * at that moment); else rm -r.
+ */
 async function removeMountDirs(dir: string): Promise<void> {
   try {
-    await fs.rmdir(path.join(dir, 'merged')).catch((err: unknown) => {
+    try {
+      rmdirSync(path.join(dir, 'merged'));
+    } catch (err) {
       if (!isENOENT(err)) throw err;
-    });
-    await fs.rmdir(dir);
+    }
+    rmdirSync(dir);
   } catch (err) {
     if (isENOENT(err)) return;
     await fs.rm(dir, { recursive: true, force: true });

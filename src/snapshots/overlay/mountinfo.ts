@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, statSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 
 /** Decodes the octal escapes (\040 space, \011 tab, \012 newline, \134 backslash) of /proc/self/mountinfo. */
@@ -30,7 +30,9 @@ export async function isMountPoint(target: string): Promise<boolean> {
  * a same-device answer (a bind mount, or nothing mounted) reads it.
  */
 export async function isMountPointQuick(target: string): Promise<boolean> {
-  const [own, parent] = await Promise.all([fs.stat(target).catch(() => undefined), fs.stat(path.dirname(target)).catch(() => undefined)]);
+  // Two stats, synchronous: microseconds, where a thread-pool round trip costs a start ~0.3 ms.
+  const own = statOrUndefined(target);
+  const parent = statOrUndefined(path.dirname(target));
   if (!own) return false;
   if (parent && own.dev !== parent.dev) return true;
   return isMountPoint(target);
@@ -44,4 +46,12 @@ export async function listMountsUnder(prefix: string): Promise<string[]> {
   const base = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
   const found = (await mountPoints()).filter((p) => p === base || p.startsWith(`${base}/`));
   return [...new Set(found)].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
+}
+
+function statOrUndefined(file: string): Stats | undefined {
+  try {
+    return statSync(file, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }
