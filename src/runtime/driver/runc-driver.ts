@@ -1,5 +1,5 @@
 import { ociJson, type OciResources } from '../spec/oci-types';
-import { promises as fs, type Dirent } from 'node:fs';
+import { mkdirSync, promises as fs, rmSync, type Dirent } from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readJsonIfExists, writeFileAtomic } from '../../util/atomic-fs';
@@ -175,7 +175,8 @@ export class RuncDriver {
     const { paths, monitor } = this.monitorPlan(opts, opts.cgroupsPath);
     const ready = (async () => {
       // The bundle dir is the monitor's working directory.
-      await Promise.all([this.resetTaskDir(paths), fs.mkdir(opts.bundleDir, { recursive: true })]);
+      mkdirSync(opts.bundleDir, { recursive: true });
+      await this.resetTaskDir(paths);
       await this.spawnRuntimeMonitor(monitor);
     })();
     ready.catch(() => undefined); // awaited by create or delete
@@ -215,7 +216,7 @@ export class RuncDriver {
   /** Writes config.json and spawns the container's monitor (or takes over the prestarted one), which waits for START. */
   async create(opts: CreateTaskOptions): Promise<TaskPaths> {
     const { paths, monitor } = this.monitorPlan(opts, opts.spec.linux?.cgroupsPath);
-    await fs.mkdir(opts.bundleDir, { recursive: true });
+    mkdirSync(opts.bundleDir, { recursive: true });
     // Rewritten before every run and read only by the runc the monitor runs at START: no fsync needed.
     const writeConfig = () => writeFileAtomic(path.join(opts.bundleDir, 'config.json'), ociJson(opts.spec), 0o644, { durable: false });
     const prestarted = this.takePrestarted(opts.id);
@@ -477,10 +478,11 @@ export class RuncDriver {
   }
 
   /** A fresh task dir: stale sockets from an earlier run would make the monitor's bind fail. */
+  /** Synchronous: a few unlinks and a mkdir in the exec root, on every create (six thread-pool round trips otherwise). */
   private async resetTaskDir(paths: TaskPaths): Promise<void> {
     const stale = [paths.socketPath, paths.pidFile, paths.monitorPidFile, paths.consoleSocketPath, paths.runtimeLogFile, paths.exitFile];
-    await Promise.all(stale.map((f) => (f ? fs.rm(f, { force: true }) : undefined)));
-    await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
+    for (const f of stale) if (f) rmSync(f, { force: true });
+    mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
     if (paths.socketPath.length >= 108) throw internal(`socket path too long: ${paths.socketPath}`);
   }
 }

@@ -33,3 +33,20 @@ test('writeEtcFiles writes the three files', async (t) => {
   assert.equal(await fs.readFile(paths.hosts, 'utf8'), 'x\n');
   assert.equal(await fs.readFile(paths.resolvConf, 'utf8'), 'nameserver 8.8.8.8\n');
 });
+
+test('writeEtcFiles leaves a file that holds its content already, and replaces one that differs or was edited', async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'etc-'));
+  t.after(() => fs.rm(dir, { recursive: true, force: true }));
+  const content = { hostname: 'h\n', hosts: 'x\n', resolvConf: 'nameserver 8.8.8.8\n' };
+  const paths = await writeEtcFiles(path.join(dir, 'c1'), content);
+  const inode = async (file: string) => (await fs.stat(file)).ino;
+  const before = { hostname: await inode(paths.hostname), hosts: await inode(paths.hosts), resolvConf: await inode(paths.resolvConf) };
+  // A start on the default bridge: the same hostname and resolv.conf, hosts with the address.
+  await fs.writeFile(paths.resolvConf, 'nameserver 6.6.6.6\n'); // edited in place (a container's bind mount)
+  await writeEtcFiles(path.join(dir, 'c1'), { ...content, hosts: 'x\n172.17.0.2\th\n' });
+  assert.equal(await inode(paths.hostname), before.hostname, 'the same content: not replaced');
+  assert.notEqual(await inode(paths.hosts), before.hosts, 'new content: replaced');
+  assert.equal(await fs.readFile(paths.hosts, 'utf8'), 'x\n172.17.0.2\th\n');
+  assert.equal(await fs.readFile(paths.resolvConf, 'utf8'), 'nameserver 8.8.8.8\n', 'an edited file is written again');
+  assert.deepEqual((await fs.readdir(path.join(dir, 'c1'))).sort(), ['hostname', 'hosts', 'resolv.conf']);
+});

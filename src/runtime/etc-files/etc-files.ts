@@ -136,11 +136,24 @@ export async function writeEtcFiles(dir: string, content: EtcFilesContent): Prom
   };
   // Rewritten before every start, so atomic without fsync: a machine crash that loses
   // them also ends the container, and the next start writes them again.
-  const notDurable = { durable: false };
   await Promise.all([
-    writeFileAtomic(paths.hostname, content.hostname, 0o644, notDurable),
-    writeFileAtomic(paths.hosts, content.hosts, 0o644, notDurable),
-    writeFileAtomic(paths.resolvConf, content.resolvConf, 0o644, notDurable),
+    writeUnlessSame(paths.hostname, content.hostname),
+    writeUnlessSame(paths.hosts, content.hosts),
+    writeUnlessSame(paths.resolvConf, content.resolvConf),
   ]);
   return paths;
+}
+
+/**
+ * A file that already holds `content` (written at create, or by the last start) is left as it
+ * is: reading it back costs microseconds, where replacing it costs a rename over it (ext4 then
+ * starts writing the new data out). Anything else (missing, edited, stale) is replaced whole.
+ */
+async function writeUnlessSame(file: string, content: string): Promise<void> {
+  try {
+    if (readFileSync(file, 'utf8') === content) return;
+  } catch {
+    // missing or unreadable: written below
+  }
+  await writeFileAtomic(file, content, 0o644, { durable: false });
 }
