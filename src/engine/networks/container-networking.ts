@@ -491,7 +491,10 @@ export class ContainerNetworking implements NetworkHook {
     await this.unpublish(id, endpoints);
     await this.deps.sandboxes.remove(id);
     for (const endpoint of endpoints) this.leaveInBackground(endpoint);
-    await this.deps.store.deleteEndpoints(endpoints.map((e) => e.EndpointID));
+    // Gone from memory at once (the addresses are free for the next start); the file follows in
+    // the background, in order with later saves. A crash before it is written leaves endpoints
+    // of a container that is gone, which restore() releases.
+    this.deps.store.deleteEndpoints(endpoints.map((e) => e.EndpointID)).catch((err: unknown) => this.deps.logger.warn('cannot save the endpoints file; restore sweeps what it still lists', { id, error: messageOf(err) }));
     if (endpoints.length > 0) this.deps.logger.debug('network released', { id, ms: Math.round((performance.now() - started) * 10) / 10 });
   }
 
