@@ -38,31 +38,22 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.tmp-${path.basename(file)}-${randomBytes(6).toString('hex')}`);
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-  if (bytes.length <= SYNC_WRITE_MAX) {
-    await writeSmallFileAtomic(file, tmp, bytes, mode, durable);
-    if (syncDirectory) await fsyncDir(dir);
-    return;
-  }
-  const handle = await fs.open(tmp, 'w', mode);
+  if (bytes.length <= SYNC_WRITE_MAX) await writeTempSync(tmp, bytes, mode, durable);
+  else await writeTempAsync(tmp, bytes, mode, durable);
   try {
-    await handle.writeFile(data);
-    if (durable) await handle.sync();
+    // A rename over an existing file makes ext4 (auto_da_alloc) start writing the new data
+    // out first, ~1 ms here: that one goes to the pool, a rename to a new name is microseconds.
+    if (existsSync(file)) await fs.rename(tmp, file);
+    else renameSync(tmp, file);
   } catch (err) {
-    await handle.close();
-    await fs.rm(tmp, { force: true });
-    throw err;
-  }
-  await handle.close();
-  try {
-    await fs.rename(tmp, file);
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
+    rmSync(tmp, { force: true });
     throw err;
   }
   if (syncDirectory) await fsyncDir(dir);
 }
 
-async function writeSmallFileAtomic(file: string, tmp: string, bytes: Uint8Array, mode: number, durable: boolean): Promise<void> {
+/** The temp file written and closed (fsynced when durable) synchronously; only the fsync goes to the pool. A failure removes it. */
+async function writeTempSync(tmp: string, bytes: Uint8Array, mode: number, durable: boolean): Promise<void> {
   const fd = openSync(tmp, 'w', mode);
   try {
     for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written);
@@ -73,15 +64,20 @@ async function writeSmallFileAtomic(file: string, tmp: string, bytes: Uint8Array
     throw err;
   }
   closeSync(fd);
+}
+
+/** The same through the thread pool, for a large file. */
+async function writeTempAsync(tmp: string, bytes: Uint8Array, mode: number, durable: boolean): Promise<void> {
+  const handle = await fs.open(tmp, 'w', mode);
   try {
-    // A rename over an existing file makes ext4 (auto_da_alloc) start writing the new data
-    // out first, ~1 ms here: that one goes to the pool, a rename to a new name is microseconds.
-    if (existsSync(file)) await fs.rename(tmp, file);
-    else renameSync(tmp, file);
+    await handle.writeFile(bytes);
+    if (durable) await handle.sync();
   } catch (err) {
-    rmSync(tmp, { force: true });
+    await handle.close();
+    await fs.rm(tmp, { force: true });
     throw err;
   }
+  await handle.close();
 }
 
 export async function writeJsonAtomic(file: string, value: unknown, mode = 0o644, options: AtomicWriteOptions = {}): Promise<void> {

@@ -477,8 +477,10 @@ export class RuncDriver {
     await fs.rm(this.taskDir(containerId, execId), { recursive: true, force: true });
   }
 
-  /** A fresh task dir: stale sockets from an earlier run would make the monitor's bind fail. */
-  /** Synchronous: a few unlinks and a mkdir in the exec root, on every create (six thread-pool round trips otherwise). */
+  /**
+   * A fresh task dir: stale sockets from an earlier run would make the monitor's bind fail.
+   * Synchronous: a few unlinks and a mkdir in the exec root, on every create (six thread-pool round trips otherwise).
+   */
   private async resetTaskDir(paths: TaskPaths): Promise<void> {
     const stale = [paths.socketPath, paths.pidFile, paths.monitorPidFile, paths.consoleSocketPath, paths.runtimeLogFile, paths.exitFile];
     for (const f of stale) if (f) rmSync(f, { force: true });

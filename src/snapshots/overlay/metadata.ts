@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import type { SnapshotKind, SnapshotUsage } from '../types';
 import { readJsonIfExists, writeJsonAtomic } from '../../util/atomic-fs';
 import { failedPrecondition, invalidArgument } from '../../errors';
@@ -79,26 +79,19 @@ export class SnapshotMetadata {
     return names;
   }
 
-  isVolatile(name: string): boolean {
-    return this.volatile.has(name);
-  }
-
   /**
-   * Records a volatile snapshot in `dir` (its directory, made already). Synchronous: a few
-   * microseconds for a small file in the page cache, where each thread-pool round trip costs
-   * a run --rm ~0.3 ms. Written whole under a temp name and renamed, so a kill -9 leaves no torn record.
+   * Records a volatile snapshot in `dir` (its directory, made already): written whole
+   * (writeJsonAtomic, not fsynced), so a kill -9 leaves no torn record.
    */
-  putVolatile(name: string, record: SnapshotRecord, dir: string): void {
+  async putVolatile(name: string, record: SnapshotRecord, dir: string): Promise<void> {
     if (this.records.has(name) || this.volatile.has(name)) throw invalidArgument(`snapshot ${name} is recorded already`);
-    const file = path.join(dir, VOLATILE_FILE);
-    writeFileSync(`${file}.tmp`, JSON.stringify({ name, record }), { mode: 0o600 });
-    renameSync(`${file}.tmp`, file);
+    await writeJsonAtomic(path.join(dir, VOLATILE_FILE), { name, record }, 0o600, { durable: false });
     this.volatile.set(name, record);
   }
 
-  /** Forgets a volatile record: its file goes with its directory. */
-  deleteVolatile(name: string): void {
-    this.volatile.delete(name);
+  /** Forgets a volatile record (its file goes with its directory); false when `name` is not one. */
+  deleteVolatile(name: string): boolean {
+    return this.volatile.delete(name);
   }
 
   /**
@@ -122,9 +115,9 @@ export class SnapshotMetadata {
     }
   }
 
-  /** A volatile record made durable (a commit of a volatile snapshot goes to metadata.json): its file is deleted. */
+  /** A volatile record made durable (a commit of a volatile snapshot goes to metadata.json): its file is deleted. Nothing for another. */
   dropVolatileFile(name: string, dir: string): void {
-    if (!this.volatile.delete(name)) return;
+    if (!this.deleteVolatile(name)) return;
     try {
       unlinkSync(path.join(dir, VOLATILE_FILE));
     } catch {

@@ -82,7 +82,6 @@ export class OverlaySnapshotter implements Snapshotter {
     const committed = await this.lock.run(async () => {
       const record = this.mustGet(key);
       if (record.id !== before.id || record.kind !== 'active') throw failedPrecondition(`snapshot ${key} changed while being committed`);
-      const wasVolatile = this.metadata.isVolatile(key);
       if (this.metadata.get(name)) throw alreadyExists(`snapshot ${name} already exists`);
       let parent = record.parent;
       if (options.parent !== undefined) {
@@ -98,8 +97,8 @@ export class OverlaySnapshotter implements Snapshotter {
         records.delete(key);
         records.set(name, next);
       });
-      // Committed, it is durable: metadata.json names its directory from now on.
-      if (wasVolatile) this.metadata.dropVolatileFile(key, path.join(this.root, record.id));
+      // Committed, it is durable: metadata.json names its directory from now on (a volatile record's file goes).
+      this.metadata.dropVolatileFile(key, path.join(this.root, record.id));
       return next;
     });
     await fs.rm(this.workDir(committed.id), { recursive: true, force: true });
@@ -115,8 +114,7 @@ export class OverlaySnapshotter implements Snapshotter {
       if (children.length > 0) throw failedPrecondition(`cannot remove snapshot ${key}: ${children.join(', ')} ${children.length === 1 ? 'is' : 'are'} based on it`);
       // The record goes first: a crash right after leaves a directory no record names,
       // which init() deletes (a volatile record goes with its directory, renamed below).
-      if (this.metadata.isVolatile(key)) this.metadata.deleteVolatile(key);
-      else await this.metadata.update((records) => records.delete(key), { durable: options.durable });
+      if (!this.metadata.deleteVolatile(key)) await this.metadata.update((records) => records.delete(key), { durable: options.durable });
       return record.id;
     });
     const doomed = path.join(this.root, `${REMOVED_PREFIX}${id}`);
@@ -187,7 +185,7 @@ export class OverlaySnapshotter implements Snapshotter {
       try {
         // A --rm root's record stays out of metadata.json (see SnapshotMetadata: volatile).
         if (kind === 'active' && options.durable === false) {
-          this.metadata.putVolatile(key, next, dir);
+          await this.metadata.putVolatile(key, next, dir);
           return next;
         }
         // Its directory entry on disk before a record that names it (init() refuses a record without one).
