@@ -5,7 +5,7 @@
     {
       # The syscalls Node lacks (src/native/types.ts).
       "target_name": "berth_native",
-      "sources": ["native/addon/berth_native.c", "native/addon/sandbox.c", "native/addon/spawn_ready.c", "native/addon/sealed_copy.c", "native/addon/blob_hash.c", "native/addon/send_file.c", "native/addon/napi_errors.c"],
+      "sources": ["native/addon/berth_native.c", "native/addon/sandbox.c", "native/addon/spawn_ready.c", "native/addon/sealed_copy.c", "native/addon/remove_tree.c", "native/addon/blob_hash.c", "native/addon/send_file.c", "native/addon/napi_errors.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
     },
     {

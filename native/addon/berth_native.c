@@ -11,6 +11,7 @@
 #include <node_api.h>
 #include "sandbox.h"
 #include "spawn_ready.h"
+#include "remove_tree.h"
 #include "sealed_copy.h"
 #include "blob_hash.h"
 #include "send_file.h"
@@ -1313,6 +1314,46 @@ static napi_value js_sealed_copy(napi_env env, napi_callback_info info) {
   return queue_promise_work(env, "berth:sealedCopy", sealed_execute, sealed_complete, w, &w->deferred, &w->work);
 }
 
+/* ---------- rm -rf ---------- */
+
+struct remove_tree_work {
+  napi_async_work work;
+  napi_deferred deferred;
+  char *path;
+  struct remove_tree_error error;
+  int result;
+};
+
+static void remove_tree_execute(napi_env env, void *data) {
+  struct remove_tree_work *w = data;
+  w->result = remove_tree(w->path, &w->error);
+}
+
+static void remove_tree_complete(napi_env env, napi_status status, void *data) {
+  struct remove_tree_work *w = data;
+  if (w->result == 0) napi_resolve_deferred(env, w->deferred, undefined_value(env));
+  else napi_reject_deferred(env, w->deferred, errno_error(env, w->error.err, w->error.step, w->error.path));
+  napi_delete_async_work(env, w->work);
+  free(w->path);
+  free(w);
+}
+
+/* removeTree(path): a promise; rm -rf in one pool-thread call (see remove_tree.h). */
+static napi_value js_remove_tree(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv) != 0) return NULL;
+  struct remove_tree_work *w = calloc(1, sizeof *w);
+  if (w == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  if ((w->path = arg_string(env, argv[0], "path")) == NULL) {
+    free(w);
+    return NULL;
+  }
+  return queue_promise_work(env, "berth:removeTree", remove_tree_execute, remove_tree_complete, w, &w->deferred, &w->work);
+}
+
 /* ---------- COPY of regular files (the builder) ---------- */
 
 /* Copies `len` bytes in the kernel (copy_file_range: a reflink where the file system can), else by read/write. */
@@ -1463,6 +1504,7 @@ NAPI_MODULE_INIT() {
       {"sandboxCreate", NULL, js_sandbox_create, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spawnReady", NULL, js_spawn_ready, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sealedCopy", NULL, js_sealed_copy, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"removeTree", NULL, js_remove_tree, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sendFile", NULL, js_send_file, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sendFileCancel", NULL, js_send_file_cancel, NULL, NULL, NULL, napi_enumerable, NULL},
   };

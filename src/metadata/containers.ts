@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readJsonIfExists, removeStaleTempFiles } from '../util/atomic-fs';
 import { conflict, failedPrecondition, invalidArgument, notFound, isENOENT } from '../errors';
 import { Journal } from './journal';
+import { removeTree } from '../util/remove-tree';
 
 /**
  * Container records, in an append-only journal (`<root>/containers.journal`, see
@@ -273,8 +274,7 @@ export class ContainerStore {
     }
     // Its files (logs, bundle, /etc files) go in the background: the removal is done once the
     // dir is renamed away (a `run --rm` answers its wait ~3 ms sooner).
-    const trashed: Promise<void> = fs
-      .rm(trash, { recursive: true, force: true })
+    const trashed: Promise<void> = removeTree(trash)
       .catch(() => undefined)
       .finally(() => this.trashing.delete(trashed));
     this.trashing.add(trashed);

@@ -48,6 +48,11 @@ export function hasSealedCopy(): boolean {
   return typeof get().sealedCopy === 'function';
 }
 
+/** Whether the addon as built has removeTree (fs.rm removes trees otherwise). */
+export function hasRemoveTree(): boolean {
+  return typeof get().removeTree === 'function';
+}
+
 /** Whether the addon as built has sendFile (the registry server copies blobs through buffers otherwise). */
 export function hasSendFile(): boolean {
   return typeof get().sendFile === 'function';
@@ -76,6 +81,7 @@ export const native: NativeAddon = {
   linkDelete: (name) => get().linkDelete(name),
   spawnReady: (argv, cwd, timeoutMs, extraFd) => get().spawnReady!(argv, cwd, timeoutMs, extraFd),
   sealedCopy: (file) => get().sealedCopy!(file),
+  removeTree: (file) => get().removeTree!(file),
   sendFile: (socketFd, fileFd, offset, length) => get().sendFile!(socketFd, fileFd, offset, length),
   sendFileCancel: (handle) => get().sendFileCancel!(handle),
   mknod: (file, mode, major, minor) => get().mknod(file, mode, major, minor),

@@ -37,6 +37,12 @@ export interface NativeSyscalls {
    */
   sealedCopy?(path: string): Promise<SealedCopy>;
   /**
+   * `rm -rf path` in one thread-pool call: a depth-first walk that never follows a symlink and
+   * never enters another file system mounted inside; a missing path is success. Rejects with
+   * the first failure (the rest is removed anyway). Absent from an addon built before it.
+   */
+  removeTree?(path: string): Promise<void>;
+  /**
    * Sends `length` bytes of the regular file `fileFd` from `offset` to the connected,
    * non-blocking socket `socketFd` (pread/send in cache-sized chunks, not sendfile(2): see
    * native/addon/send_file.c), on a thread of its own that waits while the socket is full

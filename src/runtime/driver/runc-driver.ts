@@ -16,6 +16,7 @@ import { parseSignal } from './signals';
 import { findMonitors, killMonitors, MONITOR_PID_FILE } from './monitor-processes';
 import { memoryCgroupDir, taskMemoryCgroupDir } from './memory-cgroup';
 import { killCgroupProcesses, killInitProcess, removeStoppedTaskState } from './stopped-task-cleanup';
+import { removeTree } from '../../util/remove-tree';
 
 /** Unix socket paths must fit in sun_path (108 bytes) with room for <id12>/<exec12>/console.sock. */
 const MAX_EXEC_ROOT_LENGTH = 60;
@@ -360,7 +361,7 @@ export class RuncDriver {
     const dir = this.taskDir(id);
     if (await pathExists(dir)) {
       await this.stopIdleMonitors(dir);
-      await fs.rm(dir, { recursive: true, force: true });
+      await removeTree(dir);
     }
     if (runtimeFailure !== undefined) throw runtimeFailure;
   }
@@ -474,7 +475,7 @@ export class RuncDriver {
   async removeExec(containerId: string, execId: string): Promise<void> {
     if (!(await pathExists(this.taskDir(containerId, execId)))) return;
     await this.stopIdleMonitors(this.taskDir(containerId, execId));
-    await fs.rm(this.taskDir(containerId, execId), { recursive: true, force: true });
+    await removeTree(this.taskDir(containerId, execId));
   }
 
   /**

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { errnoCode, isENOENT } from '../../errors';
+import { removeTree } from '../../util/remove-tree';
 
 /** The parts of runc's <root>/<id>/state.json that tell whether a plain cleanup is enough. */
 interface RuncStateFile {
@@ -46,7 +47,7 @@ export async function removeStoppedTaskState(stateDir: string): Promise<boolean>
     ),
   );
   if (removed.includes(false)) return false;
-  await fs.rm(stateDir, { recursive: true, force: true });
+  await removeTree(stateDir);
   return true;
 }
 

@@ -8,6 +8,7 @@ import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '..
 import { METADATA_FILE, SnapshotMetadata, SnapshotRecord } from './metadata';
 import { treeUsage } from './usage';
 import { pathExists } from '../../util/path-exists';
+import { removeTree } from '../../util/remove-tree';
 
 /**
  * Snapshots on overlayfs (containerd's overlay snapshotter, with a JSON metadata file
@@ -120,7 +121,7 @@ export class OverlaySnapshotter implements Snapshotter {
     const doomed = path.join(this.root, `${REMOVED_PREFIX}${id}`);
     renameSync(path.join(this.root, id), doomed);
     // The record is gone, so the removal is final; deleting the files need not hold the caller up.
-    void fs.rm(doomed, { recursive: true, force: true }).catch(() => undefined);
+    void removeTree(doomed).catch(() => undefined);
   }
 
   async stat(key: string): Promise<SnapshotInfo> {

@@ -94,6 +94,12 @@ export function parentPid(pid: number): number {
   return Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]);
 }
 
+/** The session id of a process (/proc/<pid>/stat field 6, after the command name in parentheses). */
+export function sessionOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+}
+
 export function rssKb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1]);

@@ -2,12 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { MonitorConnection } from '../../../src/runtime/monitor/client';
-import { spawnMonitor } from '../../../src/runtime/monitor/spawn-monitor';
+import { monitorArgv, monitorBinaryPath, spawnMonitor } from '../../../src/runtime/monitor/spawn-monitor';
 import { readLog } from '../../../src/runtime/monitor/log-reader';
 import { LOG_INDEX_PAYLOAD_SIZE, LOG_RECORD_HEADER_SIZE, LOG_STREAM_INDEX, type ExitStatus } from '../../../src/runtime/monitor/protocol';
 import { native } from '../../../src/native';
-import { collect, fakeRunOptions, makeFixture, parentPid, rssKb, startAndConnect, text, waitFor } from './helpers';
+import { collect, fakeRunOptions, makeFixture, parentPid, rssKb, sessionOf, startAndConnect, text, waitFor } from './helpers';
 
 const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
 
@@ -65,11 +67,39 @@ test('without wait-start the runtime runs at once and the monitor outlives its c
     const monitorPid = parentPid(pid);
     assert.notEqual(monitorPid, process.pid);
     assert.notEqual(parentPid(monitorPid), process.pid);
+    // In a session of its own, which it does not lead (it can never get a controlling terminal).
+    assert.notEqual(sessionOf(monitorPid), sessionOf(process.pid));
+    assert.notEqual(sessionOf(monitorPid), monitorPid);
     const rss = rssKb(monitorPid);
     console.log(`berth-monitor VmRSS while the process runs: ${rss} kB`);
     assert.ok(rss < 2560, `monitor RSS ${rss} kB`);
     const status = await conn.waitExited();
     assert.equal(status.exitCode, 0);
+    await waitFor(() => fs.existsSync(f.exitFile));
+  } finally {
+    f.cleanup();
+  }
+});
+
+test('spawned as a process group leader (setsid fails there), it still detaches into a session it does not lead', async () => {
+  const f = makeFixture();
+  try {
+    const opts = fakeRunOptions(f, 'sleep 1', { waitStart: false });
+    // detached: the child leads its own session and process group, as a shell's job would lead its group.
+    const child = spawn(monitorBinaryPath(), monitorArgv(opts, 3), { detached: true, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    const sync: Buffer[] = [];
+    (child.stdio[3] as Readable).on('data', (b: Buffer) => sync.push(b));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(await exited, 0);
+    await waitFor(() => Buffer.concat(sync).toString().startsWith('ready'));
+    const conn = await MonitorConnection.connect(f.socketPath);
+    const pid = await conn.waitStarted();
+    const monitorPid = parentPid(pid);
+    assert.notEqual(monitorPid, child.pid);
+    assert.notEqual(parentPid(monitorPid), child.pid);
+    assert.notEqual(sessionOf(monitorPid), monitorPid);
+    assert.notEqual(sessionOf(monitorPid), sessionOf(process.pid));
+    assert.equal((await conn.waitExited()).exitCode, 0);
     await waitFor(() => fs.existsSync(f.exitFile));
   } finally {
     f.cleanup();
