@@ -1251,17 +1251,45 @@ fail:
 
 /* ---------- a sealed memfd copy of the runtime binary (sealed_copy.c) ---------- */
 
-struct sealed_work {
+/* The start of the work of a call that takes one path: its async work, its promise and its copy of the path. */
+struct path_work {
   napi_async_work work;
   napi_deferred deferred;
   char *path;
+};
+
+/* fn(path): allocates the work (`size` bytes starting with a path_work), copies the path and queues it. */
+static napi_value queue_path_work(napi_env env, napi_callback_info info, const char *label, size_t size, napi_async_execute_callback execute, napi_async_complete_callback complete) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv) != 0) return NULL;
+  struct path_work *w = calloc(1, size);
+  if (w == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  if ((w->path = arg_string(env, argv[0], "path")) == NULL) {
+    free(w);
+    return NULL;
+  }
+  return queue_promise_work(env, label, execute, complete, w, &w->deferred, &w->work);
+}
+
+/* Frees a path_work once its promise is settled. */
+static void end_path_work(napi_env env, struct path_work *w) {
+  napi_delete_async_work(env, w->work);
+  free(w->path);
+  free(w);
+}
+
+struct sealed_work {
+  struct path_work base;
   int rc;
   struct sealed_copy copy;
 };
 
 static void sealed_execute(napi_env env, void *data) {
   struct sealed_work *w = data;
-  w->rc = sealed_copy_make(w->path, &w->copy);
+  w->rc = sealed_copy_make(w->base.path, &w->copy);
 }
 
 /* Nanoseconds as a decimal string (beyond 2^53). */
@@ -1276,7 +1304,7 @@ static napi_value ns_string(napi_env env, struct timespec t) {
 static void sealed_complete(napi_env env, napi_status status, void *data) {
   struct sealed_work *w = data;
   if (w->rc != 0) {
-    napi_reject_deferred(env, w->deferred, errno_error(env, w->copy.err ? w->copy.err : EIO, w->copy.step, w->path));
+    napi_reject_deferred(env, w->base.deferred, errno_error(env, w->copy.err ? w->copy.err : EIO, w->copy.step, w->base.path));
   } else {
     char text[48];
     napi_value object, dev, ino;
@@ -1291,67 +1319,39 @@ static void sealed_complete(napi_env env, napi_status status, void *data) {
     napi_set_named_property(env, object, "size", int_value(env, (int64_t)w->copy.st.st_size));
     napi_set_named_property(env, object, "mtimeNs", ns_string(env, w->copy.st.st_mtim));
     napi_set_named_property(env, object, "ctimeNs", ns_string(env, w->copy.st.st_ctim));
-    napi_resolve_deferred(env, w->deferred, object);
+    napi_resolve_deferred(env, w->base.deferred, object);
   }
-  napi_delete_async_work(env, w->work);
-  free(w->path);
-  free(w);
+  end_path_work(env, &w->base);
 }
 
 /* sealedCopy(path): a promise of { fd, dev, ino, size, mtimeNs, ctimeNs } (see sealed_copy.h); off the JS thread. */
 static napi_value js_sealed_copy(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (get_args(env, info, 1, argv) != 0) return NULL;
-  struct sealed_work *w = calloc(1, sizeof *w);
-  if (w == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
-  }
-  if ((w->path = arg_string(env, argv[0], "path")) == NULL) {
-    free(w);
-    return NULL;
-  }
-  return queue_promise_work(env, "berth:sealedCopy", sealed_execute, sealed_complete, w, &w->deferred, &w->work);
+  return queue_path_work(env, info, "berth:sealedCopy", sizeof(struct sealed_work), sealed_execute, sealed_complete);
 }
 
 /* ---------- rm -rf ---------- */
 
 struct remove_tree_work {
-  napi_async_work work;
-  napi_deferred deferred;
-  char *path;
+  struct path_work base;
   struct remove_tree_error error;
   int result;
 };
 
 static void remove_tree_execute(napi_env env, void *data) {
   struct remove_tree_work *w = data;
-  w->result = remove_tree(w->path, &w->error);
+  w->result = remove_tree(w->base.path, &w->error);
 }
 
 static void remove_tree_complete(napi_env env, napi_status status, void *data) {
   struct remove_tree_work *w = data;
-  if (w->result == 0) napi_resolve_deferred(env, w->deferred, undefined_value(env));
-  else napi_reject_deferred(env, w->deferred, errno_error(env, w->error.err, w->error.step, w->error.path));
-  napi_delete_async_work(env, w->work);
-  free(w->path);
-  free(w);
+  if (w->result == 0) napi_resolve_deferred(env, w->base.deferred, undefined_value(env));
+  else napi_reject_deferred(env, w->base.deferred, errno_error(env, w->error.err, w->error.step, w->error.path));
+  end_path_work(env, &w->base);
 }
 
 /* removeTree(path): a promise; rm -rf in one pool-thread call (see remove_tree.h). */
 static napi_value js_remove_tree(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (get_args(env, info, 1, argv) != 0) return NULL;
-  struct remove_tree_work *w = calloc(1, sizeof *w);
-  if (w == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
-  }
-  if ((w->path = arg_string(env, argv[0], "path")) == NULL) {
-    free(w);
-    return NULL;
-  }
-  return queue_promise_work(env, "berth:removeTree", remove_tree_execute, remove_tree_complete, w, &w->deferred, &w->work);
+  return queue_path_work(env, info, "berth:removeTree", sizeof(struct remove_tree_work), remove_tree_execute, remove_tree_complete);
 }
 
 /* ---------- COPY of regular files (the builder) ---------- */
