@@ -196,21 +196,23 @@ export class ImagePuller {
           w.newChains.push(chains[i]);
           const { unpack } = await this.fetchLayer(ref, session, descs[i], diffIds[i], parentOf(i), w, { ...opts, signal: abort.signal });
           const id = layerProgressId(descs[i].digest);
-          unpacks.push(
-            unpack.then(
-              (layer) => {
-                progress.bytes(id, 'Extracting', descs[i].size, descs[i].size);
-                progress.layer(id, 'Pull complete');
-                committed[i].resolve(layer.chainId);
-                return layer;
-              },
-              (err: unknown) => {
-                committed[i].reject(err);
-                fail(err);
-                throw err;
-              },
-            ),
+          const unpacked = unpack.then(
+            (layer) => {
+              progress.bytes(id, 'Extracting', descs[i].size, descs[i].size);
+              progress.layer(id, 'Pull complete');
+              committed[i].resolve(layer.chainId);
+              return layer;
+            },
+            (err: unknown) => {
+              committed[i].reject(err);
+              fail(err);
+              throw err;
+            },
           );
+          // Awaited below, once every download is over: a layer that fails to unpack while another
+          // still downloads must not be an unhandled rejection meanwhile (it would end the daemon).
+          unpacked.catch(() => undefined);
+          unpacks.push(unpacked);
         } catch (err) {
           committed[i].reject(err);
           fail(err);
