@@ -11,11 +11,13 @@ struct remove_tree_error {
 };
 
 /*
- * `rm -rf path` in one call: a depth-first walk (nftw) that unlinks every entry and removes
- * every directory after its contents. It never follows a symlink (a link is removed, not its
- * target) and never enters another file system mounted inside the tree (so the directory
- * holding it stays, and the removal fails with EBUSY or ENOTEMPTY). A failure does not stop
- * the walk: the rest is removed and the first failure reported. A missing `path` is success.
+ * `rm -rf path` in one call, depth first. Below `path` no syscall takes a path: every entry is
+ * looked at and removed relative to its directory's fd, and directories are entered with
+ * O_NOFOLLOW, so a name swapped for a symlink meanwhile (by a process that can still write
+ * there) is removed as a link, never followed. It never enters another file system mounted
+ * inside the tree (the directory holding it stays: EBUSY), nor goes deeper than 512 levels
+ * (ENAMETOOLONG). A failure does not stop it: the rest is removed and the first failure
+ * reported. A missing `path` is success; a file or symlink at `path` is unlinked.
  * Blocking: run it off the JS thread. Returns 0, or -1 with `out` set.
  */
 int remove_tree(const char *path, struct remove_tree_error *out);
