@@ -74,8 +74,10 @@ static void empty_dir(struct walk *w, int dir, int depth) {
       close(child);
     } else {
       size_t length = strlen(w->path);
-      if (snprintf(w->path + length, sizeof w->path - length, "/%s", name) >= (int)(sizeof w->path - length)) {
-        /* cut short: messages below name a prefix */
+      /* For messages only: a path too long to hold stays at its prefix. */
+      if (length + 1 + strlen(name) < sizeof w->path) {
+        w->path[length] = '/';
+        strcpy(w->path + length + 1, name);
       }
       empty_dir(w, child, depth + 1);
       w->path[length] = '\0';
@@ -92,10 +94,11 @@ int remove_tree(const char *path, struct remove_tree_error *out) {
   snprintf(w.path, sizeof w.path, "%s", path);
   int dir = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (dir < 0) {
-    if (errno == ENOENT) return 0; /* nothing there: removed */
+    int err = errno;
+    if (err == ENOENT) return 0; /* nothing there: removed */
+    if (err != ENOTDIR && err != ELOOP) note_failure(&w, err, "open", NULL);
     /* A file or a symlink: it goes itself (a link's target stays). */
-    if ((errno == ENOTDIR || errno == ELOOP) && unlink(path) != 0 && errno != ENOENT) note_failure(&w, errno, "unlink", NULL);
-    else if (errno != ENOTDIR && errno != ELOOP) note_failure(&w, errno, "open", NULL);
+    else if (unlink(path) != 0 && errno != ENOENT) note_failure(&w, errno, "unlink", NULL);
     return out->err == 0 ? 0 : -1;
   }
   struct stat st;
