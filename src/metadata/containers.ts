@@ -153,7 +153,7 @@ export class ContainerStore {
       if (entry === JOURNAL_NAME) continue;
       if (entry.startsWith('.trash-') || (ID_PATTERN.test(entry) && !this.records.has(entry))) {
         // A removal that did not finish, or a create that never recorded its container.
-        await fs.rm(path.join(this.root, entry), { recursive: true, force: true });
+        await removeTree(path.join(this.root, entry));
       }
     }
   }

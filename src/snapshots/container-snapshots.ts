@@ -13,6 +13,7 @@ import { overlayChanges } from './overlay/changes';
 import { dropRuntimeMade, InitEntry } from './overlay/init-entries';
 import { isMountPointQuick } from './overlay/mountinfo';
 import { removeAbandonedViews, withView } from './view-mount';
+import { removeTree } from '../util/remove-tree';
 
 /** Label on a container's active snapshot: the container id. */
 export const CONTAINER_LABEL = 'berth.io/container';
@@ -83,7 +84,7 @@ export class LocalContainerSnapshots implements ContainerSnapshots {
     return this.locks.run(id, async () => {
       await unmountAll(this.mountPoint(id));
       // overlay's mark of a volatile mount: <workdir>/work/incompat/volatile (fs/overlayfs/super.c).
-      if (options.remountable) await fs.rm(path.join(await this.snapshotter.workDirOf(id), 'work', 'incompat'), { recursive: true, force: true });
+      if (options.remountable) await removeTree(path.join(await this.snapshotter.workDirOf(id), 'work', 'incompat'));
     });
   }
 
@@ -189,7 +190,7 @@ export class LocalContainerSnapshots implements ContainerSnapshots {
 /**
  * A container's `<mount root>/<id>/merged`: two rmdirs when they are empty, as they are once
  * unmounted (synchronous: microseconds, where the thread pool is busy with the task's cgroups
- * at that moment); else rm -r.
+ * at that moment); else removeTree, which never enters a mount left there.
  */
 async function removeMountDirs(dir: string): Promise<void> {
   try {
@@ -201,7 +202,7 @@ async function removeMountDirs(dir: string): Promise<void> {
     rmdirSync(dir);
   } catch (err) {
     if (isENOENT(err)) return;
-    await fs.rm(dir, { recursive: true, force: true });
+    await removeTree(dir);
   }
 }
 

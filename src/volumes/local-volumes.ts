@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { conflict, invalidArgument, isENOENT, notFound } from '../errors';
 import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-fs';
 import { directorySize } from '../util/directory-size';
+import { removeTree } from '../util/remove-tree';
 
 /**
  * Local named volumes: a directory per volume, <root>/<name>/_data, with its metadata in
@@ -26,7 +27,7 @@ export class LocalVolumes {
   async init(): Promise<void> {
     await fs.mkdir(this.root, { recursive: true, mode: 0o700 });
     for (const name of await fs.readdir(this.root)) {
-      if (name.startsWith('.rm-')) await fs.rm(path.join(this.root, name), { recursive: true, force: true });
+      if (name.startsWith('.rm-')) await removeTree(path.join(this.root, name));
     }
   }
 
@@ -79,7 +80,8 @@ export class LocalVolumes {
     if (usedBy.length > 0) throw conflict(`remove ${name}: volume is in use - [${usedBy.join(', ')}]`);
     const doomed = path.join(this.root, `.rm-${name}`);
     await fs.rename(path.join(this.root, name), doomed);
-    await fs.rm(doomed, { recursive: true, force: true });
+    // What containers wrote: removed by fd, never through a symlink or into a mount inside.
+    await removeTree(doomed);
   }
 
   async size(name: string): Promise<number> {

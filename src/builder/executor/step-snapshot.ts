@@ -7,6 +7,7 @@ import { mountAll, unmountAll } from '../../snapshots/mount';
 import { isNotFound } from '../../errors';
 import type { Digest } from '../../util/digest';
 import { closeFd, openHostDir } from '../../util/fs-at';
+import { removeTree } from '../../util/remove-tree';
 
 /** Label on a build step's active snapshot; one a crash left is removed at the next start. */
 export const BUILD_STEP_LABEL = 'berth.io/build-step';
@@ -41,7 +42,7 @@ export async function withStepSnapshot(deps: StepSnapshotDeps, parent: Digest | 
       }
     } finally {
       await unmountAll(target);
-      await fs.rm(target, { recursive: true, force: true });
+      await removeTree(target);
     }
     return await deps.makeProtected(async () => {
       const { layer, tarSize } = await deps.layers.commitActive(key);
@@ -76,7 +77,7 @@ async function removeAbandonedSteps(snapshotter: LocalSnapshotter, mountRoot: st
   await fs.mkdir(mountRoot, { recursive: true, mode: 0o700 });
   for (const name of await fs.readdir(mountRoot)) {
     await unmountAll(path.join(mountRoot, name)).catch(() => undefined);
-    await fs.rm(path.join(mountRoot, name), { recursive: true, force: true });
+    await removeTree(path.join(mountRoot, name));
   }
   for (const key of keys) await snapshotter.remove(key);
 }

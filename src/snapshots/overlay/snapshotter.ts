@@ -50,7 +50,7 @@ export class OverlaySnapshotter implements Snapshotter {
       if (name === METADATA_FILE || known.has(name)) continue;
       const dir = path.join(this.root, name);
       if (!name.startsWith('.') && this.metadata.loadVolatile(dir)) continue;
-      await fs.rm(dir, { recursive: true, force: true });
+      await removeTree(dir);
     }
     for (const [name, record] of this.metadata.entries()) {
       if (!(await pathExists(this.fsDir(record.id)))) throw failedPrecondition(`snapshot ${name}: its directory ${this.fsDir(record.id)} is missing`);
@@ -102,7 +102,7 @@ export class OverlaySnapshotter implements Snapshotter {
       this.metadata.dropVolatileFile(key, path.join(this.root, record.id));
       return next;
     });
-    await fs.rm(this.workDir(committed.id), { recursive: true, force: true });
+    await removeTree(this.workDir(committed.id));
     return infoOf(name, committed);
   }
 
@@ -193,7 +193,7 @@ export class OverlaySnapshotter implements Snapshotter {
         if (options.durable !== false) await fsyncDir(this.root);
         await this.metadata.update((records) => records.set(key, next), { durable: options.durable });
       } catch (err) {
-        await fs.rm(dir, { recursive: true, force: true });
+        await removeTree(dir);
         throw err;
       }
       return next;
