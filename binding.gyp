@@ -13,10 +13,10 @@
       "target_name": "berth-monitor",
       "type": "executable",
       "sources": ["native/monitor/monitor.c"],
-      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
-      # Static where the C library can be linked so (native/monitor/static-libc.sh): no dynamic
-      # loader at each monitor start.
-      "ldflags": ["-Wl,--gc-sections", "-s", "<!@(sh native/monitor/static-libc.sh)"]
+      # Static, with musl where the compiler can use it (native/monitor/libc-flags.sh): a
+      # smaller process that starts on less CPU than one linked with glibc.
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2", "<!@(sh native/monitor/libc-flags.sh cflags)"],
+      "ldflags": ["-Wl,--gc-sections", "-s", "<!@(sh native/monitor/libc-flags.sh ldflags)"]
     },
     {
       # The berth command's front end: hands a command to a warm CLI process (src/cli/spare).
