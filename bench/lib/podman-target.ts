@@ -6,6 +6,9 @@ import { PODMAN, podmanGlobalFlags, podmanRunLimits } from '../../test/helpers/p
 import { findProcesses, mustRun, unmountUnder } from './proc';
 import type { BenchTarget } from './targets';
 
+/** How long a podman `rm` may take: `rm -af` of the 200-container row took it over runCommand's minute here. */
+const REMOVE_TIMEOUT_MS = 10 * 60_000;
+
 export { PODMAN };
 
 export interface PodmanTarget extends BenchTarget {
@@ -33,7 +36,7 @@ export async function startPodman(image: Buffer): Promise<PodmanTarget | undefin
   const command = (args: string[]) => netns.command(podman, [...global, ...(args[0] === 'run' ? ['run', ...limits, ...args.slice(1)] : args)]);
   const run = (args: string[]) => {
     const c = command(args);
-    return mustRun(c.file, c.args);
+    return mustRun(c.file, c.args, args[0] === 'rm' ? { timeoutMs: REMOVE_TIMEOUT_MS } : {});
   };
   const archive = path.join(root, 'busybox.tar');
   await fs.writeFile(archive, image);
