@@ -9,9 +9,8 @@ const PT_INTERP = 3;
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 const LIBC_FLAGS = path.join(REPO_ROOT, 'native', 'monitor', 'libc-flags.sh');
 
-/** The ELF program header types of a 64-bit little-endian executable. */
-function programHeaderTypes(file: string): number[] {
-  const elf = fs.readFileSync(file);
+/** The ELF program header types of a 64-bit little-endian executable's bytes. */
+function programHeaderTypes(elf: Buffer): number[] {
   assert.equal(elf.subarray(0, 4).toString('latin1'), '\x7fELF');
   const phoff = Number(elf.readBigUInt64LE(0x20));
   const phentsize = elf.readUInt16LE(0x36);
@@ -28,12 +27,13 @@ function libcFlags(kind: 'cflags' | 'ldflags'): string {
 // more of CPU here, and a monitor ~0.5 MB more of memory).
 test('berth-monitor is built as libc-flags.sh says: static where it can be, with musl where the compiler can use it', () => {
   const binary = monitorBinaryPath();
+  const elf = fs.readFileSync(binary);
   const ldflags = libcFlags('ldflags');
-  const types = programHeaderTypes(binary);
+  const types = programHeaderTypes(elf);
   if (ldflags.includes('-static')) assert.ok(!types.includes(PT_INTERP), `${binary} has a program interpreter: it was linked dynamically`);
   const musl = ldflags.includes('musl-gcc.specs');
   assert.equal(libcFlags('cflags').includes('musl-gcc.specs'), musl);
-  const glibcMark = fs.readFileSync(binary).includes('GLIBC_PRIVATE') || fs.readFileSync(binary).includes('GNU C Library');
+  const glibcMark = elf.includes('GLIBC_PRIVATE') || elf.includes('GNU C Library');
   if (musl) assert.ok(!glibcMark, `${binary} holds glibc although musl was available`);
 });
 
