@@ -68,9 +68,11 @@ static void empty_dir(struct walk *w, int dir, int depth) {
       continue;
     }
     struct stat st;
-    if (fstat(child, &st) != 0 || st.st_dev != w->dev || depth + 1 >= MAX_DEPTH) {
-      /* Another file system (a mount point: its rmdir below fails with EBUSY), or too deep. */
-      if (depth + 1 >= MAX_DEPTH) note_failure(w, ENAMETOOLONG, "walk (too deep)", name);
+    if (depth + 1 >= MAX_DEPTH) {
+      note_failure(w, ENAMETOOLONG, "walk (too deep)", name);
+      close(child);
+    } else if (fstat(child, &st) != 0 || st.st_dev != w->dev) {
+      /* Another file system: a mount point, whose rmdir below fails with EBUSY. */
       close(child);
     } else {
       size_t length = strlen(w->path);
