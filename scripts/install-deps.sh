@@ -8,7 +8,7 @@
 # its public Dockerfile parser corpus).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-packages=(runc busybox-static debootstrap tini iptables iproute2 util-linux procps ca-certificates musl-tools)
+packages=(crun runc busybox-static debootstrap tini iptables iproute2 util-linux procps ca-certificates musl-tools)
 if [ "${BERTH_TEST_DEPS:-1}" = 1 ]; then
   packages+=(docker.io python3-docker docker-compose docker-registry skopeo podman golang-github-openshift-imagebuilder-dev)
 fi

@@ -46,6 +46,8 @@ export async function startBerth(): Promise<BerthTarget> {
   const socket = path.join(execRoot, 'berth.sock');
   const netns = await createPrivateNetns();
   const daemonArgs = ['--data-root', path.join(root, 'data'), '--exec-root', execRoot, '--host', `unix://${socket}`, '--log-level', process.env.BERTH_BENCH_LOG_LEVEL ?? 'info'];
+  // BERTH_BENCH_RUNTIME=runc (or a path): the runtime berthd runs instead of its default (crun when installed).
+  if (process.env.BERTH_BENCH_RUNTIME) daemonArgs.push('--runtime-path', process.env.BERTH_BENCH_RUNTIME);
   // BERTH_BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"): berthd on this Node with those flags, to profile it.
   const nodeArgs = process.env.BERTH_BENCH_NODE_ARGS?.split(' ').filter(Boolean);
   const spawnDaemon = async (): Promise<ChildProcess> => {

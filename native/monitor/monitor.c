@@ -8,11 +8,16 @@
  *                 [--exit-file PATH] [--pid-file PATH] [--monitor-pid-file PATH]
  *                 [--oom-cgroup DIR] [--tty --console-socket PATH] [--stdin] [--wait-start]
  *                 [--sync-fd N] [--runtime-fd N] [--runtime-env NAME=VALUE]... [--volatile]
- *                 -- RUNTIME_ARGV...
+ *                 [--runtime-hide FILE] -- RUNTIME_ARGV... [--then START_ARGV...]
  *
  * With --pid-file the runtime (runc run -d / runc exec -d) starts the process and exits;
  * the process is reparented to the monitor (a child subreaper) and its pid read from the
  * pid file. Without --pid-file RUNTIME_ARGV is the process itself.
+ * --then: RUNTIME_ARGV only creates the process (`crun create`: it waits at the runtime's exec
+ * fifo); once it has exited, START_ARGV (`crun start`) lets the process run, and its exit is
+ * the runtime's. crun's `run -d` traces the process until it has exec'd, and a process that
+ * exits while crun still traces it is released with crun, its status lost to the monitor;
+ * a created process is the monitor's child before it runs.
  * --monitor-pid-file: the monitor's own pid, written atomically once it listens and removed
  * as it exits (how the daemon finds a monitor without scanning /proc).
  * --oom-cgroup: the process's memory cgroup; its oom_kill counter tells whether the kernel's
@@ -25,6 +30,11 @@
  * bind-mounted or copied binary. Close-on-exec here, closed once the runtime has forked:
  * nothing the container starts ever holds it.
  * --runtime-env: set in the runtime's environment only (not the monitor's), e.g. GOMAXPROCS=1.
+ * --runtime-hide: the runtime runs in a mount namespace of its own (a private copy of ours)
+ * where FILE reads empty (/dev/null is bound over it). berthd hides the v2 tree's
+ * cgroup.controllers of a hybrid cgroup host from crun, which refuses to create a container
+ * when that file lists a controller; the container's own mount namespace is made from the copy,
+ * and nothing of it reaches the host's.
  * --volatile: nothing of the task outlives a machine crash (a `--rm` container, removed at its
  * exit and at a restore): the exit file and the log are not fsynced. Still written atomically,
  * so a daemon (not machine) crash finds them whole.
@@ -40,7 +50,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -103,6 +115,7 @@ struct options {
   const char *monitor_pid_file;
   const char *oom_cgroup;
   const char *console_socket;
+  const char *runtime_hide;
   long long log_max_size; /* 0: no rotation */
   int log_max_files;
   int tty;
@@ -114,6 +127,7 @@ struct options {
   char *runtime_env[8];
   int runtime_env_count;
   char **runtime_argv;
+  char **start_argv; /* after --then, or NULL */
 };
 
 static struct options opt = {.sync_fd = -1, .runtime_fd = -1, .log_max_files = 1};
@@ -128,6 +142,9 @@ static struct buffer stdin_buffer;
 static int stdin_close_requested = 0;
 static int pending_rows = 0, pending_cols = 0;
 static pid_t runtime_pid = -1, process_pid = -1;
+/* With --then: the start runtime has been spawned, for the process of this pid (created, not yet running). */
+static int start_spawned = 0;
+static pid_t created_pid = -1;
 static int runtime_started = 0, runtime_done = 0, process_started = 0, process_exited = 0;
 static int process_status = 0;
 static int process_pidfd = -1; /* when the process is not our child: exit seen, status unknown */
@@ -663,6 +680,17 @@ static char **runtime_environment(void) {
   return env;
 }
 
+/*
+ * In the runtime's child (after vfork, before exec): a mount namespace of its own, no longer
+ * propagating to ours, where /dev/null is bound over `file`. Only syscalls: the vfork child
+ * must not write the parent's memory.
+ */
+static int hide_from_runtime(const char *file) {
+  if (unshare(CLONE_NEWNS) != 0) return -1;
+  if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) return -1;
+  return mount("/dev/null", file, NULL, MS_BIND, NULL);
+}
+
 static void start_runtime(void) {
   if (runtime_started) return;
   runtime_started = 1;
@@ -710,6 +738,18 @@ static void start_runtime(void) {
     reset_child_signals();
     /* dup2 clears FD_CLOEXEC on the targets; fds 0-2 are /dev/null until now. */
     if (dup2(child_in, 0) < 0 || dup2(child_out, 1) < 0 || dup2(child_err, 2) < 0) _exit(126);
+    if (opt.runtime_hide != NULL && hide_from_runtime(opt.runtime_hide) != 0) {
+      const char *reason = strerror(errno);
+      struct iovec parts[] = {
+          {(void *)"berth-monitor: cannot hide ", 27},
+          {(void *)opt.runtime_hide, strlen(opt.runtime_hide)},
+          {(void *)" from the runtime: ", 19},
+          {(void *)reason, strlen(reason)},
+          {(void *)"\n", 1},
+      };
+      if (writev(2, parts, 5) < 0) _exit(126);
+      _exit(126);
+    }
     /* A sealed copy that cannot be exec'd (e.g. a noexec policy) leaves the binary on disk. */
     if (opt.runtime_fd >= 0) fexecve(opt.runtime_fd, opt.runtime_argv, env);
     execvpe(opt.runtime_argv[0], opt.runtime_argv, env);
@@ -725,8 +765,8 @@ static void start_runtime(void) {
     _exit(127);
   }
   free(env);
-  /* The runtime runs once per monitor. */
-  if (opt.runtime_fd >= 0) {
+  /* The runtime runs once per monitor (twice with --then: kept for the start). */
+  if (opt.runtime_fd >= 0 && opt.start_argv == NULL) {
     close(opt.runtime_fd);
     opt.runtime_fd = -1;
   }
@@ -811,7 +851,40 @@ static void drain_runtime_complaint(void) {
   }
 }
 
+/* With --then: runs START_ARGV with /dev/null for stdio (its complaint goes to the runtime's log). */
+static int spawn_start_runtime(void) {
+  char **env = runtime_environment();
+  if (env == NULL) return -1;
+  pid_t pid = vfork();
+  if (pid < 0) {
+    free(env);
+    return -1;
+  }
+  if (pid == 0) {
+    reset_child_signals();
+    if (opt.runtime_fd >= 0) fexecve(opt.runtime_fd, opt.start_argv, env);
+    execvpe(opt.start_argv[0], opt.start_argv, env);
+    _exit(127);
+  }
+  free(env);
+  if (opt.runtime_fd >= 0) {
+    close(opt.runtime_fd);
+    opt.runtime_fd = -1;
+  }
+  runtime_pid = pid;
+  start_spawned = 1;
+  return 0;
+}
+
 static void on_runtime_exit(int status) {
+  if (opt.start_argv != NULL && !start_spawned && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    /* Created: the process waits for the start, as our child now that the runtime is gone. */
+    created_pid = read_pid_file();
+    if (created_pid > 0 && spawn_start_runtime() == 0) return;
+    runtime_error_length = (size_t)snprintf(runtime_error, sizeof runtime_error, created_pid > 0 ? "cannot start runtime: %s" : "no pid in %s",
+                                            created_pid > 0 ? strerror(errno) : opt.pid_file);
+    status = 1 << 8;
+  }
   /* The runtime's last words may still sit in the pipe: read them before judging its exit.
    * With a pid file, what is there is the process's own output when the runtime succeeded
    * (the poll loop pumps it from now on), and the runtime's complaint when it failed. */
@@ -831,6 +904,8 @@ static void on_runtime_exit(int status) {
       runtime_error_length = (size_t)snprintf(runtime_error, sizeof runtime_error, "no pid in %s", opt.pid_file);
       status = 1 << 8;
     }
+    /* A created process whose start failed must not wait at the fifo forever. */
+    if (created_pid > 0) kill(created_pid, SIGKILL);
     set_runtime_error(status);
     broadcast(FRAME_ERROR, error_message, strlen(error_message));
     process_exited = 1;
@@ -1165,13 +1240,14 @@ static void event_loop(void) {
 
 /* ---------- setup ---------- */
 
+
 static void usage(const char *message) {
   fprintf(stderr, "berth-monitor: %s\n", message);
   fprintf(stderr,
           "usage: berth-monitor --socket PATH [--log PATH [--log-max-size BYTES] [--log-max-files N]]\n"
           "       [--exit-file PATH] [--pid-file PATH] [--monitor-pid-file PATH] [--oom-cgroup DIR]\n"
           "       [--tty --console-socket PATH] [--stdin] [--wait-start] [--sync-fd N] [--runtime-fd N]\n"
-          "       [--runtime-env NAME=VALUE]... [--volatile] -- RUNTIME_ARGV...\n");
+          "       [--runtime-env NAME=VALUE]... [--volatile] [--runtime-hide FILE] -- RUNTIME_ARGV...\n");
   exit(2);
 }
 
@@ -1191,6 +1267,7 @@ static void parse_args(int argc, char **argv) {
     else if (strcmp(a, "--monitor-pid-file") == 0) target = &opt.monitor_pid_file;
     else if (strcmp(a, "--oom-cgroup") == 0) target = &opt.oom_cgroup;
     else if (strcmp(a, "--console-socket") == 0) target = &opt.console_socket;
+    else if (strcmp(a, "--runtime-hide") == 0) target = &opt.runtime_hide;
     else if (strcmp(a, "--tty") == 0) opt.tty = 1;
     else if (strcmp(a, "--stdin") == 0) opt.stdin_enabled = 1;
     else if (strcmp(a, "--wait-start") == 0) opt.wait_start = 1;
@@ -1230,6 +1307,14 @@ static void parse_args(int argc, char **argv) {
   if (i >= argc) fail_setup("no runtime command after --");
   if (opt.tty && opt.console_socket == NULL) fail_setup("--tty needs --console-socket");
   opt.runtime_argv = argv + i;
+  for (int k = i; k < argc; k++) {
+    if (strcmp(argv[k], "--then") != 0) continue;
+    if (k == i || k + 1 >= argc) fail_setup("--then needs a runtime command on each side");
+    argv[k] = NULL;
+    opt.start_argv = argv + k + 1;
+    break;
+  }
+  if (opt.start_argv != NULL && opt.pid_file == NULL) fail_setup("--then needs --pid-file");
 }
 
 /* Closes every fd from 3 up except `keep` (ascending, -1 for none). */

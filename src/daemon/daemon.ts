@@ -17,6 +17,7 @@ import { LeaseManager } from '../metadata/leases';
 import { GarbageCollector, contentCollectable, rootfsCollectable } from '../metadata/gc';
 import { layerSnapshots } from '../snapshots/collectable';
 import { RuncDriver } from '../runtime/driver/runc-driver';
+import { defaultRuntimeBinary, runtimeFlavor } from '../runtime/runc/runtime-flavor';
 import { RuncTaskRuntime } from '../runtime/task/runc-task';
 import { LocalVolumes } from '../volumes/local-volumes';
 import { EventBus } from '../engine/events/event-bus';
@@ -136,7 +137,10 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     containers: () => containers!,
   });
   await networking.startDns();
-  const runtime = new RuncTaskRuntime(new RuncDriver({ runtimeRoot: path.join(execRoot, 'runc'), execRoot, logger, runcBinary: config.runtimePath, runcTimeoutMs: config.runtimeTimeoutMs }), networking);
+  // The runtime's state lives in a dir named after its flavor: the two keep different files.
+  const runtimeBinary = config.runtimePath ?? (await defaultRuntimeBinary());
+  const runtimeRoot = path.join(execRoot, runtimeFlavor(runtimeBinary));
+  const runtime = new RuncTaskRuntime(new RuncDriver({ runtimeRoot, execRoot, logger, runcBinary: runtimeBinary, runcTimeoutMs: config.runtimeTimeoutMs }), networking);
   // The containers' image lookup also resolves the states of builds in flight (a RUN step's container).
   const imageLookup = new BuildStateLookup(new ImageLookupAdapter(images));
   containers = new ContainerService({
@@ -175,7 +179,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   events.listen((e) => {
     if ((e.Type === 'container' && e.Action === 'destroy') || (e.Type === 'image' && e.Action === 'delete')) collector.schedule();
   });
-  const system = new SystemService({ registry: registry.settings, containers, countImages: async () => (await images.list({ all: false })).length, paths: { dataRoot, execRoot }, eventListeners: () => events.listenerCount, debug: config.logLevel === 'debug', runtimePath: config.runtimePath });
+  const system = new SystemService({ registry: registry.settings, containers, countImages: async () => (await images.list({ all: false })).length, paths: { dataRoot, execRoot }, eventListeners: () => events.listenerCount, debug: config.logLevel === 'debug', runtimePath: runtimeBinary });
   const systemBackend = new SystemBackendImpl({ system, events, diskUsage: (types) => diskUsage({ types, images, imagesBackend, containers, volumes, buildCache: builder.cache }) });
   const buildBackend = new ContextBuildBackend(builder, path.join(dataRoot, 'builder', 'contexts'));
   await buildBackend.init();

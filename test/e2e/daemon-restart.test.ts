@@ -1,4 +1,6 @@
 import { after, before, describe, it } from 'node:test';
+import { defaultRuntimeBinary, runtimeFlavor } from '../../src/runtime/runc/runtime-flavor';
+import { readTaskStateFile } from '../../src/runtime/runc/task-state-file';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -115,9 +117,9 @@ describe('daemon restart: running containers are re-adopted', { skip }, () => {
     // does, with the daemon down and the container's process gone.
     assert.equal((await run(['run', '-d', '--name', 'orphaned', 'busybox', 'sleep', '1000'])).code, 0);
     const { Id: id, State } = await inspect('orphaned');
-    const stateDir = path.join(daemon.execRoot, 'runc', id);
+    const stateDir = path.join(daemon.execRoot, runtimeFlavor(await defaultRuntimeBinary()), id);
     const taskDir = path.join(daemon.execRoot, id.slice(0, 12));
-    const cgroups = Object.values((JSON.parse(await fs.readFile(path.join(stateDir, 'state.json'), 'utf8')) as { cgroup_paths: Record<string, string> }).cgroup_paths);
+    const cgroups = Object.values((await readTaskStateFile(stateDir))?.cgroupPaths ?? {});
     assert.ok(cgroups.length > 0 && (await Promise.all(cgroups.map(exists))).every(Boolean), `its cgroups exist: ${cgroups.join(', ')}`);
     assert.ok(await exists(taskDir));
 
@@ -130,7 +132,7 @@ describe('daemon restart: running containers are re-adopted', { skip }, () => {
     await store.close();
     await daemon.restart();
 
-    assert.ok(!(await exists(stateDir)), 'runc state dir removed');
+    assert.ok(!(await exists(stateDir)), 'runtime state dir removed');
     assert.ok(!(await exists(taskDir)), 'task dir removed');
     for (const dir of cgroups) assert.ok(!(await exists(dir)), `cgroup ${dir} removed`);
     assert.match(await daemon.logs(), /removed the task state of a container removed before a crash/);

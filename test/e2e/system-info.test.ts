@@ -1,4 +1,5 @@
 import { after, before, describe, it } from 'node:test';
+import { defaultRuntimeBinary } from '../../src/runtime/runc/runtime-flavor';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import * as http from 'node:http';
@@ -42,9 +43,9 @@ describe('docker info against berthd reports the real system', { skip }, () => {
     if (['ext4', 'tmpfs', 'btrfs', 'overlay'].includes(fstype)) assert.equal(status['Supports d_type'], 'true');
   });
 
-  it('runc commit, kernel memory and swarm state as dockerd reports them', async () => {
-    const runc = (await runCommand('sh', ['-c', 'runc --version'])).stdout;
-    const commit = /^commit: *(\S+)/m.exec(runc)?.[1] ?? '';
+  it('the runtime\'s commit (RuncCommit), kernel memory and swarm state as dockerd reports them', async () => {
+    const runtime = (await runCommand(await defaultRuntimeBinary(), ['--version'])).stdout;
+    const commit = /^commit: *(\S+)/m.exec(runtime)?.[1] ?? '';
     assert.deepEqual(info.RuncCommit, { ID: commit, Expected: commit });
     const v1 = info.CgroupVersion === '1';
     assert.equal(info.KernelMemory, v1 && existsSync('/sys/fs/cgroup/memory/memory.kmem.limit_in_bytes'));
@@ -100,8 +101,10 @@ describe('docker info against berthd reports the real system', { skip }, () => {
     assert.ok(busy >= quiet + 3, `${busy} >= ${quiet} + 3`);
   });
 
-  it('the runtime path is the runc on PATH', async () => {
-    const which = (await runCommand('sh', ['-c', 'command -v runc'])).stdout.trim();
-    assert.equal((info.Runtimes as Record<string, { path: string }>).runc!.path, which);
+  it('the runtime is the one on PATH berthd picks (crun, else runc), listed as the default', async () => {
+    const name = (await runCommand('sh', ['-c', 'command -v crun >/dev/null && echo crun || echo runc'])).stdout.trim();
+    const which = (await runCommand('sh', ['-c', `command -v ${name}`])).stdout.trim();
+    assert.deepEqual(info.Runtimes, { [name]: { path: which } });
+    assert.equal(info.DefaultRuntime, name);
   });
 });

@@ -79,6 +79,8 @@ export class ContainerLifecycle {
     const hostConfig: HostConfig = { ...(request.HostConfig ?? {}) };
     // dockerd stores its default, so inspect shows 67108864 rather than 0.
     if (!hostConfig.ShmSize) hostConfig.ShmSize = DEFAULT_SHM_SIZE;
+    // And the runtime it runs the container with.
+    if (!hostConfig.Runtime && this.ctx.deps.runtime.name) hostConfig.Runtime = this.ctx.deps.runtime.name;
     normalizeNetworkMode(hostConfig.NetworkMode);
     // Bad network settings are a 400 here; an unknown network is kept by name and its start is the 404, as dockerd's.
     const endpointsConfig = (request.NetworkingConfig as { EndpointsConfig?: Record<string, EndpointSettings | null> } | undefined)?.EndpointsConfig ?? undefined;

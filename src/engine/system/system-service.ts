@@ -1,3 +1,4 @@
+import { runtimeFlavor } from '../../runtime/runc/runtime-flavor';
 import * as os from 'node:os';
 import type { RegistrySettings } from '../../registry/client/types';
 import { registryServiceConfig } from './registry-config';
@@ -37,10 +38,15 @@ export class SystemService {
       eventListeners?: () => number;
       /** The daemon logs at debug level. */
       debug?: boolean;
-      /** berthd --runtime-path; default: runc on PATH. */
+      /** The runtime berthd runs (--runtime-path, else crun or runc on PATH). */
       runtimePath?: string;
     },
   ) {}
+
+  /** The runtime's name as Docker lists runtimes: runc or crun. */
+  private runtimeName(): string {
+    return runtimeFlavor(this.deps.runtimePath ?? 'runc');
+  }
 
   version(): Record<string, unknown> {
     const details = { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: goArch() };
@@ -48,7 +54,7 @@ export class SystemService {
       Platform: { Name: 'Berth' },
       Components: [
         { Name: 'Engine', Version: BERTH_VERSION, Details: { ...details, KernelVersion: os.release(), NodeVersion: process.version } },
-        { Name: 'runc', Version: 'system', Details: { GitCommit: '' } },
+        { Name: this.runtimeName(), Version: 'system', Details: { GitCommit: '' } },
       ],
       Version: BERTH_VERSION,
       ApiVersion: API_VERSION,
@@ -138,10 +144,10 @@ export class SystemService {
       Labels: [],
       ExperimentalBuild: false,
       ServerVersion: BERTH_VERSION,
-      Runtimes: { runc: { path: runcPath } },
-      DefaultRuntime: 'runc',
+      Runtimes: { [this.runtimeName()]: { path: runcPath } },
+      DefaultRuntime: this.runtimeName(),
       LiveRestoreEnabled: true,
-      // berth runs no containerd; runc's commit comes from `runc --version`, as dockerd reads it.
+      // berth runs no containerd; the runtime's commit comes from `<runtime> --version`, as dockerd reads runc's.
       ContainerdCommit: { ID: '', Expected: '' },
       RuncCommit: { ID: runcCommitId, Expected: runcCommitId },
       InitCommit: { ID: '', Expected: '' },

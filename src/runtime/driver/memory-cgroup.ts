@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { readTaskStateFile } from '../runc/task-state-file';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
@@ -17,15 +17,10 @@ export function memoryCgroupDir(cgroupsPath: string | undefined): string | undef
 }
 
 /**
- * The memory cgroup dir runc made for a running task (from its state.json: the v1 memory
+ * The memory cgroup dir the runtime made for a running task (from its state: the v1 memory
  * hierarchy, or the unified dir), for an exec's monitor to report an OOM kill during the exec.
  */
-export async function taskMemoryCgroupDir(runcStateDir: string): Promise<string | undefined> {
-  try {
-    const state = JSON.parse(await fsp.readFile(path.join(runcStateDir, 'state.json'), 'utf8')) as { cgroup_paths?: Record<string, string> };
-    const paths = state.cgroup_paths ?? {};
-    return paths.memory ?? paths[''];
-  } catch {
-    return undefined;
-  }
+export async function taskMemoryCgroupDir(runtimeStateDir: string): Promise<string | undefined> {
+  const paths = (await readTaskStateFile(runtimeStateDir))?.cgroupPaths;
+  return paths?.memory ?? paths?.[''];
 }

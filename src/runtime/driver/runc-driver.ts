@@ -8,6 +8,7 @@ import { internal, invalidArgument, isNotFound, messageOf, unavailable } from '.
 import { DEFAULT_RUNC_TIMEOUT_MS, Runc, RuncCallOptions, readRuntimeError } from '../runc/runc';
 import { spawnMonitor, type SpawnMonitorOptions } from '../monitor/spawn-monitor';
 import { SealedRuntime } from '../runc/sealed-runtime';
+import { crunHiddenFile, runtimeFlavor, type RuntimeFlavor } from '../runc/runtime-flavor';
 import { MonitorConnection } from '../monitor/client';
 import type { ExitStatus } from '../monitor/protocol';
 import type { OciProcess, OciSpec } from '../spec/oci-types';
@@ -17,6 +18,7 @@ import { findMonitors, killMonitors, MONITOR_PID_FILE } from './monitor-processe
 import { memoryCgroupDir, taskMemoryCgroupDir } from './memory-cgroup';
 import { killCgroupProcesses, killInitProcess, removeStoppedTaskState } from './stopped-task-cleanup';
 import { removeTree } from '../../util/remove-tree';
+import { readTaskStateFile } from '../runc/task-state-file';
 
 /** Unix socket paths must fit in sun_path (108 bytes) with room for <id12>/<exec12>/console.sock. */
 const MAX_EXEC_ROOT_LENGTH = 60;
@@ -119,6 +121,10 @@ export class RuncDriver {
    */
   private readonly prestarted = new Map<string, PrestartedMonitor>();
   private readonly sealedRuntime: SealedRuntime | undefined;
+  readonly flavor: RuntimeFlavor;
+  /** The runtime's environment and the file it must see empty (crun on a hybrid cgroup host). */
+  private readonly runtimeEnv: string[];
+  private readonly runtimeHide: string | undefined;
 
   constructor(opts: RuncDriverOptions) {
     if (opts.execRoot.length > MAX_EXEC_ROOT_LENGTH) {
@@ -129,13 +135,20 @@ export class RuncDriver {
     this.startTimeoutMs = opts.runcTimeoutMs ?? DEFAULT_RUNC_TIMEOUT_MS;
     this.runc = new Runc({ binary: opts.runcBinary, root: opts.runtimeRoot, logger: this.logger, timeoutMs: opts.runcTimeoutMs });
     this.sealedRuntime = opts.sealedRuntime === false ? undefined : new SealedRuntime(this.runc.binary, this.logger);
+    this.flavor = runtimeFlavor(this.runc.binary);
+    this.runtimeEnv = this.flavor === 'runc' ? RUNC_ENV : [];
+    this.runtimeHide = this.flavor === 'crun' ? crunHiddenFile() : undefined;
   }
 
-  /** Spawns a monitor whose runtime is runc, handing it the sealed copy of runc when there is one, and runc's environment. */
-  private async spawnRuntimeMonitor(monitor: SpawnMonitorOptions): Promise<void> {
+  /**
+   * Spawns a monitor for the runtime, handing it the sealed copy of the runtime when there is
+   * one, its environment, and (for a create) the file it must see empty.
+   */
+  private async spawnRuntimeMonitor(monitor: SpawnMonitorOptions, creates: boolean): Promise<void> {
     const lease = await this.sealedRuntime?.acquire();
     try {
-      await spawnMonitor({ ...monitor, runtimeEnv: RUNC_ENV, ...(lease ? { runtimeFd: lease.fd } : {}) });
+      const hide = creates && this.runtimeHide !== undefined ? { runtimeHide: this.runtimeHide } : {};
+      await spawnMonitor({ ...monitor, runtimeEnv: this.runtimeEnv, ...hide, ...(lease ? { runtimeFd: lease.fd } : {}) });
     } finally {
       lease?.release();
     }
@@ -178,7 +191,7 @@ export class RuncDriver {
       // The bundle dir is the monitor's working directory.
       mkdirSync(opts.bundleDir, { recursive: true });
       await this.resetTaskDir(paths);
-      await this.spawnRuntimeMonitor(monitor);
+      await this.spawnRuntimeMonitor(monitor, true);
     })();
     ready.catch(() => undefined); // awaited by create or delete
     const entry: PrestartedMonitor = { key: JSON.stringify(monitor), ready };
@@ -219,7 +232,8 @@ export class RuncDriver {
     const { paths, monitor } = this.monitorPlan(opts, opts.spec.linux?.cgroupsPath);
     mkdirSync(opts.bundleDir, { recursive: true });
     // Rewritten before every run and read only by the runc the monitor runs at START: no fsync needed.
-    const writeConfig = () => writeFileAtomic(path.join(opts.bundleDir, 'config.json'), ociJson(opts.spec), 0o644, { durable: false });
+    const spec = this.flavor === 'crun' ? withoutUnlimitedPids(opts.spec) : opts.spec;
+    const writeConfig = () => writeFileAtomic(path.join(opts.bundleDir, 'config.json'), ociJson(spec), 0o644, { durable: false });
     const prestarted = this.takePrestarted(opts.id);
     if (prestarted?.key === JSON.stringify(monitor)) {
       await Promise.all([writeConfig(), prestarted.ready]);
@@ -233,20 +247,15 @@ export class RuncDriver {
     // The task dir (exec root) is reset meanwhile; the exit file is one of its files.
     await Promise.all([writeConfig(), this.resetTaskDir(paths)]);
     this.logger.debug('spawning container monitor', { id: opts.id, runtimeArgv: monitor.runtimeArgv });
-    await this.spawnRuntimeMonitor(monitor);
+    await this.spawnRuntimeMonitor(monitor, true);
     return paths;
   }
 
-  /** The task's paths and its monitor's settings (which run `runc run -d` at START). */
+  /** The task's paths and its monitor's settings (which run `runc run -d`, or `crun create` then `crun start`, at START). */
   private monitorPlan(opts: Omit<CreateTaskOptions, 'spec'>, cgroupsPath: string | undefined): { paths: TaskPaths; monitor: SpawnMonitorOptions } {
     const paths = this.containerPaths(opts.id, opts.bundleDir, opts.tty, opts.exitFile);
-    const runtimeArgv = this.runc.runArgv(opts.id, {
-      bundle: opts.bundleDir,
-      pidFile: paths.pidFile,
-      consoleSocket: paths.consoleSocketPath,
-      detach: true,
-      logFile: paths.runtimeLogFile,
-    });
+    const run = { bundle: opts.bundleDir, pidFile: paths.pidFile, consoleSocket: paths.consoleSocketPath, logFile: paths.runtimeLogFile };
+    const runtimeArgv = this.flavor === 'crun' ? this.runc.createThenStartArgv(opts.id, run) : this.runc.runArgv(opts.id, { ...run, detach: true });
     const monitor: SpawnMonitorOptions = {
       socketPath: paths.socketPath,
       logPath: opts.logPath,
@@ -308,8 +317,16 @@ export class RuncDriver {
   }
 
   /** Applies new cgroup limits to a running container. */
-  update(id: string, resources: OciResources, call?: RuncCallOptions): Promise<void> {
-    return this.runc.update(id, resources, call);
+  async update(id: string, resources: OciResources, call?: RuncCallOptions): Promise<void> {
+    const unlimitedPids = this.flavor === 'crun' && resources.pids !== undefined && resources.pids.limit < 0;
+    if (!unlimitedPids) return this.runc.update(id, resources, call);
+    // crun 1.8 writes -1 to pids.max as a number, which the kernel refuses: "max" is written here.
+    const { pids: _unlimited, ...rest } = resources;
+    if (Object.keys(rest).length > 0) await this.runc.update(id, rest, call);
+    const dirs = (await readTaskStateFile(path.join(this.runc.root, id)))?.cgroupPaths ?? {};
+    const dir = dirs.pids ?? dirs[''];
+    if (dir === undefined) throw internal(`no pids cgroup for ${id}`);
+    await fs.writeFile(path.join(dir, 'pids.max'), 'max');
   }
 
   pause(id: string, call?: RuncCallOptions): Promise<void> {
@@ -467,7 +484,7 @@ export class RuncDriver {
       waitStart: true,
       runtimeArgv,
       cwd: dir,
-    });
+    }, false);
     return paths;
   }
 
@@ -488,6 +505,17 @@ export class RuncDriver {
     mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
     if (paths.socketPath.length >= 108) throw internal(`socket path too long: ${paths.socketPath}`);
   }
+}
+
+/**
+ * The spec without a pids limit of -1 (unlimited), which crun 1.8 would write to pids.max as
+ * a number the kernel refuses; a new cgroup's pids.max is "max" already.
+ */
+function withoutUnlimitedPids(spec: OciSpec): OciSpec {
+  const resources = spec.linux?.resources;
+  if (resources?.pids === undefined || resources.pids.limit >= 0) return spec;
+  const { pids: _unlimited, ...rest } = resources;
+  return { ...spec, linux: { ...spec.linux, resources: rest } };
 }
 
 /** `promise`, or an Unavailable error once `timeoutMs` passed or `signal` aborted. */

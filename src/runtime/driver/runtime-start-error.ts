@@ -15,10 +15,22 @@ export class RuntimeStartError extends EngineError {
   }
 }
 
-/** Builds the Docker-shaped error from runc's last log message. */
+/**
+ * crun's words for a command that is not there or cannot be run, as runc (and so Docker)
+ * puts them: crun says "executable file `x` not found in $PATH: No such file or directory"
+ * and "open executable: Permission denied" (without the name).
+ */
+function runcWording(message: string): string {
+  const notFound = /^executable file `(.*)` not found in \$PATH: No such file or directory$/.exec(message);
+  if (notFound) return `unable to start container process: exec: "${notFound[1]}": executable file not found in $PATH`;
+  if (message === 'open executable: Permission denied') return 'unable to start container process: exec: permission denied';
+  return message;
+}
+
+/** Builds the Docker-shaped error from the runtime's last log message. */
 export function runtimeStartError(phase: 'create' | 'exec', runtimeMessage: string, cause?: unknown): RuntimeStartError {
   // runc 1.1 says "runc run failed: ..." for `run`; Docker (containerd) shows "runc create failed: ...".
-  const detail = runtimeMessage.trim().replace(/^runc run failed:/, 'runc create failed:');
+  const detail = runcWording(runtimeMessage.trim()).replace(/^runc run failed:/, 'runc create failed:');
   const message = `OCI runtime ${phase} failed: ${detail}: unknown`;
   const lower = detail.toLowerCase();
   if (lower.includes('permission denied')) return new RuntimeStartError('InvalidArgument', message, 126, cause);

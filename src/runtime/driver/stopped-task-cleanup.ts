@@ -2,44 +2,25 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { errnoCode, isENOENT } from '../../errors';
 import { removeTree } from '../../util/remove-tree';
-
-/** The parts of runc's <root>/<id>/state.json that tell whether a plain cleanup is enough. */
-interface RuncStateFile {
-  init_process_pid?: number;
-  init_process_start?: number;
-  cgroup_paths?: Record<string, string>;
-  intel_rdt_path?: string;
-  config?: {
-    namespaces?: Array<{ type?: string; path?: string }>;
-    Hooks?: Record<string, unknown[] | null> | null;
-  };
-}
+import { readTaskStateFile } from '../runc/task-state-file';
 
 /**
- * Does what `runc delete` does for a container whose init process has exited: removes its
- * cgroup directories and its state dir. Spawning runc for this costs 10-17 ms on every
+ * Does what `runc delete` (or `crun delete`) does for a container whose init process has
+ * exited: removes its cgroup directories and its state dir. Spawning runc for this costs 10-17 ms on every
  * container exit. Only the plain case is handled here: a private pid namespace (so no
  * process outlived init), no hooks (runc would run poststop hooks), no Intel RDT group,
  * and an init pid that is gone (or reused by a process that started at another time).
  * Anything else, or any error, returns false and leaves the rest to `runc delete --force`.
  */
 export async function removeStoppedTaskState(stateDir: string): Promise<boolean> {
-  let state: RuncStateFile;
-  try {
-    state = JSON.parse(await fs.readFile(path.join(stateDir, 'state.json'), 'utf8')) as RuncStateFile;
-  } catch {
-    return false;
-  }
-  const namespaces = state.config?.namespaces ?? [];
-  const privatePid = namespaces.some((ns) => ns.type === 'NEWPID' && !ns.path);
-  const hooks = Object.values(state.config?.Hooks ?? {}).some((list) => Array.isArray(list) && list.length > 0);
-  if (!privatePid || hooks || state.intel_rdt_path || !state.init_process_pid || state.init_process_start === undefined) return false;
-  if (await isProcessAlive(state.init_process_pid, state.init_process_start)) return false;
+  const state = await readTaskStateFile(stateDir);
+  if (!state || !state.privatePidNamespace || state.hasHooks || state.hasIntelRdt || !state.initPid || state.initStart === undefined) return false;
+  if (await isProcessAlive(state.initPid, state.initStart)) return false;
   // With init gone, the kernel has killed the rest of its pid namespace; a cgroup that is
   // still busy (a process not reaped yet, a child cgroup) makes rmdir fail: runc then retries
   // (it skips the ones gone). One rmdir per cgroup v1 hierarchy, all at once.
   const removed = await Promise.all(
-    [...new Set(Object.values(state.cgroup_paths ?? {}))].map((dir) =>
+    [...new Set(Object.values(state.cgroupPaths))].map((dir) =>
       fs.rmdir(dir).then(
         () => true,
         (err: unknown) => isENOENT(err),
@@ -72,21 +53,16 @@ async function isProcessAlive(pid: number, startTime: number): Promise<boolean> 
  * namespace the kernel then kills the rest. False when there is no such live process.
  */
 export async function killInitProcess(stateDir: string): Promise<boolean> {
-  let state: RuncStateFile;
-  try {
-    state = JSON.parse(await fs.readFile(path.join(stateDir, 'state.json'), 'utf8')) as RuncStateFile;
-  } catch {
-    return false;
-  }
-  const pid = state.init_process_pid;
-  if (!pid || state.init_process_start === undefined || !(await isProcessAlive(pid, state.init_process_start))) return false;
+  const state = await readTaskStateFile(stateDir);
+  const pid = state?.initPid;
+  if (!state || !pid || state.initStart === undefined || !(await isProcessAlive(pid, state.initStart))) return false;
   try {
     process.kill(pid, 'SIGKILL');
   } catch {
     return false;
   }
   // A paused container's processes take the signal only once thawed (runc resume may be what hangs).
-  await thaw(state.cgroup_paths ?? {});
+  await thaw(state.cgroupPaths);
   return true;
 }
 
@@ -97,18 +73,14 @@ async function thaw(cgroupPaths: Record<string, string>): Promise<void> {
 }
 
 /**
- * Without runc: SIGKILLs every process in the cgroups runc's state file names (what
+ * Without runc: SIGKILLs every process in the cgroups the runtime's state file names (what
  * `runc delete --force` would kill), or those of them `which` picks. Returns how many were signalled.
  */
 export async function killCgroupProcesses(stateDir: string, which: (pid: number) => boolean = () => true): Promise<number> {
-  let state: RuncStateFile;
-  try {
-    state = JSON.parse(await fs.readFile(path.join(stateDir, 'state.json'), 'utf8')) as RuncStateFile;
-  } catch {
-    return 0;
-  }
+  const state = await readTaskStateFile(stateDir);
+  if (!state) return 0;
   const pids = new Set<number>();
-  for (const dir of new Set(Object.values(state.cgroup_paths ?? {}))) {
+  for (const dir of new Set(Object.values(state.cgroupPaths))) {
     const text = await fs.readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
     for (const line of text.split('\n')) if (Number(line) > 0 && which(Number(line))) pids.add(Number(line));
   }

@@ -37,6 +37,8 @@ export interface SpawnMonitorOptions {
   runtimeFd?: number;
   /** NAME=VALUE pairs set in the runtime's environment only (at most 8). */
   runtimeEnv?: string[];
+  /** A file the runtime sees empty, in a mount namespace of its own (crun on a hybrid cgroup host: runtime-flavor.ts). */
+  runtimeHide?: string;
   cwd?: string;
 }
 
@@ -69,6 +71,7 @@ export function monitorArgv(opts: SpawnMonitorOptions, syncFd: number): string[]
   if (opts.volatile) args.push('--volatile');
   if (opts.runtimeFd !== undefined) args.push('--runtime-fd', String(RUNTIME_FD));
   for (const pair of opts.runtimeEnv ?? []) args.push('--runtime-env', pair);
+  if (opts.runtimeHide !== undefined) args.push('--runtime-hide', opts.runtimeHide);
   args.push('--', ...opts.runtimeArgv);
   return args;
 }

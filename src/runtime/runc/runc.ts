@@ -1,5 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { runtimeFlavor } from './runtime-flavor';
 import { ExecError, ExecResult, run } from '../../util/exec';
 import { Logger, silentLogger } from '../../util/logger';
 import { isENOENT, notFound } from '../../errors';
@@ -26,6 +28,11 @@ export interface RuncOptions {
   /** The longest any runc call may take before it is killed (default DEFAULT_RUNC_TIMEOUT_MS). */
   timeoutMs?: number;
 }
+
+/** runc's and crun's words for an id they keep no state for. */
+const UNKNOWN_CONTAINER = /does not exist|error opening file `[^`]*\/status`: No such file or directory|cannot open directory '[^']*': No such file or directory/;
+/** runc's and crun's words for a signal to a container whose process has exited. */
+const NOT_RUNNING = /container not running|kill container: No such process|open pidfd: No such process/;
 
 /** Every runc call ends within this unless told otherwise: a hung runc must not hold a container's lock forever. */
 export const DEFAULT_RUNC_TIMEOUT_MS = 30_000;
@@ -55,7 +62,7 @@ export interface ExecArgvOptions {
 }
 
 /**
- * A thin wrapper over the runc CLI, in go-runc's shape: one method per subcommand, an
+ * A thin wrapper over the runc CLI (crun takes the same commands and flags), in go-runc's shape: one method per subcommand, an
  * options object that becomes argv, and errors that carry runc's stderr. No engine logic.
  * `runArgv` / `execArgv` only build argv: the monitor process runs them, so it becomes
  * the container's parent (subreaper) and holds its stdio.
@@ -87,8 +94,8 @@ export class Runc {
     } catch (err: unknown) {
       if (err instanceof ExecError) {
         this.logger.debug('runc failed', { argv, stderr: err.stderr });
-        // runc says "container does not exist" for unknown ids.
-        if (/does not exist/.test(err.stderr)) throw notFound(`runc: container does not exist: ${args[args.length - 1]}`, err);
+        // Unknown ids: runc says "container does not exist"; crun cannot open the id's state.
+        if (UNKNOWN_CONTAINER.test(err.stderr)) throw notFound(`${path.basename(this.binary)}: container does not exist: ${args[args.length - 1]}`, err);
       }
       throw err;
     }
@@ -100,6 +107,18 @@ export class Runc {
     if (o.consoleSocket) args.push('--console-socket', o.consoleSocket);
     if (o.detach) args.push('--detach');
     args.push(id);
+    return args;
+  }
+
+  /**
+   * Full argv for `crun create` then, after `--then`, `crun start`, for the monitor to run one
+   * after the other (berth-monitor --then): what runs crun's containers. Its `run -d` traces
+   * the process until it has exec'd, and the status of one that exits meanwhile is lost.
+   */
+  createThenStartArgv(id: string, o: Omit<RunArgvOptions, 'detach'>): string[] {
+    const args = [this.binary, ...this.globalArgs(o.logFile), 'create', '--bundle', o.bundle, '--pid-file', o.pidFile];
+    if (o.consoleSocket) args.push('--console-socket', o.consoleSocket);
+    args.push(id, '--then', this.binary, ...this.globalArgs(o.logFile), 'start', id);
     return args;
   }
 
@@ -129,7 +148,7 @@ export class Runc {
     args.push(id, String(signal));
     await this.exec(args, opts).catch((err: unknown) => {
       // The process exited and runc knows (its monitor may not have reported it yet).
-      if (err instanceof ExecError && /container not running/.test(err.stderr)) throw notFound(`runc: container is not running: ${id}`, err);
+      if (err instanceof ExecError && NOT_RUNNING.test(err.stderr)) throw notFound(`${path.basename(this.binary)}: container is not running: ${id}`, err);
       throw err;
     });
   }
@@ -170,9 +189,24 @@ export class Runc {
     await this.exec(args, opts);
   }
 
-  /** `runc update --resources -`: the OCI LinuxResources object on stdin. */
+  /**
+   * `runc update --resources -`: the OCI LinuxResources object on stdin. crun opens
+   * /dev/stdin by name, which a socket (Node's stdin for a child) cannot be: it gets a file
+   * in its root dir (root-only, as the rest of its state).
+   */
   async update(id: string, resources: OciResources, call?: RuncCallOptions): Promise<void> {
-    await this.exec(['update', '--resources', '-', id], call, JSON.stringify(resources));
+    if (runtimeFlavor(this.binary) !== 'crun') {
+      await this.exec(['update', '--resources', '-', id], call, JSON.stringify(resources));
+      return;
+    }
+    const file = path.join(this.root, `.update-${process.pid}-${randomBytes(6).toString('hex')}.json`);
+    await fs.mkdir(this.root, { recursive: true, mode: 0o700 });
+    await fs.writeFile(file, JSON.stringify(resources), { mode: 0o600 });
+    try {
+      await this.exec(['update', '--resources', file, id], call);
+    } finally {
+      await fs.rm(file, { force: true });
+    }
   }
 }
 

@@ -3,15 +3,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { notFound } from '../../errors';
 import type { BlkioEntry, TaskStats } from './types';
+import { readTaskStateFile } from '../runc/task-state-file';
 
-/** runc's state.json, for the cgroup dirs it made: {"memory": "/sys/fs/cgroup/memory/berth/<id>", ...} (pure v2: {"": dir}). */
-async function cgroupPaths(runcStateDir: string, id: string): Promise<Record<string, string>> {
-  try {
-    const state = JSON.parse(await fs.readFile(path.join(runcStateDir, 'state.json'), 'utf8')) as { cgroup_paths?: Record<string, string> };
-    return state.cgroup_paths ?? {};
-  } catch {
-    throw notFound(`no cgroups for task ${id}: it is not running`);
-  }
+/** The cgroup dirs the runtime made, from its state: {"memory": "/sys/fs/cgroup/memory/berth/<id>", ...} (pure v2: {"": dir}). */
+async function cgroupPaths(runtimeStateDir: string, id: string): Promise<Record<string, string>> {
+  const state = await readTaskStateFile(runtimeStateDir);
+  if (!state) throw notFound(`no cgroups for task ${id}: it is not running`);
+  return state.cgroupPaths;
 }
 
 async function readText(file: string): Promise<string | undefined> {

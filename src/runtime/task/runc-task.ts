@@ -39,6 +39,10 @@ export class RuncTaskRuntime implements TaskRuntime {
     private readonly network: NetworkHook = defaultNetworkHook,
   ) {}
 
+  get name(): string {
+    return this.driver.flavor;
+  }
+
   /** Where a container task's monitor writes its exit status. */
   exitFile(id: string): string {
     return path.join(this.driver.taskDir(id), EXIT_FILE);

@@ -30,6 +30,8 @@ import type { OciProcess, OciResources, OciSpec } from '../spec/oci-types';
  * cannot hold a container's lock forever.
  */
 export interface TaskRuntime {
+  /** The runtime's name as Docker lists runtimes (`runc`, `crun`): a container's HostConfig.Runtime. */
+  readonly name?: string;
   /** Writes the bundle and starts the task's monitor, which waits for start(). */
   create(request: CreateTaskRequest): Promise<Task>;
   /**

@@ -472,3 +472,49 @@ test('--runtime-env: set for the runtime only, not in the monitor\'s own environ
     f.cleanup();
   }
 });
+
+test('--runtime-hide: the runtime reads the file empty, in a mount namespace of its own; the host\'s file stays as it was', { skip: process.getuid?.() === 0 ? undefined : 'needs root (unshare, mount)' }, async () => {
+  const f = makeFixture();
+  const hidden = path.join(f.dir, 'controllers');
+  fs.writeFileSync(hidden, 'hugetlb\n');
+  try {
+    const conn = await startAndConnect({
+      socketPath: f.socketPath,
+      exitFile: f.exitFile,
+      tty: false,
+      stdin: false,
+      waitStart: true,
+      // The runtime's view: the file's bytes, and whether its mount namespace is the monitor's.
+      runtimeArgv: ['sh', '-c', `wc -c < ${hidden}; readlink /proc/self/ns/mnt`],
+      runtimeHide: hidden,
+    });
+    const out = collect(conn);
+    conn.start();
+    assert.equal((await conn.waitExited()).exitCode, 0, text(out.stderr));
+    const [bytes, mountNamespace] = text(out.stdout).trim().split('\n');
+    assert.equal(bytes?.trim(), '0');
+    assert.notEqual(mountNamespace, fs.readlinkSync('/proc/self/ns/mnt'));
+    assert.equal(fs.readFileSync(hidden, 'utf8'), 'hugetlb\n');
+    assert.ok(!fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(hidden), 'no mount of it in the host\'s table');
+  } finally {
+    f.cleanup();
+  }
+  const g = makeFixture();
+  try {
+    const conn = await startAndConnect({
+      socketPath: g.socketPath,
+      exitFile: g.exitFile,
+      tty: false,
+      stdin: false,
+      waitStart: true,
+      runtimeArgv: ['true'],
+      runtimeHide: path.join(g.dir, 'no-such-file'),
+    });
+    const out = collect(conn);
+    conn.start();
+    assert.equal((await conn.waitExited()).exitCode, 126);
+    assert.equal(text(out.stderr), `berth-monitor: cannot hide ${path.join(g.dir, 'no-such-file')} from the runtime: No such file or directory\n`);
+  } finally {
+    g.cleanup();
+  }
+});

@@ -49,10 +49,23 @@ export interface Harness {
   cgroupParent: string;
 }
 
-export async function makeHarness(): Promise<Harness> {
+/** The OCI runtimes installed here, each driven through the same tests: runc, and crun when it is there. */
+export function installedRuntimes(): Array<'runc' | 'crun'> {
+  const installed = (binary: string) => {
+    try {
+      execFileSync(binary, ['--version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return (['runc', 'crun'] as const).filter(installed);
+}
+
+export async function makeHarness(runtime: 'runc' | 'crun' = 'runc'): Promise<Harness> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rt-'));
   const rootfs = await makeBusyboxRootfs(dir);
-  const driver = new RuncDriver({ runtimeRoot: path.join(dir, 'runc'), execRoot: path.join(dir, 'x') });
+  const driver = new RuncDriver({ runtimeRoot: path.join(dir, runtime), execRoot: path.join(dir, 'x'), runcBinary: runtime });
   const ids: string[] = [];
   const cgroupParent = `/${path.basename(dir)}`;
   return {

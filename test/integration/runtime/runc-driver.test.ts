@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { collect, createContainer, Harness, makeHarness, newId, runToExit, runtimeConfig, skipReason } from './fixture';
+import { collect, createContainer, Harness, installedRuntimes, makeHarness, newId, runToExit, runtimeConfig, skipReason } from './fixture';
 import { RuntimeStartError } from '../../../src/runtime/driver';
 import { hostnameContent, hostsContent, resolvConfContent, writeEtcFiles } from '../../../src/runtime/etc-files';
 import { resolveUser } from '../../../src/runtime/user/resolve-user';
@@ -14,10 +14,10 @@ import { findMonitors } from '../../../src/runtime/driver/monitor-processes';
 
 const skip = skipReason();
 
-describe('RuncDriver with real runc', { skip }, () => {
+for (const runtime of installedRuntimes()) describe(`RuncDriver with real ${runtime}`, { skip }, () => {
   let h: Harness;
   before(async () => {
-    h = await makeHarness();
+    h = await makeHarness(runtime);
   });
   after(async () => {
     await h.cleanup();
@@ -93,6 +93,13 @@ describe('RuncDriver with real runc', { skip }, () => {
       await h.driver.runc.update(c.id, { memory: { limit: 32 * 1024 * 1024 } });
       const limit = await fs.readFile(`/sys/fs/cgroup/memory${h.cgroupParent}/${c.id}/memory.limit_in_bytes`, 'utf8');
       assert.equal(limit.trim(), String(32 * 1024 * 1024));
+      // A pids limit, then none (-1: "max", which crun 1.8 cannot write itself).
+      const pidsMax = () => fs.readFile(`/sys/fs/cgroup/pids${h.cgroupParent}/${c.id}/pids.max`, 'utf8').then((text) => text.trim());
+      await h.driver.update(c.id, { pids: { limit: 20 } });
+      assert.equal(await pidsMax(), '20');
+      await h.driver.update(c.id, { pids: { limit: -1 }, cpu: { shares: 512 } });
+      assert.equal(await pidsMax(), 'max');
+      assert.equal((await fs.readFile(`/sys/fs/cgroup/cpu${h.cgroupParent}/${c.id}/cpu.shares`, 'utf8')).trim(), '512');
       await h.driver.pause(c.id);
       assert.equal((await h.driver.runc.state(c.id)).status, 'paused');
       await h.driver.resume(c.id);
@@ -181,9 +188,11 @@ describe('RuncDriver with real runc', { skip }, () => {
     try {
       const err = await h.driver.start(c.id, c.paths, c.conn).then(() => undefined, (e: unknown) => e);
       assert.ok(err instanceof RuntimeStartError, String(err));
+      // runc names itself, as in Docker's message; crun's words are put as runc's.
+      const byWhom = runtime === 'runc' ? 'runc create failed: ' : '';
       assert.equal(
         err.message,
-        'OCI runtime create failed: runc create failed: unable to start container process: exec: "nosuchcmd": executable file not found in $PATH: unknown',
+        `OCI runtime create failed: ${byWhom}unable to start container process: exec: "nosuchcmd": executable file not found in $PATH: unknown`,
       );
       assert.equal(err.exitCode, 127);
       assert.equal(errorKind(err), 'InvalidArgument');
@@ -215,6 +224,8 @@ describe('RuncDriver with real runc', { skip }, () => {
       readonlyRootfs: true,
     }));
     assert.equal(limits.stdout, `${64 * 1024 * 1024}\n50\nrofs\n`, limits.stderr);
+    const unlimited = await runToExit(h, runtimeConfig(h, newId(), { args: ['cat', '/sys/fs/cgroup/pids/pids.max'], resources: { pidsLimit: -1 } }));
+    assert.equal(unlimited.stdout, 'max\n', unlimited.stderr);
     const priv = await runToExit(h, runtimeConfig(h, newId(), {
       args: ['sh', '-c', 'grep CapEff /proc/self/status; grep " /sys " /proc/mounts | cut -d" " -f4 | cut -d, -f1'],
       privileged: true,
