@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { MonitorConnection } from '../../../src/runtime/monitor/client';
 import { monitorArgv, monitorBinaryPath, spawnMonitor } from '../../../src/runtime/monitor/spawn-monitor';
@@ -514,6 +514,58 @@ test('--runtime-hide: the runtime reads the file empty, in a mount namespace of 
     conn.start();
     assert.equal((await conn.waitExited()).exitCode, 126);
     assert.equal(text(out.stderr), `berth-monitor: cannot hide ${path.join(g.dir, 'no-such-file')} from the runtime: No such file or directory\n`);
+  } finally {
+    g.cleanup();
+  }
+});
+
+/** A stand-in for `crun create`: forks the command, which waits until the fifo is written, writes its pid and exits. */
+const FAKE_CREATE = `#!/usr/bin/python3
+import os, sys
+pid = os.fork()
+if pid == 0:
+    with open(sys.argv[1]) as f:
+        f.read()
+    os.execvp(sys.argv[3], sys.argv[3:])
+with open(sys.argv[2], "w") as f:
+    f.write(str(pid))
+os._exit(0)
+`;
+
+test('--then: the created process runs once the start command has; one that exits at once keeps its status (20 times); a failed start kills it', async () => {
+  for (let round = 0; round < 20; round++) {
+    const f = makeFixture();
+    try {
+      const create = path.join(f.dir, 'fake-create');
+      fs.writeFileSync(create, FAKE_CREATE, { mode: 0o755 });
+      const fifo = path.join(f.dir, 'exec.fifo');
+      execFileSync('mkfifo', [fifo]);
+      const conn = await startAndConnect({
+        ...fakeRunOptions(f, ''),
+        runtimeArgv: [create, fifo, f.pidFile, 'sh', '-c', 'echo ran; exit 7', '--then', 'sh', '-c', `echo go > ${fifo}`],
+      });
+      const out = collect(conn);
+      conn.start();
+      assert.ok((await conn.waitStarted()) > 0);
+      assert.equal((await conn.waitExited()).exitCode, 7, `round ${round}`);
+      assert.equal(text(out.stdout), 'ran\n');
+    } finally {
+      f.cleanup();
+    }
+  }
+  const g = makeFixture();
+  try {
+    const create = path.join(g.dir, 'fake-create');
+    fs.writeFileSync(create, FAKE_CREATE, { mode: 0o755 });
+    const fifo = path.join(g.dir, 'exec.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const conn = await startAndConnect({ ...fakeRunOptions(g, ''), runtimeArgv: [create, fifo, g.pidFile, 'sleep', '100', '--then', 'sh', '-c', 'exit 1'] });
+    conn.start();
+    const status = await conn.waitExited();
+    assert.equal(status.exitCode, 127);
+    assert.match(status.error ?? '', /runtime exited with status 1/);
+    const created = Number(fs.readFileSync(g.pidFile, 'utf8'));
+    await waitFor(() => !fs.existsSync(`/proc/${created}`));
   } finally {
     g.cleanup();
   }
