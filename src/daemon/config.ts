@@ -10,7 +10,7 @@ export interface DaemonConfig {
   socketPath: string;
   pidFile: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
-  /** The OCI runtime binary (runc, or a path to one); default: runc on PATH. */
+  /** The OCI runtime binary (crun, runc, or a path to one); default: crun on PATH, else runc. */
   runtimePath?: string;
   /** The longest one runtime call (and a start) may take before it is killed; default 30 s. */
   runtimeTimeoutMs?: number;
@@ -45,7 +45,7 @@ Options:
   -H, --host string        Socket to listen on (default "unix://${DEFAULT_SOCKET}")
   -p, --pidfile string     Path of the pid file (default "<exec-root>/berthd.pid")
   -l, --log-level string   debug, info, warn or error (default "info")
-      --runtime-path string     The OCI runtime binary (default "runc" on PATH)
+      --runtime-path string     The OCI runtime binary (default: crun on PATH, else runc)
       --runtime-timeout string  Longest a runtime call may take, e.g. 30s or 500ms (default "30s")
   -b, --bridge string      "none": no default bridge network (default "berth0")
       --config-file string      Daemon configuration file (default "${DEFAULT_CONFIG_FILE}")

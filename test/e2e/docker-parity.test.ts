@@ -8,6 +8,7 @@ import { bootstrapBusybox, needsRoot, startTestDaemon, type TestDaemon } from '.
 import { docker, DOCKER_CLIENTS, runCommand } from '../helpers/cli';
 import { type PrivateDockerd, privateDockerdSkipReason, startPrivateDockerd } from '../helpers/private-dockerd';
 import { legacyArchive } from '../helpers/legacy-archive';
+import { DEFAULT_RUNTIME_NAME } from '../helpers/runtime';
 import { describeDifference, type Difference, type IntendedDifference, judge, Normaliser, ParityCase, type Side } from '../helpers/parity';
 
 /**
@@ -73,6 +74,9 @@ const INTENDED_DIFFERENCES: IntendedDifference[] = [
     key: 'run: output, exit codes, stdin, env, user, workdir, hostname › missing image › stderr',
     reason: 'no registry client yet: berth answers the pull with its 501 naming what to do, dockerd fails to reach the registry',
   },
+  ...(DEFAULT_RUNTIME_NAME === 'crun'
+    ? [{ key: /› \[0\]\.HostConfig\.Runtime$/, reason: "berth runs crun where it is installed (dockerd's default is runc), and names the runtime that runs the container" }]
+    : []),
   {
     key: /› \[0\]\.HostConfig\.MaskedPaths$/,
     reason: "berth masks /sys/devices/virtual/powercap too, as moby's newer defaults do (CVE-2020-8694); dockerd 20.10 does not",

@@ -1,4 +1,5 @@
 import { after, before, describe, it } from 'node:test';
+import { DEFAULT_RUNTIME_NAME } from '../helpers/runtime';
 import assert from 'node:assert/strict';
 import { existsSync, readlinkSync, statSync } from 'node:fs';
 import { apiRequest, bootstrapBusybox, needsRoot, startTestDaemon, type TestDaemon } from '../helpers/test-daemon';
@@ -208,6 +209,11 @@ describe('run options side by side with dockerd', { skip: skip || (privateDocker
       for (const key of Object.keys(theirHost)) {
         // A known difference: berth also masks /sys/devices/virtual/powercap (moby ≥ 23 does).
         if (key === 'MaskedPaths') continue;
+        // The runtime that runs it: crun where it is installed (dockerd's default is runc).
+        if (key === 'Runtime') {
+          assert.equal(ourHost[key], DEFAULT_RUNTIME_NAME, `${what}: HostConfig.Runtime`);
+          continue;
+        }
         assert.deepEqual(ourHost[key], theirHost[key], `${what}: HostConfig.${key}`);
       }
     }

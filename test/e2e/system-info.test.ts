@@ -1,4 +1,5 @@
 import { after, before, describe, it } from 'node:test';
+import { DEFAULT_RUNTIME_NAME } from '../helpers/runtime';
 import { defaultRuntimeBinary } from '../../src/runtime/runc/runtime-flavor';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
@@ -102,7 +103,7 @@ describe('docker info against berthd reports the real system', { skip }, () => {
   });
 
   it('the runtime is the one on PATH berthd picks (crun, else runc), listed as the default', async () => {
-    const name = (await runCommand('sh', ['-c', 'command -v crun >/dev/null && echo crun || echo runc'])).stdout.trim();
+    const name = DEFAULT_RUNTIME_NAME;
     const which = (await runCommand('sh', ['-c', `command -v ${name}`])).stdout.trim();
     assert.deepEqual(info.Runtimes, { [name]: { path: which } });
     assert.equal(info.DefaultRuntime, name);

@@ -65,6 +65,11 @@ export function fakeRunOptions(f: MonitorFixture, script: string, extra: Partial
   };
 }
 
+/** Monitor options running `runtimeArgv` itself as the process (direct mode: no pid file). */
+export function directRunOptions(f: MonitorFixture, runtimeArgv: string[], extra: Partial<SpawnMonitorOptions> = {}): SpawnMonitorOptions {
+  return { socketPath: f.socketPath, exitFile: f.exitFile, tty: false, stdin: false, waitStart: true, runtimeArgv, ...extra };
+}
+
 export interface Collected {
   stdout: Buffer[];
   stderr: Buffer[];

@@ -9,7 +9,7 @@ import { monitorArgv, monitorBinaryPath, spawnMonitor } from '../../../src/runti
 import { readLog } from '../../../src/runtime/monitor/log-reader';
 import { LOG_INDEX_PAYLOAD_SIZE, LOG_RECORD_HEADER_SIZE, LOG_STREAM_INDEX, type ExitStatus } from '../../../src/runtime/monitor/protocol';
 import { native } from '../../../src/native';
-import { collect, fakeRunOptions, makeFixture, parentPid, rssKb, sessionOf, startAndConnect, text, waitFor } from './helpers';
+import { collect, directRunOptions, fakeRunOptions, makeFixture, parentPid, rssKb, sessionOf, startAndConnect, text, waitFor } from './helpers';
 
 const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
 
@@ -478,16 +478,8 @@ test('--runtime-hide: the runtime reads the file empty, in a mount namespace of 
   const hidden = path.join(f.dir, 'controllers');
   fs.writeFileSync(hidden, 'hugetlb\n');
   try {
-    const conn = await startAndConnect({
-      socketPath: f.socketPath,
-      exitFile: f.exitFile,
-      tty: false,
-      stdin: false,
-      waitStart: true,
-      // The runtime's view: the file's bytes, and whether its mount namespace is the monitor's.
-      runtimeArgv: ['sh', '-c', `wc -c < ${hidden}; readlink /proc/self/ns/mnt`],
-      runtimeHide: hidden,
-    });
+    // The runtime's view: the file's bytes, and whether its mount namespace is the monitor's.
+    const conn = await startAndConnect(directRunOptions(f, ['sh', '-c', `wc -c < ${hidden}; readlink /proc/self/ns/mnt`], { runtimeHide: hidden }));
     const out = collect(conn);
     conn.start();
     assert.equal((await conn.waitExited()).exitCode, 0, text(out.stderr));
@@ -501,15 +493,7 @@ test('--runtime-hide: the runtime reads the file empty, in a mount namespace of 
   }
   const g = makeFixture();
   try {
-    const conn = await startAndConnect({
-      socketPath: g.socketPath,
-      exitFile: g.exitFile,
-      tty: false,
-      stdin: false,
-      waitStart: true,
-      runtimeArgv: ['true'],
-      runtimeHide: path.join(g.dir, 'no-such-file'),
-    });
+    const conn = await startAndConnect(directRunOptions(g, ['true'], { runtimeHide: path.join(g.dir, 'no-such-file') }));
     const out = collect(conn);
     conn.start();
     assert.equal((await conn.waitExited()).exitCode, 126);
@@ -532,14 +516,20 @@ with open(sys.argv[2], "w") as f:
 os._exit(0)
 `;
 
+/** A monitor fixture with the fake create and its fifo. */
+function fakeCreateFixture(): { f: ReturnType<typeof makeFixture>; create: string; fifo: string } {
+  const f = makeFixture();
+  const create = path.join(f.dir, 'fake-create');
+  fs.writeFileSync(create, FAKE_CREATE, { mode: 0o755 });
+  const fifo = path.join(f.dir, 'exec.fifo');
+  execFileSync('mkfifo', [fifo]);
+  return { f, create, fifo };
+}
+
 test('--then: the created process runs once the start command has; one that exits at once keeps its status (20 times); a failed start kills it', async () => {
   for (let round = 0; round < 20; round++) {
-    const f = makeFixture();
+    const { f, create, fifo } = fakeCreateFixture();
     try {
-      const create = path.join(f.dir, 'fake-create');
-      fs.writeFileSync(create, FAKE_CREATE, { mode: 0o755 });
-      const fifo = path.join(f.dir, 'exec.fifo');
-      execFileSync('mkfifo', [fifo]);
       const conn = await startAndConnect({
         ...fakeRunOptions(f, ''),
         runtimeArgv: [create, fifo, f.pidFile, 'sh', '-c', 'echo ran; exit 7', '--then', 'sh', '-c', `echo go > ${fifo}`],
@@ -553,12 +543,8 @@ test('--then: the created process runs once the start command has; one that exit
       f.cleanup();
     }
   }
-  const g = makeFixture();
+  const { f: g, create, fifo } = fakeCreateFixture();
   try {
-    const create = path.join(g.dir, 'fake-create');
-    fs.writeFileSync(create, FAKE_CREATE, { mode: 0o755 });
-    const fifo = path.join(g.dir, 'exec.fifo');
-    execFileSync('mkfifo', [fifo]);
     const conn = await startAndConnect({ ...fakeRunOptions(g, ''), runtimeArgv: [create, fifo, g.pidFile, 'sleep', '100', '--then', 'sh', '-c', 'exit 1'] });
     conn.start();
     const status = await conn.waitExited();
