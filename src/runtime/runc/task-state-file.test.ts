@@ -54,7 +54,11 @@ test('crun\'s status and config copy: init, a cgroup dir in every mounted hierar
     assert.equal(state?.hasIntelRdt, false);
     const hierarchies = await fs.readFile('/sys/fs/cgroup/cgroup.controllers').then(
       () => [''],
-      async () => (await fs.readdir('/sys/fs/cgroup', { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name),
+      async () => {
+        const names = await fs.readdir('/sys/fs/cgroup');
+        const dirs = await Promise.all(names.map((n) => fs.stat(path.join('/sys/fs/cgroup', n)).then((s) => s.isDirectory(), () => false)));
+        return names.filter((_, i) => dirs[i]);
+      },
     );
     assert.deepEqual(state?.cgroupPaths, Object.fromEntries(hierarchies.map((h) => [h, path.join('/sys/fs/cgroup', h, '/berth/abc')])));
 

@@ -93,8 +93,11 @@ function mountedHierarchies(): Promise<string[]> {
     );
     if (pureV2) return [''];
     const entries = await fs.readdir(CGROUP_ROOT, { withFileTypes: true }).catch(() => []);
-    // Symlinks (cpu -> cpu,cpuacct) name a hierarchy already listed.
-    return entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+    // A symlink (cpu -> cpu,cpuacct) is kept too: readers look hierarchies up by controller, as in runc's state.
+    const isHierarchy = async (name: string, isDirectory: boolean, isLink: boolean) =>
+      isDirectory || (isLink && (await fs.stat(path.join(CGROUP_ROOT, name)).then((stat) => stat.isDirectory(), () => false)));
+    const kept = await Promise.all(entries.map((entry) => isHierarchy(entry.name, entry.isDirectory(), entry.isSymbolicLink())));
+    return entries.filter((_, i) => kept[i]).map((entry) => entry.name);
   })();
   return hierarchies;
 }
