@@ -878,12 +878,14 @@ static int spawn_start_runtime(void) {
 
 static void on_runtime_exit(int status) {
   if (opt.start_argv != NULL && !start_spawned && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-    /* Created: the process waits for the start, as our child now that the runtime is gone. */
+    /* Created: the process waits for the start, as our child now that the runtime is gone.
+     * Without a pid the create is judged below as any runtime that wrote none. */
     created_pid = read_pid_file();
-    if (created_pid > 0 && spawn_start_runtime() == 0) return;
-    runtime_error_length = (size_t)snprintf(runtime_error, sizeof runtime_error, created_pid > 0 ? "cannot start runtime: %s" : "no pid in %s",
-                                            created_pid > 0 ? strerror(errno) : opt.pid_file);
-    status = 1 << 8;
+    if (created_pid > 0) {
+      if (spawn_start_runtime() == 0) return;
+      runtime_error_length = (size_t)snprintf(runtime_error, sizeof runtime_error, "cannot start runtime: %s", strerror(errno));
+      status = 1 << 8;
+    }
   }
   /* The runtime's last words may still sit in the pipe: read them before judging its exit.
    * With a pid file, what is there is the process's own output when the runtime succeeded
@@ -1240,14 +1242,14 @@ static void event_loop(void) {
 
 /* ---------- setup ---------- */
 
-
 static void usage(const char *message) {
   fprintf(stderr, "berth-monitor: %s\n", message);
   fprintf(stderr,
           "usage: berth-monitor --socket PATH [--log PATH [--log-max-size BYTES] [--log-max-files N]]\n"
           "       [--exit-file PATH] [--pid-file PATH] [--monitor-pid-file PATH] [--oom-cgroup DIR]\n"
           "       [--tty --console-socket PATH] [--stdin] [--wait-start] [--sync-fd N] [--runtime-fd N]\n"
-          "       [--runtime-env NAME=VALUE]... [--volatile] [--runtime-hide FILE] -- RUNTIME_ARGV...\n");
+          "       [--runtime-env NAME=VALUE]... [--volatile] [--runtime-hide FILE] -- RUNTIME_ARGV...\n"
+          "       [--then START_ARGV...]\n");
   exit(2);
 }
 
