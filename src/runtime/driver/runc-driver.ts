@@ -8,7 +8,7 @@ import { internal, invalidArgument, isNotFound, messageOf, unavailable } from '.
 import { DEFAULT_RUNC_TIMEOUT_MS, Runc, RuncCallOptions, readRuntimeError } from '../runc/runc';
 import { spawnMonitor, type SpawnMonitorOptions } from '../monitor/spawn-monitor';
 import { SealedRuntime } from '../runc/sealed-runtime';
-import { crunHiddenFile, runtimeFlavor, type RuntimeFlavor } from '../runc/runtime-flavor';
+import { crunHiddenFile, type RuntimeFlavor } from '../runc/runtime-flavor';
 import { MonitorConnection } from '../monitor/client';
 import type { ExitStatus } from '../monitor/protocol';
 import type { OciProcess, OciSpec } from '../spec/oci-types';
@@ -121,7 +121,6 @@ export class RuncDriver {
    */
   private readonly prestarted = new Map<string, PrestartedMonitor>();
   private readonly sealedRuntime: SealedRuntime | undefined;
-  readonly flavor: RuntimeFlavor;
   /** The runtime's environment and the file it must see empty (crun on a hybrid cgroup host). */
   private readonly runtimeEnv: string[];
   private readonly runtimeHide: string | undefined;
@@ -135,9 +134,12 @@ export class RuncDriver {
     this.startTimeoutMs = opts.runcTimeoutMs ?? DEFAULT_RUNC_TIMEOUT_MS;
     this.runc = new Runc({ binary: opts.runcBinary, root: opts.runtimeRoot, logger: this.logger, timeoutMs: opts.runcTimeoutMs });
     this.sealedRuntime = opts.sealedRuntime === false ? undefined : new SealedRuntime(this.runc.binary, this.logger);
-    this.flavor = runtimeFlavor(this.runc.binary);
     this.runtimeEnv = this.flavor === 'runc' ? RUNC_ENV : [];
     this.runtimeHide = this.flavor === 'crun' ? crunHiddenFile() : undefined;
+  }
+
+  get flavor(): RuntimeFlavor {
+    return this.runc.flavor;
   }
 
   /**
@@ -232,8 +234,7 @@ export class RuncDriver {
     const { paths, monitor } = this.monitorPlan(opts, opts.spec.linux?.cgroupsPath);
     mkdirSync(opts.bundleDir, { recursive: true });
     // Rewritten before every run and read only by the runc the monitor runs at START: no fsync needed.
-    const spec = this.flavor === 'crun' ? withoutUnlimitedPids(opts.spec) : opts.spec;
-    const writeConfig = () => writeFileAtomic(path.join(opts.bundleDir, 'config.json'), ociJson(spec), 0o644, { durable: false });
+    const writeConfig = () => writeFileAtomic(path.join(opts.bundleDir, 'config.json'), ociJson(opts.spec), 0o644, { durable: false });
     const prestarted = this.takePrestarted(opts.id);
     if (prestarted?.key === JSON.stringify(monitor)) {
       await Promise.all([writeConfig(), prestarted.ready]);
@@ -505,17 +506,6 @@ export class RuncDriver {
     mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
     if (paths.socketPath.length >= 108) throw internal(`socket path too long: ${paths.socketPath}`);
   }
-}
-
-/**
- * The spec without a pids limit of -1 (unlimited), which crun 1.8 would write to pids.max as
- * a number the kernel refuses; a new cgroup's pids.max is "max" already.
- */
-function withoutUnlimitedPids(spec: OciSpec): OciSpec {
-  const resources = spec.linux?.resources;
-  if (resources?.pids === undefined || resources.pids.limit >= 0) return spec;
-  const { pids: _unlimited, ...rest } = resources;
-  return { ...spec, linux: { ...spec.linux, resources: rest } };
 }
 
 /** `promise`, or an Unavailable error once `timeoutMs` passed or `signal` aborted. */

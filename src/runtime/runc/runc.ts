@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { runtimeFlavor } from './runtime-flavor';
+import { runtimeFlavor, type RuntimeFlavor } from './runtime-flavor';
 import { ExecError, ExecResult, run } from '../../util/exec';
 import { Logger, silentLogger } from '../../util/logger';
 import { isENOENT, notFound } from '../../errors';
@@ -69,12 +69,15 @@ export interface ExecArgvOptions {
  */
 export class Runc {
   readonly binary: string;
+  /** runc or crun, by the binary's name: what their differences are keyed on. */
+  readonly flavor: RuntimeFlavor;
   readonly root: string;
   private readonly logger: Logger;
   private readonly timeoutMs: number;
 
   constructor(opts: RuncOptions) {
     this.binary = opts.binary ?? 'runc';
+    this.flavor = runtimeFlavor(this.binary);
     this.root = opts.root;
     this.logger = opts.logger ?? silentLogger;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_RUNC_TIMEOUT_MS;
@@ -195,7 +198,7 @@ export class Runc {
    * in its root dir (root-only, as the rest of its state).
    */
   async update(id: string, resources: OciResources, call?: RuncCallOptions): Promise<void> {
-    if (runtimeFlavor(this.binary) !== 'crun') {
+    if (this.flavor !== 'crun') {
       await this.exec(['update', '--resources', '-', id], call, JSON.stringify(resources));
       return;
     }

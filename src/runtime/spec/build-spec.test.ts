@@ -140,6 +140,8 @@ test('resources', () => {
   assert.equal(r.memory!.swap, 128 << 20);
   assert.deepEqual(r.cpu, { shares: 512, period: 100000, quota: 150000, cpus: '0' });
   assert.deepEqual(r.pids, { limit: 100 });
+  // No limit is no pids entry: a new cgroup has none.
+  assert.equal(buildSpec(config({ resources: { pidsLimit: -1 } })).linux.resources!.pids, undefined);
   assert.deepEqual(r.devices![0], { allow: false, access: 'rwm' });
   assert.equal(spec.linux.cgroupsPath, '/berth/c1');
   assert.equal(buildSpec(config({ resources: { memory: 1 << 20, memorySwap: -1 } })).linux.resources!.memory!.swap, -1);

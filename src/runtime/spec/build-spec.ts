@@ -175,7 +175,8 @@ export function buildResources(r: ResourceConfig, swapSupported = swapAccounting
   if (r.cpusetCpus) cpu.cpus = r.cpusetCpus;
   if (r.cpusetMems) cpu.mems = r.cpusetMems;
   if (Object.keys(cpu).length) out.cpu = cpu;
-  if (r.pidsLimit !== undefined && r.pidsLimit !== 0) out.pids = { limit: r.pidsLimit < 0 ? -1 : r.pidsLimit };
+  // No limit (0 or -1) is left out: a new cgroup has none, and crun 1.8 would write -1 to pids.max as a number the kernel refuses.
+  if (r.pidsLimit !== undefined && r.pidsLimit > 0) out.pids = { limit: r.pidsLimit };
   if (r.blkioWeight) out.blockIO = { weight: r.blkioWeight };
   return out;
 }
