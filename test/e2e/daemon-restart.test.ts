@@ -1,5 +1,5 @@
 import { after, before, describe, it } from 'node:test';
-import { defaultRuntimeBinary, runtimeFlavor } from '../../src/runtime/runc/runtime-flavor';
+import { DEFAULT_RUNTIME_NAME } from '../helpers/runtime';
 import { readTaskStateFile } from '../../src/runtime/runc/task-state-file';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -117,7 +117,7 @@ describe('daemon restart: running containers are re-adopted', { skip }, () => {
     // does, with the daemon down and the container's process gone.
     assert.equal((await run(['run', '-d', '--name', 'orphaned', 'busybox', 'sleep', '1000'])).code, 0);
     const { Id: id, State } = await inspect('orphaned');
-    const stateDir = path.join(daemon.execRoot, runtimeFlavor(await defaultRuntimeBinary()), id);
+    const stateDir = path.join(daemon.execRoot, DEFAULT_RUNTIME_NAME, id);
     const taskDir = path.join(daemon.execRoot, id.slice(0, 12));
     const cgroups = Object.values((await readTaskStateFile(stateDir))?.cgroupPaths ?? {});
     assert.ok(cgroups.length > 0 && (await Promise.all(cgroups.map(exists))).every(Boolean), `its cgroups exist: ${cgroups.join(', ')}`);

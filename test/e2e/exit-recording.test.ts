@@ -1,5 +1,5 @@
 import { after, before, describe, it } from 'node:test';
-import { defaultRuntimeBinary, runtimeFlavor } from '../../src/runtime/runc/runtime-flavor';
+import { DEFAULT_RUNTIME_NAME } from '../helpers/runtime';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -146,8 +146,7 @@ describe('exit recording on a full disk, and commit pauses across a crash', { sk
     }
     let committed = false;
     void api('POST', `/commit?container=${id}&repo=snap&pause=1`).then(() => (committed = true), () => undefined);
-    const runtime = await defaultRuntimeBinary();
-    const runcState = () => JSON.parse(execFileSync(runtime, ['--root', path.join(daemon.execRoot, runtimeFlavor(runtime)), 'state', id]).toString()) as { status: string };
+    const runcState = () => JSON.parse(execFileSync(DEFAULT_RUNTIME_NAME, ['--root', path.join(daemon.execRoot, DEFAULT_RUNTIME_NAME), 'state', id]).toString()) as { status: string };
     for (let i = 0; runcState().status !== 'paused'; i++) {
       assert.ok(i < 200 && !committed, 'the commit never paused the container');
       await new Promise((r) => setTimeout(r, 10));

@@ -1,6 +1,5 @@
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_RUNTIME_NAME } from '../helpers/runtime';
-import { defaultRuntimeBinary } from '../../src/runtime/runc/runtime-flavor';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import * as http from 'node:http';
@@ -45,7 +44,7 @@ describe('docker info against berthd reports the real system', { skip }, () => {
   });
 
   it('the runtime\'s commit (RuncCommit), kernel memory and swarm state as dockerd reports them', async () => {
-    const runtime = (await runCommand(await defaultRuntimeBinary(), ['--version'])).stdout;
+    const runtime = (await runCommand(DEFAULT_RUNTIME_NAME, ['--version'])).stdout;
     const commit = /^commit: *(\S+)/m.exec(runtime)?.[1] ?? '';
     assert.deepEqual(info.RuncCommit, { ID: commit, Expected: commit });
     const v1 = info.CgroupVersion === '1';
